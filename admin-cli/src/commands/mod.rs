@@ -1,0 +1,17 @@
+//! One module per command.
+
+pub mod import;
+pub mod serve;
+
+use anyhow::Context;
+use verbund_core::{ContentService, SchemaRegistry};
+
+use crate::DataArgs;
+
+/// Opens the data dir and schemas named by `args`.
+pub fn open(args: &DataArgs) -> anyhow::Result<ContentService> {
+    let schemas = SchemaRegistry::load_default(args.schemas.as_deref())
+        .context("could not load the content-type schemas")?;
+    verbund_core::open(&args.data, schemas)
+        .with_context(|| format!("could not open the data dir {}", args.data.display()))
+}

@@ -1,0 +1,58 @@
+//! `verbund serve`: the HTTP server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use verbund_core::demo::{self, DemoOutcome};
+use verbund_core::http::{self, AppState};
+
+use crate::DataArgs;
+use crate::exit;
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Address to listen on.
+    #[arg(long, env = "VERBUND_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Load the demo content into an empty data dir.
+    #[arg(long)]
+    demo: bool,
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
+    let content = Arc::new(super::open(&args.data)?);
+    if args.demo {
+        match demo::load(&content).context("could not load the demo content")? {
+            DemoOutcome::Loaded(counts) => {
+                let summary: Vec<String> = counts.iter().map(|(t, n)| format!("{n} {t}")).collect();
+                println!("Loaded the demo content: {}", summary.join(", "));
+            }
+            DemoOutcome::AlreadyHasContent => {
+                println!("The data dir already holds content; the demo content was not loaded again.");
+            }
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("could not listen on {}; is another server using that port? Pick another with --listen", args.listen))?;
+        let addr = listener.local_addr()?;
+        println!(
+            "Verbund is serving http://{addr}/ (data: {}, schemas: {})",
+            args.data.data.display(),
+            content.schemas().source()
+        );
+        println!("  try: curl http://{addr}/api/v1/content/story");
+        http::serve(listener, AppState { content }, http::shutdown_signal()).await?;
+        println!("Verbund stopped.");
+        anyhow::Ok(())
+    })?;
+    Ok(exit::OK)
+}

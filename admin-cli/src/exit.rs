@@ -1,0 +1,32 @@
+//! Exit codes scripts can rely on, and how errors are printed.
+//!
+//! 0 ok, 1 error, 2 usage, 3 not found, 4 conflict, 5 validation.
+
+use std::process::ExitCode;
+
+use verbund_core::content::ContentError;
+
+pub const OK: u8 = 0;
+pub const ERROR: u8 = 1;
+pub const NOT_FOUND: u8 = 3;
+pub const CONFLICT: u8 = 4;
+pub const VALIDATION: u8 = 5;
+
+/// Prints the error with its whole cause chain and returns the matching exit code.
+pub fn report(e: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {e}");
+    for cause in e.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+    let code = match e.downcast_ref::<ContentError>() {
+        Some(ContentError::NotFound { .. } | ContentError::UnknownType { .. }) => NOT_FOUND,
+        Some(
+            ContentError::VersionConflict { .. }
+            | ContentError::Referenced { .. }
+            | ContentError::InvalidTransition { .. },
+        ) => CONFLICT,
+        Some(ContentError::Invalid { .. }) => VALIDATION,
+        _ => ERROR,
+    };
+    ExitCode::from(code)
+}

@@ -1,0 +1,209 @@
+//! Key layouts of the content trees and the order-preserving encoding of index values.
+//!
+//! Index keys are `{scope}{type}\0{field}\0{value}{id}`: scope `c` indexes the current version
+//! of every entry, scope `p` the published version. Values are encoded so that bytewise order
+//! is value order (numbers by value, strings by UTF-8 bytes, instants normalised to UTC), and
+//! the fixed-width id (a 26-character ULID) ends the key.
+
+use serde_json::Value;
+
+use crate::schema::FieldKind;
+
+/// Length of an entry id (a ULID in Crockford base32).
+pub const ID_LEN: usize = 26;
+
+pub const SCOPE_CURRENT: u8 = b'c';
+pub const SCOPE_PUBLISHED: u8 = b'p';
+
+/// `{type}\0{id}` in `entries` and `published`.
+pub fn entry(ty: &str, id: &str) -> Vec<u8> {
+    crate::store::key(&[ty.as_bytes(), id.as_bytes()])
+}
+
+/// `{type}\0{id}\0{version:be}` in `revisions`.
+pub fn revision(ty: &str, id: &str, version: u64) -> Vec<u8> {
+    let mut k = revisions_prefix(ty, id);
+    k.extend_from_slice(&version.to_be_bytes());
+    k
+}
+
+pub fn revisions_prefix(ty: &str, id: &str) -> Vec<u8> {
+    let mut k = entry(ty, id);
+    k.push(0);
+    k
+}
+
+/// `{scope}{type}\0{locale}\0{slug}` in `slugs`.
+pub fn slug(scope: u8, ty: &str, locale: &str, slug: &str) -> Vec<u8> {
+    let mut k = vec![scope];
+    k.extend_from_slice(&crate::store::key(&[
+        ty.as_bytes(),
+        locale.as_bytes(),
+        slug.as_bytes(),
+    ]));
+    k
+}
+
+/// `{target type}\0{target id}`: the count of references to an entry, in `refs`.
+pub fn ref_count(target_ty: &str, target_id: &str) -> Vec<u8> {
+    entry(target_ty, target_id)
+}
+
+/// `{target type}\0{target id}\0`: the prefix of all references to an entry.
+pub fn refs_to(target_ty: &str, target_id: &str) -> Vec<u8> {
+    let mut k = entry(target_ty, target_id);
+    k.push(0);
+    k
+}
+
+/// `{target type}\0{target id}\0{source type}\0{source id}` → field names.
+pub fn reference(target_ty: &str, target_id: &str, source_ty: &str, source_id: &str) -> Vec<u8> {
+    let mut k = refs_to(target_ty, target_id);
+    k.extend_from_slice(&entry(source_ty, source_id));
+    k
+}
+
+/// `{scope}{type}\0{field}\0`: the prefix of one field's index.
+pub fn index_prefix(scope: u8, ty: &str, field: &str) -> Vec<u8> {
+    let mut k = vec![scope];
+    k.extend_from_slice(ty.as_bytes());
+    k.push(0);
+    k.extend_from_slice(field.as_bytes());
+    k.push(0);
+    k
+}
+
+/// The id at the end of an index key.
+pub fn id_of_index_key(key: &[u8]) -> Option<&str> {
+    key.len()
+        .checked_sub(ID_LEN)
+        .and_then(|start| std::str::from_utf8(&key[start..]).ok())
+}
+
+const TAG_NULL: u8 = 0x01;
+const TAG_FALSE: u8 = 0x02;
+const TAG_TRUE: u8 = 0x03;
+const TAG_NUMBER: u8 = 0x04;
+const TAG_STRING: u8 = 0x05;
+
+/// Appends the order-preserving encoding of a scalar. Returns false for values that are not
+/// indexable (objects, arrays).
+pub fn encode_scalar(kind: FieldKind, v: &Value, out: &mut Vec<u8>) -> bool {
+    match v {
+        Value::Null => out.push(TAG_NULL),
+        Value::Bool(false) => out.push(TAG_FALSE),
+        Value::Bool(true) => out.push(TAG_TRUE),
+        Value::Number(n) => {
+            out.push(TAG_NUMBER);
+            out.extend_from_slice(&encode_f64(n.as_f64().unwrap_or(0.0)));
+        }
+        Value::String(s) => {
+            out.push(TAG_STRING);
+            match kind {
+                FieldKind::DateTime => match normalise_instant(s) {
+                    Some(utc) => escape_into(utc.as_bytes(), out),
+                    None => escape_into(s.as_bytes(), out),
+                },
+                _ => escape_into(s.as_bytes(), out),
+            }
+        }
+        Value::Array(_) | Value::Object(_) => return false,
+    }
+    true
+}
+
+/// An RFC 3339 instant in UTC with microseconds, so that instants sort as strings.
+pub fn normalise_instant(s: &str) -> Option<String> {
+    chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| {
+        t.with_timezone(&chrono::Utc)
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    })
+}
+
+/// Strings may contain `\0`: escape it as `\0\xff` and end with `\0\x01`, which keeps order
+/// and makes every encoding prefix-free.
+fn escape_into(bytes: &[u8], out: &mut Vec<u8>) {
+    for &b in bytes {
+        out.push(b);
+        if b == 0 {
+            out.push(0xff);
+        }
+    }
+    out.extend_from_slice(&[0, 1]);
+}
+
+fn encode_f64(x: f64) -> [u8; 8] {
+    let bits = x.to_bits();
+    let ordered = if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    };
+    ordered.to_be_bytes()
+}
+
+/// The index keys of one field value: one for a scalar, one per item for an array.
+pub fn index_keys_for(
+    scope: u8,
+    ty: &str,
+    field: &str,
+    kind: FieldKind,
+    item_kind: Option<FieldKind>,
+    value: &Value,
+    id: &str,
+    out: &mut Vec<Vec<u8>>,
+) {
+    let prefix = index_prefix(scope, ty, field);
+    let mut push = |kind: FieldKind, v: &Value| {
+        let mut k = prefix.clone();
+        if encode_scalar(kind, v, &mut k) {
+            k.extend_from_slice(id.as_bytes());
+            out.push(k);
+        }
+    };
+    match value {
+        Value::Array(items) => {
+            let kind = item_kind.unwrap_or(FieldKind::String);
+            for item in items {
+                push(kind, item);
+            }
+        }
+        v => push(kind, v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn enc(kind: FieldKind, v: Value) -> Vec<u8> {
+        let mut out = Vec::new();
+        assert!(encode_scalar(kind, &v, &mut out));
+        out
+    }
+
+    #[test]
+    fn numbers_sort_by_value() {
+        let xs = [-1e9, -2.5, -0.0, 0.0, 1.0, 3.25, 1e12];
+        for w in xs.windows(2) {
+            assert!(enc(FieldKind::Number, json!(w[0])) <= enc(FieldKind::Number, json!(w[1])));
+        }
+    }
+
+    #[test]
+    fn instants_sort_in_utc_whatever_their_offset() {
+        let a = enc(FieldKind::DateTime, json!("2026-03-01T10:00:00+02:00")); // 08:00Z
+        let b = enc(FieldKind::DateTime, json!("2026-03-01T09:00:00Z"));
+        assert!(a < b);
+    }
+
+    #[test]
+    fn strings_are_prefix_free_and_ordered() {
+        let a = enc(FieldKind::String, json!("ab"));
+        let b = enc(FieldKind::String, json!("ab\u{0}c"));
+        let c = enc(FieldKind::String, json!("abc"));
+        assert!(a < b && b < c);
+        assert!(!b.starts_with(&a));
+    }
+}

@@ -1,0 +1,110 @@
+//! Entries, revisions, references and the published view, on top of the [`Store`].
+//!
+//! Invariants:
+//! - Every write (create, update, state change, delete, one import chunk) is one
+//!   [`WriteBatch`](crate::store::WriteBatch): the record, its revision, slug keys, reverse
+//!   references, index keys, the published view and the change event land together or not at
+//!   all.
+//! - Writes are optimistic: everything a write read is re-checked at commit; on a conflict the
+//!   write is planned again from fresh reads.
+//! - The published view (`published` tree, `p` slugs and `p` index keys) changes only when an
+//!   entry is published, unpublished or deleted; editing a published entry leaves the public
+//!   version in place until the new version is published.
+
+mod entry;
+mod import;
+pub mod keys;
+mod plan;
+mod read;
+mod write;
+
+pub use entry::{EntryRecord, NewEntry, State, render_public};
+pub use import::{ImportLine, ImportProgress, ImportReport, LineError};
+pub use read::{PublicPage, Referrer};
+
+use std::sync::{Arc, Mutex};
+
+use crate::schema::{ContentType, FieldError, SchemaRegistry};
+use crate::store::{Store, StoreError};
+
+/// Errors of content operations; each maps to one API error code.
+#[derive(Debug, thiserror::Error)]
+pub enum ContentError {
+    #[error("unknown content type {name:?}; known types: {}", known.join(", "))]
+    UnknownType { name: String, known: Vec<String> },
+    #[error("no {ty} entry with id or slug {id:?}")]
+    NotFound { ty: String, id: String },
+    #[error("the entry is invalid: {}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid { errors: Vec<FieldError> },
+    #[error("the entry was changed meanwhile: you edited version {expected}, the current version is {current}; reload it and apply your change again")]
+    VersionConflict { expected: u64, current: u64 },
+    #[error("the entry is still referenced by {}; remove those references first", referrers.iter().map(|r| format!("{} {} (field {})", r.ty, r.id, r.fields.join(", "))).collect::<Vec<_>>().join(", "))]
+    Referenced { referrers: Vec<Referrer> },
+    #[error("cannot go from {from} to {to}; allowed from {from}: {}", allowed.join(", "))]
+    InvalidTransition {
+        from: String,
+        to: String,
+        allowed: Vec<String>,
+    },
+    #[error("the write kept conflicting with concurrent writes; try again")]
+    Contended,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("a stored record could not be read: {0}")]
+    Corrupt(String),
+}
+
+pub type ContentResult<T> = Result<T, ContentError>;
+
+/// The content engine: validation, references and the published view over a store.
+pub struct ContentService {
+    store: Arc<dyn Store>,
+    schemas: Arc<SchemaRegistry>,
+    ids: Mutex<ulid::Generator>,
+}
+
+impl std::fmt::Debug for ContentService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContentService")
+            .field("types", &self.schemas.names())
+            .finish()
+    }
+}
+
+impl ContentService {
+    pub fn new(store: Arc<dyn Store>, schemas: Arc<SchemaRegistry>) -> Self {
+        Self {
+            store,
+            schemas,
+            ids: Mutex::new(ulid::Generator::new()),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn schemas(&self) -> &Arc<SchemaRegistry> {
+        &self.schemas
+    }
+
+    /// The content type named `name`, or an error listing the known ones.
+    pub fn content_type(&self, name: &str) -> ContentResult<&Arc<ContentType>> {
+        self.schemas
+            .get(name)
+            .ok_or_else(|| ContentError::UnknownType {
+                name: name.to_string(),
+                known: self.schemas.names().into_iter().map(String::from).collect(),
+            })
+    }
+
+    /// A new time-ordered id (monotonic within one process).
+    pub fn new_id(&self) -> String {
+        let mut g = self.ids.lock().unwrap_or_else(|p| p.into_inner());
+        match g.generate() {
+            Ok(id) => id.to_string(),
+            // The generator overflows only after 2^80 ids in one millisecond.
+            Err(_) => ulid::Ulid::new().to_string(),
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! A write plan: reads that are re-checked at commit, and the writes of one batch.
+//!
+//! Reading through a [`Plan`] records what was seen; the commit fails with a check error if
+//! any of it changed meanwhile, and the caller plans again. Writes made earlier in the same
+//! plan are visible to later reads, so one plan can hold many entries (an import chunk) that
+//! refer to each other.
+
+use std::collections::HashMap;
+
+use crate::store::{Expect, Store, StoreResult, Tree, WriteBatch};
+
+pub(super) struct Plan<'a> {
+    store: &'a dyn Store,
+    pub batch: WriteBatch,
+    overlay: HashMap<(Tree, Vec<u8>), Option<Vec<u8>>>,
+}
+
+impl<'a> Plan<'a> {
+    pub fn new(store: &'a dyn Store) -> Self {
+        Self {
+            store,
+            batch: WriteBatch::new(),
+            overlay: HashMap::new(),
+        }
+    }
+
+    /// Reads a key as this plan sees it; the first read from the store becomes a check.
+    pub fn read(&mut self, tree: Tree, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        if let Some(v) = self.overlay.get(&(tree, key.to_vec())) {
+            return Ok(v.clone());
+        }
+        let v = self.store.get(tree, key)?;
+        let expect = match &v {
+            Some(bytes) => Expect::Equals(bytes.clone()),
+            None => Expect::Absent,
+        };
+        self.batch.check(tree, key.to_vec(), expect);
+        self.overlay.insert((tree, key.to_vec()), v.clone());
+        Ok(v)
+    }
+
+    pub fn put(&mut self, tree: Tree, key: Vec<u8>, value: Vec<u8>) {
+        self.overlay.insert((tree, key.clone()), Some(value.clone()));
+        self.batch.put(tree, key, value);
+    }
+
+    pub fn remove(&mut self, tree: Tree, key: Vec<u8>) {
+        self.overlay.insert((tree, key.clone()), None);
+        self.batch.remove(tree, key);
+    }
+
+    /// Adds `delta` to a u64 counter key (checked read-modify-write). Returns the new value.
+    pub fn add_counter(&mut self, tree: Tree, key: &[u8], delta: i64) -> StoreResult<u64> {
+        let current = self
+            .read(tree, key)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0);
+        let next = current.saturating_add_signed(delta);
+        if next == 0 {
+            self.remove(tree, key.to_vec());
+        } else {
+            self.put(tree, key.to_vec(), next.to_be_bytes().to_vec());
+        }
+        Ok(next)
+    }
+
+    pub fn change(&mut self, payload: Vec<u8>) {
+        self.batch.change(payload);
+    }
+}
+
+/// Reads a u64 counter stored big-endian.
+pub(super) fn counter_value(v: Option<Vec<u8>>) -> u64 {
+    v.and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
+}

@@ -1,0 +1,224 @@
+//! Reading entries: current records, revisions, referrers and the published view.
+
+use serde::Serialize;
+
+use super::entry::EntryRecord;
+use super::keys::{self, SCOPE_CURRENT, SCOPE_PUBLISHED};
+use super::write::{count_key, is_valid_id};
+use super::{ContentError, ContentResult, ContentService};
+use crate::store::{Tree, prefix_end};
+
+/// An entry that references another one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Referrer {
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub id: String,
+    pub fields: Vec<String>,
+}
+
+/// One page of published entries, as stored public JSON.
+#[derive(Debug, Clone)]
+pub struct PublicPage {
+    pub items: Vec<(String, Vec<u8>)>,
+    pub total: u64,
+}
+
+fn parse(bytes: &[u8]) -> ContentResult<EntryRecord> {
+    EntryRecord::from_bytes(bytes).map_err(ContentError::Corrupt)
+}
+
+impl ContentService {
+    /// The current version of an entry by id.
+    pub fn get(&self, ty: &str, id: &str) -> ContentResult<EntryRecord> {
+        self.content_type(ty)?;
+        match self.store.get(Tree::Entries, &keys::entry(ty, id))? {
+            Some(b) => parse(&b),
+            None => Err(ContentError::NotFound {
+                ty: ty.into(),
+                id: id.into(),
+            }),
+        }
+    }
+
+    /// The stored record bytes of an entry (no parsing), if it exists.
+    pub fn get_raw(&self, ty: &str, id: &str) -> ContentResult<Option<Vec<u8>>> {
+        Ok(self.store.get(Tree::Entries, &keys::entry(ty, id))?)
+    }
+
+    /// The current version by id, or by slug in `locale`.
+    pub fn get_by_id_or_slug(
+        &self,
+        ty: &str,
+        id_or_slug: &str,
+        locale: &str,
+    ) -> ContentResult<EntryRecord> {
+        self.content_type(ty)?;
+        if is_valid_id(id_or_slug)
+            && let Some(b) = self.store.get(Tree::Entries, &keys::entry(ty, id_or_slug))?
+        {
+            return parse(&b);
+        }
+        let slug_key = keys::slug(SCOPE_CURRENT, ty, locale, id_or_slug);
+        if let Some(id) = self.store.get(Tree::Slugs, &slug_key)?
+            && let Some(b) = self.store.get(Tree::Entries, &keys::entry(ty, &String::from_utf8_lossy(&id)))?
+        {
+            return parse(&b);
+        }
+        Err(ContentError::NotFound {
+            ty: ty.into(),
+            id: id_or_slug.into(),
+        })
+    }
+
+    /// Every stored version of an entry, oldest first.
+    pub fn revisions(&self, ty: &str, id: &str) -> ContentResult<Vec<EntryRecord>> {
+        self.content_type(ty)?;
+        let revs = self
+            .store
+            .scan_prefix(Tree::Revisions, &keys::revisions_prefix(ty, id), false, usize::MAX)?;
+        if revs.is_empty() {
+            return Err(ContentError::NotFound {
+                ty: ty.into(),
+                id: id.into(),
+            });
+        }
+        revs.iter().map(|(_, v)| parse(v)).collect()
+    }
+
+    /// One version of an entry.
+    pub fn revision(&self, ty: &str, id: &str, version: u64) -> ContentResult<EntryRecord> {
+        self.content_type(ty)?;
+        match self.store.get(Tree::Revisions, &keys::revision(ty, id, version))? {
+            Some(b) => parse(&b),
+            None => Err(ContentError::NotFound {
+                ty: ty.into(),
+                id: format!("{id} version {version}"),
+            }),
+        }
+    }
+
+    /// The entries that reference `ty`/`id`, with the fields that do.
+    pub fn referrers(&self, ty: &str, id: &str) -> ContentResult<Vec<Referrer>> {
+        let prefix = keys::refs_to(ty, id);
+        let mut out = Vec::new();
+        for (k, v) in self.store.scan_prefix(Tree::Refs, &prefix, false, usize::MAX)? {
+            let rest = &k[prefix.len()..];
+            let mut parts = rest.splitn(2, |b| *b == 0);
+            let (Some(sty), Some(sid)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            out.push(Referrer {
+                ty: String::from_utf8_lossy(sty).into_owned(),
+                id: String::from_utf8_lossy(sid).into_owned(),
+                fields: String::from_utf8_lossy(&v)
+                    .split(',')
+                    .map(String::from)
+                    .collect(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The original and every translation of an entry, the original first.
+    pub fn translations(&self, ty: &str, id: &str) -> ContentResult<Vec<EntryRecord>> {
+        let rec = self.get(ty, id)?;
+        let root = rec.translation_of.clone().unwrap_or_else(|| rec.id.clone());
+        let mut out = vec![self.get(ty, &root)?];
+        for r in self.referrers(ty, &root)? {
+            if r.ty == ty && r.fields.iter().any(|f| f == "translation_of") {
+                out.push(self.get(ty, &r.id)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The public JSON of a published entry, by id or by slug in `locale`.
+    pub fn get_published(
+        &self,
+        ty: &str,
+        id_or_slug: &str,
+        locale: &str,
+    ) -> ContentResult<Option<Vec<u8>>> {
+        let ct = self.content_type(ty)?;
+        if !ct.is_public() {
+            return Ok(None);
+        }
+        if is_valid_id(id_or_slug)
+            && let Some(b) = self.store.get(Tree::Published, &keys::entry(ty, id_or_slug))?
+        {
+            return Ok(Some(b));
+        }
+        let slug_key = keys::slug(SCOPE_PUBLISHED, ty, locale, id_or_slug);
+        match self.store.get(Tree::Slugs, &slug_key)? {
+            Some(id) => Ok(self
+                .store
+                .get(Tree::Published, &keys::entry(ty, &String::from_utf8_lossy(&id)))?),
+            None => Ok(None),
+        }
+    }
+
+    /// Number of entries of a type: all, or only published ones.
+    pub fn count(&self, ty: &str, published_only: bool) -> ContentResult<u64> {
+        self.content_type(ty)?;
+        let scope = if published_only { SCOPE_PUBLISHED } else { SCOPE_CURRENT };
+        Ok(super::plan::counter_value(
+            self.store.get(Tree::Meta, &count_key(scope, ty))?,
+        ))
+    }
+
+    /// Published entries of `locale`, newest `published_at` first.
+    pub fn list_published(&self, ty: &str, locale: &str, limit: usize) -> ContentResult<PublicPage> {
+        let ct = self.content_type(ty)?;
+        if !ct.is_public() {
+            return Ok(PublicPage {
+                items: Vec::new(),
+                total: 0,
+            });
+        }
+        let prefix = keys::index_prefix(SCOPE_PUBLISHED, ty, "published_at");
+        let end = prefix_end(&prefix);
+        let mut items = Vec::new();
+        let mut start = prefix.clone();
+        let mut upper = end;
+        // Scan newest first; skip other locales.
+        'scan: loop {
+            let chunk = self
+                .store
+                .scan_range(Tree::Index, &start, &upper, true, 256)?;
+            if chunk.is_empty() {
+                break;
+            }
+            for (k, _) in &chunk {
+                let Some(id) = keys::id_of_index_key(k) else {
+                    continue;
+                };
+                if let Some(b) = self.store.get(Tree::Published, &keys::entry(ty, id))?
+                    && locale_of(&b) == Some(locale)
+                {
+                    items.push((id.to_string(), b));
+                    if items.len() >= limit {
+                        break 'scan;
+                    }
+                }
+            }
+            if chunk.len() < 256 {
+                break;
+            }
+            upper = chunk.last().map(|(k, _)| k.clone()).unwrap_or_default();
+            start = prefix.clone();
+        }
+        let total = self.count(ty, true)?;
+        Ok(PublicPage { items, total })
+    }
+}
+
+/// The `locale` of a public JSON document, without parsing the whole document.
+fn locale_of(public: &[u8]) -> Option<&str> {
+    #[derive(serde::Deserialize)]
+    struct Head<'a> {
+        #[serde(borrow)]
+        locale: &'a str,
+    }
+    serde_json::from_slice::<Head>(public).ok().map(|h| h.locale)
+}

@@ -1,0 +1,661 @@
+//! Creating, updating, publishing and deleting entries: each one write plan, one batch.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::entry::{EntryRecord, NewEntry, RECORD_FORMAT, State, render_public};
+use super::keys::{self, SCOPE_CURRENT, SCOPE_PUBLISHED};
+use super::plan::Plan;
+use super::{ContentError, ContentResult, ContentService};
+use crate::schema::{ContentType, FieldError, FieldKind};
+use crate::store::{StoreError, Tree};
+
+const MAX_ATTEMPTS: usize = 32;
+
+/// `{target type, target id}` → the fields of the source that reference it.
+type RefMap = BTreeMap<(String, String), Vec<String>>;
+
+/// Whether `s` looks like a ULID: 26 characters of Crockford base32, first one 0–7.
+pub(super) fn is_valid_id(s: &str) -> bool {
+    s.len() == keys::ID_LEN
+        && s.starts_with(|c: char| ('0'..='7').contains(&c))
+        && s.bytes().all(|b| {
+            b.is_ascii_digit() || (b.is_ascii_uppercase() && !matches!(b, b'I' | b'L' | b'O' | b'U'))
+        })
+}
+
+pub(super) fn is_valid_locale(s: &str) -> bool {
+    let b = s.as_bytes();
+    (b.len() == 2 && b.iter().all(u8::is_ascii_lowercase))
+        || (b.len() == 5
+            && b[..2].iter().all(u8::is_ascii_lowercase)
+            && b[2] == b'-'
+            && b[3..].iter().all(u8::is_ascii_uppercase))
+}
+
+fn counter_key(scope: u8, ty: &str) -> Vec<u8> {
+    let mut k = b"count\0".to_vec();
+    k.push(scope);
+    k.push(0);
+    k.extend_from_slice(ty.as_bytes());
+    k
+}
+
+/// The key of a type's entry counter in the `meta` tree.
+pub(super) fn count_key(scope: u8, ty: &str) -> Vec<u8> {
+    counter_key(scope, ty)
+}
+
+fn parse_record(bytes: &[u8]) -> ContentResult<EntryRecord> {
+    EntryRecord::from_bytes(bytes).map_err(ContentError::Corrupt)
+}
+
+/// The references a record's fields make, by target.
+fn refs_of(ct: &ContentType, data: &serde_json::Map<String, Value>) -> RefMap {
+    let mut out = RefMap::new();
+    for (field, target) in ct.reference_fields() {
+        let ids: Vec<&str> = match data.get(field) {
+            Some(Value::String(s)) => vec![s.as_str()],
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        for id in ids {
+            let fields = out
+                .entry((target.to_string(), id.to_string()))
+                .or_default();
+            if !fields.iter().any(|f| f == field) {
+                fields.push(field.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Every index key of a record in one scope: schema-marked fields plus metadata.
+pub(super) fn index_keys(ct: &ContentType, scope: u8, rec: &EntryRecord) -> BTreeSet<Vec<u8>> {
+    let mut out = Vec::new();
+    for (name, spec) in ct.indexed_fields() {
+        if let Some(v) = rec.data.get(name) {
+            keys::index_keys_for(scope, &rec.ty, name, spec.kind, spec.item_kind, v, &rec.id, &mut out);
+        }
+    }
+    let mut meta = |field: &str, kind: FieldKind, v: Value| {
+        keys::index_keys_for(scope, &rec.ty, field, kind, None, &v, &rec.id, &mut out);
+    };
+    if let Some(p) = rec.published_at {
+        meta("published_at", FieldKind::DateTime, Value::String(p.to_rfc3339()));
+    }
+    meta("updated_at", FieldKind::DateTime, Value::String(rec.updated_at.to_rfc3339()));
+    meta("created_at", FieldKind::DateTime, Value::String(rec.created_at.to_rfc3339()));
+    meta("locale", FieldKind::String, Value::String(rec.locale.clone()));
+    if scope == SCOPE_CURRENT {
+        meta("state", FieldKind::String, Value::String(rec.state.clone()));
+    }
+    out.into_iter().collect()
+}
+
+fn change_event(op: &str, rec: &EntryRecord, public: bool, at: DateTime<Utc>) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "op": op,
+        "type": rec.ty,
+        "id": rec.id,
+        "version": rec.version,
+        "state": rec.state,
+        "public": public,
+        "at": at.to_rfc3339(),
+    }))
+    .unwrap_or_default()
+}
+
+impl ContentService {
+    /// Runs `f` on fresh plans until its batch commits without a conflict.
+    pub(super) fn commit_plan<T>(
+        &self,
+        mut f: impl FnMut(&mut Plan) -> ContentResult<T>,
+    ) -> ContentResult<T> {
+        for _ in 0..MAX_ATTEMPTS {
+            let mut plan = Plan::new(self.store.as_ref());
+            let out = f(&mut plan)?;
+            match self.store.commit(plan.batch) {
+                Ok(_) => return Ok(out),
+                Err(StoreError::CheckFailed { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ContentError::Contended)
+    }
+
+    /// Creates an entry (a draft unless `new.state` says `published`).
+    pub fn create(
+        &self,
+        ty: &str,
+        new: NewEntry,
+        actor: Option<&str>,
+    ) -> ContentResult<EntryRecord> {
+        let ct = self.content_type(ty)?.clone();
+        let errors = ct.validate(&new.data);
+        if !errors.is_empty() {
+            return Err(ContentError::Invalid { errors });
+        }
+        let id = new.id.clone().unwrap_or_else(|| self.new_id());
+        let now = Utc::now();
+        self.commit_plan(|plan| {
+            let mut errors = Vec::new();
+            let rec = self.plan_create(plan, &ct, &new, &id, actor, now, &mut errors)?;
+            if errors.is_empty() {
+                Ok(rec)
+            } else {
+                Err(ContentError::Invalid { errors })
+            }
+        })
+    }
+
+    /// Adds the writes of one new entry to `plan`. Problems that depend on the store (slug
+    /// taken, reference missing) are pushed to `errors`; nothing is planned then.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn plan_create(
+        &self,
+        plan: &mut Plan,
+        ct: &ContentType,
+        new: &NewEntry,
+        id: &str,
+        actor: Option<&str>,
+        now: DateTime<Utc>,
+        errors: &mut Vec<FieldError>,
+    ) -> ContentResult<EntryRecord> {
+        let start = errors.len();
+        let ty = ct.name.as_str();
+        if !is_valid_id(id) {
+            errors.push(FieldError::new(
+                "/id",
+                format!("{id:?} is not an entry id (26 characters of Crockford base32, a ULID)"),
+            ));
+        } else if plan.read(Tree::Entries, &keys::entry(ty, id))?.is_some() {
+            errors.push(FieldError::new(
+                "/id",
+                format!("an entry with id {id} already exists"),
+            ));
+        }
+        let locale = new.locale.clone().unwrap_or_else(|| "de".into());
+        if !is_valid_locale(&locale) {
+            errors.push(FieldError::new(
+                "/locale",
+                format!("{locale:?} is not a locale like \"de\", \"en\" or \"de-AT\""),
+            ));
+        }
+        let state = new.state.clone().unwrap_or_else(|| State::DRAFT.into());
+        if state != State::DRAFT && state != State::PUBLISHED {
+            errors.push(FieldError::new(
+                "/state",
+                format!("a new entry starts as \"draft\" or \"published\", not {state:?}"),
+            ));
+        }
+        let data = new.data.as_object().cloned().unwrap_or_default();
+        let mut rec = EntryRecord {
+            format: RECORD_FORMAT,
+            id: id.to_string(),
+            ty: ty.to_string(),
+            locale,
+            state: State::DRAFT.into(),
+            version: 1,
+            published_version: None,
+            created_at: now,
+            updated_at: now,
+            published_at: new.published_at,
+            translation_of: None,
+            created_by: actor.map(String::from),
+            updated_by: actor.map(String::from),
+            data,
+        };
+        self.check_slug(plan, ct, &rec, SCOPE_CURRENT, errors)?;
+        let public = state == State::PUBLISHED;
+        if public && ct.is_public() {
+            self.check_slug(plan, ct, &rec, SCOPE_PUBLISHED, errors)?;
+        }
+        let refs = refs_of(ct, &rec.data);
+        self.check_refs_exist(plan, &refs, &rec.data, errors)?;
+        if let Some(orig) = &new.translation_of {
+            rec.translation_of = self.check_translation(plan, ct, orig, &rec.locale, errors)?;
+        }
+        if errors.len() > start {
+            return Ok(rec);
+        }
+
+        let entry_key = keys::entry(ty, id);
+        if let Some(slug) = rec.slug(ct) {
+            plan.put(
+                Tree::Slugs,
+                keys::slug(SCOPE_CURRENT, ty, &rec.locale, slug),
+                id.as_bytes().to_vec(),
+            );
+        }
+        self.add_refs(plan, ct, id, &refs)?;
+        if let Some(orig) = rec.translation_of.clone() {
+            self.add_refs(plan, ct, id, &RefMap::from([((ty.to_string(), orig), vec!["translation_of".to_string()])]))?;
+        }
+        plan.add_counter(Tree::Meta, &counter_key(SCOPE_CURRENT, ty), 1)?;
+        if public {
+            rec.state = State::PUBLISHED.into();
+            self.plan_publish(plan, ct, &mut rec, None, now, errors)?;
+            if errors.len() > start {
+                return Ok(rec);
+            }
+        }
+        for k in index_keys(ct, SCOPE_CURRENT, &rec) {
+            plan.put(Tree::Index, k, Vec::new());
+        }
+        let bytes = rec.to_bytes();
+        plan.put(Tree::Revisions, keys::revision(ty, id, rec.version), bytes.clone());
+        plan.put(Tree::Entries, entry_key, bytes);
+        plan.change(change_event("create", &rec, public, now));
+        Ok(rec)
+    }
+
+    /// Replaces the fields of an entry. `expected_version` guards against lost updates.
+    pub fn update(
+        &self,
+        ty: &str,
+        id: &str,
+        expected_version: Option<u64>,
+        data: Value,
+        actor: Option<&str>,
+    ) -> ContentResult<EntryRecord> {
+        let ct = self.content_type(ty)?.clone();
+        let errors = ct.validate(&data);
+        if !errors.is_empty() {
+            return Err(ContentError::Invalid { errors });
+        }
+        let now = Utc::now();
+        let data = data.as_object().cloned().unwrap_or_default();
+        self.commit_plan(|plan| {
+            let old = self.read_current(plan, &ct, id)?;
+            if let Some(expected) = expected_version
+                && expected != old.version
+            {
+                return Err(ContentError::VersionConflict {
+                    expected,
+                    current: old.version,
+                });
+            }
+            let mut rec = old.clone();
+            rec.data = data.clone();
+            rec.version = old.version + 1;
+            rec.updated_at = now;
+            rec.updated_by = actor.map(String::from);
+
+            let mut errors = Vec::new();
+            if rec.slug(&ct) != old.slug(&ct) {
+                self.check_slug(plan, &ct, &rec, SCOPE_CURRENT, &mut errors)?;
+            }
+            let old_refs = refs_of(&ct, &old.data);
+            let new_refs = refs_of(&ct, &rec.data);
+            let added: RefMap = new_refs
+                .iter()
+                .filter(|(k, _)| !old_refs.contains_key(*k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            self.check_refs_exist(plan, &added, &rec.data, &mut errors)?;
+            if !errors.is_empty() {
+                return Err(ContentError::Invalid { errors });
+            }
+
+            if let Some(slug) = old.slug(&ct) {
+                plan.remove(Tree::Slugs, keys::slug(SCOPE_CURRENT, ty, &old.locale, slug));
+            }
+            if let Some(slug) = rec.slug(&ct) {
+                plan.put(
+                    Tree::Slugs,
+                    keys::slug(SCOPE_CURRENT, ty, &rec.locale, slug),
+                    id.as_bytes().to_vec(),
+                );
+            }
+            let removed: RefMap = old_refs
+                .iter()
+                .filter(|(k, _)| !new_refs.contains_key(*k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            self.remove_refs(plan, &ct, id, &removed)?;
+            self.add_refs(plan, &ct, id, &added)?;
+            for (k, fields) in &new_refs {
+                if old_refs.get(k).is_some_and(|f| f != fields) {
+                    plan.put(
+                        Tree::Refs,
+                        keys::reference(&k.0, &k.1, ty, id),
+                        fields.join(",").into_bytes(),
+                    );
+                }
+            }
+            replace_index_keys(plan, &ct, SCOPE_CURRENT, &old, &rec);
+            let bytes = rec.to_bytes();
+            plan.put(Tree::Revisions, keys::revision(ty, id, rec.version), bytes.clone());
+            plan.put(Tree::Entries, keys::entry(ty, id), bytes);
+            plan.change(change_event("update", &rec, false, now));
+            Ok(rec)
+        })
+    }
+
+    /// Moves an entry to another state of the default lifecycle
+    /// (draft → published → archived, and back). Publishing an entry that is already
+    /// published makes its current version the public one.
+    pub fn transition(
+        &self,
+        ty: &str,
+        id: &str,
+        to: &str,
+        actor: Option<&str>,
+    ) -> ContentResult<EntryRecord> {
+        let ct = self.content_type(ty)?.clone();
+        let now = Utc::now();
+        self.commit_plan(|plan| {
+            let old = self.read_current(plan, &ct, id)?;
+            let allowed = default_transitions(&old.state);
+            if !allowed.contains(&to) {
+                return Err(ContentError::InvalidTransition {
+                    from: old.state.clone(),
+                    to: to.to_string(),
+                    allowed: allowed.iter().map(|s| s.to_string()).collect(),
+                });
+            }
+            let mut rec = old.clone();
+            rec.state = to.to_string();
+            rec.updated_by = actor.map(String::from).or(rec.updated_by);
+            let mut errors = Vec::new();
+            let published_before = self.published_record(plan, &ct, &old)?;
+            if to == State::PUBLISHED {
+                self.plan_publish(plan, &ct, &mut rec, published_before.as_ref(), now, &mut errors)?;
+                if !errors.is_empty() {
+                    return Err(ContentError::Invalid { errors });
+                }
+            } else if let Some(before) = &published_before {
+                self.plan_unpublish(plan, &ct, before)?;
+                rec.published_version = None;
+            }
+            replace_index_keys(plan, &ct, SCOPE_CURRENT, &old, &rec);
+            let bytes = rec.to_bytes();
+            // The revision of this version gains the new state too; the fields are unchanged.
+            plan.put(Tree::Revisions, keys::revision(ty, id, rec.version), bytes.clone());
+            plan.put(Tree::Entries, keys::entry(ty, id), bytes);
+            plan.change(change_event("state", &rec, true, now));
+            Ok(rec)
+        })
+    }
+
+    /// Deletes an entry that nothing references. Its revisions are kept.
+    pub fn delete(
+        &self,
+        ty: &str,
+        id: &str,
+        expected_version: Option<u64>,
+        _actor: Option<&str>,
+    ) -> ContentResult<EntryRecord> {
+        let ct = self.content_type(ty)?.clone();
+        let now = Utc::now();
+        self.commit_plan(|plan| {
+            let old = self.read_current(plan, &ct, id)?;
+            if let Some(expected) = expected_version
+                && expected != old.version
+            {
+                return Err(ContentError::VersionConflict {
+                    expected,
+                    current: old.version,
+                });
+            }
+            let count = super::plan::counter_value(plan.read(Tree::Refs, &keys::ref_count(ty, id))?);
+            if count > 0 {
+                return Err(ContentError::Referenced {
+                    referrers: self.referrers(ty, id)?,
+                });
+            }
+            if let Some(before) = self.published_record(plan, &ct, &old)? {
+                self.plan_unpublish(plan, &ct, &before)?;
+            }
+            if let Some(slug) = old.slug(&ct) {
+                plan.remove(Tree::Slugs, keys::slug(SCOPE_CURRENT, ty, &old.locale, slug));
+            }
+            self.remove_refs(plan, &ct, id, &refs_of(&ct, &old.data))?;
+            if let Some(orig) = &old.translation_of {
+                self.remove_refs(plan, &ct, id, &RefMap::from([((ty.to_string(), orig.clone()), vec!["translation_of".to_string()])]))?;
+            }
+            for k in index_keys(&ct, SCOPE_CURRENT, &old) {
+                plan.remove(Tree::Index, k);
+            }
+            plan.add_counter(Tree::Meta, &counter_key(SCOPE_CURRENT, ty), -1)?;
+            plan.remove(Tree::Entries, keys::entry(ty, id));
+            plan.change(change_event("delete", &old, old.published_version.is_some(), now));
+            Ok(old)
+        })
+    }
+
+    fn read_current(&self, plan: &mut Plan, ct: &ContentType, id: &str) -> ContentResult<EntryRecord> {
+        match plan.read(Tree::Entries, &keys::entry(&ct.name, id))? {
+            Some(bytes) => parse_record(&bytes),
+            None => Err(ContentError::NotFound {
+                ty: ct.name.clone(),
+                id: id.to_string(),
+            }),
+        }
+    }
+
+    /// The record of the version the public currently sees, if any.
+    fn published_record(
+        &self,
+        plan: &mut Plan,
+        ct: &ContentType,
+        current: &EntryRecord,
+    ) -> ContentResult<Option<EntryRecord>> {
+        let Some(v) = current.published_version else {
+            return Ok(None);
+        };
+        if v == current.version {
+            return Ok(Some(current.clone()));
+        }
+        match plan.read(Tree::Revisions, &keys::revision(&ct.name, &current.id, v))? {
+            Some(bytes) => parse_record(&bytes).map(Some),
+            None => Err(ContentError::Corrupt(format!(
+                "{} {} is published at version {v}, but that revision is missing",
+                ct.name, current.id
+            ))),
+        }
+    }
+
+    /// Makes `rec`'s current version the public one, replacing `before` (if published).
+    fn plan_publish(
+        &self,
+        plan: &mut Plan,
+        ct: &ContentType,
+        rec: &mut EntryRecord,
+        before: Option<&EntryRecord>,
+        now: DateTime<Utc>,
+        errors: &mut Vec<FieldError>,
+    ) -> ContentResult<()> {
+        let ty = ct.name.as_str();
+        rec.published_version = Some(rec.version);
+        if rec.published_at.is_none() {
+            rec.published_at = Some(now);
+        }
+        if !ct.is_public() {
+            // Personal types have a lifecycle but no public view.
+            return Ok(());
+        }
+        let slug_changes = before.and_then(|b| b.slug(ct)) != rec.slug(ct);
+        if slug_changes || before.is_none() {
+            self.check_slug(plan, ct, rec, SCOPE_PUBLISHED, errors)?;
+            if !errors.is_empty() {
+                return Ok(());
+            }
+        }
+        match before {
+            Some(b) => {
+                if slug_changes && let Some(slug) = b.slug(ct) {
+                    plan.remove(Tree::Slugs, keys::slug(SCOPE_PUBLISHED, ty, &b.locale, slug));
+                }
+                replace_index_keys(plan, ct, SCOPE_PUBLISHED, b, rec);
+            }
+            None => {
+                plan.add_counter(Tree::Meta, &counter_key(SCOPE_PUBLISHED, ty), 1)?;
+                for k in index_keys(ct, SCOPE_PUBLISHED, rec) {
+                    plan.put(Tree::Index, k, Vec::new());
+                }
+            }
+        }
+        if let Some(slug) = rec.slug(ct) {
+            plan.put(
+                Tree::Slugs,
+                keys::slug(SCOPE_PUBLISHED, ty, &rec.locale, slug),
+                rec.id.as_bytes().to_vec(),
+            );
+        }
+        plan.put(Tree::Published, keys::entry(ty, &rec.id), render_public(ct, rec));
+        Ok(())
+    }
+
+    /// Removes the public view of an entry (`before` is the published version's record).
+    fn plan_unpublish(&self, plan: &mut Plan, ct: &ContentType, before: &EntryRecord) -> ContentResult<()> {
+        let ty = ct.name.as_str();
+        if !ct.is_public() {
+            return Ok(());
+        }
+        if let Some(slug) = before.slug(ct) {
+            plan.remove(Tree::Slugs, keys::slug(SCOPE_PUBLISHED, ty, &before.locale, slug));
+        }
+        for k in index_keys(ct, SCOPE_PUBLISHED, before) {
+            plan.remove(Tree::Index, k);
+        }
+        plan.remove(Tree::Published, keys::entry(ty, &before.id));
+        plan.add_counter(Tree::Meta, &counter_key(SCOPE_PUBLISHED, ty), -1)?;
+        Ok(())
+    }
+
+    fn check_slug(
+        &self,
+        plan: &mut Plan,
+        ct: &ContentType,
+        rec: &EntryRecord,
+        scope: u8,
+        errors: &mut Vec<FieldError>,
+    ) -> ContentResult<()> {
+        let (Some(field), Some(slug)) = (&ct.options.slug, rec.slug(ct)) else {
+            return Ok(());
+        };
+        if let Some(owner) = plan.read(Tree::Slugs, &keys::slug(scope, &ct.name, &rec.locale, slug))?
+            && owner != rec.id.as_bytes()
+        {
+            let owner = String::from_utf8_lossy(&owner);
+            let whose = if scope == SCOPE_PUBLISHED { "the public version of" } else { "" };
+            errors.push(FieldError::new(
+                format!("/{field}"),
+                format!(
+                    "{slug:?} is already used by {whose} {} {owner} in locale {}; choose another slug",
+                    ct.name, rec.locale
+                )
+                .replace("  ", " "),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_refs_exist(
+        &self,
+        plan: &mut Plan,
+        refs: &RefMap,
+        data: &serde_json::Map<String, Value>,
+        errors: &mut Vec<FieldError>,
+    ) -> ContentResult<()> {
+        for ((target, target_id), fields) in refs {
+            if is_valid_id(target_id)
+                && plan.read(Tree::Entries, &keys::entry(target, target_id))?.is_some()
+            {
+                continue;
+            }
+            for field in fields {
+                let pointer = match data.get(field) {
+                    Some(Value::Array(items)) => items
+                        .iter()
+                        .position(|v| v.as_str() == Some(target_id))
+                        .map(|i| format!("/{field}/{i}"))
+                        .unwrap_or_else(|| format!("/{field}")),
+                    _ => format!("/{field}"),
+                };
+                errors.push(FieldError::new(
+                    pointer,
+                    format!("references {target} {target_id:?}, which does not exist"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_translation(
+        &self,
+        plan: &mut Plan,
+        ct: &ContentType,
+        orig: &str,
+        locale: &str,
+        errors: &mut Vec<FieldError>,
+    ) -> ContentResult<Option<String>> {
+        let found = if is_valid_id(orig) {
+            plan.read(Tree::Entries, &keys::entry(&ct.name, orig))?
+        } else {
+            None
+        };
+        let Some(bytes) = found else {
+            errors.push(FieldError::new(
+                "/translation_of",
+                format!("{} {orig:?} does not exist", ct.name),
+            ));
+            return Ok(None);
+        };
+        let orig_rec = parse_record(&bytes)?;
+        if orig_rec.locale == locale {
+            errors.push(FieldError::new(
+                "/translation_of",
+                format!("{} {orig} is in locale {locale} already; a translation needs another locale", ct.name),
+            ));
+        }
+        // Translations always point at the original, so the group is one hop wide.
+        Ok(Some(orig_rec.translation_of.unwrap_or(orig_rec.id)))
+    }
+
+    fn add_refs(&self, plan: &mut Plan, ct: &ContentType, id: &str, refs: &RefMap) -> ContentResult<()> {
+        for ((target, target_id), fields) in refs {
+            plan.put(
+                Tree::Refs,
+                keys::reference(target, target_id, &ct.name, id),
+                fields.join(",").into_bytes(),
+            );
+            plan.add_counter(Tree::Refs, &keys::ref_count(target, target_id), 1)?;
+        }
+        Ok(())
+    }
+
+    fn remove_refs(&self, plan: &mut Plan, ct: &ContentType, id: &str, refs: &RefMap) -> ContentResult<()> {
+        for (target, target_id) in refs.keys() {
+            plan.remove(Tree::Refs, keys::reference(target, target_id, &ct.name, id));
+            plan.add_counter(Tree::Refs, &keys::ref_count(target, target_id), -1)?;
+        }
+        Ok(())
+    }
+}
+
+fn replace_index_keys(plan: &mut Plan, ct: &ContentType, scope: u8, old: &EntryRecord, new: &EntryRecord) {
+    let before = index_keys(ct, scope, old);
+    let after = index_keys(ct, scope, new);
+    for k in before.difference(&after) {
+        plan.remove(Tree::Index, k.clone());
+    }
+    for k in after.difference(&before) {
+        plan.put(Tree::Index, k.clone(), Vec::new());
+    }
+}
+
+/// The default lifecycle: draft → published → archived, with the ways back.
+pub fn default_transitions(from: &str) -> &'static [&'static str] {
+    match from {
+        State::DRAFT => &[State::PUBLISHED, State::ARCHIVED],
+        State::PUBLISHED => &[State::PUBLISHED, State::DRAFT, State::ARCHIVED],
+        State::ARCHIVED => &[State::DRAFT, State::PUBLISHED],
+        _ => &[State::DRAFT],
+    }
+}

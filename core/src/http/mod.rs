@@ -1,0 +1,80 @@
+//! The HTTP face of Verbund: an axum router over the content service.
+//!
+//! `router(state)` builds the app without serving it (tests drive it with `oneshot`);
+//! `serve(listener, state, shutdown)` serves it until `shutdown` resolves, finishing in-flight
+//! requests.
+
+mod delivery;
+mod error;
+
+pub use error::ApiError;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use tokio::net::TcpListener;
+
+use crate::ContentService;
+
+/// Shared state of every handler.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub content: Arc<ContentService>,
+}
+
+/// The whole API as a router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/v1/content/{type}", get(delivery::list))
+        .route("/api/v1/content/{type}/{id_or_slug}", get(delivery::get_one))
+        .fallback(fallback)
+        .with_state(state)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn fallback(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!(
+        "no route for {}; the delivery API lives under /api/v1/content/{{type}}",
+        uri.path()
+    ))
+}
+
+/// Serves `router(state)` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

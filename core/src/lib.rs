@@ -1,0 +1,23 @@
+//! Verbund's engine: the content store, content types, the content service and the HTTP API.
+//!
+//! Module borders: only [`store`] knows sled; [`schema`] knows JSON Schema; [`content`] knows
+//! entries, references and the published view; [`http`] turns all of it into the API.
+
+pub mod content;
+pub mod demo;
+pub mod http;
+pub mod schema;
+pub mod store;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use content::ContentService;
+pub use schema::SchemaRegistry;
+pub use store::{SledStore, Store};
+
+/// Opens a data dir with a schema registry: the usual way to get a [`ContentService`].
+pub fn open(data_dir: &Path, schemas: SchemaRegistry) -> Result<ContentService, store::StoreError> {
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(data_dir)?);
+    Ok(ContentService::new(store, Arc::new(schemas)))
+}

@@ -1,0 +1,187 @@
+//! Reading the `x-verbund` keywords of a content schema.
+//!
+//! Root: `{"title": "name", "slug": "slug", "markdown": ["body"], "personal": false,
+//! "rules": [{"field": "ends_at", "after": "starts_at"}], "workflow": "default"}`.
+//! Top-level property: `{"filterable": true, "sortable": true, "ref": "member", "pii": true}`.
+//! Unknown keys are errors, so that a typo does not silently switch a feature off.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::RESERVED_FIELDS;
+
+/// Options of a content type (the root `x-verbund` keyword).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypeOptions {
+    /// The property shown as the entry's title.
+    pub title: String,
+    /// The property holding the entry's slug, unique per type and locale.
+    #[serde(default)]
+    pub slug: Option<String>,
+    /// Properties holding Markdown.
+    #[serde(default)]
+    pub markdown: Vec<String>,
+    /// The whole type is personal data: never served publicly.
+    #[serde(default)]
+    pub personal: bool,
+    /// Cross-field rules JSON Schema cannot express.
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+    /// The lifecycle the type uses.
+    #[serde(default = "default_workflow")]
+    pub workflow: String,
+}
+
+fn default_workflow() -> String {
+    "default".into()
+}
+
+/// A cross-field rule: `field` must be later than (or greater than) `after`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub field: String,
+    pub after: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PropertyKeywords {
+    #[serde(default)]
+    filterable: bool,
+    #[serde(default)]
+    sortable: bool,
+    #[serde(default, rename = "ref")]
+    reference: Option<String>,
+    #[serde(default)]
+    pii: bool,
+}
+
+/// The JSON shape of a top-level property, as far as indexing cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    String,
+    DateTime,
+    Date,
+    Number,
+    Boolean,
+    Array,
+    Object,
+    Other,
+}
+
+/// What Verbund knows about one top-level property.
+#[derive(Debug, Clone)]
+pub struct FieldSpec {
+    pub kind: FieldKind,
+    /// For arrays: the kind of the items.
+    pub item_kind: Option<FieldKind>,
+    pub filterable: bool,
+    pub sortable: bool,
+    /// The type this field references (by id), if any.
+    pub reference: Option<String>,
+    /// Personal data: never served publicly, covered by data-subject export and erasure.
+    pub pii: bool,
+    pub required: bool,
+}
+
+fn kind_of(schema: &Value) -> FieldKind {
+    let ty = schema.get("type").and_then(Value::as_str);
+    match ty {
+        Some("string") => match schema.get("format").and_then(Value::as_str) {
+            Some("date-time") => FieldKind::DateTime,
+            Some("date") => FieldKind::Date,
+            _ => FieldKind::String,
+        },
+        Some("number" | "integer") => FieldKind::Number,
+        Some("boolean") => FieldKind::Boolean,
+        Some("array") => FieldKind::Array,
+        Some("object") => FieldKind::Object,
+        // A `$ref` to a shared definition: treat as a scalar string unless told otherwise.
+        None if schema.get("$ref").is_some() || schema.get("enum").is_some() => FieldKind::String,
+        _ => FieldKind::Other,
+    }
+}
+
+/// Reads the root options and the top-level property specs of a schema.
+pub fn read(doc: &Value) -> Result<(TypeOptions, BTreeMap<String, FieldSpec>), String> {
+    let options: TypeOptions = serde_json::from_value(doc["x-verbund"].clone())
+        .map_err(|e| format!("root x-verbund keyword: {e}"))?;
+    let required: Vec<&str> = doc
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut fields = BTreeMap::new();
+    if let Some(props) = doc.get("properties").and_then(Value::as_object) {
+        for (name, prop) in props {
+            if RESERVED_FIELDS.contains(&name.as_str()) {
+                return Err(format!(
+                    "property {name:?} is reserved for entry metadata ({}); rename it",
+                    RESERVED_FIELDS.join(", ")
+                ));
+            }
+            let kw: PropertyKeywords = match prop.get("x-verbund") {
+                Some(v) => serde_json::from_value(v.clone())
+                    .map_err(|e| format!("x-verbund keyword of property {name}: {e}"))?,
+                None => PropertyKeywords::default(),
+            };
+            let kind = kind_of(prop);
+            let item_kind = (kind == FieldKind::Array)
+                .then(|| prop.get("items").map(kind_of))
+                .flatten();
+            if (kw.filterable || kw.sortable)
+                && matches!(kind, FieldKind::Object | FieldKind::Other)
+            {
+                return Err(format!(
+                    "property {name} is marked filterable/sortable but is not a scalar or an array of scalars"
+                ));
+            }
+            fields.insert(
+                name.clone(),
+                FieldSpec {
+                    kind,
+                    item_kind,
+                    filterable: kw.filterable,
+                    sortable: kw.sortable,
+                    reference: kw.reference,
+                    pii: kw.pii,
+                    required: required.contains(&name.as_str()),
+                },
+            );
+        }
+    }
+    let known = |f: &str| fields.contains_key(f);
+    if !known(&options.title) {
+        return Err(format!(
+            "x-verbund.title names {:?}, which is not a property",
+            options.title
+        ));
+    }
+    if let Some(slug) = &options.slug
+        && !known(slug)
+    {
+        return Err(format!(
+            "x-verbund.slug names {slug:?}, which is not a property"
+        ));
+    }
+    for f in &options.markdown {
+        if !known(f) {
+            return Err(format!(
+                "x-verbund.markdown names {f:?}, which is not a property"
+            ));
+        }
+    }
+    for r in &options.rules {
+        if !known(&r.field) || !known(&r.after) {
+            return Err(format!(
+                "rule {} after {} names a field that is not a property",
+                r.field, r.after
+            ));
+        }
+    }
+    Ok((options, fields))
+}

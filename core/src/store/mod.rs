@@ -1,0 +1,254 @@
+//! The storage boundary: a narrow [`Store`] trait and its sled implementation.
+//!
+//! Everything Verbund persists goes through this trait, so that another engine (redb, fjall,
+//! PostgreSQL for several nodes) can stand behind it later. The trait knows keyspaces
+//! ([`Tree`]), byte keys and byte values; it knows nothing about entries or schemas.
+//!
+//! Invariants every implementation keeps:
+//! - [`Store::commit`] applies one [`WriteBatch`] atomically: either every check holds and every
+//!   write and change event lands, or nothing does.
+//! - Change events get gap-free, strictly increasing sequence numbers in commit order.
+//! - [`Store::commit`] returns only once the batch is durable; concurrent committers share
+//!   flushes (group commit).
+//! - A data dir records its format version; a dir from an unknown format is refused.
+
+mod sled_store;
+
+pub use sled_store::SledStore;
+
+use std::path::PathBuf;
+
+/// The format version this build writes and reads. Bump it when the on-disk layout changes in
+/// a way older builds cannot read.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The keyspaces of a data dir. Each maps to one sled tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tree {
+    /// `{type}\0{id}` → current entry record.
+    Entries,
+    /// `{type}\0{id}\0{version:be}` → full entry snapshot of that version.
+    Revisions,
+    /// `{type}\0{locale}\0{slug}` → id.
+    Slugs,
+    /// `{target type}\0{target id}\0{source type}\0{source id}` → field names (reverse references).
+    Refs,
+    /// Secondary indexes: `{scope}{type}\0{field}\0{encoded value}{id}` → empty.
+    Index,
+    /// `{type}\0{id}` → the rendered public JSON of the published version.
+    Published,
+    /// `{seq:be}` → change event (JSON).
+    Changes,
+    /// API tokens.
+    Tokens,
+    /// Audit log.
+    Audit,
+    /// Installed plugins.
+    Plugins,
+    /// Format version, counters and other bookkeeping.
+    Meta,
+}
+
+impl Tree {
+    /// Every tree, in a fixed order (the order of the views inside a transaction).
+    pub const ALL: [Tree; 11] = [
+        Tree::Entries,
+        Tree::Revisions,
+        Tree::Slugs,
+        Tree::Refs,
+        Tree::Index,
+        Tree::Published,
+        Tree::Changes,
+        Tree::Tokens,
+        Tree::Audit,
+        Tree::Plugins,
+        Tree::Meta,
+    ];
+
+    /// The on-disk name of this tree.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tree::Entries => "entries",
+            Tree::Revisions => "revisions",
+            Tree::Slugs => "slugs",
+            Tree::Refs => "refs",
+            Tree::Index => "idx",
+            Tree::Published => "published",
+            Tree::Changes => "changes",
+            Tree::Tokens => "tokens",
+            Tree::Audit => "audit",
+            Tree::Plugins => "plugins",
+            Tree::Meta => "meta",
+        }
+    }
+
+    fn position(self) -> usize {
+        Tree::ALL
+            .iter()
+            .position(|t| *t == self)
+            .unwrap_or_default()
+    }
+}
+
+/// A condition a batch needs to hold at commit time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// The key must not exist.
+    Absent,
+    /// The key must exist, with any value.
+    Present,
+    /// The key must hold exactly these bytes.
+    Equals(Vec<u8>),
+}
+
+/// One check of a batch: `tree[key]` must satisfy `expect`.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub tree: Tree,
+    pub key: Vec<u8>,
+    pub expect: Expect,
+}
+
+/// An atomic unit of writes: checks, puts/removes and change events.
+#[derive(Debug, Default, Clone)]
+pub struct WriteBatch {
+    pub checks: Vec<Check>,
+    pub writes: Vec<(Tree, Vec<u8>, Option<Vec<u8>>)>,
+    /// Change event payloads; the store assigns each a sequence number at commit.
+    pub changes: Vec<Vec<u8>>,
+}
+
+impl WriteBatch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn check(&mut self, tree: Tree, key: impl Into<Vec<u8>>, expect: Expect) {
+        self.checks.push(Check {
+            tree,
+            key: key.into(),
+            expect,
+        });
+    }
+    pub fn put(&mut self, tree: Tree, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.writes.push((tree, key.into(), Some(value.into())));
+    }
+    pub fn remove(&mut self, tree: Tree, key: impl Into<Vec<u8>>) {
+        self.writes.push((tree, key.into(), None));
+    }
+    pub fn change(&mut self, payload: impl Into<Vec<u8>>) {
+        self.changes.push(payload.into());
+    }
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty() && self.changes.is_empty()
+    }
+}
+
+/// What a successful commit tells the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    /// The sequence number of the batch's first change event, if it had any.
+    pub first_seq: Option<u64>,
+    /// The sequence number of the last change event in the store after this commit.
+    pub last_seq: u64,
+}
+
+/// A change event as read back from the feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub seq: u64,
+    pub payload: Vec<u8>,
+}
+
+/// Key/value pairs returned by scans.
+pub type KvPair = (Vec<u8>, Vec<u8>);
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "the data dir {path} was written by format version {found}, but this build of Verbund reads format version {supported}; use a Verbund release that supports format {found}, or restore a backup made with this release"
+    )]
+    UnsupportedFormat {
+        path: PathBuf,
+        found: String,
+        supported: u32,
+    },
+    #[error("could not open the data dir {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: sled::Error,
+    },
+    #[error("a write conflicted: {tree:?} key {key} did not hold what the write expected")]
+    CheckFailed { tree: Tree, key: String },
+    #[error("storage engine error: {0}")]
+    Engine(#[from] sled::Error),
+    #[error("corrupt record in {tree:?}: {detail}")]
+    Corrupt { tree: Tree, detail: String },
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The storage interface. Keys and values are bytes; ordering is bytewise.
+pub trait Store: Send + Sync + 'static {
+    /// Reads one value.
+    fn get(&self, tree: Tree, key: &[u8]) -> StoreResult<Option<Vec<u8>>>;
+
+    /// Reads every pair whose key starts with `prefix`, in key order (or reversed), stopping
+    /// after `limit` pairs.
+    fn scan_prefix(
+        &self,
+        tree: Tree,
+        prefix: &[u8],
+        reverse: bool,
+        limit: usize,
+    ) -> StoreResult<Vec<KvPair>>;
+
+    /// Reads pairs with `start <= key < end` in key order (or reversed), at most `limit`.
+    fn scan_range(
+        &self,
+        tree: Tree,
+        start: &[u8],
+        end: &[u8],
+        reverse: bool,
+        limit: usize,
+    ) -> StoreResult<Vec<KvPair>>;
+
+    /// Applies a batch atomically and durably (see the module invariants).
+    fn commit(&self, batch: WriteBatch) -> StoreResult<Committed>;
+
+    /// Change events with `seq > since`, oldest first, at most `limit`.
+    fn changes_since(&self, since: u64, limit: usize) -> StoreResult<Vec<Change>>;
+
+    /// The sequence number of the newest change event (0 when there is none).
+    fn last_seq(&self) -> StoreResult<u64>;
+
+    /// Bytes the data dir takes on disk.
+    fn size_on_disk(&self) -> StoreResult<u64>;
+}
+
+/// Appends a `\0`-separated key from parts.
+pub fn key(parts: &[&[u8]]) -> Vec<u8> {
+    let len = parts.iter().map(|p| p.len() + 1).sum();
+    let mut k = Vec::with_capacity(len);
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            k.push(0);
+        }
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+/// The smallest key greater than every key starting with `prefix` (for range ends).
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    // All 0xff (or empty): no finite upper bound; use a long run of 0xff.
+    vec![0xff; prefix.len() + 8]
+}
