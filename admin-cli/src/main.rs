@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "verbund", version, about = "Verbund: a headless CMS for networks of organisations")]
+#[command(
+    name = "verbund",
+    version,
+    about = "Verbund: a headless CMS for networks of organisations"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -32,10 +36,14 @@ pub struct DataArgs {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start the HTTP server on a data dir.
-    #[command(after_help = "Example:\n  verbund serve --demo\n  verbund serve --data /srv/verbund --listen 0.0.0.0:8080")]
+    #[command(
+        after_help = "Example:\n  verbund serve --demo\n  verbund serve --data /srv/verbund --listen 0.0.0.0:8080"
+    )]
     Serve(commands::serve::ServeArgs),
     /// Import entries from an NDJSON file straight into a data dir (server stopped).
-    #[command(after_help = "Each line is one entry: its fields, plus optional \"id\", \"locale\", \"state\" (\"draft\" or \"published\"), \"published_at\" and \"translation_of\".\n\nExample:\n  verbund import stories.ndjson --data verbund-data --type story")]
+    #[command(
+        after_help = "Each line is one entry: its fields, plus optional \"id\", \"locale\", \"state\" (\"draft\" or \"published\"), \"published_at\" and \"translation_of\".\n\nExample:\n  verbund import stories.ndjson --data verbund-data --type story"
+    )]
     Import(commands::import::ImportArgs),
 }
 

@@ -1,1 +1,145 @@
-//! x
+//! Shared helpers of Verbund's end-to-end tests: the real `verbund` binary, a server process
+//! on a free port with a temporary data dir, and valid German test content.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use verbund_core::{ContentService, SchemaRegistry, SledStore, Store};
+
+/// The `verbund` binary of this workspace (built by `cargo test --workspace`).
+pub fn verbund_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>/verbund
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir of the test executable");
+    let bin = dir.join(format!("verbund{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace`, which builds it",
+        bin.display()
+    );
+    bin
+}
+
+/// A content service on a fresh data dir with the repository's schemas.
+pub fn open_service(dir: &Path) -> ContentService {
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir).expect("open data dir"));
+    ContentService::new(store, Arc::new(repo_schemas()))
+}
+
+/// The schemas in the repository's `schemas/` directory.
+pub fn repo_schemas() -> SchemaRegistry {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas");
+    SchemaRegistry::load_dir(&dir).expect("repository schemas load")
+}
+
+/// A running `verbund serve` process on a free port; killed on drop.
+pub struct TestServer {
+    pub child: Child,
+    pub url: String,
+    pub data: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// Starts the server with the demo content on a new temporary data dir.
+    pub fn start_demo() -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let data = tmp.path().join("data");
+        let mut s = Self::start(&data, &["--demo"]);
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// Starts the server on `data` with extra arguments and waits until it listens.
+    pub fn start(data: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(verbund_bin())
+            .arg("serve")
+            .arg("--data")
+            .arg(data)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn verbund serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("Verbund is serving ") {
+                    let url = rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .trim_end_matches('/');
+                    let _ = tx.send(url.to_string());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("server printed its address");
+        Self {
+            child,
+            url,
+            data: data.to_path_buf(),
+            _tmp: None,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::blocking::Response {
+        reqwest::blocking::get(format!("{}{path}", self.url)).expect("HTTP request")
+    }
+
+    pub fn get_json(&self, path: &str) -> (u16, Value) {
+        let res = self.get(path);
+        let status = res.status().as_u16();
+        let body: Value = res.json().expect("JSON body");
+        (status, body)
+    }
+
+    /// Sends SIGTERM-like stop (kill) and waits.
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A valid German story (fields only), unique by `n`.
+pub fn story(n: usize) -> Value {
+    json!({
+        "kind": "best_practice",
+        "title": format!("Praxisbericht Nummer {n}: Digitalisierung im Mittelstand"),
+        "slug": format!("praxisbericht-{n}"),
+        "teaser": "Wie ein Familienbetrieb aus Sachsen seine Auftragsabwicklung umgestellt hat.",
+        "body": "## Ausgangslage\n\nDie Aufträge kamen per Fax, Telefon und E-Mail.\n\n## Ergebnis\n\nHeute läuft alles über ein Portal.",
+        "topics": ["software-entwicklung", "cloud"]
+    })
+}
+
+/// Waits until `f` returns true or the timeout passes.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}

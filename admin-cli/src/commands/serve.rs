@@ -31,7 +31,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
                 println!("Loaded the demo content: {}", summary.join(", "));
             }
             DemoOutcome::AlreadyHasContent => {
-                println!("The data dir already holds content; the demo content was not loaded again.");
+                println!(
+                    "The data dir already holds content; the demo content was not loaded again."
+                );
             }
         }
     }

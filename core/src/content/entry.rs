@@ -155,10 +155,7 @@ impl NewEntry {
             Some(other) => {
                 errors.push(FieldError::new(
                     format!("/{key}"),
-                    format!(
-                        "must be a string, got {}",
-                        crate::schema::json_kind(&other)
-                    ),
+                    format!("must be a string, got {}", crate::schema::json_kind(&other)),
                 ));
                 None
             }

@@ -142,20 +142,18 @@ fn encode_f64(x: f64) -> [u8; 8] {
     ordered.to_be_bytes()
 }
 
-/// The index keys of one field value: one for a scalar, one per item for an array.
+/// The index keys of one field value under `prefix` (see [`index_prefix`]): one for a scalar,
+/// one per item for an array.
 pub fn index_keys_for(
-    scope: u8,
-    ty: &str,
-    field: &str,
+    prefix: &[u8],
     kind: FieldKind,
     item_kind: Option<FieldKind>,
     value: &Value,
     id: &str,
     out: &mut Vec<Vec<u8>>,
 ) {
-    let prefix = index_prefix(scope, ty, field);
     let mut push = |kind: FieldKind, v: &Value| {
-        let mut k = prefix.clone();
+        let mut k = prefix.to_vec();
         if encode_scalar(kind, v, &mut k) {
             k.extend_from_slice(id.as_bytes());
             out.push(k);

@@ -13,6 +13,7 @@
 
 mod entry;
 mod import;
+mod integrity;
 pub mod keys;
 mod plan;
 mod read;
@@ -36,7 +37,9 @@ pub enum ContentError {
     NotFound { ty: String, id: String },
     #[error("the entry is invalid: {}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Invalid { errors: Vec<FieldError> },
-    #[error("the entry was changed meanwhile: you edited version {expected}, the current version is {current}; reload it and apply your change again")]
+    #[error(
+        "the entry was changed meanwhile: you edited version {expected}, the current version is {current}; reload it and apply your change again"
+    )]
     VersionConflict { expected: u64, current: u64 },
     #[error("the entry is still referenced by {}; remove those references first", referrers.iter().map(|r| format!("{} {} (field {})", r.ty, r.id, r.fields.join(", "))).collect::<Vec<_>>().join(", "))]
     Referenced { referrers: Vec<Referrer> },

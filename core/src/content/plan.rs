@@ -40,7 +40,8 @@ impl<'a> Plan<'a> {
     }
 
     pub fn put(&mut self, tree: Tree, key: Vec<u8>, value: Vec<u8>) {
-        self.overlay.insert((tree, key.clone()), Some(value.clone()));
+        self.overlay
+            .insert((tree, key.clone()), Some(value.clone()));
         self.batch.put(tree, key, value);
     }
 

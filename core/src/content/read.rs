@@ -55,13 +55,18 @@ impl ContentService {
     ) -> ContentResult<EntryRecord> {
         self.content_type(ty)?;
         if is_valid_id(id_or_slug)
-            && let Some(b) = self.store.get(Tree::Entries, &keys::entry(ty, id_or_slug))?
+            && let Some(b) = self
+                .store
+                .get(Tree::Entries, &keys::entry(ty, id_or_slug))?
         {
             return parse(&b);
         }
         let slug_key = keys::slug(SCOPE_CURRENT, ty, locale, id_or_slug);
         if let Some(id) = self.store.get(Tree::Slugs, &slug_key)?
-            && let Some(b) = self.store.get(Tree::Entries, &keys::entry(ty, &String::from_utf8_lossy(&id)))?
+            && let Some(b) = self.store.get(
+                Tree::Entries,
+                &keys::entry(ty, &String::from_utf8_lossy(&id)),
+            )?
         {
             return parse(&b);
         }
@@ -74,9 +79,12 @@ impl ContentService {
     /// Every stored version of an entry, oldest first.
     pub fn revisions(&self, ty: &str, id: &str) -> ContentResult<Vec<EntryRecord>> {
         self.content_type(ty)?;
-        let revs = self
-            .store
-            .scan_prefix(Tree::Revisions, &keys::revisions_prefix(ty, id), false, usize::MAX)?;
+        let revs = self.store.scan_prefix(
+            Tree::Revisions,
+            &keys::revisions_prefix(ty, id),
+            false,
+            usize::MAX,
+        )?;
         if revs.is_empty() {
             return Err(ContentError::NotFound {
                 ty: ty.into(),
@@ -89,7 +97,10 @@ impl ContentService {
     /// One version of an entry.
     pub fn revision(&self, ty: &str, id: &str, version: u64) -> ContentResult<EntryRecord> {
         self.content_type(ty)?;
-        match self.store.get(Tree::Revisions, &keys::revision(ty, id, version))? {
+        match self
+            .store
+            .get(Tree::Revisions, &keys::revision(ty, id, version))?
+        {
             Some(b) => parse(&b),
             None => Err(ContentError::NotFound {
                 ty: ty.into(),
@@ -102,7 +113,10 @@ impl ContentService {
     pub fn referrers(&self, ty: &str, id: &str) -> ContentResult<Vec<Referrer>> {
         let prefix = keys::refs_to(ty, id);
         let mut out = Vec::new();
-        for (k, v) in self.store.scan_prefix(Tree::Refs, &prefix, false, usize::MAX)? {
+        for (k, v) in self
+            .store
+            .scan_prefix(Tree::Refs, &prefix, false, usize::MAX)?
+        {
             let rest = &k[prefix.len()..];
             let mut parts = rest.splitn(2, |b| *b == 0);
             let (Some(sty), Some(sid)) = (parts.next(), parts.next()) else {
@@ -145,15 +159,18 @@ impl ContentService {
             return Ok(None);
         }
         if is_valid_id(id_or_slug)
-            && let Some(b) = self.store.get(Tree::Published, &keys::entry(ty, id_or_slug))?
+            && let Some(b) = self
+                .store
+                .get(Tree::Published, &keys::entry(ty, id_or_slug))?
         {
             return Ok(Some(b));
         }
         let slug_key = keys::slug(SCOPE_PUBLISHED, ty, locale, id_or_slug);
         match self.store.get(Tree::Slugs, &slug_key)? {
-            Some(id) => Ok(self
-                .store
-                .get(Tree::Published, &keys::entry(ty, &String::from_utf8_lossy(&id)))?),
+            Some(id) => Ok(self.store.get(
+                Tree::Published,
+                &keys::entry(ty, &String::from_utf8_lossy(&id)),
+            )?),
             None => Ok(None),
         }
     }
@@ -161,14 +178,23 @@ impl ContentService {
     /// Number of entries of a type: all, or only published ones.
     pub fn count(&self, ty: &str, published_only: bool) -> ContentResult<u64> {
         self.content_type(ty)?;
-        let scope = if published_only { SCOPE_PUBLISHED } else { SCOPE_CURRENT };
+        let scope = if published_only {
+            SCOPE_PUBLISHED
+        } else {
+            SCOPE_CURRENT
+        };
         Ok(super::plan::counter_value(
             self.store.get(Tree::Meta, &count_key(scope, ty))?,
         ))
     }
 
     /// Published entries of `locale`, newest `published_at` first.
-    pub fn list_published(&self, ty: &str, locale: &str, limit: usize) -> ContentResult<PublicPage> {
+    pub fn list_published(
+        &self,
+        ty: &str,
+        locale: &str,
+        limit: usize,
+    ) -> ContentResult<PublicPage> {
         let ct = self.content_type(ty)?;
         if !ct.is_public() {
             return Ok(PublicPage {
@@ -220,5 +246,7 @@ fn locale_of(public: &[u8]) -> Option<&str> {
         #[serde(borrow)]
         locale: &'a str,
     }
-    serde_json::from_slice::<Head>(public).ok().map(|h| h.locale)
+    serde_json::from_slice::<Head>(public)
+        .ok()
+        .map(|h| h.locale)
 }

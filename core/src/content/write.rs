@@ -22,7 +22,8 @@ pub(super) fn is_valid_id(s: &str) -> bool {
     s.len() == keys::ID_LEN
         && s.starts_with(|c: char| ('0'..='7').contains(&c))
         && s.bytes().all(|b| {
-            b.is_ascii_digit() || (b.is_ascii_uppercase() && !matches!(b, b'I' | b'L' | b'O' | b'U'))
+            b.is_ascii_digit()
+                || (b.is_ascii_uppercase() && !matches!(b, b'I' | b'L' | b'O' | b'U'))
         })
 }
 
@@ -62,9 +63,7 @@ fn refs_of(ct: &ContentType, data: &serde_json::Map<String, Value>) -> RefMap {
             _ => Vec::new(),
         };
         for id in ids {
-            let fields = out
-                .entry((target.to_string(), id.to_string()))
-                .or_default();
+            let fields = out.entry((target.to_string(), id.to_string())).or_default();
             if !fields.iter().any(|f| f == field) {
                 fields.push(field.to_string());
             }
@@ -78,18 +77,48 @@ pub(super) fn index_keys(ct: &ContentType, scope: u8, rec: &EntryRecord) -> BTre
     let mut out = Vec::new();
     for (name, spec) in ct.indexed_fields() {
         if let Some(v) = rec.data.get(name) {
-            keys::index_keys_for(scope, &rec.ty, name, spec.kind, spec.item_kind, v, &rec.id, &mut out);
+            keys::index_keys_for(
+                &keys::index_prefix(scope, &rec.ty, name),
+                spec.kind,
+                spec.item_kind,
+                v,
+                &rec.id,
+                &mut out,
+            );
         }
     }
     let mut meta = |field: &str, kind: FieldKind, v: Value| {
-        keys::index_keys_for(scope, &rec.ty, field, kind, None, &v, &rec.id, &mut out);
+        keys::index_keys_for(
+            &keys::index_prefix(scope, &rec.ty, field),
+            kind,
+            None,
+            &v,
+            &rec.id,
+            &mut out,
+        );
     };
     if let Some(p) = rec.published_at {
-        meta("published_at", FieldKind::DateTime, Value::String(p.to_rfc3339()));
+        meta(
+            "published_at",
+            FieldKind::DateTime,
+            Value::String(p.to_rfc3339()),
+        );
     }
-    meta("updated_at", FieldKind::DateTime, Value::String(rec.updated_at.to_rfc3339()));
-    meta("created_at", FieldKind::DateTime, Value::String(rec.created_at.to_rfc3339()));
-    meta("locale", FieldKind::String, Value::String(rec.locale.clone()));
+    meta(
+        "updated_at",
+        FieldKind::DateTime,
+        Value::String(rec.updated_at.to_rfc3339()),
+    );
+    meta(
+        "created_at",
+        FieldKind::DateTime,
+        Value::String(rec.created_at.to_rfc3339()),
+    );
+    meta(
+        "locale",
+        FieldKind::String,
+        Value::String(rec.locale.clone()),
+    );
     if scope == SCOPE_CURRENT {
         meta("state", FieldKind::String, Value::String(rec.state.clone()));
     }
@@ -233,7 +262,12 @@ impl ContentService {
         }
         self.add_refs(plan, ct, id, &refs)?;
         if let Some(orig) = rec.translation_of.clone() {
-            self.add_refs(plan, ct, id, &RefMap::from([((ty.to_string(), orig), vec!["translation_of".to_string()])]))?;
+            self.add_refs(
+                plan,
+                ct,
+                id,
+                &RefMap::from([((ty.to_string(), orig), vec!["translation_of".to_string()])]),
+            )?;
         }
         plan.add_counter(Tree::Meta, &counter_key(SCOPE_CURRENT, ty), 1)?;
         if public {
@@ -247,7 +281,11 @@ impl ContentService {
             plan.put(Tree::Index, k, Vec::new());
         }
         let bytes = rec.to_bytes();
-        plan.put(Tree::Revisions, keys::revision(ty, id, rec.version), bytes.clone());
+        plan.put(
+            Tree::Revisions,
+            keys::revision(ty, id, rec.version),
+            bytes.clone(),
+        );
         plan.put(Tree::Entries, entry_key, bytes);
         plan.change(change_event("create", &rec, public, now));
         Ok(rec)
@@ -302,7 +340,10 @@ impl ContentService {
             }
 
             if let Some(slug) = old.slug(&ct) {
-                plan.remove(Tree::Slugs, keys::slug(SCOPE_CURRENT, ty, &old.locale, slug));
+                plan.remove(
+                    Tree::Slugs,
+                    keys::slug(SCOPE_CURRENT, ty, &old.locale, slug),
+                );
             }
             if let Some(slug) = rec.slug(&ct) {
                 plan.put(
@@ -329,7 +370,11 @@ impl ContentService {
             }
             replace_index_keys(plan, &ct, SCOPE_CURRENT, &old, &rec);
             let bytes = rec.to_bytes();
-            plan.put(Tree::Revisions, keys::revision(ty, id, rec.version), bytes.clone());
+            plan.put(
+                Tree::Revisions,
+                keys::revision(ty, id, rec.version),
+                bytes.clone(),
+            );
             plan.put(Tree::Entries, keys::entry(ty, id), bytes);
             plan.change(change_event("update", &rec, false, now));
             Ok(rec)
@@ -364,7 +409,14 @@ impl ContentService {
             let mut errors = Vec::new();
             let published_before = self.published_record(plan, &ct, &old)?;
             if to == State::PUBLISHED {
-                self.plan_publish(plan, &ct, &mut rec, published_before.as_ref(), now, &mut errors)?;
+                self.plan_publish(
+                    plan,
+                    &ct,
+                    &mut rec,
+                    published_before.as_ref(),
+                    now,
+                    &mut errors,
+                )?;
                 if !errors.is_empty() {
                     return Err(ContentError::Invalid { errors });
                 }
@@ -375,7 +427,11 @@ impl ContentService {
             replace_index_keys(plan, &ct, SCOPE_CURRENT, &old, &rec);
             let bytes = rec.to_bytes();
             // The revision of this version gains the new state too; the fields are unchanged.
-            plan.put(Tree::Revisions, keys::revision(ty, id, rec.version), bytes.clone());
+            plan.put(
+                Tree::Revisions,
+                keys::revision(ty, id, rec.version),
+                bytes.clone(),
+            );
             plan.put(Tree::Entries, keys::entry(ty, id), bytes);
             plan.change(change_event("state", &rec, true, now));
             Ok(rec)
@@ -402,7 +458,8 @@ impl ContentService {
                     current: old.version,
                 });
             }
-            let count = super::plan::counter_value(plan.read(Tree::Refs, &keys::ref_count(ty, id))?);
+            let count =
+                super::plan::counter_value(plan.read(Tree::Refs, &keys::ref_count(ty, id))?);
             if count > 0 {
                 return Err(ContentError::Referenced {
                     referrers: self.referrers(ty, id)?,
@@ -412,23 +469,44 @@ impl ContentService {
                 self.plan_unpublish(plan, &ct, &before)?;
             }
             if let Some(slug) = old.slug(&ct) {
-                plan.remove(Tree::Slugs, keys::slug(SCOPE_CURRENT, ty, &old.locale, slug));
+                plan.remove(
+                    Tree::Slugs,
+                    keys::slug(SCOPE_CURRENT, ty, &old.locale, slug),
+                );
             }
             self.remove_refs(plan, &ct, id, &refs_of(&ct, &old.data))?;
             if let Some(orig) = &old.translation_of {
-                self.remove_refs(plan, &ct, id, &RefMap::from([((ty.to_string(), orig.clone()), vec!["translation_of".to_string()])]))?;
+                self.remove_refs(
+                    plan,
+                    &ct,
+                    id,
+                    &RefMap::from([(
+                        (ty.to_string(), orig.clone()),
+                        vec!["translation_of".to_string()],
+                    )]),
+                )?;
             }
             for k in index_keys(&ct, SCOPE_CURRENT, &old) {
                 plan.remove(Tree::Index, k);
             }
             plan.add_counter(Tree::Meta, &counter_key(SCOPE_CURRENT, ty), -1)?;
             plan.remove(Tree::Entries, keys::entry(ty, id));
-            plan.change(change_event("delete", &old, old.published_version.is_some(), now));
+            plan.change(change_event(
+                "delete",
+                &old,
+                old.published_version.is_some(),
+                now,
+            ));
             Ok(old)
         })
     }
 
-    fn read_current(&self, plan: &mut Plan, ct: &ContentType, id: &str) -> ContentResult<EntryRecord> {
+    fn read_current(
+        &self,
+        plan: &mut Plan,
+        ct: &ContentType,
+        id: &str,
+    ) -> ContentResult<EntryRecord> {
         match plan.read(Tree::Entries, &keys::entry(&ct.name, id))? {
             Some(bytes) => parse_record(&bytes),
             None => Err(ContentError::NotFound {
@@ -489,7 +567,10 @@ impl ContentService {
         match before {
             Some(b) => {
                 if slug_changes && let Some(slug) = b.slug(ct) {
-                    plan.remove(Tree::Slugs, keys::slug(SCOPE_PUBLISHED, ty, &b.locale, slug));
+                    plan.remove(
+                        Tree::Slugs,
+                        keys::slug(SCOPE_PUBLISHED, ty, &b.locale, slug),
+                    );
                 }
                 replace_index_keys(plan, ct, SCOPE_PUBLISHED, b, rec);
             }
@@ -507,18 +588,30 @@ impl ContentService {
                 rec.id.as_bytes().to_vec(),
             );
         }
-        plan.put(Tree::Published, keys::entry(ty, &rec.id), render_public(ct, rec));
+        plan.put(
+            Tree::Published,
+            keys::entry(ty, &rec.id),
+            render_public(ct, rec),
+        );
         Ok(())
     }
 
     /// Removes the public view of an entry (`before` is the published version's record).
-    fn plan_unpublish(&self, plan: &mut Plan, ct: &ContentType, before: &EntryRecord) -> ContentResult<()> {
+    fn plan_unpublish(
+        &self,
+        plan: &mut Plan,
+        ct: &ContentType,
+        before: &EntryRecord,
+    ) -> ContentResult<()> {
         let ty = ct.name.as_str();
         if !ct.is_public() {
             return Ok(());
         }
         if let Some(slug) = before.slug(ct) {
-            plan.remove(Tree::Slugs, keys::slug(SCOPE_PUBLISHED, ty, &before.locale, slug));
+            plan.remove(
+                Tree::Slugs,
+                keys::slug(SCOPE_PUBLISHED, ty, &before.locale, slug),
+            );
         }
         for k in index_keys(ct, SCOPE_PUBLISHED, before) {
             plan.remove(Tree::Index, k);
@@ -539,11 +632,16 @@ impl ContentService {
         let (Some(field), Some(slug)) = (&ct.options.slug, rec.slug(ct)) else {
             return Ok(());
         };
-        if let Some(owner) = plan.read(Tree::Slugs, &keys::slug(scope, &ct.name, &rec.locale, slug))?
+        if let Some(owner) =
+            plan.read(Tree::Slugs, &keys::slug(scope, &ct.name, &rec.locale, slug))?
             && owner != rec.id.as_bytes()
         {
             let owner = String::from_utf8_lossy(&owner);
-            let whose = if scope == SCOPE_PUBLISHED { "the public version of" } else { "" };
+            let whose = if scope == SCOPE_PUBLISHED {
+                "the public version of"
+            } else {
+                ""
+            };
             errors.push(FieldError::new(
                 format!("/{field}"),
                 format!(
@@ -565,7 +663,9 @@ impl ContentService {
     ) -> ContentResult<()> {
         for ((target, target_id), fields) in refs {
             if is_valid_id(target_id)
-                && plan.read(Tree::Entries, &keys::entry(target, target_id))?.is_some()
+                && plan
+                    .read(Tree::Entries, &keys::entry(target, target_id))?
+                    .is_some()
             {
                 continue;
             }
@@ -611,14 +711,23 @@ impl ContentService {
         if orig_rec.locale == locale {
             errors.push(FieldError::new(
                 "/translation_of",
-                format!("{} {orig} is in locale {locale} already; a translation needs another locale", ct.name),
+                format!(
+                    "{} {orig} is in locale {locale} already; a translation needs another locale",
+                    ct.name
+                ),
             ));
         }
         // Translations always point at the original, so the group is one hop wide.
         Ok(Some(orig_rec.translation_of.unwrap_or(orig_rec.id)))
     }
 
-    fn add_refs(&self, plan: &mut Plan, ct: &ContentType, id: &str, refs: &RefMap) -> ContentResult<()> {
+    fn add_refs(
+        &self,
+        plan: &mut Plan,
+        ct: &ContentType,
+        id: &str,
+        refs: &RefMap,
+    ) -> ContentResult<()> {
         for ((target, target_id), fields) in refs {
             plan.put(
                 Tree::Refs,
@@ -630,7 +739,13 @@ impl ContentService {
         Ok(())
     }
 
-    fn remove_refs(&self, plan: &mut Plan, ct: &ContentType, id: &str, refs: &RefMap) -> ContentResult<()> {
+    fn remove_refs(
+        &self,
+        plan: &mut Plan,
+        ct: &ContentType,
+        id: &str,
+        refs: &RefMap,
+    ) -> ContentResult<()> {
         for (target, target_id) in refs.keys() {
             plan.remove(Tree::Refs, keys::reference(target, target_id, &ct.name, id));
             plan.add_counter(Tree::Refs, &keys::ref_count(target, target_id), -1)?;
@@ -639,7 +754,13 @@ impl ContentService {
     }
 }
 
-fn replace_index_keys(plan: &mut Plan, ct: &ContentType, scope: u8, old: &EntryRecord, new: &EntryRecord) {
+fn replace_index_keys(
+    plan: &mut Plan,
+    ct: &ContentType,
+    scope: u8,
+    old: &EntryRecord,
+    new: &EntryRecord,
+) {
     let before = index_keys(ct, scope, old);
     let after = index_keys(ct, scope, new);
     for k in before.difference(&after) {

@@ -62,7 +62,8 @@ pub async fn list(
     };
     let locale = params.locale.unwrap_or_else(|| "de".into());
     let page = state.content.list_published(&ty, &locale, limit)?;
-    let mut body = Vec::with_capacity(page.items.iter().map(|(_, b)| b.len() + 1).sum::<usize>() + 64);
+    let mut body =
+        Vec::with_capacity(page.items.iter().map(|(_, b)| b.len() + 1).sum::<usize>() + 64);
     body.extend_from_slice(b"{\"data\":[");
     for (i, (_, item)) in page.items.iter().enumerate() {
         if i > 0 {
@@ -70,7 +71,13 @@ pub async fn list(
         }
         body.extend_from_slice(item);
     }
-    body.extend_from_slice(format!("],\"meta\":{{\"next_cursor\":null,\"total\":{}}}}}", page.total).as_bytes());
+    body.extend_from_slice(
+        format!(
+            "],\"meta\":{{\"next_cursor\":null,\"total\":{}}}}}",
+            page.total
+        )
+        .as_bytes(),
+    );
     Ok(json_response(body))
 }
 

@@ -16,7 +16,7 @@ pub struct ApiError {
     pub code: &'static str,
     pub detail: String,
     pub errors: Vec<FieldError>,
-    pub extra: Option<Value>,
+    pub extra: Option<Box<Value>>,
 }
 
 impl ApiError {
@@ -60,11 +60,11 @@ impl From<ContentError> for ApiError {
                 )
             },
             ContentError::VersionConflict { current, .. } => ApiError {
-                extra: Some(json!({ "current_version": current })),
+                extra: Some(Box::new(json!({ "current_version": current }))),
                 ..ApiError::new(StatusCode::CONFLICT, "version_conflict", detail)
             },
             ContentError::Referenced { referrers } => ApiError {
-                extra: Some(json!({ "referrers": referrers })),
+                extra: Some(Box::new(json!({ "referrers": referrers }))),
                 ..ApiError::new(StatusCode::CONFLICT, "still_referenced", detail)
             },
             ContentError::InvalidTransition { .. } => {
@@ -97,7 +97,9 @@ impl IntoResponse for ApiError {
         if !self.errors.is_empty() {
             body["errors"] = json!(self.errors);
         }
-        if let (Some(Value::Object(extra)), Some(obj)) = (self.extra, body.as_object_mut()) {
+        if let (Some(extra), Some(obj)) = (self.extra, body.as_object_mut())
+            && let Value::Object(extra) = *extra
+        {
             obj.extend(extra);
         }
         let mut res = (self.status, body.to_string()).into_response();

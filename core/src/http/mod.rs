@@ -29,7 +29,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/content/{type}", get(delivery::list))
-        .route("/api/v1/content/{type}/{id_or_slug}", get(delivery::get_one))
+        .route(
+            "/api/v1/content/{type}/{id_or_slug}",
+            get(delivery::get_one),
+        )
         .fallback(fallback)
         .with_state(state)
         .layer(tower_http::trace::TraceLayer::new_for_http())

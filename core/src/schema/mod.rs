@@ -280,7 +280,11 @@ mod tests {
         let story = r.get("story").unwrap();
         assert_eq!(story.options.title, "title");
         assert_eq!(story.options.slug.as_deref(), Some("slug"));
-        assert!(story.reference_fields().any(|(f, t)| f == "members" && t == "member"));
+        assert!(
+            story
+                .reference_fields()
+                .any(|(f, t)| f == "members" && t == "member")
+        );
         assert!(!r.get("subscriber").unwrap().is_public());
         assert!(r.get("member").unwrap().fields["contact_email"].pii);
     }
@@ -292,7 +296,9 @@ mod tests {
             r#"{"type":"object","x-verbund":{"title":"version"},"properties":{"version":{"type":"string"}}}"#
                 .to_string(),
         )];
-        let err = SchemaRegistry::from_sources(&files).unwrap_err().to_string();
+        let err = SchemaRegistry::from_sources(&files)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("reserved"), "{err}");
     }
 }

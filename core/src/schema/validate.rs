@@ -59,7 +59,10 @@ pub(super) fn validate(
     if !data.is_object() {
         errors.push(FieldError::new(
             "",
-            format!("an entry must be a JSON object of fields, got {}", json_kind(data)),
+            format!(
+                "an entry must be a JSON object of fields, got {}",
+                json_kind(data)
+            ),
         ));
         return errors;
     }
@@ -134,14 +137,12 @@ pub(super) fn validate(
                 at,
                 format!("is shorter than {limit} characters"),
             )),
-            ValidationErrorKind::MinItems { limit } => errors.push(FieldError::new(
-                at,
-                format!("needs at least {limit} items"),
-            )),
-            ValidationErrorKind::MaxItems { limit } => errors.push(FieldError::new(
-                at,
-                format!("allows at most {limit} items"),
-            )),
+            ValidationErrorKind::MinItems { limit } => {
+                errors.push(FieldError::new(at, format!("needs at least {limit} items")))
+            }
+            ValidationErrorKind::MaxItems { limit } => {
+                errors.push(FieldError::new(at, format!("allows at most {limit} items")))
+            }
             ValidationErrorKind::UniqueItems => {
                 errors.push(FieldError::new(at, "has duplicate items"));
             }

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::{
     Change, Committed, Expect, FORMAT_VERSION, KvPair, Store, StoreError, StoreResult, Tree,
@@ -32,7 +32,9 @@ pub struct SledStore {
 
 impl std::fmt::Debug for SledStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SledStore").field("path", &self.path).finish()
+        f.debug_struct("SledStore")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -167,7 +169,10 @@ fn check_format_marker(path: &Path) -> StoreResult<()> {
     }
 }
 
-fn collect(iter: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>, limit: usize) -> StoreResult<Vec<KvPair>> {
+fn collect(
+    iter: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+    limit: usize,
+) -> StoreResult<Vec<KvPair>> {
     let mut out = Vec::new();
     for item in iter.take(limit) {
         let (k, v) = item?;
@@ -238,10 +243,12 @@ impl Store for SledStore {
                     _ => false,
                 };
                 if !holds {
-                    return Err(ConflictableTransactionError::Abort(StoreError::CheckFailed {
-                        tree: check.tree,
-                        key: String::from_utf8_lossy(&check.key).replace('\0', "/"),
-                    }));
+                    return Err(ConflictableTransactionError::Abort(
+                        StoreError::CheckFailed {
+                            tree: check.tree,
+                            key: String::from_utf8_lossy(&check.key).replace('\0', "/"),
+                        },
+                    ));
                 }
             }
             for (tree, key, value) in &batch.writes {
@@ -348,7 +355,7 @@ mod tests {
             .map(|c| c.seq)
             .collect();
         assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
-        assert_eq!(store.changes_since(7, 2).unwrap()[0].payload, vec![104]);
+        assert_eq!(store.changes_since(7, 2).unwrap()[0].payload, vec![103]);
     }
 
     #[test]

@@ -1,0 +1,194 @@
+//! A full consistency check of the content trees: every derived key (revision, slug, index,
+//! published view, reference, counter) must agree with the entry records, and nothing may be
+//! left over. Used after crashes in tests and by operators.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::entry::{EntryRecord, render_public};
+use super::keys::{self, SCOPE_CURRENT, SCOPE_PUBLISHED};
+use super::write::{count_key, index_keys};
+use super::{ContentResult, ContentService};
+use crate::store::Tree;
+
+impl ContentService {
+    /// Returns every inconsistency found (empty when the data dir is consistent).
+    pub fn check_integrity(&self) -> ContentResult<Vec<String>> {
+        let store = self.store.as_ref();
+        let mut problems = Vec::new();
+        let mut index = BTreeSet::new();
+        let mut slugs = BTreeMap::new();
+        let mut published = BTreeSet::new();
+        let mut refs: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+        let mut counts: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+        let mut ref_keys = BTreeSet::new();
+
+        for (key, bytes) in store.scan_prefix(Tree::Entries, b"", false, usize::MAX)? {
+            let rec = match EntryRecord::from_bytes(&bytes) {
+                Ok(r) => r,
+                Err(e) => {
+                    problems.push(format!(
+                        "unreadable entry {}: {e}",
+                        String::from_utf8_lossy(&key)
+                    ));
+                    continue;
+                }
+            };
+            let Some(ct) = self.schemas.get(&rec.ty) else {
+                problems.push(format!("entry {} has unknown type {}", rec.id, rec.ty));
+                continue;
+            };
+            let name = format!("{} {}", rec.ty, rec.id);
+            match store.get(
+                Tree::Revisions,
+                &keys::revision(&rec.ty, &rec.id, rec.version),
+            )? {
+                Some(r) if r == bytes => {}
+                Some(_) => problems.push(format!(
+                    "{name}: revision {} differs from the entry",
+                    rec.version
+                )),
+                None => problems.push(format!("{name}: revision {} is missing", rec.version)),
+            }
+            if let Some(slug) = rec.slug(ct) {
+                slugs.insert(
+                    keys::slug(SCOPE_CURRENT, &rec.ty, &rec.locale, slug),
+                    rec.id.clone(),
+                );
+            }
+            index.extend(index_keys(ct, SCOPE_CURRENT, &rec));
+            *counts.entry(count_key(SCOPE_CURRENT, &rec.ty)).or_default() += 1;
+            for (field, target) in ct.reference_fields() {
+                let ids: Vec<String> = match rec.data.get(field) {
+                    Some(serde_json::Value::String(s)) => vec![s.clone()],
+                    Some(serde_json::Value::Array(a)) => a
+                        .iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                for tid in ids {
+                    let k = keys::reference(target, &tid, &rec.ty, &rec.id);
+                    if ref_keys.insert(k) {
+                        *refs.entry(keys::ref_count(target, &tid)).or_default() += 1;
+                    }
+                    if store
+                        .get(Tree::Entries, &keys::entry(target, &tid))?
+                        .is_none()
+                    {
+                        problems.push(format!(
+                            "{name}: field {field} references missing {target} {tid}"
+                        ));
+                    }
+                }
+            }
+            if let Some(orig) = &rec.translation_of {
+                let k = keys::reference(&rec.ty, orig, &rec.ty, &rec.id);
+                if ref_keys.insert(k) {
+                    *refs.entry(keys::ref_count(&rec.ty, orig)).or_default() += 1;
+                }
+            }
+            if let (Some(pv), true) = (rec.published_version, ct.is_public()) {
+                let prec = if pv == rec.version {
+                    Some(rec.clone())
+                } else {
+                    store
+                        .get(Tree::Revisions, &keys::revision(&rec.ty, &rec.id, pv))?
+                        .and_then(|b| EntryRecord::from_bytes(&b).ok())
+                };
+                let Some(prec) = prec else {
+                    problems.push(format!("{name}: published revision {pv} is missing"));
+                    continue;
+                };
+                let k = keys::entry(&rec.ty, &rec.id);
+                match store.get(Tree::Published, &k)? {
+                    Some(b) if b == render_public(ct, &prec) => {}
+                    Some(_) => problems.push(format!("{name}: public view is not version {pv}")),
+                    None => problems.push(format!("{name}: published but has no public view")),
+                }
+                published.insert(k);
+                if let Some(slug) = prec.slug(ct) {
+                    slugs.insert(
+                        keys::slug(SCOPE_PUBLISHED, &rec.ty, &rec.locale, slug),
+                        rec.id.clone(),
+                    );
+                }
+                index.extend(index_keys(ct, SCOPE_PUBLISHED, &prec));
+                *counts
+                    .entry(count_key(SCOPE_PUBLISHED, &rec.ty))
+                    .or_default() += 1;
+            }
+        }
+
+        let stored_index: BTreeSet<Vec<u8>> = store
+            .scan_prefix(Tree::Index, b"", false, usize::MAX)?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        for k in index.difference(&stored_index) {
+            problems.push(format!("index key missing: {}", printable(k)));
+        }
+        for k in stored_index.difference(&index) {
+            problems.push(format!("stale index key: {}", printable(k)));
+        }
+        let stored_slugs: BTreeMap<Vec<u8>, String> = store
+            .scan_prefix(Tree::Slugs, b"", false, usize::MAX)?
+            .into_iter()
+            .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
+            .collect();
+        if stored_slugs != slugs {
+            problems.push(format!(
+                "slug index disagrees with entries: {} stored, {} expected",
+                stored_slugs.len(),
+                slugs.len()
+            ));
+        }
+        let stored_published: BTreeSet<Vec<u8>> = store
+            .scan_prefix(Tree::Published, b"", false, usize::MAX)?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        for k in stored_published.difference(&published) {
+            problems.push(format!(
+                "public view of an unpublished entry: {}",
+                printable(k)
+            ));
+        }
+        for (k, v) in store.scan_prefix(Tree::Refs, b"", false, usize::MAX)? {
+            let is_counter = k.iter().filter(|b| **b == 0).count() == 1;
+            if is_counter {
+                let n = super::plan::counter_value(Some(v));
+                if refs.get(&k).copied().unwrap_or(0) != n {
+                    problems.push(format!(
+                        "reference count of {} is {n}, expected {}",
+                        printable(&k),
+                        refs.get(&k).copied().unwrap_or(0)
+                    ));
+                }
+                refs.remove(&k);
+            } else if !ref_keys.remove(&k) {
+                problems.push(format!("stale reference: {}", printable(&k)));
+            }
+        }
+        for k in refs.keys().chain(ref_keys.iter()) {
+            problems.push(format!("reference bookkeeping missing: {}", printable(k)));
+        }
+        for ty in self.schemas.names() {
+            for scope in [SCOPE_CURRENT, SCOPE_PUBLISHED] {
+                let k = count_key(scope, ty);
+                let stored = super::plan::counter_value(store.get(Tree::Meta, &k)?);
+                let expected = counts.get(&k).copied().unwrap_or(0);
+                if stored != expected {
+                    problems.push(format!(
+                        "{ty}: counter {} is {stored}, expected {expected}",
+                        scope as char
+                    ));
+                }
+            }
+        }
+        Ok(problems)
+    }
+}
+
+fn printable(k: &[u8]) -> String {
+    String::from_utf8_lossy(k).replace('\0', "/")
+}

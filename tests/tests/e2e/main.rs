@@ -1,0 +1,7 @@
+//! End-to-end tests: the content engine on real sled data dirs, and the real `verbund` binary
+//! as a server and an importer.
+
+mod content;
+mod crash;
+mod delivery;
+mod schemas;
