@@ -1,7 +1,7 @@
 //! Key layouts of the content trees and the order-preserving encoding of index values.
 //!
-//! Index keys are `{scope}{type}\0{field}\0{value}{id}`: scope `c` indexes the current version
-//! of every entry, scope `p` the published version. Values are encoded so that bytewise order
+//! Index keys are `c{type}\0{field}\0{value}{id}` for the current version of every entry and
+//! `p{type}\0{locale}\0{field}\0{value}{id}` for the published version. Values are encoded so that bytewise order
 //! is value order (numbers by value, strings by UTF-8 bytes, instants normalised to UTC), and
 //! the fixed-width id (a 26-character ULID) ends the key.
 
@@ -67,6 +67,18 @@ pub fn reference(target_ty: &str, target_id: &str, source_ty: &str, source_id: &
 pub fn index_prefix(scope: u8, ty: &str, field: &str) -> Vec<u8> {
     let mut k = vec![scope];
     k.extend_from_slice(ty.as_bytes());
+    k.push(0);
+    k.extend_from_slice(field.as_bytes());
+    k.push(0);
+    k
+}
+
+/// `p{type}\0{locale}\0{field}\0`: the prefix of one field's index in the published view.
+pub fn public_index_prefix(ty: &str, locale: &str, field: &str) -> Vec<u8> {
+    let mut k = vec![SCOPE_PUBLISHED];
+    k.extend_from_slice(ty.as_bytes());
+    k.push(0);
+    k.extend_from_slice(locale.as_bytes());
     k.push(0);
     k.extend_from_slice(field.as_bytes());
     k.push(0);

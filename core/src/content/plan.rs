@@ -12,7 +12,14 @@ use crate::store::{Expect, Store, StoreResult, Tree, WriteBatch};
 pub(super) struct Plan<'a> {
     store: &'a dyn Store,
     pub batch: WriteBatch,
-    overlay: HashMap<(Tree, Vec<u8>), Option<Vec<u8>>>,
+    overlay: HashMap<(Tree, Vec<u8>), Seen>,
+}
+
+/// What the plan knows about a key: a value read from the store, or the index of the write
+/// in `batch.writes` that last set it (so large values are not copied twice).
+enum Seen {
+    Read(Option<Vec<u8>>),
+    Written(usize),
 }
 
 impl<'a> Plan<'a> {
@@ -26,8 +33,10 @@ impl<'a> Plan<'a> {
 
     /// Reads a key as this plan sees it; the first read from the store becomes a check.
     pub fn read(&mut self, tree: Tree, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
-        if let Some(v) = self.overlay.get(&(tree, key.to_vec())) {
-            return Ok(v.clone());
+        match self.overlay.get(&(tree, key.to_vec())) {
+            Some(Seen::Read(v)) => return Ok(v.clone()),
+            Some(Seen::Written(i)) => return Ok(self.batch.writes[*i].2.clone()),
+            None => {}
         }
         let v = self.store.get(tree, key)?;
         let expect = match &v {
@@ -35,18 +44,22 @@ impl<'a> Plan<'a> {
             None => Expect::Absent,
         };
         self.batch.check(tree, key.to_vec(), expect);
-        self.overlay.insert((tree, key.to_vec()), v.clone());
+        self.overlay
+            .insert((tree, key.to_vec()), Seen::Read(v.clone()));
         Ok(v)
     }
 
     pub fn put(&mut self, tree: Tree, key: Vec<u8>, value: Vec<u8>) {
+        let index = self.batch.writes.len();
         self.overlay
-            .insert((tree, key.clone()), Some(value.clone()));
+            .insert((tree, key.clone()), Seen::Written(index));
         self.batch.put(tree, key, value);
     }
 
     pub fn remove(&mut self, tree: Tree, key: Vec<u8>) {
-        self.overlay.insert((tree, key.clone()), None);
+        let index = self.batch.writes.len();
+        self.overlay
+            .insert((tree, key.clone()), Seen::Written(index));
         self.batch.remove(tree, key);
     }
 

@@ -6,7 +6,7 @@ use super::entry::EntryRecord;
 use super::keys::{self, SCOPE_CURRENT, SCOPE_PUBLISHED};
 use super::write::{count_key, is_valid_id};
 use super::{ContentError, ContentResult, ContentService};
-use crate::store::{Tree, prefix_end};
+use crate::store::Tree;
 
 /// An entry that references another one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -85,18 +85,32 @@ impl ContentService {
             false,
             usize::MAX,
         )?;
-        if revs.is_empty() {
+        let mut out = revs
+            .iter()
+            .map(|(_, v)| parse(v))
+            .collect::<ContentResult<Vec<_>>>()?;
+        // The current version lives in `entries` (absent once the entry is deleted).
+        if let Some(b) = self.store.get(Tree::Entries, &keys::entry(ty, id))? {
+            out.push(parse(&b)?);
+        }
+        if out.is_empty() {
             return Err(ContentError::NotFound {
                 ty: ty.into(),
                 id: id.into(),
             });
         }
-        revs.iter().map(|(_, v)| parse(v)).collect()
+        Ok(out)
     }
 
     /// One version of an entry.
     pub fn revision(&self, ty: &str, id: &str, version: u64) -> ContentResult<EntryRecord> {
         self.content_type(ty)?;
+        if let Some(b) = self.store.get(Tree::Entries, &keys::entry(ty, id))? {
+            let current = parse(&b)?;
+            if current.version == version {
+                return Ok(current);
+            }
+        }
         match self
             .store
             .get(Tree::Revisions, &keys::revision(ty, id, version))?
@@ -202,51 +216,16 @@ impl ContentService {
                 total: 0,
             });
         }
-        let prefix = keys::index_prefix(SCOPE_PUBLISHED, ty, "published_at");
-        let end = prefix_end(&prefix);
-        let mut items = Vec::new();
-        let mut start = prefix.clone();
-        let mut upper = end;
-        // Scan newest first; skip other locales.
-        'scan: loop {
-            let chunk = self
-                .store
-                .scan_range(Tree::Index, &start, &upper, true, 256)?;
-            if chunk.is_empty() {
-                break;
+        let prefix = keys::public_index_prefix(ty, locale, "published_at");
+        let mut items = Vec::with_capacity(limit);
+        for (k, _) in self.store.scan_prefix(Tree::Index, &prefix, true, limit)? {
+            if let Some(id) = keys::id_of_index_key(&k)
+                && let Some(b) = self.store.get(Tree::Published, &keys::entry(ty, id))?
+            {
+                items.push((id.to_string(), b));
             }
-            for (k, _) in &chunk {
-                let Some(id) = keys::id_of_index_key(k) else {
-                    continue;
-                };
-                if let Some(b) = self.store.get(Tree::Published, &keys::entry(ty, id))?
-                    && locale_of(&b) == Some(locale)
-                {
-                    items.push((id.to_string(), b));
-                    if items.len() >= limit {
-                        break 'scan;
-                    }
-                }
-            }
-            if chunk.len() < 256 {
-                break;
-            }
-            upper = chunk.last().map(|(k, _)| k.clone()).unwrap_or_default();
-            start = prefix.clone();
         }
         let total = self.count(ty, true)?;
         Ok(PublicPage { items, total })
     }
-}
-
-/// The `locale` of a public JSON document, without parsing the whole document.
-fn locale_of(public: &[u8]) -> Option<&str> {
-    #[derive(serde::Deserialize)]
-    struct Head<'a> {
-        #[serde(borrow)]
-        locale: &'a str,
-    }
-    serde_json::from_slice::<Head>(public)
-        .ok()
-        .map(|h| h.locale)
 }

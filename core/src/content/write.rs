@@ -72,55 +72,71 @@ fn refs_of(ct: &ContentType, data: &serde_json::Map<String, Value>) -> RefMap {
     out
 }
 
-/// Every index key of a record in one scope: schema-marked fields plus metadata.
+/// Every index key of a record in one scope.
+///
+/// The published scope indexes the schema's filterable/sortable fields and `published_at`,
+/// per locale (`p{type}\0{locale}\0{field}\0…`), which is what delivery queries need. The
+/// current scope indexes the lifecycle metadata editors list by: `state`, `updated_at` and
+/// `created_at` (`c{type}\0{field}\0…`).
 pub(super) fn index_keys(ct: &ContentType, scope: u8, rec: &EntryRecord) -> BTreeSet<Vec<u8>> {
     let mut out = Vec::new();
-    for (name, spec) in ct.indexed_fields() {
-        if let Some(v) = rec.data.get(name) {
+    let prefix = |field: &str| {
+        if scope == SCOPE_PUBLISHED {
+            keys::public_index_prefix(&rec.ty, &rec.locale, field)
+        } else {
+            keys::index_prefix(scope, &rec.ty, field)
+        }
+    };
+    let instant = |t: &DateTime<Utc>| Value::String(t.to_rfc3339());
+    if scope == SCOPE_PUBLISHED {
+        for (name, spec) in ct.indexed_fields() {
+            if let Some(v) = rec.data.get(name) {
+                keys::index_keys_for(
+                    &prefix(name),
+                    spec.kind,
+                    spec.item_kind,
+                    v,
+                    &rec.id,
+                    &mut out,
+                );
+            }
+        }
+        if let Some(p) = &rec.published_at {
             keys::index_keys_for(
-                &keys::index_prefix(scope, &rec.ty, name),
-                spec.kind,
-                spec.item_kind,
-                v,
+                &prefix("published_at"),
+                FieldKind::DateTime,
+                None,
+                &instant(p),
                 &rec.id,
                 &mut out,
             );
         }
-    }
-    let mut meta = |field: &str, kind: FieldKind, v: Value| {
+    } else {
+        let state = Value::String(rec.state.clone());
         keys::index_keys_for(
-            &keys::index_prefix(scope, &rec.ty, field),
-            kind,
+            &prefix("state"),
+            FieldKind::String,
             None,
-            &v,
+            &state,
             &rec.id,
             &mut out,
         );
-    };
-    if let Some(p) = rec.published_at {
-        meta(
-            "published_at",
+        keys::index_keys_for(
+            &prefix("updated_at"),
             FieldKind::DateTime,
-            Value::String(p.to_rfc3339()),
+            None,
+            &instant(&rec.updated_at),
+            &rec.id,
+            &mut out,
         );
-    }
-    meta(
-        "updated_at",
-        FieldKind::DateTime,
-        Value::String(rec.updated_at.to_rfc3339()),
-    );
-    meta(
-        "created_at",
-        FieldKind::DateTime,
-        Value::String(rec.created_at.to_rfc3339()),
-    );
-    meta(
-        "locale",
-        FieldKind::String,
-        Value::String(rec.locale.clone()),
-    );
-    if scope == SCOPE_CURRENT {
-        meta("state", FieldKind::String, Value::String(rec.state.clone()));
+        keys::index_keys_for(
+            &prefix("created_at"),
+            FieldKind::DateTime,
+            None,
+            &instant(&rec.created_at),
+            &rec.id,
+            &mut out,
+        );
     }
     out.into_iter().collect()
 }
@@ -201,7 +217,7 @@ impl ContentService {
                 "/id",
                 format!("{id:?} is not an entry id (26 characters of Crockford base32, a ULID)"),
             ));
-        } else if plan.read(Tree::Entries, &keys::entry(ty, id))?.is_some() {
+        } else if new.id.is_some() && plan.read(Tree::Entries, &keys::entry(ty, id))?.is_some() {
             errors.push(FieldError::new(
                 "/id",
                 format!("an entry with id {id} already exists"),
@@ -280,13 +296,8 @@ impl ContentService {
         for k in index_keys(ct, SCOPE_CURRENT, &rec) {
             plan.put(Tree::Index, k, Vec::new());
         }
-        let bytes = rec.to_bytes();
-        plan.put(
-            Tree::Revisions,
-            keys::revision(ty, id, rec.version),
-            bytes.clone(),
-        );
-        plan.put(Tree::Entries, entry_key, bytes);
+        // The current version lives in `entries`; `revisions` receives it once superseded.
+        plan.put(Tree::Entries, entry_key, rec.to_bytes());
         plan.change(change_event("create", &rec, public, now));
         Ok(rec)
     }
@@ -369,13 +380,12 @@ impl ContentService {
                 }
             }
             replace_index_keys(plan, &ct, SCOPE_CURRENT, &old, &rec);
-            let bytes = rec.to_bytes();
             plan.put(
                 Tree::Revisions,
-                keys::revision(ty, id, rec.version),
-                bytes.clone(),
+                keys::revision(ty, id, old.version),
+                old.to_bytes(),
             );
-            plan.put(Tree::Entries, keys::entry(ty, id), bytes);
+            plan.put(Tree::Entries, keys::entry(ty, id), rec.to_bytes());
             plan.change(change_event("update", &rec, false, now));
             Ok(rec)
         })
@@ -425,14 +435,7 @@ impl ContentService {
                 rec.published_version = None;
             }
             replace_index_keys(plan, &ct, SCOPE_CURRENT, &old, &rec);
-            let bytes = rec.to_bytes();
-            // The revision of this version gains the new state too; the fields are unchanged.
-            plan.put(
-                Tree::Revisions,
-                keys::revision(ty, id, rec.version),
-                bytes.clone(),
-            );
-            plan.put(Tree::Entries, keys::entry(ty, id), bytes);
+            plan.put(Tree::Entries, keys::entry(ty, id), rec.to_bytes());
             plan.change(change_event("state", &rec, true, now));
             Ok(rec)
         })
@@ -490,6 +493,12 @@ impl ContentService {
                 plan.remove(Tree::Index, k);
             }
             plan.add_counter(Tree::Meta, &counter_key(SCOPE_CURRENT, ty), -1)?;
+            // Every version stays readable: the last one joins the earlier revisions.
+            plan.put(
+                Tree::Revisions,
+                keys::revision(ty, id, old.version),
+                old.to_bytes(),
+            );
             plan.remove(Tree::Entries, keys::entry(ty, id));
             plan.change(change_event(
                 "delete",

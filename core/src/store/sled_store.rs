@@ -61,7 +61,8 @@ impl SledStore {
             .path(&path)
             .cache_capacity(256 << 20)
             .mode(sled::Mode::HighThroughput)
-            .flush_every_ms(Some(1000))
+            // Durability comes from the explicit flush of every commit.
+            .flush_every_ms(None)
             .open()
             .map_err(|source| StoreError::Open {
                 path: path.clone(),
