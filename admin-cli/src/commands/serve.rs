@@ -52,7 +52,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
             content.schemas().source()
         );
         println!("  try: curl http://{addr}/api/v1/content/story");
-        http::serve(listener, AppState { content }, http::shutdown_signal()).await?;
+        http::serve(listener, AppState::new(content), http::shutdown_signal()).await?;
         println!("Verbund stopped.");
         anyhow::Ok(())
     })?;

@@ -5,8 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::entry::{EntryRecord, render_public};
+use super::keys::count_key;
 use super::keys::{self, SCOPE_CURRENT, SCOPE_PUBLISHED};
-use super::write::{count_key, index_keys};
+use super::public_index::public_index;
+use super::write::index_keys;
 use super::{ContentResult, ContentService};
 use crate::store::Tree;
 
@@ -52,7 +54,7 @@ impl ContentService {
                     rec.id.clone(),
                 );
             }
-            index.extend(index_keys(ct, SCOPE_CURRENT, &rec));
+            index.extend(index_keys(&rec));
             *counts.entry(count_key(SCOPE_CURRENT, &rec.ty)).or_default() += 1;
             for (field, target) in ct.reference_fields() {
                 let ids: Vec<String> = match rec.data.get(field) {
@@ -109,10 +111,16 @@ impl ContentService {
                         rec.id.clone(),
                     );
                 }
-                index.extend(index_keys(ct, SCOPE_PUBLISHED, &prec));
-                *counts
-                    .entry(count_key(SCOPE_PUBLISHED, &rec.ty))
-                    .or_default() += 1;
+                let pi = public_index(ct, &prec);
+                index.extend(pi.keys);
+                let vkey = keys::values_key(&rec.ty, &rec.id);
+                if store.get(Tree::Index, &vkey)?.as_deref() != Some(pi.values.as_slice()) {
+                    problems.push(format!("{name}: index values record is missing or stale"));
+                }
+                index.insert(vkey);
+                for c in pi.counters {
+                    *counts.entry(c).or_default() += 1;
+                }
             }
         }
 
@@ -169,17 +177,24 @@ impl ContentService {
         for k in refs.keys().chain(ref_keys.iter()) {
             problems.push(format!("reference bookkeeping missing: {}", printable(k)));
         }
-        for ty in self.schemas.names() {
-            for scope in [SCOPE_CURRENT, SCOPE_PUBLISHED] {
-                let k = count_key(scope, ty);
-                let stored = super::plan::counter_value(store.get(Tree::Meta, &k)?);
-                let expected = counts.get(&k).copied().unwrap_or(0);
-                if stored != expected {
-                    problems.push(format!(
-                        "{ty}: counter {} is {stored}, expected {expected}",
-                        scope as char
-                    ));
-                }
+        let stored_counts: BTreeMap<Vec<u8>, u64> = store
+            .scan_prefix(Tree::Meta, b"count\0", false, usize::MAX)?
+            .into_iter()
+            .map(|(k, v)| (k, super::plan::counter_value(Some(v))))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        for (k, n) in &counts {
+            let stored = stored_counts.get(k).copied().unwrap_or(0);
+            if stored != *n {
+                problems.push(format!(
+                    "counter {} is {stored}, expected {n}",
+                    printable(k)
+                ));
+            }
+        }
+        for (k, n) in &stored_counts {
+            if !counts.contains_key(k) {
+                problems.push(format!("counter {} is {n}, expected 0", printable(k)));
             }
         }
         Ok(problems)

@@ -14,6 +14,8 @@ pub const ID_LEN: usize = 26;
 
 pub const SCOPE_CURRENT: u8 = b'c';
 pub const SCOPE_PUBLISHED: u8 = b'p';
+pub const SCOPE_COMPOSITE: u8 = b'q';
+pub const SCOPE_VALUES: u8 = b'v';
 
 /// `{type}\0{id}` in `entries` and `published`.
 pub fn entry(ty: &str, id: &str) -> Vec<u8> {
@@ -85,6 +87,64 @@ pub fn public_index_prefix(ty: &str, locale: &str, field: &str) -> Vec<u8> {
     k
 }
 
+/// `q{type}\0{locale}\0{filter field}\0{value}{sort field}\0`: the prefix of the entries with
+/// one filter value, in the order of one sort field.
+pub fn composite_prefix(
+    ty: &str,
+    locale: &str,
+    field: &str,
+    encoded: &[u8],
+    sort: &str,
+) -> Vec<u8> {
+    let mut k = vec![SCOPE_COMPOSITE];
+    k.extend_from_slice(ty.as_bytes());
+    k.push(0);
+    k.extend_from_slice(locale.as_bytes());
+    k.push(0);
+    k.extend_from_slice(field.as_bytes());
+    k.push(0);
+    k.extend_from_slice(encoded);
+    k.extend_from_slice(sort.as_bytes());
+    k.push(0);
+    k
+}
+
+/// `v{type}\0{id}`: the encoded index values of a published entry.
+pub fn values_key(ty: &str, id: &str) -> Vec<u8> {
+    let mut k = vec![SCOPE_VALUES];
+    k.extend_from_slice(&entry(ty, id));
+    k
+}
+
+/// `count\0{scope}\0{type}` in `meta`: the number of entries (current or published) of a type.
+pub fn count_key(scope: u8, ty: &str) -> Vec<u8> {
+    let mut k = b"count\0".to_vec();
+    k.push(scope);
+    k.push(0);
+    k.extend_from_slice(ty.as_bytes());
+    k
+}
+
+/// `count\0l\0{type}\0{locale}` in `meta`: published entries of a type in one locale.
+pub fn locale_count_key(ty: &str, locale: &str) -> Vec<u8> {
+    let mut k = b"count\0l\0".to_vec();
+    k.extend_from_slice(&entry(ty, locale));
+    k
+}
+
+/// `count\0q\0{type}\0{locale}\0{field}\0{value}` in `meta`: published entries with a value.
+pub fn value_count_key(ty: &str, locale: &str, field: &str, encoded: &[u8]) -> Vec<u8> {
+    let mut k = b"count\0q\0".to_vec();
+    k.extend_from_slice(&crate::store::key(&[
+        ty.as_bytes(),
+        locale.as_bytes(),
+        field.as_bytes(),
+    ]));
+    k.push(0);
+    k.extend_from_slice(encoded);
+    k
+}
+
 /// The id at the end of an index key.
 pub fn id_of_index_key(key: &[u8]) -> Option<&str> {
     key.len()
@@ -92,7 +152,7 @@ pub fn id_of_index_key(key: &[u8]) -> Option<&str> {
         .and_then(|start| std::str::from_utf8(&key[start..]).ok())
 }
 
-const TAG_NULL: u8 = 0x01;
+pub const TAG_NULL: u8 = 0x01;
 const TAG_FALSE: u8 = 0x02;
 const TAG_TRUE: u8 = 0x03;
 const TAG_NUMBER: u8 = 0x04;

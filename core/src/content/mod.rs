@@ -16,12 +16,15 @@ mod import;
 mod integrity;
 pub mod keys;
 mod plan;
+mod public_index;
+mod query;
 mod read;
 mod write;
 
 pub use entry::{EntryRecord, NewEntry, State, render_public};
 pub use import::{ImportLine, ImportProgress, ImportReport, LineError};
-pub use read::{PublicPage, Referrer};
+pub use query::{DeliveryQuery, Filter, FilterOp, Page, QueryError, SortKey};
+pub use read::{ChangeFeed, Referrer, public_id};
 
 use std::sync::{Arc, Mutex};
 
@@ -49,6 +52,8 @@ pub enum ContentError {
         to: String,
         allowed: Vec<String>,
     },
+    #[error("invalid query: {0}")]
+    BadQuery(#[from] QueryError),
     #[error("the write kept conflicting with concurrent writes; try again")]
     Contended,
     #[error(transparent)]

@@ -3,8 +3,9 @@
 use serde::Serialize;
 
 use super::entry::EntryRecord;
+use super::keys::count_key;
 use super::keys::{self, SCOPE_CURRENT, SCOPE_PUBLISHED};
-use super::write::{count_key, is_valid_id};
+use super::write::is_valid_id;
 use super::{ContentError, ContentResult, ContentService};
 use crate::store::Tree;
 
@@ -15,13 +16,6 @@ pub struct Referrer {
     pub ty: String,
     pub id: String,
     pub fields: Vec<String>,
-}
-
-/// One page of published entries, as stored public JSON.
-#[derive(Debug, Clone)]
-pub struct PublicPage {
-    pub items: Vec<(String, Vec<u8>)>,
-    pub total: u64,
 }
 
 fn parse(bytes: &[u8]) -> ContentResult<EntryRecord> {
@@ -201,31 +195,57 @@ impl ContentService {
             self.store.get(Tree::Meta, &count_key(scope, ty))?,
         ))
     }
+}
 
-    /// Published entries of `locale`, newest `published_at` first.
-    pub fn list_published(
-        &self,
-        ty: &str,
-        locale: &str,
-        limit: usize,
-    ) -> ContentResult<PublicPage> {
-        let ct = self.content_type(ty)?;
-        if !ct.is_public() {
-            return Ok(PublicPage {
-                items: Vec::new(),
-                total: 0,
-            });
-        }
-        let prefix = keys::public_index_prefix(ty, locale, "published_at");
-        let mut items = Vec::with_capacity(limit);
-        for (k, _) in self.store.scan_prefix(Tree::Index, &prefix, true, limit)? {
-            if let Some(id) = keys::id_of_index_key(&k)
-                && let Some(b) = self.store.get(Tree::Published, &keys::entry(ty, id))?
-            {
-                items.push((id.to_string(), b));
+/// A page of the public change feed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeFeed {
+    /// Events that changed the published view, each with its `seq`.
+    pub events: Vec<serde_json::Value>,
+    /// Pass as `since` to continue.
+    pub next_since: u64,
+    /// The newest sequence number in the store.
+    pub last_seq: u64,
+}
+
+impl ContentService {
+    /// Change events with `seq > since` that touched the published view (what caches and
+    /// static-site builds need), scanning at most `limit` events.
+    pub fn public_changes(&self, since: u64, limit: usize) -> ContentResult<ChangeFeed> {
+        let raw = self.store.changes_since(since, limit)?;
+        let next_since = raw.last().map_or(since, |c| c.seq);
+        let mut events = Vec::new();
+        for c in raw {
+            let mut v: serde_json::Value = serde_json::from_slice(&c.payload)
+                .map_err(|e| ContentError::Corrupt(format!("change {}: {e}", c.seq)))?;
+            let public = v.get("public").and_then(serde_json::Value::as_bool) == Some(true);
+            let personal = v
+                .get("type")
+                .and_then(serde_json::Value::as_str)
+                .and_then(|t| self.schemas.get(t))
+                .is_none_or(|t| !t.is_public());
+            if !public || personal {
+                continue;
             }
+            if let Some(obj) = v.as_object_mut() {
+                obj.shift_insert(0, "seq".into(), c.seq.into());
+                obj.remove("public");
+            }
+            events.push(v);
         }
-        let total = self.count(ty, true)?;
-        Ok(PublicPage { items, total })
+        Ok(ChangeFeed {
+            events,
+            next_since,
+            last_seq: self.store.last_seq()?,
+        })
     }
+}
+
+/// The `id` of a stored public JSON document, read without parsing the rest.
+pub fn public_id(doc: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        id: String,
+    }
+    serde_json::from_slice::<Head>(doc).ok().map(|h| h.id)
 }

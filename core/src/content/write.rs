@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::entry::{EntryRecord, NewEntry, RECORD_FORMAT, State, render_public};
 use super::keys::{self, SCOPE_CURRENT, SCOPE_PUBLISHED};
 use super::plan::Plan;
+use super::public_index::{self, public_index};
 use super::{ContentError, ContentResult, ContentService};
 use crate::schema::{ContentType, FieldError, FieldKind};
 use crate::store::{StoreError, Tree};
@@ -36,19 +37,6 @@ pub(super) fn is_valid_locale(s: &str) -> bool {
             && b[3..].iter().all(u8::is_ascii_uppercase))
 }
 
-fn counter_key(scope: u8, ty: &str) -> Vec<u8> {
-    let mut k = b"count\0".to_vec();
-    k.push(scope);
-    k.push(0);
-    k.extend_from_slice(ty.as_bytes());
-    k
-}
-
-/// The key of a type's entry counter in the `meta` tree.
-pub(super) fn count_key(scope: u8, ty: &str) -> Vec<u8> {
-    counter_key(scope, ty)
-}
-
 fn parse_record(bytes: &[u8]) -> ContentResult<EntryRecord> {
     EntryRecord::from_bytes(bytes).map_err(ContentError::Corrupt)
 }
@@ -72,68 +60,22 @@ fn refs_of(ct: &ContentType, data: &serde_json::Map<String, Value>) -> RefMap {
     out
 }
 
-/// Every index key of a record in one scope.
-///
-/// The published scope indexes the schema's filterable/sortable fields and `published_at`,
-/// per locale (`p{type}\0{locale}\0{field}\0…`), which is what delivery queries need. The
-/// current scope indexes the lifecycle metadata editors list by: `state`, `updated_at` and
-/// `created_at` (`c{type}\0{field}\0…`).
-pub(super) fn index_keys(ct: &ContentType, scope: u8, rec: &EntryRecord) -> BTreeSet<Vec<u8>> {
+/// The index keys of an entry's current version: the lifecycle metadata editors list by
+/// (`c{type}\0{field}\0…` for `state`, `updated_at` and `created_at`). The published view has
+/// its own index (see `public_index`).
+pub(super) fn index_keys(rec: &EntryRecord) -> BTreeSet<Vec<u8>> {
     let mut out = Vec::new();
-    let prefix = |field: &str| {
-        if scope == SCOPE_PUBLISHED {
-            keys::public_index_prefix(&rec.ty, &rec.locale, field)
-        } else {
-            keys::index_prefix(scope, &rec.ty, field)
-        }
-    };
     let instant = |t: &DateTime<Utc>| Value::String(t.to_rfc3339());
-    if scope == SCOPE_PUBLISHED {
-        for (name, spec) in ct.indexed_fields() {
-            if let Some(v) = rec.data.get(name) {
-                keys::index_keys_for(
-                    &prefix(name),
-                    spec.kind,
-                    spec.item_kind,
-                    v,
-                    &rec.id,
-                    &mut out,
-                );
-            }
-        }
-        if let Some(p) = &rec.published_at {
-            keys::index_keys_for(
-                &prefix("published_at"),
-                FieldKind::DateTime,
-                None,
-                &instant(p),
-                &rec.id,
-                &mut out,
-            );
-        }
-    } else {
-        let state = Value::String(rec.state.clone());
+    for (field, kind, value) in [
+        ("state", FieldKind::String, Value::String(rec.state.clone())),
+        ("updated_at", FieldKind::DateTime, instant(&rec.updated_at)),
+        ("created_at", FieldKind::DateTime, instant(&rec.created_at)),
+    ] {
         keys::index_keys_for(
-            &prefix("state"),
-            FieldKind::String,
+            &keys::index_prefix(SCOPE_CURRENT, &rec.ty, field),
+            kind,
             None,
-            &state,
-            &rec.id,
-            &mut out,
-        );
-        keys::index_keys_for(
-            &prefix("updated_at"),
-            FieldKind::DateTime,
-            None,
-            &instant(&rec.updated_at),
-            &rec.id,
-            &mut out,
-        );
-        keys::index_keys_for(
-            &prefix("created_at"),
-            FieldKind::DateTime,
-            None,
-            &instant(&rec.created_at),
+            &value,
             &rec.id,
             &mut out,
         );
@@ -285,7 +227,7 @@ impl ContentService {
                 &RefMap::from([((ty.to_string(), orig), vec!["translation_of".to_string()])]),
             )?;
         }
-        plan.add_counter(Tree::Meta, &counter_key(SCOPE_CURRENT, ty), 1)?;
+        plan.add_counter(Tree::Meta, &keys::count_key(SCOPE_CURRENT, ty), 1)?;
         if public {
             rec.state = State::PUBLISHED.into();
             self.plan_publish(plan, ct, &mut rec, None, now, errors)?;
@@ -293,7 +235,7 @@ impl ContentService {
                 return Ok(rec);
             }
         }
-        for k in index_keys(ct, SCOPE_CURRENT, &rec) {
+        for k in index_keys(&rec) {
             plan.put(Tree::Index, k, Vec::new());
         }
         // The current version lives in `entries`; `revisions` receives it once superseded.
@@ -379,7 +321,7 @@ impl ContentService {
                     );
                 }
             }
-            replace_index_keys(plan, &ct, SCOPE_CURRENT, &old, &rec);
+            replace_index_keys(plan, &old, &rec);
             plan.put(
                 Tree::Revisions,
                 keys::revision(ty, id, old.version),
@@ -434,7 +376,7 @@ impl ContentService {
                 self.plan_unpublish(plan, &ct, before)?;
                 rec.published_version = None;
             }
-            replace_index_keys(plan, &ct, SCOPE_CURRENT, &old, &rec);
+            replace_index_keys(plan, &old, &rec);
             plan.put(Tree::Entries, keys::entry(ty, id), rec.to_bytes());
             plan.change(change_event("state", &rec, true, now));
             Ok(rec)
@@ -489,10 +431,10 @@ impl ContentService {
                     )]),
                 )?;
             }
-            for k in index_keys(&ct, SCOPE_CURRENT, &old) {
+            for k in index_keys(&old) {
                 plan.remove(Tree::Index, k);
             }
-            plan.add_counter(Tree::Meta, &counter_key(SCOPE_CURRENT, ty), -1)?;
+            plan.add_counter(Tree::Meta, &keys::count_key(SCOPE_CURRENT, ty), -1)?;
             // Every version stays readable: the last one joins the earlier revisions.
             plan.put(
                 Tree::Revisions,
@@ -573,23 +515,23 @@ impl ContentService {
                 return Ok(());
             }
         }
-        match before {
-            Some(b) => {
-                if slug_changes && let Some(slug) = b.slug(ct) {
-                    plan.remove(
-                        Tree::Slugs,
-                        keys::slug(SCOPE_PUBLISHED, ty, &b.locale, slug),
-                    );
-                }
-                replace_index_keys(plan, ct, SCOPE_PUBLISHED, b, rec);
-            }
-            None => {
-                plan.add_counter(Tree::Meta, &counter_key(SCOPE_PUBLISHED, ty), 1)?;
-                for k in index_keys(ct, SCOPE_PUBLISHED, rec) {
-                    plan.put(Tree::Index, k, Vec::new());
-                }
-            }
+        if let Some(b) = before
+            && slug_changes
+            && let Some(slug) = b.slug(ct)
+        {
+            plan.remove(
+                Tree::Slugs,
+                keys::slug(SCOPE_PUBLISHED, ty, &b.locale, slug),
+            );
         }
+        let before_index = before.map(|b| public_index(ct, b));
+        public_index::apply(
+            plan,
+            ty,
+            &rec.id,
+            before_index.as_ref(),
+            Some(&public_index(ct, rec)),
+        )?;
         if let Some(slug) = rec.slug(ct) {
             plan.put(
                 Tree::Slugs,
@@ -622,11 +564,8 @@ impl ContentService {
                 keys::slug(SCOPE_PUBLISHED, ty, &before.locale, slug),
             );
         }
-        for k in index_keys(ct, SCOPE_PUBLISHED, before) {
-            plan.remove(Tree::Index, k);
-        }
+        public_index::apply(plan, ty, &before.id, Some(&public_index(ct, before)), None)?;
         plan.remove(Tree::Published, keys::entry(ty, &before.id));
-        plan.add_counter(Tree::Meta, &counter_key(SCOPE_PUBLISHED, ty), -1)?;
         Ok(())
     }
 
@@ -763,15 +702,9 @@ impl ContentService {
     }
 }
 
-fn replace_index_keys(
-    plan: &mut Plan,
-    ct: &ContentType,
-    scope: u8,
-    old: &EntryRecord,
-    new: &EntryRecord,
-) {
-    let before = index_keys(ct, scope, old);
-    let after = index_keys(ct, scope, new);
+fn replace_index_keys(plan: &mut Plan, old: &EntryRecord, new: &EntryRecord) {
+    let before = index_keys(old);
+    let after = index_keys(new);
     for k in before.difference(&after) {
         plan.remove(Tree::Index, k.clone());
     }

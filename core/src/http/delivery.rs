@@ -1,103 +1,417 @@
 //! The public delivery API: published entries only, never personal data.
 //!
-//! Responses are assembled from the stored public JSON without parsing it again.
+//! Responses are assembled from the stored public JSON without parsing it again, unless the
+//! client asks for `fields` or `include`. Every response carries a strong `ETag` (and answers
+//! `If-None-Match` with 304), `Cache-Control`, and a `Surrogate-Key` naming the entries in it.
 
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, header};
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use super::{ApiError, AppState};
-
-#[derive(Debug, Deserialize)]
-pub struct ListParams {
-    locale: Option<String>,
-    limit: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct OneParams {
-    locale: Option<String>,
-}
+use crate::content::{DeliveryQuery, Filter, FilterOp, SortKey};
+use crate::schema::{ContentType, RESERVED_FIELDS};
 
 const DEFAULT_LIMIT: usize = 20;
 const MAX_LIMIT: usize = 100;
 
-fn json_response(body: Vec<u8>) -> Response {
-    let mut res = body.into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    res
+/// Query parameters as pairs; a malformed query string is a 400.
+fn pairs(raw: Option<String>) -> Result<Vec<(String, String)>, ApiError> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(raw.as_deref().unwrap_or("")).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("the query string cannot be read: {e}"),
+        )
+    })
 }
 
-fn public_type(state: &AppState, ty: &str) -> Result<(), ApiError> {
-    let ct = state.content.content_type(ty)?;
+fn public_type(state: &AppState, ty: &str) -> Result<std::sync::Arc<ContentType>, ApiError> {
+    let ct = state.content.content_type(ty)?.clone();
     if !ct.is_public() {
         return Err(ApiError::not_found(format!(
             "{ty} entries hold personal data and are never served by the delivery API"
         )));
     }
+    Ok(ct)
+}
+
+/// Options shared by both delivery routes.
+#[derive(Default)]
+struct Shape {
+    locale: Option<String>,
+    fields: Option<Vec<String>>,
+    include: Vec<String>,
+}
+
+fn list_param(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn check_shape(ct: &ContentType, shape: &Shape) -> Result<(), ApiError> {
+    if let Some(fields) = &shape.fields {
+        let allowed: Vec<String> = RESERVED_FIELDS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(
+                ct.fields
+                    .iter()
+                    .filter(|(_, f)| !f.pii)
+                    .map(|(n, _)| n.clone()),
+            )
+            .collect();
+        for f in fields {
+            if !allowed.contains(f) {
+                return Err(ApiError::bad_request(
+                    "unknown_field",
+                    format!(
+                        "unknown field {f:?} in fields; fields of {}: {}",
+                        ct.name,
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    let refs: Vec<&str> = ct.reference_fields().map(|(f, _)| f).collect();
+    for inc in &shape.include {
+        if !refs.contains(&inc.as_str()) {
+            return Err(ApiError::bad_request(
+                "unknown_field",
+                format!(
+                    "include={inc:?} is not a reference field of {}; reference fields: {}",
+                    ct.name,
+                    if refs.is_empty() {
+                        "none".to_string()
+                    } else {
+                        refs.join(", ")
+                    }
+                ),
+            ));
+        }
+    }
     Ok(())
+}
+
+/// Writes one item, projected to `fields` if asked.
+fn write_item(out: &mut Vec<u8>, doc: &[u8], fields: Option<&[String]>) -> Result<(), ApiError> {
+    match fields {
+        None => out.extend_from_slice(doc),
+        Some(fields) => {
+            let full: Map<String, Value> = serde_json::from_slice(doc).map_err(stored_json)?;
+            let mut m = Map::new();
+            for k in ["id", "type", "locale", "version"] {
+                if let Some(v) = full.get(k) {
+                    m.insert(k.into(), v.clone());
+                }
+            }
+            for f in fields {
+                if let Some(v) = full.get(f) {
+                    m.insert(f.clone(), v.clone());
+                }
+            }
+            serde_json::to_writer(&mut *out, &m).map_err(stored_json)?;
+        }
+    }
+    Ok(())
+}
+
+fn stored_json(e: serde_json::Error) -> ApiError {
+    tracing::error!(error = %e, "stored public JSON does not parse");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "a stored entry could not be read; it has been logged",
+    )
+}
+
+/// Resolves `include` for a set of documents: every referenced entry that is published, once.
+fn included(
+    state: &AppState,
+    ct: &ContentType,
+    docs: &[&[u8]],
+    include: &[String],
+    keys: &mut Vec<String>,
+) -> Result<Vec<u8>, ApiError> {
+    let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for doc in docs {
+        let v: Map<String, Value> = serde_json::from_slice(doc).map_err(stored_json)?;
+        for field in include {
+            let Some(target) = ct.fields.get(field).and_then(|f| f.reference.clone()) else {
+                continue;
+            };
+            let ids: Vec<String> = match v.get(field) {
+                Some(Value::String(s)) => vec![s.clone()],
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            wanted.entry(target).or_default().extend(ids);
+        }
+    }
+    let mut out = b"{".to_vec();
+    for (i, (target, ids)) in wanted.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&serde_json::to_vec(target).unwrap_or_default());
+        out.extend_from_slice(b":[");
+        let mut first = true;
+        let target_public = state
+            .content
+            .content_type(target)
+            .map(|t| t.is_public())
+            .unwrap_or(false);
+        for id in ids {
+            if !target_public {
+                break;
+            }
+            if let Some(doc) = state.content.get_published(target, id, "")? {
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                out.extend_from_slice(&doc);
+                keys.push(format!("{target}/{id}"));
+            }
+        }
+        out.push(b']');
+    }
+    out.push(b'}');
+    Ok(out)
+}
+
+/// Wraps a body with the caching headers, or answers 304.
+fn cached(state: &AppState, req: &HeaderMap, body: Vec<u8>, surrogate: &[String]) -> Response {
+    let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&body));
+    let not_modified = req
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut res = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut r = body.into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        r
+    };
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&state.delivery.cache_control) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&surrogate.join(" ")) {
+        h.insert("surrogate-key", v);
+    }
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    res
 }
 
 pub async fn list(
     State(state): State<AppState>,
     Path(ty): Path<String>,
-    Query(params): Query<ListParams>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    public_type(&state, &ty)?;
-    let limit = match params.limit.as_deref() {
-        None => DEFAULT_LIMIT,
-        Some(s) => match s.parse::<usize>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => {
+    let ct = public_type(&state, &ty)?;
+    let mut q = DeliveryQuery {
+        limit: DEFAULT_LIMIT,
+        ..DeliveryQuery::default()
+    };
+    let mut shape = Shape::default();
+    for (k, v) in pairs(raw)? {
+        if let Some(rest) = k.strip_prefix("filter[") {
+            let (field, op) = match rest.split_once("][") {
+                Some((f, op)) => (f, op.strip_suffix(']').unwrap_or(op)),
+                None => (rest.strip_suffix(']').unwrap_or(rest), "eq"),
+            };
+            let op = FilterOp::parse(op).ok_or_else(|| {
+                ApiError::bad_request(
+                    "unknown_operator",
+                    format!("unknown filter operator {op:?} for {field}; use one of: eq, ne, in, lt, lte, gt, gte, contains"),
+                )
+            })?;
+            q.filters.push(Filter {
+                field: field.to_string(),
+                op,
+                value: v,
+            });
+            continue;
+        }
+        match k.as_str() {
+            "sort" => {
+                q.sort = list_param(&v)
+                    .into_iter()
+                    .map(|s| match s.strip_prefix('-') {
+                        Some(f) => SortKey {
+                            field: f.to_string(),
+                            descending: true,
+                        },
+                        None => SortKey {
+                            field: s.trim_start_matches('+').to_string(),
+                            descending: false,
+                        },
+                    })
+                    .collect();
+            }
+            "limit" => {
+                q.limit = match v.parse::<usize>() {
+                    Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+                    _ => {
+                        return Err(ApiError::bad_request(
+                            "invalid_limit",
+                            format!(
+                                "limit must be a whole number from 1 to {MAX_LIMIT}, got {v:?}"
+                            ),
+                        ));
+                    }
+                }
+            }
+            "cursor" => q.cursor = Some(v),
+            "locale" => shape.locale = Some(v),
+            "fields" => shape.fields = Some(list_param(&v)),
+            "include" => shape.include = list_param(&v),
+            other => {
                 return Err(ApiError::bad_request(
-                    "invalid_limit",
-                    format!("limit must be a whole number from 1 to {MAX_LIMIT}, got {s:?}"),
+                    "unknown_parameter",
+                    format!(
+                        "unknown query parameter {other:?}; use filter[field][op], sort, limit, cursor, fields, include or locale"
+                    ),
                 ));
             }
-        },
-    };
-    let locale = params.locale.unwrap_or_else(|| "de".into());
-    let page = state.content.list_published(&ty, &locale, limit)?;
+        }
+    }
+    check_shape(&ct, &shape)?;
+    if let Some(l) = &shape.locale {
+        q.locale = l.clone();
+    }
+    let page = state.content.query_published(&ty, &q)?;
+    let mut keys = vec![ty.clone()];
     let mut body =
-        Vec::with_capacity(page.items.iter().map(|(_, b)| b.len() + 1).sum::<usize>() + 64);
+        Vec::with_capacity(page.items.iter().map(|(_, b)| b.len() + 1).sum::<usize>() + 128);
     body.extend_from_slice(b"{\"data\":[");
-    for (i, (_, item)) in page.items.iter().enumerate() {
+    for (i, (id, doc)) in page.items.iter().enumerate() {
         if i > 0 {
             body.push(b',');
         }
-        body.extend_from_slice(item);
+        write_item(&mut body, doc, shape.fields.as_deref())?;
+        keys.push(format!("{ty}/{id}"));
     }
-    body.extend_from_slice(
-        format!(
-            "],\"meta\":{{\"next_cursor\":null,\"total\":{}}}}}",
-            page.total
-        )
-        .as_bytes(),
-    );
-    Ok(json_response(body))
+    body.extend_from_slice(b"]");
+    if !shape.include.is_empty() {
+        let docs: Vec<&[u8]> = page.items.iter().map(|(_, d)| d.as_slice()).collect();
+        body.extend_from_slice(b",\"included\":");
+        body.extend_from_slice(&included(&state, &ct, &docs, &shape.include, &mut keys)?);
+    }
+    body.extend_from_slice(b",\"meta\":{\"next_cursor\":");
+    match &page.next_cursor {
+        Some(c) => body.extend_from_slice(&serde_json::to_vec(c).unwrap_or_default()),
+        None => body.extend_from_slice(b"null"),
+    }
+    body.extend_from_slice(format!(",\"total\":{}}}}}", page.total).as_bytes());
+    Ok(cached(&state, &headers, body, &keys))
 }
 
 pub async fn get_one(
     State(state): State<AppState>,
     Path((ty, id_or_slug)): Path<(String, String)>,
-    Query(params): Query<OneParams>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    public_type(&state, &ty)?;
-    let locale = params.locale.unwrap_or_else(|| "de".into());
-    match state.content.get_published(&ty, &id_or_slug, &locale)? {
-        Some(item) => {
-            let mut body = Vec::with_capacity(item.len() + 10);
-            body.extend_from_slice(b"{\"data\":");
-            body.extend_from_slice(&item);
-            body.push(b'}');
-            Ok(json_response(body))
+    let ct = public_type(&state, &ty)?;
+    let mut shape = Shape::default();
+    for (k, v) in pairs(raw)? {
+        match k.as_str() {
+            "locale" => shape.locale = Some(v),
+            "fields" => shape.fields = Some(list_param(&v)),
+            "include" => shape.include = list_param(&v),
+            other => {
+                return Err(ApiError::bad_request(
+                    "unknown_parameter",
+                    format!("unknown query parameter {other:?}; use fields, include or locale"),
+                ));
+            }
         }
-        None => Err(ApiError::not_found(format!(
-            "no published {ty} with id or slug {id_or_slug:?} in locale {locale}"
-        ))),
     }
+    check_shape(&ct, &shape)?;
+    let locale = shape.locale.clone().unwrap_or_else(|| "de".into());
+    let Some(doc) = state.content.get_published(&ty, &id_or_slug, &locale)? else {
+        return Err(ApiError::not_found(format!(
+            "no published {ty} with id or slug {id_or_slug:?} in locale {locale}"
+        )));
+    };
+    let id = crate::content::public_id(&doc).unwrap_or_default();
+    let mut keys = vec![format!("{ty}/{id}")];
+    let mut body = Vec::with_capacity(doc.len() + 16);
+    body.extend_from_slice(b"{\"data\":");
+    write_item(&mut body, &doc, shape.fields.as_deref())?;
+    if !shape.include.is_empty() {
+        body.extend_from_slice(b",\"included\":");
+        body.extend_from_slice(&included(&state, &ct, &[&doc], &shape.include, &mut keys)?);
+    }
+    body.push(b'}');
+    Ok(cached(&state, &headers, body, &keys))
+}
+
+pub async fn changes(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let mut since = 0u64;
+    let mut limit = 100usize;
+    for (k, v) in pairs(raw)? {
+        match k.as_str() {
+            "since" => {
+                since = v.parse().map_err(|_| {
+                    ApiError::bad_request(
+                        "invalid_query",
+                        format!("since must be a sequence number (a whole number ≥ 0), got {v:?}"),
+                    )
+                })?
+            }
+            "limit" => {
+                limit = match v.parse::<usize>() {
+                    Ok(n) if (1..=1000).contains(&n) => n,
+                    _ => {
+                        return Err(ApiError::bad_request(
+                            "invalid_limit",
+                            format!("limit must be a whole number from 1 to 1000, got {v:?}"),
+                        ));
+                    }
+                }
+            }
+            other => {
+                return Err(ApiError::bad_request(
+                    "unknown_parameter",
+                    format!("unknown query parameter {other:?}; use since and limit"),
+                ));
+            }
+        }
+    }
+    let feed = state.content.public_changes(since, limit)?;
+    let body = serde_json::json!({
+        "data": feed.events,
+        "meta": { "next_since": feed.next_since, "last_seq": feed.last_seq },
+    });
+    let mut res = body.to_string().into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(res)
 }

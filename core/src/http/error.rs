@@ -70,6 +70,15 @@ impl From<ContentError> for ApiError {
             ContentError::InvalidTransition { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "invalid_transition", detail)
             }
+            ContentError::BadQuery(q) => {
+                let code = match q {
+                    crate::content::QueryError::UnknownField { .. } => "unknown_field",
+                    crate::content::QueryError::UnknownOperator { .. } => "unknown_operator",
+                    crate::content::QueryError::BadCursor => "invalid_cursor",
+                    _ => "invalid_query",
+                };
+                ApiError::bad_request(code, q.to_string())
+            }
             ContentError::Contended => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "contended", detail)
             }

@@ -22,6 +22,31 @@ use crate::ContentService;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub content: Arc<ContentService>,
+    pub delivery: Arc<DeliveryConfig>,
+}
+
+impl AppState {
+    pub fn new(content: Arc<ContentService>) -> Self {
+        Self {
+            content,
+            delivery: Arc::new(DeliveryConfig::default()),
+        }
+    }
+}
+
+/// How delivery responses may be cached.
+#[derive(Clone, Debug)]
+pub struct DeliveryConfig {
+    /// The `Cache-Control` header of delivery responses.
+    pub cache_control: String,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            cache_control: "public, max-age=60, stale-while-revalidate=600".into(),
+        }
+    }
 }
 
 /// The whole API as a router.
@@ -29,6 +54,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/content/{type}", get(delivery::list))
+        .route("/api/v1/changes", get(delivery::changes))
         .route(
             "/api/v1/content/{type}/{id_or_slug}",
             get(delivery::get_one),

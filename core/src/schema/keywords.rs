@@ -88,7 +88,35 @@ pub struct FieldSpec {
     pub required: bool,
 }
 
-fn kind_of(schema: &Value) -> FieldKind {
+/// Resolves `$ref`s of a schema: `(base URI or "" for the same document, JSON pointer)`.
+pub type Resolver<'a> = dyn Fn(&str) -> Option<&'a Value> + 'a;
+
+/// Follows `$ref` (a few hops at most) to the schema that says what the value is.
+fn deref<'a>(doc: &'a Value, schema: &'a Value, resolve: &Resolver<'a>) -> &'a Value {
+    let mut current = schema;
+    for _ in 0..8 {
+        let Some(r) = current.get("$ref").and_then(Value::as_str) else {
+            break;
+        };
+        if current.get("type").is_some() {
+            break;
+        }
+        let (base, pointer) = r.split_once('#').unwrap_or((r, ""));
+        let target = if base.is_empty() {
+            Some(doc)
+        } else {
+            resolve(base)
+        };
+        match target.and_then(|d| d.pointer(pointer)) {
+            Some(t) => current = t,
+            None => break,
+        }
+    }
+    current
+}
+
+fn kind_of<'a>(doc: &'a Value, schema: &'a Value, resolve: &Resolver<'a>) -> FieldKind {
+    let schema = deref(doc, schema, resolve);
     let ty = schema.get("type").and_then(Value::as_str);
     match ty {
         Some("string") => match schema.get("format").and_then(Value::as_str) {
@@ -100,14 +128,21 @@ fn kind_of(schema: &Value) -> FieldKind {
         Some("boolean") => FieldKind::Boolean,
         Some("array") => FieldKind::Array,
         Some("object") => FieldKind::Object,
-        // A `$ref` to a shared definition: treat as a scalar string unless told otherwise.
-        None if schema.get("$ref").is_some() || schema.get("enum").is_some() => FieldKind::String,
+        None if schema.get("enum").is_some() || schema.get("const").is_some() => FieldKind::String,
         _ => FieldKind::Other,
     }
 }
 
+fn items_of<'a>(doc: &'a Value, schema: &'a Value, resolve: &Resolver<'a>) -> Option<FieldKind> {
+    let schema = deref(doc, schema, resolve);
+    schema.get("items").map(|i| kind_of(doc, i, resolve))
+}
+
 /// Reads the root options and the top-level property specs of a schema.
-pub fn read(doc: &Value) -> Result<(TypeOptions, BTreeMap<String, FieldSpec>), String> {
+pub fn read<'a>(
+    doc: &'a Value,
+    resolve: &Resolver<'a>,
+) -> Result<(TypeOptions, BTreeMap<String, FieldSpec>), String> {
     let options: TypeOptions = serde_json::from_value(doc["x-verbund"].clone())
         .map_err(|e| format!("root x-verbund keyword: {e}"))?;
     let required: Vec<&str> = doc
@@ -129,10 +164,15 @@ pub fn read(doc: &Value) -> Result<(TypeOptions, BTreeMap<String, FieldSpec>), S
                     .map_err(|e| format!("x-verbund keyword of property {name}: {e}"))?,
                 None => PropertyKeywords::default(),
             };
-            let kind = kind_of(prop);
+            let kind = kind_of(doc, prop, resolve);
             let item_kind = (kind == FieldKind::Array)
-                .then(|| prop.get("items").map(kind_of))
+                .then(|| items_of(doc, prop, resolve))
                 .flatten();
+            if kw.sortable && kind == FieldKind::Array {
+                return Err(format!(
+                    "property {name} is marked sortable but is a list; only scalars can be sorted by"
+                ));
+            }
             if (kw.filterable || kw.sortable)
                 && matches!(kind, FieldKind::Object | FieldKind::Other)
             {

@@ -212,7 +212,12 @@ impl SchemaRegistry {
                     "type name {name:?} must be lowercase letters, digits and _"
                 )));
             }
-            let (options, fields) = keywords::read(doc).map_err(invalid)?;
+            let resolve = |base: &str| -> Option<&Value> {
+                docs.iter()
+                    .map(|(_, d)| d)
+                    .find(|d| d.get("$id").and_then(Value::as_str) == Some(base))
+            };
+            let (options, fields) = keywords::read(doc, &resolve).map_err(invalid)?;
             let validator = jsonschema::options()
                 .with_draft(jsonschema::Draft::Draft202012)
                 .should_validate_formats(true)

@@ -1,0 +1,205 @@
+//! The index of the published view, built for delivery queries.
+//!
+//! For a published record of type T in locale L it holds:
+//! - `p{T}\0{L}\0{field}\0{value}{id}` for every filterable/sortable field and `published_at`
+//!   (sorting, range filters); a sortable field an entry lacks is indexed as null, so that
+//!   sorting by it never hides the entry;
+//! - `q{T}\0{L}\0{filter field}\0{value}{sort field}\0{sort value}{id}` for every filterable
+//!   field value and every sort field, so that "filter by one value, sorted" is one range scan;
+//! - `v{T}\0{id}` → the entry's encoded index values, for checking further filters without
+//!   reading the document;
+//! - counters in `meta` (per type, per locale, per filter value), so that totals are reads.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::entry::EntryRecord;
+use super::keys::{self, encode_scalar};
+use super::plan::Plan;
+use crate::schema::{ContentType, FieldKind};
+use crate::store::{StoreResult, Tree};
+
+/// Derived public-index data of one published record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct PublicIndex {
+    pub keys: BTreeSet<Vec<u8>>,
+    pub values: Vec<u8>,
+    pub counters: BTreeSet<Vec<u8>>,
+}
+
+/// The sort fields of a type: its sortable fields and `published_at`.
+pub fn sort_fields(ct: &ContentType) -> Vec<(String, FieldKind)> {
+    let mut out: Vec<(String, FieldKind)> = ct
+        .fields
+        .iter()
+        .filter(|(_, f)| f.sortable)
+        .map(|(n, f)| (n.clone(), f.kind))
+        .collect();
+    out.push(("published_at".into(), FieldKind::DateTime));
+    out
+}
+
+/// The encoded values of every indexed field of a record (arrays give several).
+fn field_values(ct: &ContentType, rec: &EntryRecord) -> Vec<(String, bool, Vec<Vec<u8>>)> {
+    let mut out = Vec::new();
+    for (name, spec) in ct.indexed_fields() {
+        let mut encoded = Vec::new();
+        match rec.data.get(name) {
+            Some(Value::Array(items)) => {
+                let kind = spec.item_kind.unwrap_or(FieldKind::String);
+                for item in items {
+                    let mut e = Vec::new();
+                    if encode_scalar(kind, item, &mut e) {
+                        encoded.push(e);
+                    }
+                }
+            }
+            Some(v) => {
+                let mut e = Vec::new();
+                if encode_scalar(spec.kind, v, &mut e) {
+                    encoded.push(e);
+                }
+            }
+            None if spec.sortable => {
+                let mut e = Vec::new();
+                encode_scalar(spec.kind, &Value::Null, &mut e);
+                encoded.push(e);
+            }
+            None => {}
+        }
+        out.push((name.to_string(), spec.filterable, encoded));
+    }
+    let mut e = Vec::new();
+    let published = rec
+        .published_at
+        .map(|t| Value::String(t.to_rfc3339()))
+        .unwrap_or(Value::Null);
+    encode_scalar(FieldKind::DateTime, &published, &mut e);
+    out.push(("published_at".into(), false, vec![e]));
+    out
+}
+
+/// Computes the public index of a published record.
+pub(super) fn public_index(ct: &ContentType, rec: &EntryRecord) -> PublicIndex {
+    let ty = rec.ty.as_str();
+    let locale = rec.locale.as_str();
+    let values = field_values(ct, rec);
+    let sorts: Vec<(&str, &Vec<u8>)> = sort_fields(ct)
+        .into_iter()
+        .filter_map(|(s, _)| {
+            values
+                .iter()
+                .find(|(n, _, _)| *n == s)
+                .and_then(|(n, _, vs)| vs.first().map(|v| (n.as_str(), v)))
+        })
+        .collect();
+    let mut keys = BTreeSet::new();
+    let mut counters = BTreeSet::new();
+    counters.insert(keys::count_key(keys::SCOPE_PUBLISHED, ty));
+    counters.insert(keys::locale_count_key(ty, locale));
+    for (field, filterable, encoded) in &values {
+        for e in encoded {
+            let mut k = keys::public_index_prefix(ty, locale, field);
+            k.extend_from_slice(e);
+            k.extend_from_slice(rec.id.as_bytes());
+            keys.insert(k);
+            if *filterable {
+                counters.insert(keys::value_count_key(ty, locale, field, e));
+                for (sort, sv) in &sorts {
+                    let mut k = keys::composite_prefix(ty, locale, field, e, sort);
+                    k.extend_from_slice(sv);
+                    k.extend_from_slice(rec.id.as_bytes());
+                    keys.insert(k);
+                }
+            }
+        }
+    }
+    PublicIndex {
+        keys,
+        values: encode_values(&values),
+        counters,
+    }
+}
+
+/// `[u8 name len][name][u16 count]([u16 len][bytes])*` per field.
+fn encode_values(values: &[(String, bool, Vec<Vec<u8>>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, _, encoded) in values {
+        let name = &name.as_bytes()[..name.len().min(255)];
+        out.push(name.len() as u8);
+        out.extend_from_slice(name);
+        out.extend_from_slice(&(encoded.len().min(u16::MAX as usize) as u16).to_be_bytes());
+        for e in encoded.iter().take(u16::MAX as usize) {
+            let e = &e[..e.len().min(u16::MAX as usize)];
+            out.extend_from_slice(&(e.len() as u16).to_be_bytes());
+            out.extend_from_slice(e);
+        }
+    }
+    out
+}
+
+/// The encoded values of `field` in a values record (empty if absent).
+pub fn values_of<'a>(record: &'a [u8], field: &str) -> Vec<&'a [u8]> {
+    let mut rest = record;
+    while let Some((&n, r)) = rest.split_first() {
+        let n = n as usize;
+        if r.len() < n + 2 {
+            break;
+        }
+        let (name, r) = r.split_at(n);
+        let count = u16::from_be_bytes([r[0], r[1]]) as usize;
+        let mut r = &r[2..];
+        let mut vals = Vec::with_capacity(count);
+        for _ in 0..count {
+            if r.len() < 2 {
+                return Vec::new();
+            }
+            let len = u16::from_be_bytes([r[0], r[1]]) as usize;
+            if r.len() < 2 + len {
+                return Vec::new();
+            }
+            vals.push(&r[2..2 + len]);
+            r = &r[2 + len..];
+        }
+        if name == field.as_bytes() {
+            return vals;
+        }
+        rest = r;
+    }
+    Vec::new()
+}
+
+/// Replaces the public index `before` with `after` (either may be absent) in `plan`.
+pub(super) fn apply(
+    plan: &mut Plan,
+    ty: &str,
+    id: &str,
+    before: Option<&PublicIndex>,
+    after: Option<&PublicIndex>,
+) -> StoreResult<()> {
+    let empty = BTreeSet::new();
+    let (bk, bc) = before.map_or((&empty, &empty), |b| (&b.keys, &b.counters));
+    let (ak, ac) = after.map_or((&empty, &empty), |a| (&a.keys, &a.counters));
+    for k in bk.difference(ak) {
+        plan.remove(Tree::Index, k.clone());
+    }
+    for k in ak.difference(bk) {
+        plan.put(Tree::Index, k.clone(), Vec::new());
+    }
+    for k in bc.difference(ac) {
+        plan.add_counter(Tree::Meta, k, -1)?;
+    }
+    for k in ac.difference(bc) {
+        plan.add_counter(Tree::Meta, k, 1)?;
+    }
+    let vkey = keys::values_key(ty, id);
+    match after {
+        Some(a) if before.map(|b| &b.values) != Some(&a.values) => {
+            plan.put(Tree::Index, vkey, a.values.clone());
+        }
+        Some(_) => {}
+        None => plan.remove(Tree::Index, vkey),
+    }
+    Ok(())
+}
