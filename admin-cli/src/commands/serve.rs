@@ -1,4 +1,7 @@
 //! `verbund serve`: the HTTP server.
+//!
+//! Status lines go to stdout with `say!`, which ignores a closed stdout: a server must not die
+//! because whoever started it stopped reading.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,6 +11,15 @@ use verbund_core::demo::{self, DemoOutcome};
 use verbund_core::http::{self, AppState};
 
 use crate::DataArgs;
+
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, $($arg)*);
+        let _ = out.flush();
+    }};
+}
 use crate::exit;
 
 #[derive(Debug, clap::Args)]
@@ -28,10 +40,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
         match demo::load(&content).context("could not load the demo content")? {
             DemoOutcome::Loaded(counts) => {
                 let summary: Vec<String> = counts.iter().map(|(t, n)| format!("{n} {t}")).collect();
-                println!("Loaded the demo content: {}", summary.join(", "));
+                say!("Loaded the demo content: {}", summary.join(", "));
             }
             DemoOutcome::AlreadyHasContent => {
-                println!(
+                say!(
                     "The data dir already holds content; the demo content was not loaded again."
                 );
             }
@@ -46,14 +58,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
             .await
             .with_context(|| format!("could not listen on {}; is another server using that port? Pick another with --listen", args.listen))?;
         let addr = listener.local_addr()?;
-        println!(
+        say!(
             "Verbund is serving http://{addr}/ (data: {}, schemas: {})",
             args.data.data.display(),
             content.schemas().source()
         );
-        println!("  try: curl http://{addr}/api/v1/content/story");
+        say!("  try: curl http://{addr}/api/v1/content/story");
         http::serve(listener, AppState::new(content), http::shutdown_signal()).await?;
-        println!("Verbund stopped.");
+        say!("Verbund stopped.");
         anyhow::Ok(())
     })?;
     Ok(exit::OK)

@@ -1,11 +1,11 @@
 //! The index of the published view, built for delivery queries.
 //!
 //! For a published record of type T in locale L it holds:
-//! - `p{T}\0{L}\0{field}\0{value}{id}` for every filterable/sortable field and `published_at`
-//!   (sorting, range filters); a sortable field an entry lacks is indexed as null, so that
-//!   sorting by it never hides the entry;
-//! - `q{T}\0{L}\0{filter field}\0{value}{sort field}\0{sort value}{id}` for every filterable
-//!   field value and every sort field, so that "filter by one value, sorted" is one range scan;
+//! - `p{T}\0{L}\0{field}\0{value}{id}` for every sortable field and `published_at` (sorting,
+//!   range filters on the sort field); a sortable field an entry lacks is indexed as null, so
+//!   that sorting by it never hides the entry;
+//! - `q{T}\0{L}\0{filter field}\0{value}published_at\0{time}{id}` for every filterable field
+//!   value, so that "filter by one value, newest first" is one range scan;
 //! - `v{T}\0{id}` → the entry's encoded index values, for checking further filters without
 //!   reading the document;
 //! - counters in `meta` (per type, per locale, per filter value), so that totals are reads.
@@ -27,6 +27,10 @@ pub(super) struct PublicIndex {
     pub values: Vec<u8>,
     pub counters: BTreeSet<Vec<u8>>,
 }
+
+/// The sort field of the composite (filter value, sort) index: the default order of delivery
+/// lists. Other sorts combined with a filter scan the sort field's index and check the filter.
+pub const COMPOSITE_SORT: &str = "published_at";
 
 /// The sort fields of a type: its sortable fields and `published_at`.
 pub fn sort_fields(ct: &ContentType) -> Vec<(String, FieldKind)> {
@@ -99,14 +103,17 @@ pub(super) fn public_index(ct: &ContentType, rec: &EntryRecord) -> PublicIndex {
     counters.insert(keys::count_key(keys::SCOPE_PUBLISHED, ty));
     counters.insert(keys::locale_count_key(ty, locale));
     for (field, filterable, encoded) in &values {
+        let sortable = sorts.iter().any(|(s, _)| s == field);
         for e in encoded {
-            let mut k = keys::public_index_prefix(ty, locale, field);
-            k.extend_from_slice(e);
-            k.extend_from_slice(rec.id.as_bytes());
-            keys.insert(k);
+            if sortable {
+                let mut k = keys::public_index_prefix(ty, locale, field);
+                k.extend_from_slice(e);
+                k.extend_from_slice(rec.id.as_bytes());
+                keys.insert(k);
+            }
             if *filterable {
                 counters.insert(keys::value_count_key(ty, locale, field, e));
-                for (sort, sv) in &sorts {
+                for (sort, sv) in sorts.iter().filter(|(s, _)| *s == COMPOSITE_SORT) {
                     let mut k = keys::composite_prefix(ty, locale, field, e, sort);
                     k.extend_from_slice(sv);
                     k.extend_from_slice(rec.id.as_bytes());

@@ -2,9 +2,10 @@
 //! answered from the public index (see `public_index`) so that a page costs about the same
 //! whatever the number of entries.
 //!
-//! Plan: one index range drives the scan, in sort order. It is the composite range of the first
-//! equality filter on a filterable field (`filter[topics]=cloud`), else the sort field's own
-//! range; range filters on the sort field narrow it. Other filters are checked per candidate
+//! Plan: one index range drives the scan, in sort order. When sorting by `published_at` it is
+//! the composite range of the first equality filter on a filterable field
+//! (`filter[topics]=cloud`), else the sort field's own range; range filters on the sort field
+//! narrow it. Other filters are checked per candidate
 //! against the entry's encoded index values. The cursor is the last index key returned, so a
 //! page continues exactly after it, however many entries are added meanwhile.
 
@@ -13,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
 use super::keys::{self, TAG_NULL, encode_scalar};
-use super::public_index::{sort_fields, values_of};
+use super::public_index::{COMPOSITE_SORT, sort_fields, values_of};
 use super::{ContentError, ContentResult, ContentService};
 use crate::schema::{ContentType, FieldKind};
 use crate::store::{Tree, prefix_end};
@@ -287,10 +288,14 @@ impl ContentService {
         }
 
         // The driving range.
-        let driver = filters.iter().position(|f| {
-            matches!(f.op, FilterOp::Eq | FilterOp::Contains)
-                && ct.fields.get(&f.field).is_some_and(|s| s.filterable)
-        });
+        let driver = (sort == COMPOSITE_SORT)
+            .then(|| {
+                filters.iter().position(|f| {
+                    matches!(f.op, FilterOp::Eq | FilterOp::Contains)
+                        && ct.fields.get(&f.field).is_some_and(|s| s.filterable)
+                })
+            })
+            .flatten();
         let prefix = match driver {
             Some(i) => {
                 filters[i].consumed = true;

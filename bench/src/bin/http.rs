@@ -1,0 +1,187 @@
+//! HTTP delivery benchmark: the real `verbund` server with the 10,000 benchmark stories,
+//! loaded by `wrk` over loopback (one thread, 32 connections), repeated runs per request.
+//!
+//! Build first: `cargo build --release -p verbund -p verbund-bench`, then
+//! `target/release/http [N] [RUNS] [SECONDS]` (or `bench/run`).
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use verbund_bench::{bench_dir, stories};
+
+fn sibling(name: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let p = exe.parent().context("exe dir")?.join(name);
+    if !p.exists() {
+        bail!("{} is missing; build it with `cargo build --release -p verbund`", p.display());
+    }
+    Ok(p)
+}
+
+struct Wrk {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+}
+
+fn parse_ms(s: &str) -> f64 {
+    let s = s.trim();
+    let (num, mult) = if let Some(v) = s.strip_suffix("us") {
+        (v, 0.001)
+    } else if let Some(v) = s.strip_suffix("ms") {
+        (v, 1.0)
+    } else if let Some(v) = s.strip_suffix('s') {
+        (v, 1000.0)
+    } else {
+        (s, 1.0)
+    };
+    num.parse::<f64>().unwrap_or(f64::NAN) * mult
+}
+
+fn wrk(url: &str, seconds: u64, header: Option<&str>) -> anyhow::Result<Wrk> {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t1", "-c32", &format!("-d{seconds}s"), "--latency"]);
+    if let Some(h) = header {
+        cmd.args(["-H", h]);
+    }
+    let out = cmd.arg(url).output().context("could not run wrk (apt-get install wrk)")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut r = Wrk { rps: 0.0, p50_ms: f64::NAN, p99_ms: f64::NAN, errors: 0 };
+    for line in text.lines() {
+        let t = line.trim();
+        if let Some(v) = t.strip_prefix("Requests/sec:") {
+            r.rps = v.trim().parse().unwrap_or(0.0);
+        } else if let Some(v) = t.strip_prefix("50%") {
+            r.p50_ms = parse_ms(v);
+        } else if let Some(v) = t.strip_prefix("99%") {
+            r.p99_ms = parse_ms(v);
+        } else if let Some(v) = t.strip_prefix("Non-2xx or 3xx responses:") {
+            r.errors += v.trim().parse::<u64>().unwrap_or(0);
+        } else if t.starts_with("Socket errors:") {
+            r.errors += t.split(|c: char| !c.is_ascii_digit()).filter_map(|n| n.parse::<u64>().ok()).sum::<u64>();
+        }
+    }
+    Ok(r)
+}
+
+fn rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<f64>().ok()))
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let n: usize = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(10_000);
+    let runs: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(3);
+    let seconds: u64 = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(8);
+    let verbund = sibling("verbund")?;
+    let lines = stories(n)?;
+    let tmp = tempfile::tempdir()?;
+    let file = tmp.path().join("stories.ndjson");
+    std::fs::write(&file, lines.join("\n"))?;
+    let data = tmp.path().join("data");
+    let schemas = bench_dir().join("schemas");
+
+    let t = Instant::now();
+    let out = Command::new(&verbund)
+        .arg("import")
+        .arg(&file)
+        .arg("--data")
+        .arg(&data)
+        .arg("--schemas")
+        .arg(&schemas)
+        .args(["--type", "bench_story"])
+        .output()?;
+    if !out.status.success() {
+        bail!("import failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let import_s = t.elapsed().as_secs_f64();
+
+    let mut server = Command::new(&verbund)
+        .arg("serve")
+        .arg("--data")
+        .arg(&data)
+        .arg("--schemas")
+        .arg(&schemas)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("VERBUND_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let started = Instant::now();
+    let stdout = server.stdout.take().context("stdout")?;
+    let mut base = String::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        if let Some(rest) = line.strip_prefix("Verbund is serving ") {
+            base = rest.split_whitespace().next().unwrap_or("").trim_end_matches('/').to_string();
+            break;
+        }
+    }
+    if base.is_empty() {
+        bail!("the server did not start");
+    }
+    let startup_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let pid = server.id();
+
+    let first: serde_json::Value =
+        serde_json::from_str(lines.iter().find(|l| l.contains("\"state\":\"published\"")).context("a published story")?)?;
+    let slug = first["slug"].as_str().context("slug")?;
+    let cases: Vec<(&str, String)> = vec![
+        ("entry by slug", format!("{base}/api/v1/content/bench_story/{slug}")),
+        ("newest 20, full bodies", format!("{base}/api/v1/content/bench_story?limit=20")),
+        ("newest 20 with topic digital", format!("{base}/api/v1/content/bench_story?filter[topics]=digital&limit=20")),
+        ("newest 20, fields=title,slug,teaser", format!("{base}/api/v1/content/bench_story?limit=20&fields=title,slug,teaser")),
+    ];
+    println!("# HTTP delivery benchmark: {n} stories, wrk -t1 -c32 -d{seconds}s, {runs} runs each\n");
+    println!("offline import via `verbund import`: {import_s:.2} s; server start-up: {startup_ms:.0} ms\n");
+    println!("| request | body | req/s min | req/s median | req/s max | p50 ms (median run) | p99 ms (median run) | errors | server RSS MB |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let client = |url: &str| -> anyhow::Result<(usize, String)> {
+        let out = Command::new("curl").args(["-gsi", url]).output()?;
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let etag = text
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("etag:"))
+            .map(|l| l[5..].trim().to_string())
+            .unwrap_or_default();
+        let body = text.split("\r\n\r\n").nth(1).unwrap_or("").len();
+        Ok((body, etag))
+    };
+    let mut all = cases.iter().map(|(l, u)| (l.to_string(), u.clone(), None)).collect::<Vec<_>>();
+    let (_, etag) = client(&cases[1].1)?;
+    all.push(("304 revalidation of newest 20".into(), cases[1].1.clone(), Some(format!("If-None-Match: {etag}"))));
+    for (label, url, header) in &all {
+        let (body, _) = client(url)?;
+        let _ = wrk(url, 2, header.as_deref())?; // warm-up
+        let mut results: Vec<Wrk> = (0..runs)
+            .map(|_| wrk(url, seconds, header.as_deref()))
+            .collect::<anyhow::Result<_>>()?;
+        results.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+        let med = &results[results.len() / 2];
+        let errors: u64 = results.iter().map(|r| r.errors).sum();
+        let body = if header.is_some() { "0 (304)".to_string() } else { format!("{:.1} KB", body as f64 / 1024.0) };
+        println!(
+            "| {label} | {body} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {errors} | {:.0} |",
+            results[0].rps,
+            med.rps,
+            results[results.len() - 1].rps,
+            med.p50_ms,
+            med.p99_ms,
+            rss_mb(pid)
+        );
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    std::thread::sleep(Duration::from_millis(100));
+    Ok(())
+}
