@@ -32,9 +32,31 @@ pub struct ServeArgs {
     /// Load the demo content into an empty data dir.
     #[arg(long)]
     demo: bool,
+    /// The Cache-Control header of delivery responses.
+    #[arg(
+        long,
+        env = "VERBUND_CACHE_CONTROL",
+        default_value = "public, max-age=60, stale-while-revalidate=600"
+    )]
+    cache_control: String,
+    /// How many delivery responses to keep in memory (0 turns the response cache off); any
+    /// change of published content empties it.
+    #[arg(long, env = "VERBUND_RESPONSE_CACHE", default_value_t = 4096)]
+    response_cache: usize,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
+    let cache_control = axum::http::HeaderValue::from_str(&args.cache_control).map_err(|_| {
+        anyhow::anyhow!(
+            "--cache-control {:?} is not a valid header value; use e.g. \"public, max-age=60\"",
+            args.cache_control
+        )
+    })?;
+    let delivery = http::DeliveryConfig {
+        cache_control,
+        cache_entries: args.response_cache,
+        ..http::DeliveryConfig::default()
+    };
     let content = Arc::new(super::open(&args.data)?);
     if args.demo {
         match demo::load(&content).context("could not load the demo content")? {
@@ -43,9 +65,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
                 say!("Loaded the demo content: {}", summary.join(", "));
             }
             DemoOutcome::AlreadyHasContent => {
-                say!(
-                    "The data dir already holds content; the demo content was not loaded again."
-                );
+                say!("The data dir already holds content; the demo content was not loaded again.");
             }
         }
     }
@@ -64,7 +84,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
             content.schemas().source()
         );
         say!("  try: curl http://{addr}/api/v1/content/story");
-        http::serve(listener, AppState::new(content), http::shutdown_signal()).await?;
+        http::serve(
+            listener,
+            AppState::with_config(content, delivery),
+            http::shutdown_signal(),
+        )
+        .await?;
         say!("Verbund stopped.");
         anyhow::Ok(())
     })?;

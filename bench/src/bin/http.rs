@@ -16,7 +16,10 @@ fn sibling(name: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let p = exe.parent().context("exe dir")?.join(name);
     if !p.exists() {
-        bail!("{} is missing; build it with `cargo build --release -p verbund`", p.display());
+        bail!(
+            "{} is missing; build it with `cargo build --release -p verbund`",
+            p.display()
+        );
     }
     Ok(p)
 }
@@ -48,9 +51,17 @@ fn wrk(url: &str, seconds: u64, header: Option<&str>) -> anyhow::Result<Wrk> {
     if let Some(h) = header {
         cmd.args(["-H", h]);
     }
-    let out = cmd.arg(url).output().context("could not run wrk (apt-get install wrk)")?;
+    let out = cmd
+        .arg(url)
+        .output()
+        .context("could not run wrk (apt-get install wrk)")?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut r = Wrk { rps: 0.0, p50_ms: f64::NAN, p99_ms: f64::NAN, errors: 0 };
+    let mut r = Wrk {
+        rps: 0.0,
+        p50_ms: f64::NAN,
+        p99_ms: f64::NAN,
+        errors: 0,
+    };
     for line in text.lines() {
         let t = line.trim();
         if let Some(v) = t.strip_prefix("Requests/sec:") {
@@ -62,7 +73,10 @@ fn wrk(url: &str, seconds: u64, header: Option<&str>) -> anyhow::Result<Wrk> {
         } else if let Some(v) = t.strip_prefix("Non-2xx or 3xx responses:") {
             r.errors += v.trim().parse::<u64>().unwrap_or(0);
         } else if t.starts_with("Socket errors:") {
-            r.errors += t.split(|c: char| !c.is_ascii_digit()).filter_map(|n| n.parse::<u64>().ok()).sum::<u64>();
+            r.errors += t
+                .split(|c: char| !c.is_ascii_digit())
+                .filter_map(|n| n.parse::<u64>().ok())
+                .sum::<u64>();
         }
     }
     Ok(r)
@@ -72,16 +86,22 @@ fn rss_mb(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|k| k.parse::<f64>().ok())
+            })
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let n: usize = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(10_000);
+    let n: usize = args
+        .get(1)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(10_000);
     let runs: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(3);
     let seconds: u64 = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(8);
     let verbund = sibling("verbund")?;
@@ -106,14 +126,37 @@ fn main() -> anyhow::Result<()> {
         bail!("import failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     let import_s = t.elapsed().as_secs_f64();
+    println!(
+        "# HTTP delivery benchmark: {n} stories, wrk -t1 -c32 -d{seconds}s, {runs} runs each\n"
+    );
+    println!("offline import via `verbund import`: {import_s:.2} s\n");
+    for (title, cache) in [
+        ("response cache on (default)", "4096"),
+        ("response cache off (every request runs the query)", "0"),
+    ] {
+        println!("## {title}\n");
+        serve_and_load(&verbund, &data, &schemas, &lines, cache, runs, seconds)?;
+        println!();
+    }
+    Ok(())
+}
 
-    let mut server = Command::new(&verbund)
+fn serve_and_load(
+    verbund: &std::path::Path,
+    data: &std::path::Path,
+    schemas: &std::path::Path,
+    lines: &[String],
+    cache: &str,
+    runs: usize,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    let mut server = Command::new(verbund)
         .arg("serve")
         .arg("--data")
-        .arg(&data)
+        .arg(data)
         .arg("--schemas")
-        .arg(&schemas)
-        .args(["--listen", "127.0.0.1:0"])
+        .arg(schemas)
+        .args(["--listen", "127.0.0.1:0", "--response-cache", cache])
         .env("VERBUND_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()?;
@@ -123,7 +166,12 @@ fn main() -> anyhow::Result<()> {
     for line in BufReader::new(stdout).lines() {
         let line = line?;
         if let Some(rest) = line.strip_prefix("Verbund is serving ") {
-            base = rest.split_whitespace().next().unwrap_or("").trim_end_matches('/').to_string();
+            base = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .trim_end_matches('/')
+                .to_string();
             break;
         }
     }
@@ -133,18 +181,35 @@ fn main() -> anyhow::Result<()> {
     let startup_ms = started.elapsed().as_secs_f64() * 1000.0;
     let pid = server.id();
 
-    let first: serde_json::Value =
-        serde_json::from_str(lines.iter().find(|l| l.contains("\"state\":\"published\"")).context("a published story")?)?;
+    let first: serde_json::Value = serde_json::from_str(
+        lines
+            .iter()
+            .find(|l| l.contains("\"state\":\"published\""))
+            .context("a published story")?,
+    )?;
     let slug = first["slug"].as_str().context("slug")?;
     let cases: Vec<(&str, String)> = vec![
-        ("entry by slug", format!("{base}/api/v1/content/bench_story/{slug}")),
-        ("newest 20, full bodies", format!("{base}/api/v1/content/bench_story?limit=20")),
-        ("newest 20 with topic digital", format!("{base}/api/v1/content/bench_story?filter[topics]=digital&limit=20")),
-        ("newest 20, fields=title,slug,teaser", format!("{base}/api/v1/content/bench_story?limit=20&fields=title,slug,teaser")),
+        (
+            "entry by slug",
+            format!("{base}/api/v1/content/bench_story/{slug}"),
+        ),
+        (
+            "newest 20, full bodies",
+            format!("{base}/api/v1/content/bench_story?limit=20"),
+        ),
+        (
+            "newest 20 with topic digital",
+            format!("{base}/api/v1/content/bench_story?filter[topics]=digital&limit=20"),
+        ),
+        (
+            "newest 20, fields=title,slug,teaser",
+            format!("{base}/api/v1/content/bench_story?limit=20&fields=title,slug,teaser"),
+        ),
     ];
-    println!("# HTTP delivery benchmark: {n} stories, wrk -t1 -c32 -d{seconds}s, {runs} runs each\n");
-    println!("offline import via `verbund import`: {import_s:.2} s; server start-up: {startup_ms:.0} ms\n");
-    println!("| request | body | req/s min | req/s median | req/s max | p50 ms (median run) | p99 ms (median run) | errors | server RSS MB |");
+    println!("server start-up: {startup_ms:.0} ms\n");
+    println!(
+        "| request | body | req/s min | req/s median | req/s max | p50 ms (median run) | p99 ms (median run) | errors | server RSS MB |"
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let client = |url: &str| -> anyhow::Result<(usize, String)> {
         let out = Command::new("curl").args(["-gsi", url]).output()?;
@@ -157,9 +222,16 @@ fn main() -> anyhow::Result<()> {
         let body = text.split("\r\n\r\n").nth(1).unwrap_or("").len();
         Ok((body, etag))
     };
-    let mut all = cases.iter().map(|(l, u)| (l.to_string(), u.clone(), None)).collect::<Vec<_>>();
+    let mut all = cases
+        .iter()
+        .map(|(l, u)| (l.to_string(), u.clone(), None))
+        .collect::<Vec<_>>();
     let (_, etag) = client(&cases[1].1)?;
-    all.push(("304 revalidation of newest 20".into(), cases[1].1.clone(), Some(format!("If-None-Match: {etag}"))));
+    all.push((
+        "304 revalidation of newest 20".into(),
+        cases[1].1.clone(),
+        Some(format!("If-None-Match: {etag}")),
+    ));
     for (label, url, header) in &all {
         let (body, _) = client(url)?;
         let _ = wrk(url, 2, header.as_deref())?; // warm-up
@@ -169,7 +241,11 @@ fn main() -> anyhow::Result<()> {
         results.sort_by(|a, b| a.rps.total_cmp(&b.rps));
         let med = &results[results.len() / 2];
         let errors: u64 = results.iter().map(|r| r.errors).sum();
-        let body = if header.is_some() { "0 (304)".to_string() } else { format!("{:.1} KB", body as f64 / 1024.0) };
+        let body = if header.is_some() {
+            "0 (304)".to_string()
+        } else {
+            format!("{:.1} KB", body as f64 / 1024.0)
+        };
         println!(
             "| {label} | {body} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {errors} | {:.0} |",
             results[0].rps,

@@ -26,6 +26,7 @@ pub use import::{ImportLine, ImportProgress, ImportReport, LineError};
 pub use query::{DeliveryQuery, Filter, FilterOp, Page, QueryError, SortKey};
 pub use read::{ChangeFeed, Referrer, public_id};
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::schema::{ContentType, FieldError, SchemaRegistry};
@@ -69,6 +70,8 @@ pub struct ContentService {
     store: Arc<dyn Store>,
     schemas: Arc<SchemaRegistry>,
     ids: Mutex<ulid::Generator>,
+    /// Bumped after every commit that changed the published view (see `public_generation`).
+    public_generation: AtomicU64,
 }
 
 impl std::fmt::Debug for ContentService {
@@ -85,6 +88,7 @@ impl ContentService {
             store,
             schemas,
             ids: Mutex::new(ulid::Generator::new()),
+            public_generation: AtomicU64::new(0),
         }
     }
 
@@ -104,6 +108,13 @@ impl ContentService {
                 name: name.to_string(),
                 known: self.schemas.names().into_iter().map(String::from).collect(),
             })
+    }
+
+    /// A number that changes whenever the published view changes (in this process, which
+    /// is the only one a data dir can be open in). Read it before computing a response to
+    /// cache, and the response is valid while the number stays the same.
+    pub fn public_generation(&self) -> u64 {
+        self.public_generation.load(Ordering::Acquire)
     }
 
     /// A new time-ordered id (monotonic within one process).

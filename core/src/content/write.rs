@@ -105,8 +105,19 @@ impl ContentService {
         for _ in 0..MAX_ATTEMPTS {
             let mut plan = Plan::new(self.store.as_ref());
             let out = f(&mut plan)?;
+            let public = plan
+                .batch
+                .writes
+                .iter()
+                .any(|(t, _, _)| *t == Tree::Published);
             match self.store.commit(plan.batch) {
-                Ok(_) => return Ok(out),
+                Ok(_) => {
+                    if public {
+                        self.public_generation
+                            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                    }
+                    return Ok(out);
+                }
                 Err(StoreError::CheckFailed { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }

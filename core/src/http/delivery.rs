@@ -7,10 +7,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
+use super::cache::CachedResponse;
 use super::{ApiError, AppState};
 use crate::content::{DeliveryQuery, Filter, FilterOp, SortKey};
 use crate::schema::{ContentType, RESERVED_FIELDS};
@@ -189,17 +193,32 @@ fn included(
     Ok(out)
 }
 
-/// Wraps a body with the caching headers, or answers 304.
-fn cached(state: &AppState, req: &HeaderMap, body: Vec<u8>, surrogate: &[String]) -> Response {
+/// Turns a computed body into a cacheable response.
+fn finish(body: Vec<u8>, surrogate: &[String]) -> Arc<CachedResponse> {
     let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&body));
+    Arc::new(CachedResponse {
+        body: Bytes::from(body),
+        etag: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"0\"")),
+        surrogate: HeaderValue::from_str(&surrogate.join(" "))
+            .unwrap_or(HeaderValue::from_static("")),
+    })
+}
+
+/// Answers with the response and its caching headers, or 304 if the client has it.
+fn respond(state: &AppState, req: &HeaderMap, cached: &CachedResponse) -> Response {
+    let etag = cached.etag.as_bytes();
     let not_modified = req
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .any(|t| {
+            let t = t.trim_ascii();
+            t == etag || t == b"*"
+        });
     let mut res = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let mut r = body.into_response();
+        let mut r = cached.body.clone().into_response();
         r.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
@@ -207,25 +226,31 @@ fn cached(state: &AppState, req: &HeaderMap, body: Vec<u8>, surrogate: &[String]
         r
     };
     let h = res.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&state.delivery.cache_control) {
-        h.insert(header::CACHE_CONTROL, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&surrogate.join(" ")) {
-        h.insert("surrogate-key", v);
-    }
+    h.insert(header::ETAG, cached.etag.clone());
+    h.insert(header::CACHE_CONTROL, state.delivery.cache_control.clone());
+    h.insert("surrogate-key", cached.surrogate.clone());
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     res
+}
+
+/// The cache key of a delivery request.
+fn cache_key(uri: &Uri) -> String {
+    uri.path_and_query()
+        .map_or_else(|| uri.path().to_string(), |p| p.as_str().to_string())
 }
 
 pub async fn list(
     State(state): State<AppState>,
     Path(ty): Path<String>,
     RawQuery(raw): RawQuery,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let key = cache_key(&uri);
+    let generation = state.content.public_generation();
+    if let Some(hit) = state.cache.get(&key, generation) {
+        return Ok(respond(&state, &headers, &hit));
+    }
     let ct = public_type(&state, &ty)?;
     let mut q = DeliveryQuery {
         limit: DEFAULT_LIMIT,
@@ -322,15 +347,23 @@ pub async fn list(
         None => body.extend_from_slice(b"null"),
     }
     body.extend_from_slice(format!(",\"total\":{}}}}}", page.total).as_bytes());
-    Ok(cached(&state, &headers, body, &keys))
+    let response = finish(body, &keys);
+    state.cache.put(key, generation, response.clone());
+    Ok(respond(&state, &headers, &response))
 }
 
 pub async fn get_one(
     State(state): State<AppState>,
     Path((ty, id_or_slug)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let key = cache_key(&uri);
+    let generation = state.content.public_generation();
+    if let Some(hit) = state.cache.get(&key, generation) {
+        return Ok(respond(&state, &headers, &hit));
+    }
     let ct = public_type(&state, &ty)?;
     let mut shape = Shape::default();
     for (k, v) in pairs(raw)? {
@@ -363,7 +396,9 @@ pub async fn get_one(
         body.extend_from_slice(&included(&state, &ct, &[&doc], &shape.include, &mut keys)?);
     }
     body.push(b'}');
-    Ok(cached(&state, &headers, body, &keys))
+    let response = finish(body, &keys);
+    state.cache.put(key, generation, response.clone());
+    Ok(respond(&state, &headers, &response))
 }
 
 pub async fn changes(

@@ -4,6 +4,7 @@
 //! `serve(listener, state, shutdown)` serves it until `shutdown` resolves, finishing in-flight
 //! requests.
 
+mod cache;
 mod delivery;
 mod error;
 
@@ -23,13 +24,20 @@ use crate::ContentService;
 pub struct AppState {
     pub content: Arc<ContentService>,
     pub delivery: Arc<DeliveryConfig>,
+    cache: Arc<cache::ResponseCache>,
 }
 
 impl AppState {
     pub fn new(content: Arc<ContentService>) -> Self {
+        Self::with_config(content, DeliveryConfig::default())
+    }
+
+    pub fn with_config(content: Arc<ContentService>, delivery: DeliveryConfig) -> Self {
+        let cache = cache::ResponseCache::new(delivery.cache_entries, delivery.cache_bytes);
         Self {
             content,
-            delivery: Arc::new(DeliveryConfig::default()),
+            delivery: Arc::new(delivery),
+            cache: Arc::new(cache),
         }
     }
 }
@@ -38,13 +46,21 @@ impl AppState {
 #[derive(Clone, Debug)]
 pub struct DeliveryConfig {
     /// The `Cache-Control` header of delivery responses.
-    pub cache_control: String,
+    pub cache_control: axum::http::HeaderValue,
+    /// How many delivery responses the server keeps in memory (0 turns the cache off).
+    pub cache_entries: usize,
+    /// How many bytes of delivery responses the server keeps in memory.
+    pub cache_bytes: usize,
 }
 
 impl Default for DeliveryConfig {
     fn default() -> Self {
         Self {
-            cache_control: "public, max-age=60, stale-while-revalidate=600".into(),
+            cache_control: axum::http::HeaderValue::from_static(
+                "public, max-age=60, stale-while-revalidate=600",
+            ),
+            cache_entries: 4096,
+            cache_bytes: 64 << 20,
         }
     }
 }
