@@ -18,6 +18,13 @@ pub fn report(e: &anyhow::Error) -> ExitCode {
     for cause in e.chain().skip(1) {
         eprintln!("  caused by: {cause}");
     }
+    if let Some(
+        verbund_core::auth::AuthError::UnknownRole(_)
+        | verbund_core::auth::AuthError::BadRequest(_),
+    ) = e.downcast_ref::<verbund_core::auth::AuthError>()
+    {
+        return ExitCode::from(2);
+    }
     let code = match e.downcast_ref::<ContentError>() {
         Some(ContentError::NotFound { .. } | ContentError::UnknownType { .. }) => NOT_FOUND,
         Some(

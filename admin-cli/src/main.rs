@@ -45,6 +45,12 @@ enum Command {
         after_help = "Each line is one entry: its fields, plus optional \"id\", \"locale\", \"state\" (\"draft\" or \"published\"), \"published_at\" and \"translation_of\".\n\nExample:\n  verbund import stories.ndjson --data verbund-data --type story"
     )]
     Import(commands::import::ImportArgs),
+    /// Manage API tokens on a data dir (server stopped).
+    #[command(subcommand)]
+    Token(commands::token::TokenCommand),
+    /// Check the audit log.
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -59,6 +65,8 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(args),
         Command::Import(args) => commands::import::run(args),
+        Command::Token(cmd) => commands::token::run(cmd),
+        Command::Audit(cmd) => commands::audit::run(cmd),
     };
     match result {
         Ok(code) => code.into(),

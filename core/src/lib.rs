@@ -3,6 +3,7 @@
 //! Module borders: only [`store`] knows sled; [`schema`] knows JSON Schema; [`content`] knows
 //! entries, references and the published view; [`http`] turns all of it into the API.
 
+pub mod auth;
 pub mod content;
 pub mod demo;
 pub mod http;

@@ -1,7 +1,9 @@
 //! One module per command.
 
+pub mod audit;
 pub mod import;
 pub mod serve;
+pub mod token;
 
 use anyhow::Context;
 use verbund_core::{ContentService, SchemaRegistry};

@@ -12,6 +12,8 @@ use crate::store::{Expect, Store, StoreResult, Tree, WriteBatch};
 pub(super) struct Plan<'a> {
     store: &'a dyn Store,
     pub batch: WriteBatch,
+    /// The audit record of this write, chained in at commit (management writes only).
+    pub audit: Option<crate::auth::AuditRecord>,
     overlay: HashMap<(Tree, Vec<u8>), Seen>,
 }
 
@@ -27,6 +29,7 @@ impl<'a> Plan<'a> {
         Self {
             store,
             batch: WriteBatch::new(),
+            audit: None,
             overlay: HashMap::new(),
         }
     }

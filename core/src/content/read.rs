@@ -249,3 +249,58 @@ pub fn public_id(doc: &[u8]) -> Option<String> {
     }
     serde_json::from_slice::<Head>(doc).ok().map(|h| h.id)
 }
+
+impl ContentService {
+    /// Current versions of a type (any state, or one state), in id order after `after`.
+    /// Returns the page and the id to continue after, if there is more.
+    pub fn list_current(
+        &self,
+        ty: &str,
+        state: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> ContentResult<(Vec<EntryRecord>, Option<String>)> {
+        self.content_type(ty)?;
+        let prefix = keys::entry(ty, "");
+        let mut start = match after {
+            Some(id) => {
+                let mut k = keys::entry(ty, id);
+                k.push(0);
+                k
+            }
+            None => prefix.clone(),
+        };
+        let end = crate::store::prefix_end(&prefix);
+        let mut out = Vec::new();
+        loop {
+            let chunk = self
+                .store
+                .scan_range(Tree::Entries, &start, &end, false, 256)?;
+            let exhausted = chunk.len() < 256;
+            for (_, v) in &chunk {
+                let rec = parse(v)?;
+                if state.is_none_or(|s| s == rec.state) {
+                    if out.len() == limit {
+                        let next = out.last().map(|r: &EntryRecord| r.id.clone());
+                        return Ok((out, next));
+                    }
+                    out.push(rec);
+                }
+            }
+            match chunk.last() {
+                Some((k, _)) if !exhausted => {
+                    start = k.clone();
+                    start.push(0);
+                }
+                _ => return Ok((out, None)),
+            }
+        }
+    }
+
+    /// The public rendition of an entry's current version (for previews of drafts).
+    pub fn preview(&self, ty: &str, id_or_slug: &str, locale: &str) -> ContentResult<Vec<u8>> {
+        let ct = self.content_type(ty)?.clone();
+        let rec = self.get_by_id_or_slug(ty, id_or_slug, locale)?;
+        Ok(super::entry::render_public(&ct, &rec))
+    }
+}

@@ -105,6 +105,12 @@ impl ContentService {
         for _ in 0..MAX_ATTEMPTS {
             let mut plan = Plan::new(self.store.as_ref());
             let out = f(&mut plan)?;
+            if let Some(draft) = plan.audit.take() {
+                let head = plan.read(Tree::Meta, crate::auth::audit_head_key())?;
+                for (tree, key, value) in crate::auth::chain(head.as_deref(), draft) {
+                    plan.put(tree, key, value);
+                }
+            }
             let public = plan
                 .batch
                 .writes
@@ -142,6 +148,15 @@ impl ContentService {
         self.commit_plan(|plan| {
             let mut errors = Vec::new();
             let rec = self.plan_create(plan, &ct, &new, &id, actor, now, &mut errors)?;
+            if let Some(actor) = actor {
+                let mut a = crate::auth::AuditRecord::draft(actor, "entry.create");
+                a.ty = Some(ct.name.clone());
+                a.id = Some(rec.id.clone());
+                a.version_before = None;
+                a.version_after = Some(rec.version);
+                a.detail = None;
+                plan.audit = Some(a);
+            }
             if errors.is_empty() {
                 Ok(rec)
             } else {
@@ -340,6 +355,16 @@ impl ContentService {
             );
             plan.put(Tree::Entries, keys::entry(ty, id), rec.to_bytes());
             plan.change(change_event("update", &rec, false, now));
+            if let Some(actor) = actor {
+                let mut a = crate::auth::AuditRecord::draft(actor, "entry.update");
+                a.ty = Some(ty.to_string());
+                a.id = Some(id.to_string());
+                a.version_before = Some(old.version);
+                a.version_after = Some(rec.version);
+                a.detail = None;
+                plan.audit = Some(a);
+            }
+
             Ok(rec)
         })
     }
@@ -390,6 +415,16 @@ impl ContentService {
             replace_index_keys(plan, &old, &rec);
             plan.put(Tree::Entries, keys::entry(ty, id), rec.to_bytes());
             plan.change(change_event("state", &rec, true, now));
+            if let Some(actor) = actor {
+                let mut a = crate::auth::AuditRecord::draft(actor, "entry.transition");
+                a.ty = Some(ty.to_string());
+                a.id = Some(id.to_string());
+                a.version_before = Some(rec.version);
+                a.version_after = Some(rec.version);
+                a.detail = Some(format!("{} -> {}", old.state, rec.state));
+                plan.audit = Some(a);
+            }
+
             Ok(rec)
         })
     }
@@ -400,7 +435,7 @@ impl ContentService {
         ty: &str,
         id: &str,
         expected_version: Option<u64>,
-        _actor: Option<&str>,
+        actor: Option<&str>,
     ) -> ContentResult<EntryRecord> {
         let ct = self.content_type(ty)?.clone();
         let now = Utc::now();
@@ -459,6 +494,15 @@ impl ContentService {
                 old.published_version.is_some(),
                 now,
             ));
+            if let Some(actor) = actor {
+                let mut a = crate::auth::AuditRecord::draft(actor, "entry.delete");
+                a.ty = Some(ty.to_string());
+                a.id = Some(id.to_string());
+                a.version_before = Some(old.version);
+                a.version_after = None;
+                a.detail = None;
+                plan.audit = Some(a);
+            }
             Ok(old)
         })
     }

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use super::cache::CachedResponse;
+use super::caller::MaybeCaller;
 use super::{ApiError, AppState};
 use crate::content::{DeliveryQuery, Filter, FilterOp, SortKey};
 use crate::schema::{ContentType, RESERVED_FIELDS};
@@ -358,27 +359,54 @@ pub async fn get_one(
     RawQuery(raw): RawQuery,
     uri: Uri,
     headers: HeaderMap,
+    MaybeCaller(caller): MaybeCaller,
 ) -> Result<Response, ApiError> {
+    let mut shape = Shape::default();
+    let mut preview = false;
+    for (k, v) in pairs(raw)? {
+        match k.as_str() {
+            "locale" => shape.locale = Some(v),
+            "fields" => shape.fields = Some(list_param(&v)),
+            "include" => shape.include = list_param(&v),
+            "preview" => preview = v == "true",
+            other => {
+                return Err(ApiError::bad_request(
+                    "unknown_parameter",
+                    format!(
+                        "unknown query parameter {other:?}; use fields, include, locale or preview"
+                    ),
+                ));
+            }
+        }
+    }
+    if preview {
+        let caller = caller.ok_or(crate::auth::AuthError::Missing)?;
+        caller.require(crate::auth::Role::Reader)?;
+        let ct = public_type(&state, &ty)?;
+        check_shape(&ct, &shape)?;
+        let locale = shape.locale.clone().unwrap_or_else(|| "de".into());
+        let doc = state.content.preview(&ty, &id_or_slug, &locale)?;
+        let mut body = b"{\"data\":".to_vec();
+        write_item(&mut body, &doc, shape.fields.as_deref())?;
+        body.push(b'}');
+        let mut res = body.into_response();
+        let h = res.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+        return Ok(res);
+    }
     let key = cache_key(&uri);
     let generation = state.content.public_generation();
     if let Some(hit) = state.cache.get(&key, generation) {
         return Ok(respond(&state, &headers, &hit));
     }
     let ct = public_type(&state, &ty)?;
-    let mut shape = Shape::default();
-    for (k, v) in pairs(raw)? {
-        match k.as_str() {
-            "locale" => shape.locale = Some(v),
-            "fields" => shape.fields = Some(list_param(&v)),
-            "include" => shape.include = list_param(&v),
-            other => {
-                return Err(ApiError::bad_request(
-                    "unknown_parameter",
-                    format!("unknown query parameter {other:?}; use fields, include or locale"),
-                ));
-            }
-        }
-    }
     check_shape(&ct, &shape)?;
     let locale = shape.locale.clone().unwrap_or_else(|| "de".into());
     let Some(doc) = state.content.get_published(&ty, &id_or_slug, &locale)? else {

@@ -17,6 +17,8 @@ pub struct ApiError {
     pub detail: String,
     pub errors: Vec<FieldError>,
     pub extra: Option<Box<Value>>,
+    /// Sent as `WWW-Authenticate` with 401 answers.
+    pub www_authenticate: Option<HeaderValue>,
 }
 
 impl ApiError {
@@ -27,6 +29,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             extra: None,
+            www_authenticate: None,
         }
     }
 
@@ -116,6 +119,9 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(v) = self.www_authenticate {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
         res
     }
 }

@@ -4,9 +4,12 @@
 //! `serve(listener, state, shutdown)` serves it until `shutdown` resolves, finishing in-flight
 //! requests.
 
+mod admin;
 mod cache;
+mod caller;
 mod delivery;
 mod error;
+mod manage;
 
 pub use error::ApiError;
 
@@ -14,7 +17,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
 use crate::ContentService;
@@ -23,6 +26,7 @@ use crate::ContentService;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub content: Arc<ContentService>,
+    pub auth: crate::auth::AuthService,
     pub delivery: Arc<DeliveryConfig>,
     cache: Arc<cache::ResponseCache>,
 }
@@ -35,6 +39,7 @@ impl AppState {
     pub fn with_config(content: Arc<ContentService>, delivery: DeliveryConfig) -> Self {
         let cache = cache::ResponseCache::new(delivery.cache_entries, delivery.cache_bytes);
         Self {
+            auth: crate::auth::AuthService::new(content.store().clone()),
             content,
             delivery: Arc::new(delivery),
             cache: Arc::new(cache),
@@ -71,6 +76,34 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/api/v1/content/{type}", get(delivery::list))
         .route("/api/v1/changes", get(delivery::changes))
+        .route(
+            "/api/v1/manage/{type}",
+            post(manage::create).get(manage::list),
+        )
+        .route(
+            "/api/v1/manage/{type}/{id}",
+            get(manage::get_one)
+                .put(manage::replace)
+                .patch(manage::patch)
+                .delete(manage::delete),
+        )
+        .route(
+            "/api/v1/manage/{type}/{id}/revisions",
+            get(manage::revisions),
+        )
+        .route(
+            "/api/v1/manage/{type}/{id}/transitions",
+            post(manage::transition),
+        )
+        .route(
+            "/api/v1/admin/tokens",
+            post(admin::create_token).get(admin::list_tokens),
+        )
+        .route(
+            "/api/v1/admin/tokens/{id}",
+            axum::routing::delete(admin::revoke_token),
+        )
+        .route("/api/v1/admin/audit", get(admin::audit))
         .route(
             "/api/v1/content/{type}/{id_or_slug}",
             get(delivery::get_one),

@@ -173,6 +173,10 @@ pub enum StoreError {
         found: String,
         supported: u32,
     },
+    #[error(
+        "the data dir {path} is in use by another Verbund process (a running server?); stop it first, or work through its HTTP API"
+    )]
+    Locked { path: PathBuf },
     #[error("could not open the data dir {path}: {source}")]
     Open {
         path: PathBuf,

@@ -64,9 +64,14 @@ impl SledStore {
             // Durability comes from the explicit flush of every commit.
             .flush_every_ms(None)
             .open()
-            .map_err(|source| StoreError::Open {
-                path: path.clone(),
-                source,
+            .map_err(|source| match &source {
+                sled::Error::Io(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    StoreError::Locked { path: path.clone() }
+                }
+                _ => StoreError::Open {
+                    path: path.clone(),
+                    source,
+                },
             })?;
         let trees = Tree::ALL
             .iter()

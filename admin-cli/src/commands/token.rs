@@ -1,0 +1,63 @@
+//! `verbund token create`: issue an API token on a stopped server's data dir.
+
+use anyhow::Context;
+use verbund_core::auth::{AuditRecord, AuthService, Role, parse_duration};
+
+use crate::DataArgs;
+use crate::exit;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it (alone, on stdout). It is shown only this once.
+    #[command(
+        after_help = "Example:\n  verbund token create --data verbund-data --role admin --expires 90d\n  export VERBUND_TOKEN=$(verbund token create --role editor --label redaktion)"
+    )]
+    Create {
+        #[command(flatten)]
+        data: DataArgs,
+        /// admin, editor, reviewer or reader.
+        #[arg(long)]
+        role: String,
+        /// How long the token is valid: e.g. 90d, 12h, 30m, or never.
+        #[arg(long, default_value = "90d")]
+        expires: String,
+        /// A note for whom or what the token is.
+        #[arg(long)]
+        label: Option<String>,
+    },
+}
+
+pub fn run(cmd: TokenCommand) -> anyhow::Result<u8> {
+    match cmd {
+        TokenCommand::Create {
+            data,
+            role,
+            expires,
+            label,
+        } => {
+            let role = Role::parse(&role)?;
+            let expires = parse_duration(&expires)?;
+            let content = super::open(&data)?;
+            let auth = AuthService::new(content.store().clone());
+            let issued = auth
+                .create_token(role, expires, label)
+                .context("could not store the token")?;
+            let mut a = AuditRecord::draft("cli", "token.create");
+            a.id = Some(issued.info.id.clone());
+            a.detail = Some(format!("role {}", role.name()));
+            auth.audit(a)?;
+            println!("{}", issued.token);
+            eprintln!(
+                "token {} ({}, prefix vb_{}) expires {}; it is not shown again",
+                issued.info.id,
+                role.name(),
+                issued.info.prefix,
+                issued
+                    .info
+                    .expires_at
+                    .map_or_else(|| "never".to_string(), |t| t.to_rfc3339())
+            );
+            Ok(exit::OK)
+        }
+    }
+}

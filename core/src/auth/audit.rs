@@ -1,0 +1,212 @@
+//! The hash-chained, append-only audit log.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{AuthError, AuthService};
+use crate::store::{Expect, StoreError, Tree, WriteBatch};
+
+/// The `meta` key holding the last record's sequence number and hash.
+pub const HEAD_KEY: &[u8] = b"audit_head";
+
+/// One audited action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct AuditRecord {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    /// The id of the token that acted (or `cli` for offline commands).
+    pub actor: String,
+    /// e.g. `entry.create`, `entry.update`, `entry.transition`, `token.create`.
+    pub action: String,
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub ty: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_before: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_after: Option<u64>,
+    /// A short, non-personal note (e.g. the target state of a transition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    pub prev_hash: String,
+    #[serde(default)]
+    pub hash: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Head {
+    seq: u64,
+    hash: String,
+}
+
+impl AuditRecord {
+    /// A record to append; `seq`, `prev_hash` and `hash` are filled in by [`chain`].
+    pub fn draft(actor: &str, action: &str) -> Self {
+        AuditRecord {
+            seq: 0,
+            at: Utc::now(),
+            actor: actor.to_string(),
+            action: action.to_string(),
+            ty: None,
+            id: None,
+            version_before: None,
+            version_after: None,
+            detail: None,
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    fn compute_hash(&self) -> String {
+        let unhashed = AuditRecord {
+            hash: String::new(),
+            ..self.clone()
+        };
+        let body = serde_json::to_vec(&unhashed).unwrap_or_default();
+        let mut h = Sha256::new();
+        h.update(self.prev_hash.as_bytes());
+        h.update(b"\n");
+        h.update(&body);
+        hex::encode(h.finalize())
+    }
+}
+
+fn record_key(seq: u64) -> Vec<u8> {
+    seq.to_be_bytes().to_vec()
+}
+
+/// Links `draft` to the chain whose head is `head` (the stored head bytes, if any). Returns
+/// the writes: the record and the new head.
+pub fn chain(head: Option<&[u8]>, mut draft: AuditRecord) -> Vec<(Tree, Vec<u8>, Vec<u8>)> {
+    let head: Option<Head> = head.and_then(|h| serde_json::from_slice(h).ok());
+    draft.seq = head.as_ref().map_or(1, |h| h.seq + 1);
+    draft.prev_hash = head.map_or_else(|| "0".repeat(64), |h| h.hash);
+    draft.hash = draft.compute_hash();
+    let new_head = Head {
+        seq: draft.seq,
+        hash: draft.hash.clone(),
+    };
+    vec![
+        (
+            Tree::Audit,
+            record_key(draft.seq),
+            serde_json::to_vec(&draft).unwrap_or_default(),
+        ),
+        (
+            Tree::Meta,
+            HEAD_KEY.to_vec(),
+            serde_json::to_vec(&new_head).unwrap_or_default(),
+        ),
+    ]
+}
+
+/// The result of checking the chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditReport {
+    pub records: u64,
+    pub problems: Vec<String>,
+}
+
+impl AuthService {
+    /// Appends one record in a batch of its own (for actions outside the content service).
+    pub fn audit(&self, draft: AuditRecord) -> Result<(), AuthError> {
+        for _ in 0..32 {
+            let head = self.store.get(Tree::Meta, HEAD_KEY)?;
+            let mut b = WriteBatch::new();
+            b.check(
+                Tree::Meta,
+                HEAD_KEY.to_vec(),
+                head.clone().map_or(Expect::Absent, Expect::Equals),
+            );
+            for (t, k, v) in chain(head.as_deref(), draft.clone()) {
+                b.put(t, k, v);
+            }
+            match self.store.commit(b) {
+                Ok(_) => return Ok(()),
+                Err(StoreError::CheckFailed { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AuthError::Corrupt("the audit log kept conflicting".into()))
+    }
+
+    /// Audit records with `seq > since`, oldest first.
+    pub fn audit_records(&self, since: u64, limit: usize) -> Result<Vec<AuditRecord>, AuthError> {
+        let start = record_key(since.saturating_add(1));
+        let end = record_key(u64::MAX);
+        self.store
+            .scan_range(Tree::Audit, &start, &end, false, limit)?
+            .into_iter()
+            .map(|(_, v)| serde_json::from_slice(&v).map_err(|e| AuthError::Corrupt(e.to_string())))
+            .collect()
+    }
+
+    /// Walks the whole chain: sequence numbers, links and hashes, and the head.
+    pub fn verify_audit(&self) -> Result<AuditReport, AuthError> {
+        let mut problems = Vec::new();
+        let mut expected_seq = 1;
+        let mut prev = "0".repeat(64);
+        let mut n = 0;
+        for (k, v) in self
+            .store
+            .scan_prefix(Tree::Audit, b"", false, usize::MAX)?
+        {
+            n += 1;
+            let key_seq = <[u8; 8]>::try_from(k.as_slice())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            let rec: AuditRecord = match serde_json::from_slice(&v) {
+                Ok(r) => r,
+                Err(e) => {
+                    problems.push(format!("record {key_seq} cannot be read: {e}"));
+                    continue;
+                }
+            };
+            if rec.seq != key_seq {
+                problems.push(format!(
+                    "record stored at {key_seq} says it is record {}",
+                    rec.seq
+                ));
+            }
+            if rec.seq != expected_seq {
+                problems.push(format!(
+                    "record {expected_seq} is missing (next is {})",
+                    rec.seq
+                ));
+            }
+            if rec.prev_hash != prev {
+                problems.push(format!(
+                    "record {} does not link to the record before it",
+                    rec.seq
+                ));
+            }
+            if rec.compute_hash() != rec.hash {
+                problems.push(format!(
+                    "record {} was changed after it was written",
+                    rec.seq
+                ));
+            }
+            prev = rec.hash.clone();
+            expected_seq = rec.seq + 1;
+        }
+        let head: Option<Head> = self
+            .store
+            .get(Tree::Meta, HEAD_KEY)?
+            .and_then(|h| serde_json::from_slice(&h).ok());
+        match head {
+            Some(h) if h.seq != expected_seq - 1 || h.hash != prev => problems.push(format!(
+                "the log ends at record {} but its head says {}: records were removed from the end",
+                expected_seq - 1,
+                h.seq
+            )),
+            None if n > 0 => problems.push("the log has records but no head".into()),
+            _ => {}
+        }
+        Ok(AuditReport {
+            records: n,
+            problems,
+        })
+    }
+}

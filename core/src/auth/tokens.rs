@@ -1,0 +1,344 @@
+//! Issuing, checking, listing and revoking API tokens.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{AuthError, AuthService};
+use crate::store::{Tree, WriteBatch};
+
+/// What a token may do. Higher roles include the lower ones where it makes sense:
+/// admin ⊇ editor ⊇ reader and admin ⊇ reviewer ⊇ reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Editor,
+    Reviewer,
+    Reader,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Result<Role, AuthError> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "editor" => Ok(Role::Editor),
+            "reviewer" => Ok(Role::Reviewer),
+            "reader" => Ok(Role::Reader),
+            other => Err(AuthError::UnknownRole(other.to_string())),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Editor => "editor",
+            Role::Reviewer => "reviewer",
+            Role::Reader => "reader",
+        }
+    }
+
+    /// Whether this role includes `needed`.
+    pub fn includes(self, needed: Role) -> bool {
+        self == needed
+            || self == Role::Admin
+            || (needed == Role::Reader && matches!(self, Role::Editor | Role::Reviewer))
+    }
+}
+
+/// A token as stored (never the token itself).
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TokenInfo {
+    pub id: String,
+    /// The visible part of the token (`vb_<prefix>_…`), to recognise it.
+    pub prefix: String,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    pub created_at: DateTime<Utc>,
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub last_used_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// SHA-256 of the token, hex.
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    #[schemars(skip)]
+    pub hash: String,
+}
+
+impl TokenInfo {
+    /// The record without its hash, for display.
+    pub fn public(&self) -> TokenInfo {
+        TokenInfo {
+            hash: String::new(),
+            ..self.clone()
+        }
+    }
+}
+
+/// A freshly issued token: the only time the secret is visible.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct IssuedToken {
+    pub token: String,
+    #[serde(flatten)]
+    pub info: TokenInfo,
+}
+
+/// Who is calling: the token's id and role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub token_id: String,
+    pub role: Role,
+}
+
+impl Caller {
+    /// Requires `needed` (or a role that includes it).
+    pub fn require(&self, needed: Role) -> Result<(), AuthError> {
+        if self.role.includes(needed) {
+            Ok(())
+        } else {
+            Err(AuthError::Forbidden {
+                needed: needed.name(),
+                has: self.role.name(),
+            })
+        }
+    }
+}
+
+/// Parses `90d`, `12h`, `30m`, `3600s` or `never`.
+pub fn parse_duration(s: &str) -> Result<Option<Duration>, AuthError> {
+    if s == "never" {
+        return Ok(None);
+    }
+    let bad = || {
+        AuthError::BadRequest(format!(
+            "{s:?} is not a duration; use e.g. 90d, 12h, 30m or never"
+        ))
+    };
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "d" => n.checked_mul(86_400),
+        "h" => n.checked_mul(3_600),
+        "m" => n.checked_mul(60),
+        "s" => Some(n),
+        _ => None,
+    }
+    .ok_or_else(bad)?;
+    if secs == 0 {
+        return Err(bad());
+    }
+    Ok(Some(Duration::from_secs(secs)))
+}
+
+fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn token_key(id: &str) -> Vec<u8> {
+    let mut k = b"id\0".to_vec();
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+fn prefix_key(prefix: &str) -> Vec<u8> {
+    let mut k = b"prefix\0".to_vec();
+    k.extend_from_slice(prefix.as_bytes());
+    k
+}
+
+fn random(n: usize) -> Result<Vec<u8>, AuthError> {
+    let mut buf = vec![0u8; n];
+    getrandom::fill(&mut buf).map_err(|e| AuthError::Corrupt(format!("no randomness: {e}")))?;
+    Ok(buf)
+}
+
+/// How often the last-used time of one token is written at most.
+const LAST_USED_EVERY: Duration = Duration::from_secs(60);
+
+impl AuthService {
+    /// Issues a token. The returned secret is shown once and never stored.
+    pub fn create_token(
+        &self,
+        role: Role,
+        expires_in: Option<Duration>,
+        label: Option<String>,
+    ) -> Result<IssuedToken, AuthError> {
+        let prefix: String = hex::encode(random(4)?);
+        let secret = URL_SAFE_NO_PAD.encode(random(32)?);
+        let token = format!("vb_{prefix}_{secret}");
+        let now = Utc::now();
+        let expires_at = match expires_in {
+            Some(d) => Some(
+                now + chrono::Duration::from_std(d)
+                    .map_err(|_| AuthError::BadRequest("the expiry is too far away".into()))?,
+            ),
+            None => None,
+        };
+        let info = TokenInfo {
+            id: ulid::Ulid::new().to_string(),
+            prefix: prefix.clone(),
+            role,
+            label,
+            created_at: now,
+            expires_at,
+            last_used_at: None,
+            revoked_at: None,
+            hash: hash(&token),
+        };
+        let mut b = WriteBatch::new();
+        b.check(
+            Tree::Tokens,
+            prefix_key(&prefix),
+            crate::store::Expect::Absent,
+        );
+        b.put(
+            Tree::Tokens,
+            prefix_key(&prefix),
+            info.id.as_bytes().to_vec(),
+        );
+        b.put(
+            Tree::Tokens,
+            token_key(&info.id),
+            serde_json::to_vec(&info).unwrap_or_default(),
+        );
+        self.store.commit(b)?;
+        Ok(IssuedToken {
+            token,
+            info: info.public(),
+        })
+    }
+
+    fn load(&self, id: &str) -> Result<Option<TokenInfo>, AuthError> {
+        match self.store.get(Tree::Tokens, &token_key(id))? {
+            Some(b) => serde_json::from_slice(&b)
+                .map(Some)
+                .map_err(|e| AuthError::Corrupt(e.to_string())),
+            None => Ok(None),
+        }
+    }
+
+    /// Checks a bearer token and returns the caller.
+    pub fn authenticate(&self, token: &str) -> Result<Caller, AuthError> {
+        let mut parts = token.splitn(3, '_');
+        let (Some("vb"), Some(prefix), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(AuthError::Invalid);
+        };
+        let Some(id) = self.store.get(Tree::Tokens, &prefix_key(prefix))? else {
+            return Err(AuthError::Invalid);
+        };
+        let id = String::from_utf8_lossy(&id).into_owned();
+        let Some(info) = self.load(&id)? else {
+            return Err(AuthError::Invalid);
+        };
+        // Compare hashes, not tokens: equal-length hex digests, compared in full.
+        let given = hash(token);
+        let same = given.len() == info.hash.len()
+            && given
+                .bytes()
+                .zip(info.hash.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if !same || info.revoked_at.is_some() {
+            return Err(AuthError::Invalid);
+        }
+        if let Some(exp) = info.expires_at
+            && exp <= Utc::now()
+        {
+            return Err(AuthError::Expired(exp.to_rfc3339()));
+        }
+        self.touch(&info);
+        Ok(Caller {
+            token_id: info.id,
+            role: info.role,
+        })
+    }
+
+    /// Records the last-used time, at most once a minute per token.
+    fn touch(&self, info: &TokenInfo) {
+        {
+            let mut seen = self.last_used.lock().unwrap_or_else(|p| p.into_inner());
+            if seen
+                .get(&info.id)
+                .is_some_and(|t| t.elapsed() < LAST_USED_EVERY)
+            {
+                return;
+            }
+            seen.insert(info.id.clone(), Instant::now());
+        }
+        let mut updated = info.clone();
+        updated.last_used_at = Some(Utc::now());
+        let mut b = WriteBatch::new();
+        b.put(
+            Tree::Tokens,
+            token_key(&info.id),
+            serde_json::to_vec(&updated).unwrap_or_default(),
+        );
+        if let Err(e) = self.store.commit(b) {
+            tracing::warn!(error = %e, "could not record a token's last use");
+        }
+    }
+
+    /// Every token (without hashes), oldest first.
+    pub fn list_tokens(&self) -> Result<Vec<TokenInfo>, AuthError> {
+        let mut out = Vec::new();
+        for (_, v) in self
+            .store
+            .scan_prefix(Tree::Tokens, b"id\0", false, usize::MAX)?
+        {
+            let t: TokenInfo =
+                serde_json::from_slice(&v).map_err(|e| AuthError::Corrupt(e.to_string()))?;
+            out.push(t.public());
+        }
+        Ok(out)
+    }
+
+    /// Revokes a token; it stops working at once.
+    pub fn revoke_token(&self, id: &str) -> Result<TokenInfo, AuthError> {
+        let Some(mut info) = self.load(id)? else {
+            return Err(AuthError::NotFound(id.to_string()));
+        };
+        if info.revoked_at.is_none() {
+            info.revoked_at = Some(Utc::now());
+            let mut b = WriteBatch::new();
+            b.put(
+                Tree::Tokens,
+                token_key(id),
+                serde_json::to_vec(&info).unwrap_or_default(),
+            );
+            self.store.commit(b)?;
+        }
+        Ok(info.public())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_include_what_they_should() {
+        assert!(Role::Admin.includes(Role::Editor));
+        assert!(Role::Editor.includes(Role::Reader));
+        assert!(Role::Reviewer.includes(Role::Reader));
+        assert!(!Role::Editor.includes(Role::Reviewer));
+        assert!(!Role::Reader.includes(Role::Editor));
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(
+            parse_duration("90d").unwrap(),
+            Some(Duration::from_secs(90 * 86_400))
+        );
+        assert_eq!(parse_duration("never").unwrap(), None);
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("0d").is_err());
+    }
+}

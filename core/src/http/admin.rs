@@ -1,0 +1,129 @@
+//! Admin endpoints: tokens and the audit log.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::manage::json_body;
+use super::{ApiError, AppState};
+use crate::auth::{AuditRecord, Caller, Role, parse_duration};
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the request failed; it has been logged",
+        )
+    })?
+}
+
+pub async fn create_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let v = json_body(&headers, &body)?;
+    let role = v.get("role").and_then(Value::as_str).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "role is required: admin, editor, reviewer or reader",
+        )
+    })?;
+    let role = Role::parse(role)?;
+    let expires = parse_duration(v.get("expires").and_then(Value::as_str).unwrap_or("90d"))?;
+    let label = v.get("label").and_then(Value::as_str).map(String::from);
+    let issued = blocking(move || {
+        let issued = state.auth.create_token(role, expires, label)?;
+        let mut a = AuditRecord::draft(&caller.token_id, "token.create");
+        a.id = Some(issued.info.id.clone());
+        a.detail = Some(format!("role {}", role.name()));
+        state.auth.audit(a)?;
+        Ok(issued)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "data": issued }))).into_response())
+}
+
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let tokens = blocking(move || Ok(state.auth.list_tokens()?)).await?;
+    Ok(Json(json!({ "data": tokens })).into_response())
+}
+
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let info = blocking(move || {
+        let info = state.auth.revoke_token(&id)?;
+        let mut a = AuditRecord::draft(&caller.token_id, "token.revoke");
+        a.id = Some(id);
+        state.auth.audit(a)?;
+        Ok(info)
+    })
+    .await?;
+    Ok(Json(json!({ "data": info })).into_response())
+}
+
+pub async fn audit(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let mut since = 0u64;
+    let mut limit = 100usize;
+    for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(raw.as_deref().unwrap_or(""))
+        .map_err(|e| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("the query string cannot be read: {e}"),
+            )
+        })?
+    {
+        match k.as_str() {
+            "since" => {
+                since = v.parse().map_err(|_| {
+                    ApiError::bad_request(
+                        "invalid_query",
+                        format!("since must be a whole number, got {v:?}"),
+                    )
+                })?
+            }
+            "limit" => {
+                limit = match v.parse::<usize>() {
+                    Ok(n) if (1..=1000).contains(&n) => n,
+                    _ => {
+                        return Err(ApiError::bad_request(
+                            "invalid_limit",
+                            format!("limit must be a whole number from 1 to 1000, got {v:?}"),
+                        ));
+                    }
+                }
+            }
+            other => {
+                return Err(ApiError::bad_request(
+                    "unknown_parameter",
+                    format!("unknown query parameter {other:?}; use since and limit"),
+                ));
+            }
+        }
+    }
+    let records = blocking(move || Ok(state.auth.audit_records(since, limit)?)).await?;
+    let next = records.last().map_or(since, |r| r.seq);
+    Ok(Json(json!({ "data": records, "meta": { "next_since": next } })).into_response())
+}

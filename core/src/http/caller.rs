@@ -1,0 +1,94 @@
+//! Who is calling: the bearer token, checked once per request.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+
+use super::{ApiError, AppState};
+use crate::auth::{AuthError, Caller};
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        let detail = e.to_string();
+        match e {
+            AuthError::Missing => ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail),
+            AuthError::Invalid => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", detail),
+            AuthError::Expired(_) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "token_expired", detail)
+            }
+            AuthError::Forbidden { .. } => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden", detail)
+            }
+            AuthError::UnknownRole(_) | AuthError::BadRequest(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", detail)
+            }
+            AuthError::NotFound(_) => ApiError::not_found(detail),
+            AuthError::Store(_) | AuthError::Corrupt(_) => {
+                tracing::error!(error = %detail, "auth storage failure");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the server could not complete the request; it has been logged",
+                )
+            }
+        }
+    }
+}
+
+/// The bearer token of a request, if any (`Authorization: Bearer <token>`).
+pub fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::from(AuthError::Invalid))?;
+    match text.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Ok(Some(token.trim())),
+        _ => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the Authorization header must be `Bearer <token>`",
+        )),
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts)?.ok_or(AuthError::Missing)?;
+        let auth = state.auth.clone();
+        let token = token.to_string();
+        let caller = tokio::task::spawn_blocking(move || auth.authenticate(&token))
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the token check failed",
+                )
+            })?;
+        caller.map_err(|e| {
+            let mut err = ApiError::from(e);
+            err.www_authenticate = Some(HeaderValue::from_static("Bearer"));
+            err
+        })
+    }
+}
+
+/// An optional caller: `None` without an Authorization header, an error for a bad token.
+pub struct MaybeCaller(pub Option<Caller>);
+
+impl FromRequestParts<AppState> for MaybeCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if bearer(parts)?.is_none() {
+            return Ok(MaybeCaller(None));
+        }
+        Caller::from_request_parts(parts, state)
+            .await
+            .map(|c| MaybeCaller(Some(c)))
+    }
+}

@@ -1,0 +1,313 @@
+//! The management API: editors and admins create, edit, publish and delete entries.
+//!
+//! Every write needs a token with a fitting role; `PUT`, `PATCH` and `DELETE` need
+//! `If-Match: "<version>"` (428 without, 409 with a stale one); every write lands in the audit
+//! log in the same transaction.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState};
+use crate::auth::{Caller, Role};
+use crate::content::{EntryRecord, NewEntry};
+
+/// Parses a JSON request body, with problem+json answers for everything a client can get wrong.
+pub fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if !(mime == "application/json" || mime.ends_with("+json")) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "send JSON with `Content-Type: application/json` (got {:?})",
+                ct
+            ),
+        ));
+    }
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_json",
+            "the request body is empty; send a JSON object",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!("the request body is not valid JSON: {e}"),
+        )
+    })
+}
+
+/// The version in `If-Match`; a write without one is refused with 428.
+fn if_match(headers: &HeaderMap) -> Result<u64, ApiError> {
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Err(ApiError::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "precondition_required",
+            "send `If-Match: \"<version>\"` with the version you edited (the ETag of GET …/{id}), so that no one else's change is overwritten",
+        ));
+    };
+    let text = v.to_str().unwrap_or("");
+    text.trim()
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .parse::<u64>()
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid_if_match",
+                format!("If-Match must be a version like \"3\", got {text:?}"),
+            )
+        })
+}
+
+/// An entry with its version as ETag.
+fn entry_response(status: StatusCode, rec: &EntryRecord) -> Response {
+    let mut res = (status, Json(json!({ "data": rec.to_flat_json() }))).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", rec.version)) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// Management reads need a role that edits or reviews: readers get the delivery preview.
+fn require_staff(caller: &Caller) -> Result<(), ApiError> {
+    if caller.role == Role::Reader {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this needs the editor, reviewer or admin role; readers can preview drafts with GET /api/v1/content/{type}/{id}?preview=true",
+        ));
+    }
+    Ok(())
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the request failed; it has been logged",
+        )
+    })?
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(ty): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Editor)?;
+    let value = json_body(&headers, &body)?;
+    let new = NewEntry::from_json(value)
+        .map_err(|errors| ApiError::from(crate::content::ContentError::Invalid { errors }))?;
+    if new.state.as_deref().is_some_and(|s| s != "draft") {
+        return Err(ApiError::from(crate::content::ContentError::Invalid {
+            errors: vec![crate::schema::FieldError::new(
+                "/state",
+                "new entries start as drafts; publish with POST …/{id}/transitions {\"to\": \"published\"}",
+            )],
+        }));
+    }
+    let rec = blocking(move || Ok(state.content.create(&ty, new, Some(&caller.token_id))?)).await?;
+    let mut res = entry_response(StatusCode::CREATED, &rec);
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/manage/{}/{}", rec.ty, rec.id)) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(ty): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    require_staff(&caller)?;
+    let mut filter_state = None;
+    let mut cursor = None;
+    let mut limit = 20usize;
+    for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(raw.as_deref().unwrap_or(""))
+        .map_err(|e| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("the query string cannot be read: {e}"),
+            )
+        })?
+    {
+        match k.as_str() {
+            "state" => filter_state = Some(v),
+            "cursor" => cursor = Some(v),
+            "limit" => {
+                limit = match v.parse::<usize>() {
+                    Ok(n) if (1..=100).contains(&n) => n,
+                    _ => {
+                        return Err(ApiError::bad_request(
+                            "invalid_limit",
+                            format!("limit must be a whole number from 1 to 100, got {v:?}"),
+                        ));
+                    }
+                }
+            }
+            other => {
+                return Err(ApiError::bad_request(
+                    "unknown_parameter",
+                    format!("unknown query parameter {other:?}; use state, limit and cursor"),
+                ));
+            }
+        }
+    }
+    let (items, next) = blocking(move || {
+        Ok(state
+            .content
+            .list_current(&ty, filter_state.as_deref(), cursor.as_deref(), limit)?)
+    })
+    .await?;
+    let data: Vec<Value> = items.iter().map(EntryRecord::to_flat_json).collect();
+    Ok(Json(json!({ "data": data, "meta": { "next_cursor": next } })).into_response())
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ty, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    require_staff(&caller)?;
+    let rec = blocking(move || Ok(state.content.get_by_id_or_slug(&ty, &id, "de")?)).await?;
+    Ok(entry_response(StatusCode::OK, &rec))
+}
+
+pub async fn replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ty, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Editor)?;
+    let version = if_match(&headers)?;
+    let mut value = json_body(&headers, &body)?;
+    strip_meta(&mut value);
+    let rec = blocking(move || {
+        Ok(state
+            .content
+            .update(&ty, &id, Some(version), value, Some(&caller.token_id))?)
+    })
+    .await?;
+    Ok(entry_response(StatusCode::OK, &rec))
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ty, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Editor)?;
+    let version = if_match(&headers)?;
+    let mut patch = json_body(&headers, &body)?;
+    if !patch.is_object() {
+        return Err(ApiError::bad_request(
+            "invalid_json",
+            "a JSON Merge Patch (RFC 7386) body must be an object",
+        ));
+    }
+    strip_meta(&mut patch);
+    let rec = blocking(move || {
+        let current = state.content.get(&ty, &id)?;
+        let mut data = Value::Object(current.data);
+        json_patch::merge(&mut data, &patch);
+        Ok(state
+            .content
+            .update(&ty, &id, Some(version), data, Some(&caller.token_id))?)
+    })
+    .await?;
+    Ok(entry_response(StatusCode::OK, &rec))
+}
+
+/// Metadata a client may send back from a GET is not part of the fields.
+fn strip_meta(v: &mut Value) {
+    if let Some(obj) = v.as_object_mut() {
+        for k in crate::schema::RESERVED_FIELDS
+            .iter()
+            .chain(["published_version"].iter())
+        {
+            obj.remove(*k);
+        }
+    }
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ty, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Editor)?;
+    let version = if_match(&headers)?;
+    blocking(move || {
+        Ok(state
+            .content
+            .delete(&ty, &id, Some(version), Some(&caller.token_id))?)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn revisions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ty, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    require_staff(&caller)?;
+    let revs = blocking(move || Ok(state.content.revisions(&ty, &id)?)).await?;
+    let data: Vec<Value> = revs.iter().map(EntryRecord::to_flat_json).collect();
+    Ok(Json(json!({ "data": data })).into_response())
+}
+
+pub async fn transition(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ty, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if caller.role == Role::Reader {
+        caller.require(Role::Editor)?;
+    }
+    let value = json_body(&headers, &body)?;
+    let Some(to) = value.get("to").and_then(Value::as_str).map(String::from) else {
+        return Err(ApiError::from(crate::content::ContentError::Invalid {
+            errors: vec![crate::schema::FieldError::new(
+                "/to",
+                "is required: the state to go to, e.g. \"published\"",
+            )],
+        }));
+    };
+    let rec = blocking(move || {
+        Ok(state
+            .content
+            .transition(&ty, &id, &to, Some(&caller.token_id))?)
+    })
+    .await?;
+    Ok(entry_response(StatusCode::OK, &rec))
+}
