@@ -43,6 +43,19 @@ pub struct ServeArgs {
     /// change of published content empties it.
     #[arg(long, env = "VERBUND_RESPONSE_CACHE", default_value_t = 4096)]
     response_cache: usize,
+    /// An origin websites call the API from (repeatable); without any, every origin may.
+    #[arg(
+        long = "cors-origin",
+        env = "VERBUND_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    cors_origins: Vec<String>,
+    /// Requests per second per client on the management API (0 turns the limit off).
+    #[arg(long, env = "VERBUND_RATE_LIMIT", default_value_t = 20)]
+    rate_limit: u32,
+    /// Largest request body in bytes.
+    #[arg(long, env = "VERBUND_MAX_BODY", default_value_t = 1 << 20)]
+    max_body: usize,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
@@ -56,6 +69,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
         cache_control,
         cache_entries: args.response_cache,
         ..http::DeliveryConfig::default()
+    };
+    let limits = http::Limits {
+        cors_origins: args.cors_origins.clone(),
+        rate_per_second: args.rate_limit,
+        rate_burst: args.rate_limit.saturating_mul(5),
+        max_body_bytes: args.max_body,
+        ..http::Limits::default()
     };
     let content = Arc::new(super::open(&args.data)?);
     if args.demo {
@@ -86,7 +106,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
         say!("  try: curl http://{addr}/api/v1/content/story");
         http::serve(
             listener,
-            AppState::with_config(content, delivery),
+            AppState::with_config(content, delivery, limits),
             http::shutdown_signal(),
         )
         .await?;

@@ -9,16 +9,26 @@ mod cache;
 mod caller;
 mod delivery;
 mod error;
+mod layers;
 mod manage;
+mod metrics;
 
 pub use error::ApiError;
+pub use layers::Limits;
 
 use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::error_handling::HandleErrorLayer;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::TraceLayer;
 
 use crate::ContentService;
 
@@ -28,21 +38,31 @@ pub struct AppState {
     pub content: Arc<ContentService>,
     pub auth: crate::auth::AuthService,
     pub delivery: Arc<DeliveryConfig>,
+    pub limits: Arc<Limits>,
     cache: Arc<cache::ResponseCache>,
+    rate: Arc<layers::RateLimiter>,
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
     pub fn new(content: Arc<ContentService>) -> Self {
-        Self::with_config(content, DeliveryConfig::default())
+        Self::with_config(content, DeliveryConfig::default(), Limits::default())
     }
 
-    pub fn with_config(content: Arc<ContentService>, delivery: DeliveryConfig) -> Self {
+    pub fn with_config(
+        content: Arc<ContentService>,
+        delivery: DeliveryConfig,
+        limits: Limits,
+    ) -> Self {
         let cache = cache::ResponseCache::new(delivery.cache_entries, delivery.cache_bytes);
         Self {
             auth: crate::auth::AuthService::new(content.store().clone()),
             content,
             delivery: Arc::new(delivery),
+            limits: Arc::new(limits),
             cache: Arc::new(cache),
+            rate: Arc::default(),
+            metrics: Arc::default(),
         }
     }
 }
@@ -72,6 +92,7 @@ impl Default for DeliveryConfig {
 
 /// The whole API as a router.
 pub fn router(state: AppState) -> Router {
+    let limits = state.limits.clone();
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/content/{type}", get(delivery::list))
@@ -108,9 +129,61 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/content/{type}/{id_or_slug}",
             get(delivery::get_one),
         )
+        .route("/metrics", get(metrics::metrics))
         .fallback(fallback)
+        .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
+        .route_layer(from_fn_with_state(state.clone(), layers::record_metrics))
+        .layer(from_fn_with_state(state.clone(), layers::rate_limit))
+        .layer(from_fn(layers::problem_json))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(layers::overload_response))
+                .load_shed()
+                .concurrency_limit(limits.max_concurrency.max(1))
+                .timeout(limits.request_timeout),
+        )
+        .layer(CompressionLayer::new())
+        .layer(cors_layer(&limits.cors_origins))
+        .layer(CatchPanicLayer::custom(layers::panic_response))
+        .layer(TraceLayer::new_for_http())
         .with_state(state)
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// CORS for websites: any origin unless origins are configured.
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    use axum::http::{HeaderName, Method, header};
+    let base = CorsLayer::new()
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            HeaderName::from_static("surrogate-key"),
+        ])
+        .max_age(std::time::Duration::from_secs(600));
+    if origins.is_empty() {
+        base.allow_origin(AllowOrigin::any())
+    } else {
+        let list: Vec<axum::http::HeaderValue> = origins
+            .iter()
+            .filter_map(|o| axum::http::HeaderValue::from_str(o).ok())
+            .collect();
+        base.allow_origin(AllowOrigin::list(list))
+    }
 }
 
 async fn healthz() -> &'static str {
@@ -130,9 +203,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Resolves on ctrl-c or SIGTERM.

@@ -1,0 +1,236 @@
+//! The tower layers around the API: limits, rate limiting, CORS, compression, metrics,
+//! panic catching, and one rendering of every error as problem+json.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::{ApiError, AppState};
+
+/// Limits and policies of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// Longest a request may take before it is answered with 408.
+    pub request_timeout: Duration,
+    /// Requests handled at once; more are answered with 503 at once.
+    pub max_concurrency: usize,
+    /// Sustained requests per second per client on the management and admin API (and for any
+    /// request carrying a token); 0 turns the limit off.
+    pub rate_per_second: u32,
+    /// Burst allowance of the rate limit.
+    pub rate_burst: u32,
+    /// Origins allowed by CORS; empty means any origin.
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1 << 20,
+            request_timeout: Duration::from_secs(30),
+            max_concurrency: 1024,
+            rate_per_second: 20,
+            rate_burst: 100,
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+/// Token buckets per client address.
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    /// Takes one request from `key`'s bucket; on refusal returns the seconds to wait.
+    fn take(&self, key: &str, rate: f64, burst: f64) -> Result<(), u64> {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() > 100_000 {
+            // Forget idle clients rather than grow without bound.
+            buckets.retain(|_, (_, t)| t.elapsed() < Duration::from_secs(60));
+        }
+        let now = Instant::now();
+        let (tokens, last) = buckets.entry(key.to_string()).or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *tokens) / rate).ceil().max(1.0) as u64)
+        }
+    }
+}
+
+/// Rate limits the management and admin API, and every request that carries a token.
+pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limits = &state.limits;
+    let path = req.uri().path();
+    let has_token = req.headers().contains_key(header::AUTHORIZATION);
+    let applies = limits.rate_per_second > 0
+        && (has_token || path.starts_with("/api/v1/manage") || path.starts_with("/api/v1/admin"));
+    if applies {
+        let ip = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_else(|| "local".into());
+        // Per client address: varying the token (guessing) does not buy a fresh bucket.
+        let key = ip;
+        if let Err(wait) = state.rate.take(
+            &key,
+            f64::from(limits.rate_per_second),
+            f64::from(limits.rate_burst.max(1)),
+        ) {
+            let mut res = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many requests from this client; try again in {wait} s"),
+            )
+            .into_response();
+            if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return res;
+        }
+    }
+    next.run(req).await
+}
+
+/// Counts requests and latencies per route for `/metrics`.
+pub async fn record_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = req.method().to_string();
+    let started = Instant::now();
+    let res = next.run(req).await;
+    state
+        .metrics
+        .observe(&method, &route, res.status().as_u16(), started.elapsed());
+    res
+}
+
+/// Renders every error answer that is not problem+json yet (rejections of extractors, limits,
+/// timeouts, unknown methods) as problem+json with a stable code.
+pub async fn problem_json(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    if status.as_u16() < 400 {
+        return res;
+    }
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem {
+        return res;
+    }
+    let retry_after = res.headers().get(header::RETRY_AFTER).cloned();
+    let allow = res.headers().get(header::ALLOW).cloned();
+    let (_, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, 16 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let (code, detail) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload_too_large",
+            "the request body is too large; the limit is set with --max-body".to_string(),
+        ),
+        StatusCode::REQUEST_TIMEOUT => (
+            "timeout",
+            "the request took too long and was stopped".to_string(),
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            format!(
+                "this method is not allowed here{}",
+                allow
+                    .as_ref()
+                    .and_then(|a| a.to_str().ok())
+                    .map(|a| format!("; allowed: {a}"))
+                    .unwrap_or_default()
+            ),
+        ),
+        StatusCode::SERVICE_UNAVAILABLE => (
+            "overloaded",
+            "the server is handling too many requests; try again shortly".to_string(),
+        ),
+        StatusCode::NOT_FOUND => (
+            "not_found",
+            if text.is_empty() {
+                "not found".to_string()
+            } else {
+                text
+            },
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", text),
+        s if s.is_server_error() => {
+            tracing::error!(status = %s, body = %text, "internal error");
+            (
+                "internal",
+                "the server could not complete the request; it has been logged".to_string(),
+            )
+        }
+        _ => (
+            "bad_request",
+            if text.is_empty() {
+                "the request is malformed".to_string()
+            } else {
+                text
+            },
+        ),
+    };
+    let mut out = ApiError::new(status, code, detail).into_response();
+    if let Some(v) = retry_after {
+        out.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    if let Some(v) = allow {
+        out.headers_mut().insert(header::ALLOW, v);
+    }
+    out
+}
+
+/// A panic in a handler becomes a 500 problem; the server keeps serving.
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
+    tracing::error!("a request handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the server could not complete the request; it has been logged",
+    )
+    .into_response()
+}
+
+/// Load shedding answers (the concurrency limit is full) and timeouts.
+pub async fn overload_response(err: tower::BoxError) -> Response {
+    if err.is::<tower::timeout::error::Elapsed>() {
+        return ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            "the request took too long and was stopped",
+        )
+        .into_response();
+    }
+    let mut res = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "overloaded",
+        "the server is handling too many requests; try again shortly",
+    )
+    .into_response();
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    res
+}
