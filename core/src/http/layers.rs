@@ -109,16 +109,16 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
 
 /// Counts requests and latencies per route for `/metrics`.
 pub async fn record_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let method = req.method().to_string();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
     let started = Instant::now();
     let res = next.run(req).await;
-    state
-        .metrics
-        .observe(&method, &route, res.status().as_u16(), started.elapsed());
+    state.metrics.observe(
+        &method,
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
+        res.status().as_u16(),
+        started.elapsed(),
+    );
     res
 }
 

@@ -1,12 +1,12 @@
 //! `/metrics` in Prometheus text format: requests and latencies per route, entries per type.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
@@ -23,19 +23,24 @@ struct Series {
     buckets: [u64; BUCKETS.len()],
 }
 
-/// Request metrics, keyed by method, route template and status.
+/// Request metrics, keyed by route template, then method and status. Looking a route up by
+/// `&str` needs no allocation on the hot path.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    series: Mutex<BTreeMap<(String, String, u16), Series>>,
+    series: Mutex<HashMap<String, HashMap<(Method, u16), Series>>>,
 }
 
 impl Metrics {
-    pub fn observe(&self, method: &str, route: &str, status: u16, took: Duration) {
+    pub fn observe(&self, method: &Method, route: &str, status: u16, took: Duration) {
         let secs = took.as_secs_f64();
         let mut all = self.series.lock().unwrap_or_else(|p| p.into_inner());
-        let s = all
-            .entry((method.to_string(), route.to_string(), status))
-            .or_default();
+        if !all.contains_key(route) {
+            all.insert(route.to_string(), HashMap::new());
+        }
+        let Some(by_route) = all.get_mut(route) else {
+            return;
+        };
+        let s = by_route.entry((method.clone(), status)).or_default();
         s.count += 1;
         s.sum += secs;
         for (i, b) in BUCKETS.iter().enumerate() {
@@ -46,7 +51,14 @@ impl Metrics {
     }
 
     fn render(&self, out: &mut String) {
-        let all = self.series.lock().unwrap_or_else(|p| p.into_inner());
+        let guard = self.series.lock().unwrap_or_else(|p| p.into_inner());
+        let all: BTreeMap<(String, String, u16), &Series> = guard
+            .iter()
+            .flat_map(|(r, m)| {
+                m.iter()
+                    .map(move |((method, st), s)| ((method.to_string(), r.clone(), *st), s))
+            })
+            .collect();
         out.push_str(
             "# HELP verbund_http_requests_total HTTP requests by method, route and status.\n",
         );
