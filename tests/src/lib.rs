@@ -1,6 +1,7 @@
 //! Shared helpers of Verbund's end-to-end tests: the real `verbund` binary, a server process
 //! on a free port with a temporary data dir, and valid German test content.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -57,6 +58,18 @@ impl TestServer {
         s
     }
 
+    /// Creates one token per role with `verbund token create` (they never expire), then starts
+    /// the server with the demo content on a new temporary data dir. The tokens are keyed by
+    /// role.
+    pub fn start_demo_with_tokens(roles: &[&str]) -> (Self, HashMap<String, String>) {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let data = tmp.path().join("data");
+        let tokens = create_tokens(&data, roles);
+        let mut s = Self::start(&data, &["--demo"]);
+        s._tmp = Some(tmp);
+        (s, tokens)
+    }
+
     /// Starts the server on `data` with extra arguments and waits until it listens.
     pub fn start(data: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(verbund_bin())
@@ -64,6 +77,12 @@ impl TestServer {
             .arg("--data")
             .arg(data)
             .args(["--listen", "127.0.0.1:0"])
+            // Tests make many management calls quickly; the rate-limit test sets its own limit.
+            .args(if extra.contains(&"--rate-limit") {
+                &[][..]
+            } else {
+                &["--rate-limit", "10000"][..]
+            })
             .args(extra)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .stdout(Stdio::piped())
@@ -118,6 +137,37 @@ impl Drop for TestServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Creates an API token with `verbund token create` on a data dir no server is running on,
+/// and returns it (the token is printed alone on stdout).
+pub fn create_token(data: &Path, role: &str, expires: &str) -> String {
+    let out = Command::new(verbund_bin())
+        .args(["token", "create", "--data"])
+        .arg(data)
+        .args(["--role", role, "--expires", expires])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run verbund token create");
+    assert!(
+        out.status.success(),
+        "verbund token create --role {role} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout)
+        .expect("token is UTF-8")
+        .trim()
+        .to_string();
+    assert!(token.starts_with("vb_"), "unexpected token {token:?}");
+    token
+}
+
+/// One never-expiring token per role (see [`create_token`]), keyed by role.
+pub fn create_tokens(data: &Path, roles: &[&str]) -> HashMap<String, String> {
+    roles
+        .iter()
+        .map(|r| (r.to_string(), create_token(data, r, "never")))
+        .collect()
 }
 
 /// A valid German story (fields only), unique by `n`.

@@ -414,7 +414,8 @@ impl ContentService {
             }
             replace_index_keys(plan, &old, &rec);
             plan.put(Tree::Entries, keys::entry(ty, id), rec.to_bytes());
-            plan.change(change_event("state", &rec, true, now));
+            let public = to == State::PUBLISHED || published_before.is_some();
+            plan.change(change_event("state", &rec, public, now));
             if let Some(actor) = actor {
                 let mut a = crate::auth::AuditRecord::draft(actor, "entry.transition");
                 a.ty = Some(ty.to_string());

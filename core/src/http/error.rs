@@ -121,6 +121,9 @@ impl IntoResponse for ApiError {
         );
         if let Some(v) = self.www_authenticate {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        } else if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         res
     }

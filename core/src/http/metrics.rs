@@ -11,6 +11,9 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 
+/// Method, route and status of a series, for sorted output.
+type SeriesKey = (String, String, u16);
+
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 10] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
@@ -27,8 +30,11 @@ struct Series {
 /// `&str` needs no allocation on the hot path.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    series: Mutex<HashMap<String, HashMap<(Method, u16), Series>>>,
+    series: Mutex<HashMap<String, RouteSeries>>,
 }
+
+/// The series of one route, by method and status.
+type RouteSeries = HashMap<(Method, u16), Series>;
 
 impl Metrics {
     pub fn observe(&self, method: &Method, route: &str, status: u16, took: Duration) {
@@ -52,7 +58,7 @@ impl Metrics {
 
     fn render(&self, out: &mut String) {
         let guard = self.series.lock().unwrap_or_else(|p| p.into_inner());
-        let all: BTreeMap<(String, String, u16), &Series> = guard
+        let all: BTreeMap<SeriesKey, &Series> = guard
             .iter()
             .flat_map(|(r, m)| {
                 m.iter()

@@ -1,7 +1,9 @@
 //! End-to-end tests: the content engine on real sled data dirs, and the real `verbund` binary
 //! as a server and an importer.
 
+mod api;
 mod content;
 mod crash;
 mod delivery;
+mod ops;
 mod schemas;

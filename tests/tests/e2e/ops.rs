@@ -1,0 +1,130 @@
+//! What operators and abusive clients meet: limits, rate limiting, CORS, compression,
+//! metrics, problem+json for every error, and a graceful stop.
+
+use std::process::Command;
+
+use verbund_tests::TestServer;
+
+fn problem(res: reqwest::blocking::Response) -> (u16, serde_json::Value) {
+    let status = res.status().as_u16();
+    assert_eq!(
+        res.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json",
+        "status {status} is not problem+json"
+    );
+    (status, res.json().unwrap())
+}
+
+#[test]
+fn malformed_requests_get_a_clear_4xx_never_a_500() {
+    let server = TestServer::start_demo();
+    let client = reqwest::blocking::Client::new();
+    let url = |p: &str| format!("{}{p}", server.url);
+
+    let (status, body) = problem(client.post(url("/healthz")).send().unwrap());
+    assert_eq!((status, body["code"].as_str().unwrap()), (405, "method_not_allowed"));
+
+    let big = vec![b'x'; 2 << 20];
+    let (status, body) = problem(
+        client
+            .post(url("/api/v1/manage/story"))
+            .header("content-type", "application/json")
+            .body(big)
+            .send()
+            .unwrap(),
+    );
+    assert!(status == 413 || status == 401, "{status} {body}");
+
+    let (status, body) = problem(client.get(url("/api/v1/content/story/%FF%FE")).send().unwrap());
+    assert_eq!(status, 400, "{body}");
+
+    let (status, body) = problem(client.get(url("/gibt/es/nicht")).send().unwrap());
+    assert_eq!((status, body["code"].as_str().unwrap()), (404, "not_found"));
+
+    let (status, body) = problem(
+        client
+            .get(url("/api/v1/content/story?filter[topics][approx]=cloud"))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((status, body["code"].as_str().unwrap()), (400, "unknown_operator"));
+    assert!(body["detail"].as_str().unwrap().contains("approx"));
+
+    // The server is still answering normally afterwards.
+    assert_eq!(client.get(url("/api/v1/content/story")).send().unwrap().status(), 200);
+}
+
+#[test]
+fn token_guessing_is_rate_limited_with_retry_after() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&tmp.path().join("data"), &["--demo", "--rate-limit", "5"]);
+    let client = reqwest::blocking::Client::new();
+    let mut limited = None;
+    for i in 0..400 {
+        let res = client
+            .get(format!("{}/api/v1/manage/story", server.url))
+            .bearer_auth(format!("vb_{i:08x}_geraten"))
+            .send()
+            .unwrap();
+        if res.status() == 429 {
+            limited = Some(res);
+            break;
+        }
+        assert_eq!(res.status(), 401);
+    }
+    let res = limited.expect("400 guesses in a row were never rate limited");
+    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry >= 1);
+    let (_, body) = problem(res);
+    assert_eq!(body["code"], "rate_limited");
+    // Public reads are not affected.
+    assert_eq!(server.get("/api/v1/content/story").status(), 200);
+}
+
+#[test]
+fn websites_get_cors_compression_and_metrics() {
+    let server = TestServer::start_demo();
+    let client = reqwest::blocking::Client::new();
+    let res = client
+        .request(reqwest::Method::OPTIONS, format!("{}/api/v1/content/story", server.url))
+        .header("origin", "https://www.cluster-it.example")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "if-none-match")
+        .send()
+        .unwrap();
+    assert!(res.status().is_success());
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+
+    let res = client
+        .get(format!("{}/api/v1/content/story", server.url))
+        .header("accept-encoding", "gzip")
+        .header("origin", "https://www.cluster-it.example")
+        .send()
+        .unwrap();
+    assert_eq!(res.headers()["content-encoding"], "gzip");
+    let exposed = res.headers()["access-control-expose-headers"].to_str().unwrap().to_ascii_lowercase();
+    assert!(exposed.contains("etag"), "{exposed}");
+
+    let metrics = server.get("/metrics").text().unwrap();
+    assert!(
+        metrics.contains("verbund_http_requests_total{method=\"GET\",route=\"/api/v1/content/{type}\",status=\"200\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("verbund_entries{type=\"story\",scope=\"published\"}"));
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly_and_keeps_the_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut server = TestServer::start(&data, &["--demo"]);
+    let (_, before) = server.get_json("/api/v1/content/story?limit=100");
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "the server did not stop cleanly: {status}");
+    drop(server);
+    let server = TestServer::start(&data, &[]);
+    let (_, after) = server.get_json("/api/v1/content/story?limit=100");
+    assert_eq!(before["data"], after["data"]);
+}
