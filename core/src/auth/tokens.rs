@@ -111,6 +111,9 @@ impl Caller {
     }
 }
 
+/// The longest expiry a token may have (100 years).
+const MAX_EXPIRY_SECS: u64 = 36_500 * 86_400;
+
 /// Parses `90d`, `12h`, `30m`, `3600s` or `never`.
 pub fn parse_duration(s: &str) -> Result<Option<Duration>, AuthError> {
     if s == "never" {
@@ -133,6 +136,11 @@ pub fn parse_duration(s: &str) -> Result<Option<Duration>, AuthError> {
     .ok_or_else(bad)?;
     if secs == 0 {
         return Err(bad());
+    }
+    if secs > MAX_EXPIRY_SECS {
+        return Err(AuthError::BadRequest(format!(
+            "{s:?} is too long; a token may be valid for at most 36500d (100 years), or never expire"
+        )));
     }
     Ok(Some(Duration::from_secs(secs)))
 }
@@ -340,5 +348,6 @@ mod tests {
         assert_eq!(parse_duration("never").unwrap(), None);
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("0d").is_err());
+        assert!(parse_duration("77662773770h").is_err());
     }
 }

@@ -37,7 +37,7 @@ pub fn sort_fields(ct: &ContentType) -> Vec<(String, FieldKind)> {
     let mut out: Vec<(String, FieldKind)> = ct
         .fields
         .iter()
-        .filter(|(_, f)| f.sortable)
+        .filter(|(_, f)| f.sortable && !f.pii)
         .map(|(n, f)| (n.clone(), f.kind))
         .collect();
     out.push(("published_at".into(), FieldKind::DateTime));
@@ -47,7 +47,8 @@ pub fn sort_fields(ct: &ContentType) -> Vec<(String, FieldKind)> {
 /// The encoded values of every indexed field of a record (arrays give several).
 fn field_values(ct: &ContentType, rec: &EntryRecord) -> Vec<(String, bool, Vec<Vec<u8>>)> {
     let mut out = Vec::new();
-    for (name, spec) in ct.indexed_fields() {
+    // Personal data never enters the public index.
+    for (name, spec) in ct.indexed_fields().filter(|(_, f)| !f.pii) {
         let mut encoded = Vec::new();
         match rec.data.get(name) {
             Some(Value::Array(items)) => {

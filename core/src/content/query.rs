@@ -184,7 +184,8 @@ fn field_shape(ct: &ContentType, field: &str) -> Option<(FieldKind, bool)> {
         return Some((FieldKind::DateTime, false));
     }
     let spec = ct.fields.get(field)?;
-    if !(spec.filterable || spec.sortable) {
+    // Personal data is never a delivery criterion: a filter would reveal it one guess at a time.
+    if spec.pii || !(spec.filterable || spec.sortable) {
         return None;
     }
     Some(match spec.kind {
@@ -194,7 +195,11 @@ fn field_shape(ct: &ContentType, field: &str) -> Option<(FieldKind, bool)> {
 }
 
 fn filterable_names(ct: &ContentType) -> Vec<String> {
-    let mut v: Vec<String> = ct.indexed_fields().map(|(n, _)| n.to_string()).collect();
+    let mut v: Vec<String> = ct
+        .indexed_fields()
+        .filter(|(_, f)| !f.pii)
+        .map(|(n, _)| n.to_string())
+        .collect();
     v.push("published_at".into());
     v
 }

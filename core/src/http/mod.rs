@@ -12,6 +12,7 @@ mod error;
 mod layers;
 mod manage;
 mod metrics;
+mod openapi;
 
 pub use error::ApiError;
 pub use layers::Limits;
@@ -130,6 +131,7 @@ pub fn router(state: AppState) -> Router {
             get(delivery::get_one),
         )
         .route("/metrics", get(metrics::metrics))
+        .route("/openapi.json", get(openapi_json))
         .fallback(fallback)
         .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
         .route_layer(from_fn_with_state(state.clone(), layers::record_metrics))
@@ -184,6 +186,12 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
             .collect();
         base.allow_origin(AllowOrigin::list(list))
     }
+}
+
+async fn openapi_json(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> axum::Json<serde_json::Value> {
+    axum::Json(openapi::document(state.content.schemas()))
 }
 
 async fn healthz() -> &'static str {

@@ -22,7 +22,10 @@ fn malformed_requests_get_a_clear_4xx_never_a_500() {
     let url = |p: &str| format!("{}{p}", server.url);
 
     let (status, body) = problem(client.post(url("/healthz")).send().unwrap());
-    assert_eq!((status, body["code"].as_str().unwrap()), (405, "method_not_allowed"));
+    assert_eq!(
+        (status, body["code"].as_str().unwrap()),
+        (405, "method_not_allowed")
+    );
 
     let big = vec![b'x'; 2 << 20];
     let (status, body) = problem(
@@ -35,7 +38,12 @@ fn malformed_requests_get_a_clear_4xx_never_a_500() {
     );
     assert!(status == 413 || status == 401, "{status} {body}");
 
-    let (status, body) = problem(client.get(url("/api/v1/content/story/%FF%FE")).send().unwrap());
+    let (status, body) = problem(
+        client
+            .get(url("/api/v1/content/story/%FF%FE"))
+            .send()
+            .unwrap(),
+    );
     assert_eq!(status, 400, "{body}");
 
     let (status, body) = problem(client.get(url("/gibt/es/nicht")).send().unwrap());
@@ -47,11 +55,21 @@ fn malformed_requests_get_a_clear_4xx_never_a_500() {
             .send()
             .unwrap(),
     );
-    assert_eq!((status, body["code"].as_str().unwrap()), (400, "unknown_operator"));
+    assert_eq!(
+        (status, body["code"].as_str().unwrap()),
+        (400, "unknown_operator")
+    );
     assert!(body["detail"].as_str().unwrap().contains("approx"));
 
     // The server is still answering normally afterwards.
-    assert_eq!(client.get(url("/api/v1/content/story")).send().unwrap().status(), 200);
+    assert_eq!(
+        client
+            .get(url("/api/v1/content/story"))
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
 }
 
 #[test]
@@ -73,7 +91,11 @@ fn token_guessing_is_rate_limited_with_retry_after() {
         assert_eq!(res.status(), 401);
     }
     let res = limited.expect("400 guesses in a row were never rate limited");
-    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry >= 1);
     let (_, body) = problem(res);
     assert_eq!(body["code"], "rate_limited");
@@ -86,7 +108,10 @@ fn websites_get_cors_compression_and_metrics() {
     let server = TestServer::start_demo();
     let client = reqwest::blocking::Client::new();
     let res = client
-        .request(reqwest::Method::OPTIONS, format!("{}/api/v1/content/story", server.url))
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/api/v1/content/story", server.url),
+        )
         .header("origin", "https://www.cluster-it.example")
         .header("access-control-request-method", "GET")
         .header("access-control-request-headers", "if-none-match")
@@ -102,7 +127,10 @@ fn websites_get_cors_compression_and_metrics() {
         .send()
         .unwrap();
     assert_eq!(res.headers()["content-encoding"], "gzip");
-    let exposed = res.headers()["access-control-expose-headers"].to_str().unwrap().to_ascii_lowercase();
+    let exposed = res.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
     assert!(exposed.contains("etag"), "{exposed}");
 
     let metrics = server.get("/metrics").text().unwrap();
@@ -111,6 +139,22 @@ fn websites_get_cors_compression_and_metrics() {
         "{metrics}"
     );
     assert!(metrics.contains("verbund_entries{type=\"story\",scope=\"published\"}"));
+
+    let (status, doc) = server.get_json("/openapi.json");
+    assert_eq!(status, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    for path in [
+        "/api/v1/content/{type}",
+        "/api/v1/manage/{type}/{id}",
+        "/api/v1/admin/audit",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} is not documented");
+    }
+    let public = doc["components"]["schemas"]["MemberPublic"].to_string();
+    assert!(
+        !public.contains("contact_email"),
+        "the public member schema names a personal field"
+    );
 }
 
 #[test]
@@ -120,9 +164,18 @@ fn sigterm_stops_the_server_cleanly_and_keeps_the_data() {
     let mut server = TestServer::start(&data, &["--demo"]);
     let (_, before) = server.get_json("/api/v1/content/story?limit=100");
     let pid = server.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let status = server.child.wait().unwrap();
-    assert!(status.success(), "the server did not stop cleanly: {status}");
+    assert!(
+        status.success(),
+        "the server did not stop cleanly: {status}"
+    );
     drop(server);
     let server = TestServer::start(&data, &[]);
     let (_, after) = server.get_json("/api/v1/content/story?limit=100");
