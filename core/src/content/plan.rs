@@ -53,17 +53,24 @@ impl<'a> Plan<'a> {
     }
 
     pub fn put(&mut self, tree: Tree, key: Vec<u8>, value: Vec<u8>) {
-        let index = self.batch.writes.len();
-        self.overlay
-            .insert((tree, key.clone()), Seen::Written(index));
-        self.batch.put(tree, key, value);
+        self.write(tree, key, Some(value));
     }
 
     pub fn remove(&mut self, tree: Tree, key: Vec<u8>) {
+        self.write(tree, key, None);
+    }
+
+    /// A key written twice in one plan (counters in an import chunk) is written once: the
+    /// later value replaces the earlier write.
+    fn write(&mut self, tree: Tree, key: Vec<u8>, value: Option<Vec<u8>>) {
+        let slot = (tree, key);
+        if let Some(Seen::Written(i)) = self.overlay.get(&slot) {
+            self.batch.writes[*i].2 = value;
+            return;
+        }
         let index = self.batch.writes.len();
-        self.overlay
-            .insert((tree, key.clone()), Seen::Written(index));
-        self.batch.remove(tree, key);
+        self.batch.writes.push((tree, slot.1.clone(), value));
+        self.overlay.insert(slot, Seen::Written(index));
     }
 
     /// Adds `delta` to a u64 counter key (checked read-modify-write). Returns the new value.
