@@ -25,6 +25,15 @@ pub fn report(e: &anyhow::Error) -> ExitCode {
     {
         return ExitCode::from(2);
     }
+    if let Some(server) = e.downcast_ref::<crate::client::ServerError>() {
+        return ExitCode::from(match server.status {
+            404 => NOT_FOUND,
+            409 | 428 => CONFLICT,
+            422 => VALIDATION,
+            400 => 2,
+            _ => ERROR,
+        });
+    }
     let code = match e.downcast_ref::<ContentError>() {
         Some(ContentError::NotFound { .. } | ContentError::UnknownType { .. }) => NOT_FOUND,
         Some(

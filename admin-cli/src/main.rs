@@ -3,6 +3,7 @@
 //! This file parses arguments and dispatches; each command lives in `commands/<verb>.rs` and
 //! calls into `verbund-core`.
 
+mod client;
 mod commands;
 mod exit;
 
@@ -45,6 +46,11 @@ enum Command {
         after_help = "Each line is one entry: its fields, plus optional \"id\", \"locale\", \"state\" (\"draft\" or \"published\"), \"published_at\" and \"translation_of\".\n\nExample:\n  verbund import stories.ndjson --data verbund-data --type story"
     )]
     Import(commands::import::ImportArgs),
+    /// Check a token against a server and save it as a profile.
+    #[command(after_help = "Example:\n  verbund login --url http://127.0.0.1:8080 --token vb_…")]
+    Login(commands::login::LoginArgs),
+    /// Work with entries on a running server.
+    Entry(commands::entry::EntryArgs),
     /// Manage API tokens on a data dir (server stopped).
     #[command(subcommand)]
     Token(commands::token::TokenCommand),
@@ -66,6 +72,8 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => commands::serve::run(args),
         Command::Import(args) => commands::import::run(args),
         Command::Token(cmd) => commands::token::run(cmd),
+        Command::Login(args) => commands::login::run(args),
+        Command::Entry(args) => commands::entry::run(args),
         Command::Audit(cmd) => commands::audit::run(cmd),
     };
     match result {

@@ -1,7 +1,9 @@
 //! One module per command.
 
 pub mod audit;
+pub mod entry;
 pub mod import;
+pub mod login;
 pub mod serve;
 pub mod token;
 

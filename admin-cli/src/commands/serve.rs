@@ -53,6 +53,9 @@ pub struct ServeArgs {
     /// Requests per second per client on the management API (0 turns the limit off).
     #[arg(long, env = "VERBUND_RATE_LIMIT", default_value_t = 20)]
     rate_limit: u32,
+    /// A directory of static files to serve at `/` beside the API (e.g. examples/website).
+    #[arg(long, env = "VERBUND_SITE")]
+    site: Option<std::path::PathBuf>,
     /// Largest request body in bytes.
     #[arg(long, env = "VERBUND_MAX_BODY", default_value_t = 1 << 20)]
     max_body: usize,
@@ -77,6 +80,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
         max_body_bytes: args.max_body,
         ..http::Limits::default()
     };
+    if let Some(site) = &args.site
+        && !site.join("index.html").is_file()
+    {
+        anyhow::bail!(
+            "--site {}: there is no index.html in that directory",
+            site.display()
+        );
+    }
     let content = Arc::new(super::open(&args.data)?);
     if args.demo {
         match demo::load(&content).context("could not load the demo content")? {
@@ -98,15 +109,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
             .await
             .with_context(|| format!("could not listen on {}; is another server using that port? Pick another with --listen", args.listen))?;
         let addr = listener.local_addr()?;
+        let mut state = AppState::with_config(content.clone(), delivery, limits);
+        state.site = args.site.clone();
         say!(
             "Verbund is serving http://{addr}/ (data: {}, schemas: {})",
             args.data.data.display(),
             content.schemas().source()
         );
+        if let Some(site) = &args.site {
+            say!("  website ({}): http://{addr}/", site.display());
+        }
         say!("  try: curl http://{addr}/api/v1/content/story");
         http::serve(
             listener,
-            AppState::with_config(content, delivery, limits),
+            state,
             http::shutdown_signal(),
         )
         .await?;

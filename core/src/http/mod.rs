@@ -43,6 +43,8 @@ pub struct AppState {
     cache: Arc<cache::ResponseCache>,
     rate: Arc<layers::RateLimiter>,
     metrics: Arc<metrics::Metrics>,
+    /// A directory of static files served at `/` (a website pulling from this API).
+    pub site: Option<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -64,6 +66,7 @@ impl AppState {
             cache: Arc::new(cache),
             rate: Arc::default(),
             metrics: Arc::default(),
+            site: None,
         }
     }
 }
@@ -94,7 +97,8 @@ impl Default for DeliveryConfig {
 /// The whole API as a router.
 pub fn router(state: AppState) -> Router {
     let limits = state.limits.clone();
-    Router::new()
+    let site = state.site.clone();
+    let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/content/{type}", get(delivery::list))
         .route("/api/v1/changes", get(delivery::changes))
@@ -132,8 +136,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/metrics", get(metrics::metrics))
         .route("/openapi.json", get(openapi_json))
-        .fallback(fallback)
-        .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
+        .route("/api/v1/auth/whoami", get(whoami));
+    let app = match site {
+        Some(dir) => app.fallback_service(tower_http::services::ServeDir::new(dir)),
+        None => app.fallback(fallback),
+    };
+    app.layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
         .route_layer(from_fn_with_state(state.clone(), layers::record_metrics))
         .layer(from_fn_with_state(state.clone(), layers::rate_limit))
         .layer(from_fn(layers::problem_json))
@@ -192,6 +200,13 @@ async fn openapi_json(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> axum::Json<serde_json::Value> {
     axum::Json(openapi::document(state.content.schemas()))
+}
+
+/// Who the token belongs to: lets clients check a token (`verbund login`).
+async fn whoami(caller: crate::auth::Caller) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({
+        "data": { "token_id": caller.token_id, "role": caller.role.name() }
+    }))
 }
 
 async fn healthz() -> &'static str {
