@@ -8,20 +8,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::manage::json_body;
+use super::params::{self, blocking};
 use super::{ApiError, AppState};
 use crate::auth::{AuditRecord, Caller, Role, parse_duration};
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the request failed; it has been logged",
-        )
-    })?
-}
 
 pub async fn create_token(
     State(state): State<AppState>,
@@ -87,39 +76,12 @@ pub async fn audit(
     caller.require(Role::Admin)?;
     let mut since = 0u64;
     let mut limit = 100usize;
-    for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(raw.as_deref().unwrap_or(""))
-        .map_err(|e| {
-            ApiError::bad_request(
-                "invalid_query",
-                format!("the query string cannot be read: {e}"),
-            )
-        })?
-    {
+    for (k, v) in params::pairs(raw)? {
         match k.as_str() {
-            "since" => {
-                since = v.parse().map_err(|_| {
-                    ApiError::bad_request(
-                        "invalid_query",
-                        format!("since must be a whole number, got {v:?}"),
-                    )
-                })?
-            }
-            "limit" => {
-                limit = match v.parse::<usize>() {
-                    Ok(n) if (1..=1000).contains(&n) => n,
-                    _ => {
-                        return Err(ApiError::bad_request(
-                            "invalid_limit",
-                            format!("limit must be a whole number from 1 to 1000, got {v:?}"),
-                        ));
-                    }
-                }
-            }
+            "since" => since = params::since(&v)?,
+            "limit" => limit = params::limit(&v, 1000)?,
             other => {
-                return Err(ApiError::bad_request(
-                    "unknown_parameter",
-                    format!("unknown query parameter {other:?}; use since and limit"),
-                ));
+                return Err(params::unknown(other, "since and limit"));
             }
         }
     }

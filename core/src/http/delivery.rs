@@ -16,22 +16,13 @@ use serde_json::{Map, Value};
 
 use super::cache::CachedResponse;
 use super::caller::MaybeCaller;
+use super::params;
 use super::{ApiError, AppState};
 use crate::content::{DeliveryQuery, Filter, FilterOp, SortKey};
 use crate::schema::{ContentType, RESERVED_FIELDS};
 
 const DEFAULT_LIMIT: usize = 20;
 const MAX_LIMIT: usize = 100;
-
-/// Query parameters as pairs; a malformed query string is a 400.
-fn pairs(raw: Option<String>) -> Result<Vec<(String, String)>, ApiError> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(raw.as_deref().unwrap_or("")).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_query",
-            format!("the query string cannot be read: {e}"),
-        )
-    })
-}
 
 fn public_type(state: &AppState, ty: &str) -> Result<std::sync::Arc<ContentType>, ApiError> {
     let ct = state.content.content_type(ty)?.clone();
@@ -258,7 +249,7 @@ pub async fn list(
         ..DeliveryQuery::default()
     };
     let mut shape = Shape::default();
-    for (k, v) in pairs(raw)? {
+    for (k, v) in params::pairs(raw)? {
         if let Some(rest) = k.strip_prefix("filter[") {
             let (field, op) = match rest.split_once("][") {
                 Some((f, op)) => (f, op.strip_suffix(']').unwrap_or(op)),
@@ -293,29 +284,15 @@ pub async fn list(
                     })
                     .collect();
             }
-            "limit" => {
-                q.limit = match v.parse::<usize>() {
-                    Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-                    _ => {
-                        return Err(ApiError::bad_request(
-                            "invalid_limit",
-                            format!(
-                                "limit must be a whole number from 1 to {MAX_LIMIT}, got {v:?}"
-                            ),
-                        ));
-                    }
-                }
-            }
+            "limit" => q.limit = params::limit(&v, MAX_LIMIT)?,
             "cursor" => q.cursor = Some(v),
             "locale" => shape.locale = Some(v),
             "fields" => shape.fields = Some(list_param(&v)),
             "include" => shape.include = list_param(&v),
             other => {
-                return Err(ApiError::bad_request(
-                    "unknown_parameter",
-                    format!(
-                        "unknown query parameter {other:?}; use filter[field][op], sort, limit, cursor, fields, include or locale"
-                    ),
+                return Err(params::unknown(
+                    other,
+                    "filter[field][op], sort, limit, cursor, fields, include or locale",
                 ));
             }
         }
@@ -363,19 +340,14 @@ pub async fn get_one(
 ) -> Result<Response, ApiError> {
     let mut shape = Shape::default();
     let mut preview = false;
-    for (k, v) in pairs(raw)? {
+    for (k, v) in params::pairs(raw)? {
         match k.as_str() {
             "locale" => shape.locale = Some(v),
             "fields" => shape.fields = Some(list_param(&v)),
             "include" => shape.include = list_param(&v),
             "preview" => preview = v == "true",
             other => {
-                return Err(ApiError::bad_request(
-                    "unknown_parameter",
-                    format!(
-                        "unknown query parameter {other:?}; use fields, include, locale or preview"
-                    ),
-                ));
+                return Err(params::unknown(other, "fields, include, locale or preview"));
             }
         }
     }
@@ -435,32 +407,12 @@ pub async fn changes(
 ) -> Result<Response, ApiError> {
     let mut since = 0u64;
     let mut limit = 100usize;
-    for (k, v) in pairs(raw)? {
+    for (k, v) in params::pairs(raw)? {
         match k.as_str() {
-            "since" => {
-                since = v.parse().map_err(|_| {
-                    ApiError::bad_request(
-                        "invalid_query",
-                        format!("since must be a sequence number (a whole number ≥ 0), got {v:?}"),
-                    )
-                })?
-            }
-            "limit" => {
-                limit = match v.parse::<usize>() {
-                    Ok(n) if (1..=1000).contains(&n) => n,
-                    _ => {
-                        return Err(ApiError::bad_request(
-                            "invalid_limit",
-                            format!("limit must be a whole number from 1 to 1000, got {v:?}"),
-                        ));
-                    }
-                }
-            }
+            "since" => since = params::since(&v)?,
+            "limit" => limit = params::limit(&v, 1000)?,
             other => {
-                return Err(ApiError::bad_request(
-                    "unknown_parameter",
-                    format!("unknown query parameter {other:?}; use since and limit"),
-                ));
+                return Err(params::unknown(other, "since and limit"));
             }
         }
     }

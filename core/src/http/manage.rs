@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::params::{self, blocking};
 use super::{ApiError, AppState};
 use crate::auth::{Caller, Role};
 use crate::content::{EntryRecord, NewEntry};
@@ -96,18 +97,6 @@ fn require_staff(caller: &Caller) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the request failed; it has been logged",
-        )
-    })?
-}
-
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -145,33 +134,13 @@ pub async fn list(
     let mut filter_state = None;
     let mut cursor = None;
     let mut limit = 20usize;
-    for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(raw.as_deref().unwrap_or(""))
-        .map_err(|e| {
-            ApiError::bad_request(
-                "invalid_query",
-                format!("the query string cannot be read: {e}"),
-            )
-        })?
-    {
+    for (k, v) in params::pairs(raw)? {
         match k.as_str() {
             "state" => filter_state = Some(v),
             "cursor" => cursor = Some(v),
-            "limit" => {
-                limit = match v.parse::<usize>() {
-                    Ok(n) if (1..=100).contains(&n) => n,
-                    _ => {
-                        return Err(ApiError::bad_request(
-                            "invalid_limit",
-                            format!("limit must be a whole number from 1 to 100, got {v:?}"),
-                        ));
-                    }
-                }
-            }
+            "limit" => limit = params::limit(&v, 100)?,
             other => {
-                return Err(ApiError::bad_request(
-                    "unknown_parameter",
-                    format!("unknown query parameter {other:?}; use state, limit and cursor"),
-                ));
+                return Err(params::unknown(other, "state, limit and cursor"));
             }
         }
     }

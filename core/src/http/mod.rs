@@ -13,6 +13,7 @@ mod layers;
 mod manage;
 mod metrics;
 mod openapi;
+mod params;
 
 pub use error::ApiError;
 pub use layers::Limits;

@@ -2,6 +2,7 @@
 //! as a server and an importer.
 
 mod api;
+mod cli;
 mod content;
 mod crash;
 mod delivery;

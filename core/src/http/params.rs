@@ -1,0 +1,58 @@
+//! Small pieces every handler shares: query-string pairs, bounded numbers, and running store
+//! work off the async threads.
+
+use axum::http::StatusCode;
+
+use super::ApiError;
+
+/// Query parameters as pairs; a malformed query string is a 400.
+pub fn pairs(raw: Option<String>) -> Result<Vec<(String, String)>, ApiError> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(raw.as_deref().unwrap_or("")).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("the query string cannot be read: {e}"),
+        )
+    })
+}
+
+/// `limit`: a whole number from 1 to `max`.
+pub fn limit(v: &str, max: usize) -> Result<usize, ApiError> {
+    match v.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit must be a whole number from 1 to {max}, got {v:?}"),
+        )),
+    }
+}
+
+/// `since`: a sequence number.
+pub fn since(v: &str) -> Result<u64, ApiError> {
+    v.parse().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("since must be a sequence number (a whole number ≥ 0), got {v:?}"),
+        )
+    })
+}
+
+/// An unknown query parameter, naming the ones that exist.
+pub fn unknown(name: &str, known: &str) -> ApiError {
+    ApiError::bad_request(
+        "unknown_parameter",
+        format!("unknown query parameter {name:?}; use {known}"),
+    )
+}
+
+/// Runs blocking store work on the blocking pool.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the request failed; it has been logged",
+        )
+    })?
+}
