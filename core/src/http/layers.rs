@@ -73,7 +73,7 @@ impl RateLimiter {
 }
 
 /// Rate limits the management and admin API, and every request that carries a token.
-pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+fn rate_limited(state: &AppState, req: &Request) -> Option<Response> {
     let limits = &state.limits;
     let path = req.uri().path();
     let has_token = req.headers().contains_key(header::AUTHORIZATION);
@@ -101,10 +101,10 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
             if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
                 res.headers_mut().insert(header::RETRY_AFTER, v);
             }
-            return res;
+            return Some(res);
         }
     }
-    next.run(req).await
+    None
 }
 
 /// Counts requests and latencies per route for `/metrics`.
@@ -122,9 +122,13 @@ pub async fn record_metrics(State(state): State<AppState>, req: Request, next: N
     res
 }
 
-/// Renders every error answer that is not problem+json yet (rejections of extractors, limits,
-/// timeouts, unknown methods) as problem+json with a stable code.
-pub async fn problem_json(req: Request, next: Next) -> Response {
+/// The edge of the API (one middleware, to keep the per-request cost low): rate limiting, then
+/// every error answer that is not problem+json yet (rejections of extractors, limits,
+/// timeouts, unknown methods) rendered as problem+json with a stable code.
+pub async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(refused) = rate_limited(&state, &req) {
+        return refused;
+    }
     let res = next.run(req).await;
     let status = res.status();
     if status.as_u16() < 400 {

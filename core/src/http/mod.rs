@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -144,8 +144,7 @@ pub fn router(state: AppState) -> Router {
     };
     app.layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
         .route_layer(from_fn_with_state(state.clone(), layers::record_metrics))
-        .layer(from_fn_with_state(state.clone(), layers::rate_limit))
-        .layer(from_fn(layers::problem_json))
+        .layer(from_fn_with_state(state.clone(), layers::edge))
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(layers::overload_response))
