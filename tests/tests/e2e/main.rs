@@ -8,3 +8,4 @@ mod crash;
 mod delivery;
 mod ops;
 mod schemas;
+mod website;

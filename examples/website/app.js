@@ -1,0 +1,1298 @@
+// Public website of the "Cluster IT Mitteldeutschland" on top of the Verbund delivery API.
+//
+// A single page app with hash routes, no build step and no dependencies. Every text that
+// comes from the API is put into the page as a text node (see `h`) or through the escaping
+// Markdown renderer in markdown.js; nothing from the API is ever given to innerHTML as is.
+
+import { renderMarkdown, markdownToText } from './markdown.js';
+
+// ---------------------------------------------------------------------------------------
+// Configuration: where the API is
+// ---------------------------------------------------------------------------------------
+
+const API_KEY = 'verbund-api';
+
+function isHttpUrl(value) {
+  if (typeof value !== 'string') return false;
+  try {
+    const u = new URL(value);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The API base URL, in this order: `?api=…` in the page URL (remembered for the session;
+ * `?api=` with an empty value forgets it), an earlier `?api=` of this session,
+ * `window.VERBUND_API` (set by a script before app.js), the page's own origin.
+ */
+function resolveApiBase() {
+  const params = new URLSearchParams(location.search);
+  let stored = null;
+  try {
+    if (params.has('api')) {
+      const fromQuery = params.get('api').trim();
+      if (isHttpUrl(fromQuery)) sessionStorage.setItem(API_KEY, fromQuery);
+      else sessionStorage.removeItem(API_KEY);
+    }
+    stored = sessionStorage.getItem(API_KEY);
+  } catch {
+    // sessionStorage can be unavailable (privacy settings); the query parameter still works.
+    const fromQuery = params.get('api');
+    if (isHttpUrl(fromQuery)) stored = fromQuery;
+  }
+  let base = null;
+  if (isHttpUrl(stored)) base = stored;
+  else if (isHttpUrl(window.VERBUND_API)) base = window.VERBUND_API;
+  else if (location.protocol === 'http:' || location.protocol === 'https:') base = location.origin;
+  else base = 'http://127.0.0.1:8080';
+  return base.replace(/\/+$/, '');
+}
+
+const API_BASE = resolveApiBase();
+
+// ---------------------------------------------------------------------------------------
+// German labels
+// ---------------------------------------------------------------------------------------
+
+const TOPICS = {
+  'it-sicherheit': 'IT-Sicherheit',
+  cloud: 'Cloud',
+  'industrie-4-0': 'Industrie 4.0',
+  'smart-office': 'Smart Office',
+  'kuenstliche-intelligenz': 'Künstliche Intelligenz',
+  'software-entwicklung': 'Software-Entwicklung',
+  'e-government': 'E-Government',
+  datenschutz: 'Datenschutz',
+  iot: 'Internet der Dinge (IoT)',
+  'e-commerce': 'E-Commerce',
+  'digitale-bildung': 'Digitale Bildung',
+  fachkraefte: 'Fachkräfte',
+  'netzwerke-infrastruktur': 'Netzwerke & Infrastruktur',
+  'data-analytics': 'Data Analytics',
+};
+
+const STORY_KINDS = {
+  success_story: 'Erfolgsgeschichte',
+  best_practice: 'Best Practice',
+  interview: 'Interview',
+  news: 'Meldung',
+};
+
+const MEMBER_KINDS = {
+  unternehmen: 'Unternehmen',
+  hochschule: 'Hochschule',
+  forschungseinrichtung: 'Forschungseinrichtung',
+  verwaltung: 'Verwaltung',
+  verband: 'Verband',
+  startup: 'Start-up',
+};
+
+const PARTNER_KINDS = {
+  verwaltung: 'Verwaltung',
+  hochschule: 'Hochschule',
+  forschung: 'Forschung',
+  unternehmen: 'Unternehmen',
+  verband: 'Verband',
+};
+
+const EVENT_FORMATS = {
+  on_site: 'Vor Ort',
+  online: 'Online',
+  hybrid: 'Hybrid: vor Ort und online',
+};
+
+const EMPLOYEES = {
+  '1-9': '1 bis 9 Beschäftigte',
+  '10-49': '10 bis 49 Beschäftigte',
+  '50-249': '50 bis 249 Beschäftigte',
+  '250+': '250 und mehr Beschäftigte',
+};
+
+const label = (map, key) => (key != null && map[key]) || key || '';
+const topicLabel = (slug) => label(TOPICS, slug);
+const byGerman = (a, b) => a.localeCompare(b, 'de', { sensitivity: 'base' });
+
+// ---------------------------------------------------------------------------------------
+// DOM helpers: text only, never HTML (except renderMarkdown's escaped output)
+// ---------------------------------------------------------------------------------------
+
+/**
+ * Creates an element. `props`: `class`, `text`, `on` ({event: handler}), any other key is
+ * an attribute (null/false/undefined skip it, true sets it empty). Children: nodes,
+ * strings (as text), arrays, null/false (skipped).
+ */
+function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value == null || value === false) continue;
+    if (key === 'class') el.className = value;
+    else if (key === 'text') el.textContent = value;
+    else if (key === 'on') for (const [ev, fn] of Object.entries(value)) el.addEventListener(ev, fn);
+    else el.setAttribute(key, value === true ? '' : String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child == null || child === false || child === '') continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+/** A container with rendered (escaped, sanitised) Markdown. */
+function markdown(source, props = {}) {
+  const el = h('div', { class: 'prose', ...props });
+  el.innerHTML = renderMarkdown(source); // safe: renderMarkdown escapes all input first
+  return el;
+}
+
+/** An external link, only for http(s) URLs; otherwise the plain text. */
+function extLink(url, text, props = {}) {
+  if (!isHttpUrl(url)) return text ? h('span', {}, text) : null;
+  return h('a', { href: url, rel: 'noopener noreferrer', target: '_blank', ...props }, text || url);
+}
+
+/** An image by URL (http(s) only) that removes itself if it cannot be loaded. */
+function image(img, props = {}) {
+  if (!img || !isHttpUrl(img.url)) return null;
+  const el = h('img', { src: img.url, alt: img.alt || '', loading: 'lazy', decoding: 'async', ...props });
+  el.addEventListener('error', () => {
+    const box = el.closest('[data-image-box]') || el;
+    box.remove();
+  });
+  return el;
+}
+
+function chips(slugs, hrefFor) {
+  if (!Array.isArray(slugs) || !slugs.length) return null;
+  return h(
+    'ul',
+    { class: 'chips', 'aria-label': 'Themen' },
+    slugs.map((s) =>
+      h('li', {}, hrefFor ? h('a', { class: 'chip', href: hrefFor(s) }, topicLabel(s)) : h('span', { class: 'chip' }, topicLabel(s))),
+    ),
+  );
+}
+
+const route = (path, params) => {
+  const qs = params ? new URLSearchParams(Object.entries(params).filter(([, v]) => v)).toString() : '';
+  return `#${path}${qs ? `?${qs}` : ''}`;
+};
+const slugPath = (base, slug) => `#/${base}/${encodeURIComponent(slug)}`;
+
+// ---------------------------------------------------------------------------------------
+// Dates
+// ---------------------------------------------------------------------------------------
+
+function validTimeZone(tz) {
+  try {
+    new Intl.DateTimeFormat('de-DE', { timeZone: tz });
+    return tz;
+  } catch {
+    return 'Europe/Berlin';
+  }
+}
+
+/** "1. März 2011" for a calendar date (YYYY-MM-DD). */
+function formatDay(date) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date || '');
+  if (!m) return date || '';
+  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  return new Intl.DateTimeFormat('de-DE', { timeZone: 'UTC', day: 'numeric', month: 'long', year: 'numeric' }).format(d);
+}
+
+/** "5. November 2026" for an instant, in German time. */
+function formatPublished(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  return new Intl.DateTimeFormat('de-DE', { timeZone: 'Europe/Berlin', day: 'numeric', month: 'long', year: 'numeric' }).format(d);
+}
+
+function eventParts(iso, tz) {
+  const d = new Date(iso);
+  const zone = validTimeZone(tz);
+  const date = new Intl.DateTimeFormat('de-DE', {
+    timeZone: zone,
+    weekday: 'long',
+    day: 'numeric',
+    month: 'long',
+    year: 'numeric',
+  }).format(d);
+  const time = new Intl.DateTimeFormat('de-DE', { timeZone: zone, hour: '2-digit', minute: '2-digit' }).format(d);
+  const day = new Intl.DateTimeFormat('de-DE', { timeZone: zone, day: 'numeric' }).format(d);
+  const month = new Intl.DateTimeFormat('de-DE', { timeZone: zone, month: 'short' }).format(d);
+  return { date, time, day, month };
+}
+
+/** "Donnerstag, 29. Oktober 2026, 15:00 Uhr – 19:30 Uhr" in the event's own time zone. */
+function formatEventTime(ev) {
+  const start = eventParts(ev.starts_at, ev.timezone);
+  let text = `${start.date}, ${start.time} Uhr`;
+  if (ev.ends_at) {
+    const end = eventParts(ev.ends_at, ev.timezone);
+    text += end.date === start.date ? ` – ${end.time} Uhr` : ` bis ${end.date}, ${end.time} Uhr`;
+  }
+  const zone = validTimeZone(ev.timezone);
+  if (zone !== 'Europe/Berlin') text += ` (Ortszeit ${zone})`;
+  return text;
+}
+
+function isPast(ev) {
+  const end = new Date(ev.ends_at || ev.starts_at);
+  return !Number.isNaN(end.getTime()) && end.getTime() < Date.now();
+}
+
+/** Now, rounded down to the minute: the same URL for a minute keeps the API's caches warm. */
+function nowIso() {
+  const d = new Date();
+  d.setUTCSeconds(0, 0);
+  return d.toISOString().replace('.000Z', 'Z');
+}
+
+// ---------------------------------------------------------------------------------------
+// API access
+// ---------------------------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, problem, url) {
+    super((problem && (problem.detail || problem.title)) || `HTTP ${status}`);
+    this.status = status; // 0: no answer at all
+    this.problem = problem || {};
+    this.url = String(url);
+  }
+}
+
+const TIMEOUT_MS = 15000;
+
+/**
+ * GET from the delivery API. `cache: 'no-cache'` makes the browser revalidate its cached
+ * copy with the ETag on every load (304 when nothing changed), so newly published content
+ * shows up at once.
+ */
+async function apiGet(path, params = {}) {
+  const url = new URL(`${API_BASE}/api/v1/${path}`);
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, v);
+  }
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
+  let res;
+  try {
+    res = await fetch(url, { cache: 'no-cache', headers: { Accept: 'application/json' }, signal: abort.signal });
+  } catch (e) {
+    clearTimeout(timer);
+    throw new ApiError(0, { detail: e && e.name === 'AbortError' ? 'timeout' : null }, url);
+  }
+  try {
+    if (!res.ok) {
+      let problem = {};
+      try {
+        problem = await res.json();
+      } catch {
+        /* not problem+json */
+      }
+      throw new ApiError(res.status, problem, url);
+    }
+    try {
+      return await res.json();
+    } catch {
+      throw new ApiError(res.status, { detail: 'Die Antwort des Servers ist kein gültiges JSON.' }, url);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** All pages of a list (follows meta.next_cursor), with `included` merged. */
+async function apiAll(type, params = {}, maxPages = 20) {
+  const data = [];
+  const included = {};
+  let cursor = null;
+  for (let page = 0; page < maxPages; page++) {
+    const res = await apiGet(`content/${type}`, { ...params, limit: 100, cursor });
+    data.push(...(res.data || []));
+    for (const [t, list] of Object.entries(res.included || {})) {
+      const have = (included[t] ||= []);
+      for (const item of list) if (!have.some((x) => x.id === item.id)) have.push(item);
+    }
+    cursor = res.meta && res.meta.next_cursor;
+    if (!cursor) break;
+  }
+  return { data, included };
+}
+
+const byId = (list) => new Map((list || []).map((x) => [x.id, x]));
+
+// ---------------------------------------------------------------------------------------
+// Shared views
+// ---------------------------------------------------------------------------------------
+
+function errorBox(err, retry) {
+  const status = err instanceof ApiError ? err.status : -1;
+  const detail = err instanceof ApiError ? err.problem.detail : null;
+  let why;
+  if (status === 0 && detail === 'timeout') {
+    why = 'Der Server hat nicht rechtzeitig geantwortet.';
+  } else if (status === 0) {
+    why = 'Der Server mit den Inhalten ist nicht erreichbar. Bitte prüfen Sie Ihre Internetverbindung oder versuchen Sie es in ein paar Minuten noch einmal.';
+  } else if (status === 429 || status === 503) {
+    why = 'Der Server ist gerade stark ausgelastet. Bitte versuchen Sie es in einigen Augenblicken noch einmal.';
+  } else if (status > 0) {
+    why = `Der Server hat die Anfrage mit einem Fehler beantwortet (Status ${status}).`;
+  } else {
+    why = 'Beim Anzeigen der Inhalte ist ein unerwarteter Fehler aufgetreten.';
+  }
+  return h(
+    'section',
+    { class: 'notice notice-error', role: 'alert', 'data-testid': 'error' },
+    h('h2', { text: 'Die Inhalte können gerade nicht geladen werden' }),
+    h('p', { text: why }),
+    status > 0 && detail && detail !== 'timeout'
+      ? h('p', { class: 'notice-detail' }, h('strong', { text: 'Meldung des Servers: ' }), detail)
+      : null,
+    status === -1 && err && err.message ? h('p', { class: 'notice-detail', text: err.message }) : null,
+    h(
+      'p',
+      { class: 'notice-actions' },
+      h('button', { type: 'button', class: 'button', 'data-testid': 'retry', on: { click: retry } }, 'Erneut versuchen'),
+    ),
+    h('p', { class: 'notice-meta' }, 'Schnittstelle: ', h('code', { text: API_BASE })),
+  );
+}
+
+function notFound(what, backHref, backText) {
+  return h(
+    'section',
+    { class: 'notice', 'data-testid': 'not-found' },
+    h('h1', { text: 'Nicht gefunden', tabindex: '-1' }),
+    h('p', { text: what }),
+    h('p', {}, h('a', { href: backHref }, backText)),
+  );
+}
+
+function pageHeader(title, intro) {
+  return h(
+    'header',
+    { class: 'page-header' },
+    h('h1', { tabindex: '-1' }, title),
+    intro ? h('p', { class: 'lead' }, intro) : null,
+  );
+}
+
+function back(href, text) {
+  return h('p', { class: 'back' }, h('a', { href }, `← ${text}`));
+}
+
+function section(title, testid, ...children) {
+  return h('section', { class: 'section', 'data-testid': testid }, h('h2', {}, title), ...children);
+}
+
+function empty(text) {
+  return h('p', { class: 'empty', 'data-testid': 'empty' }, text);
+}
+
+function plural(n, one, many) {
+  return `${n.toLocaleString('de-DE')} ${n === 1 ? one : many}`;
+}
+
+function excerpt(markdownSource, max = 170) {
+  const text = markdownToText(markdownSource);
+  if (text.length <= max) return text;
+  const cut = text.slice(0, max);
+  return `${cut.slice(0, Math.max(cut.lastIndexOf(' '), max - 20))} …`;
+}
+
+// ---- cards ----
+
+function memberCard(m, { headingLevel = 'h2', compact = false } = {}) {
+  const H = headingLevel;
+  return h(
+    'article',
+    { class: 'card member-card', 'data-testid': 'member-card' },
+    h('p', { class: 'eyebrow' }, label(MEMBER_KINDS, m.kind) || 'Mitglied'),
+    h(H, { class: 'card-title' }, h('a', { href: slugPath('mitglieder', m.slug), 'data-testid': 'member-name' }, m.name)),
+    h('p', { class: 'card-meta', 'data-testid': 'member-place' }, [m.city, m.state_region].filter(Boolean).join(' · ')),
+    compact || !m.description ? null : h('p', { class: 'card-text' }, excerpt(m.description)),
+    compact ? null : chips(m.services),
+  );
+}
+
+function storyCard(s, { headingLevel = 'h2' } = {}) {
+  const H = headingLevel;
+  return h(
+    'article',
+    { class: 'card story-card', 'data-testid': 'story-card' },
+    h(
+      'p',
+      { class: 'eyebrow' },
+      h('span', { class: `kind kind-${s.kind || 'news'}`, 'data-testid': 'story-kind' }, label(STORY_KINDS, s.kind)),
+      s.published_at ? h('time', { datetime: s.published_at }, formatPublished(s.published_at)) : null,
+    ),
+    h(H, { class: 'card-title' }, h('a', { href: slugPath('geschichten', s.slug), 'data-testid': 'story-title' }, s.title)),
+    s.teaser ? h('p', { class: 'card-text' }, s.teaser) : null,
+    chips(s.topics),
+  );
+}
+
+function eventDateBadge(ev) {
+  const p = eventParts(ev.starts_at, ev.timezone);
+  return h(
+    'div',
+    { class: 'date-badge', 'aria-hidden': 'true' },
+    h('span', { class: 'date-badge-day' }, p.day),
+    h('span', { class: 'date-badge-month' }, p.month.replace('.', '')),
+  );
+}
+
+function eventPlace(ev) {
+  const parts = [];
+  if (ev.venue && (ev.format === 'on_site' || ev.format === 'hybrid' || !ev.format)) {
+    const v = ev.venue;
+    const street = [v.street, [v.postal_code, v.city].filter(Boolean).join(' ')].filter(Boolean).join(', ');
+    parts.push(h('span', {}, v.name + (street ? `, ${street}` : '')));
+  }
+  if (ev.format === 'online' || ev.format === 'hybrid') {
+    parts.push(h('span', {}, ev.format === 'hybrid' ? 'und online' : 'Online-Veranstaltung'));
+  }
+  return parts.length ? h('p', { class: 'event-place', 'data-testid': 'event-place' }, h('span', { class: 'sr-label' }, 'Ort: '), parts.map((p, i) => [i ? ' ' : '', p])) : null;
+}
+
+function programme(ev) {
+  if (!Array.isArray(ev.programme) || !ev.programme.length) return null;
+  return h(
+    'ol',
+    { class: 'programme', 'data-testid': 'programme' },
+    ev.programme.map((item) =>
+      h(
+        'li',
+        {},
+        h('span', { class: 'programme-time' }, `${item.time} Uhr`),
+        h(
+          'div',
+          { class: 'programme-body' },
+          h('span', { class: 'programme-title' }, item.title),
+          Array.isArray(item.speakers) && item.speakers.length
+            ? h(
+                'ul',
+                { class: 'speakers', 'aria-label': 'Mitwirkende' },
+                item.speakers.map((sp) =>
+                  h('li', { 'data-testid': 'speaker' }, sp.name, sp.organisation ? h('span', { class: 'speaker-org' }, `, ${sp.organisation}`) : null),
+                ),
+              )
+            : null,
+        ),
+      ),
+    ),
+  );
+}
+
+function registration(ev) {
+  const past = isPast(ev);
+  return h(
+    'div',
+    { class: 'registration' },
+    !past && isHttpUrl(ev.registration_url)
+      ? h('p', {}, extLink(ev.registration_url, 'Zur Anmeldung', { class: 'button', 'data-testid': 'registration' }))
+      : null,
+    ev.media_notice
+      ? h(
+          'p',
+          { class: 'media-notice', 'data-testid': 'media-notice' },
+          h('strong', {}, 'Hinweis zu Foto-, Video- und Bildschirmaufnahmen: '),
+          ev.media_notice,
+        )
+      : null,
+  );
+}
+
+function eventCard(ev, { headingLevel = 'h2', compact = false } = {}) {
+  const H = headingLevel;
+  return h(
+    'article',
+    { class: `card event-card${compact ? ' event-card-compact' : ''}`, 'data-testid': 'event-card' },
+    eventDateBadge(ev),
+    h(
+      'div',
+      { class: 'event-main' },
+      h('p', { class: 'eyebrow' }, label(EVENT_FORMATS, ev.format)),
+      h(H, { class: 'card-title' }, h('a', { href: slugPath('veranstaltungen', ev.slug), 'data-testid': 'event-title' }, ev.title)),
+      h('p', { class: 'event-time', 'data-testid': 'event-time' }, h('time', { datetime: ev.starts_at }, formatEventTime(ev))),
+      eventPlace(ev),
+      !compact && ev.summary ? h('p', { class: 'card-text' }, ev.summary) : null,
+      !compact && ev.programme && ev.programme.length
+        ? h('details', { class: 'programme-details' }, h('summary', {}, 'Programm anzeigen'), programme(ev))
+        : null,
+      compact ? null : registration(ev),
+    ),
+  );
+}
+
+function partnerList(coop, members) {
+  const partners = (coop.partners || []).map((id) => members.get(id)).filter(Boolean);
+  const external = Array.isArray(coop.external_partners) ? coop.external_partners : [];
+  return h(
+    'div',
+    { class: 'partners' },
+    partners.length
+      ? h(
+          'p',
+          {},
+          h('strong', {}, 'Partner im Cluster: '),
+          partners.map((m, i) => [
+            i ? ', ' : '',
+            h('a', { href: slugPath('mitglieder', m.slug), 'data-testid': 'cooperation-partner' }, m.name),
+          ]),
+        )
+      : null,
+    external.length
+      ? h(
+          'p',
+          { 'data-testid': 'external-partners' },
+          h('strong', {}, 'Weitere Partner: '),
+          external.map((p, i) => [i ? ', ' : '', p.name, p.kind ? ` (${label(PARTNER_KINDS, p.kind)})` : '']),
+        )
+      : null,
+  );
+}
+
+function cooperationCard(coop, members, { headingLevel = 'h2', full = true } = {}) {
+  const H = headingLevel;
+  const sub = headingLevel === 'h1' ? 'h2' : 'h3';
+  return h(
+    'article',
+    { class: `card cooperation-card${full ? ' cooperation-full' : ''}`, 'data-testid': 'cooperation-card' },
+    h('p', { class: 'eyebrow' }, 'Kooperationsbeispiel', coop.year ? ` · ${coop.year}` : ''),
+    h(H, { class: 'card-title', tabindex: headingLevel === 'h1' ? '-1' : null }, headingLevel === 'h1' ? coop.title : h('a', { href: slugPath('kooperationen', coop.slug), 'data-testid': 'cooperation-title' }, coop.title)),
+    coop.summary ? h('p', { class: 'card-text lead-small' }, coop.summary) : null,
+    partnerList(coop, members),
+    full
+      ? h(
+          'div',
+          { class: 'csr' },
+          [
+            ['Herausforderung', coop.challenge],
+            ['Lösung', coop.solution],
+            ['Ergebnis', coop.outcome],
+          ]
+            .filter(([, text]) => text)
+            .map(([title, text]) => h('section', { class: 'csr-part' }, h(sub, {}, title), markdown(text))),
+        )
+      : null,
+    chips(coop.topics),
+  );
+}
+
+// ---------------------------------------------------------------------------------------
+// Pages
+// ---------------------------------------------------------------------------------------
+
+const STORY_CARD_FIELDS = 'title,slug,kind,teaser,topics,published_at';
+
+async function pageHome() {
+  const [stories, events, members, stories_, coops] = await Promise.all([
+    apiGet('content/story', { limit: 3, sort: '-published_at', fields: STORY_CARD_FIELDS }),
+    apiGet('content/event', { 'filter[ends_at][gte]': nowIso(), sort: 'starts_at', limit: 3 }),
+    apiGet('content/member', { limit: 1, fields: 'slug' }),
+    apiGet('content/story', { limit: 1, fields: 'slug' }),
+    apiGet('content/cooperation', { limit: 1, fields: 'slug' }),
+  ]);
+  const total = (r) => (r.meta && typeof r.meta.total === 'number' ? r.meta.total : (r.data || []).length);
+  return h(
+    'div',
+    { class: 'home' },
+    h(
+      'section',
+      { class: 'hero' },
+      h('h1', { tabindex: '-1' }, 'Digitale Kompetenz aus Mitteldeutschland'),
+      h(
+        'p',
+        { class: 'lead' },
+        'Im Cluster IT Mitteldeutschland arbeiten IT-Unternehmen, Hochschulen und Forschungseinrichtungen aus Sachsen, Sachsen-Anhalt und Thüringen zusammen. ' +
+          'Auf dieser Plattform stellen sich die Mitglieder mit ihren Kompetenzen vor, berichten von gemeinsamen Projekten und laden zu Veranstaltungen ein.',
+      ),
+      h(
+        'ul',
+        { class: 'stats', 'data-testid': 'stats' },
+        h('li', {}, h('a', { href: '#/mitglieder' }, h('strong', {}, String(total(members))), ' Mitglieder')),
+        h('li', {}, h('a', { href: '#/geschichten' }, h('strong', {}, String(total(stories_))), ' Geschichten')),
+        h('li', {}, h('a', { href: '#/kooperationen' }, h('strong', {}, String(total(coops))), ' Kooperationen')),
+      ),
+    ),
+    h(
+      'div',
+      { class: 'home-columns' },
+      section(
+        'Neueste Geschichten',
+        'home-stories',
+        stories.data.length
+          ? h('div', { class: 'stack' }, stories.data.map((s) => storyCard(s, { headingLevel: 'h3' })))
+          : empty('Noch keine Geschichten veröffentlicht.'),
+        h('p', { class: 'more' }, h('a', { href: '#/geschichten' }, 'Alle Geschichten →')),
+      ),
+      section(
+        'Nächste Veranstaltungen',
+        'home-events',
+        events.data.length
+          ? h('div', { class: 'stack' }, events.data.map((ev) => eventCard(ev, { headingLevel: 'h3', compact: true })))
+          : empty('Zurzeit sind keine Veranstaltungen angekündigt.'),
+        h('p', { class: 'more' }, h('a', { href: '#/veranstaltungen' }, 'Alle Veranstaltungen →')),
+      ),
+    ),
+  );
+}
+
+/** Lower case, without diacritics, ß as ss: "Pleißenland" matches "pleissen". */
+function fold(text) {
+  return String(text || '')
+    .toLocaleLowerCase('de-DE')
+    .replace(/ß/g, 'ss')
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '');
+}
+
+/** A labelled <select>. */
+function selectField({ id, labelText, testid, options, value, allLabel }) {
+  const select = h(
+    'select',
+    { id, name: id, 'data-testid': testid },
+    h('option', { value: '' }, allLabel),
+    options.map((o) => h('option', { value: o.value, selected: o.value === value ? true : null }, o.text)),
+  );
+  return { select, field: h('div', { class: 'field' }, h('label', { for: id }, labelText), select) };
+}
+
+/** Replaces the hash without a hashchange event (filters update in place). */
+function setHashQuiet(hash) {
+  if (location.hash !== hash) history.replaceState(history.state, '', hash);
+}
+
+async function pageMembers(ctx) {
+  const land = ctx.params.get('land') || '';
+  const kompetenz = ctx.params.get('kompetenz') || '';
+  const q = ctx.params.get('q') || '';
+
+  // All members (two small fields) for the filter options and their counts.
+  const all = await apiAll('member', { fields: 'state_region,services', sort: 'name' });
+  const stateCounts = new Map();
+  const topicCounts = new Map();
+  for (const m of all.data) {
+    if (m.state_region) stateCounts.set(m.state_region, (stateCounts.get(m.state_region) || 0) + 1);
+    for (const s of m.services || []) topicCounts.set(s, (topicCounts.get(s) || 0) + 1);
+  }
+  if (land && !stateCounts.has(land)) stateCounts.set(land, 0);
+  if (kompetenz && !topicCounts.has(kompetenz)) topicCounts.set(kompetenz, 0);
+
+  const landField = selectField({
+    id: 'filter-land',
+    labelText: 'Bundesland',
+    testid: 'filter-land',
+    allLabel: 'Alle Bundesländer',
+    value: land,
+    options: [...stateCounts.keys()].sort(byGerman).map((s) => ({ value: s, text: `${s} (${stateCounts.get(s)})` })),
+  });
+  const topicField = selectField({
+    id: 'filter-kompetenz',
+    labelText: 'Kompetenz',
+    testid: 'filter-kompetenz',
+    allLabel: 'Alle Kompetenzen',
+    value: kompetenz,
+    options: [...topicCounts.keys()]
+      .map((t) => ({ value: t, text: topicLabel(t), n: topicCounts.get(t) }))
+      .sort((a, b) => byGerman(a.text, b.text))
+      .map((o) => ({ value: o.value, text: `${o.text} (${o.n})` })),
+  });
+  const search = h('input', {
+    id: 'search',
+    name: 'q',
+    type: 'search',
+    value: q,
+    placeholder: 'z. B. Netz',
+    autocomplete: 'off',
+    'data-testid': 'search',
+  });
+  const reset = h('button', { type: 'reset', class: 'button button-secondary', 'data-testid': 'filter-reset' }, 'Filter zurücksetzen');
+  const form = h(
+    'form',
+    { class: 'filters', role: 'search', 'aria-label': 'Mitglieder filtern', on: { submit: (e) => e.preventDefault() } },
+    landField.field,
+    topicField.field,
+    h('div', { class: 'field field-grow' }, h('label', { for: 'search' }, 'Name'), search),
+    h('div', { class: 'field field-button' }, reset),
+  );
+  const status = h('p', { class: 'result-count', role: 'status', 'aria-live': 'polite', 'data-testid': 'result-count' });
+  const results = h('div', { class: 'results', 'data-testid': 'member-results' });
+
+  let loaded = []; // members matching the API filters
+  let seq = 0;
+
+  const state = () => ({
+    land: landField.select.value,
+    kompetenz: topicField.select.value,
+    q: search.value.trim(),
+  });
+
+  const show = () => {
+    const { q: query } = state();
+    const needle = fold(query);
+    const shown = needle ? loaded.filter((m) => fold(m.name).includes(needle)) : loaded;
+    status.textContent = shown.length
+      ? shown.length === all.data.length
+        ? `${plural(shown.length, 'Mitglied', 'Mitglieder')}`
+        : `${shown.length} von ${plural(all.data.length, 'Mitglied', 'Mitgliedern')}`
+      : 'Keine Mitglieder gefunden. Ändern Sie die Filter oder die Suche.';
+    results.replaceChildren(
+      shown.length ? h('ul', { class: 'grid' }, shown.map((m) => h('li', {}, memberCard(m)))) : empty('Keine passenden Mitglieder.'),
+    );
+    results.dataset.state = 'ready';
+  };
+
+  const load = async () => {
+    const mine = ++seq;
+    const s = state();
+    results.dataset.state = 'loading';
+    results.setAttribute('aria-busy', 'true');
+    try {
+      const res = await apiAll('member', { 'filter[state_region]': s.land, 'filter[services]': s.kompetenz, sort: 'name' });
+      if (mine !== seq || !ctx.current()) return;
+      loaded = res.data.slice().sort((a, b) => byGerman(a.name || '', b.name || ''));
+      show();
+    } catch (err) {
+      if (mine !== seq || !ctx.current()) return;
+      status.textContent = '';
+      results.replaceChildren(errorBox(err, load));
+      results.dataset.state = 'error';
+    } finally {
+      if (mine === seq) results.removeAttribute('aria-busy');
+    }
+  };
+
+  const syncHash = () => {
+    const s = state();
+    setHashQuiet(route('/mitglieder', { land: s.land, kompetenz: s.kompetenz, q: s.q }));
+  };
+
+  landField.select.addEventListener('change', () => {
+    syncHash();
+    load();
+  });
+  topicField.select.addEventListener('change', () => {
+    syncHash();
+    load();
+  });
+  search.addEventListener('input', () => {
+    syncHash();
+    show();
+  });
+  form.addEventListener('reset', (e) => {
+    e.preventDefault();
+    landField.select.value = '';
+    topicField.select.value = '';
+    search.value = '';
+    syncHash();
+    load();
+  });
+
+  await load();
+
+  return h(
+    'div',
+    { class: 'members' },
+    pageHeader(
+      'Mitglieder',
+      'Unternehmen, Hochschulen und Forschungseinrichtungen im Cluster. Filtern Sie nach Bundesland und Kompetenz oder suchen Sie nach einem Namen.',
+    ),
+    form,
+    status,
+    results,
+  );
+}
+
+async function pageMember(ctx, slug) {
+  let member;
+  try {
+    member = (await apiGet(`content/member/${encodeURIComponent(slug)}`)).data;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) {
+      return notFound('Dieses Mitglied gibt es nicht oder sein Profil ist nicht veröffentlicht.', '#/mitglieder', 'Zum Mitgliederverzeichnis');
+    }
+    throw err;
+  }
+  const [stories, coops, events] = await Promise.all([
+    apiAll('story', { 'filter[members]': member.id, fields: STORY_CARD_FIELDS }),
+    apiAll('cooperation', { 'filter[partners]': member.id, include: 'partners' }),
+    apiAll('event', { 'filter[organisers]': member.id, 'filter[ends_at][gte]': nowIso(), sort: 'starts_at' }),
+  ]);
+  const coopMembers = byId((coops.included.member || []).concat([member]));
+  ctx.title = member.name;
+
+  const logo = image(member.logo, { class: 'member-logo', 'data-testid': 'member-logo' });
+  const facts = [
+    ['Rechtsform', member.legal_form],
+    ['Art', label(MEMBER_KINDS, member.kind)],
+    ['Sitz', member.city],
+    ['Bundesland', member.state_region ? h('a', { href: route('/mitglieder', { land: member.state_region }) }, member.state_region) : null],
+    ['Größe', label(EMPLOYEES, member.employees)],
+    ['Mitglied seit', member.member_since ? h('time', { datetime: member.member_since }, formatDay(member.member_since)) : null],
+    ['Website', extLink(member.website, member.website ? member.website.replace(/^https?:\/\//, '').replace(/\/$/, '') : '', { 'data-testid': 'member-website' })],
+  ].filter(([, v]) => v);
+
+  return h(
+    'article',
+    { class: 'member', 'data-testid': 'member' },
+    back('#/mitglieder', 'Alle Mitglieder'),
+    h(
+      'header',
+      { class: 'member-header' },
+      logo ? h('div', { class: 'member-logo-box', 'data-image-box': '' }, logo) : null,
+      h('div', {}, h('p', { class: 'eyebrow' }, label(MEMBER_KINDS, member.kind) || 'Mitglied'), h('h1', { tabindex: '-1' }, member.name)),
+    ),
+    h(
+      'div',
+      { class: 'member-layout' },
+      h(
+        'div',
+        { class: 'member-main' },
+        member.description ? markdown(member.description, { 'data-testid': 'member-description' }) : null,
+        member.services && member.services.length
+          ? h(
+              'section',
+              { class: 'section', 'data-testid': 'member-services' },
+              h('h2', {}, 'Kompetenzen'),
+              chips(member.services, (s) => route('/mitglieder', { kompetenz: s })),
+            )
+          : null,
+      ),
+      h(
+        'aside',
+        { class: 'facts', 'aria-label': 'Steckbrief' },
+        h('h2', { class: 'facts-title' }, 'Steckbrief'),
+        h('dl', { 'data-testid': 'member-facts' }, facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+      ),
+    ),
+    section(
+      'Geschichten',
+      'member-stories',
+      stories.data.length
+        ? h('div', { class: 'grid' }, stories.data.map((s) => storyCard(s, { headingLevel: 'h3' })))
+        : empty('Über dieses Mitglied gibt es noch keine Geschichten.'),
+    ),
+    section(
+      'Kooperationen',
+      'member-cooperations',
+      coops.data.length
+        ? h('div', { class: 'grid' }, coops.data.map((c) => cooperationCard(c, coopMembers, { headingLevel: 'h3', full: false })))
+        : empty('Noch keine veröffentlichten Kooperationsbeispiele.'),
+    ),
+    events.data.length
+      ? section(
+          'Veranstaltungen',
+          'member-events',
+          h('div', { class: 'stack' }, events.data.map((ev) => eventCard(ev, { headingLevel: 'h3', compact: true }))),
+        )
+      : null,
+  );
+}
+
+async function pageStories(ctx) {
+  const thema = ctx.params.get('thema') || '';
+  const art = ctx.params.get('art') || '';
+  const PAGE = 12;
+
+  const topicField = selectField({
+    id: 'filter-thema',
+    labelText: 'Thema',
+    testid: 'filter-thema',
+    allLabel: 'Alle Themen',
+    value: thema,
+    options: Object.entries(TOPICS)
+      .map(([value, text]) => ({ value, text }))
+      .sort((a, b) => byGerman(a.text, b.text)),
+  });
+  const kindField = selectField({
+    id: 'filter-art',
+    labelText: 'Art',
+    testid: 'filter-art',
+    allLabel: 'Alle Arten',
+    value: art,
+    options: Object.entries(STORY_KINDS).map(([value, text]) => ({ value, text })),
+  });
+  const form = h(
+    'form',
+    { class: 'filters', 'aria-label': 'Geschichten filtern', on: { submit: (e) => e.preventDefault() } },
+    topicField.field,
+    kindField.field,
+  );
+  const status = h('p', { class: 'result-count', role: 'status', 'aria-live': 'polite', 'data-testid': 'result-count' });
+  const list = h('div', { class: 'grid', 'data-testid': 'story-results' });
+  const more = h('p', { class: 'more-row' });
+  let seq = 0;
+
+  const load = async (cursor) => {
+    const mine = cursor ? seq : ++seq;
+    list.dataset.state = 'loading';
+    try {
+      const res = await apiGet('content/story', {
+        'filter[topics]': topicField.select.value,
+        'filter[kind]': kindField.select.value,
+        sort: '-published_at',
+        fields: STORY_CARD_FIELDS,
+        limit: PAGE,
+        cursor,
+      });
+      if (mine !== seq || !ctx.current()) return;
+      const total = res.meta ? res.meta.total : res.data.length;
+      if (!cursor) list.replaceChildren();
+      append(list, res.data.map((s) => storyCard(s)));
+      status.textContent = total ? plural(total, 'Geschichte', 'Geschichten') : '';
+      if (!total) list.replaceChildren(empty('Zu dieser Auswahl gibt es noch keine Geschichten.'));
+      const next = res.meta && res.meta.next_cursor;
+      more.replaceChildren(
+        next
+          ? h('button', { type: 'button', class: 'button button-secondary', 'data-testid': 'load-more', on: { click: () => load(next) } }, 'Weitere Geschichten laden')
+          : '',
+      );
+      list.dataset.state = 'ready';
+    } catch (err) {
+      if (mine !== seq || !ctx.current()) return;
+      status.textContent = '';
+      more.replaceChildren();
+      list.replaceChildren(errorBox(err, () => load()));
+      list.dataset.state = 'error';
+    }
+  };
+
+  const onChange = () => {
+    setHashQuiet(route('/geschichten', { thema: topicField.select.value, art: kindField.select.value }));
+    load();
+  };
+  topicField.select.addEventListener('change', onChange);
+  kindField.select.addEventListener('change', onChange);
+
+  await load();
+  return h(
+    'div',
+    { class: 'stories' },
+    pageHeader('Geschichten', 'Erfolgsgeschichten, Best Practices, Interviews und Meldungen aus dem Cluster und seinen Mitgliedsunternehmen.'),
+    form,
+    status,
+    list,
+    more,
+  );
+}
+
+async function pageStory(ctx, slug) {
+  let res;
+  try {
+    res = await apiGet(`content/story/${encodeURIComponent(slug)}`, { include: 'members' });
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) {
+      return notFound('Diese Geschichte gibt es nicht oder sie ist (noch) nicht veröffentlicht.', '#/geschichten', 'Zu allen Geschichten');
+    }
+    throw err;
+  }
+  const s = res.data;
+  ctx.title = s.title;
+  const members = byId(res.included && res.included.member);
+  const related = (s.members || []).map((id) => members.get(id)).filter(Boolean);
+  const author = s.author && s.author.name ? [s.author.name, s.author.role].filter(Boolean).join(', ') : null;
+  const img = image(s.image, { 'data-testid': 'story-image' });
+
+  return h(
+    'article',
+    { class: 'story', 'data-testid': 'story' },
+    back('#/geschichten', 'Alle Geschichten'),
+    h(
+      'header',
+      { class: 'story-header' },
+      h('p', { class: 'eyebrow' }, h('span', { class: `kind kind-${s.kind || 'news'}`, 'data-testid': 'story-kind' }, label(STORY_KINDS, s.kind))),
+      h('h1', { tabindex: '-1' }, s.title),
+      h(
+        'p',
+        { class: 'byline', 'data-testid': 'story-byline' },
+        author ? ['Von ', h('span', { 'data-testid': 'story-author' }, author)] : null,
+        author && s.published_at ? ' · ' : null,
+        s.published_at ? h('time', { datetime: s.published_at }, formatPublished(s.published_at)) : null,
+      ),
+      s.teaser ? h('p', { class: 'lead' }, s.teaser) : null,
+    ),
+    img ? h('figure', { class: 'story-figure', 'data-image-box': '' }, img) : null,
+    markdown(s.body, { 'data-testid': 'story-body' }),
+    Array.isArray(s.lessons_learned) && s.lessons_learned.length
+      ? h(
+          'aside',
+          { class: 'lessons', 'data-testid': 'lessons-learned', 'aria-labelledby': 'lessons-title' },
+          h('h2', { id: 'lessons-title' }, 'Lessons Learned: Was andere mitnehmen können'),
+          h('ul', {}, s.lessons_learned.map((l) => h('li', {}, l))),
+        )
+      : null,
+    s.topics && s.topics.length
+      ? h('section', { class: 'section' }, h('h2', {}, 'Themen'), chips(s.topics, (t) => route('/geschichten', { thema: t })))
+      : null,
+    related.length
+      ? section(
+          'Beteiligte Mitglieder',
+          'story-members',
+          h('div', { class: 'grid' }, related.map((m) => memberCard(m, { headingLevel: 'h3', compact: true }))),
+        )
+      : null,
+  );
+}
+
+async function pageEvents() {
+  const res = await apiAll('event', { 'filter[ends_at][gte]': nowIso(), sort: 'starts_at' });
+  return h(
+    'div',
+    { class: 'events' },
+    pageHeader('Veranstaltungen', 'Kommende Termine des Clusters und seiner Mitglieder: vor Ort, online und hybrid. Alle Zeiten in der Ortszeit der Veranstaltung.'),
+    h('p', { class: 'result-count', role: 'status', 'data-testid': 'result-count' }, res.data.length ? plural(res.data.length, 'Veranstaltung', 'Veranstaltungen') : ''),
+    res.data.length
+      ? h('div', { class: 'stack' }, res.data.map((ev) => eventCard(ev)))
+      : empty('Zurzeit sind keine Veranstaltungen angekündigt. Schauen Sie bald wieder vorbei.'),
+  );
+}
+
+async function pageEvent(ctx, slug) {
+  let res;
+  try {
+    res = await apiGet(`content/event/${encodeURIComponent(slug)}`, { include: 'organisers' });
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) {
+      return notFound('Diese Veranstaltung gibt es nicht oder sie ist nicht veröffentlicht.', '#/veranstaltungen', 'Zu allen Veranstaltungen');
+    }
+    throw err;
+  }
+  const ev = res.data;
+  ctx.title = ev.title;
+  const members = byId(res.included && res.included.member);
+  const organisers = (ev.organisers || []).map((id) => members.get(id)).filter(Boolean);
+  const past = isPast(ev);
+  const v = ev.venue;
+
+  return h(
+    'article',
+    { class: 'event', 'data-testid': 'event' },
+    back('#/veranstaltungen', 'Alle Veranstaltungen'),
+    h(
+      'header',
+      { class: 'event-header' },
+      h('p', { class: 'eyebrow' }, label(EVENT_FORMATS, ev.format)),
+      h('h1', { tabindex: '-1' }, ev.title),
+      h('p', { class: 'event-time event-time-large', 'data-testid': 'event-time' }, h('time', { datetime: ev.starts_at }, formatEventTime(ev))),
+      past ? h('p', { class: 'notice notice-info', 'data-testid': 'event-past' }, 'Diese Veranstaltung hat bereits stattgefunden.') : null,
+      ev.summary ? h('p', { class: 'lead' }, ev.summary) : null,
+    ),
+    h(
+      'div',
+      { class: 'event-layout' },
+      h(
+        'div',
+        { class: 'event-main' },
+        ev.description ? markdown(ev.description, { 'data-testid': 'event-description' }) : null,
+        ev.programme && ev.programme.length ? h('section', { class: 'section' }, h('h2', {}, 'Programm'), programme(ev)) : null,
+      ),
+      h(
+        'aside',
+        { class: 'facts', 'aria-label': 'Auf einen Blick' },
+        h('h2', { class: 'facts-title' }, 'Auf einen Blick'),
+        h(
+          'dl',
+          {},
+          h('dt', {}, 'Wann'),
+          h('dd', {}, formatEventTime(ev)),
+          h('dt', {}, 'Format'),
+          h('dd', {}, label(EVENT_FORMATS, ev.format)),
+          v && ev.format !== 'online'
+            ? [
+                h('dt', {}, 'Ort'),
+                h('dd', { 'data-testid': 'event-venue' }, v.name, v.street ? [h('br'), v.street] : null, v.city ? [h('br'), [v.postal_code, v.city].filter(Boolean).join(' ')] : null),
+              ]
+            : null,
+          ev.format === 'online' || ev.format === 'hybrid'
+            ? [h('dt', {}, 'Online'), h('dd', {}, !past && isHttpUrl(ev.online_url) ? extLink(ev.online_url, 'Zum Online-Raum') : 'Zugang nach Anmeldung')]
+            : null,
+          organisers.length
+            ? [
+                h('dt', {}, 'Veranstalter'),
+                h('dd', { 'data-testid': 'event-organisers' }, organisers.map((m, i) => [i ? ', ' : '', h('a', { href: slugPath('mitglieder', m.slug) }, m.name)])),
+              ]
+            : null,
+        ),
+        registration(ev),
+      ),
+    ),
+    ev.topics && ev.topics.length ? h('section', { class: 'section' }, h('h2', {}, 'Themen'), chips(ev.topics)) : null,
+  );
+}
+
+async function pageCooperations() {
+  const res = await apiAll('cooperation', { include: 'partners' });
+  const members = byId(res.included.member);
+  return h(
+    'div',
+    { class: 'cooperations' },
+    pageHeader(
+      'Kooperationen',
+      'Wie Mitglieder gemeinsam Aufgaben lösen: Beispiele mit Ausgangslage, Lösung und Ergebnis – oft zusammen mit Verwaltungen, Hochschulen und Verbänden.',
+    ),
+    h('p', { class: 'result-count', role: 'status', 'data-testid': 'result-count' }, res.data.length ? plural(res.data.length, 'Kooperationsbeispiel', 'Kooperationsbeispiele') : ''),
+    res.data.length
+      ? h('div', { class: 'stack' }, res.data.map((c) => cooperationCard(c, members)))
+      : empty('Noch keine Kooperationsbeispiele veröffentlicht.'),
+  );
+}
+
+async function pageCooperation(ctx, slug) {
+  let res;
+  try {
+    res = await apiGet(`content/cooperation/${encodeURIComponent(slug)}`, { include: 'partners' });
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) {
+      return notFound('Dieses Kooperationsbeispiel gibt es nicht oder es ist nicht veröffentlicht.', '#/kooperationen', 'Zu allen Kooperationen');
+    }
+    throw err;
+  }
+  ctx.title = res.data.title;
+  return h(
+    'div',
+    { class: 'cooperation' },
+    back('#/kooperationen', 'Alle Kooperationen'),
+    cooperationCard(res.data, byId(res.included && res.included.member), { headingLevel: 'h1' }),
+  );
+}
+
+function pageImprint() {
+  return h(
+    'div',
+    { class: 'legal' },
+    pageHeader('Impressum'),
+    h('p', { class: 'notice notice-info' }, 'Platzhalter: Hier stehen die Anbieterangaben nach § 5 DDG (Name und Anschrift des Vereins, Vertretungsberechtigte, Kontakt, Registereintrag).'),
+    h('p', {}, 'Cluster IT Mitteldeutschland e. V. ist ein fiktiver Verein. Alle Unternehmen, Personen und Projekte auf dieser Demo-Seite sind erfunden.'),
+  );
+}
+
+function pagePrivacy() {
+  return h(
+    'div',
+    { class: 'legal' },
+    pageHeader('Datenschutz'),
+    h('p', { class: 'notice notice-info' }, 'Platzhalter: Hier steht die Datenschutzerklärung des Betreibers.'),
+    h(
+      'p',
+      {},
+      'Diese Seite setzt keine Cookies und bindet keine Schriften, Skripte oder Stile von Drittanbietern ein. ' +
+        'Die Adresse der Inhalte-Schnittstelle wird, falls über die Adresszeile gewählt, nur für die laufende Sitzung im Browser gespeichert. ' +
+        'Logos und Bilder der Mitglieder können von deren eigenen Webseiten geladen werden.',
+    ),
+  );
+}
+
+// ---------------------------------------------------------------------------------------
+// Router
+// ---------------------------------------------------------------------------------------
+
+const ROUTES = [
+  [/^\/?$/, pageHome, 'Start'],
+  [/^\/mitglieder\/?$/, pageMembers, 'Mitglieder'],
+  [/^\/mitglieder\/([^/]+)$/, pageMember, 'Mitglieder'],
+  [/^\/geschichten\/?$/, pageStories, 'Geschichten'],
+  [/^\/geschichten\/([^/]+)$/, pageStory, 'Geschichten'],
+  [/^\/veranstaltungen\/?$/, pageEvents, 'Veranstaltungen'],
+  [/^\/veranstaltungen\/([^/]+)$/, pageEvent, 'Veranstaltungen'],
+  [/^\/kooperationen\/?$/, pageCooperations, 'Kooperationen'],
+  [/^\/kooperationen\/([^/]+)$/, pageCooperation, 'Kooperationen'],
+  [/^\/impressum\/?$/, pageImprint, 'Impressum'],
+  [/^\/datenschutz\/?$/, pagePrivacy, 'Datenschutz'],
+];
+
+const SITE_NAME = 'Cluster IT Mitteldeutschland';
+const main = document.getElementById('inhalt');
+let renderSeq = 0;
+let firstRender = true;
+
+function parseHash() {
+  const raw = location.hash.replace(/^#/, '');
+  const [pathPart, query = ''] = raw.split('?', 2);
+  let path = pathPart || '/';
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    /* keep as is */
+  }
+  return { path, params: new URLSearchParams(query) };
+}
+
+function markNav(section) {
+  for (const a of document.querySelectorAll('[data-nav]')) {
+    if (a.dataset.nav === section) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+async function render() {
+  const seq = ++renderSeq;
+  const { path, params } = parseHash();
+  let handler = null;
+  let args = [];
+  let section = null;
+  for (const [re, fn, name] of ROUTES) {
+    const m = re.exec(path);
+    if (m) {
+      handler = fn;
+      args = m.slice(1);
+      section = name;
+      break;
+    }
+  }
+  markNav(section);
+  const ctx = { params, title: section, current: () => seq === renderSeq };
+
+  main.dataset.state = 'loading';
+  main.setAttribute('aria-busy', 'true');
+  main.replaceChildren(h('p', { class: 'loading', role: 'status', 'data-testid': 'loading' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Inhalte werden geladen …'));
+
+  let view;
+  let state = 'ready';
+  try {
+    view = handler
+      ? await handler(ctx, ...args)
+      : notFound('Diese Seite gibt es nicht.', '#/', 'Zur Startseite');
+  } catch (err) {
+    if (!(err instanceof ApiError)) console.error(err);
+    view = errorBox(err, render);
+    ctx.title = 'Fehler';
+    state = 'error';
+  }
+  if (seq !== renderSeq) return; // a newer navigation has taken over
+  main.replaceChildren(view);
+  main.dataset.state = state;
+  main.removeAttribute('aria-busy');
+  document.title = ctx.title && ctx.title !== 'Start' ? `${ctx.title} – ${SITE_NAME}` : `${SITE_NAME} – Mitgliederplattform`;
+  if (!firstRender) {
+    window.scrollTo(0, 0);
+    const heading = main.querySelector('h1, h2');
+    if (heading) {
+      if (!heading.hasAttribute('tabindex')) heading.setAttribute('tabindex', '-1');
+      heading.focus({ preventScroll: true });
+    }
+  }
+  firstRender = false;
+}
+
+// The skip link must not change the hash (that would be a route).
+const skip = document.querySelector('.skip-link');
+if (skip) {
+  skip.addEventListener('click', (e) => {
+    e.preventDefault();
+    main.focus();
+  });
+}
+const apiInfo = document.getElementById('api-info');
+if (apiInfo) apiInfo.textContent = API_BASE;
+
+window.addEventListener('hashchange', render);
+render();

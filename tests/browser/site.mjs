@@ -1,0 +1,728 @@
+#!/usr/bin/env node
+// Browser test of the example website (examples/website) against a Verbund server that
+// serves the demo content (`verbund serve --demo`, fresh data dir).
+//
+// It drives Debian's Chromium through playwright-core (no browser download), opens every
+// page of the site, checks what is shown against core/demo/*.ndjson, saves a full-page
+// screenshot of each page, and exits 0 when everything passed, 1 otherwise (each failure is
+// printed with the page it happened on).
+//
+// Environment:
+//   SITE_URL        where the site is served, e.g. http://127.0.0.1:8080/ (API on the same
+//                   origin) or http://127.0.0.1:18091/?api=http://127.0.0.1:18090
+//   SCREENSHOT_DIR  where the PNGs go (default: tests/browser/screenshots)
+//   CHROMIUM        the Chromium binary (default: /usr/bin/chromium)
+//   PUBLISH_CMD     optional shell command that publishes a new story and prints its title
+//                   on the last line of stdout; the test reloads the stories page (nothing is
+//                   restarted) and expects the new title
+//   DRAFT_TITLE     optional title of an unpublished story that must never be shown
+//   TIMEOUT_MS      how long to wait for a page (default 15000)
+
+import { chromium } from 'playwright-core';
+import { execSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { renderMarkdown } from '../../examples/website/markdown.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..', '..');
+const SITE_URL = process.env.SITE_URL || 'http://127.0.0.1:8080/';
+const SCREENSHOT_DIR = path.resolve(process.env.SCREENSHOT_DIR || path.join(here, 'screenshots'));
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const PUBLISH_CMD = process.env.PUBLISH_CMD || '';
+const DRAFT_TITLE = process.env.DRAFT_TITLE || '';
+const TIMEOUT = Number(process.env.TIMEOUT_MS || 15000);
+const DEAD_API = 'http://127.0.0.1:9';
+
+// ---------------------------------------------------------------------------------------
+// Demo data: what the pages must show
+// ---------------------------------------------------------------------------------------
+
+function readDemo(type) {
+  const file = path.join(repo, 'core', 'demo', `${type}.ndjson`);
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l));
+}
+
+const isPublic = (e) => e.state === 'published' && (e.locale || 'de') === 'de';
+const demo = {
+  member: readDemo('member'),
+  story: readDemo('story'),
+  event: readDemo('event'),
+  cooperation: readDemo('cooperation'),
+};
+const members = demo.member.filter(isPublic);
+const memberById = new Map(members.map((m) => [m.id, m]));
+const stories = demo.story.filter(isPublic).sort((a, b) => Date.parse(b.published_at) - Date.parse(a.published_at));
+const draftStories = demo.story.filter((s) => s.state !== 'published');
+const otherLocaleStories = demo.story.filter((s) => s.state === 'published' && (s.locale || 'de') !== 'de');
+const cooperations = demo.cooperation.filter(isPublic);
+const allEvents = demo.event.filter(isPublic);
+const draftEvents = demo.event.filter((e) => e.state !== 'published');
+const startedAt = Date.now();
+const upcoming = allEvents
+  .filter((e) => Date.parse(e.ends_at) >= startedAt)
+  .sort((a, b) => Date.parse(a.starts_at) - Date.parse(b.starts_at));
+const pastEvents = allEvents.filter((e) => Date.parse(e.ends_at) < startedAt);
+const byGerman = (a, b) => a.localeCompare(b, 'de', { sensitivity: 'base' });
+const fold = (t) => String(t).toLocaleLowerCase('de-DE').replace(/ß/g, 'ss').normalize('NFD').replace(/[\u0300-\u036f]/g, '');
+
+const TOPIC_LABELS = {
+  'it-sicherheit': 'IT-Sicherheit',
+  'kuenstliche-intelligenz': 'Künstliche Intelligenz',
+  'industrie-4-0': 'Industrie 4.0',
+  'netzwerke-infrastruktur': 'Netzwerke & Infrastruktur',
+  'software-entwicklung': 'Software-Entwicklung',
+  fachkraefte: 'Fachkräfte',
+};
+const STORY_KINDS = { success_story: 'Erfolgsgeschichte', best_practice: 'Best Practice', interview: 'Interview', news: 'Meldung' };
+const WEEKDAYS = 'Montag|Dienstag|Mittwoch|Donnerstag|Freitag|Samstag|Sonntag';
+const MONTHS = 'Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|Dezember';
+const GERMAN_EVENT_TIME = new RegExp(`^(${WEEKDAYS}), \\d{1,2}\\. (${MONTHS}) \\d{4}, \\d{2}:\\d{2} Uhr`);
+const ULID = /\b[0-7][0-9A-HJKMNP-TV-Z]{25}\b/;
+
+/** "Donnerstag, 29. Oktober 2026, 15:00 Uhr": the start as the site must show it. */
+function germanStart(ev) {
+  const d = new Date(ev.starts_at);
+  const date = new Intl.DateTimeFormat('de-DE', {
+    timeZone: ev.timezone,
+    weekday: 'long',
+    day: 'numeric',
+    month: 'long',
+    year: 'numeric',
+  }).format(d);
+  const time = new Intl.DateTimeFormat('de-DE', { timeZone: ev.timezone, hour: '2-digit', minute: '2-digit' }).format(d);
+  return `${date}, ${time} Uhr`;
+}
+
+function germanDay(date) {
+  const [y, m, d] = date.split('-').map(Number);
+  return new Intl.DateTimeFormat('de-DE', { timeZone: 'UTC', day: 'numeric', month: 'long', year: 'numeric' }).format(new Date(Date.UTC(y, m - 1, d)));
+}
+
+/** Every personal-data value of the demo members (must never be shown). */
+const personalData = members.flatMap((m) => [m.contact_name, m.contact_email, m.contact_phone]).filter(Boolean);
+
+// ---------------------------------------------------------------------------------------
+// Tiny test harness
+// ---------------------------------------------------------------------------------------
+
+class Failure extends Error {}
+const failures = [];
+let passed = 0;
+let currentPage = null;
+let defaultPage = null;
+
+function check(cond, message) {
+  if (!cond) throw new Failure(message);
+}
+
+function equal(actual, expected, message) {
+  const a = JSON.stringify(actual);
+  const e = JSON.stringify(expected);
+  if (a !== e) throw new Failure(`${message}\n      expected: ${e}\n      actual:   ${a}`);
+}
+
+async function step(name, fn) {
+  const t0 = Date.now();
+  currentPage = defaultPage;
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (err) {
+    const where = currentPage && !currentPage.isClosed() ? currentPage.url() : '(no page)';
+    failures.push({ name, err, where });
+    console.log(`FAIL ${name}\n      at ${where}\n      ${err instanceof Failure ? err.message : err.stack || err}`);
+    if (currentPage && !currentPage.isClosed()) {
+      const file = path.join(SCREENSHOT_DIR, `FAILED-${name.replace(/[^a-z0-9äöüß]+/gi, '-').toLowerCase()}.png`);
+      await currentPage.screenshot({ path: file, fullPage: true }).catch(() => {});
+      console.log(`      screenshot: ${file}`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Page helpers
+// ---------------------------------------------------------------------------------------
+
+function siteUrl(hash, { api, noApi } = {}) {
+  const u = new URL(SITE_URL);
+  if (api) u.searchParams.set('api', api);
+  if (noApi) u.searchParams.delete('api');
+  u.hash = hash;
+  return u.toString();
+}
+
+/** Opens a route and waits until the app has rendered it (or shown its error box). */
+async function go(page, hash, opts = {}) {
+  const target = siteUrl(hash, opts);
+  // Mark the current view as stale so that a same-document (hash) navigation is not
+  // mistaken for the previous page being ready.
+  await page.evaluate(() => {
+    const main = document.getElementById('inhalt');
+    if (main) main.dataset.state = 'stale';
+  }).catch(() => {});
+  if (page.url() === target) await page.reload({ waitUntil: 'domcontentloaded' });
+  else await page.goto(target, { waitUntil: 'domcontentloaded' });
+  return waitRendered(page, opts.expectError);
+}
+
+async function waitRendered(page, expectError = false) {
+  await page.waitForSelector('#inhalt[data-state="ready"], #inhalt[data-state="error"]', { timeout: TIMEOUT });
+  const state = await page.getAttribute('#inhalt', 'data-state');
+  if (!expectError) await assertNoError(page);
+  return state;
+}
+
+async function assertNoError(page) {
+  const boxes = page.locator('[data-testid="error"]');
+  if ((await boxes.count()) > 0) {
+    throw new Failure(`the page shows the error box: ${(await boxes.first().innerText()).replace(/\s+/g, ' ')}`);
+  }
+}
+
+/** Waits until a list that updates in place (data-state on its container) is ready. */
+async function waitList(page, testid) {
+  await page.waitForFunction(
+    (id) => {
+      const el = document.querySelector(`[data-testid="${id}"]`);
+      return el && (el.dataset.state === 'ready' || el.dataset.state === 'error');
+    },
+    testid,
+    { timeout: TIMEOUT },
+  );
+  await assertNoError(page);
+}
+
+const texts = (locator) => locator.evaluateAll((els) => els.map((e) => e.textContent.replace(/\s+/g, ' ').trim()));
+
+async function mainText(page) {
+  return page.locator('#inhalt').innerText();
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage: true, animations: 'disabled' });
+}
+
+async function assertNoDrafts(page) {
+  const text = await page.locator('body').innerText();
+  for (const s of draftStories) check(!text.includes(s.title), `the draft story "${s.title}" is shown`);
+  for (const e of draftEvents) check(!text.includes(e.title), `the draft event "${e.title}" is shown`);
+  if (DRAFT_TITLE) check(!text.includes(DRAFT_TITLE), `the unpublished story DRAFT_TITLE "${DRAFT_TITLE}" is shown`);
+  for (const p of personalData) check(!text.includes(p), `personal data "${p}" is shown`);
+}
+
+// ---------------------------------------------------------------------------------------
+// The test
+// ---------------------------------------------------------------------------------------
+
+async function main() {
+  fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  for (const f of fs.readdirSync(SCREENSHOT_DIR)) if (f.endsWith('.png')) fs.rmSync(path.join(SCREENSHOT_DIR, f));
+  if (!fs.existsSync(CHROMIUM)) {
+    console.error(`Chromium not found at ${CHROMIUM}: install it (apt-get install chromium) or set CHROMIUM.`);
+    process.exit(2);
+  }
+  const probe = new Intl.DateTimeFormat('de-DE', { weekday: 'long', timeZone: 'UTC' }).format(new Date(Date.UTC(2026, 9, 29)));
+  if (probe !== 'Donnerstag') {
+    console.error(`Node has no German locale data (got ${probe}); use a Node build with full ICU.`);
+    process.exit(2);
+  }
+
+  console.log(`site: ${SITE_URL}\nscreenshots: ${SCREENSHOT_DIR}\nchromium: ${CHROMIUM}\n`);
+
+  // The renderer itself, without a browser: nothing from the content may become markup.
+  await step('Markdown-Renderer entschärft HTML und unsichere Links', async () => {
+    const html = renderMarkdown(
+      '## Titel\n\n<script>alert(1)</script> <img src=x onerror=alert(1)> **fett** [ok](https://ok.example/?a=1&b="2") ' +
+        '[böse](javascript:alert(1)) [auch böse](data:text/html,x) `<b>`\n\n> Zitat\n\n1. eins\n2. zwei',
+    );
+    check(html.includes('<h2>Titel</h2>'), `no h2 in ${html}`);
+    // Every tag in the output is one the renderer writes, with only its own attributes.
+    const allowed = new Set(['h2', 'h3', 'h4', 'p', 'ul', 'ol', 'li', 'strong', 'em', 'code', 'pre', 'a', 'blockquote', 'hr']);
+    for (const [, name, attrs] of html.matchAll(/<\/?([a-zA-Z0-9]+)([^>]*)>/g)) {
+      check(allowed.has(name.toLowerCase()), `unexpected tag <${name}> in ${html}`);
+      for (const [, attr, value] of attrs.matchAll(/\s([a-zA-Z-]+)(?:="([^"]*)")?/g)) {
+        check(['href', 'rel', 'target', 'start'].includes(attr), `unexpected attribute ${attr} in ${html}`);
+        if (attr === 'href') check(/^https?:\/\//.test(value), `unsafe link ${value}`);
+      }
+    }
+    check(html.includes('&lt;script&gt;alert(1)&lt;/script&gt;'), `script tag not escaped: ${html}`);
+    check(html.includes('<strong>fett</strong>'), `bold not rendered: ${html}`);
+    check(html.includes('<a href="https://ok.example/?a=1&amp;b=&quot;2&quot;"'), `https link not rendered safely: ${html}`);
+    check(html.includes('<code>&lt;b&gt;</code>'), `code span not escaped: ${html}`);
+    check(html.includes('<blockquote>') && html.includes('<ol><li>eins</li><li>zwei</li></ol>'), `blockquote/list missing: ${html}`);
+  });
+
+  const siteOrigin = new URL(SITE_URL).origin;
+  const apiParam = new URL(SITE_URL).searchParams.get('api');
+  const allowedOrigins = new Set([siteOrigin, apiParam ? new URL(apiParam).origin : siteOrigin]);
+
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const blocked = [];
+  const pageErrors = [];
+  const newContext = async (viewport = { width: 1280, height: 900 }) => {
+    const context = await browser.newContext({ viewport, locale: 'de-DE', timezoneId: 'Europe/Berlin' });
+    // No request may leave for the internet: only the site and the API are reachable.
+    // (Member logos and story images point at other hosts: they are blocked and the site
+    // must cope with that.)
+    await context.route('**/*', (route) => {
+      const req = route.request();
+      const u = new URL(req.url());
+      if (u.protocol === 'data:' || allowedOrigins.has(u.origin) || u.origin === DEAD_API) return route.continue();
+      blocked.push({ url: req.url(), type: req.resourceType() });
+      return route.abort('blockedbyclient');
+    });
+    return context;
+  };
+  const watch = (page) => {
+    page.on('pageerror', (err) => pageErrors.push(`${page.url()}: ${err.message}`));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error' && !/Failed to load resource|ERR_BLOCKED_BY_CLIENT|ERR_CONNECTION_REFUSED/.test(msg.text())) {
+        pageErrors.push(`${page.url()}: console.error: ${msg.text()}`);
+      }
+    });
+    currentPage = page;
+    return page;
+  };
+
+  const context = await newContext();
+  const page = watch(await context.newPage());
+  page.setDefaultTimeout(TIMEOUT);
+  defaultPage = page;
+
+  // ---- Start ----
+  await step('Startseite: Einleitung, neueste 3 Geschichten, nächste Veranstaltungen', async () => {
+    await go(page, '#/');
+    const header = await page.locator('header.site-header').innerText();
+    check(header.includes('Cluster IT Mitteldeutschland') && header.includes('Mitgliederplattform'), `header: ${header}`);
+    equal(await texts(page.locator('nav a')), ['Start', 'Mitglieder', 'Geschichten', 'Veranstaltungen', 'Kooperationen'], 'navigation');
+    const footer = await page.locator('footer').innerText();
+    check(/Impressum/.test(footer) && /Datenschutz/.test(footer), `footer without Impressum/Datenschutz: ${footer}`);
+    check((await page.locator('#inhalt h1').count()) === 1, 'start page has no (or more than one) h1');
+    const statsText = await page.locator('[data-testid="stats"]').innerText();
+    check(statsText.includes(`${members.length} Mitglieder`), `stats do not show ${members.length} members: ${statsText}`);
+    equal(
+      await texts(page.locator('[data-testid="home-stories"] [data-testid="story-title"]')),
+      stories.slice(0, 3).map((s) => s.title),
+      'newest 3 stories on the start page',
+    );
+    const evTitles = await texts(page.locator('[data-testid="home-events"] [data-testid="event-title"]'));
+    equal(evTitles, upcoming.slice(0, 3).map((e) => e.title), 'next 3 events on the start page');
+    for (const t of await texts(page.locator('[data-testid="home-events"] [data-testid="event-time"]'))) {
+      check(GERMAN_EVENT_TIME.test(t), `event time not in German format: "${t}"`);
+    }
+    await assertNoDrafts(page);
+    await shot(page, '01-start');
+  });
+
+  // ---- Members ----
+  const thuringian = members.filter((m) => m.state_region === 'Thüringen');
+  const narrowTopic =
+    ['software-entwicklung', ...Object.keys(TOPIC_LABELS)].find((t) => {
+      const n = thuringian.filter((m) => m.services.includes(t)).length;
+      return n > 0 && n < thuringian.length;
+    }) || 'software-entwicklung';
+  const thuringianWithTopic = thuringian.filter((m) => m.services.includes(narrowTopic));
+
+  await step('Mitglieder: Verzeichnis mit allen veröffentlichten Mitgliedern', async () => {
+    await go(page, '#/mitglieder');
+    await waitList(page, 'member-results');
+    const names = await texts(page.locator('[data-testid="member-card"] [data-testid="member-name"]'));
+    check(names.length >= 8, `only ${names.length} member cards`);
+    equal(names, members.map((m) => m.name).sort(byGerman), 'member names (sorted by name)');
+    check(names.some((n) => /[äöüß]/i.test(n)), 'no German names with umlauts shown');
+    const kompetenzOptions = await texts(page.locator('[data-testid="filter-kompetenz"] option'));
+    for (const [slug, text] of Object.entries(TOPIC_LABELS)) {
+      if (members.some((m) => m.services.includes(slug))) {
+        check(kompetenzOptions.some((o) => o.startsWith(text)), `competence "${text}" (${slug}) missing in the filter: ${kompetenzOptions.join(' | ')}`);
+      }
+      check(!kompetenzOptions.some((o) => o.startsWith(slug)), `raw slug ${slug} shown as filter option`);
+    }
+    const chipsText = await texts(page.locator('[data-testid="member-card"] .chip'));
+    check(chipsText.includes('IT-Sicherheit') && !chipsText.includes('it-sicherheit'), `competences not shown with German labels: ${chipsText.slice(0, 8)}`);
+    await assertNoDrafts(page);
+    await shot(page, '02-mitglieder');
+  });
+
+  await step('Mitglieder: Filter Bundesland Thüringen', async () => {
+    const before = await page.locator('[data-testid="member-card"]').count();
+    await page.selectOption('[data-testid="filter-land"]', 'Thüringen');
+    await waitList(page, 'member-results');
+    const places = await texts(page.locator('[data-testid="member-card"] [data-testid="member-place"]'));
+    equal(places.length, thuringian.length, 'number of Thuringian members');
+    check(places.length < before, `the filter did not narrow the list (${before} → ${places.length})`);
+    for (const p of places) check(p.includes('Thüringen'), `a non-Thuringian member is shown: ${p}`);
+    check(decodeURIComponent(new URL(page.url()).hash).includes('land=Thüringen'), `filter not in the URL: ${page.url()}`);
+    await shot(page, '03-mitglieder-thueringen');
+  });
+
+  await step(`Mitglieder: Filter Kompetenz (${narrowTopic}) grenzt weiter ein`, async () => {
+    await page.selectOption('[data-testid="filter-kompetenz"]', narrowTopic);
+    await waitList(page, 'member-results');
+    const names = await texts(page.locator('[data-testid="member-card"] [data-testid="member-name"]'));
+    equal(names, thuringianWithTopic.map((m) => m.name).sort(byGerman), `Thuringian members with ${narrowTopic}`);
+    const hash = decodeURIComponent(new URL(page.url()).hash);
+    check(hash.includes(`kompetenz=${narrowTopic}`), `competence not in the URL: ${hash}`);
+    // Filters survive a reload.
+    await page.reload({ waitUntil: 'domcontentloaded' });
+    await waitRendered(page);
+    await waitList(page, 'member-results');
+    equal(await page.inputValue('[data-testid="filter-land"]'), 'Thüringen', 'Bundesland after reload');
+    equal(await page.inputValue('[data-testid="filter-kompetenz"]'), narrowTopic, 'competence after reload');
+    equal(await page.locator('[data-testid="member-card"]').count(), thuringianWithTopic.length, 'cards after reload');
+  });
+
+  await step('Mitglieder: Namenssuche', async () => {
+    await page.click('[data-testid="filter-reset"]');
+    await waitList(page, 'member-results');
+    equal(await page.locator('[data-testid="member-card"]').count(), members.length, 'cards after reset');
+    const target = members.find((m) => m.slug === 'wartburg-cloud-services') || members[0];
+    const query = target.name.split(' ')[0].toLowerCase();
+    await page.fill('[data-testid="search"]', query);
+    const expected = members.filter((m) => fold(m.name).includes(fold(query))).map((m) => m.name).sort(byGerman);
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="member-card"]').length === n, expected.length, { timeout: TIMEOUT }).catch(() => {});
+    equal(await texts(page.locator('[data-testid="member-card"] [data-testid="member-name"]')), expected, `search "${query}"`);
+    check(decodeURIComponent(new URL(page.url()).hash).includes(`q=${query}`), `search not in the URL: ${page.url()}`);
+    // Umlauts: "pleissen" finds "Pleißenland".
+    const umlaut = members.find((m) => m.name.includes('ß'));
+    if (umlaut) {
+      const q = fold(umlaut.name.split(' ')[0]).slice(0, 8);
+      await page.fill('[data-testid="search"]', q);
+      const names = await texts(page.locator('[data-testid="member-card"] [data-testid="member-name"]'));
+      check(names.includes(umlaut.name), `search "${q}" does not find ${umlaut.name}: ${names}`);
+    }
+    // Filters and search straight from the URL.
+    const q = 'netz';
+    await go(page, `#/mitglieder?land=Sachsen&q=${q}`);
+    await waitList(page, 'member-results');
+    const want = members.filter((m) => m.state_region === 'Sachsen' && fold(m.name).includes(q)).map((m) => m.name).sort(byGerman);
+    equal(await texts(page.locator('[data-testid="member-card"] [data-testid="member-name"]')), want, 'members for #/mitglieder?land=Sachsen&q=netz');
+    equal(await page.inputValue('[data-testid="search"]'), q, 'search field filled from the URL');
+    await shot(page, '04-mitglieder-suche');
+  });
+
+  // ---- Member page ----
+  const member =
+    members.find((m) => m.slug === 'saalebyte-systemhaus') ||
+    members.find((m) => stories.some((s) => (s.members || []).includes(m.id)) && cooperations.some((c) => c.partners.includes(m.id)));
+  await step(`Mitgliedsseite: ${member.name}`, async () => {
+    await go(page, `#/mitglieder/${member.slug}`);
+    equal((await page.locator('#inhalt h1').innerText()).trim(), member.name, 'h1');
+    const facts = await page.locator('[data-testid="member-facts"]').innerText();
+    for (const v of [member.legal_form, member.city, member.state_region, germanDay(member.member_since)]) {
+      check(facts.includes(v), `facts do not show "${v}": ${facts}`);
+    }
+    if (member.website) {
+      equal(await page.getAttribute('[data-testid="member-website"]', 'href'), member.website, 'website link');
+    }
+    if (/\*\*/.test(member.description)) {
+      check((await page.locator('[data-testid="member-description"] strong').count()) > 0, 'description Markdown not rendered (no <strong>)');
+    }
+    check(!(await page.locator('[data-testid="member-description"]').innerText()).includes('**'), 'raw ** in the description');
+    const services = await texts(page.locator('[data-testid="member-services"] .chip'));
+    for (const s of member.services) if (TOPIC_LABELS[s]) check(services.includes(TOPIC_LABELS[s]), `competence ${TOPIC_LABELS[s]} missing: ${services}`);
+    const expStories = stories.filter((s) => (s.members || []).includes(member.id)).map((s) => s.title);
+    const gotStories = await texts(page.locator('[data-testid="member-stories"] [data-testid="story-title"]'));
+    equal(gotStories.slice().sort(), expStories.slice().sort(), "the member's stories");
+    check(gotStories.length > 0, 'no stories on the member page');
+    const expCoops = cooperations.filter((c) => c.partners.includes(member.id)).map((c) => c.title);
+    const gotCoops = await texts(page.locator('[data-testid="member-cooperations"] [data-testid="cooperation-title"]'));
+    equal(gotCoops.slice().sort(), expCoops.slice().sort(), "the member's cooperations");
+    const coopText = await page.locator('[data-testid="member-cooperations"]').innerText();
+    for (const c of cooperations.filter((c) => c.partners.includes(member.id))) {
+      for (const id of c.partners) check(coopText.includes(memberById.get(id).name), `partner ${memberById.get(id).name} missing in the cooperation cards`);
+    }
+    check(!ULID.test(await mainText(page)), 'a raw entry id is shown on the member page');
+    await assertNoDrafts(page);
+    await shot(page, '05-mitglied');
+  });
+
+  await step('Mitgliedsseite: unbekanntes Mitglied zeigt „Nicht gefunden“', async () => {
+    await go(page, '#/mitglieder/gibt-es-nicht');
+    check((await page.locator('[data-testid="not-found"]').count()) === 1, 'no not-found notice');
+  });
+
+  // ---- Stories ----
+  await step('Geschichten: Liste mit deutschen Arten, ohne Entwurf und Übersetzung', async () => {
+    await go(page, '#/geschichten');
+    await waitList(page, 'story-results');
+    // Load all pages if the list is paginated.
+    while ((await page.locator('[data-testid="load-more"]').count()) > 0) {
+      const n = await page.locator('[data-testid="story-card"]').count();
+      await page.click('[data-testid="load-more"]');
+      await page.waitForFunction((k) => document.querySelectorAll('[data-testid="story-card"]').length > k, n, { timeout: TIMEOUT });
+    }
+    equal(await texts(page.locator('[data-testid="story-title"]')), stories.map((s) => s.title), 'stories, newest first');
+    equal(await texts(page.locator('[data-testid="story-card"] [data-testid="story-kind"]')), stories.map((s) => STORY_KINDS[s.kind]), 'story kinds in German');
+    const text = await mainText(page);
+    for (const s of otherLocaleStories) check(!text.includes(s.title), `the ${s.locale} translation "${s.title}" is shown`);
+    check(!/success_story|best_practice/.test(text), 'raw story kinds shown');
+    await assertNoDrafts(page);
+    await shot(page, '06-geschichten');
+  });
+
+  await step('Geschichten: Filter nach Thema', async () => {
+    const topic = 'cloud';
+    await page.selectOption('[data-testid="filter-thema"]', topic);
+    await waitList(page, 'story-results');
+    const expected = stories.filter((s) => s.topics.includes(topic)).map((s) => s.title);
+    equal(await texts(page.locator('[data-testid="story-title"]')), expected, `stories about ${topic}`);
+    check(new URL(page.url()).hash.includes(`thema=${topic}`), `topic not in the URL: ${page.url()}`);
+  });
+
+  const richStory = stories.find((s) => s.slug === 'phishing-angriff-logistiker-halle') || stories[0];
+  await step(`Geschichte: ${richStory.slug} (Markdown, Autor, Lessons Learned, Mitglieder)`, async () => {
+    await go(page, `#/geschichten/${richStory.slug}`);
+    equal((await page.locator('#inhalt h1').innerText()).trim(), richStory.title, 'h1');
+    const body = page.locator('article [data-testid="story-body"]');
+    const h2s = richStory.body.split('\n').filter((l) => /^##\s/.test(l)).map((l) => l.replace(/^##\s+/, '').trim());
+    equal(await texts(body.locator('h2')), h2s, 'h2 headings of the body');
+    check(h2s.length > 0, 'the story has no ## headings to check');
+    const bodyText = await body.innerText();
+    check(!/(^|\n)\s*##/.test(bodyText) && !bodyText.includes('##'), 'raw ## in the rendered story');
+    check(!bodyText.includes('**'), 'raw ** in the rendered story');
+    if (/^- /m.test(richStory.body)) check((await body.locator('ul > li').count()) > 0, 'no list rendered');
+    if (/^> /m.test(richStory.body)) check((await body.locator('blockquote').count()) > 0, 'no blockquote rendered');
+    if (/\*\*/.test(richStory.body)) check((await body.locator('strong').count()) > 0, 'no bold text rendered');
+    check((await body.locator('script, iframe, [onerror], [onclick]').count()) === 0, 'active content in the story body');
+    if (richStory.author) {
+      const byline = await page.locator('[data-testid="story-byline"]').innerText();
+      check(byline.includes(richStory.author.name), `author missing: ${byline}`);
+    }
+    if (richStory.lessons_learned) {
+      equal(await texts(page.locator('[data-testid="lessons-learned"] li')), richStory.lessons_learned, 'lessons learned');
+    }
+    equal(
+      await texts(page.locator('[data-testid="story-members"] [data-testid="member-name"]')),
+      (richStory.members || []).map((id) => memberById.get(id).name),
+      'related members (include=members)',
+    );
+    await assertNoDrafts(page);
+    await shot(page, '07-geschichte');
+  });
+
+  const listStory = stories.find((s) => /^\d+\. /m.test(s.body) && s.slug !== richStory.slug);
+  if (listStory) {
+    await step(`Geschichte: ${listStory.slug} (nummerierte Liste, mehrere Mitglieder)`, async () => {
+      await go(page, `#/geschichten/${listStory.slug}`);
+      const body = page.locator('article [data-testid="story-body"]');
+      const items = listStory.body.split('\n').filter((l) => /^\d+\. /.test(l)).length;
+      equal(await body.locator('ol > li').count(), items, 'ordered list items');
+      check((await body.locator('h2').count()) > 0, 'no h2 in the story');
+      equal(
+        (await texts(page.locator('[data-testid="story-members"] [data-testid="member-name"]'))).sort(),
+        (listStory.members || []).map((id) => memberById.get(id).name).sort(),
+        'related members',
+      );
+    });
+  }
+
+  for (const draft of draftStories) {
+    await step(`Geschichte: Entwurf „${draft.title}“ ist nicht abrufbar`, async () => {
+      await go(page, `#/geschichten/${draft.slug}`);
+      check((await page.locator('[data-testid="not-found"]').count()) === 1, 'the draft story is not answered with "Nicht gefunden"');
+      await assertNoDrafts(page);
+    });
+  }
+
+  // ---- Events ----
+  await step('Veranstaltungen: kommende Termine mit deutschen Daten', async () => {
+    await go(page, '#/veranstaltungen');
+    const titles = await texts(page.locator('[data-testid="event-card"] [data-testid="event-title"]'));
+    equal(titles, upcoming.map((e) => e.title), 'upcoming events, by start');
+    if (!upcoming.length) check((await page.locator('[data-testid="empty"]').count()) === 1, 'no "no events" message');
+    const times = await texts(page.locator('[data-testid="event-card"] [data-testid="event-time"]'));
+    upcoming.forEach((ev, i) => {
+      check(GERMAN_EVENT_TIME.test(times[i]), `not a German date with weekday and "Uhr": "${times[i]}"`);
+      check(times[i].startsWith(germanStart(ev)), `time of ${ev.title}: expected "${germanStart(ev)}…", got "${times[i]}"`);
+    });
+    const cards = page.locator('[data-testid="event-card"]');
+    for (let i = 0; i < upcoming.length; i++) {
+      const ev = upcoming[i];
+      const card = cards.nth(i);
+      const text = await card.innerText();
+      if (ev.venue && ev.format !== 'online') check(text.includes(ev.venue.name), `venue of ${ev.title} missing`);
+      if (ev.format === 'online') check(/Online/.test(text), `"Online" missing for ${ev.title}`);
+      if (ev.registration_url) equal(await card.locator('[data-testid="registration"]').getAttribute('href'), ev.registration_url, `registration link of ${ev.title}`);
+      if (ev.media_notice) check((await card.locator('[data-testid="media-notice"]').innerText()).includes(ev.media_notice), `media notice of ${ev.title} missing`);
+    }
+    const text = await mainText(page);
+    for (const ev of pastEvents) check(!text.includes(ev.title), `the past event "${ev.title}" is listed`);
+    await assertNoDrafts(page);
+    await shot(page, '08-veranstaltungen');
+  });
+
+  const detailEvent = upcoming.find((e) => e.format === 'hybrid') || upcoming[0] || allEvents[0];
+  if (detailEvent) {
+    await step(`Veranstaltung: ${detailEvent.slug} (Programm, Anmeldung, Hinweis)`, async () => {
+      await go(page, `#/veranstaltungen/${detailEvent.slug}`);
+      equal((await page.locator('#inhalt h1').innerText()).trim(), detailEvent.title, 'h1');
+      const time = await page.locator('[data-testid="event-time"]').first().innerText();
+      check(time.startsWith(germanStart(detailEvent)), `time: expected "${germanStart(detailEvent)}…", got "${time}"`);
+      const speakers = await texts(page.locator('[data-testid="programme"] [data-testid="speaker"]'));
+      for (const item of detailEvent.programme || []) {
+        for (const sp of item.speakers || []) check(speakers.some((s) => s.startsWith(sp.name)), `speaker ${sp.name} missing`);
+      }
+      const text = await mainText(page);
+      for (const item of detailEvent.programme || []) check(text.includes(item.title), `programme item "${item.title}" missing`);
+      if (detailEvent.media_notice) check(text.includes(detailEvent.media_notice), 'media notice missing');
+      if (detailEvent.registration_url && Date.parse(detailEvent.ends_at) > Date.now()) {
+        equal(await page.getAttribute('[data-testid="registration"]', 'href'), detailEvent.registration_url, 'registration link');
+      }
+      await shot(page, '09-veranstaltung');
+    });
+  }
+
+  const mv = allEvents.find((e) => e.slug === 'mitgliederversammlung-herbst-2026');
+  if (mv) {
+    await step('Veranstaltung: deutsches Datum „Donnerstag, 29. Oktober 2026, 15:00 Uhr“', async () => {
+      await go(page, `#/veranstaltungen/${mv.slug}`);
+      const time = await page.locator('[data-testid="event-time"]').first().innerText();
+      check(time.includes('Donnerstag, 29. Oktober 2026, 15:00 Uhr'), `got "${time}"`);
+      if (Date.parse(mv.ends_at) < Date.now()) check((await page.locator('[data-testid="event-past"]').count()) === 1, 'past event not marked as past');
+    });
+  }
+
+  // ---- Cooperations ----
+  await step('Kooperationen: Beispiele mit Partnern und Herausforderung/Lösung/Ergebnis', async () => {
+    await go(page, '#/kooperationen');
+    const cards = page.locator('[data-testid="cooperation-card"]');
+    const titles = await texts(cards.locator('[data-testid="cooperation-title"]'));
+    equal(titles.slice().sort(), cooperations.map((c) => c.title).sort(), 'cooperation titles');
+    for (let i = 0; i < titles.length; i++) {
+      const coop = cooperations.find((c) => c.title === titles[i]);
+      const card = cards.nth(i);
+      equal(await texts(card.locator('[data-testid="cooperation-partner"]')), coop.partners.map((id) => memberById.get(id).name), `partners of ${coop.title}`);
+      const text = await card.textContent(); // not innerText: the section titles are upper-cased by CSS
+      for (const p of coop.external_partners || []) check(text.includes(p.name), `external partner ${p.name} missing in ${coop.title}`);
+      for (const h of ['Herausforderung', 'Lösung', 'Ergebnis']) check(text.includes(h), `"${h}" missing in ${coop.title}`);
+      check(!text.includes('**'), `raw ** in ${coop.title}`);
+      check(!ULID.test(text), `a raw member id is shown in ${coop.title}`);
+    }
+    await assertNoDrafts(page);
+    await shot(page, '10-kooperationen');
+  });
+
+  await step('Unbekannte Route zeigt „Nicht gefunden“', async () => {
+    await go(page, '#/gibt-es-nicht');
+    check((await page.locator('[data-testid="not-found"]').count()) === 1, 'no not-found notice');
+    await go(page, '#/impressum');
+    check((await mainText(page)).includes('Impressum'), 'no Impressum page');
+  });
+
+  // ---- Small screen ----
+  await step('Kleiner Bildschirm: Start und Mitglieder ohne waagerechtes Scrollen', async () => {
+    const mobileContext = await newContext({ width: 390, height: 844 });
+    const mobile = watch(await mobileContext.newPage());
+    {
+      for (const [hash, name] of [
+        ['#/', '11-mobil-start'],
+        ['#/mitglieder', '12-mobil-mitglieder'],
+        ['#/veranstaltungen', '13-mobil-veranstaltungen'],
+      ]) {
+        await go(mobile, hash);
+        const overflow = await mobile.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+        check(overflow <= 1, `${hash} scrolls sideways by ${overflow}px at 390px width`);
+        await shot(mobile, name);
+      }
+    }
+    await mobileContext.close();
+  });
+
+  // ---- Publishing without restart ----
+  if (PUBLISH_CMD) {
+    await step('Veröffentlichen: neue Geschichte erscheint nach Neuladen', async () => {
+      await go(page, '#/geschichten');
+      await waitList(page, 'story-results');
+      const before = await texts(page.locator('[data-testid="story-title"]'));
+      let out;
+      try {
+        out = execSync(PUBLISH_CMD, { encoding: 'utf8', shell: '/bin/sh', stdio: ['ignore', 'pipe', 'inherit'], timeout: 120000 });
+      } catch (err) {
+        throw new Failure(`PUBLISH_CMD failed (exit ${err.status}): ${err.message}`);
+      }
+      const title = out.split('\n').map((l) => l.trim()).filter(Boolean).pop();
+      check(title, 'PUBLISH_CMD printed no title');
+      check(!before.includes(title), `"${title}" was already shown before publishing`);
+      await page.reload({ waitUntil: 'domcontentloaded' });
+      await waitRendered(page);
+      await waitList(page, 'story-results');
+      const after = await texts(page.locator('[data-testid="story-title"]'));
+      check(after.includes(title), `the new story "${title}" does not appear after a reload; shown: ${after.join(' | ')}`);
+      equal(after[0], title, 'the new story is the newest');
+      await assertNoDrafts(page);
+      await shot(page, '14-geschichten-nach-veroeffentlichung');
+      await go(page, '#/');
+      equal((await texts(page.locator('[data-testid="home-stories"] [data-testid="story-title"]')))[0], title, 'the new story leads the start page');
+    });
+  } else {
+    console.log('skip publishing check (PUBLISH_CMD not set)');
+  }
+
+  if (DRAFT_TITLE) {
+    await step('Unveröffentlichter Entwurf (DRAFT_TITLE) erscheint nicht', async () => {
+      await go(page, '#/geschichten');
+      await waitList(page, 'story-results');
+      await assertNoDrafts(page);
+      await go(page, '#/');
+      await assertNoDrafts(page);
+    });
+  }
+
+  // ---- API down ----
+  await step('API nicht erreichbar: deutsche Fehlermeldung statt leerer Seite', async () => {
+    const badContext = await newContext();
+    const bad = watch(await badContext.newPage());
+    {
+      const state = await go(bad, '#/', { api: DEAD_API, expectError: true });
+      equal(state, 'error', 'state of the page');
+      const box = bad.locator('[data-testid="error"]');
+      equal(await box.count(), 1, 'error boxes');
+      const text = await box.innerText();
+      check(text.includes('Die Inhalte können gerade nicht geladen werden'), `error box text: ${text}`);
+      check((await bad.locator('[data-testid="retry"]').count()) === 1, 'no retry button');
+      check((await bad.locator('nav a').count()) === 5, 'navigation missing on the error page');
+      await shot(bad, '15-fehler-api-nicht-erreichbar');
+      // Retrying fails again, with the message again (not a blank page).
+      await bad.click('[data-testid="retry"]');
+      await bad.waitForSelector('#inhalt[data-state="error"] [data-testid="error"]', { timeout: TIMEOUT });
+      // Every section degrades the same way.
+      for (const hash of ['#/mitglieder', '#/geschichten', '#/geschichten/irgendwas', '#/veranstaltungen', '#/kooperationen']) {
+        await go(bad, hash, { api: DEAD_API, expectError: true });
+        check((await bad.locator('[data-testid="error"]').count()) === 1, `no error box on ${hash}`);
+      }
+      // The ?api= choice is remembered for the session (sessionStorage).
+      await go(bad, '#/mitglieder', { noApi: true, expectError: true });
+      check((await bad.locator('[data-testid="error"]').count()) === 1, 'the API chosen with ?api= is not remembered for the session');
+    }
+    await badContext.close();
+  });
+
+  await step('Keine Skriptfehler und keine externen Skripte, Stile oder Schriften', async () => {
+    check(pageErrors.length === 0, `errors in the page:\n      ${pageErrors.join('\n      ')}`);
+    const assets = blocked.filter((b) => !['image', 'media'].includes(b.type));
+    check(assets.length === 0, `requests to other hosts: ${assets.map((b) => `${b.type} ${b.url}`).join(', ')}`);
+  });
+  if (blocked.length) console.log(`note: ${blocked.length} content image request(s) to other hosts were blocked (member logos, story images)`);
+
+  await browser.close();
+}
+
+try {
+  await main();
+} catch (err) {
+  failures.push({ name: 'setup', err, where: '' });
+  console.error(`FAIL setup: ${err.stack || err}`);
+}
+console.log(`\n${passed} passed, ${failures.length} failed; screenshots in ${SCREENSHOT_DIR}`);
+process.exit(failures.length ? 1 : 0);
