@@ -57,22 +57,7 @@ impl SledStore {
     pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
         let path = path.as_ref().to_path_buf();
         check_format_marker(&path)?;
-        let db = sled::Config::new()
-            .path(&path)
-            .cache_capacity(256 << 20)
-            .mode(sled::Mode::HighThroughput)
-            // Durability comes from the explicit flush of every commit.
-            .flush_every_ms(None)
-            .open()
-            .map_err(|source| match &source {
-                sled::Error::Io(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    StoreError::Locked { path: path.clone() }
-                }
-                _ => StoreError::Open {
-                    path: path.clone(),
-                    source,
-                },
-            })?;
+        let db = open_db(&path)?;
         let trees = Tree::ALL
             .iter()
             .map(|t| db.open_tree(t.name()))
@@ -127,6 +112,42 @@ impl SledStore {
         self.db.flush()?;
         gc.flushed.fetch_max(target, Ordering::AcqRel);
         Ok(())
+    }
+}
+
+/// Opens sled on `path`. A lock held by this same process (a store dropped a moment ago whose
+/// background work is still finishing) is waited for briefly; a lock held by another process
+/// becomes [`StoreError::Locked`].
+fn open_db(path: &Path) -> StoreResult<sled::Db> {
+    let started = std::time::Instant::now();
+    loop {
+        let result = sled::Config::new()
+            .path(path)
+            .cache_capacity(256 << 20)
+            .mode(sled::Mode::HighThroughput)
+            // Durability comes from the explicit flush of every commit.
+            .flush_every_ms(None)
+            .open();
+        match result {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(e))
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.to_string().contains("could not acquire lock") =>
+            {
+                if started.elapsed() > std::time::Duration::from_secs(3) {
+                    return Err(StoreError::Locked {
+                        path: path.to_path_buf(),
+                    });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(source) => {
+                return Err(StoreError::Open {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        }
     }
 }
 

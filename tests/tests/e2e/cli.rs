@@ -144,3 +144,22 @@ fn exit_codes_and_messages_say_what_went_wrong() {
     );
     assert!(matches!(out.status.code(), Some(1 | 3)), "{:?}", out.status);
 }
+
+#[test]
+fn offline_commands_refuse_a_data_dir_a_running_server_holds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let _server = TestServer::start(&data, &["--demo"]);
+    let out = Command::new(verbund_bin())
+        .args(["token", "create", "--role", "admin", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("in use by another Verbund process"), "{err}");
+    assert!(
+        out.stdout.is_empty(),
+        "no token may be printed when none was stored"
+    );
+}
