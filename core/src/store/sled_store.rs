@@ -124,7 +124,7 @@ fn open_db(path: &Path) -> StoreResult<sled::Db> {
         let result = sled::Config::new()
             .path(path)
             .cache_capacity(256 << 20)
-            .mode(sled::Mode::HighThroughput)
+            .mode(sled::Mode::LowSpace)
             // Durability comes from the explicit flush of every commit.
             .flush_every_ms(None)
             .open();
