@@ -83,6 +83,27 @@ pub(super) fn index_keys(rec: &EntryRecord) -> BTreeSet<Vec<u8>> {
     out.into_iter().collect()
 }
 
+/// Notes the audit record of a management write (one with an actor); `commit_plan` chains it
+/// into the log in the same batch.
+fn audit(
+    plan: &mut Plan,
+    actor: Option<&str>,
+    action: &str,
+    (ty, id): (String, String),
+    (before, after): (Option<u64>, Option<u64>),
+    detail: Option<String>,
+) {
+    if let Some(actor) = actor {
+        let mut a = crate::auth::AuditRecord::draft(actor, action);
+        a.ty = Some(ty);
+        a.id = Some(id);
+        a.version_before = before;
+        a.version_after = after;
+        a.detail = detail;
+        plan.audit = Some(a);
+    }
+}
+
 fn change_event(op: &str, rec: &EntryRecord, public: bool, at: DateTime<Utc>) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "op": op,
@@ -148,15 +169,14 @@ impl ContentService {
         self.commit_plan(|plan| {
             let mut errors = Vec::new();
             let rec = self.plan_create(plan, &ct, &new, &id, actor, now, &mut errors)?;
-            if let Some(actor) = actor {
-                let mut a = crate::auth::AuditRecord::draft(actor, "entry.create");
-                a.ty = Some(ct.name.clone());
-                a.id = Some(rec.id.clone());
-                a.version_before = None;
-                a.version_after = Some(rec.version);
-                a.detail = None;
-                plan.audit = Some(a);
-            }
+            audit(
+                plan,
+                actor,
+                "entry.create",
+                (ct.name.clone(), rec.id.clone()),
+                (None, Some(rec.version)),
+                None,
+            );
             if errors.is_empty() {
                 Ok(rec)
             } else {
@@ -355,15 +375,14 @@ impl ContentService {
             );
             plan.put(Tree::Entries, keys::entry(ty, id), rec.to_bytes());
             plan.change(change_event("update", &rec, false, now));
-            if let Some(actor) = actor {
-                let mut a = crate::auth::AuditRecord::draft(actor, "entry.update");
-                a.ty = Some(ty.to_string());
-                a.id = Some(id.to_string());
-                a.version_before = Some(old.version);
-                a.version_after = Some(rec.version);
-                a.detail = None;
-                plan.audit = Some(a);
-            }
+            audit(
+                plan,
+                actor,
+                "entry.update",
+                (ty.to_string(), id.to_string()),
+                (Some(old.version), Some(rec.version)),
+                None,
+            );
 
             Ok(rec)
         })
@@ -416,15 +435,14 @@ impl ContentService {
             plan.put(Tree::Entries, keys::entry(ty, id), rec.to_bytes());
             let public = to == State::PUBLISHED || published_before.is_some();
             plan.change(change_event("state", &rec, public, now));
-            if let Some(actor) = actor {
-                let mut a = crate::auth::AuditRecord::draft(actor, "entry.transition");
-                a.ty = Some(ty.to_string());
-                a.id = Some(id.to_string());
-                a.version_before = Some(rec.version);
-                a.version_after = Some(rec.version);
-                a.detail = Some(format!("{} -> {}", old.state, rec.state));
-                plan.audit = Some(a);
-            }
+            audit(
+                plan,
+                actor,
+                "entry.transition",
+                (ty.to_string(), id.to_string()),
+                (Some(rec.version), Some(rec.version)),
+                Some(format!("{} -> {}", old.state, rec.state)),
+            );
 
             Ok(rec)
         })
@@ -495,15 +513,14 @@ impl ContentService {
                 old.published_version.is_some(),
                 now,
             ));
-            if let Some(actor) = actor {
-                let mut a = crate::auth::AuditRecord::draft(actor, "entry.delete");
-                a.ty = Some(ty.to_string());
-                a.id = Some(id.to_string());
-                a.version_before = Some(old.version);
-                a.version_after = None;
-                a.detail = None;
-                plan.audit = Some(a);
-            }
+            audit(
+                plan,
+                actor,
+                "entry.delete",
+                (ty.to_string(), id.to_string()),
+                (Some(old.version), None),
+                None,
+            );
             Ok(old)
         })
     }
