@@ -50,6 +50,17 @@ pub fn schemas() -> anyhow::Result<verbund_core::SchemaRegistry> {
     )?)
 }
 
+/// The `i`-th command-line argument as a number, or `default`.
+pub fn arg<T: std::str::FromStr>(i: usize, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    Ok(match std::env::args().nth(i) {
+        Some(s) => s.parse()?,
+        None => default,
+    })
+}
+
 /// Min, median and max of some measurements.
 pub fn spread(mut xs: Vec<f64>) -> (f64, f64, f64) {
     xs.sort_by(|a, b| a.total_cmp(b));

@@ -96,14 +96,9 @@ fn rss_mb(pid: u32) -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let n: usize = args
-        .get(1)
-        .map(|s| s.parse())
-        .transpose()?
-        .unwrap_or(10_000);
-    let runs: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(3);
-    let seconds: u64 = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(8);
+    let n: usize = verbund_bench::arg(1, 10_000)?;
+    let runs: usize = verbund_bench::arg(2, 3)?;
+    let seconds: u64 = verbund_bench::arg(3, 8)?;
     let verbund = sibling("verbund")?;
     let lines = stories(n)?;
     let tmp = tempfile::tempdir()?;

@@ -11,13 +11,8 @@ use verbund_core::content::ImportLine;
 use verbund_core::{ContentService, SledStore, Store};
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let n: usize = args
-        .get(1)
-        .map(|s| s.parse())
-        .transpose()?
-        .unwrap_or(10_000);
-    let runs: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(5);
+    let n: usize = verbund_bench::arg(1, 10_000)?;
+    let runs: usize = verbund_bench::arg(2, 5)?;
     let lines = stories(n)?;
     let bytes: usize = lines.iter().map(String::len).sum();
     println!(

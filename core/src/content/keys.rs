@@ -67,24 +67,23 @@ pub fn reference(target_ty: &str, target_id: &str, source_ty: &str, source_id: &
 
 /// `{scope}{type}\0{field}\0`: the prefix of one field's index.
 pub fn index_prefix(scope: u8, ty: &str, field: &str) -> Vec<u8> {
+    scoped(scope, &[ty.as_bytes(), field.as_bytes()])
+}
+
+/// `{scope}` followed by `\0`-joined parts and a final `\0`.
+fn scoped(scope: u8, parts: &[&[u8]]) -> Vec<u8> {
     let mut k = vec![scope];
-    k.extend_from_slice(ty.as_bytes());
-    k.push(0);
-    k.extend_from_slice(field.as_bytes());
+    k.extend_from_slice(&crate::store::key(parts));
     k.push(0);
     k
 }
 
 /// `p{type}\0{locale}\0{field}\0`: the prefix of one field's index in the published view.
 pub fn public_index_prefix(ty: &str, locale: &str, field: &str) -> Vec<u8> {
-    let mut k = vec![SCOPE_PUBLISHED];
-    k.extend_from_slice(ty.as_bytes());
-    k.push(0);
-    k.extend_from_slice(locale.as_bytes());
-    k.push(0);
-    k.extend_from_slice(field.as_bytes());
-    k.push(0);
-    k
+    scoped(
+        SCOPE_PUBLISHED,
+        &[ty.as_bytes(), locale.as_bytes(), field.as_bytes()],
+    )
 }
 
 /// `q{type}\0{locale}\0{filter field}\0{value}{sort field}\0`: the prefix of the entries with
@@ -96,13 +95,10 @@ pub fn composite_prefix(
     encoded: &[u8],
     sort: &str,
 ) -> Vec<u8> {
-    let mut k = vec![SCOPE_COMPOSITE];
-    k.extend_from_slice(ty.as_bytes());
-    k.push(0);
-    k.extend_from_slice(locale.as_bytes());
-    k.push(0);
-    k.extend_from_slice(field.as_bytes());
-    k.push(0);
+    let mut k = scoped(
+        SCOPE_COMPOSITE,
+        &[ty.as_bytes(), locale.as_bytes(), field.as_bytes()],
+    );
     k.extend_from_slice(encoded);
     k.extend_from_slice(sort.as_bytes());
     k.push(0);

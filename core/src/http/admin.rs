@@ -74,17 +74,7 @@ pub async fn audit(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
-    let mut since = 0u64;
-    let mut limit = 100usize;
-    for (k, v) in params::pairs(raw)? {
-        match k.as_str() {
-            "since" => since = params::since(&v)?,
-            "limit" => limit = params::limit(&v, 1000)?,
-            other => {
-                return Err(params::unknown(other, "since and limit"));
-            }
-        }
-    }
+    let (since, limit) = params::since_and_limit(raw)?;
     let records = blocking(move || Ok(state.auth.audit_records(since, limit)?)).await?;
     let next = records.last().map_or(since, |r| r.seq);
     Ok(Json(json!({ "data": records, "meta": { "next_since": next } })).into_response())

@@ -407,17 +407,7 @@ pub async fn changes(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let mut since = 0u64;
-    let mut limit = 100usize;
-    for (k, v) in params::pairs(raw)? {
-        match k.as_str() {
-            "since" => since = params::since(&v)?,
-            "limit" => limit = params::limit(&v, 1000)?,
-            other => {
-                return Err(params::unknown(other, "since and limit"));
-            }
-        }
-    }
+    let (since, limit) = params::since_and_limit(raw)?;
     let feed = state.content.public_changes(since, limit)?;
     let body = serde_json::json!({
         "data": feed.events,

@@ -171,17 +171,7 @@ pub async fn replace(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Editor)?;
-    let version = if_match(&headers)?;
-    let mut value = json_body(&headers, &body)?;
-    strip_meta(&mut value);
-    let rec = blocking(move || {
-        Ok(state
-            .content
-            .update(&ty, &id, Some(version), value, Some(&caller.token_id))?)
-    })
-    .await?;
-    Ok(entry_response(StatusCode::OK, &rec))
+    write_fields(state, caller, ty, id, &headers, &body, false).await
 }
 
 pub async fn patch(
@@ -191,20 +181,37 @@ pub async fn patch(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    write_fields(state, caller, ty, id, &headers, &body, true).await
+}
+
+/// PUT (the body replaces the fields) and PATCH (the body is a JSON Merge Patch of them).
+async fn write_fields(
+    state: AppState,
+    caller: Caller,
+    ty: String,
+    id: String,
+    headers: &HeaderMap,
+    body: &Bytes,
+    merge: bool,
+) -> Result<Response, ApiError> {
     caller.require(Role::Editor)?;
-    let version = if_match(&headers)?;
-    let mut patch = json_body(&headers, &body)?;
-    if !patch.is_object() {
+    let version = if_match(headers)?;
+    let mut value = json_body(headers, body)?;
+    if merge && !value.is_object() {
         return Err(ApiError::bad_request(
             "invalid_json",
             "a JSON Merge Patch (RFC 7386) body must be an object",
         ));
     }
-    strip_meta(&mut patch);
+    strip_meta(&mut value);
     let rec = blocking(move || {
-        let current = state.content.get(&ty, &id)?;
-        let mut data = Value::Object(current.data);
-        json_patch::merge(&mut data, &patch);
+        let data = if merge {
+            let mut data = Value::Object(state.content.get(&ty, &id)?.data);
+            json_patch::merge(&mut data, &value);
+            data
+        } else {
+            value
+        };
         Ok(state
             .content
             .update(&ty, &id, Some(version), data, Some(&caller.token_id))?)

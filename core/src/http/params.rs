@@ -36,6 +36,19 @@ pub fn since(v: &str) -> Result<u64, ApiError> {
     })
 }
 
+/// `since` (default 0) and `limit` (default 100, at most 1000): the parameters of the feeds.
+pub fn since_and_limit(raw: Option<String>) -> Result<(u64, usize), ApiError> {
+    let (mut since_value, mut limit_value) = (0u64, 100usize);
+    for (k, v) in pairs(raw)? {
+        match k.as_str() {
+            "since" => since_value = since(&v)?,
+            "limit" => limit_value = limit(&v, 1000)?,
+            other => return Err(unknown(other, "since and limit")),
+        }
+    }
+    Ok((since_value, limit_value))
+}
+
 /// An unknown query parameter, naming the ones that exist.
 pub fn unknown(name: &str, known: &str) -> ApiError {
     ApiError::bad_request(
