@@ -4,6 +4,7 @@
 //! entries, references and the published view; [`http`] turns all of it into the API.
 
 pub mod auth;
+pub mod backup;
 pub mod content;
 pub mod demo;
 pub mod http;

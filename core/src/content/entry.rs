@@ -94,6 +94,27 @@ impl EntryRecord {
     }
 }
 
+impl EntryRecord {
+    /// The entry as one line of an export file: the fields plus the metadata an import takes
+    /// back (`id`, `locale`, `state`, `published_at`, `translation_of`).
+    pub fn to_export_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("id".into(), Value::String(self.id.clone()));
+        m.insert("locale".into(), Value::String(self.locale.clone()));
+        m.insert("state".into(), Value::String(self.state.clone()));
+        if let Some(p) = self.published_at {
+            m.insert("published_at".into(), Value::String(p.to_rfc3339()));
+        }
+        if let Some(t) = &self.translation_of {
+            m.insert("translation_of".into(), Value::String(t.clone()));
+        }
+        for (k, v) in &self.data {
+            m.insert(k.clone(), v.clone());
+        }
+        Value::Object(m)
+    }
+}
+
 fn meta_object(rec: &EntryRecord, version: u64) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("id".into(), Value::String(rec.id.clone()));

@@ -260,6 +260,20 @@ impl ContentService {
         after: Option<&str>,
         limit: usize,
     ) -> ContentResult<(Vec<EntryRecord>, Option<String>)> {
+        self.list_current_where(ty, after, limit, |rec| {
+            state.is_none_or(|s| s == rec.state)
+        })
+    }
+
+    /// Current versions of `ty` in id order that satisfy `keep`, after the id `after`; the
+    /// second value is the cursor of the next page.
+    pub fn list_current_where(
+        &self,
+        ty: &str,
+        after: Option<&str>,
+        limit: usize,
+        keep: impl Fn(&EntryRecord) -> bool,
+    ) -> ContentResult<(Vec<EntryRecord>, Option<String>)> {
         self.content_type(ty)?;
         let prefix = keys::entry(ty, "");
         let mut start = match after {
@@ -279,7 +293,7 @@ impl ContentService {
             let exhausted = chunk.len() < 256;
             for (_, v) in &chunk {
                 let rec = parse(v)?;
-                if state.is_none_or(|s| s == rec.state) {
+                if keep(&rec) {
                     if out.len() == limit {
                         let next = out.last().map(|r: &EntryRecord| r.id.clone());
                         return Ok((out, next));

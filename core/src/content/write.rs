@@ -219,10 +219,12 @@ impl ContentService {
             ));
         }
         let state = new.state.clone().unwrap_or_else(|| State::DRAFT.into());
-        if state != State::DRAFT && state != State::PUBLISHED {
+        if state != State::DRAFT && state != State::PUBLISHED && state != State::ARCHIVED {
             errors.push(FieldError::new(
                 "/state",
-                format!("a new entry starts as \"draft\" or \"published\", not {state:?}"),
+                format!(
+                    "a new entry starts as \"draft\", \"published\" or (in imports) \"archived\", not {state:?}"
+                ),
             ));
         }
         let data = new.data.as_object().cloned().unwrap_or_default();
@@ -280,6 +282,9 @@ impl ContentService {
             if errors.len() > start {
                 return Ok(rec);
             }
+        }
+        if state == State::ARCHIVED {
+            rec.state = State::ARCHIVED.into();
         }
         for k in index_keys(&rec) {
             plan.put(Tree::Index, k, Vec::new());

@@ -134,24 +134,67 @@ pub async fn list(
     let mut filter_state = None;
     let mut cursor = None;
     let mut limit = 20usize;
+    let mut filters: Vec<(String, String)> = Vec::new();
     for (k, v) in params::pairs(raw)? {
         match k.as_str() {
             "state" => filter_state = Some(v),
             "cursor" => cursor = Some(v),
             "limit" => limit = params::limit(&v, 100)?,
-            other => {
-                return Err(params::unknown(other, "state, limit and cursor"));
-            }
+            other => match other
+                .strip_prefix("filter[")
+                .and_then(|f| f.strip_suffix(']'))
+            {
+                Some(field) if !field.is_empty() && !field.contains('[') => {
+                    filters.push((field.to_string(), v));
+                }
+                _ => {
+                    return Err(params::unknown(
+                        other,
+                        "state, filter[field]=value, limit and cursor",
+                    ));
+                }
+            },
         }
     }
     let (items, next) = blocking(move || {
+        let ct = state.content.content_type(&ty)?;
+        if let Some((field, _)) = filters
+            .iter()
+            .find(|(f, _)| f != "locale" && !ct.fields.contains_key(f))
+        {
+            return Err(ApiError::bad_request(
+                "unknown_field",
+                format!(
+                    "{ty} has no field {field:?}; its fields are {}",
+                    ct.fields.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
         Ok(state
             .content
-            .list_current(&ty, filter_state.as_deref(), cursor.as_deref(), limit)?)
+            .list_current_where(&ty, cursor.as_deref(), limit, |rec| {
+                filter_state.as_deref().is_none_or(|s| s == rec.state)
+                    && filters.iter().all(|(f, want)| {
+                        if f == "locale" {
+                            return rec.locale == *want;
+                        }
+                        rec.data.get(f).is_some_and(|v| field_matches(v, want))
+                    })
+            })?)
     })
     .await?;
     let data: Vec<Value> = items.iter().map(EntryRecord::to_flat_json).collect();
     Ok(Json(json!({ "data": data, "meta": { "next_cursor": next } })).into_response())
+}
+
+/// Whether a field's value equals `want` (as text), or, for an array, holds such an item.
+fn field_matches(v: &Value, want: &str) -> bool {
+    match v {
+        Value::String(s) => s == want,
+        Value::Array(items) => items.iter().any(|i| field_matches(i, want)),
+        Value::Null | Value::Object(_) => false,
+        other => other.to_string() == want,
+    }
 }
 
 pub async fn get_one(

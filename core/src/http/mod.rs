@@ -5,6 +5,7 @@
 //! requests.
 
 mod admin;
+mod bulk;
 mod cache;
 mod caller;
 mod delivery;
@@ -131,6 +132,11 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(admin::revoke_token),
         )
         .route("/api/v1/admin/audit", get(admin::audit))
+        .route("/api/v1/admin/backup", get(bulk::backup))
+        .route("/api/v1/schemas", get(bulk::schemas))
+        .route("/api/v1/schemas/{type}", get(bulk::schema))
+        .route("/api/v1/import/{type}", post(bulk::import))
+        .route("/api/v1/export/{type}", get(bulk::export))
         .route(
             "/api/v1/content/{type}/{id_or_slug}",
             get(delivery::get_one),

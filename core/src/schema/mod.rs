@@ -113,6 +113,8 @@ impl ContentType {
 #[derive(Debug, Default)]
 pub struct SchemaRegistry {
     types: BTreeMap<String, Arc<ContentType>>,
+    /// Every schema document with an `$id`, by that id (for resolving `$ref`s for clients).
+    documents: BTreeMap<String, Value>,
     source: String,
 }
 
@@ -247,10 +249,66 @@ impl SchemaRegistry {
                 }
             }
         }
+        let documents = docs
+            .into_iter()
+            .filter_map(|(_, d)| Some((d.get("$id")?.as_str()?.to_string(), d)))
+            .collect();
         Ok(Self {
             types,
+            documents,
             source: String::new(),
         })
+    }
+
+    /// A content type's schema with every `$ref` replaced by what it points to (siblings of
+    /// the `$ref`, such as a `description`, win), for clients that build forms or templates.
+    pub fn resolved_schema(&self, name: &str) -> Value {
+        let Some(ct) = self.types.get(name) else {
+            return Value::Null;
+        };
+        let base = ct.schema.get("$id").and_then(Value::as_str).unwrap_or("");
+        self.resolve_refs(&ct.schema, base, 0)
+    }
+
+    fn resolve_refs(&self, v: &Value, base: &str, depth: usize) -> Value {
+        match v {
+            Value::Object(map) => {
+                if let Some(r) = map.get("$ref").and_then(Value::as_str)
+                    && depth < 32
+                {
+                    let (doc_id, pointer) = r.split_once('#').unwrap_or((r, ""));
+                    let doc_id = if doc_id.is_empty() { base } else { doc_id };
+                    if let Some(target) = self
+                        .documents
+                        .get(doc_id)
+                        .and_then(|d| d.pointer(pointer))
+                    {
+                        let mut out = self.resolve_refs(target, doc_id, depth + 1);
+                        if let Value::Object(o) = &mut out {
+                            for (k, sib) in map {
+                                if k != "$ref" {
+                                    o.insert(k.clone(), self.resolve_refs(sib, base, depth + 1));
+                                }
+                            }
+                        }
+                        return out;
+                    }
+                }
+                Value::Object(
+                    map.iter()
+                        .filter(|(k, _)| k.as_str() != "$defs")
+                        .map(|(k, x)| (k.clone(), self.resolve_refs(x, base, depth + 1)))
+                        .collect(),
+                )
+            }
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|x| self.resolve_refs(x, base, depth + 1))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&Arc<ContentType>> {

@@ -50,6 +50,11 @@ pub enum Tree {
 }
 
 impl Tree {
+    /// The tree with this on-disk name.
+    pub fn from_name(name: &str) -> Option<Tree> {
+        Tree::ALL.into_iter().find(|t| t.name() == name)
+    }
+
     /// Every tree, in a fixed order (the order of the views inside a transaction).
     pub const ALL: [Tree; 11] = [
         Tree::Entries,
@@ -189,6 +194,8 @@ pub enum StoreError {
     Engine(#[from] sled::Error),
     #[error("corrupt record in {tree:?}: {detail}")]
     Corrupt { tree: Tree, detail: String },
+    #[error("could not write the snapshot: {0}")]
+    Snapshot(#[from] std::io::Error),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -207,6 +214,13 @@ pub trait Store: Send + Sync + 'static {
         reverse: bool,
         limit: usize,
     ) -> StoreResult<Vec<KvPair>>;
+
+    /// Hands every pair of every tree to `visit`, as of one instant: commits wait until the
+    /// snapshot is taken, reads go on. Returns the number of pairs.
+    fn snapshot(
+        &self,
+        visit: &mut dyn FnMut(Tree, &[u8], &[u8]) -> std::io::Result<()>,
+    ) -> StoreResult<u64>;
 
     /// Reads pairs with `start <= key < end` in key order (or reversed), at most `limit`.
     fn scan_range(

@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sled::Transactional;
@@ -28,6 +28,9 @@ pub struct SledStore {
     db: sled::Db,
     trees: Vec<sled::Tree>,
     durability: GroupCommit,
+    /// Commits hold it shared; a snapshot holds it exclusively, so that it sees no half of a
+    /// concurrent commit.
+    snapshot_gate: RwLock<()>,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -67,6 +70,7 @@ impl SledStore {
             db,
             trees,
             durability: GroupCommit::default(),
+            snapshot_gate: RwLock::new(()),
         };
         store.check_format_record()?;
         Ok(store)
@@ -261,6 +265,7 @@ impl Store for SledStore {
             });
         }
         let views: Vec<&sled::Tree> = self.trees.iter().collect();
+        let gate = self.snapshot_gate.read().unwrap_or_else(|p| p.into_inner());
         let result = views.as_slice().transaction(|tx| {
             for check in &batch.checks {
                 let current = tx[check.tree.position()].get(&check.key)?;
@@ -307,8 +312,25 @@ impl Store for SledStore {
             Err(TransactionError::Storage(e)) => return Err(StoreError::Engine(e)),
         };
         let my_number = self.durability.committed.fetch_add(1, Ordering::AcqRel) + 1;
+        drop(gate);
         self.make_durable(my_number)?;
         Ok(committed)
+    }
+
+    fn snapshot(
+        &self,
+        visit: &mut dyn FnMut(Tree, &[u8], &[u8]) -> std::io::Result<()>,
+    ) -> StoreResult<u64> {
+        let _gate = self.snapshot_gate.write().unwrap_or_else(|p| p.into_inner());
+        let mut n = 0;
+        for tree in Tree::ALL {
+            for item in self.tree(tree).iter() {
+                let (k, v) = item?;
+                visit(tree, &k, &v)?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     fn changes_since(&self, since: u64, limit: usize) -> StoreResult<Vec<Change>> {

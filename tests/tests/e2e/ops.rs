@@ -27,9 +27,11 @@ fn malformed_requests_get_a_clear_4xx_never_a_500() {
         (405, "method_not_allowed")
     );
 
+    // The server refuses an oversized body before reading it and closes that connection, so
+    // the refused upload gets a client of its own (its pooled connection is not reused).
     let big = vec![b'x'; 2 << 20];
     let (status, body) = problem(
-        client
+        reqwest::blocking::Client::new()
             .post(url("/api/v1/manage/story"))
             .header("content-type", "application/json")
             .body(big)

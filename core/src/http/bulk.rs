@@ -1,0 +1,239 @@
+//! Bulk and operations endpoints: content-type schemas for clients, NDJSON import and export,
+//! and online backups.
+//!
+//! - `GET /api/v1/schemas`, `GET /api/v1/schemas/{type}`: the content types and their JSON
+//!   Schemas with Verbund's annotations (editors' tools build templates from them).
+//! - `POST /api/v1/import/{type}` (admin): NDJSON lines, each stored or rejected on its own;
+//!   `?first_line=N` numbers the lines of this request from N, so that a client sending a big
+//!   file in parts gets line numbers of the whole file.
+//! - `GET /api/v1/export/{type}` (editor or reviewer; admin for personal-data types): every
+//!   current entry as one NDJSON line that `import` takes back.
+//! - `GET /api/v1/admin/backup` (admin): a consistent snapshot of the whole data dir, streamed
+//!   (see [`crate::backup`]); writes wait while it is read, reads go on.
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::params::{self, blocking};
+use super::{ApiError, AppState};
+use crate::auth::{AuditRecord, Caller, Role};
+use crate::content::ImportLine;
+
+/// The content types this server knows.
+pub async fn schemas(State(state): State<AppState>) -> Response {
+    let types: Vec<Value> = state
+        .content
+        .schemas()
+        .types()
+        .map(|ct| {
+            json!({
+                "name": ct.name,
+                "title": ct.schema["title"],
+                "description": ct.schema["description"],
+                "personal": !ct.is_public(),
+            })
+        })
+        .collect();
+    Json(json!({ "data": types })).into_response()
+}
+
+/// One content type's JSON Schema, with `$ref`s to shared definitions resolved.
+pub async fn schema(
+    State(state): State<AppState>,
+    Path(ty): Path<String>,
+) -> Result<Response, ApiError> {
+    let ct = state.content.content_type(&ty)?;
+    Ok(Json(json!({ "data": {
+        "name": ct.name,
+        "personal": !ct.is_public(),
+        "schema": state.content.schemas().resolved_schema(&ct.name),
+    }}))
+    .into_response())
+}
+
+fn require_type_access(state: &AppState, caller: &Caller, ty: &str) -> Result<(), ApiError> {
+    let ct = state.content.content_type(ty)?;
+    if ct.is_public() {
+        if caller.role == Role::Reader {
+            caller.require(Role::Editor)?;
+        }
+    } else {
+        caller.require(Role::Admin)?;
+    }
+    Ok(())
+}
+
+pub async fn import(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(ty): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    state.content.content_type(&ty)?;
+    let mut first_line = 1usize;
+    for (k, v) in params::pairs(raw)? {
+        match k.as_str() {
+            "first_line" => {
+                first_line = v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_parameter",
+                        format!("first_line must be a line number from 1 on, got {v:?}"),
+                    )
+                })?
+            }
+            other => return Err(params::unknown(other, "first_line")),
+        }
+    }
+    let text = String::from_utf8(body.to_vec()).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!("the NDJSON body is not UTF-8 (at byte {})", e.utf8_error().valid_up_to()),
+        )
+    })?;
+    let report = blocking(move || {
+        let lines = text.lines().enumerate().map(|(i, l)| ImportLine {
+            line: first_line + i,
+            text: l.to_string(),
+        });
+        let report = state.content.import(&ty, lines, 500, |_| {})?;
+        let mut a = AuditRecord::draft(&caller.token_id, "entry.import");
+        a.ty = Some(ty.clone());
+        a.detail = Some(format!(
+            "{} imported, {} rejected",
+            report.imported,
+            report.errors.len()
+        ));
+        state.auth.audit(a)?;
+        Ok(report)
+    })
+    .await?;
+    let errors: Vec<Value> = report
+        .errors
+        .iter()
+        .map(|e| json!({ "line": e.line, "errors": e.errors }))
+        .collect();
+    Ok(Json(json!({ "data": {
+        "imported": report.imported,
+        "rejected": errors.len(),
+        "errors": errors,
+    }}))
+    .into_response())
+}
+
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(ty): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    require_type_access(&state, &caller, &ty)?;
+    if let Some((k, _)) = params::pairs(raw)?.into_iter().next() {
+        return Err(params::unknown(&k, "no parameters"));
+    }
+    let body = blocking(move || {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let (page, next) =
+                state
+                    .content
+                    .list_current_where(&ty, after.as_deref(), 500, |_| true)?;
+            for rec in &page {
+                serde_json::to_writer(&mut out, &rec.to_export_json()).map_err(|e| {
+                    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+                })?;
+                out.push(b'\n');
+            }
+            match next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        Ok(out)
+    })
+    .await?;
+    let mut res = Response::new(Body::from(body));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+/// Sends what the blocking snapshot writes to the response body, in chunks.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    buf: Vec<u8>,
+}
+
+impl ChannelWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::take(&mut self.buf));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))
+    }
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= 256 << 10 {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
+pub async fn backup(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+    let store = state.content.store().clone();
+    let auth = state.auth.clone();
+    let actor = caller.token_id.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut w = ChannelWriter {
+            tx: tx.clone(),
+            buf: Vec::with_capacity(256 << 10),
+        };
+        match crate::backup::write_backup(store.as_ref(), &mut w) {
+            Ok(summary) => {
+                let mut a = AuditRecord::draft(&actor, "backup");
+                a.detail = Some(format!(
+                    "{} records up to change {}",
+                    summary.records, summary.last_seq
+                ));
+                if let Err(e) = auth.audit(a) {
+                    tracing::warn!("could not note the backup in the audit log: {e}");
+                }
+            }
+            Err(e) => {
+                tracing::error!("backup failed: {e}");
+                let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+            }
+        }
+    });
+    let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    let mut res = Response::new(Body::from_stream(stream));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.verbund.backup"),
+    );
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
