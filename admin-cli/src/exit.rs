@@ -12,6 +12,18 @@ pub const NOT_FOUND: u8 = 3;
 pub const CONFLICT: u8 = 4;
 pub const VALIDATION: u8 = 5;
 
+/// A mistake in how a command was called (exit code 2).
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
 /// Prints the error with its whole cause chain and returns the matching exit code.
 pub fn report(e: &anyhow::Error) -> ExitCode {
     eprintln!("error: {e}");
@@ -23,6 +35,9 @@ pub fn report(e: &anyhow::Error) -> ExitCode {
         | verbund_core::auth::AuthError::BadRequest(_),
     ) = e.downcast_ref::<verbund_core::auth::AuthError>()
     {
+        return ExitCode::from(2);
+    }
+    if e.downcast_ref::<Usage>().is_some() {
         return ExitCode::from(2);
     }
     if let Some(server) = e.downcast_ref::<crate::client::ServerError>() {

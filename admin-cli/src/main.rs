@@ -5,7 +5,10 @@
 
 mod client;
 mod commands;
+mod doc;
+mod editor;
 mod exit;
+mod output;
 
 use std::path::PathBuf;
 

@@ -7,7 +7,9 @@ use anyhow::Context;
 use serde_json::{Value, json};
 
 use crate::client::{Client, RemoteArgs};
-use crate::exit;
+use crate::doc::{self, Format, TypeInfo};
+use crate::editor::{self, Outcome};
+use crate::{exit, output};
 
 #[derive(Debug, clap::Args)]
 pub struct EntryArgs {
@@ -19,14 +21,19 @@ pub struct EntryArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum EntryCommand {
-    /// List entries of a type, newest changes last.
-    #[command(after_help = "Example:\n  verbund entry list story --state draft")]
+    /// List entries of a type as a table (id order).
+    #[command(
+        after_help = "Examples:\n  verbund entry list story --state draft\n  verbund entry list member --filter state=Sachsen --filter competences=cloud\n  verbund entry list event --json | jq '.[].title'"
+    )]
     List {
         #[arg(value_name = "TYPE")]
         ty: String,
         /// Only entries in this state (draft, published, archived …).
         #[arg(long)]
         state: Option<String>,
+        /// Only entries whose field has this value (for a list field: holds it); repeatable.
+        #[arg(long, value_name = "FIELD=VALUE")]
+        filter: Vec<String>,
         /// At most this many entries.
         #[arg(long, default_value_t = 50)]
         limit: usize,
@@ -34,24 +41,84 @@ enum EntryCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show one entry by id or slug.
+    /// Show one entry by id or slug, as the document `entry edit` opens.
     #[command(
-        after_help = "Example:\n  verbund entry show story erfolgreiche-digitalisierung --json"
+        after_help = "Examples:\n  verbund entry show story digitale-werkbank-im-mittelstand\n  verbund entry show member 01JD3… --json"
     )]
     Show {
         #[arg(value_name = "TYPE")]
         ty: String,
+        #[arg(value_name = "ID|SLUG")]
+        id: String,
+        /// Print JSON (fields and metadata).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a draft: in your editor from a template, or from a file (.md, .yaml or .json).
+    #[command(
+        after_help = "Examples:\n  verbund entry new story                     # opens $EDITOR on a template\n  verbund entry new story --file geschichte.md\n  verbund entry new member --file firma.yaml"
+    )]
+    New {
+        #[arg(value_name = "TYPE")]
+        ty: String,
+        /// Read the entry from this file instead of opening the editor.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Print the stored entry as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change an entry in your editor (or from a file); saves a new version.
+    #[command(
+        after_help = "Examples:\n  EDITOR=nano verbund entry edit story digitale-werkbank-im-mittelstand\n  verbund entry edit story 01JD3… --file geschichte.md"
+    )]
+    Edit {
+        #[arg(value_name = "TYPE")]
+        ty: String,
+        #[arg(value_name = "ID|SLUG")]
+        id: String,
+        /// Take the new fields from this file instead of opening the editor.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Print the stored entry as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an entry with all its versions (refused while other entries reference it).
+    #[command(after_help = "Example:\n  verbund entry delete event 01JD3… --yes")]
+    Delete {
+        #[arg(value_name = "TYPE")]
+        ty: String,
+        #[arg(value_name = "ID|SLUG")]
+        id: String,
+        /// Do not ask for confirmation (needed when not on a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// List the stored versions of an entry.
+    #[command(after_help = "Example:\n  verbund entry revisions story digitale-werkbank-im-mittelstand")]
+    Revisions {
+        #[arg(value_name = "TYPE")]
+        ty: String,
+        #[arg(value_name = "ID|SLUG")]
         id: String,
         #[arg(long)]
         json: bool,
     },
-    /// Create a draft from a JSON file.
-    #[command(after_help = "Example:\n  verbund entry new story --file neue-geschichte.json")]
-    New {
+    /// Show what changed between two versions (default: the previous and the current one).
+    #[command(
+        after_help = "Examples:\n  verbund entry diff story digitale-werkbank-im-mittelstand\n  verbund entry diff story 01JD3… 1 3"
+    )]
+    Diff {
         #[arg(value_name = "TYPE")]
         ty: String,
-        #[arg(long)]
-        file: PathBuf,
+        #[arg(value_name = "ID|SLUG")]
+        id: String,
+        /// The older version.
+        v1: Option<u64>,
+        /// The newer version (default: the current one).
+        v2: Option<u64>,
+        /// Print the two versions and the diff as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -60,6 +127,7 @@ enum EntryCommand {
     Publish {
         #[arg(value_name = "TYPE")]
         ty: String,
+        #[arg(value_name = "ID|SLUG")]
         id: String,
     },
     /// Take a published entry back to draft.
@@ -67,6 +135,7 @@ enum EntryCommand {
     Unpublish {
         #[arg(value_name = "TYPE")]
         ty: String,
+        #[arg(value_name = "ID|SLUG")]
         id: String,
     },
     /// Archive an entry (it leaves the public site).
@@ -74,6 +143,7 @@ enum EntryCommand {
     Archive {
         #[arg(value_name = "TYPE")]
         ty: String,
+        #[arg(value_name = "ID|SLUG")]
         id: String,
     },
 }
@@ -87,7 +157,7 @@ fn title_of(e: &Value) -> String {
     String::new()
 }
 
-fn enc(s: &str) -> String {
+pub fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -125,106 +195,351 @@ pub fn run(args: EntryArgs) -> anyhow::Result<u8> {
         EntryCommand::List {
             ty,
             state,
+            filter,
             limit,
             json,
-        } => {
-            let mut items = Vec::new();
-            let mut cursor: Option<String> = None;
-            while items.len() < limit {
-                let mut path = format!(
-                    "/api/v1/manage/{}?limit={}",
-                    enc(&ty),
-                    (limit - items.len()).min(100)
-                );
-                if let Some(s) = &state {
-                    path.push_str(&format!("&state={}", enc(s)));
-                }
-                if let Some(c) = &cursor {
-                    path.push_str(&format!("&cursor={}", enc(c)));
-                }
-                let page = client.get(&path)?;
-                items.extend(page["data"].as_array().cloned().unwrap_or_default());
-                cursor = page["meta"]["next_cursor"].as_str().map(String::from);
-                if cursor.is_none() {
-                    break;
-                }
-            }
-            if json {
-                println!("{}", serde_json::to_string_pretty(&items)?);
-            } else if items.is_empty() {
-                println!(
-                    "no {ty} entries{}",
-                    state.map(|s| format!(" in state {s}")).unwrap_or_default()
-                );
-            } else {
-                let color =
-                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-                println!(
-                    "{:<26}  {:<10}  {:>3}  {:<6}  TITLE",
-                    "ID", "STATE", "VER", "LOCALE"
-                );
-                for e in &items {
-                    let st = e["state"].as_str().unwrap_or("");
-                    let st_shown = if color && st == "published" {
-                        format!("\x1b[32m{st:<10}\x1b[0m")
-                    } else {
-                        format!("{st:<10}")
-                    };
-                    println!(
-                        "{:<26}  {}  {:>3}  {:<6}  {}",
-                        e["id"].as_str().unwrap_or(""),
-                        st_shown,
-                        e["version"],
-                        e["locale"].as_str().unwrap_or(""),
-                        title_of(e)
-                    );
-                }
-            }
-            Ok(exit::OK)
-        }
-        EntryCommand::Show { ty, id, json } => {
-            let e = client.get(&format!("/api/v1/manage/{}/{}", enc(&ty), enc(&id)))?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&e["data"])?);
-            } else {
-                let d = &e["data"];
-                println!(
-                    "{} — {} {} (version {}, {})",
-                    title_of(d),
-                    ty,
-                    d["id"].as_str().unwrap_or(""),
-                    d["version"],
-                    d["state"].as_str().unwrap_or("")
-                );
-                println!("{}", serde_json::to_string_pretty(d)?);
-            }
-            Ok(exit::OK)
-        }
-        EntryCommand::New { ty, file, json } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("could not read {}", file.display()))?;
-            let body: Value = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not valid JSON", file.display()))?;
-            let res = client.send(
-                reqwest::Method::POST,
-                &format!("/api/v1/manage/{}", enc(&ty)),
-                Some(&body),
-                None,
-            )?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&res["data"])?);
-            } else {
-                println!(
-                    "created {} {} „{}“ as a draft (version 1)",
-                    ty,
-                    res["data"]["id"].as_str().unwrap_or(""),
-                    title_of(&res["data"])
-                );
-            }
-            Ok(exit::OK)
-        }
+        } => list(&client, &ty, state, &filter, limit, json),
+        EntryCommand::Show { ty, id, json } => show(&client, &ty, &id, json),
+        EntryCommand::New { ty, file, json } => new(&client, &ty, file, json),
+        EntryCommand::Edit { ty, id, file, json } => edit(&client, &ty, &id, file, json),
+        EntryCommand::Delete { ty, id, yes } => delete(&client, &ty, &id, yes),
+        EntryCommand::Revisions { ty, id, json } => revisions(&client, &ty, &id, json),
+        EntryCommand::Diff {
+            ty,
+            id,
+            v1,
+            v2,
+            json,
+        } => diff(&client, &ty, &id, v1, v2, json),
         EntryCommand::Publish { ty, id } => transition(&client, &ty, &id, "published"),
         EntryCommand::Unpublish { ty, id } => transition(&client, &ty, &id, "draft"),
         EntryCommand::Archive { ty, id } => transition(&client, &ty, &id, "archived"),
     }
+}
+
+/// The content type as the server describes it.
+pub fn type_info(client: &Client, ty: &str) -> anyhow::Result<TypeInfo> {
+    let res = client.get(&format!("/api/v1/schemas/{}", enc(ty)))?;
+    Ok(TypeInfo::from_api(&res["data"]))
+}
+
+/// The current version of an entry, by id or slug.
+fn fetch(client: &Client, ty: &str, id: &str) -> anyhow::Result<Value> {
+    Ok(client.get(&format!("/api/v1/manage/{}/{}", enc(ty), enc(id)))?["data"].take())
+}
+
+fn list(
+    client: &Client,
+    ty: &str,
+    state: Option<String>,
+    filters: &[String],
+    limit: usize,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let mut query = String::new();
+    if let Some(s) = &state {
+        query.push_str(&format!("&state={}", enc(s)));
+    }
+    for f in filters {
+        let Some((field, value)) = f.split_once('=') else {
+            return Err(anyhow::Error::new(exit::Usage(format!(
+                "--filter {f:?} is not FIELD=VALUE, e.g. --filter state=Sachsen"
+            ))));
+        };
+        query.push_str(&format!("&filter[{}]={}", enc(field), enc(value)));
+    }
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    while items.len() < limit {
+        let mut path = format!(
+            "/api/v1/manage/{}?limit={}{query}",
+            enc(ty),
+            (limit - items.len()).min(100)
+        );
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={}", enc(c)));
+        }
+        let page = client.get(&path)?;
+        items.extend(page["data"].as_array().cloned().unwrap_or_default());
+        cursor = page["meta"]["next_cursor"].as_str().map(String::from);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    if json {
+        output::json(&Value::Array(items))?;
+    } else if items.is_empty() {
+        println!(
+            "no {ty} entries{}",
+            state.map(|s| format!(" in state {s}")).unwrap_or_default()
+        );
+    } else {
+        let rows: Vec<Vec<String>> = items
+            .iter()
+            .map(|e| {
+                vec![
+                    e["id"].as_str().unwrap_or("").to_string(),
+                    e["state"].as_str().unwrap_or("").to_string(),
+                    e["version"].to_string(),
+                    e["locale"].as_str().unwrap_or("").to_string(),
+                    short_time(&e["updated_at"]),
+                    title_of(e),
+                ]
+            })
+            .collect();
+        output::table(
+            &["ID", "STATE", "VER", "LOCALE", "UPDATED", "TITLE"],
+            &rows,
+            Some(1),
+        );
+        if cursor.is_some() {
+            println!("(more entries: raise --limit)");
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn short_time(v: &Value) -> String {
+    v.as_str()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+fn header_of(ty: &str, e: &Value) -> String {
+    format!(
+        "{ty} {} · version {} · {}{}",
+        e["id"].as_str().unwrap_or(""),
+        e["version"],
+        e["state"].as_str().unwrap_or(""),
+        e["locale"]
+            .as_str()
+            .map(|l| format!(" · locale {l}"))
+            .unwrap_or_default()
+    )
+}
+
+fn show(client: &Client, ty: &str, id: &str, json: bool) -> anyhow::Result<u8> {
+    let e = fetch(client, ty, id)?;
+    if json {
+        output::json(&e)?;
+        return Ok(exit::OK);
+    }
+    let info = type_info(client, ty)?;
+    println!("{}", output::paint("1", &title_of(&e)));
+    println!("{}", output::paint("2", &header_of(ty, &e)));
+    println!();
+    print!("{}", doc::render(&info, &doc::fields_of(&e, &info), &[]));
+    Ok(exit::OK)
+}
+
+fn read_file(path: &std::path::Path, info: &TypeInfo) -> anyhow::Result<Value> {
+    let format = Format::of_path(path)?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("could not read {}", path.display()))?;
+    doc::parse(Some(info), format, &text).with_context(|| format!("{} is not valid", path.display()))
+}
+
+fn saved(ty: &str, e: &Value, verb: &str, json: bool) -> anyhow::Result<u8> {
+    if json {
+        output::json(e)?;
+    } else {
+        println!(
+            "{verb} {ty} {} „{}“ (version {}, {})",
+            e["id"].as_str().unwrap_or(""),
+            title_of(e),
+            e["version"],
+            e["state"].as_str().unwrap_or("")
+        );
+    }
+    Ok(exit::OK)
+}
+
+fn new(client: &Client, ty: &str, file: Option<PathBuf>, json: bool) -> anyhow::Result<u8> {
+    let info = type_info(client, ty)?;
+    let post = |body: Value| -> anyhow::Result<Value> {
+        Ok(client
+            .send(
+                reqwest::Method::POST,
+                &format!("/api/v1/manage/{}", enc(ty)),
+                Some(&body),
+                None,
+            )?["data"]
+            .take())
+    };
+    match file {
+        Some(path) => saved(ty, &post(read_file(&path, &info)?)?, "created", json),
+        None => match editor::round_trip(&info, &format!("{ty}-neu"), &doc::template(&info), post)? {
+            Outcome::Saved(e) => saved(ty, &e, "created", json),
+            Outcome::Unchanged => {
+                eprintln!("The template was left unchanged; nothing was created.");
+                Ok(exit::OK)
+            }
+        },
+    }
+}
+
+fn edit(
+    client: &Client,
+    ty: &str,
+    id: &str,
+    file: Option<PathBuf>,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let info = type_info(client, ty)?;
+    let current = fetch(client, ty, id)?;
+    let real_id = current["id"].as_str().unwrap_or(id).to_string();
+    let version = current["version"].as_u64().unwrap_or(0);
+    let put = |body: Value| -> anyhow::Result<Value> {
+        Ok(client
+            .send(
+                reqwest::Method::PUT,
+                &format!("/api/v1/manage/{}/{}", enc(ty), enc(&real_id)),
+                Some(&body),
+                Some(version),
+            )?["data"]
+            .take())
+    };
+    match file {
+        Some(path) => saved(ty, &put(read_file(&path, &info)?)?, "saved", json),
+        None => {
+            let text = doc::render(
+                &info,
+                &doc::fields_of(&current, &info),
+                &[header_of(ty, &current)],
+            );
+            match editor::round_trip(&info, &format!("{ty}-{real_id}"), &text, put)? {
+                Outcome::Saved(e) => saved(ty, &e, "saved", json),
+                Outcome::Unchanged => {
+                    eprintln!("No changes; version {version} stays current.");
+                    Ok(exit::OK)
+                }
+            }
+        }
+    }
+}
+
+fn delete(client: &Client, ty: &str, id: &str, yes: bool) -> anyhow::Result<u8> {
+    let e = fetch(client, ty, id)?;
+    let real_id = e["id"].as_str().unwrap_or(id).to_string();
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(anyhow::Error::new(exit::Usage(format!(
+                "deleting {ty} {real_id} needs confirmation: add --yes"
+            ))));
+        }
+        eprint!(
+            "Delete {ty} {real_id} „{}“ with all {} version(s)? This cannot be undone. [y/N] ",
+            title_of(&e),
+            e["version"]
+        );
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "j" | "ja") {
+            eprintln!("Nothing was deleted.");
+            return Ok(exit::OK);
+        }
+    }
+    client.send(
+        reqwest::Method::DELETE,
+        &format!("/api/v1/manage/{}/{}", enc(ty), enc(&real_id)),
+        None,
+        e["version"].as_u64(),
+    )?;
+    println!("deleted {ty} {real_id} „{}“", title_of(&e));
+    Ok(exit::OK)
+}
+
+fn versions(client: &Client, ty: &str, id: &str) -> anyhow::Result<Vec<Value>> {
+    let e = fetch(client, ty, id)?;
+    let real_id = e["id"].as_str().unwrap_or(id);
+    let res = client.get(&format!(
+        "/api/v1/manage/{}/{}/revisions",
+        enc(ty),
+        enc(real_id)
+    ))?;
+    Ok(res["data"].as_array().cloned().unwrap_or_default())
+}
+
+fn revisions(client: &Client, ty: &str, id: &str, json: bool) -> anyhow::Result<u8> {
+    let revs = versions(client, ty, id)?;
+    if json {
+        output::json(&Value::Array(revs))?;
+        return Ok(exit::OK);
+    }
+    let rows: Vec<Vec<String>> = revs
+        .iter()
+        .map(|r| {
+            vec![
+                r["version"].to_string(),
+                r["state"].as_str().unwrap_or("").to_string(),
+                short_time(&r["updated_at"]),
+                title_of(r),
+            ]
+        })
+        .collect();
+    output::table(&["VERSION", "STATE", "SAVED", "TITLE"], &rows, Some(1));
+    Ok(exit::OK)
+}
+
+fn diff(
+    client: &Client,
+    ty: &str,
+    id: &str,
+    v1: Option<u64>,
+    v2: Option<u64>,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let revs = versions(client, ty, id)?;
+    let newest = revs.last().and_then(|r| r["version"].as_u64()).unwrap_or(1);
+    let to = v2.unwrap_or(newest);
+    let from = v1.unwrap_or(to.saturating_sub(1).max(1));
+    let pick = |v: u64| -> anyhow::Result<&Value> {
+        revs.iter()
+            .find(|r| r["version"].as_u64() == Some(v))
+            .ok_or_else(|| {
+                anyhow::Error::new(crate::client::ServerError {
+                    status: 404,
+                    problem: serde_json::json!({
+                        "detail": format!("{ty} {id} has no version {v}; it has versions 1 to {newest}")
+                    }),
+                })
+            })
+    };
+    let (a, b) = (pick(from)?, pick(to)?);
+    let info = type_info(client, ty)?;
+    let ta = doc::render(&info, &doc::fields_of(a, &info), &[]);
+    let tb = doc::render(&info, &doc::fields_of(b, &info), &[]);
+    let text = similar::TextDiff::from_lines(&ta, &tb)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("version {from}"), &format!("version {to}"))
+        .to_string();
+    if json {
+        output::json(&serde_json::json!({ "from": a, "to": b, "diff": text }))?;
+        return Ok(exit::OK);
+    }
+    if ta == tb {
+        println!("versions {from} and {to} have the same fields");
+        return Ok(exit::OK);
+    }
+    for line in text.lines() {
+        let shown = if line.starts_with("+++") || line.starts_with("---") {
+            output::paint("1", line)
+        } else if line.starts_with('+') {
+            output::paint("32", line)
+        } else if line.starts_with('-') {
+            output::paint("31", line)
+        } else if line.starts_with("@@") {
+            output::paint("36", line)
+        } else {
+            line.to_string()
+        };
+        println!("{shown}");
+    }
+    Ok(exit::OK)
 }
