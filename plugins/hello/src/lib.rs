@@ -31,7 +31,12 @@ impl Plugin for Hello {
                 .state("draft", "Entwurf", false)
                 .state("published", "Veröffentlicht", true)
                 .state("archived", "Archiviert", false)
-                .transition("publish", &["draft", "published", "archived"], "published", &[])
+                .transition(
+                    "publish",
+                    &["draft", "published", "archived"],
+                    "published",
+                    &[],
+                )
                 .transition("unpublish", &["published"], "draft", &[])
                 .transition("archive", &["draft", "published"], "archived", &[])
                 .transition("restore", &["archived"], "draft", &[]),
@@ -66,9 +71,14 @@ impl Plugin for Hello {
 
     fn on_transition(entry: Entry, transition: Transition, _history: Vec<HistoryItem>) -> Decision {
         if transition.to_state == "published"
-            && entry.text("title").is_some_and(|t| t.starts_with("ENTWURF"))
+            && entry
+                .text("title")
+                .is_some_and(|t| t.starts_with("ENTWURF"))
         {
-            log::info(format!("hello: publishing of {} refused (title marks a draft)", entry.id));
+            log::info(format!(
+                "hello: publishing of {} refused (title marks a draft)",
+                entry.id
+            ));
             return Decision::deny(
                 "Der Titel beginnt mit „ENTWURF“: Bitte den Titel fertigstellen, bevor die Story veröffentlicht wird.",
             );
@@ -88,7 +98,9 @@ impl Plugin for Hello {
         if let Some(state) = param(&params, "state") {
             q = q.eq("state", state);
         }
-        let stories = q.run().map_err(|e| format!("Stories konnten nicht gelesen werden: {}", e.message()))?;
+        let stories = q
+            .run()
+            .map_err(|e| format!("Stories konnten nicht gelesen werden: {}", e.message()))?;
         let mut text = format!("Stories ({}), Stand {}\n", stories.len(), now());
         for s in &stories {
             let title = s.text("title").unwrap_or_default();
@@ -122,13 +134,28 @@ mod tests {
     #[test]
     fn validate_checks_title_and_german_teaser() {
         let long = "ä".repeat(301);
-        let e = story("de", &format!(r#"{{"title":"Lorem ipsum","teaser":"{long}"}}"#));
+        let e = story(
+            "de",
+            &format!(r#"{{"title":"Lorem ipsum","teaser":"{long}"}}"#),
+        );
         let issues = Hello::validate(e);
         let pointers: Vec<_> = issues.iter().map(|i| i.pointer.as_str()).collect();
         assert_eq!(pointers, ["/title", "/teaser"]);
         // 300 characters are fine, and English teasers are not checked.
-        assert!(Hello::validate(story("de", &format!(r#"{{"title":"Gut","teaser":"{}"}}"#, "ä".repeat(300)))).is_empty());
-        assert!(Hello::validate(story("en", &format!(r#"{{"title":"Ok","teaser":"{long}"}}"#))).is_empty());
+        assert!(
+            Hello::validate(story(
+                "de",
+                &format!(r#"{{"title":"Gut","teaser":"{}"}}"#, "ä".repeat(300))
+            ))
+            .is_empty()
+        );
+        assert!(
+            Hello::validate(story(
+                "en",
+                &format!(r#"{{"title":"Ok","teaser":"{long}"}}"#)
+            ))
+            .is_empty()
+        );
     }
 
     #[test]
@@ -136,6 +163,12 @@ mod tests {
         let m = Hello::describe();
         assert_eq!(m.contract, CONTRACT);
         assert_eq!(m.hooks, [Hook::Validate, Hook::OnTransition, Hook::Export]);
-        assert_eq!(m.grants, [Grant { content_type: "story".into(), personal_data: false }]);
+        assert_eq!(
+            m.grants,
+            [Grant {
+                content_type: "story".into(),
+                personal_data: false
+            }]
+        );
     }
 }

@@ -133,7 +133,7 @@ macro_rules! export_plugin {
     ($ty:ty) => {
         const _: () = {
             type __VerbundPluginImpl = $ty;
-            $crate::bindings::__export_world!(__VerbundPluginImpl with_types_in $crate::bindings);
+    $crate::bindings::__export_world!(__VerbundPluginImpl with_types_in $crate::bindings);
         };
     };
 }
@@ -145,7 +145,11 @@ macro_rules! export_plugin {
 impl Manifest {
     /// A manifest with this SDK's contract version ([`CONTRACT`]) and no
     /// hooks, grants, workflows or exports yet.
-    pub fn new(name: impl Into<String>, version: impl Into<String>, description: impl Into<String>) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        version: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
         Manifest {
             name: name.into(),
             version: version.into(),
@@ -168,13 +172,19 @@ impl Manifest {
 
     /// Ask for read access to a content type, without its personal-data fields.
     pub fn grant(mut self, content_type: impl Into<String>) -> Self {
-        self.grants.push(Grant { content_type: content_type.into(), personal_data: false });
+        self.grants.push(Grant {
+            content_type: content_type.into(),
+            personal_data: false,
+        });
         self
     }
 
     /// Ask for read access to a content type including its personal-data fields.
     pub fn grant_personal_data(mut self, content_type: impl Into<String>) -> Self {
-        self.grants.push(Grant { content_type: content_type.into(), personal_data: true });
+        self.grants.push(Grant {
+            content_type: content_type.into(),
+            personal_data: true,
+        });
         self
     }
 
@@ -186,7 +196,10 @@ impl Manifest {
 
     /// Declare an export (also declares the `export` hook).
     pub fn export(mut self, name: impl Into<String>, description: impl Into<String>) -> Self {
-        self.exports.push(ExportDef { name: name.into(), description: description.into() });
+        self.exports.push(ExportDef {
+            name: name.into(),
+            description: description.into(),
+        });
         self.hook(Hook::Export)
     }
 }
@@ -203,8 +216,17 @@ impl Workflow {
     }
 
     /// Add a state; `public`: entries in it are served publicly.
-    pub fn state(mut self, name: impl Into<String>, label: impl Into<String>, public: bool) -> Self {
-        self.states.push(StateDef { name: name.into(), label: label.into(), public });
+    pub fn state(
+        mut self,
+        name: impl Into<String>,
+        label: impl Into<String>,
+        public: bool,
+    ) -> Self {
+        self.states.push(StateDef {
+            name: name.into(),
+            label: label.into(),
+            public,
+        });
         self
     }
 
@@ -279,7 +301,10 @@ impl Entry {
 impl Issue {
     /// An issue at a JSON pointer into the entry's data (e.g. `/teaser`).
     pub fn at(pointer: impl Into<String>, message: impl Into<String>) -> Self {
-        Issue { pointer: pointer.into(), message: message.into() }
+        Issue {
+            pointer: pointer.into(),
+            message: message.into(),
+        }
     }
 
     /// An issue about the entry as a whole (empty pointer).
@@ -302,8 +327,16 @@ impl Decision {
 
 impl Artifact {
     /// A file named `name` with media type `media_type`.
-    pub fn new(name: impl Into<String>, media_type: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Self {
-        Artifact { name: name.into(), media_type: media_type.into(), bytes: bytes.into() }
+    pub fn new(
+        name: impl Into<String>,
+        media_type: impl Into<String>,
+        bytes: impl Into<Vec<u8>>,
+    ) -> Self {
+        Artifact {
+            name: name.into(),
+            media_type: media_type.into(),
+            bytes: bytes.into(),
+        }
     }
 
     /// A UTF-8 text file (`text/plain; charset=utf-8`).
@@ -314,7 +347,10 @@ impl Artifact {
 
 /// The value of the export parameter `key`, if given.
 pub fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    params
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 impl HostError {
@@ -349,7 +385,11 @@ pub fn get(content_type: &str, id: &str) -> Result<Option<Entry>, HostError> {
 /// Start a query over entries of `content_type`:
 /// `query("story").filter("kind", "eq", "news").limit(10).run()`.
 pub fn query(content_type: &str) -> Query {
-    Query { content_type: content_type.to_string(), filters: Vec::new(), limit: Query::DEFAULT_LIMIT }
+    Query {
+        content_type: content_type.to_string(),
+        filters: Vec::new(),
+        limit: Query::DEFAULT_LIMIT,
+    }
 }
 
 /// A query being built; run it with [`Query::run`].
@@ -368,7 +408,11 @@ impl Query {
     /// Add a condition; `op` is one of `eq`, `ne`, `in` (comma-separated
     /// values), `lt`, `lte`, `gt`, `gte`, `contains`.
     pub fn filter(mut self, field: &str, op: &str, value: impl ToString) -> Self {
-        self.filters.push(Filter { field: field.to_string(), op: op.to_string(), value: value.to_string() });
+        self.filters.push(Filter {
+            field: field.to_string(),
+            op: op.to_string(),
+            value: value.to_string(),
+        });
         self
     }
 
