@@ -178,12 +178,53 @@ impl Client {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let res = req.send().with_context(|| {
-            format!(
-                "could not reach the server at {}; is it running (`verbund serve`)?",
-                self.url
-            )
-        })?;
+        let res = req.send().with_context(|| self.unreachable())?;
+        Self::answer(res)
+    }
+
+    /// Sends a body that is not JSON (NDJSON for imports) and returns the JSON answer.
+    pub fn send_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: String,
+        content_type: &str,
+    ) -> anyhow::Result<Value> {
+        let res = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .with_context(|| self.unreachable())?;
+        Self::answer(res)
+    }
+
+    /// Streams a GET answer into `out`, returning the byte count; errors as in [`Self::send`].
+    pub fn download(&self, path: &str, out: &mut dyn std::io::Write) -> anyhow::Result<u64> {
+        let http = reqwest::blocking::Client::builder()
+            .user_agent(concat!("verbund-cli/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let mut res = http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .with_context(|| self.unreachable())?;
+        if !res.status().is_success() {
+            return Self::answer(res).map(|_| 0);
+        }
+        Ok(res.copy_to(out)?)
+    }
+
+    fn unreachable(&self) -> String {
+        format!(
+            "could not reach the server at {}; is it running (`verbund serve`)?",
+            self.url
+        )
+    }
+
+    fn answer(res: reqwest::blocking::Response) -> anyhow::Result<Value> {
         let status = res.status().as_u16();
         if status == 204 {
             return Ok(Value::Null);

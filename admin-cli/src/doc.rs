@@ -280,18 +280,19 @@ fn placeholder(prop: &Value) -> Value {
     }
 }
 
-/// The fields of an entry as the management API returns it (metadata removed).
+/// The fields of an entry as the management API returns it (metadata removed), in the order
+/// of the schema's properties.
 pub fn fields_of(entry: &Value, info: &TypeInfo) -> Map<String, Value> {
-    let props = info.schema["properties"].as_object();
-    entry
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .filter(|(k, _)| props.is_none_or(|p| p.contains_key(k.as_str())))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        })
-        .unwrap_or_default()
+    let Some(obj) = entry.as_object() else {
+        return Map::new();
+    };
+    match info.schema["properties"].as_object() {
+        Some(props) => props
+            .keys()
+            .filter_map(|k| obj.get(k).map(|v| (k.clone(), v.clone())))
+            .collect(),
+        None => obj.clone(),
+    }
 }
 
 #[cfg(test)]

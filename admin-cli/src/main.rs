@@ -12,7 +12,7 @@ mod output;
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,11 +44,39 @@ enum Command {
         after_help = "Example:\n  verbund serve --demo\n  verbund serve --data /srv/verbund --listen 0.0.0.0:8080"
     )]
     Serve(commands::serve::ServeArgs),
-    /// Import entries from an NDJSON file straight into a data dir (server stopped).
+    /// Import entries from an NDJSON file, through the server (resumable) or into a data dir.
     #[command(
-        after_help = "Each line is one entry: its fields, plus optional \"id\", \"locale\", \"state\" (\"draft\" or \"published\"), \"published_at\" and \"translation_of\".\n\nExample:\n  verbund import stories.ndjson --data verbund-data --type story"
+        after_help = "Each line is one entry: its fields, plus optional \"type\", \"id\", \"locale\", \"state\" (\"draft\", \"published\" or \"archived\"), \"published_at\" and \"translation_of\" — the lines `verbund export` writes. An interrupted import resumes where it stopped when you run the same command again.\n\nExamples:\n  verbund import mitglieder.ndjson --type member\n  verbund import sicherung.ndjson                       # lines name their type\n  verbund import stories.ndjson --type story --data verbund-data   # server stopped"
     )]
     Import(commands::import::ImportArgs),
+    /// Export every current entry (or those of one type) to an NDJSON file.
+    #[command(
+        after_help = "Examples:\n  verbund export --out alles.ndjson\n  verbund export --type event --out veranstaltungen.ndjson"
+    )]
+    Export(commands::export::ExportArgs),
+    /// Write a consistent backup of the whole data dir, online through the server.
+    #[command(
+        after_help = "Examples:\n  verbund backup --out verbund-2026-12-01.backup                # through the server\n  verbund backup --data verbund-data --out sicherung.backup      # server stopped"
+    )]
+    Backup(commands::backup::BackupArgs),
+    /// Restore a backup into a data dir (checked before anything is replaced).
+    #[command(
+        after_help = "Examples:\n  verbund restore sicherung.backup --data verbund-data-neu\n  verbund restore sicherung.backup --data verbund-data --force   # keeps the old dir beside"
+    )]
+    Restore(commands::backup::RestoreArgs),
+    /// Set up a directory: a commented verbund.toml, the data dir and the first admin token.
+    #[command(after_help = "Example:\n  verbund init /srv/verbund")]
+    Init(commands::config::InitArgs),
+    /// Work with the configuration file.
+    #[command(subcommand)]
+    Config(commands::config::ConfigCommand),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Examples:\n  verbund completions bash > ~/.local/share/bash-completion/completions/verbund\n  verbund completions zsh > ~/.zfunc/_verbund"
+    )]
+    Completions {
+        shell: clap_complete::Shell,
+    },
     /// Check a token against a server and save it as a profile.
     #[command(after_help = "Example:\n  verbund login --url http://127.0.0.1:8080 --token vb_…")]
     Login(commands::login::LoginArgs),
@@ -63,7 +91,11 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("VERBUND_LOG")
@@ -72,8 +104,20 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Command::Serve(args) => commands::serve::run(args),
+        Command::Serve(args) => commands::serve::run(
+            args,
+            matches.subcommand_matches("serve").unwrap_or(&matches),
+        ),
         Command::Import(args) => commands::import::run(args),
+        Command::Export(args) => commands::export::run(args),
+        Command::Backup(args) => commands::backup::backup(args),
+        Command::Restore(args) => commands::backup::restore(args),
+        Command::Init(args) => commands::config::init(args),
+        Command::Config(cmd) => commands::config::run(cmd),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "verbund", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
         Command::Token(cmd) => commands::token::run(cmd),
         Command::Login(args) => commands::login::run(args),
         Command::Entry(args) => commands::entry::run(args),

@@ -17,7 +17,7 @@ pub fn paint(code: &str, text: &str) -> String {
     }
 }
 
-/// The width tables fit into: the terminal's, else `COLUMNS`, else 100.
+/// The width tables fit into: the terminal's, else `COLUMNS`, else unlimited.
 pub fn width() -> usize {
     if std::io::stdout().is_terminal() {
         let (_, cols) = console::Term::stdout().size();
@@ -29,7 +29,7 @@ pub fn width() -> usize {
         .ok()
         .and_then(|c| c.parse().ok())
         .filter(|c| *c > 20)
-        .unwrap_or(100)
+        .unwrap_or(usize::MAX)
 }
 
 /// Prints a table; the last column is cut (with …) to fit the width.

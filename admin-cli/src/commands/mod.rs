@@ -1,7 +1,10 @@
 //! One module per command.
 
 pub mod audit;
+pub mod backup;
+pub mod config;
 pub mod entry;
+pub mod export;
 pub mod import;
 pub mod login;
 pub mod serve;

@@ -24,6 +24,9 @@ use crate::exit;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
+    /// A config file (see `verbund config default`); default ./verbund.toml if it exists.
+    #[arg(long, env = "VERBUND_CONFIG")]
+    config: Option<std::path::PathBuf>,
     #[command(flatten)]
     data: DataArgs,
     /// Address to listen on.
@@ -61,7 +64,41 @@ pub struct ServeArgs {
     max_body: usize,
 }
 
-pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
+/// Fills every setting that was left at its built-in default from the config file.
+fn apply_config(args: &mut ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
+    let Some((path, cfg)) = super::config::load(args.config.as_deref())? else {
+        return Ok(());
+    };
+    let defaulted = |id: &str| {
+        matches!(
+            matches.value_source(id),
+            None | Some(clap::parser::ValueSource::DefaultValue)
+        )
+    };
+    macro_rules! layer {
+        ($field:ident, $target:expr) => {
+            if let Some(v) = cfg.$field
+                && defaulted(stringify!($field))
+            {
+                $target = v.into();
+            }
+        };
+    }
+    layer!(data, args.data.data);
+    layer!(schemas, args.data.schemas);
+    layer!(listen, args.listen);
+    layer!(site, args.site);
+    layer!(cache_control, args.cache_control);
+    layer!(response_cache, args.response_cache);
+    layer!(cors_origins, args.cors_origins);
+    layer!(rate_limit, args.rate_limit);
+    layer!(max_body, args.max_body);
+    say!("Settings from {}", path.display());
+    Ok(())
+}
+
+pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
+    apply_config(&mut args, matches)?;
     let cache_control = axum::http::HeaderValue::from_str(&args.cache_control).map_err(|_| {
         anyhow::anyhow!(
             "--cache-control {:?} is not a valid header value; use e.g. \"public, max-age=60\"",

@@ -1,0 +1,92 @@
+//! `verbund export --out FILE [--type T]`: every current entry as NDJSON, from a running server.
+//!
+//! Each line carries its `"type"`, so `verbund import FILE` takes the file back as it is.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use serde_json::Value;
+
+use crate::client::{Client, RemoteArgs, ServerError};
+use crate::commands::entry::enc;
+use crate::exit;
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Only this content type (default: every type your token may read).
+    #[arg(long = "type")]
+    ty: Option<String>,
+    /// The NDJSON file to write; `-` writes to standard output.
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    remote: RemoteArgs,
+}
+
+pub fn run(args: ExportArgs) -> anyhow::Result<u8> {
+    let client = Client::from_args(&args.remote)?;
+    let types: Vec<String> = match &args.ty {
+        Some(t) => vec![t.clone()],
+        None => client.get("/api/v1/schemas")?["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["name"].as_str().map(String::from))
+            .collect(),
+    };
+    let to_stdout = args.out.as_os_str() == "-";
+    let tmp = args.out.with_extension("ndjson.part");
+    let mut out: Box<dyn Write> = if to_stdout {
+        Box::new(std::io::stdout().lock())
+    } else {
+        Box::new(std::io::BufWriter::new(
+            std::fs::File::create(&tmp)
+                .with_context(|| format!("could not create {}", tmp.display()))?,
+        ))
+    };
+    let mut total = 0;
+    let mut summary = Vec::new();
+    for ty in &types {
+        let mut body = Vec::new();
+        match client.download(&format!("/api/v1/export/{}", enc(ty)), &mut body) {
+            Ok(_) => {}
+            Err(e)
+                if args.ty.is_none()
+                    && e.downcast_ref::<ServerError>().is_some_and(|s| s.status == 403) =>
+            {
+                eprintln!("skipped {ty}: it holds personal data, which only an admin token exports");
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
+        let mut n = 0;
+        for line in body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let mut v: Value = serde_json::from_slice(line)
+                .context("the server sent a line that is not JSON")?;
+            if let Some(obj) = v.as_object_mut() {
+                let mut with_type = serde_json::Map::new();
+                with_type.insert("type".into(), Value::String(ty.clone()));
+                with_type.extend(std::mem::take(obj));
+                *obj = with_type;
+            }
+            serde_json::to_writer(&mut out, &v)?;
+            out.write_all(b"\n")?;
+            n += 1;
+        }
+        total += n;
+        summary.push(format!("{n} {ty}"));
+    }
+    out.flush()?;
+    drop(out);
+    if !to_stdout {
+        std::fs::rename(&tmp, &args.out)
+            .with_context(|| format!("could not write {}", args.out.display()))?;
+        println!(
+            "exported {total} entries ({}) to {}",
+            summary.join(", "),
+            args.out.display()
+        );
+    }
+    Ok(exit::OK)
+}
