@@ -117,9 +117,7 @@ pub fn parse(info: Option<&TypeInfo>, format: Format, text: &str) -> anyhow::Res
         Format::Json => serde_json::from_str(text).context("the file is not valid JSON"),
         Format::Yaml => yaml_object(text),
         Format::Markdown => {
-            let body_field = info
-                .and_then(|i| i.body_field.as_deref())
-                .unwrap_or("body");
+            let body_field = info.and_then(|i| i.body_field.as_deref()).unwrap_or("body");
             let (front, body) = split_front_matter(text)?;
             let mut value = yaml_object(front)?;
             if let Some(obj) = value.as_object_mut() {
@@ -254,7 +252,11 @@ fn placeholder(prop: &Value) -> Value {
     }
     let ty = match &prop["type"] {
         Value::String(s) => s.as_str(),
-        Value::Array(a) => a.iter().filter_map(Value::as_str).find(|t| *t != "null").unwrap_or(""),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null")
+            .unwrap_or(""),
         _ => "",
     };
     match ty {
@@ -326,7 +328,11 @@ mod tests {
             "teaser": "Zeile eins\nZeile zwei",
             "body": "# Überschrift\n\nText mit **Fett** und\n\n---\n\nnach einer Linie."
         });
-        let text = render(&info, fields.as_object().unwrap(), &["story X · version 2".into()]);
+        let text = render(
+            &info,
+            fields.as_object().unwrap(),
+            &["story X · version 2".into()],
+        );
         assert!(text.starts_with("---\n# story X · version 2\n"), "{text}");
         let back = parse(Some(&info), Format::Markdown, &text).unwrap();
         assert_eq!(back, fields);

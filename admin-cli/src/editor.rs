@@ -105,7 +105,10 @@ fn field_errors(se: &ServerError) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(errors) = se.problem["errors"].as_array() {
         for e in errors {
-            let pointer = e["pointer"].as_str().filter(|p| !p.is_empty()).unwrap_or("/");
+            let pointer = e["pointer"]
+                .as_str()
+                .filter(|p| !p.is_empty())
+                .unwrap_or("/");
             out.push(format!(
                 "{}: {}",
                 pointer.trim_start_matches('/'),
@@ -166,7 +169,11 @@ fn run_editor(path: &Path) -> anyhow::Result<()> {
     let editor = std::env::var("VISUAL")
         .ok()
         .filter(|s| !s.trim().is_empty())
-        .or_else(|| std::env::var("EDITOR").ok().filter(|s| !s.trim().is_empty()))
+        .or_else(|| {
+            std::env::var("EDITOR")
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+        })
         .unwrap_or_else(|| "vi".into());
     let status = std::process::Command::new("sh")
         .arg("-c")

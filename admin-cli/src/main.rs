@@ -74,9 +74,7 @@ enum Command {
     #[command(
         after_help = "Examples:\n  verbund completions bash > ~/.local/share/bash-completion/completions/verbund\n  verbund completions zsh > ~/.zfunc/_verbund"
     )]
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
     /// Check a token against a server and save it as a profile.
     #[command(after_help = "Example:\n  verbund login --url http://127.0.0.1:8080 --token vb_…")]
     Login(commands::login::LoginArgs),
@@ -115,7 +113,12 @@ fn main() -> std::process::ExitCode {
         Command::Init(args) => commands::config::init(args),
         Command::Config(cmd) => commands::config::run(cmd),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "verbund", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "verbund",
+                &mut std::io::stdout(),
+            );
             Ok(exit::OK)
         }
         Command::Token(cmd) => commands::token::run(cmd),

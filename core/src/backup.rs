@@ -117,7 +117,11 @@ type Record = (Tree, Vec<u8>, Vec<u8>);
 
 /// Reads and checks a whole backup file: header, every record line, count and checksum.
 pub fn read_backup(input: impl BufRead) -> Result<(Value, Vec<Record>), BackupError> {
-    let bad = |line: usize, what: String| BackupError::Invalid(format!("line {line}: {what}"));
+    let bad = |line: usize, what: String| {
+        BackupError::Invalid(format!(
+            "the backup is damaged or cut off at line {line}: {what}"
+        ))
+    };
     let mut hash = Sha256::new();
     let mut header: Option<Value> = None;
     let mut records = Vec::new();
@@ -176,7 +180,8 @@ pub fn read_backup(input: impl BufRead) -> Result<(Value, Vec<Record>), BackupEr
             return Err(bad(n, "expected three tab-separated fields".into()));
         };
         let name = String::from_utf8_lossy(t);
-        let tree = Tree::from_name(&name).ok_or_else(|| bad(n, format!("unknown tree {name:?}")))?;
+        let tree =
+            Tree::from_name(&name).ok_or_else(|| bad(n, format!("unknown tree {name:?}")))?;
         let key = B64
             .decode(k)
             .map_err(|e| bad(n, format!("the key is not base64: {e}")))?;

@@ -12,14 +12,29 @@ pub enum AuditCommand {
     Verify {
         #[command(flatten)]
         data: DataArgs,
+        /// Print the result as JSON ({"intact", "records", "problems"}).
+        #[arg(long)]
+        json: bool,
     },
 }
 
 pub fn run(cmd: AuditCommand) -> anyhow::Result<u8> {
     match cmd {
-        AuditCommand::Verify { data } => {
+        AuditCommand::Verify { data, json } => {
             let content = super::open(&data)?;
             let report = AuthService::new(content.store().clone()).verify_audit()?;
+            if json {
+                crate::output::json(&serde_json::json!({
+                    "intact": report.problems.is_empty(),
+                    "records": report.records,
+                    "problems": report.problems,
+                }))?;
+                return Ok(if report.problems.is_empty() {
+                    exit::OK
+                } else {
+                    exit::ERROR
+                });
+            }
             if report.problems.is_empty() {
                 println!(
                     "audit log intact: {} records, hash chain verified",

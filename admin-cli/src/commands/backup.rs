@@ -95,10 +95,17 @@ pub fn backup(args: BackupArgs) -> anyhow::Result<u8> {
 pub fn restore(args: RestoreArgs) -> anyhow::Result<u8> {
     let file = std::fs::File::open(&args.file)
         .with_context(|| format!("could not open {}", args.file.display()))?;
-    let (header, records) = backup::read_backup(std::io::BufReader::new(file))
-        .with_context(|| format!("{} cannot be restored; nothing was changed", args.file.display()))?;
+    let (header, records) =
+        backup::read_backup(std::io::BufReader::new(file)).with_context(|| {
+            format!(
+                "{} cannot be restored; nothing was changed",
+                args.file.display()
+            )
+        })?;
     let target_exists = args.data.exists()
-        && std::fs::read_dir(&args.data).map(|mut d| d.next().is_some()).unwrap_or(true);
+        && std::fs::read_dir(&args.data)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true);
     if target_exists && !args.force {
         return Err(anyhow::Error::new(exit::Usage(format!(
             "{} is not empty; restore into a new directory, or add --force to replace it (the old one is kept beside it)",
@@ -133,7 +140,10 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<u8> {
         let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
         let old = args.data.with_file_name(format!(
             "{}.before-restore-{stamp}",
-            args.data.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+            args.data
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
         ));
         std::fs::rename(&args.data, &old)
             .with_context(|| format!("could not move {} aside", args.data.display()))?;
@@ -141,8 +151,12 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<u8> {
     } else if args.data.exists() {
         std::fs::remove_dir(&args.data)?;
     }
-    std::fs::rename(&staging, &args.data)
-        .with_context(|| format!("could not move the restored data to {}", args.data.display()))?;
+    std::fs::rename(&staging, &args.data).with_context(|| {
+        format!(
+            "could not move the restored data to {}",
+            args.data.display()
+        )
+    })?;
     println!(
         "restored {} records (up to change {}, backup of {}) into {}",
         summary.records,

@@ -80,7 +80,10 @@ pub fn load(explicit: Option<&Path>) -> anyhow::Result<Option<(PathBuf, FileConf
         )
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    for p in [&mut cfg.data, &mut cfg.schemas, &mut cfg.site].into_iter().flatten() {
+    for p in [&mut cfg.data, &mut cfg.schemas, &mut cfg.site]
+        .into_iter()
+        .flatten()
+    {
         if p.is_relative() {
             *p = base.join(&*p);
         }
@@ -120,7 +123,10 @@ pub fn init(args: InitArgs) -> anyhow::Result<u8> {
     } else {
         std::fs::write(&config, DEFAULT_CONFIG)
             .with_context(|| format!("could not write {}", config.display()))?;
-        println!("wrote {} (every setting explained inside)", config.display());
+        println!(
+            "wrote {} (every setting explained inside)",
+            config.display()
+        );
     }
     let (_, cfg) = load(Some(&config))?.unwrap_or_default();
     let data = cfg.data.unwrap_or_else(|| args.dir.join("verbund-data"));

@@ -96,7 +96,9 @@ enum EntryCommand {
         yes: bool,
     },
     /// List the stored versions of an entry.
-    #[command(after_help = "Example:\n  verbund entry revisions story digitale-werkbank-im-mittelstand")]
+    #[command(
+        after_help = "Example:\n  verbund entry revisions story digitale-werkbank-im-mittelstand"
+    )]
     Revisions {
         #[arg(value_name = "TYPE")]
         ty: String,
@@ -341,7 +343,8 @@ fn read_file(path: &std::path::Path, info: &TypeInfo) -> anyhow::Result<Value> {
     let format = Format::of_path(path)?;
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("could not read {}", path.display()))?;
-    doc::parse(Some(info), format, &text).with_context(|| format!("{} is not valid", path.display()))
+    doc::parse(Some(info), format, &text)
+        .with_context(|| format!("{} is not valid", path.display()))
 }
 
 fn saved(ty: &str, e: &Value, verb: &str, json: bool) -> anyhow::Result<u8> {
@@ -362,18 +365,18 @@ fn saved(ty: &str, e: &Value, verb: &str, json: bool) -> anyhow::Result<u8> {
 fn new(client: &Client, ty: &str, file: Option<PathBuf>, json: bool) -> anyhow::Result<u8> {
     let info = type_info(client, ty)?;
     let post = |body: Value| -> anyhow::Result<Value> {
-        Ok(client
-            .send(
-                reqwest::Method::POST,
-                &format!("/api/v1/manage/{}", enc(ty)),
-                Some(&body),
-                None,
-            )?["data"]
+        Ok(client.send(
+            reqwest::Method::POST,
+            &format!("/api/v1/manage/{}", enc(ty)),
+            Some(&body),
+            None,
+        )?["data"]
             .take())
     };
     match file {
         Some(path) => saved(ty, &post(read_file(&path, &info)?)?, "created", json),
-        None => match editor::round_trip(&info, &format!("{ty}-neu"), &doc::template(&info), post)? {
+        None => match editor::round_trip(&info, &format!("{ty}-neu"), &doc::template(&info), post)?
+        {
             Outcome::Saved(e) => saved(ty, &e, "created", json),
             Outcome::Unchanged => {
                 eprintln!("The template was left unchanged; nothing was created.");
@@ -395,13 +398,12 @@ fn edit(
     let real_id = current["id"].as_str().unwrap_or(id).to_string();
     let version = current["version"].as_u64().unwrap_or(0);
     let put = |body: Value| -> anyhow::Result<Value> {
-        Ok(client
-            .send(
-                reqwest::Method::PUT,
-                &format!("/api/v1/manage/{}/{}", enc(ty), enc(&real_id)),
-                Some(&body),
-                Some(version),
-            )?["data"]
+        Ok(client.send(
+            reqwest::Method::PUT,
+            &format!("/api/v1/manage/{}/{}", enc(ty), enc(&real_id)),
+            Some(&body),
+            Some(version),
+        )?["data"]
             .take())
     };
     match file {

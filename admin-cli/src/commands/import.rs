@@ -269,7 +269,9 @@ impl Rejections {
 fn remote(args: &ImportArgs) -> anyhow::Result<u8> {
     let client = Client::from_args(&args.remote)?;
     if args.file.as_os_str() == "-" {
-        bail!("a remote import reads a file (it needs to resume); save standard input to a file first");
+        bail!(
+            "a remote import reads a file (it needs to resume); save standard input to a file first"
+        );
     }
     let meta = std::fs::metadata(&args.file)
         .with_context(|| format!("could not open {}", args.file.display()))?;
@@ -286,7 +288,9 @@ fn remote(args: &ImportArgs) -> anyhow::Result<u8> {
     let saved: Option<Position> = std::fs::read_to_string(&state_path)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
-        .filter(|p: &Position| p.file == file_name && p.size == meta.len() && p.modified == modified);
+        .filter(|p: &Position| {
+            p.file == file_name && p.size == meta.len() && p.modified == modified
+        });
     let mut pos = match saved {
         Some(p) if !args.restart => {
             eprintln!(
@@ -331,7 +335,8 @@ fn remote(args: &ImportArgs) -> anyhow::Result<u8> {
                 body.push('\n');
                 j += 1;
             }
-            let lines: Vec<(usize, bool)> = part[i..j].iter().map(|p| (p.line, p.derived)).collect();
+            let lines: Vec<(usize, bool)> =
+                part[i..j].iter().map(|p| (p.line, p.derived)).collect();
             let res = client
                 .send_raw(
                     reqwest::Method::POST,
@@ -351,7 +356,10 @@ fn remote(args: &ImportArgs) -> anyhow::Result<u8> {
             let mut already = 0;
             for e in data["errors"].as_array().into_iter().flatten() {
                 let idx = e["line"].as_u64().unwrap_or(0) as usize;
-                let (line, derived) = lines.get(idx.saturating_sub(1)).copied().unwrap_or((0, false));
+                let (line, derived) = lines
+                    .get(idx.saturating_sub(1))
+                    .copied()
+                    .unwrap_or((0, false));
                 let errs: Vec<&Value> = e["errors"].as_array().into_iter().flatten().collect();
                 let resent = derived
                     && errs.len() == 1
@@ -386,7 +394,8 @@ fn remote(args: &ImportArgs) -> anyhow::Result<u8> {
 
     for (i, line) in reader.lines().enumerate() {
         let n = i + 1;
-        let text = line.with_context(|| format!("could not read line {n} of {}", args.file.display()))?;
+        let text =
+            line.with_context(|| format!("could not read line {n} of {}", args.file.display()))?;
         if n < pos.next_line {
             continue;
         }

@@ -260,9 +260,7 @@ impl ContentService {
         after: Option<&str>,
         limit: usize,
     ) -> ContentResult<(Vec<EntryRecord>, Option<String>)> {
-        self.list_current_where(ty, after, limit, |rec| {
-            state.is_none_or(|s| s == rec.state)
-        })
+        self.list_current_where(ty, after, limit, |rec| state.is_none_or(|s| s == rec.state))
     }
 
     /// Current versions of `ty` in id order that satisfy `keep`, after the id `after`; the

@@ -93,7 +93,10 @@ pub async fn import(
     let text = String::from_utf8(body.to_vec()).map_err(|e| {
         ApiError::bad_request(
             "invalid_body",
-            format!("the NDJSON body is not UTF-8 (at byte {})", e.utf8_error().valid_up_to()),
+            format!(
+                "the NDJSON body is not UTF-8 (at byte {})",
+                e.utf8_error().valid_up_to()
+            ),
         )
     })?;
     let report = blocking(move || {

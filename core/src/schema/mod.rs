@@ -278,10 +278,8 @@ impl SchemaRegistry {
                 {
                     let (doc_id, pointer) = r.split_once('#').unwrap_or((r, ""));
                     let doc_id = if doc_id.is_empty() { base } else { doc_id };
-                    if let Some(target) = self
-                        .documents
-                        .get(doc_id)
-                        .and_then(|d| d.pointer(pointer))
+                    if let Some(target) =
+                        self.documents.get(doc_id).and_then(|d| d.pointer(pointer))
                     {
                         let mut out = self.resolve_refs(target, doc_id, depth + 1);
                         if let Value::Object(o) = &mut out {

@@ -6,8 +6,8 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, RwLock};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
 
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -321,7 +321,10 @@ impl Store for SledStore {
         &self,
         visit: &mut dyn FnMut(Tree, &[u8], &[u8]) -> std::io::Result<()>,
     ) -> StoreResult<u64> {
-        let _gate = self.snapshot_gate.write().unwrap_or_else(|p| p.into_inner());
+        let _gate = self
+            .snapshot_gate
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
         let mut n = 0;
         for tree in Tree::ALL {
             for item in self.tree(tree).iter() {

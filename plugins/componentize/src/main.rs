@@ -131,16 +131,20 @@ fn check(wit_dir: &str, world_name: &str, components: &[String]) -> Result<bool>
             let (dres, dworld) = decode_component(path, &bytes)?;
             wit_component::targets(&resolve, world, &bytes, true)?;
             let w = &dres.worlds[dworld];
-            let names = |items: &mut dyn Iterator<Item = &wit_parser::WorldKey>| {
-                items
-                    .map(|k| dres.name_world_key(k))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            };
+            // Interfaces and functions only (not the types a world `use`s).
+            let names =
+                |items: &wit_parser::IndexMap<wit_parser::WorldKey, wit_parser::WorldItem>| {
+                    items
+                        .iter()
+                        .filter(|(_, item)| !matches!(item, wit_parser::WorldItem::Type { .. }))
+                        .map(|(k, _)| dres.name_world_key(k))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
             Ok(format!(
                 "imports [{}] exports [{}]",
-                names(&mut w.imports.keys()),
-                names(&mut w.exports.keys())
+                names(&w.imports),
+                names(&w.exports)
             ))
         });
         match outcome {

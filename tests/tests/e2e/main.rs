@@ -6,6 +6,7 @@ mod cli;
 mod content;
 mod crash;
 mod delivery;
+mod editor_cli;
 mod ops;
 mod schemas;
 mod website;
