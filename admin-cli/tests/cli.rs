@@ -9,17 +9,46 @@ fn verbund(args: &[&str]) -> std::process::Output {
         .expect("run verbund")
 }
 
+/// The subcommands `verbund <path> --help` lists.
+fn subcommands(path: &[String]) -> Vec<String> {
+    let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+    args.push("--help");
+    let out = verbund(&args);
+    assert!(out.status.success(), "verbund {args:?} failed");
+    let help = String::from_utf8(out.stdout).unwrap();
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .filter(|c| c != "help")
+        .collect()
+}
+
 #[test]
 fn every_command_has_help_with_an_example() {
-    for cmd in ["serve", "import"] {
-        let out = verbund(&[cmd, "--help"]);
-        assert!(out.status.success());
-        let help = String::from_utf8(out.stdout).unwrap();
-        assert!(
-            help.contains("Example:"),
-            "verbund {cmd} --help has no example:\n{help}"
-        );
+    let mut todo: Vec<Vec<String>> = vec![vec![]];
+    let mut leaves = 0;
+    while let Some(path) = todo.pop() {
+        let subs = subcommands(&path);
+        if subs.is_empty() {
+            let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+            args.push("--help");
+            let help = String::from_utf8(verbund(&args).stdout).unwrap();
+            assert!(
+                help.contains("Example:") || help.contains("Examples:"),
+                "verbund {} --help has no example:\n{help}",
+                path.join(" ")
+            );
+            leaves += 1;
+        }
+        for s in subs {
+            let mut p = path.clone();
+            p.push(s);
+            todo.push(p);
+        }
     }
+    assert!(leaves >= 20, "only {leaves} commands found");
 }
 
 #[test]

@@ -193,7 +193,10 @@ fn field_matches(v: &Value, want: &str) -> bool {
         Value::String(s) => s == want,
         Value::Array(items) => items.iter().any(|i| field_matches(i, want)),
         Value::Null | Value::Object(_) => false,
-        other => other.to_string() == want,
+        other => {
+            let text = other.to_string();
+            text == want
+        }
     }
 }
 

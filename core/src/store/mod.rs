@@ -164,6 +164,9 @@ pub struct Change {
     pub payload: Vec<u8>,
 }
 
+/// What [`Store::snapshot`] hands every pair to.
+pub type SnapshotVisitor<'a> = dyn FnMut(Tree, &[u8], &[u8]) -> std::io::Result<()> + 'a;
+
 /// Key/value pairs returned by scans.
 pub type KvPair = (Vec<u8>, Vec<u8>);
 
@@ -217,10 +220,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Hands every pair of every tree to `visit`, as of one instant: commits wait until the
     /// snapshot is taken, reads go on. Returns the number of pairs.
-    fn snapshot(
-        &self,
-        visit: &mut dyn FnMut(Tree, &[u8], &[u8]) -> std::io::Result<()>,
-    ) -> StoreResult<u64>;
+    fn snapshot(&self, visit: &mut SnapshotVisitor<'_>) -> StoreResult<u64>;
 
     /// Reads pairs with `start <= key < end` in key order (or reversed), at most `limit`.
     fn scan_range(

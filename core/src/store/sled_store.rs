@@ -317,10 +317,7 @@ impl Store for SledStore {
         Ok(committed)
     }
 
-    fn snapshot(
-        &self,
-        visit: &mut dyn FnMut(Tree, &[u8], &[u8]) -> std::io::Result<()>,
-    ) -> StoreResult<u64> {
+    fn snapshot(&self, visit: &mut super::SnapshotVisitor<'_>) -> StoreResult<u64> {
         let _gate = self
             .snapshot_gate
             .write()
