@@ -55,15 +55,17 @@ impl Plugin for Hello {
                 "Der Titel enthält Platzhaltertext („Lorem“). Bitte einen echten Titel eingeben.",
             ));
         }
-        if entry.locale == "de" {
-            if let Some(teaser) = entry.text("teaser") {
-                let n = teaser.chars().count();
-                if n > MAX_TEASER_DE {
-                    issues.push(Issue::at(
-                        "/teaser",
-                        format!("Der Teaser ist {n} Zeichen lang; erlaubt sind höchstens {MAX_TEASER_DE}."),
-                    ));
-                }
+        if entry.locale == "de"
+            && let Some(teaser) = entry.text("teaser")
+        {
+            let n = teaser.chars().count();
+            if n > MAX_TEASER_DE {
+                issues.push(Issue::at(
+                    "/teaser",
+                    format!(
+                        "Der Teaser ist {n} Zeichen lang; erlaubt sind höchstens {MAX_TEASER_DE}."
+                    ),
+                ));
             }
         }
         issues
