@@ -190,6 +190,17 @@ impl Client {
         body: String,
         content_type: &str,
     ) -> anyhow::Result<Value> {
+        self.send_bytes(method, path, body.into_bytes(), content_type)
+    }
+
+    /// Sends raw bytes (a plugin component, NDJSON) and returns the JSON answer.
+    pub fn send_bytes(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> anyhow::Result<Value> {
         let res = self
             .http
             .request(method, format!("{}{path}", self.url))

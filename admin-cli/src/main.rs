@@ -80,6 +80,8 @@ enum Command {
     Login(commands::login::LoginArgs),
     /// Work with entries on a running server.
     Entry(commands::entry::EntryArgs),
+    /// Install and manage sandboxed plugins on a running server (admin).
+    Plugin(commands::plugin::PluginArgs),
     /// Manage API tokens on a data dir (server stopped).
     #[command(subcommand)]
     Token(commands::token::TokenCommand),
@@ -124,6 +126,7 @@ fn main() -> std::process::ExitCode {
         Command::Token(cmd) => commands::token::run(cmd),
         Command::Login(args) => commands::login::run(args),
         Command::Entry(args) => commands::entry::run(args),
+        Command::Plugin(args) => commands::plugin::run(args),
         Command::Audit(cmd) => commands::audit::run(cmd),
     };
     match result {

@@ -7,6 +7,7 @@ pub mod entry;
 pub mod export;
 pub mod import;
 pub mod login;
+pub mod plugin;
 pub mod serve;
 pub mod token;
 

@@ -59,6 +59,9 @@ pub struct ServeArgs {
     /// A directory of static files to serve at `/` beside the API (e.g. examples/website).
     #[arg(long, env = "VERBUND_SITE")]
     site: Option<std::path::PathBuf>,
+    /// Run without the plugin host (no plugin hooks, no plugin admin API).
+    #[arg(long, env = "VERBUND_NO_PLUGINS")]
+    no_plugins: bool,
     /// Largest request body in bytes.
     #[arg(long, env = "VERBUND_MAX_BODY", default_value_t = 1 << 20)]
     max_body: usize,
@@ -148,6 +151,21 @@ pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8
         let addr = listener.local_addr()?;
         let mut state = AppState::with_config(content.clone(), delivery, limits);
         state.site = args.site.clone();
+        if !args.no_plugins {
+            let started = std::time::Instant::now();
+            let (host, stats) = verbund_core::plugin::PluginHost::start(&content)
+                .context("could not start the plugin host")?;
+            if stats.plugins > 0 {
+                say!(
+                    "Plugins: {} loaded ({} from the compiled cache, {} compiled) in {} ms",
+                    stats.plugins,
+                    stats.from_cache,
+                    stats.compiled,
+                    started.elapsed().as_millis()
+                );
+            }
+            state.plugins = Some(host);
+        }
         say!(
             "Verbund is serving http://{addr}/ (data: {}, schemas: {})",
             args.data.data.display(),

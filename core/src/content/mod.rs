@@ -12,6 +12,7 @@
 //!   version in place until the new version is published.
 
 mod entry;
+mod hooks;
 mod import;
 mod integrity;
 pub mod keys;
@@ -22,12 +23,13 @@ mod read;
 mod write;
 
 pub use entry::{EntryRecord, NewEntry, State, render_public};
+pub use hooks::{ContentHooks, HookFailure, TransitionContext};
 pub use import::{ImportLine, ImportProgress, ImportReport, LineError};
 pub use query::{DeliveryQuery, Filter, FilterOp, Page, QueryError, SortKey};
 pub use read::{ChangeFeed, Referrer, public_id};
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::schema::{ContentType, FieldError, SchemaRegistry};
 use crate::store::{Store, StoreError};
@@ -53,6 +55,10 @@ pub enum ContentError {
         to: String,
         allowed: Vec<String>,
     },
+    #[error("plugin {plugin} refused: {reason}")]
+    Denied { plugin: String, reason: String },
+    #[error(transparent)]
+    Hook(#[from] HookFailure),
     #[error("invalid query: {0}")]
     BadQuery(#[from] QueryError),
     #[error("the write kept conflicting with concurrent writes; try again")]
@@ -72,6 +78,8 @@ pub struct ContentService {
     ids: Mutex<ulid::Generator>,
     /// Bumped after every commit that changed the published view (see `public_generation`).
     public_generation: AtomicU64,
+    /// Validators and guards (the plugin host), if any.
+    hooks: RwLock<Option<Arc<dyn ContentHooks>>>,
 }
 
 impl std::fmt::Debug for ContentService {
@@ -89,7 +97,28 @@ impl ContentService {
             schemas,
             ids: Mutex::new(ulid::Generator::new()),
             public_generation: AtomicU64::new(0),
+            hooks: RwLock::new(None),
         }
+    }
+
+    /// Installs the validators and guards every write asks.
+    pub fn set_hooks(&self, hooks: Arc<dyn ContentHooks>) {
+        *self.hooks.write().unwrap_or_else(|p| p.into_inner()) = Some(hooks);
+    }
+
+    pub(crate) fn hooks(&self) -> Option<Arc<dyn ContentHooks>> {
+        self.hooks.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Runs the validators on a record about to be written.
+    fn run_validators(&self, ct: &ContentType, rec: &EntryRecord) -> ContentResult<()> {
+        if let Some(h) = self.hooks() {
+            let errors = h.validate(ct, rec)?;
+            if !errors.is_empty() {
+                return Err(ContentError::Invalid { errors });
+            }
+        }
+        Ok(())
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

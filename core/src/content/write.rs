@@ -9,7 +9,7 @@ use super::entry::{EntryRecord, NewEntry, RECORD_FORMAT, State, render_public};
 use super::keys::{self, SCOPE_CURRENT, SCOPE_PUBLISHED};
 use super::plan::Plan;
 use super::public_index::{self, public_index};
-use super::{ContentError, ContentResult, ContentService};
+use super::{ContentError, ContentResult, ContentService, TransitionContext};
 use crate::schema::{ContentType, FieldError, FieldKind};
 use crate::store::{StoreError, Tree};
 
@@ -166,6 +166,25 @@ impl ContentService {
         }
         let id = new.id.clone().unwrap_or_else(|| self.new_id());
         let now = Utc::now();
+        if self.hooks().is_some() {
+            let candidate = EntryRecord {
+                format: RECORD_FORMAT,
+                id: id.clone(),
+                ty: ct.name.clone(),
+                locale: new.locale.clone().unwrap_or_else(|| "de".into()),
+                state: new.state.clone().unwrap_or_else(|| State::DRAFT.into()),
+                version: 1,
+                published_version: None,
+                created_at: now,
+                updated_at: now,
+                published_at: new.published_at,
+                translation_of: new.translation_of.clone(),
+                created_by: actor.map(String::from),
+                updated_by: actor.map(String::from),
+                data: new.data.as_object().cloned().unwrap_or_default(),
+            };
+            self.run_validators(&ct, &candidate)?;
+        }
         self.commit_plan(|plan| {
             let mut errors = Vec::new();
             let rec = self.plan_create(plan, &ct, &new, &id, actor, now, &mut errors)?;
@@ -311,6 +330,14 @@ impl ContentService {
         }
         let now = Utc::now();
         let data = data.as_object().cloned().unwrap_or_default();
+        if self.hooks().is_some() {
+            let mut candidate = self.get(ty, id)?;
+            candidate.data = data.clone();
+            candidate.version += 1;
+            candidate.updated_at = now;
+            candidate.updated_by = actor.map(String::from);
+            self.run_validators(&ct, &candidate)?;
+        }
         self.commit_plan(|plan| {
             let old = self.read_current(plan, &ct, id)?;
             if let Some(expected) = expected_version
@@ -403,10 +430,49 @@ impl ContentService {
         to: &str,
         actor: Option<&str>,
     ) -> ContentResult<EntryRecord> {
+        self.transition_with(ty, id, to, actor, &TransitionContext::default())
+    }
+
+    /// [`Self::transition`], with the caller's role and comment for the guards.
+    pub fn transition_with(
+        &self,
+        ty: &str,
+        id: &str,
+        to: &str,
+        actor: Option<&str>,
+        ctx: &TransitionContext,
+    ) -> ContentResult<EntryRecord> {
         let ct = self.content_type(ty)?.clone();
         let now = Utc::now();
+        // The guards see the entry as it is now; the write below insists on that version.
+        let guarded = match self.hooks() {
+            Some(h) => {
+                let current = self.get(ty, id)?;
+                let allowed = default_transitions(&current.state);
+                if !allowed.contains(&to) {
+                    return Err(ContentError::InvalidTransition {
+                        from: current.state.clone(),
+                        to: to.to_string(),
+                        allowed: allowed.iter().map(|s| s.to_string()).collect(),
+                    });
+                }
+                if let Some((plugin, reason)) = h.on_transition(&ct, &current, to, actor, ctx)? {
+                    return Err(ContentError::Denied { plugin, reason });
+                }
+                Some((current.version, current.state))
+            }
+            None => None,
+        };
         self.commit_plan(|plan| {
             let old = self.read_current(plan, &ct, id)?;
+            if let Some((version, state)) = &guarded
+                && (old.version != *version || old.state != *state)
+            {
+                return Err(ContentError::VersionConflict {
+                    expected: *version,
+                    current: old.version,
+                });
+            }
             let allowed = default_transitions(&old.state);
             if !allowed.contains(&to) {
                 return Err(ContentError::InvalidTransition {

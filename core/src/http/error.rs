@@ -73,6 +73,17 @@ impl From<ContentError> for ApiError {
             ContentError::InvalidTransition { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "invalid_transition", detail)
             }
+            ContentError::Denied { plugin, reason } => ApiError {
+                extra: Some(Box::new(json!({ "plugin": plugin, "reason": reason }))),
+                ..ApiError::new(StatusCode::CONFLICT, "transition_denied", detail)
+            },
+            ContentError::Hook(f) => {
+                tracing::warn!(plugin = %f.plugin, hook = f.hook, "plugin failure: {}", f.detail);
+                ApiError {
+                    extra: Some(Box::new(json!({ "plugin": f.plugin, "hook": f.hook }))),
+                    ..ApiError::new(StatusCode::BAD_GATEWAY, "plugin_failed", f.to_string())
+                }
+            }
             ContentError::BadQuery(q) => {
                 let code = match q {
                     crate::content::QueryError::UnknownField { .. } => "unknown_field",

@@ -325,10 +325,17 @@ pub async fn transition(
             )],
         }));
     };
+    let ctx = crate::content::TransitionContext {
+        role: Some(caller.role.name().to_string()),
+        comment: value
+            .get("comment")
+            .and_then(Value::as_str)
+            .map(String::from),
+    };
     let rec = blocking(move || {
         Ok(state
             .content
-            .transition(&ty, &id, &to, Some(&caller.token_id))?)
+            .transition_with(&ty, &id, &to, Some(&caller.token_id), &ctx)?)
     })
     .await?;
     Ok(entry_response(StatusCode::OK, &rec))

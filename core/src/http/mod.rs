@@ -15,6 +15,7 @@ mod manage;
 mod metrics;
 mod openapi;
 mod params;
+mod plugins;
 
 pub use error::ApiError;
 pub use layers::Limits;
@@ -47,6 +48,8 @@ pub struct AppState {
     metrics: Arc<metrics::Metrics>,
     /// A directory of static files served at `/` (a website pulling from this API).
     pub site: Option<std::path::PathBuf>,
+    /// The plugin host, when plugins are on.
+    pub plugins: Option<Arc<crate::plugin::PluginHost>>,
 }
 
 impl AppState {
@@ -69,6 +72,7 @@ impl AppState {
             rate: Arc::default(),
             metrics: Arc::default(),
             site: None,
+            plugins: None,
         }
     }
 }
@@ -100,50 +104,72 @@ impl Default for DeliveryConfig {
 pub fn router(state: AppState) -> Router {
     let limits = state.limits.clone();
     let site = state.site.clone();
-    let app = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/api/v1/content/{type}", get(delivery::list))
-        .route("/api/v1/changes", get(delivery::changes))
-        .route(
-            "/api/v1/manage/{type}",
-            post(manage::create).get(manage::list),
-        )
-        .route(
-            "/api/v1/manage/{type}/{id}",
-            get(manage::get_one)
-                .put(manage::replace)
-                .patch(manage::patch)
-                .delete(manage::delete),
-        )
-        .route(
-            "/api/v1/manage/{type}/{id}/revisions",
-            get(manage::revisions),
-        )
-        .route(
-            "/api/v1/manage/{type}/{id}/transitions",
-            post(manage::transition),
-        )
-        .route(
-            "/api/v1/admin/tokens",
-            post(admin::create_token).get(admin::list_tokens),
-        )
-        .route(
-            "/api/v1/admin/tokens/{id}",
-            axum::routing::delete(admin::revoke_token),
-        )
-        .route("/api/v1/admin/audit", get(admin::audit))
-        .route("/api/v1/admin/backup", get(bulk::backup))
-        .route("/api/v1/schemas", get(bulk::schemas))
-        .route("/api/v1/schemas/{type}", get(bulk::schema))
-        .route("/api/v1/import/{type}", post(bulk::import))
-        .route("/api/v1/export/{type}", get(bulk::export))
-        .route(
-            "/api/v1/content/{type}/{id_or_slug}",
-            get(delivery::get_one),
-        )
-        .route("/metrics", get(metrics::metrics))
-        .route("/openapi.json", get(openapi_json))
-        .route("/api/v1/auth/whoami", get(whoami));
+    let app =
+        Router::new()
+            .route("/healthz", get(healthz))
+            .route("/api/v1/content/{type}", get(delivery::list))
+            .route("/api/v1/changes", get(delivery::changes))
+            .route(
+                "/api/v1/manage/{type}",
+                post(manage::create).get(manage::list),
+            )
+            .route(
+                "/api/v1/manage/{type}/{id}",
+                get(manage::get_one)
+                    .put(manage::replace)
+                    .patch(manage::patch)
+                    .delete(manage::delete),
+            )
+            .route(
+                "/api/v1/manage/{type}/{id}/revisions",
+                get(manage::revisions),
+            )
+            .route(
+                "/api/v1/manage/{type}/{id}/transitions",
+                post(manage::transition),
+            )
+            .route(
+                "/api/v1/admin/tokens",
+                post(admin::create_token).get(admin::list_tokens),
+            )
+            .route(
+                "/api/v1/admin/tokens/{id}",
+                axum::routing::delete(admin::revoke_token),
+            )
+            .route("/api/v1/admin/audit", get(admin::audit))
+            .route("/api/v1/admin/backup", get(bulk::backup))
+            .route(
+                "/api/v1/admin/plugins",
+                get(plugins::list).post(plugins::install).layer(
+                    axum::extract::DefaultBodyLimit::max(crate::plugin::MAX_COMPONENT_BYTES),
+                ),
+            )
+            .route(
+                "/api/v1/admin/plugins/{name}",
+                get(plugins::show)
+                    .patch(plugins::configure)
+                    .delete(plugins::remove),
+            )
+            .route("/api/v1/admin/plugins/{name}/enable", post(plugins::enable))
+            .route(
+                "/api/v1/admin/plugins/{name}/disable",
+                post(plugins::disable),
+            )
+            .route(
+                "/api/v1/manage/exports/{plugin}/{export}",
+                post(plugins::export),
+            )
+            .route("/api/v1/schemas", get(bulk::schemas))
+            .route("/api/v1/schemas/{type}", get(bulk::schema))
+            .route("/api/v1/import/{type}", post(bulk::import))
+            .route("/api/v1/export/{type}", get(bulk::export))
+            .route(
+                "/api/v1/content/{type}/{id_or_slug}",
+                get(delivery::get_one),
+            )
+            .route("/metrics", get(metrics::metrics))
+            .route("/openapi.json", get(openapi_json))
+            .route("/api/v1/auth/whoami", get(whoami));
     let app = match site {
         Some(dir) => app.fallback_service(tower_http::services::ServeDir::new(dir)),
         None => app.fallback(fallback),

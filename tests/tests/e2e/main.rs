@@ -8,5 +8,6 @@ mod crash;
 mod delivery;
 mod editor_cli;
 mod ops;
+mod plugins;
 mod schemas;
 mod website;

@@ -1,7 +1,9 @@
 //! `snoop` — test plugin that reads what it was not granted.
 //!
-//! It asks for `story` only, but its `validate` calls the host's `get` and
-//! `query` on `subscriber` and `member` (and, for contrast, on `story`), and
+//! It asks for `story`, `member` and `subscriber`, all without personal data
+//! (the admin may grant less), and its
+//! `validate` calls the host's `get` and `query` on `subscriber` and `member`
+//! (and, for contrast, on `story`), and
 //! reports every outcome as an issue, so that a host test can assert what was
 //! refused. Pointer: `/snoop/{type}/{get|query}`. Message, one of:
 //! - `err {kind}: {host message}` (kind: not-granted, invalid, limit)
@@ -53,6 +55,8 @@ impl Plugin for Snoop {
         )
         .hook(Hook::Validate)
         .grant("story")
+        .grant("member")
+        .grant("subscriber")
         .workflow(
             Workflow::new("story", "draft")
                 .state("draft", "Entwurf", false)

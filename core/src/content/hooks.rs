@@ -1,0 +1,42 @@
+//! Extension points of content writes: validators that run after schema validation, and guards
+//! asked before every state change. The plugin host implements them; the content engine knows
+//! nothing of plugins.
+
+use crate::content::EntryRecord;
+use crate::schema::{ContentType, FieldError};
+
+/// Who asks for a transition and why.
+#[derive(Debug, Clone, Default)]
+pub struct TransitionContext {
+    /// The caller's role (`editor`, `reviewer`, `admin` …), when known.
+    pub role: Option<String>,
+    /// The comment given with the transition.
+    pub comment: Option<String>,
+}
+
+/// A hook that could not give an answer (the plugin trapped, hit a limit, is misbuilt).
+/// Writes fail closed: the write is refused.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("plugin {plugin} failed in {hook}: {detail}")]
+pub struct HookFailure {
+    pub plugin: String,
+    pub hook: &'static str,
+    pub detail: String,
+}
+
+/// What the content engine asks before it writes.
+pub trait ContentHooks: Send + Sync {
+    /// Problems of an entry about to be written (after the JSON Schema accepted it).
+    fn validate(&self, ct: &ContentType, rec: &EntryRecord)
+    -> Result<Vec<FieldError>, HookFailure>;
+
+    /// `Some((plugin, reason))` if a guard refuses the transition of `rec` to `to`.
+    fn on_transition(
+        &self,
+        ct: &ContentType,
+        rec: &EntryRecord,
+        to: &str,
+        actor: Option<&str>,
+        ctx: &TransitionContext,
+    ) -> Result<Option<(String, String)>, HookFailure>;
+}

@@ -1,0 +1,275 @@
+//! The admin API of plugins (`/api/v1/admin/plugins`) and plugin exports
+//! (`POST /api/v1/manage/exports/{plugin}/{export}`).
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use super::manage::json_body;
+use super::params::{self, blocking};
+use super::{ApiError, AppState};
+use crate::auth::{Caller, Role};
+use crate::plugin::{Grant, HookKind, LimitOverride, PluginError, PluginHost, PluginRecord};
+
+impl From<PluginError> for ApiError {
+    fn from(e: PluginError) -> Self {
+        let detail = e.to_string();
+        match e {
+            PluginError::Invalid(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "plugin_invalid", detail)
+            }
+            PluginError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", detail),
+            PluginError::Disabled { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "plugin_disabled", detail)
+            }
+            PluginError::Fault { .. } => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "plugin_failed", detail)
+            }
+            PluginError::Busy => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "plugins_busy", detail)
+            }
+            PluginError::Store(_) | PluginError::Audit(_) => {
+                tracing::error!(error = %detail, "plugin storage failure");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the server could not complete the request; it has been logged",
+                )
+            }
+        }
+    }
+}
+
+fn host(state: &AppState) -> Result<std::sync::Arc<PluginHost>, ApiError> {
+    state.plugins.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "plugins_off",
+            "this server runs without plugins",
+        )
+    })
+}
+
+/// A plugin as the admin sees it: the record plus its recent faults.
+fn view(host: &PluginHost, rec: &PluginRecord) -> Value {
+    let mut v = serde_json::to_value(rec).unwrap_or_default();
+    v["faults"] = json!(host.recent_faults(&rec.name));
+    v["grants"] = json!({
+        "requested": rec.requested.iter().map(Grant::label).collect::<Vec<_>>(),
+        "granted": rec.granted.iter().map(Grant::label).collect::<Vec<_>>(),
+    });
+    let limits: BTreeMap<&str, _> = [
+        HookKind::Describe,
+        HookKind::Validate,
+        HookKind::OnTransition,
+        HookKind::Export,
+    ]
+    .into_iter()
+    .map(|h| (h.name(), rec.limits_for(h)))
+    .collect();
+    v["effective_limits"] = json!(limits);
+    v
+}
+
+pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let host = host(&state)?;
+    let data = blocking(move || {
+        let recs = host.records()?;
+        Ok(recs.iter().map(|r| view(&host, r)).collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(Json(json!({ "data": data })).into_response())
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let host = host(&state)?;
+    let data = blocking(move || Ok(view(&host, &host.record(&name)?))).await?;
+    Ok(Json(json!({ "data": data })).into_response())
+}
+
+/// `POST /api/v1/admin/plugins?grant=read:story&grant=…[&dry_run=true]` with the component as
+/// the body: installs, or upgrades the plugin of the same name.
+pub async fn install(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let host = host(&state)?;
+    let mut grants: Option<Vec<Grant>> = None;
+    let mut dry_run = false;
+    for (k, v) in params::pairs(raw)? {
+        match k.as_str() {
+            "grant" => {
+                let list = grants.get_or_insert_with(Vec::new);
+                for part in v.split(',').filter(|p| !p.trim().is_empty()) {
+                    list.push(
+                        Grant::parse(part)
+                            .map_err(|e| ApiError::bad_request("invalid_grant", e))?,
+                    );
+                }
+            }
+            "dry_run" => dry_run = v == "true" || v == "1",
+            other => return Err(params::unknown(other, "grant and dry_run")),
+        }
+    }
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "empty_body",
+            "send the plugin component (.wasm) as the request body",
+        ));
+    }
+    let actor = caller.token_id.clone();
+    let report = blocking(move || Ok(host.install(&body, grants, dry_run, &actor)?)).await?;
+    let status = if dry_run {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(json!({ "data": report }))).into_response())
+}
+
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let host = host(&state)?;
+    let actor = caller.token_id.clone();
+    let rec = blocking(move || Ok(host.remove(&name, &actor)?)).await?;
+    Ok(Json(json!({ "data": rec })).into_response())
+}
+
+async fn set_enabled(
+    state: AppState,
+    caller: Caller,
+    name: String,
+    enabled: bool,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let host = host(&state)?;
+    let actor = caller.token_id.clone();
+    let data = blocking(move || {
+        let reason = (!enabled).then(|| format!("disabled by {actor}"));
+        let rec = host.set_enabled(&name, enabled, reason, &actor)?;
+        Ok(view(&host, &rec))
+    })
+    .await?;
+    Ok(Json(json!({ "data": data })).into_response())
+}
+
+pub async fn enable(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    set_enabled(state, caller, name, true).await
+}
+
+pub async fn disable(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    set_enabled(state, caller, name, false).await
+}
+
+/// `PATCH …/{name}` with `{"limits": {"validate": {"wall_ms": 50}}, "config": {"k": "v"}}`.
+pub async fn configure(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let host = host(&state)?;
+    let value = json_body(&headers, &body)?;
+    let limits: Option<BTreeMap<HookKind, LimitOverride>> = match value.get("limits") {
+        Some(l) => Some(serde_json::from_value(l.clone()).map_err(|e| {
+            ApiError::bad_request(
+                "invalid_limits",
+                format!("limits must map hooks (describe, validate, on-transition, export) to {{fuel, wall_ms, memory_mib, host_bytes, output_bytes}}: {e}"),
+            )
+        })?),
+        None => None,
+    };
+    let config: Option<BTreeMap<String, String>> = match value.get("config") {
+        Some(c) => Some(serde_json::from_value(c.clone()).map_err(|e| {
+            ApiError::bad_request(
+                "invalid_config",
+                format!("config must be an object of strings: {e}"),
+            )
+        })?),
+        None => None,
+    };
+    let actor = caller.token_id.clone();
+    let data = blocking(move || {
+        let rec = host.configure(&name, limits, config, &actor)?;
+        Ok(view(&host, &rec))
+    })
+    .await?;
+    Ok(Json(json!({ "data": data })).into_response())
+}
+
+/// Runs a plugin's export with the JSON object body as parameters; the artifacts come back
+/// base64-encoded.
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((plugin, export)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if caller.role == Role::Reader {
+        caller.require(Role::Editor)?;
+    }
+    let host = host(&state)?;
+    let params: Vec<(String, String)> = if body.is_empty() {
+        Vec::new()
+    } else {
+        let value = json_body(&headers, &body)?;
+        let Some(obj) = value.as_object() else {
+            return Err(ApiError::bad_request(
+                "invalid_json",
+                "the export parameters must be a JSON object, e.g. {\"since\": \"2026-11-01\"}",
+            ));
+        };
+        obj.iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (k.clone(), text)
+            })
+            .collect()
+    };
+    let artifacts = blocking(move || Ok(host.export(&plugin, &export, params)?)).await?;
+    let data: Vec<Value> = artifacts
+        .iter()
+        .map(|a| {
+            json!({
+                "name": a.name,
+                "media_type": a.media_type,
+                "size": a.bytes.len(),
+                "base64": base64::engine::general_purpose::STANDARD.encode(&a.bytes),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "data": { "artifacts": data } })).into_response())
+}

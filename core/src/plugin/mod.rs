@@ -1,0 +1,1021 @@
+//! Sandboxed plugins: install, upgrade, enable, disable and remove them, and run their hooks.
+//!
+//! - A plugin is a WebAssembly component of the contract in `plugins/wit` (world
+//!   `verbund:plugin/plugin@1.x`). Installing it validates and links it (a component built
+//!   against another contract is refused), asks it to `describe` itself, and stores the
+//!   component, its compiled form (cached by content hash, so a restart does not recompile) and
+//!   a [`PluginRecord`] in the store's `plugins` tree: plugins survive restarts and backups.
+//! - Every call gets a fresh instance from the pooling allocator and runs under the limits of
+//!   its hook (see [`CallLimits`]); a fault fails that call with an error naming the plugin, the
+//!   hook and the limit, and the server goes on. [`FAULT_LIMIT`] faults within
+//!   [`FAULT_WINDOW`] disable the plugin, with the reason kept for the admin.
+//! - `get`/`query` see only the types the admin granted, without personal-data fields unless
+//!   that was granted too.
+
+mod record;
+mod runtime;
+
+pub use record::{
+    CallLimits, ExportDef, Grant, HookKind, LimitOverride, PluginRecord, StateDef, TransitionDef,
+    WorkflowDef,
+};
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+
+use crate::auth::{AuditRecord, AuthService};
+use crate::content::{ContentHooks, ContentService, EntryRecord, HookFailure, TransitionContext};
+use crate::schema::{ContentType, FieldError};
+use crate::store::{Store, StoreError, Tree, WriteBatch};
+use runtime::{HostState, PluginPre, Runtime, wit};
+
+/// The contract this server implements (major.minor of `plugins/wit`).
+pub const CONTRACT: &str = "1.0.0";
+/// Faults within [`FAULT_WINDOW`] that disable a plugin.
+pub const FAULT_LIMIT: usize = 5;
+pub const FAULT_WINDOW: Duration = Duration::from_secs(60);
+/// The largest component the server accepts.
+pub const MAX_COMPONENT_BYTES: usize = 16 << 20;
+
+const RECORD_PREFIX: &str = "plugin\0";
+const WASM_PREFIX: &str = "wasm\0";
+const COMPILED_PREFIX: &str = "compiled\0";
+
+/// Errors of plugin management and calls.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no plugin named {0:?} is installed")]
+    NotFound(String),
+    #[error("plugin {plugin} is disabled{}; an admin enables it with `verbund plugin enable {plugin}`", reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default())]
+    Disabled {
+        plugin: String,
+        reason: Option<String>,
+    },
+    #[error("plugin {plugin} failed in {hook}: {detail}")]
+    Fault {
+        plugin: String,
+        hook: &'static str,
+        detail: String,
+    },
+    #[error("too many plugin calls at once; try again")]
+    Busy,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("could not record this in the audit log: {0}")]
+    Audit(String),
+}
+
+impl From<PluginError> for HookFailure {
+    fn from(e: PluginError) -> Self {
+        match e {
+            PluginError::Fault {
+                plugin,
+                hook,
+                detail,
+            } => HookFailure {
+                plugin,
+                hook,
+                detail,
+            },
+            other => HookFailure {
+                plugin: String::new(),
+                hook: "call",
+                detail: other.to_string(),
+            },
+        }
+    }
+}
+
+/// What an install or upgrade did (or, for a dry run, would do).
+#[derive(Debug, Clone, Serialize)]
+pub struct InstallReport {
+    pub plugin: PluginRecord,
+    /// The version replaced, for an upgrade.
+    pub upgraded_from: Option<String>,
+    /// Grants the new version asks for that the old one did not.
+    pub requests_added: Vec<String>,
+    /// Grants the old version asked for that the new one does not (they are dropped).
+    pub requests_removed: Vec<String>,
+    pub dry_run: bool,
+}
+
+/// A loaded plugin: its record and its linked component.
+struct Loaded {
+    record: Arc<PluginRecord>,
+    pre: PluginPre<HostState>,
+}
+
+/// The plugin host of one server.
+pub struct PluginHost {
+    rt: Runtime,
+    store: Arc<dyn Store>,
+    content: Weak<ContentService>,
+    auth: AuthService,
+    loaded: RwLock<BTreeMap<String, Arc<Loaded>>>,
+    faults: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl std::fmt::Debug for PluginHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginHost").finish_non_exhaustive()
+    }
+}
+
+fn key(prefix: &str, name: &str) -> Vec<u8> {
+    let mut k = prefix.as_bytes().to_vec();
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
+/// What a load at start-up cost.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadStats {
+    pub plugins: usize,
+    pub from_cache: usize,
+    pub compiled: usize,
+}
+
+impl PluginHost {
+    /// Starts the host and loads every installed plugin (from the compiled cache when it can).
+    /// A plugin that no longer loads is disabled with the reason, and the others go on.
+    pub fn start(content: &Arc<ContentService>) -> Result<(Arc<Self>, LoadStats), PluginError> {
+        let rt = Runtime::new()
+            .map_err(|e| PluginError::Invalid(format!("the plugin runtime did not start: {e}")))?;
+        let store = content.store().clone();
+        let host = Arc::new(PluginHost {
+            rt,
+            auth: AuthService::new(store.clone()),
+            store,
+            content: Arc::downgrade(content),
+            loaded: RwLock::new(BTreeMap::new()),
+            faults: Mutex::new(HashMap::new()),
+        });
+        let mut stats = LoadStats::default();
+        for rec in host.records()? {
+            stats.plugins += 1;
+            match host.load(&rec) {
+                Ok(cached) => {
+                    if cached {
+                        stats.from_cache += 1;
+                    } else {
+                        stats.compiled += 1;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(plugin = %rec.name, "plugin does not load: {e}");
+                    let mut r = rec.clone();
+                    r.enabled = false;
+                    r.disabled_reason = Some(format!("it does not load: {e}"));
+                    host.put_record(&r)?;
+                }
+            }
+        }
+        content.set_hooks(host.clone());
+        Ok((host, stats))
+    }
+
+    /// Every installed plugin, by name.
+    pub fn records(&self) -> Result<Vec<PluginRecord>, PluginError> {
+        let mut out = Vec::new();
+        for (_, v) in
+            self.store
+                .scan_prefix(Tree::Plugins, RECORD_PREFIX.as_bytes(), false, usize::MAX)?
+        {
+            let rec: PluginRecord =
+                serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                    tree: Tree::Plugins,
+                    detail: e.to_string(),
+                })?;
+            out.push(rec);
+        }
+        Ok(out)
+    }
+
+    /// One installed plugin.
+    pub fn record(&self, name: &str) -> Result<PluginRecord, PluginError> {
+        let v = self
+            .store
+            .get(Tree::Plugins, &key(RECORD_PREFIX, name))?
+            .ok_or_else(|| PluginError::NotFound(name.to_string()))?;
+        serde_json::from_slice(&v).map_err(|e| {
+            PluginError::Store(StoreError::Corrupt {
+                tree: Tree::Plugins,
+                detail: e.to_string(),
+            })
+        })
+    }
+
+    /// Faults of a plugin within the current window.
+    pub fn recent_faults(&self, name: &str) -> usize {
+        let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        match faults.get_mut(name) {
+            Some(q) => {
+                while q.front().is_some_and(|t| t.elapsed() > FAULT_WINDOW) {
+                    q.pop_front();
+                }
+                q.len()
+            }
+            None => 0,
+        }
+    }
+
+    fn put_record(&self, rec: &PluginRecord) -> Result<(), PluginError> {
+        let mut b = WriteBatch::new();
+        b.put(
+            Tree::Plugins,
+            key(RECORD_PREFIX, &rec.name),
+            serde_json::to_vec(rec).unwrap_or_default(),
+        );
+        self.store.commit(b)?;
+        Ok(())
+    }
+
+    /// The component from the compiled cache, or compiled now and put into the cache.
+    /// Returns whether it came from the cache.
+    fn component(
+        &self,
+        hash: &str,
+        bytes: Option<&[u8]>,
+    ) -> Result<(Component, bool), PluginError> {
+        if let Some(compiled) = self.store.get(Tree::Plugins, &key(COMPILED_PREFIX, hash))?
+            && let Some(c) = deserialize_trusted(&self.rt, &compiled)
+        {
+            return Ok((c, true));
+        }
+        let owned;
+        let bytes = match bytes {
+            Some(b) => b,
+            None => {
+                owned = self
+                    .store
+                    .get(Tree::Plugins, &key(WASM_PREFIX, hash))?
+                    .ok_or_else(|| {
+                        PluginError::Invalid(format!(
+                            "the component {hash} is missing from the store"
+                        ))
+                    })?;
+                &owned
+            }
+        };
+        let component = self.rt.compile(bytes).map_err(|e| {
+            PluginError::Invalid(format!(
+                "this is not a valid WebAssembly component ({}); build plugins with plugins/build, which turns the compiled module into a component",
+                e.root_cause()
+            ))
+        })?;
+        if let Ok(compiled) = component.serialize() {
+            let mut b = WriteBatch::new();
+            b.put(Tree::Plugins, key(COMPILED_PREFIX, hash), compiled);
+            self.store.commit(b)?;
+        }
+        Ok((component, false))
+    }
+
+    /// Loads an installed plugin into memory (if enabled). Returns whether the compiled cache
+    /// was used.
+    fn load(&self, rec: &PluginRecord) -> Result<bool, PluginError> {
+        let (component, cached) = self.component(&rec.hash, None)?;
+        let pre = self.rt.link(&component).map_err(|e| link_error(&e))?;
+        let mut loaded = self.loaded.write().unwrap_or_else(|p| p.into_inner());
+        loaded.insert(
+            rec.name.clone(),
+            Arc::new(Loaded {
+                record: Arc::new(rec.clone()),
+                pre,
+            }),
+        );
+        Ok(cached)
+    }
+
+    /// Validates a component, reads its manifest and, unless `dry_run`, installs it (or
+    /// upgrades the installed plugin of that name) with `grants`. On an upgrade without
+    /// grants given, the grants still requested are kept.
+    pub fn install(
+        &self,
+        bytes: &[u8],
+        grants: Option<Vec<Grant>>,
+        dry_run: bool,
+        actor: &str,
+    ) -> Result<InstallReport, PluginError> {
+        if bytes.len() > MAX_COMPONENT_BYTES {
+            return Err(PluginError::Invalid(format!(
+                "the component has {} bytes; the limit is {MAX_COMPONENT_BYTES}",
+                bytes.len()
+            )));
+        }
+        let hash = hex::encode(Sha256::digest(bytes));
+        let (component, _) = {
+            // Compile without caching until the manifest was accepted.
+            let c = self.rt.compile(bytes).map_err(|e| {
+                PluginError::Invalid(format!(
+                    "this is not a valid WebAssembly component ({}); build plugins with plugins/build, which turns the compiled module into a component",
+                    e.root_cause()
+                ))
+            })?;
+            (c, false)
+        };
+        let pre = self.rt.link(&component).map_err(|e| link_error(&e))?;
+        let probe = Arc::new(PluginRecord {
+            name: "(installing)".into(),
+            version: String::new(),
+            contract: String::new(),
+            description: String::new(),
+            hash: hash.clone(),
+            size: bytes.len() as u64,
+            hooks: Vec::new(),
+            requested: Vec::new(),
+            granted: Vec::new(),
+            workflows: Vec::new(),
+            exports: Vec::new(),
+            enabled: true,
+            disabled_reason: None,
+            limits: BTreeMap::new(),
+            config: BTreeMap::new(),
+            installed_at: Utc::now(),
+            updated_at: Utc::now(),
+        });
+        let manifest = self
+            .call_raw(
+                &probe,
+                &pre,
+                HookKind::Describe,
+                |p, s| p.call_describe(s),
+                manifest_size,
+            )
+            .map_err(|e| PluginError::Invalid(format!("its describe hook {e}")))?;
+        let mut rec = record_from_manifest(&manifest, &hash, bytes.len() as u64)?;
+        let previous = self.record(&rec.name).ok();
+        let requested: Vec<String> = rec.requested.iter().map(Grant::label).collect();
+        rec.granted = match grants {
+            Some(gs) => {
+                for g in &gs {
+                    if !rec.requested.contains(g) {
+                        return Err(PluginError::Invalid(format!(
+                            "plugin {} did not ask for {}; it asks for: {}",
+                            rec.name,
+                            g.label(),
+                            if requested.is_empty() {
+                                "nothing".to_string()
+                            } else {
+                                requested.join(", ")
+                            }
+                        )));
+                    }
+                }
+                let mut gs = gs;
+                gs.sort();
+                gs.dedup();
+                gs
+            }
+            None => previous
+                .as_ref()
+                .map(|p| {
+                    p.granted
+                        .iter()
+                        .filter(|g| rec.requested.contains(g))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
+        let labels =
+            |r: &PluginRecord| -> Vec<String> { r.requested.iter().map(Grant::label).collect() };
+        let (upgraded_from, requests_added, requests_removed) = match &previous {
+            Some(p) => {
+                let old = labels(p);
+                let new = labels(&rec);
+                rec.installed_at = p.installed_at;
+                rec.limits = p.limits.clone();
+                rec.config = p.config.clone();
+                (
+                    Some(p.version.clone()),
+                    new.iter().filter(|g| !old.contains(g)).cloned().collect(),
+                    old.iter().filter(|g| !new.contains(g)).cloned().collect(),
+                )
+            }
+            None => (None, Vec::new(), Vec::new()),
+        };
+        let report = InstallReport {
+            plugin: rec.clone(),
+            upgraded_from,
+            requests_added,
+            requests_removed,
+            dry_run,
+        };
+        if dry_run {
+            return Ok(report);
+        }
+        let mut b = WriteBatch::new();
+        b.put(Tree::Plugins, key(WASM_PREFIX, &hash), bytes.to_vec());
+        b.put(
+            Tree::Plugins,
+            key(RECORD_PREFIX, &rec.name),
+            serde_json::to_vec(&rec).unwrap_or_default(),
+        );
+        if let Ok(compiled) = component.serialize() {
+            b.put(Tree::Plugins, key(COMPILED_PREFIX, &hash), compiled);
+        }
+        self.store.commit(b)?;
+        if let Some(p) = &previous
+            && p.hash != hash
+        {
+            self.drop_component_if_unused(&p.hash)?;
+        }
+        self.loaded
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                rec.name.clone(),
+                Arc::new(Loaded {
+                    record: Arc::new(rec.clone()),
+                    pre,
+                }),
+            );
+        self.faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&rec.name);
+        let mut a = AuditRecord::draft(
+            actor,
+            if previous.is_some() {
+                "plugin.upgrade"
+            } else {
+                "plugin.install"
+            },
+        );
+        a.id = Some(rec.name.clone());
+        a.detail = Some(format!(
+            "version {}, hash {}, grants: {}",
+            rec.version,
+            &hash[..12],
+            rec.granted
+                .iter()
+                .map(Grant::label)
+                .collect::<Vec<_>>()
+                .join(",")
+        ));
+        self.auth
+            .audit(a)
+            .map_err(|e| PluginError::Audit(e.to_string()))?;
+        Ok(report)
+    }
+
+    fn drop_component_if_unused(&self, hash: &str) -> Result<(), PluginError> {
+        if self.records()?.iter().any(|r| r.hash == hash) {
+            return Ok(());
+        }
+        let mut b = WriteBatch::new();
+        b.remove(Tree::Plugins, key(WASM_PREFIX, hash));
+        b.remove(Tree::Plugins, key(COMPILED_PREFIX, hash));
+        self.store.commit(b)?;
+        Ok(())
+    }
+
+    /// Enables or disables a plugin.
+    pub fn set_enabled(
+        &self,
+        name: &str,
+        enabled: bool,
+        reason: Option<String>,
+        actor: &str,
+    ) -> Result<PluginRecord, PluginError> {
+        let mut rec = self.record(name)?;
+        rec.enabled = enabled;
+        rec.disabled_reason = if enabled { None } else { reason };
+        rec.updated_at = Utc::now();
+        self.put_record(&rec)?;
+        if enabled {
+            self.faults
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(name);
+        }
+        self.replace_record(&rec);
+        let mut a = AuditRecord::draft(
+            actor,
+            if enabled {
+                "plugin.enable"
+            } else {
+                "plugin.disable"
+            },
+        );
+        a.id = Some(name.to_string());
+        a.detail = rec.disabled_reason.clone();
+        self.auth
+            .audit(a)
+            .map_err(|e| PluginError::Audit(e.to_string()))?;
+        Ok(rec)
+    }
+
+    /// Sets the admin's limit overrides and settings of a plugin.
+    pub fn configure(
+        &self,
+        name: &str,
+        limits: Option<BTreeMap<HookKind, LimitOverride>>,
+        config: Option<BTreeMap<String, String>>,
+        actor: &str,
+    ) -> Result<PluginRecord, PluginError> {
+        let mut rec = self.record(name)?;
+        if let Some(l) = limits {
+            rec.limits = l;
+        }
+        if let Some(c) = config {
+            rec.config = c;
+        }
+        rec.updated_at = Utc::now();
+        self.put_record(&rec)?;
+        self.replace_record(&rec);
+        let mut a = AuditRecord::draft(actor, "plugin.configure");
+        a.id = Some(name.to_string());
+        self.auth
+            .audit(a)
+            .map_err(|e| PluginError::Audit(e.to_string()))?;
+        Ok(rec)
+    }
+
+    fn replace_record(&self, rec: &PluginRecord) {
+        let mut loaded = self.loaded.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = loaded.get(&rec.name).cloned() {
+            loaded.insert(
+                rec.name.clone(),
+                Arc::new(Loaded {
+                    record: Arc::new(rec.clone()),
+                    pre: l.pre.clone(),
+                }),
+            );
+        }
+    }
+
+    /// Removes a plugin and its component.
+    pub fn remove(&self, name: &str, actor: &str) -> Result<PluginRecord, PluginError> {
+        let rec = self.record(name)?;
+        let mut b = WriteBatch::new();
+        b.remove(Tree::Plugins, key(RECORD_PREFIX, name));
+        self.store.commit(b)?;
+        self.drop_component_if_unused(&rec.hash)?;
+        self.loaded
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+        let mut a = AuditRecord::draft(actor, "plugin.remove");
+        a.id = Some(name.to_string());
+        self.auth
+            .audit(a)
+            .map_err(|e| PluginError::Audit(e.to_string()))?;
+        Ok(rec)
+    }
+
+    /// Enabled plugins with `hook`, in name order.
+    fn with_hook(&self, hook: HookKind) -> Vec<Arc<Loaded>> {
+        self.loaded
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|l| l.record.enabled && l.record.has_hook(hook))
+            .cloned()
+            .collect()
+    }
+
+    fn loaded(&self, name: &str) -> Result<Arc<Loaded>, PluginError> {
+        let l = self
+            .loaded
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned();
+        match l {
+            Some(l) if l.record.enabled => Ok(l),
+            Some(l) => Err(PluginError::Disabled {
+                plugin: name.to_string(),
+                reason: l.record.disabled_reason.clone(),
+            }),
+            None => match self.record(name) {
+                Ok(r) => Err(PluginError::Disabled {
+                    plugin: name.to_string(),
+                    reason: r.disabled_reason,
+                }),
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    /// One call: a fresh instance, the hook's limits, the output checked against its cap.
+    fn call_raw<R>(
+        &self,
+        rec: &Arc<PluginRecord>,
+        pre: &PluginPre<HostState>,
+        hook: HookKind,
+        f: impl FnOnce(&runtime::Plugin, &mut wasmtime::Store<HostState>) -> wasmtime::Result<R>,
+        size: impl FnOnce(&R) -> usize,
+    ) -> Result<R, PluginError> {
+        let fault = |detail: String| PluginError::Fault {
+            plugin: rec.name.clone(),
+            hook: hook.name(),
+            detail,
+        };
+        let (mut store, limits) =
+            runtime::new_store(&self.rt, rec.clone(), self.content.clone(), hook)
+                .map_err(|e| fault(format!("could not start: {e}")))?;
+        let instance = match pre.instantiate(&mut store) {
+            Ok(i) => i,
+            Err(e) => {
+                let text = format!("{e:#}");
+                if text.contains("maximum concurrent") || text.contains("pooling") {
+                    return Err(PluginError::Busy);
+                }
+                return Err(fault(runtime::describe_failure(&e, store.data(), &limits)));
+            }
+        };
+        match f(&instance, &mut store) {
+            Ok(out) => {
+                let n = size(&out);
+                if n as u64 > limits.output_bytes {
+                    return Err(fault(format!(
+                        "returned {n} bytes, more than its output limit of {} bytes",
+                        limits.output_bytes
+                    )));
+                }
+                Ok(out)
+            }
+            Err(e) => Err(fault(runtime::describe_failure(&e, store.data(), &limits))),
+        }
+    }
+
+    /// A call of an installed plugin; a fault is counted and may disable the plugin.
+    fn call<R>(
+        &self,
+        l: &Loaded,
+        hook: HookKind,
+        f: impl FnOnce(&runtime::Plugin, &mut wasmtime::Store<HostState>) -> wasmtime::Result<R>,
+        size: impl FnOnce(&R) -> usize,
+    ) -> Result<R, PluginError> {
+        let r = self.call_raw(&l.record, &l.pre, hook, f, size);
+        if let Err(PluginError::Fault { detail, .. }) = &r {
+            self.note_fault(&l.record.name, hook, detail);
+        }
+        r
+    }
+
+    fn note_fault(&self, name: &str, hook: HookKind, detail: &str) {
+        tracing::warn!(plugin = name, hook = hook.name(), "plugin fault: {detail}");
+        let n = {
+            let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+            let q = faults.entry(name.to_string()).or_default();
+            q.push_back(Instant::now());
+            while q.front().is_some_and(|t| t.elapsed() > FAULT_WINDOW) {
+                q.pop_front();
+            }
+            q.len()
+        };
+        if n >= FAULT_LIMIT {
+            let reason = format!(
+                "disabled automatically after {n} faults within {} s; the last, in {}: {detail}",
+                FAULT_WINDOW.as_secs(),
+                hook.name()
+            );
+            tracing::error!(plugin = name, "{reason}");
+            if let Err(e) = self.set_enabled(name, false, Some(reason), "server") {
+                tracing::error!(plugin = name, "could not disable the plugin: {e}");
+            }
+        }
+    }
+
+    /// Runs the `export` hook of a plugin.
+    pub fn export(
+        &self,
+        name: &str,
+        export: &str,
+        params: Vec<(String, String)>,
+    ) -> Result<Vec<Artifact>, PluginError> {
+        let l = self.loaded(name)?;
+        if !l.record.exports.iter().any(|e| e.name == export) {
+            return Err(PluginError::Invalid(format!(
+                "plugin {name} has no export {export:?}; it offers: {}",
+                l.record
+                    .exports
+                    .iter()
+                    .map(|e| e.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let result = self.call(
+            &l,
+            HookKind::Export,
+            |p, s| p.call_export(s, export, &params),
+            |r| match r {
+                Ok(arts) => arts.iter().map(|a| a.bytes.len() + a.name.len() + 64).sum(),
+                Err(m) => m.len(),
+            },
+        )?;
+        match result {
+            Ok(arts) => Ok(arts
+                .into_iter()
+                .map(|a| Artifact {
+                    name: a.name,
+                    media_type: a.media_type,
+                    bytes: a.bytes,
+                })
+                .collect()),
+            Err(msg) => Err(PluginError::Invalid(format!(
+                "plugin {name} could not export {export}: {msg}"
+            ))),
+        }
+    }
+
+    /// Calls `validate` of one plugin directly (benchmarks, tests).
+    pub fn validate_with(
+        &self,
+        name: &str,
+        rec: &EntryRecord,
+    ) -> Result<Vec<FieldError>, PluginError> {
+        let l = self.loaded(name)?;
+        self.validate_one(&l, rec)
+    }
+
+    fn validate_one(&self, l: &Loaded, rec: &EntryRecord) -> Result<Vec<FieldError>, PluginError> {
+        let content = self
+            .content
+            .upgrade()
+            .ok_or_else(|| PluginError::Invalid("the server is shutting down".into()))?;
+        let personal = l.record.grant_for(&rec.ty).is_some_and(|g| g.personal_data);
+        let entry = runtime::entry_for_plugin(&content, rec, personal);
+        let issues = self.call(
+            l,
+            HookKind::Validate,
+            |p, s| p.call_validate(s, &entry),
+            |v: &Vec<wit::Issue>| {
+                v.iter()
+                    .map(|i| i.pointer.len() + i.message.len() + 16)
+                    .sum()
+            },
+        )?;
+        Ok(issues
+            .into_iter()
+            .map(|i| {
+                FieldError::new(
+                    i.pointer,
+                    format!("{} (plugin {})", i.message, l.record.name),
+                )
+            })
+            .collect())
+    }
+
+    /// Calls `on-transition` of one plugin directly (benchmarks, tests).
+    pub fn on_transition_with(
+        &self,
+        name: &str,
+        rec: &EntryRecord,
+        to: &str,
+        actor: &str,
+    ) -> Result<Option<String>, PluginError> {
+        let l = self.loaded(name)?;
+        self.guard_one(&l, rec, to, Some(actor), &TransitionContext::default())
+    }
+
+    fn guard_one(
+        &self,
+        l: &Loaded,
+        rec: &EntryRecord,
+        to: &str,
+        actor: Option<&str>,
+        ctx: &TransitionContext,
+    ) -> Result<Option<String>, PluginError> {
+        let content = self
+            .content
+            .upgrade()
+            .ok_or_else(|| PluginError::Invalid("the server is shutting down".into()))?;
+        let personal = l.record.grant_for(&rec.ty).is_some_and(|g| g.personal_data);
+        let entry = runtime::entry_for_plugin(&content, rec, personal);
+        let transition = wit::Transition {
+            name: transition_name(&rec.state, to),
+            from_state: rec.state.clone(),
+            to_state: to.to_string(),
+            actor: actor.unwrap_or_default().to_string(),
+            actor_role: ctx.role.clone().unwrap_or_default(),
+            comment: ctx.comment.clone(),
+        };
+        let decision = self.call(
+            l,
+            HookKind::OnTransition,
+            |p, s| p.call_on_transition(s, &entry, &transition, &[]),
+            |d| match d {
+                wit::Decision::Allow => 0,
+                wit::Decision::Deny(r) => r.len(),
+            },
+        )?;
+        Ok(match decision {
+            wit::Decision::Allow => None,
+            wit::Decision::Deny(reason) => Some(reason),
+        })
+    }
+}
+
+/// The name of a default-lifecycle transition.
+fn transition_name(from: &str, to: &str) -> String {
+    match (from, to) {
+        (_, "published") => "publish".into(),
+        ("published", "draft") => "unpublish".into(),
+        (_, "archived") => "archive".into(),
+        ("archived", "draft") => "restore".into(),
+        (f, t) => format!("{f}-to-{t}"),
+    }
+}
+
+/// A file an export produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct Artifact {
+    pub name: String,
+    pub media_type: String,
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+}
+
+/// Whether a plugin's hooks see entries of `ct`: it needs a grant for the type, and for a type
+/// that is personal data as a whole, a personal-data grant.
+fn sees(rec: &PluginRecord, ct: &ContentType) -> bool {
+    match rec.grant_for(&ct.name) {
+        Some(g) => g.personal_data || ct.is_public(),
+        None => false,
+    }
+}
+
+impl ContentHooks for PluginHost {
+    fn validate(
+        &self,
+        ct: &ContentType,
+        rec: &EntryRecord,
+    ) -> Result<Vec<FieldError>, HookFailure> {
+        let mut all = Vec::new();
+        for l in self.with_hook(HookKind::Validate) {
+            if !sees(&l.record, ct) {
+                continue;
+            }
+            all.extend(self.validate_one(&l, rec)?);
+        }
+        Ok(all)
+    }
+
+    fn on_transition(
+        &self,
+        ct: &ContentType,
+        rec: &EntryRecord,
+        to: &str,
+        actor: Option<&str>,
+        ctx: &TransitionContext,
+    ) -> Result<Option<(String, String)>, HookFailure> {
+        for l in self.with_hook(HookKind::OnTransition) {
+            let governs = l.record.workflows.iter().any(|w| w.content_type == ct.name);
+            if !governs || !sees(&l.record, ct) {
+                continue;
+            }
+            if let Some(reason) = self.guard_one(&l, rec, to, actor, ctx)? {
+                return Ok(Some((l.record.name.clone(), reason)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn link_error(e: &wasmtime::Error) -> PluginError {
+    PluginError::Invalid(format!(
+        "the component does not fit this server's plugin contract verbund:plugin@{CONTRACT} (built against another contract version?): {}",
+        format!("{e:#}").replace('\n', " ")
+    ))
+}
+
+fn manifest_size(m: &wit::Manifest) -> usize {
+    serde_json::to_vec(&manifest_json(m)).map_or(0, |v| v.len())
+}
+
+fn manifest_json(m: &wit::Manifest) -> serde_json::Value {
+    serde_json::json!({
+        "name": m.name,
+        "version": m.version,
+        "contract": m.contract,
+        "description": m.description,
+        "grants": m.grants.iter().map(|g| (g.content_type.clone(), g.personal_data)).collect::<Vec<_>>(),
+        "workflows": m.workflows.len(),
+        "exports": m.exports.iter().map(|e| (e.name.clone(), e.description.clone())).collect::<Vec<_>>(),
+    })
+}
+
+/// Checks a manifest and turns it into a record (grants still empty).
+fn record_from_manifest(
+    m: &wit::Manifest,
+    hash: &str,
+    size: u64,
+) -> Result<PluginRecord, PluginError> {
+    let invalid = |s: String| PluginError::Invalid(s);
+    if m.name.is_empty()
+        || m.name.len() > 64
+        || !m
+            .name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(invalid(format!(
+            "the plugin's name {:?} must be 1 to 64 lower-case letters, digits and -",
+            m.name
+        )));
+    }
+    let major = |v: &str| v.split('.').next().and_then(|x| x.parse::<u64>().ok());
+    if major(&m.contract) != major(CONTRACT) {
+        return Err(invalid(format!(
+            "plugin {} was built against contract {}, but this server speaks contract {CONTRACT}; rebuild it with the current SDK (verbund-plugin) and plugins/build",
+            m.name, m.contract
+        )));
+    }
+    let hooks = m
+        .hooks
+        .iter()
+        .map(|h| match h {
+            wit::Hook::Validate => HookKind::Validate,
+            wit::Hook::OnTransition => HookKind::OnTransition,
+            wit::Hook::Export => HookKind::Export,
+        })
+        .collect();
+    let now = Utc::now();
+    Ok(PluginRecord {
+        name: m.name.clone(),
+        version: m.version.clone(),
+        contract: m.contract.clone(),
+        description: m.description.clone(),
+        hash: hash.to_string(),
+        size,
+        hooks,
+        requested: m
+            .grants
+            .iter()
+            .map(|g| Grant {
+                content_type: g.content_type.clone(),
+                personal_data: g.personal_data,
+            })
+            .collect(),
+        granted: Vec::new(),
+        workflows: m
+            .workflows
+            .iter()
+            .map(|w| WorkflowDef {
+                content_type: w.content_type.clone(),
+                initial: w.initial.clone(),
+                states: w
+                    .states
+                    .iter()
+                    .map(|s| StateDef {
+                        name: s.name.clone(),
+                        label: s.label.clone(),
+                        public: s.public,
+                    })
+                    .collect(),
+                transitions: w
+                    .transitions
+                    .iter()
+                    .map(|t| TransitionDef {
+                        name: t.name.clone(),
+                        from_states: t.from_states.clone(),
+                        to_state: t.to_state.clone(),
+                        roles: t.roles.clone(),
+                        comment_required: t.comment_required,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        exports: m
+            .exports
+            .iter()
+            .map(|e| ExportDef {
+                name: e.name.clone(),
+                description: e.description.clone(),
+            })
+            .collect(),
+        enabled: true,
+        disabled_reason: None,
+        limits: BTreeMap::new(),
+        config: BTreeMap::new(),
+        installed_at: now,
+        updated_at: now,
+    })
+}
+
+/// Loads a compiled component this server wrote into its own store.
+///
+/// `Component::deserialize` trusts its input to be Wasmtime's own output: it maps the code
+/// and runs it. The bytes come from the `plugins` tree of this data dir, written only by
+/// [`PluginHost::component`] and [`PluginHost::install`] from `Component::serialize`; a data
+/// dir is trusted as a whole (whoever can write it can also replace the binary's content).
+/// Wasmtime checks the version and configuration of the artifact itself and refuses an
+/// incompatible one, in which case the caller compiles the component again.
+#[allow(unsafe_code)]
+fn deserialize_trusted(rt: &Runtime, compiled: &[u8]) -> Option<Component> {
+    // SAFETY: see above: the bytes are Wasmtime's own serialization, from our own store.
+    unsafe { Component::deserialize(&rt.engine, compiled) }.ok()
+}

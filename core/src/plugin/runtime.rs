@@ -1,0 +1,420 @@
+//! The sandbox: Wasmtime with the component model, one fresh instance per call, and every call
+//! under limits (fuel, an epoch deadline for wall time, a memory cap, a cap on bytes the host
+//! hands the plugin, a cap on the size of its result).
+//!
+//! Host functions are the plugin's only authority: `get` and `query` read the types the admin
+//! granted (personal-data fields only with a personal-data grant), `config` reads the plugin's
+//! own settings, `log` writes to the server log, `now` tells the time.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
+    Trap,
+};
+
+use super::record::{CallLimits, HookKind, MAX_MEMORY_MIB, PluginRecord};
+use crate::content::{ContentService, EntryRecord};
+
+wasmtime::component::bindgen!({
+    world: "plugin",
+    path: "../plugins/wit",
+});
+
+pub use verbund::plugin::types as wit;
+
+/// How often the epoch advances; wall-time limits are counted in these ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// How many calls may run at once (the size of the instance pool).
+const POOL_INSTANCES: u32 = 64;
+
+/// The engine shared by all plugins, with its epoch ticker.
+pub struct Runtime {
+    pub engine: Engine,
+    pub linker: Linker<HostState>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+    }
+}
+
+impl Runtime {
+    pub fn new() -> wasmtime::Result<Self> {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(POOL_INSTANCES);
+        pool.total_core_instances(POOL_INSTANCES * 2);
+        pool.total_memories(POOL_INSTANCES * 2);
+        pool.total_tables(POOL_INSTANCES * 2);
+        pool.max_memory_size((MAX_MEMORY_MIB as usize) << 20);
+        let mut c = Config::new();
+        c.consume_fuel(true);
+        c.epoch_interruption(true);
+        c.max_wasm_stack(1 << 20);
+        c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&c)?;
+        let mut linker = Linker::new(&engine);
+        Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        {
+            let engine = engine.clone();
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("verbund-plugin-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Acquire) {
+                        std::thread::sleep(EPOCH_TICK);
+                        engine.increment_epoch();
+                    }
+                })?;
+        }
+        Ok(Runtime {
+            engine,
+            linker,
+            stop,
+        })
+    }
+
+    /// Compiles a component (tens of milliseconds; the caller caches the result).
+    pub fn compile(&self, bytes: &[u8]) -> wasmtime::Result<Component> {
+        Component::new(&self.engine, bytes)
+    }
+
+    /// Links a component against the contract: fails when its imports or exports do not
+    /// match the world this server implements.
+    pub fn link(&self, component: &Component) -> wasmtime::Result<PluginPre<HostState>> {
+        PluginPre::new(self.linker.instantiate_pre(component)?)
+    }
+}
+
+/// Records whether a memory growth was refused, so that the trap that follows can be named.
+pub struct Limiter {
+    max_bytes: usize,
+    pub refused: Option<usize>,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            self.refused = Some(desired);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// What one call's instance may reach.
+pub struct HostState {
+    pub plugin: Arc<PluginRecord>,
+    pub content: Weak<ContentService>,
+    pub limiter: Limiter,
+    /// Bytes the host may still hand the plugin in this call, of `host_bytes_limit`.
+    pub host_bytes_left: u64,
+    pub host_bytes_limit: u64,
+    /// Set when a host call was refused for exceeding `host_bytes`.
+    pub host_bytes_exceeded: bool,
+}
+
+impl HostState {
+    pub fn new(plugin: Arc<PluginRecord>, content: Weak<ContentService>, l: &CallLimits) -> Self {
+        HostState {
+            plugin,
+            content,
+            limiter: Limiter {
+                max_bytes: (l.memory_mib as usize) << 20,
+                refused: None,
+            },
+            host_bytes_left: l.host_bytes,
+            host_bytes_limit: l.host_bytes,
+            host_bytes_exceeded: false,
+        }
+    }
+
+    fn charge(&mut self, bytes: usize) -> Result<(), wit::HostError> {
+        let bytes = bytes as u64;
+        if bytes > self.host_bytes_left {
+            self.host_bytes_exceeded = true;
+            return Err(wit::HostError::Limit(format!(
+                "this call may receive at most {} bytes from the host and the answer would exceed that; ask for fewer entries",
+                self.host_bytes_limit
+            )));
+        }
+        self.host_bytes_left -= bytes;
+        Ok(())
+    }
+
+    fn content(&self) -> Result<Arc<ContentService>, wit::HostError> {
+        self.content
+            .upgrade()
+            .ok_or_else(|| wit::HostError::Invalid("the server is shutting down".into()))
+    }
+
+    /// Whether the plugin may read `ty` with personal-data fields, or the error it gets.
+    /// A type that is personal data as a whole (subscribers) needs a personal-data grant.
+    fn granted(&self, ty: &str) -> Result<bool, wit::HostError> {
+        let personal_type = self
+            .content
+            .upgrade()
+            .and_then(|c| c.content_type(ty).ok().map(|ct| !ct.is_public()))
+            .unwrap_or(false);
+        match self.plugin.grant_for(ty) {
+            Some(g) if g.personal_data => Ok(true),
+            Some(_) if personal_type => Err(wit::HostError::NotGranted(format!(
+                "{ty} entries are personal data as a whole; plugin {} needs the grant read:{ty}+personal to read them",
+                self.plugin.name
+            ))),
+            Some(_) => Ok(false),
+            None => Err(wit::HostError::NotGranted(format!(
+                "plugin {} has no read grant for {ty:?}; an admin grants it with `verbund plugin install … --grant read:{ty}`",
+                self.plugin.name
+            ))),
+        }
+    }
+}
+
+/// An entry as a plugin sees it: personal-data fields removed unless `personal`.
+pub fn entry_for_plugin(content: &ContentService, rec: &EntryRecord, personal: bool) -> wit::Entry {
+    let mut data = rec.data.clone();
+    if !personal && let Ok(ct) = content.content_type(&rec.ty) {
+        data.retain(|k, _| ct.fields.get(k).is_none_or(|f| !f.pii));
+    }
+    wit::Entry {
+        content_type: rec.ty.clone(),
+        id: rec.id.clone(),
+        locale: rec.locale.clone(),
+        version: rec.version,
+        state: rec.state.clone(),
+        data: serde_json::Value::Object(data).to_string(),
+        created_by: rec.created_by.clone().unwrap_or_default(),
+        updated_by: rec.updated_by.clone().unwrap_or_default(),
+        created_at: rec.created_at.to_rfc3339(),
+        updated_at: rec.updated_at.to_rfc3339(),
+    }
+}
+
+fn entry_size(e: &wit::Entry) -> usize {
+    e.data.len() + e.id.len() + e.content_type.len() + e.state.len() + 128
+}
+
+impl verbund::plugin::types::Host for HostState {}
+
+impl verbund::plugin::host::Host for HostState {
+    fn log(&mut self, level: wit::LogLevel, message: String) {
+        let message: String = message.chars().take(4096).collect();
+        let plugin = self.plugin.name.as_str();
+        match level {
+            wit::LogLevel::Debug => tracing::debug!(plugin, "{message}"),
+            wit::LogLevel::Info => tracing::info!(plugin, "{message}"),
+            wit::LogLevel::Warn => tracing::warn!(plugin, "{message}"),
+            wit::LogLevel::Error => tracing::error!(plugin, "{message}"),
+        }
+    }
+
+    fn get(
+        &mut self,
+        content_type: String,
+        id: String,
+    ) -> Result<Option<wit::Entry>, wit::HostError> {
+        let personal = self.granted(&content_type)?;
+        let content = self.content()?;
+        match content.get_by_id_or_slug(&content_type, &id, "de") {
+            Ok(rec) => {
+                let e = entry_for_plugin(&content, &rec, personal);
+                self.charge(entry_size(&e))?;
+                Ok(Some(e))
+            }
+            Err(crate::content::ContentError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(wit::HostError::Invalid(e.to_string())),
+        }
+    }
+
+    fn query(
+        &mut self,
+        content_type: String,
+        filters: Vec<wit::Filter>,
+        limit: u32,
+    ) -> Result<Vec<wit::Entry>, wit::HostError> {
+        let personal = self.granted(&content_type)?;
+        let content = self.content()?;
+        let ct = content
+            .content_type(&content_type)
+            .map_err(|e| wit::HostError::Invalid(e.to_string()))?
+            .clone();
+        let mut checks = Vec::new();
+        for f in &filters {
+            let Some(spec) = ct.fields.get(&f.field) else {
+                if matches!(f.field.as_str(), "state" | "locale" | "id") {
+                    checks.push(Check::parse(f)?);
+                    continue;
+                }
+                return Err(wit::HostError::Invalid(format!(
+                    "{content_type} has no field {:?}",
+                    f.field
+                )));
+            };
+            if spec.pii && !personal {
+                return Err(wit::HostError::NotGranted(format!(
+                    "{} is personal data; filtering on it needs a personal-data grant",
+                    f.field
+                )));
+            }
+            checks.push(Check::parse(f)?);
+        }
+        let limit = (limit as usize).clamp(1, 1000);
+        let (recs, _) = content
+            .list_current_where(&content_type, None, limit, |rec| {
+                checks.iter().all(|c| c.holds(rec))
+            })
+            .map_err(|e| wit::HostError::Invalid(e.to_string()))?;
+        let mut out = Vec::with_capacity(recs.len());
+        for rec in &recs {
+            let e = entry_for_plugin(&content, rec, personal);
+            self.charge(entry_size(&e))?;
+            out.push(e);
+        }
+        Ok(out)
+    }
+
+    fn now(&mut self) -> String {
+        chrono::Utc::now().to_rfc3339()
+    }
+
+    fn config(&mut self, key: String) -> Option<String> {
+        let v = self.plugin.config.get(&key).cloned()?;
+        self.charge(v.len()).ok()?;
+        Some(v)
+    }
+}
+
+/// One filter of a host `query`.
+struct Check {
+    field: String,
+    op: String,
+    value: serde_json::Value,
+}
+
+impl Check {
+    fn parse(f: &wit::Filter) -> Result<Check, wit::HostError> {
+        const OPS: [&str; 8] = ["eq", "ne", "in", "lt", "lte", "gt", "gte", "contains"];
+        if !OPS.contains(&f.op.as_str()) {
+            return Err(wit::HostError::Invalid(format!(
+                "unknown filter operator {:?}; use one of {}",
+                f.op,
+                OPS.join(", ")
+            )));
+        }
+        // The value is JSON when it parses as JSON, else a string.
+        let value = serde_json::from_str(&f.value)
+            .unwrap_or_else(|_| serde_json::Value::String(f.value.clone()));
+        Ok(Check {
+            field: f.field.clone(),
+            op: f.op.clone(),
+            value,
+        })
+    }
+
+    fn holds(&self, rec: &EntryRecord) -> bool {
+        use serde_json::Value;
+        let meta;
+        let have = match self.field.as_str() {
+            "state" => {
+                meta = Value::String(rec.state.clone());
+                Some(&meta)
+            }
+            "locale" => {
+                meta = Value::String(rec.locale.clone());
+                Some(&meta)
+            }
+            "id" => {
+                meta = Value::String(rec.id.clone());
+                Some(&meta)
+            }
+            f => rec.data.get(f),
+        };
+        let cmp = |a: &Value, b: &Value| -> Option<std::cmp::Ordering> {
+            match (a, b) {
+                (Value::Number(x), Value::Number(y)) => x.as_f64()?.partial_cmp(&y.as_f64()?),
+                (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
+                _ => None,
+            }
+        };
+        let want = &self.value;
+        match (self.op.as_str(), have) {
+            ("eq", Some(h)) => h == want,
+            ("eq", None) => want.is_null(),
+            ("ne", h) => h != Some(want),
+            ("in", Some(h)) => want.as_array().is_some_and(|a| a.contains(h)),
+            ("contains", Some(Value::Array(items))) => items.contains(want),
+            ("contains", Some(Value::String(s))) => want.as_str().is_some_and(|w| s.contains(w)),
+            ("lt", Some(h)) => cmp(h, want) == Some(std::cmp::Ordering::Less),
+            ("lte", Some(h)) => cmp(h, want).is_some_and(|o| o != std::cmp::Ordering::Greater),
+            ("gt", Some(h)) => cmp(h, want) == Some(std::cmp::Ordering::Greater),
+            ("gte", Some(h)) => cmp(h, want).is_some_and(|o| o != std::cmp::Ordering::Less),
+            _ => false,
+        }
+    }
+}
+
+/// A new store for one call of `hook`, with its limits set.
+pub fn new_store(
+    rt: &Runtime,
+    plugin: Arc<PluginRecord>,
+    content: Weak<ContentService>,
+    hook: HookKind,
+) -> wasmtime::Result<(Store<HostState>, CallLimits)> {
+    let limits = plugin.limits_for(hook);
+    let mut store = Store::new(&rt.engine, HostState::new(plugin, content, &limits));
+    store.limiter(|s| &mut s.limiter);
+    store.set_fuel(limits.fuel)?;
+    let ticks = limits
+        .wall_ms
+        .div_ceil(EPOCH_TICK.as_millis() as u64)
+        .max(1);
+    store.set_epoch_deadline(ticks);
+    store.epoch_deadline_trap();
+    Ok((store, limits))
+}
+
+/// Names the limit or fault behind a failed call.
+pub fn describe_failure(err: &wasmtime::Error, state: &HostState, limits: &CallLimits) -> String {
+    if let Some(bytes) = state.limiter.refused {
+        return format!(
+            "exceeded its memory limit of {} MiB (it tried to grow to {} MiB)",
+            limits.memory_mib,
+            bytes >> 20
+        );
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => format!(
+            "ran out of fuel (limit {} units; it computed too long)",
+            limits.fuel
+        ),
+        Some(Trap::Interrupt) => format!("exceeded its wall-time limit of {} ms", limits.wall_ms),
+        Some(Trap::StackOverflow) => "overflowed its stack".into(),
+        Some(Trap::UnreachableCodeReached) => {
+            "trapped (it panicked or aborted: wasm `unreachable`)".into()
+        }
+        Some(t) => format!("trapped: {t}"),
+        None => format!("failed: {}", err.root_cause()),
+    }
+}

@@ -1,0 +1,529 @@
+//! Sandboxed plugins with real components (built by `plugins/build` into `plugins/dist/`):
+//! every limit and fault is contained with a clear error while other requests keep
+//! succeeding, grants are enforced, and installed plugins survive a restart.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use verbund_tests::{TestServer, create_tokens, story, verbund_bin};
+
+/// A component built by plugins/build.
+fn component(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/dist")
+        .join(format!("{name}.wasm"));
+    assert!(
+        p.is_file(),
+        "{} is missing: run plugins/build first (tests/run does)",
+        p.display()
+    );
+    p
+}
+
+struct Env {
+    server: TestServer,
+    admin: String,
+    editor: String,
+    config: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+fn start() -> Env {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let tokens = create_tokens(&data, &["admin", "editor"]);
+    let server = TestServer::start(&data, &["--demo"]);
+    Env {
+        server,
+        admin: tokens["admin"].clone(),
+        editor: tokens["editor"].clone(),
+        config: tmp.path().join("config"),
+        _tmp: tmp,
+    }
+}
+
+impl Env {
+    fn cli(&self, args: &[&str]) -> Output {
+        Command::new(verbund_bin())
+            .args(args)
+            .env("VERBUND_CONFIG_DIR", &self.config)
+            .env("VERBUND_URL", &self.server.url)
+            .env("VERBUND_TOKEN", &self.admin)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn install(&self, name: &str, grants: &str) -> Output {
+        let path = component(name).display().to_string();
+        let mut args = vec!["plugin", "install", path.as_str()];
+        if !grants.is_empty() {
+            args.extend(["--grant", grants]);
+        }
+        self.cli(&args)
+    }
+
+    fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let mut req = client
+            .request(method, format!("{}{path}", self.server.url))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().unwrap_or(Value::Null))
+    }
+
+    fn export(&self, plugin: &str, export: &str, params: Value) -> (u16, Value, Duration) {
+        let t = Instant::now();
+        let (s, v) = self.request(
+            reqwest::Method::POST,
+            &format!("/api/v1/manage/exports/{plugin}/{export}"),
+            &self.editor,
+            Some(params),
+        );
+        (s, v, t.elapsed())
+    }
+
+    fn create_story(&self, n: usize, title: Option<&str>) -> (u16, Value) {
+        let mut s = story(n);
+        if let Some(t) = title {
+            s["title"] = json!(t);
+        }
+        self.request(
+            reqwest::Method::POST,
+            "/api/v1/manage/story",
+            &self.editor,
+            Some(s),
+        )
+    }
+
+    /// The public API answers normally.
+    fn delivery_ok(&self) {
+        let (status, body) = self.server.get_json("/api/v1/content/story?limit=3");
+        assert_eq!(status, 200);
+        assert_eq!(body["data"].as_array().unwrap().len(), 3);
+    }
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_well_behaved_plugin_validates_guards_and_exports_and_survives_a_restart() {
+    let env = start();
+    // What it asks for is shown; a grant it did not ask for is refused.
+    let out = env.install("hello", "read:member");
+    assert_eq!(out.status.code(), Some(5));
+    assert!(
+        stderr(&out).contains("did not ask for read:member; it asks for: read:story"),
+        "{}",
+        stderr(&out)
+    );
+    let shown = ok(&env.install("hello", "read:story"));
+    assert!(shown.contains("asks for read:story"), "{shown}");
+    assert!(
+        shown.contains("installed hello 0.1.0; granted: read:story"),
+        "{shown}"
+    );
+
+    // validate: its issues come back like schema errors, with pointers.
+    let (status, body) = env.create_story(1, Some("Lorem ipsum im Mittelstand"));
+    assert_eq!(status, 422, "{body}");
+    let errors = body["errors"].as_array().unwrap();
+    assert_eq!(errors[0]["pointer"], "/title");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Platzhaltertext")
+    );
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("plugin hello")
+    );
+
+    // on-transition: a denial is a 409 with the plugin's reason.
+    let (status, created) = env.create_story(2, Some("ENTWURF: Cloud im Handwerk"));
+    assert_eq!(status, 201, "{created}");
+    let id = created["data"]["id"].as_str().unwrap();
+    let (status, body) = env.request(
+        reqwest::Method::POST,
+        &format!("/api/v1/manage/story/{id}/transitions"),
+        &env.editor,
+        Some(json!({"to": "published"})),
+    );
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], "transition_denied");
+    assert_eq!(body["plugin"], "hello");
+    assert!(body["reason"].as_str().unwrap().contains("ENTWURF"));
+
+    // export: artifacts built from a host query of the granted type.
+    let (status, body, _) = env.export("hello", "summary", json!({}));
+    assert_eq!(status, 200, "{body}");
+    let art = &body["data"]["artifacts"][0];
+    assert_eq!(art["name"], "summary.txt");
+    use base64::Engine as _;
+    let text = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(art["base64"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(text.contains("Nach dem Phishing-Angriff"), "{text}");
+    let (status, body, _) = env.export("hello", "gibt-es-nicht", json!({}));
+    assert_eq!(status, 422);
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("it offers: summary")
+    );
+
+    // Installed plugins live in the store: after a restart they load from the compiled cache.
+    let data = env.server.data.clone();
+    let Env {
+        server,
+        admin,
+        editor,
+        config,
+        _tmp,
+    } = env;
+    server.stop();
+    let mut child = Command::new(verbund_bin())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--rate-limit",
+            "10000",
+            "--data",
+        ])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let plugins_line = lines.next().unwrap().unwrap();
+    assert!(
+        plugins_line.contains("Plugins: 1 loaded (1 from the compiled cache, 0 compiled)"),
+        "{plugins_line}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let server = TestServer::start(&data, &[]);
+    let env = Env {
+        server,
+        admin,
+        editor,
+        config,
+        _tmp,
+    };
+    let (status, _) = env.create_story(3, Some("Lorem wieder"));
+    assert_eq!(status, 422, "the validator still runs after the restart");
+    let list = ok(&env.cli(&["plugin", "list", "--json"]));
+    let list: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list[0]["name"], "hello");
+    assert_eq!(list[0]["grants"]["granted"], json!(["read:story"]));
+}
+
+#[test]
+fn components_of_another_contract_and_non_components_are_refused() {
+    let env = start();
+    let out = env.install("oldcontract", "");
+    assert_eq!(out.status.code(), Some(5));
+    assert!(
+        stderr(&out).contains("does not fit this server's plugin contract verbund:plugin@1.0.0"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.install("oldmanifest", "");
+    assert!(
+        stderr(&out).contains("built against contract 0.1.0"),
+        "{}",
+        stderr(&out)
+    );
+    // A core module (not a component) and plain garbage.
+    let tmp = tempfile::tempdir().unwrap();
+    let garbage = tmp.path().join("kaputt.wasm");
+    std::fs::write(&garbage, b"\0asm\x01\0\0\0").unwrap();
+    let out = env.cli(&["plugin", "install", &garbage.display().to_string()]);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(
+        stderr(&out).contains("not a valid WebAssembly component"),
+        "{}",
+        stderr(&out)
+    );
+    let list = ok(&env.cli(&["plugin", "list"]));
+    assert!(list.contains("no plugins installed"), "{list}");
+    env.delivery_ok();
+}
+
+#[test]
+fn endless_loops_huge_allocations_traps_and_oversized_output_fail_only_their_call() {
+    let env = start();
+    for p in ["spin", "hog", "trap", "bloat"] {
+        ok(&env.install(p, ""));
+    }
+    // Readers keep being served while the plugins misbehave.
+    let url = env.server.url.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut served = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let res = reqwest::blocking::get(format!("{url}/api/v1/content/story")).unwrap();
+                assert_eq!(res.status(), 200);
+                served += 1;
+            }
+            served
+        })
+    };
+
+    // An endless loop stops at the wall-time or fuel limit of the export hook (10 s at most).
+    let (status, body, took) = env.export("spin", "spin", json!({}));
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["code"], "plugin_failed");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("plugin spin failed in export:"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("fuel") || detail.contains("wall-time limit"),
+        "{detail}"
+    );
+    assert!(took < Duration::from_secs(30), "{took:?}");
+
+    // A 1 GiB allocation hits the memory cap (256 MiB for exports).
+    let (status, body, _) = env.export("hog", "hog", json!({}));
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("exceeded its memory limit of 256 MiB"),
+        "{body}"
+    );
+    // … while 16 MiB is fine.
+    let (status, body, _) = env.export("hog", "hog", json!({"mib": "16"}));
+    assert_eq!(status, 200, "{body}");
+
+    // A panic is a trap.
+    let (status, body, _) = env.export("trap", "panic", json!({}));
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("trapped"),
+        "{body}"
+    );
+
+    // An artifact over the output limit (32 MiB for exports) is refused.
+    let (status, body, _) = env.export("bloat", "big", json!({"mib": "40"}));
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("more than its output limit of 33554432 bytes"),
+        "{body}"
+    );
+    // The admin can lower a limit per plugin: now 1 MiB is too much.
+    ok(&env.cli(&[
+        "plugin",
+        "configure",
+        "bloat",
+        "--limit",
+        "export.output_bytes=100000",
+    ]));
+    let (status, body, _) = env.export("bloat", "big", json!({"mib": "1"}));
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("output limit of 100000 bytes")
+    );
+
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let served = reader.join().unwrap();
+    assert!(served > 0, "the reader was served throughout");
+    env.delivery_ok();
+
+    // A validator that traps fails the write closed, naming plugin and hook; other types and
+    // reads are unaffected.
+    ok(&env.cli(&[
+        "plugin",
+        "install",
+        &component("trap").display().to_string(),
+        "--grant",
+        "read:story",
+    ]));
+    let (status, body) = env.create_story(10, None);
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["plugin"], "trap");
+    assert_eq!(body["hook"], "validate");
+    let (status, _) = env.request(
+        reqwest::Method::GET,
+        "/api/v1/manage/member?limit=1",
+        &env.editor,
+        None,
+    );
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn repeated_faults_disable_a_plugin_and_the_admin_sees_why() {
+    let env = start();
+    ok(&env.install("trap", ""));
+    for i in 0..5 {
+        let (status, body, _) = env.export("trap", "panic", json!({}));
+        assert_eq!(status, 502, "fault {i}: {body}");
+    }
+    let (status, body, _) = env.export("trap", "panic", json!({}));
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], "plugin_disabled");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("verbund plugin enable trap")
+    );
+    let list = ok(&env.cli(&["plugin", "list"]));
+    assert!(list.contains("disabled"), "{list}");
+    assert!(
+        list.contains("disabled automatically after 5 faults within 60 s"),
+        "{list}"
+    );
+    ok(&env.cli(&["plugin", "enable", "trap"]));
+    let (status, _, _) = env.export("trap", "panic", json!({}));
+    assert_eq!(status, 502, "enabled again, it runs (and fails) again");
+    ok(&env.cli(&["plugin", "remove", "trap"]));
+    let (status, _, _) = env.export("trap", "panic", json!({}));
+    assert_eq!(status, 404);
+    env.delivery_ok();
+}
+
+/// What snoop was handed, by pointer (`/snoop/{type}/{get|query}`), when a story is written.
+fn snoop_report(env: &Env, n: usize) -> std::collections::HashMap<String, String> {
+    let (status, body) = env.create_story(n, None);
+    assert_eq!(status, 422, "{body}");
+    body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["pointer"].as_str().unwrap().to_string(),
+                e["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_plugin_reads_only_what_was_granted_and_never_ungranted_personal_data() {
+    let env = start();
+    // Personal data was not requested, so it cannot be granted.
+    let out = env.install("snoop", "read:story,read:subscriber+personal");
+    assert_eq!(out.status.code(), Some(5));
+    assert!(stderr(&out).contains("did not ask for read:subscriber+personal"));
+
+    // Granted: story only. member and subscriber are refused.
+    ok(&env.install("snoop", "read:story"));
+    let (_, subs) = env.request(
+        reqwest::Method::GET,
+        "/api/v1/manage/subscriber?limit=1",
+        &env.admin,
+        None,
+    );
+    let sub = &subs["data"][0];
+    let email = sub["email"].as_str().unwrap().to_string();
+    let (_, members) = env.request(
+        reqwest::Method::GET,
+        "/api/v1/manage/member?limit=1",
+        &env.admin,
+        None,
+    );
+    let member = &members["data"][0];
+    let contact = member["contact_email"].as_str().unwrap().to_string();
+    ok(&env.cli(&[
+        "plugin",
+        "configure",
+        "snoop",
+        "--set",
+        &format!("subscriber-id={}", sub["id"].as_str().unwrap()),
+        "--set",
+        &format!("member-id={}", member["id"].as_str().unwrap()),
+    ]));
+    let report = snoop_report(&env, 20);
+    for p in [
+        "/snoop/member/get",
+        "/snoop/member/query",
+        "/snoop/subscriber/get",
+        "/snoop/subscriber/query",
+    ] {
+        assert!(
+            report[p].starts_with("err not-granted:"),
+            "{p}: {}",
+            report[p]
+        );
+    }
+    assert!(
+        report["/snoop/story/query"].starts_with("ok "),
+        "{report:?}"
+    );
+
+    // Granted: member and subscriber too, without personal data. Members come without their
+    // personal fields; subscribers (personal data as a whole) stay refused.
+    ok(&env.install("snoop", "read:story,read:member,read:subscriber"));
+    let report = snoop_report(&env, 21);
+    let member_get = &report["/snoop/member/get"];
+    assert!(member_get.starts_with("ok 1:"), "{member_get}");
+    assert!(
+        member_get.contains(member["name"].as_str().unwrap()),
+        "{member_get}"
+    );
+    let member_query = &report["/snoop/member/query"];
+    for seen in [member_get, member_query] {
+        assert!(!seen.contains(&contact), "personal data leaked: {seen}");
+        assert!(
+            !seen.contains("contact_email"),
+            "personal field leaked: {seen}"
+        );
+    }
+    for p in ["/snoop/subscriber/get", "/snoop/subscriber/query"] {
+        assert!(report[p].contains("personal data"), "{p}: {}", report[p]);
+        assert!(!report[p].contains(&email));
+    }
+}
