@@ -380,6 +380,29 @@ fn endless_loops_huge_allocations_traps_and_oversized_output_fail_only_their_cal
     assert!(served > 0, "the reader was served throughout");
     env.delivery_ok();
 
+    // A guard that never returns is stopped by the hook's limits (200 ms, 2e8 fuel) and the
+    // transition is refused, naming the plugin.
+    ok(&env.install("spin", "read:story"));
+    let (_, drafts) = env.request(
+        reqwest::Method::GET,
+        "/api/v1/manage/story?state=draft&limit=1",
+        &env.editor,
+        None,
+    );
+    let draft = drafts["data"][0]["id"].as_str().unwrap().to_string();
+    let t = Instant::now();
+    let (status, body) = env.request(
+        reqwest::Method::POST,
+        &format!("/api/v1/manage/story/{draft}/transitions"),
+        &env.editor,
+        Some(json!({"to": "published"})),
+    );
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["plugin"], "spin");
+    assert_eq!(body["hook"], "on-transition");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    ok(&env.cli(&["plugin", "remove", "spin"]));
+
     // A validator that traps fails the write closed, naming plugin and hook; other types and
     // reads are unaffected.
     ok(&env.cli(&[
@@ -526,4 +549,84 @@ fn a_plugin_reads_only_what_was_granted_and_never_ungranted_personal_data() {
         assert!(report[p].contains("personal data"), "{p}: {}", report[p]);
         assert!(!report[p].contains(&email));
     }
+}
+
+/// The code block after `marker` in a Markdown file.
+fn code_block(markdown: &str, marker: &str, lang: &str) -> String {
+    let start = markdown.find(marker).expect("marker in the README") + marker.len();
+    let fence = format!("```{lang}\n");
+    let body = &markdown[start..];
+    let from = body.find(&fence).expect("code block") + fence.len();
+    let to = body[from..].find("```").expect("closing fence");
+    body[from..from + to].to_string()
+}
+
+#[test]
+fn the_sdk_readme_example_is_the_plugin_that_builds_and_installs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("plugins/sdk/README.md")).unwrap();
+    for (marker, lang, file) in [
+        (
+            "`plugins/teaser-check/Cargo.toml`:\n\n",
+            "toml",
+            "plugins/teaser-check/Cargo.toml",
+        ),
+        (
+            "`plugins/teaser-check/src/lib.rs`:\n\n",
+            "rust",
+            "plugins/teaser-check/src/lib.rs",
+        ),
+    ] {
+        assert_eq!(
+            code_block(&readme, marker, lang),
+            std::fs::read_to_string(root.join(file)).unwrap(),
+            "the README's {file} and the real file differ"
+        );
+    }
+
+    let env = start();
+    let out = ok(&env.install("teaser-check", "read:story"));
+    assert!(out.contains("installed teaser-check 1.0.0"), "{out}");
+    // validate: a German teaser over 300 characters.
+    let mut long = story(30);
+    long["teaser"] = json!("Ä".repeat(301));
+    let (status, body) = env.request(
+        reqwest::Method::POST,
+        "/api/v1/manage/story",
+        &env.editor,
+        Some(long),
+    );
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["pointer"], "/teaser");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("301 Zeichen")
+    );
+    // on-transition: the author cannot publish their own story; someone else can.
+    let (status, created) = env.create_story(31, None);
+    assert_eq!(status, 201, "{created}");
+    let id = created["data"]["id"].as_str().unwrap();
+    let path = format!("/api/v1/manage/story/{id}/transitions");
+    let (status, body) = env.request(
+        reqwest::Method::POST,
+        &path,
+        &env.editor,
+        Some(json!({"to": "published"})),
+    );
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Vier-Augen-Prinzip")
+    );
+    let (status, body) = env.request(
+        reqwest::Method::POST,
+        &path,
+        &env.admin,
+        Some(json!({"to": "published"})),
+    );
+    assert_eq!(status, 200, "{body}");
 }

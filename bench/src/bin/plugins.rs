@@ -1,0 +1,204 @@
+//! Plugin costs: one `validate` and one `on-transition` call end to end (store, fresh instance
+//! from the pool, limits, the call, the result checked), and the start-up of the plugin host
+//! and of the whole server with two plugins, from the compiled cache and without it.
+//!
+//! Usage: `plugins [CALLS] [RUNS]` (defaults 5000 and 5), after `plugins/build`.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use verbund_bench::{arg, row, row_f, secs};
+use verbund_core::plugin::{Grant, PluginHost};
+use verbund_core::store::{Tree, WriteBatch};
+
+fn component(name: &str) -> anyhow::Result<Vec<u8>> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/dist")
+        .join(format!("{name}.wasm"));
+    std::fs::read(&p).with_context(|| format!("{} is missing: run plugins/build", p.display()))
+}
+
+fn grant(t: &str) -> Grant {
+    Grant::parse(t).expect("grant")
+}
+
+/// p50, p99 and mean of per-call times, in microseconds.
+fn percentiles(mut us: Vec<f64>) -> (f64, f64, f64) {
+    us.sort_by(|a, b| a.total_cmp(b));
+    let n = us.len();
+    let mean = us.iter().sum::<f64>() / n as f64;
+    (us[n / 2], us[n * 99 / 100], mean)
+}
+
+fn drop_compiled_cache(data: &Path) -> anyhow::Result<()> {
+    let content = verbund_core::open(data, verbund_core::SchemaRegistry::builtin())?;
+    let mut b = WriteBatch::new();
+    for (k, _) in content
+        .store()
+        .scan_prefix(Tree::Plugins, b"compiled\0", false, usize::MAX)?
+    {
+        b.remove(Tree::Plugins, k);
+    }
+    content.store().commit(b)?;
+    Ok(())
+}
+
+/// Spawns `verbund serve` and returns the time until it listens.
+fn serve_startup(bin: &Path, data: &Path) -> anyhow::Result<f64> {
+    let t = Instant::now();
+    let mut child = Command::new(bin)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let out = child.stdout.take().context("stdout")?;
+    let mut ms = None;
+    for line in std::io::BufReader::new(out).lines() {
+        if line?.starts_with("Verbund is serving") {
+            ms = Some(t.elapsed().as_secs_f64() * 1e3);
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    ms.context("the server did not start")
+}
+
+fn main() -> anyhow::Result<()> {
+    let calls: usize = arg(1, 5000)?;
+    let runs: usize = arg(2, 5)?;
+    let hello = component("hello")?;
+    let snoop = component("snoop")?;
+    let tmp = tempfile::tempdir()?;
+    let data = tmp.path().join("data");
+
+    // Install two plugins on a data dir with one story.
+    let story_id;
+    {
+        let content = Arc::new(verbund_core::open(
+            &data,
+            verbund_core::SchemaRegistry::builtin(),
+        )?);
+        verbund_core::demo::load(&content)?;
+        let (host, _) = PluginHost::start(&content)?;
+        host.install(&hello, Some(vec![grant("read:story")]), false, "bench")?;
+        host.install(&snoop, Some(vec![grant("read:story")]), false, "bench")?;
+        let (recs, _) = content.list_current("story", None, None, 1)?;
+        story_id = recs[0].id.clone();
+    }
+
+    println!("## Plugin hooks, end to end ({calls} calls per run, {runs} runs)\n");
+    println!(
+        "Each call: a new store with its limits, a fresh instance from the pooling allocator, the"
+    );
+    println!(
+        "entry converted for the plugin, the call, the result checked. Plugin `hello` (Rust SDK).\n"
+    );
+    println!("| hook | p50 µs (min/median/max of runs) | p99 µs | mean µs |");
+    println!("|---|---|---|---|");
+    let content = Arc::new(verbund_core::open(
+        &data,
+        verbund_core::SchemaRegistry::builtin(),
+    )?);
+    let (host, _) = PluginHost::start(&content)?;
+    let rec = content.get("story", &story_id)?;
+    type Call<'a> = Box<dyn Fn() -> anyhow::Result<()> + 'a>;
+    let hooks: Vec<(&str, Call)> = vec![
+        (
+            "validate",
+            Box::new(|| {
+                host.validate_with("hello", &rec)?;
+                Ok(())
+            }),
+        ),
+        (
+            "on-transition",
+            Box::new(|| {
+                host.on_transition_with("hello", &rec, "published", "bench")?;
+                Ok(())
+            }),
+        ),
+    ];
+    for (name, call) in &hooks {
+        for _ in 0..200 {
+            call()?;
+        }
+        let (mut p50s, mut p99s, mut means) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let mut us = Vec::with_capacity(calls);
+            for _ in 0..calls {
+                let t = Instant::now();
+                call()?;
+                us.push(t.elapsed().as_secs_f64() * 1e6);
+            }
+            let (p50, p99, mean) = percentiles(us);
+            p50s.push(p50);
+            p99s.push(p99);
+            means.push(mean);
+        }
+        let (a, b, c) = verbund_bench::spread(p50s);
+        let (_, p99, _) = verbund_bench::spread(p99s);
+        let (_, mean, _) = verbund_bench::spread(means);
+        println!("| {name} | {a:.1} / {b:.1} / {c:.1} | {p99:.1} | {mean:.1} |");
+    }
+    drop(hooks);
+    drop(host);
+    drop(content);
+
+    println!("\n## Start-up with 2 plugins ({runs} runs)\n");
+    println!("| what | min | median | max | unit |");
+    println!("|---|---|---|---|---|");
+    let mut cached = Vec::new();
+    let mut cold = Vec::new();
+    for _ in 0..runs {
+        let content = Arc::new(verbund_core::open(
+            &data,
+            verbund_core::SchemaRegistry::builtin(),
+        )?);
+        let t = Instant::now();
+        let (_host, stats) = PluginHost::start(&content)?;
+        cached.push(secs(t.elapsed()) * 1e3);
+        if stats.from_cache != 2 {
+            bail!("expected 2 plugins from the cache, got {stats:?}");
+        }
+    }
+    for _ in 0..runs {
+        drop_compiled_cache(&data)?;
+        let content = Arc::new(verbund_core::open(
+            &data,
+            verbund_core::SchemaRegistry::builtin(),
+        )?);
+        let t = Instant::now();
+        let (_host, stats) = PluginHost::start(&content)?;
+        cold.push(secs(t.elapsed()) * 1e3);
+        if stats.compiled != 2 {
+            bail!("expected 2 plugins compiled, got {stats:?}");
+        }
+    }
+    row_f("plugin host start, from the compiled cache", "ms", cached);
+    row_f("plugin host start, compiling both", "ms", cold);
+
+    let bin: PathBuf = std::env::current_exe()?
+        .parent()
+        .context("target dir")?
+        .join("verbund");
+    if bin.is_file() {
+        let mut serve = Vec::new();
+        for _ in 0..runs {
+            serve.push(serve_startup(&bin, &data)?);
+        }
+        row(
+            "`verbund serve` until listening (2 plugins, cached)",
+            "ms",
+            serve,
+        );
+    } else {
+        println!("(build the verbund binary for the server start-up figure)");
+    }
+    Ok(())
+}
