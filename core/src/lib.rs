@@ -11,6 +11,7 @@ pub mod http;
 pub mod plugin;
 pub mod schema;
 pub mod store;
+pub mod workflow;
 
 use std::path::Path;
 use std::sync::Arc;

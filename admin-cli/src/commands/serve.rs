@@ -166,6 +166,7 @@ pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8
             }
             state.plugins = Some(host);
         }
+        tokio::spawn(verbund_core::workflow::run_scheduler(content.clone()));
         say!(
             "Verbund is serving http://{addr}/ (data: {}, schemas: {})",
             args.data.data.display(),

@@ -45,8 +45,24 @@ pub struct EntryRecord {
     pub created_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_by: Option<String>,
+    /// A transition planned for later (`publish_at`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled: Option<Scheduled>,
     /// The fields, as validated against the type's schema.
     pub data: Map<String, Value>,
+}
+
+/// A transition that the server takes at `at` (e.g. publishing at a set time).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Scheduled {
+    pub transition: String,
+    pub to: String,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 impl EntryRecord {
@@ -86,6 +102,12 @@ impl EntryRecord {
         );
         if let Some(p) = self.published_version {
             m.insert("published_version".into(), Value::from(p));
+        }
+        if let Some(s) = &self.scheduled {
+            m.insert(
+                "scheduled".into(),
+                serde_json::to_value(s).unwrap_or_default(),
+            );
         }
         for (k, v) in &self.data {
             m.insert(k.clone(), v.clone());

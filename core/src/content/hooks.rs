@@ -4,6 +4,7 @@
 
 use crate::content::EntryRecord;
 use crate::schema::{ContentType, FieldError};
+use crate::workflow::{HistoryItem, TransitionDef, WorkflowDef};
 
 /// Who asks for a transition and why.
 #[derive(Debug, Clone, Default)]
@@ -30,13 +31,19 @@ pub trait ContentHooks: Send + Sync {
     fn validate(&self, ct: &ContentType, rec: &EntryRecord)
     -> Result<Vec<FieldError>, HookFailure>;
 
-    /// `Some((plugin, reason))` if a guard refuses the transition of `rec` to `to`.
+    /// The lifecycle a plugin declares for `ct`, with the plugin's name.
+    fn lifecycle(&self, ct: &ContentType) -> Option<(String, WorkflowDef)>;
+
+    /// Asks the governing `plugin` whether `rec` may take `t`: `Some(reason)` if not.
+    #[allow(clippy::too_many_arguments)]
     fn on_transition(
         &self,
+        plugin: &str,
         ct: &ContentType,
         rec: &EntryRecord,
-        to: &str,
+        t: &TransitionDef,
         actor: Option<&str>,
         ctx: &TransitionContext,
-    ) -> Result<Option<(String, String)>, HookFailure>;
+        history: &[HistoryItem],
+    ) -> Result<Option<String>, HookFailure>;
 }

@@ -20,13 +20,15 @@ mod plan;
 mod public_index;
 mod query;
 mod read;
+mod transition;
 mod write;
 
-pub use entry::{EntryRecord, NewEntry, State, render_public};
+pub use entry::{EntryRecord, NewEntry, Scheduled, State, render_public};
 pub use hooks::{ContentHooks, HookFailure, TransitionContext};
 pub use import::{ImportLine, ImportProgress, ImportReport, LineError};
 pub use query::{DeliveryQuery, Filter, FilterOp, Page, QueryError, SortKey};
 pub use read::{ChangeFeed, Referrer, public_id};
+pub use transition::{ScheduleOutcome, TransitionRequest};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -54,6 +56,12 @@ pub enum ContentError {
         from: String,
         to: String,
         allowed: Vec<String>,
+    },
+    #[error("{transition} may be taken by {}, not by the role {role:?}", if roles.is_empty() { "editors and reviewers".to_string() } else { roles.join(" or ") })]
+    RoleNotAllowed {
+        transition: String,
+        roles: Vec<String>,
+        role: String,
     },
     #[error("plugin {plugin} refused: {reason}")]
     Denied { plugin: String, reason: String },

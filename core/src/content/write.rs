@@ -9,9 +9,10 @@ use super::entry::{EntryRecord, NewEntry, RECORD_FORMAT, State, render_public};
 use super::keys::{self, SCOPE_CURRENT, SCOPE_PUBLISHED};
 use super::plan::Plan;
 use super::public_index::{self, public_index};
-use super::{ContentError, ContentResult, ContentService, TransitionContext};
+use super::{ContentError, ContentResult, ContentService};
 use crate::schema::{ContentType, FieldError, FieldKind};
 use crate::store::{StoreError, Tree};
+use crate::workflow::{HistoryItem, HistoryKind};
 
 const MAX_ATTEMPTS: usize = 32;
 
@@ -85,7 +86,7 @@ pub(super) fn index_keys(rec: &EntryRecord) -> BTreeSet<Vec<u8>> {
 
 /// Notes the audit record of a management write (one with an actor); `commit_plan` chains it
 /// into the log in the same batch.
-fn audit(
+pub(super) fn audit(
     plan: &mut Plan,
     actor: Option<&str>,
     action: &str,
@@ -104,7 +105,12 @@ fn audit(
     }
 }
 
-fn change_event(op: &str, rec: &EntryRecord, public: bool, at: DateTime<Utc>) -> Vec<u8> {
+pub(super) fn change_event(
+    op: &str,
+    rec: &EntryRecord,
+    public: bool,
+    at: DateTime<Utc>,
+) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "op": op,
         "type": rec.ty,
@@ -182,12 +188,30 @@ impl ContentService {
                 created_by: actor.map(String::from),
                 updated_by: actor.map(String::from),
                 data: new.data.as_object().cloned().unwrap_or_default(),
+                scheduled: None,
             };
             self.run_validators(&ct, &candidate)?;
         }
         self.commit_plan(|plan| {
             let mut errors = Vec::new();
             let rec = self.plan_create(plan, &ct, &new, &id, actor, now, &mut errors)?;
+            self.plan_history(
+                plan,
+                ty,
+                &id,
+                &HistoryItem {
+                    kind: HistoryKind::Create,
+                    transition: None,
+                    from_state: String::new(),
+                    to_state: rec.state.clone(),
+                    actor: actor.unwrap_or("system").to_string(),
+                    role: None,
+                    at: now,
+                    comment: None,
+                    version: rec.version,
+                    at_planned: None,
+                },
+            );
             audit(
                 plan,
                 actor,
@@ -262,6 +286,7 @@ impl ContentService {
             created_by: actor.map(String::from),
             updated_by: actor.map(String::from),
             data,
+            scheduled: None,
         };
         self.check_slug(plan, ct, &rec, SCOPE_CURRENT, errors)?;
         let public = state == State::PUBLISHED;
@@ -330,6 +355,7 @@ impl ContentService {
         }
         let now = Utc::now();
         let data = data.as_object().cloned().unwrap_or_default();
+        let (_, lifecycle) = self.lifecycle(&ct);
         if self.hooks().is_some() {
             let mut candidate = self.get(ty, id)?;
             candidate.data = data.clone();
@@ -353,6 +379,33 @@ impl ContentService {
             rec.version = old.version + 1;
             rec.updated_at = now;
             rec.updated_by = actor.map(String::from);
+            // An edit may move the entry (e.g. back to review after an approval); the public
+            // version stays as it is, and a pending schedule is dropped.
+            let on_edit = lifecycle.on_edit(&old.state).cloned();
+            if let Some(t) = &on_edit {
+                rec.state = t.to_state.clone();
+                if let Some(s) = &old.scheduled {
+                    plan.remove(Tree::Meta, keys::schedule(s.at.timestamp_millis(), ty, id));
+                    rec.scheduled = None;
+                }
+            }
+            self.plan_history(
+                plan,
+                ty,
+                id,
+                &HistoryItem {
+                    kind: HistoryKind::Edit,
+                    transition: on_edit.as_ref().map(|t| t.name.clone()),
+                    from_state: old.state.clone(),
+                    to_state: rec.state.clone(),
+                    actor: actor.unwrap_or("system").to_string(),
+                    role: None,
+                    at: now,
+                    comment: None,
+                    version: rec.version,
+                    at_planned: None,
+                },
+            );
 
             let mut errors = Vec::new();
             if rec.slug(&ct) != old.slug(&ct) {
@@ -414,105 +467,6 @@ impl ContentService {
                 (ty.to_string(), id.to_string()),
                 (Some(old.version), Some(rec.version)),
                 None,
-            );
-
-            Ok(rec)
-        })
-    }
-
-    /// Moves an entry to another state of the default lifecycle
-    /// (draft → published → archived, and back). Publishing an entry that is already
-    /// published makes its current version the public one.
-    pub fn transition(
-        &self,
-        ty: &str,
-        id: &str,
-        to: &str,
-        actor: Option<&str>,
-    ) -> ContentResult<EntryRecord> {
-        self.transition_with(ty, id, to, actor, &TransitionContext::default())
-    }
-
-    /// [`Self::transition`], with the caller's role and comment for the guards.
-    pub fn transition_with(
-        &self,
-        ty: &str,
-        id: &str,
-        to: &str,
-        actor: Option<&str>,
-        ctx: &TransitionContext,
-    ) -> ContentResult<EntryRecord> {
-        let ct = self.content_type(ty)?.clone();
-        let now = Utc::now();
-        // The guards see the entry as it is now; the write below insists on that version.
-        let guarded = match self.hooks() {
-            Some(h) => {
-                let current = self.get(ty, id)?;
-                let allowed = default_transitions(&current.state);
-                if !allowed.contains(&to) {
-                    return Err(ContentError::InvalidTransition {
-                        from: current.state.clone(),
-                        to: to.to_string(),
-                        allowed: allowed.iter().map(|s| s.to_string()).collect(),
-                    });
-                }
-                if let Some((plugin, reason)) = h.on_transition(&ct, &current, to, actor, ctx)? {
-                    return Err(ContentError::Denied { plugin, reason });
-                }
-                Some((current.version, current.state))
-            }
-            None => None,
-        };
-        self.commit_plan(|plan| {
-            let old = self.read_current(plan, &ct, id)?;
-            if let Some((version, state)) = &guarded
-                && (old.version != *version || old.state != *state)
-            {
-                return Err(ContentError::VersionConflict {
-                    expected: *version,
-                    current: old.version,
-                });
-            }
-            let allowed = default_transitions(&old.state);
-            if !allowed.contains(&to) {
-                return Err(ContentError::InvalidTransition {
-                    from: old.state.clone(),
-                    to: to.to_string(),
-                    allowed: allowed.iter().map(|s| s.to_string()).collect(),
-                });
-            }
-            let mut rec = old.clone();
-            rec.state = to.to_string();
-            rec.updated_by = actor.map(String::from).or(rec.updated_by);
-            let mut errors = Vec::new();
-            let published_before = self.published_record(plan, &ct, &old)?;
-            if to == State::PUBLISHED {
-                self.plan_publish(
-                    plan,
-                    &ct,
-                    &mut rec,
-                    published_before.as_ref(),
-                    now,
-                    &mut errors,
-                )?;
-                if !errors.is_empty() {
-                    return Err(ContentError::Invalid { errors });
-                }
-            } else if let Some(before) = &published_before {
-                self.plan_unpublish(plan, &ct, before)?;
-                rec.published_version = None;
-            }
-            replace_index_keys(plan, &old, &rec);
-            plan.put(Tree::Entries, keys::entry(ty, id), rec.to_bytes());
-            let public = to == State::PUBLISHED || published_before.is_some();
-            plan.change(change_event("state", &rec, public, now));
-            audit(
-                plan,
-                actor,
-                "entry.transition",
-                (ty.to_string(), id.to_string()),
-                (Some(rec.version), Some(rec.version)),
-                Some(format!("{} -> {}", old.state, rec.state)),
             );
 
             Ok(rec)
@@ -596,7 +550,7 @@ impl ContentService {
         })
     }
 
-    fn read_current(
+    pub(super) fn read_current(
         &self,
         plan: &mut Plan,
         ct: &ContentType,
@@ -612,7 +566,7 @@ impl ContentService {
     }
 
     /// The record of the version the public currently sees, if any.
-    fn published_record(
+    pub(super) fn published_record(
         &self,
         plan: &mut Plan,
         ct: &ContentType,
@@ -634,7 +588,7 @@ impl ContentService {
     }
 
     /// Makes `rec`'s current version the public one, replacing `before` (if published).
-    fn plan_publish(
+    pub(super) fn plan_publish(
         &self,
         plan: &mut Plan,
         ct: &ContentType,
@@ -692,7 +646,7 @@ impl ContentService {
     }
 
     /// Removes the public view of an entry (`before` is the published version's record).
-    fn plan_unpublish(
+    pub(super) fn plan_unpublish(
         &self,
         plan: &mut Plan,
         ct: &ContentType,
@@ -846,7 +800,7 @@ impl ContentService {
     }
 }
 
-fn replace_index_keys(plan: &mut Plan, old: &EntryRecord, new: &EntryRecord) {
+pub(super) fn replace_index_keys(plan: &mut Plan, old: &EntryRecord, new: &EntryRecord) {
     let before = index_keys(old);
     let after = index_keys(new);
     for k in before.difference(&after) {
@@ -854,15 +808,5 @@ fn replace_index_keys(plan: &mut Plan, old: &EntryRecord, new: &EntryRecord) {
     }
     for k in after.difference(&before) {
         plan.put(Tree::Index, k.clone(), Vec::new());
-    }
-}
-
-/// The default lifecycle: draft → published → archived, with the ways back.
-pub fn default_transitions(from: &str) -> &'static [&'static str] {
-    match from {
-        State::DRAFT => &[State::PUBLISHED, State::ARCHIVED],
-        State::PUBLISHED => &[State::PUBLISHED, State::DRAFT, State::ARCHIVED],
-        State::ARCHIVED => &[State::DRAFT, State::PUBLISHED],
-        _ => &[State::DRAFT],
     }
 }

@@ -73,6 +73,9 @@ impl From<ContentError> for ApiError {
             ContentError::InvalidTransition { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "invalid_transition", detail)
             }
+            ContentError::RoleNotAllowed { .. } => {
+                ApiError::new(StatusCode::FORBIDDEN, "role_not_allowed", detail)
+            }
             ContentError::Denied { plugin, reason } => ApiError {
                 extra: Some(Box::new(json!({ "plugin": plugin, "reason": reason }))),
                 ..ApiError::new(StatusCode::CONFLICT, "transition_denied", detail)

@@ -317,26 +317,106 @@ pub async fn transition(
         caller.require(Role::Editor)?;
     }
     let value = json_body(&headers, &body)?;
-    let Some(to) = value.get("to").and_then(Value::as_str).map(String::from) else {
-        return Err(ApiError::from(crate::content::ContentError::Invalid {
-            errors: vec![crate::schema::FieldError::new(
-                "/to",
-                "is required: the state to go to, e.g. \"published\"",
-            )],
-        }));
+    let text = |k: &str| value.get(k).and_then(Value::as_str).map(String::from);
+    let wanted = match (text("transition"), text("to")) {
+        (Some(name), _) => crate::workflow::Wanted::Name(name),
+        (None, Some(to)) => crate::workflow::Wanted::To(to),
+        (None, None) => {
+            return Err(ApiError::from(crate::content::ContentError::Invalid {
+                errors: vec![crate::schema::FieldError::new(
+                    "/to",
+                    "say where to: {\"to\": \"published\"} (a state) or {\"transition\": \"approve\"} (a transition's name)",
+                )],
+            }));
+        }
     };
-    let ctx = crate::content::TransitionContext {
+    let at = match text("at") {
+        None => None,
+        Some(t) => Some(
+            chrono::DateTime::parse_from_rfc3339(&t)
+                .map_err(|_| {
+                    ApiError::from(crate::content::ContentError::Invalid {
+                        errors: vec![crate::schema::FieldError::new(
+                            "/at",
+                            format!(
+                                "{t:?} is not an RFC 3339 instant, e.g. 2026-12-24T08:00:00+01:00"
+                            ),
+                        )],
+                    })
+                })?
+                .with_timezone(&chrono::Utc),
+        ),
+    };
+    let req = crate::content::TransitionRequest {
+        wanted,
+        comment: text("comment"),
+        at,
         role: Some(caller.role.name().to_string()),
-        comment: value
-            .get("comment")
-            .and_then(Value::as_str)
-            .map(String::from),
     };
     let rec = blocking(move || {
         Ok(state
             .content
-            .transition_with(&ty, &id, &to, Some(&caller.token_id), &ctx)?)
+            .request_transition(&ty, &id, &req, Some(&caller.token_id))?)
     })
     .await?;
     Ok(entry_response(StatusCode::OK, &rec))
+}
+
+/// The history of an entry (creation, edits, transitions, schedules), oldest first.
+pub async fn history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ty, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    require_staff(&caller)?;
+    let items = blocking(move || {
+        let rec = state.content.get_by_id_or_slug(&ty, &id, "de")?;
+        Ok(state.content.history(&ty, &rec.id)?)
+    })
+    .await?;
+    Ok(Json(json!({ "data": items })).into_response())
+}
+
+/// What waits for the caller: entries in a state with a transition that names the caller's
+/// role, which the caller neither created nor last edited.
+pub async fn review_queue(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    require_staff(&caller)?;
+    let role = caller.role.name().to_string();
+    let me = caller.token_id.clone();
+    let items = blocking(move || {
+        let mut out = Vec::new();
+        for ct in state.content.schemas().types() {
+            let (plugin, wf) = state.content.lifecycle(ct);
+            if plugin.is_none() {
+                continue;
+            }
+            let waiting: Vec<&str> = wf
+                .states
+                .iter()
+                .map(|s| s.name.as_str())
+                .filter(|s| {
+                    wf.transitions.iter().any(|t| {
+                        t.from_states.iter().any(|f| f == s)
+                            && t.name != crate::workflow::ON_EDIT
+                            && t.roles.iter().any(|r| *r == role || role == "admin")
+                    })
+                })
+                .collect();
+            if waiting.is_empty() {
+                continue;
+            }
+            let (recs, _) = state.content.list_current_where(&ct.name, None, 500, |r| {
+                waiting.contains(&r.state.as_str())
+                    && r.created_by.as_deref() != Some(me.as_str())
+                    && r.updated_by.as_deref() != Some(me.as_str())
+            })?;
+            out.extend(recs.iter().map(EntryRecord::to_flat_json));
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(Json(json!({ "data": items })).into_response())
 }

@@ -128,6 +128,8 @@ pub fn router(state: AppState) -> Router {
                 "/api/v1/manage/{type}/{id}/transitions",
                 post(manage::transition),
             )
+            .route("/api/v1/manage/{type}/{id}/history", get(manage::history))
+            .route("/api/v1/manage/review-queue", get(manage::review_queue))
             .route(
                 "/api/v1/admin/tokens",
                 post(admin::create_token).get(admin::list_tokens),

@@ -769,7 +769,8 @@ impl PluginHost {
             .collect())
     }
 
-    /// Calls `on-transition` of one plugin directly (benchmarks, tests).
+    /// Calls `on-transition` of one plugin directly (benchmarks, tests): the transition of
+    /// `rec` to `to` in the plugin's workflow (or a plain one), with an empty history.
     pub fn on_transition_with(
         &self,
         name: &str,
@@ -778,16 +779,32 @@ impl PluginHost {
         actor: &str,
     ) -> Result<Option<String>, PluginError> {
         let l = self.loaded(name)?;
-        self.guard_one(&l, rec, to, Some(actor), &TransitionContext::default())
+        let t = l
+            .record
+            .workflows
+            .iter()
+            .filter(|w| w.content_type == rec.ty)
+            .flat_map(|w| w.transitions.iter())
+            .find(|t| t.to_state == to)
+            .cloned()
+            .unwrap_or_else(|| TransitionDef {
+                name: to.to_string(),
+                from_states: vec![rec.state.clone()],
+                to_state: to.to_string(),
+                roles: Vec::new(),
+                comment_required: false,
+            });
+        self.guard_one(&l, rec, &t, Some(actor), &TransitionContext::default(), &[])
     }
 
     fn guard_one(
         &self,
         l: &Loaded,
         rec: &EntryRecord,
-        to: &str,
+        t: &TransitionDef,
         actor: Option<&str>,
         ctx: &TransitionContext,
+        history: &[crate::workflow::HistoryItem],
     ) -> Result<Option<String>, PluginError> {
         let content = self
             .content
@@ -796,17 +813,28 @@ impl PluginHost {
         let personal = l.record.grant_for(&rec.ty).is_some_and(|g| g.personal_data);
         let entry = runtime::entry_for_plugin(&content, rec, personal);
         let transition = wit::Transition {
-            name: transition_name(&rec.state, to),
+            name: t.name.clone(),
             from_state: rec.state.clone(),
-            to_state: to.to_string(),
+            to_state: t.to_state.clone(),
             actor: actor.unwrap_or_default().to_string(),
             actor_role: ctx.role.clone().unwrap_or_default(),
             comment: ctx.comment.clone(),
         };
+        let history: Vec<wit::HistoryItem> = history
+            .iter()
+            .map(|h| wit::HistoryItem {
+                from_state: h.from_state.clone(),
+                to_state: h.to_state.clone(),
+                actor: h.actor.clone(),
+                at: h.at.to_rfc3339(),
+                comment: h.comment.clone(),
+                version: h.version,
+            })
+            .collect();
         let decision = self.call(
             l,
             HookKind::OnTransition,
-            |p, s| p.call_on_transition(s, &entry, &transition, &[]),
+            |p, s| p.call_on_transition(s, &entry, &transition, &history),
             |d| match d {
                 wit::Decision::Allow => 0,
                 wit::Decision::Deny(r) => r.len(),
@@ -816,17 +844,6 @@ impl PluginHost {
             wit::Decision::Allow => None,
             wit::Decision::Deny(reason) => Some(reason),
         })
-    }
-}
-
-/// The name of a default-lifecycle transition.
-fn transition_name(from: &str, to: &str) -> String {
-    match (from, to) {
-        (_, "published") => "publish".into(),
-        ("published", "draft") => "unpublish".into(),
-        (_, "archived") => "archive".into(),
-        ("archived", "draft") => "restore".into(),
-        (f, t) => format!("{f}-to-{t}"),
     }
 }
 
@@ -864,24 +881,31 @@ impl ContentHooks for PluginHost {
         Ok(all)
     }
 
+    fn lifecycle(&self, ct: &ContentType) -> Option<(String, WorkflowDef)> {
+        self.with_hook(HookKind::OnTransition)
+            .into_iter()
+            .filter(|l| sees(&l.record, ct))
+            .find_map(|l| {
+                l.record
+                    .workflows
+                    .iter()
+                    .find(|w| w.content_type == ct.name)
+                    .map(|w| (l.record.name.clone(), w.clone()))
+            })
+    }
+
     fn on_transition(
         &self,
-        ct: &ContentType,
+        plugin: &str,
+        _ct: &ContentType,
         rec: &EntryRecord,
-        to: &str,
+        t: &TransitionDef,
         actor: Option<&str>,
         ctx: &TransitionContext,
-    ) -> Result<Option<(String, String)>, HookFailure> {
-        for l in self.with_hook(HookKind::OnTransition) {
-            let governs = l.record.workflows.iter().any(|w| w.content_type == ct.name);
-            if !governs || !sees(&l.record, ct) {
-                continue;
-            }
-            if let Some(reason) = self.guard_one(&l, rec, to, actor, ctx)? {
-                return Ok(Some((l.record.name.clone(), reason)));
-            }
-        }
-        Ok(None)
+        history: &[crate::workflow::HistoryItem],
+    ) -> Result<Option<String>, HookFailure> {
+        let l = self.loaded(plugin)?;
+        Ok(self.guard_one(&l, rec, t, actor, ctx, history)?)
     }
 }
 
@@ -944,7 +968,7 @@ fn record_from_manifest(
         })
         .collect();
     let now = Utc::now();
-    Ok(PluginRecord {
+    let rec = PluginRecord {
         name: m.name.clone(),
         version: m.version.clone(),
         contract: m.contract.clone(),
@@ -1003,7 +1027,12 @@ fn record_from_manifest(
         config: BTreeMap::new(),
         installed_at: now,
         updated_at: now,
-    })
+    };
+    for w in &rec.workflows {
+        w.check()
+            .map_err(|e| invalid(format!("plugin {}: {e}", rec.name)))?;
+    }
+    Ok(rec)
 }
 
 /// Loads a compiled component this server wrote into its own store.

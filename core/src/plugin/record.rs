@@ -146,32 +146,7 @@ impl LimitOverride {
     }
 }
 
-/// A transition a plugin's workflow declares.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TransitionDef {
-    pub name: String,
-    pub from_states: Vec<String>,
-    pub to_state: String,
-    pub roles: Vec<String>,
-    pub comment_required: bool,
-}
-
-/// A state of a plugin's workflow.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StateDef {
-    pub name: String,
-    pub label: String,
-    pub public: bool,
-}
-
-/// A workflow a plugin governs for one content type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WorkflowDef {
-    pub content_type: String,
-    pub initial: String,
-    pub states: Vec<StateDef>,
-    pub transitions: Vec<TransitionDef>,
-}
+pub use crate::workflow::{StateDef, TransitionDef, WorkflowDef};
 
 /// A named artifact set the plugin's `export` produces.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

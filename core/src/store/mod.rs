@@ -45,6 +45,8 @@ pub enum Tree {
     Audit,
     /// Installed plugins.
     Plugins,
+    /// `{type}\0{id}\0{ulid}` → history item of an entry (creation, edits, transitions).
+    History,
     /// Format version, counters and other bookkeeping.
     Meta,
 }
@@ -56,7 +58,7 @@ impl Tree {
     }
 
     /// Every tree, in a fixed order (the order of the views inside a transaction).
-    pub const ALL: [Tree; 11] = [
+    pub const ALL: [Tree; 12] = [
         Tree::Entries,
         Tree::Revisions,
         Tree::Slugs,
@@ -67,6 +69,7 @@ impl Tree {
         Tree::Tokens,
         Tree::Audit,
         Tree::Plugins,
+        Tree::History,
         Tree::Meta,
     ];
 
@@ -83,6 +86,7 @@ impl Tree {
             Tree::Tokens => "tokens",
             Tree::Audit => "audit",
             Tree::Plugins => "plugins",
+            Tree::History => "history",
             Tree::Meta => "meta",
         }
     }

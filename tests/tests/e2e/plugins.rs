@@ -604,7 +604,8 @@ fn the_sdk_readme_example_is_the_plugin_that_builds_and_installs() {
             .unwrap()
             .contains("301 Zeichen")
     );
-    // on-transition: the author cannot publish their own story; someone else can.
+    // on-transition: the author cannot publish their own story; someone else can. Only
+    // reviewers and admins may publish at all (the workflow's roles, enforced by the core).
     let (status, created) = env.create_story(31, None);
     assert_eq!(status, 201, "{created}");
     let id = created["data"]["id"].as_str().unwrap();
@@ -613,6 +614,26 @@ fn the_sdk_readme_example_is_the_plugin_that_builds_and_installs() {
         reqwest::Method::POST,
         &path,
         &env.editor,
+        Some(json!({"to": "published"})),
+    );
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["code"], "role_not_allowed");
+    let mut own = story(32);
+    own["slug"] = json!("eigene-geschichte-der-admin");
+    let (status, own) = env.request(
+        reqwest::Method::POST,
+        "/api/v1/manage/story",
+        &env.admin,
+        Some(own),
+    );
+    assert_eq!(status, 201, "{own}");
+    let (status, body) = env.request(
+        reqwest::Method::POST,
+        &format!(
+            "/api/v1/manage/story/{}/transitions",
+            own["data"]["id"].as_str().unwrap()
+        ),
+        &env.admin,
         Some(json!({"to": "published"})),
     );
     assert_eq!(status, 409, "{body}");

@@ -1,0 +1,523 @@
+//! State changes along a type's lifecycle (see [`crate::workflow`]): roles, required comments,
+//! the governing plugin's guard, the public view, the history, and transitions scheduled for
+//! later (`publish_at`).
+
+use chrono::{DateTime, Utc};
+
+use super::entry::{EntryRecord, Scheduled};
+use super::keys;
+use super::write::{audit, change_event, replace_index_keys};
+use super::{ContentError, ContentResult, ContentService, TransitionContext};
+use crate::schema::{ContentType, FieldError};
+use crate::store::Tree;
+use crate::workflow::{HistoryItem, HistoryKind, TransitionDef, Wanted, WorkflowDef, role_may};
+
+/// What a caller asks for.
+#[derive(Debug, Clone)]
+pub struct TransitionRequest {
+    /// A transition name (`approve`) or a target state (`published`).
+    pub wanted: Wanted,
+    pub comment: Option<String>,
+    /// Take it at this time instead of now (a time in the past means now).
+    pub at: Option<DateTime<Utc>>,
+    /// The caller's role; `None` is the system itself (every transition allowed).
+    pub role: Option<String>,
+}
+
+impl TransitionRequest {
+    /// A request for the target state `to`, by the system.
+    pub fn to(to: &str) -> Self {
+        TransitionRequest {
+            wanted: Wanted::To(to.to_string()),
+            comment: None,
+            at: None,
+            role: None,
+        }
+    }
+}
+
+/// What happened to one due scheduled transition.
+#[derive(Debug)]
+pub struct ScheduleOutcome {
+    pub ty: String,
+    pub id: String,
+    pub result: ContentResult<EntryRecord>,
+}
+
+fn history_item(
+    kind: HistoryKind,
+    transition: Option<&str>,
+    (from, to): (&str, &str),
+    actor: Option<&str>,
+    role: Option<&str>,
+    comment: Option<&str>,
+    version: u64,
+    at: DateTime<Utc>,
+) -> HistoryItem {
+    HistoryItem {
+        kind,
+        transition: transition.map(String::from),
+        from_state: from.to_string(),
+        to_state: to.to_string(),
+        actor: actor.unwrap_or("system").to_string(),
+        role: role.map(String::from),
+        at,
+        comment: comment.map(String::from),
+        version,
+        at_planned: None,
+    }
+}
+
+impl ContentService {
+    /// The lifecycle of a type: the governing plugin's name and workflow, or the default.
+    pub fn lifecycle(&self, ct: &ContentType) -> (Option<String>, WorkflowDef) {
+        match self.hooks().and_then(|h| h.lifecycle(ct)) {
+            Some((plugin, wf)) => (Some(plugin), wf),
+            None => (None, WorkflowDef::default_for(&ct.name)),
+        }
+    }
+
+    /// The history of an entry, oldest first.
+    pub fn history(&self, ty: &str, id: &str) -> ContentResult<Vec<HistoryItem>> {
+        self.content_type(ty)?;
+        let items = self.store.scan_prefix(
+            Tree::History,
+            &keys::history_prefix(ty, id),
+            false,
+            usize::MAX,
+        )?;
+        items
+            .iter()
+            .map(|(_, v)| {
+                serde_json::from_slice(v)
+                    .map_err(|e| ContentError::Corrupt(format!("history item: {e}")))
+            })
+            .collect()
+    }
+
+    /// Adds a history item to `plan`.
+    pub(super) fn plan_history(
+        &self,
+        plan: &mut super::plan::Plan,
+        ty: &str,
+        id: &str,
+        item: &HistoryItem,
+    ) {
+        plan.put(
+            Tree::History,
+            keys::history(ty, id, &self.new_id()),
+            serde_json::to_vec(item).unwrap_or_default(),
+        );
+    }
+
+    /// Moves an entry to the state `to`, as the system (no role check).
+    pub fn transition(
+        &self,
+        ty: &str,
+        id: &str,
+        to: &str,
+        actor: Option<&str>,
+    ) -> ContentResult<EntryRecord> {
+        self.request_transition(ty, id, &TransitionRequest::to(to), actor)
+    }
+
+    /// [`Self::request_transition`] for a target state with the caller's role and comment.
+    pub fn transition_with(
+        &self,
+        ty: &str,
+        id: &str,
+        to: &str,
+        actor: Option<&str>,
+        ctx: &TransitionContext,
+    ) -> ContentResult<EntryRecord> {
+        let req = TransitionRequest {
+            wanted: Wanted::To(to.to_string()),
+            comment: ctx.comment.clone(),
+            at: None,
+            role: ctx.role.clone(),
+        };
+        self.request_transition(ty, id, &req, actor)
+    }
+
+    /// Takes (or schedules) a transition of an entry along its type's lifecycle.
+    pub fn request_transition(
+        &self,
+        ty: &str,
+        id: &str,
+        req: &TransitionRequest,
+        actor: Option<&str>,
+    ) -> ContentResult<EntryRecord> {
+        let ct = self.content_type(ty)?.clone();
+        let (plugin, wf) = self.lifecycle(&ct);
+        let current = self.get(ty, id)?;
+        let candidates = wf.candidates(&current.state, &req.wanted);
+        if candidates.is_empty() {
+            return Err(ContentError::InvalidTransition {
+                from: current.state.clone(),
+                to: req.wanted.to_string(),
+                allowed: wf.options_from(&current.state),
+            });
+        }
+        let permitted: Vec<TransitionDef> = candidates
+            .iter()
+            .filter(|t| role_may(t, req.role.as_deref()))
+            .cloned()
+            .collect();
+        let Some(first) = permitted.first() else {
+            let t = &candidates[0];
+            return Err(ContentError::RoleNotAllowed {
+                transition: t.name.clone(),
+                roles: t.roles.clone(),
+                role: req.role.clone().unwrap_or_default(),
+            });
+        };
+        let comment = req
+            .comment
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty());
+        if first.comment_required && comment.is_none() {
+            return Err(ContentError::Invalid {
+                errors: vec![FieldError::new(
+                    "/comment",
+                    format!(
+                        "{} needs a comment: say what should change (--comment \"…\")",
+                        first.name
+                    ),
+                )],
+            });
+        }
+        let ctx = TransitionContext {
+            role: req.role.clone(),
+            comment: comment.map(String::from),
+        };
+        let chosen = self.guard(plugin.as_deref(), &ct, &current, &permitted, actor, &ctx)?;
+        let now = Utc::now();
+        match req.at {
+            Some(at) if at > now => {
+                self.plan_schedule(&ct, &current, &chosen, at, actor, &ctx, now)
+            }
+            _ => self.apply_transition(
+                &ct,
+                &wf,
+                (id, current.version, &current.state),
+                &chosen,
+                actor,
+                &ctx,
+                now,
+            ),
+        }
+    }
+
+    /// Asks the governing plugin about each candidate in order; the first allowed wins.
+    fn guard(
+        &self,
+        plugin: Option<&str>,
+        ct: &ContentType,
+        current: &EntryRecord,
+        candidates: &[TransitionDef],
+        actor: Option<&str>,
+        ctx: &TransitionContext,
+    ) -> ContentResult<TransitionDef> {
+        let (Some(plugin), Some(hooks)) = (plugin, self.hooks()) else {
+            return Ok(candidates[0].clone());
+        };
+        let history = self.history(&ct.name, &current.id)?;
+        let mut first_denial = None;
+        for t in candidates {
+            match hooks.on_transition(plugin, ct, current, t, actor, ctx, &history)? {
+                None => return Ok(t.clone()),
+                Some(reason) => {
+                    first_denial.get_or_insert(reason);
+                }
+            }
+        }
+        Err(ContentError::Denied {
+            plugin: plugin.to_string(),
+            reason: first_denial.unwrap_or_default(),
+        })
+    }
+
+    /// Writes a transition: the state, the public view, the history, audit and change feed.
+    /// Fails with a conflict if the entry changed since the guard saw it.
+    #[allow(clippy::too_many_arguments)]
+    fn apply_transition(
+        &self,
+        ct: &ContentType,
+        wf: &WorkflowDef,
+        (id, version, state): (&str, u64, &str),
+        t: &TransitionDef,
+        actor: Option<&str>,
+        ctx: &TransitionContext,
+        now: DateTime<Utc>,
+    ) -> ContentResult<EntryRecord> {
+        let ty = ct.name.as_str();
+        self.commit_plan(|plan| {
+            let old = self.read_current(plan, ct, id)?;
+            if old.version != version || old.state != state {
+                return Err(ContentError::VersionConflict {
+                    expected: version,
+                    current: old.version,
+                });
+            }
+            let mut rec = old.clone();
+            rec.state = t.to_state.clone();
+            rec.updated_by = actor.map(String::from).or(rec.updated_by);
+            if let Some(s) = &old.scheduled {
+                plan.remove(Tree::Meta, keys::schedule(s.at.timestamp_millis(), ty, id));
+                rec.scheduled = None;
+            }
+            let published_before = self.published_record(plan, ct, &old)?;
+            let to_public = wf.is_public(&t.to_state);
+            let leaves_public =
+                (wf.is_public(&old.state) && !to_public) || t.to_state == super::State::ARCHIVED;
+            let mut errors = Vec::new();
+            if to_public {
+                self.plan_publish(
+                    plan,
+                    ct,
+                    &mut rec,
+                    published_before.as_ref(),
+                    now,
+                    &mut errors,
+                )?;
+                if !errors.is_empty() {
+                    return Err(ContentError::Invalid { errors });
+                }
+            } else if leaves_public && let Some(before) = &published_before {
+                self.plan_unpublish(plan, ct, before)?;
+                rec.published_version = None;
+            }
+            replace_index_keys(plan, &old, &rec);
+            plan.put(Tree::Entries, keys::entry(ty, id), rec.to_bytes());
+            let public = to_public || (leaves_public && published_before.is_some());
+            plan.change(change_event("state", &rec, public, now));
+            self.plan_history(
+                plan,
+                ty,
+                id,
+                &history_item(
+                    HistoryKind::Transition,
+                    Some(&t.name),
+                    (&old.state, &rec.state),
+                    actor,
+                    ctx.role.as_deref(),
+                    ctx.comment.as_deref(),
+                    rec.version,
+                    now,
+                ),
+            );
+            audit(
+                plan,
+                actor,
+                "entry.transition",
+                (ty.to_string(), id.to_string()),
+                (Some(rec.version), Some(rec.version)),
+                Some(format!("{}: {} -> {}", t.name, old.state, rec.state)),
+            );
+            Ok(rec)
+        })
+    }
+
+    /// Plans a transition for later: the entry shows it as `scheduled` until it is due.
+    #[allow(clippy::too_many_arguments)]
+    fn plan_schedule(
+        &self,
+        ct: &ContentType,
+        current: &EntryRecord,
+        t: &TransitionDef,
+        at: DateTime<Utc>,
+        actor: Option<&str>,
+        ctx: &TransitionContext,
+        now: DateTime<Utc>,
+    ) -> ContentResult<EntryRecord> {
+        let ty = ct.name.as_str();
+        let id = current.id.as_str();
+        self.commit_plan(|plan| {
+            let old = self.read_current(plan, ct, id)?;
+            if old.version != current.version || old.state != current.state {
+                return Err(ContentError::VersionConflict {
+                    expected: current.version,
+                    current: old.version,
+                });
+            }
+            let mut rec = old.clone();
+            if let Some(s) = &old.scheduled {
+                plan.remove(Tree::Meta, keys::schedule(s.at.timestamp_millis(), ty, id));
+            }
+            rec.scheduled = Some(Scheduled {
+                transition: t.name.clone(),
+                to: t.to_state.clone(),
+                at,
+                actor: actor.unwrap_or("system").to_string(),
+                role: ctx.role.clone(),
+                comment: ctx.comment.clone(),
+            });
+            plan.put(
+                Tree::Meta,
+                keys::schedule(at.timestamp_millis(), ty, id),
+                Vec::new(),
+            );
+            plan.put(Tree::Entries, keys::entry(ty, id), rec.to_bytes());
+            plan.change(change_event("schedule", &rec, false, now));
+            let mut item = history_item(
+                HistoryKind::Schedule,
+                Some(&t.name),
+                (&old.state, &t.to_state),
+                actor,
+                ctx.role.as_deref(),
+                ctx.comment.as_deref(),
+                rec.version,
+                now,
+            );
+            item.at_planned = Some(at);
+            self.plan_history(plan, ty, id, &item);
+            audit(
+                plan,
+                actor,
+                "entry.schedule",
+                (ty.to_string(), id.to_string()),
+                (Some(rec.version), Some(rec.version)),
+                Some(format!("{} at {}", t.name, at.to_rfc3339())),
+            );
+            Ok(rec)
+        })
+    }
+
+    /// When the next scheduled transition is due, if any.
+    pub fn next_scheduled(&self) -> ContentResult<Option<DateTime<Utc>>> {
+        let first = self
+            .store
+            .scan_prefix(Tree::Meta, keys::SCHEDULE_PREFIX, false, 1)?;
+        Ok(first.first().and_then(|(k, _)| {
+            let ms = k.get(keys::SCHEDULE_PREFIX.len()..keys::SCHEDULE_PREFIX.len() + 8)?;
+            let ms = u64::from_be_bytes(ms.try_into().ok()?);
+            DateTime::from_timestamp_millis(ms as i64)
+        }))
+    }
+
+    /// Takes every scheduled transition due at `now`. One that can no longer be taken (the
+    /// entry changed, the guard refuses) is dropped and noted in the entry's history.
+    pub fn run_due(&self, now: DateTime<Utc>) -> ContentResult<Vec<ScheduleOutcome>> {
+        let prefix = keys::SCHEDULE_PREFIX;
+        let mut end = prefix.to_vec();
+        end.extend_from_slice(&((now.timestamp_millis().max(0) as u64) + 1).to_be_bytes());
+        let due = self
+            .store
+            .scan_range(Tree::Meta, prefix, &end, false, 1000)?;
+        let mut out = Vec::new();
+        for (k, _) in due {
+            let rest = &k[prefix.len() + 8..];
+            let mut parts = rest.splitn(2, |b| *b == 0);
+            let (Some(ty), Some(id)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let (ty, id) = (
+                String::from_utf8_lossy(ty).into_owned(),
+                String::from_utf8_lossy(id).into_owned(),
+            );
+            let result = self.fire(&ty, &id, &k, now);
+            out.push(ScheduleOutcome { ty, id, result });
+        }
+        Ok(out)
+    }
+
+    fn fire(
+        &self,
+        ty: &str,
+        id: &str,
+        key: &[u8],
+        now: DateTime<Utc>,
+    ) -> ContentResult<EntryRecord> {
+        let drop_key = |svc: &ContentService| -> ContentResult<()> {
+            let mut b = crate::store::WriteBatch::new();
+            b.remove(Tree::Meta, key.to_vec());
+            svc.store.commit(b)?;
+            Ok(())
+        };
+        let current = match self.get(ty, id) {
+            Ok(r) => r,
+            Err(e) => {
+                drop_key(self)?;
+                return Err(e);
+            }
+        };
+        let Some(s) = current.scheduled.clone() else {
+            drop_key(self)?;
+            return Err(ContentError::Corrupt(format!(
+                "{ty} {id} had a schedule key but nothing scheduled"
+            )));
+        };
+        let req = TransitionRequest {
+            wanted: Wanted::Name(s.transition.clone()),
+            comment: s.comment.clone(),
+            at: None,
+            role: s.role.clone(),
+        };
+        let ct = self.content_type(ty)?.clone();
+        let (plugin, wf) = self.lifecycle(&ct);
+        let attempt = (|| {
+            let candidates: Vec<TransitionDef> = wf
+                .candidates(&current.state, &req.wanted)
+                .into_iter()
+                .filter(|t| t.to_state == s.to && role_may(t, s.role.as_deref()))
+                .collect();
+            if candidates.is_empty() {
+                return Err(ContentError::InvalidTransition {
+                    from: current.state.clone(),
+                    to: s.to.clone(),
+                    allowed: wf.options_from(&current.state),
+                });
+            }
+            let ctx = TransitionContext {
+                role: s.role.clone(),
+                comment: s.comment.clone(),
+            };
+            let t = self.guard(
+                plugin.as_deref(),
+                &ct,
+                &current,
+                &candidates,
+                Some(&s.actor),
+                &ctx,
+            )?;
+            self.apply_transition(
+                &ct,
+                &wf,
+                (id, current.version, &current.state),
+                &t,
+                Some(&s.actor),
+                &ctx,
+                now,
+            )
+        })();
+        if let Err(e) = &attempt {
+            // Drop the schedule and say why in the history.
+            let reason = e.to_string();
+            self.commit_plan(|plan| {
+                let old = self.read_current(plan, &ct, id)?;
+                let mut rec = old.clone();
+                rec.scheduled = None;
+                plan.remove(Tree::Meta, key.to_vec());
+                plan.put(Tree::Entries, keys::entry(ty, id), rec.to_bytes());
+                self.plan_history(
+                    plan,
+                    ty,
+                    id,
+                    &history_item(
+                        HistoryKind::ScheduleFailed,
+                        Some(&s.transition),
+                        (&old.state, &s.to),
+                        Some("scheduler"),
+                        None,
+                        Some(&reason),
+                        old.version,
+                        now,
+                    ),
+                );
+                Ok(())
+            })?;
+        }
+        attempt
+    }
+}
