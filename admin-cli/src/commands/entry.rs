@@ -19,6 +19,21 @@ pub struct EntryArgs {
     command: EntryCommand,
 }
 
+/// One step along an entry's lifecycle.
+#[derive(Debug, clap::Args)]
+pub struct Step {
+    #[arg(value_name = "TYPE")]
+    ty: String,
+    #[arg(value_name = "ID|SLUG")]
+    id: String,
+    /// A comment kept with the step in the entry's history.
+    #[arg(long)]
+    comment: Option<String>,
+    /// Take the step at this time (RFC 3339, e.g. 2026-12-24T08:00:00+01:00) instead of now.
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
+}
+
 #[derive(Debug, clap::Subcommand)]
 enum EntryCommand {
     /// List entries of a type as a table (id order).
@@ -124,29 +139,48 @@ enum EntryCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Publish an entry (its current version becomes the public one).
-    #[command(after_help = "Example:\n  verbund entry publish story 01JD3…")]
-    Publish {
-        #[arg(value_name = "TYPE")]
-        ty: String,
-        #[arg(value_name = "ID|SLUG")]
-        id: String,
-    },
-    /// Take a published entry back to draft.
-    #[command(after_help = "Example:\n  verbund entry unpublish story 01JD3…")]
-    Unpublish {
-        #[arg(value_name = "TYPE")]
-        ty: String,
-        #[arg(value_name = "ID|SLUG")]
-        id: String,
-    },
+    /// Publish an entry (its current version becomes the public one), now or at a set time.
+    #[command(
+        after_help = "Examples:\n  verbund entry publish story 01JD3…\n  verbund entry publish event fachforum-industrie-4-0-retrofit --at 2026-12-24T08:00:00+01:00"
+    )]
+    Publish(Step),
+    /// Take a published entry off the website (back to draft).
+    #[command(
+        after_help = "Example:\n  verbund entry unpublish story 01JD3… --comment \"Zahlen veraltet\""
+    )]
+    Unpublish(Step),
     /// Archive an entry (it leaves the public site).
     #[command(after_help = "Example:\n  verbund entry archive event 01JD3…")]
-    Archive {
+    Archive(Step),
+    /// Submit a draft for review (review workflow).
+    #[command(
+        after_help = "Example:\n  verbund entry submit story ausbildungsverbund-startet --comment \"Bitte bis Freitag\""
+    )]
+    Submit(Step),
+    /// Approve an entry in review (reviewers; not your own — four-eyes).
+    #[command(after_help = "Example:\n  verbund entry approve story ausbildungsverbund-startet")]
+    Approve(Step),
+    /// Send an entry back to its author with a comment saying what to change (reviewers).
+    #[command(
+        name = "request-changes",
+        after_help = "Example:\n  verbund entry request-changes story ausbildungsverbund-startet --comment \"Bitte Quelle für die Zahlen ergänzen\""
+    )]
+    RequestChanges(Step),
+    /// The timeline of an entry: creation, edits, transitions with comments, schedules.
+    #[command(after_help = "Example:\n  verbund entry history story ausbildungsverbund-startet")]
+    History {
         #[arg(value_name = "TYPE")]
         ty: String,
         #[arg(value_name = "ID|SLUG")]
         id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What waits for you: entries a transition of your role can move on (not your own).
+    #[command(after_help = "Example:\n  verbund entry queue")]
+    Queue {
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -170,24 +204,140 @@ pub fn enc(s: &str) -> String {
         .collect()
 }
 
-fn transition(client: &Client, ty: &str, id: &str, to: &str) -> anyhow::Result<u8> {
-    let entry = client.get(&format!("/api/v1/manage/{}/{}", enc(ty), enc(id)))?;
-    let real_id = entry["data"]["id"].as_str().unwrap_or(id).to_string();
+fn transition(client: &Client, step: &Step, name: &str) -> anyhow::Result<u8> {
+    let entry = fetch(client, &step.ty, &step.id)?;
+    let real_id = entry["id"].as_str().unwrap_or(&step.id).to_string();
+    let mut body = json!({ "transition": name });
+    if let Some(c) = &step.comment {
+        body["comment"] = json!(c);
+    }
+    if let Some(at) = &step.at {
+        let t = chrono::DateTime::parse_from_rfc3339(at).map_err(|_| {
+            anyhow::Error::new(exit::Usage(format!(
+                "--at {at:?} is not a time like 2026-12-24T08:00:00+01:00"
+            )))
+        })?;
+        body["at"] = json!(t.to_rfc3339());
+    }
     let res = client.send(
         reqwest::Method::POST,
-        &format!("/api/v1/manage/{}/{}/transitions", enc(ty), enc(&real_id)),
-        Some(&json!({ "to": to })),
+        &format!(
+            "/api/v1/manage/{}/{}/transitions",
+            enc(&step.ty),
+            enc(&real_id)
+        ),
+        Some(&body),
         None,
     )?;
     let e = &res["data"];
-    println!(
-        "{} {} „{}“ is now {} (version {})",
-        ty,
-        real_id,
-        title_of(e),
-        e["state"].as_str().unwrap_or(to),
-        e["version"]
-    );
+    if let Some(s) = e["scheduled"].as_object() {
+        println!(
+            "{} {} „{}“: {} is scheduled for {} (now {})",
+            step.ty,
+            real_id,
+            title_of(e),
+            s.get("transition").and_then(Value::as_str).unwrap_or(name),
+            short_time(s.get("at").unwrap_or(&Value::Null)),
+            e["state"].as_str().unwrap_or("")
+        );
+    } else {
+        println!(
+            "{} {} „{}“ is now {} (version {})",
+            step.ty,
+            real_id,
+            title_of(e),
+            e["state"].as_str().unwrap_or(""),
+            e["version"]
+        );
+    }
+    Ok(exit::OK)
+}
+
+fn history(client: &Client, ty: &str, id: &str, json: bool) -> anyhow::Result<u8> {
+    let e = fetch(client, ty, id)?;
+    let real_id = e["id"].as_str().unwrap_or(id);
+    let res = client.get(&format!(
+        "/api/v1/manage/{}/{}/history",
+        enc(ty),
+        enc(real_id)
+    ))?;
+    let items = res["data"].as_array().cloned().unwrap_or_default();
+    if json {
+        output::json(&Value::Array(items))?;
+        return Ok(exit::OK);
+    }
+    println!("{}", output::paint("1", &title_of(&e)));
+    println!("{}", output::paint("2", &header_of(ty, &e)));
+    for h in &items {
+        let when = short_time(&h["at"]);
+        let who = h["actor"].as_str().unwrap_or("");
+        let role = h["role"]
+            .as_str()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        let (from, to) = (
+            h["from_state"].as_str().unwrap_or(""),
+            h["to_state"].as_str().unwrap_or(""),
+        );
+        let what = match h["kind"].as_str().unwrap_or("") {
+            "create" => format!("created as {to}"),
+            "edit" if from != to => format!("edited (version {}) → {to}", h["version"]),
+            "edit" => format!("edited (version {})", h["version"]),
+            "transition" => format!(
+                "{}: {from} → {}",
+                h["transition"].as_str().unwrap_or(""),
+                output::paint("1", to)
+            ),
+            "schedule" => format!(
+                "scheduled {} for {}",
+                h["transition"].as_str().unwrap_or(""),
+                short_time(&h["at_planned"])
+            ),
+            "schedule_failed" => format!(
+                "scheduled {} dropped",
+                h["transition"].as_str().unwrap_or("")
+            ),
+            other => other.to_string(),
+        };
+        println!("{when}  {who}{role}  {what}");
+        if let Some(c) = h["comment"].as_str() {
+            println!("                  „{c}“");
+        }
+    }
+    if let Some(s) = e["scheduled"].as_object() {
+        println!(
+            "pending: {} at {}",
+            s.get("transition").and_then(Value::as_str).unwrap_or(""),
+            short_time(s.get("at").unwrap_or(&Value::Null))
+        );
+    }
+    Ok(exit::OK)
+}
+
+fn queue(client: &Client, json: bool) -> anyhow::Result<u8> {
+    let res = client.get("/api/v1/manage/review-queue")?;
+    let items = res["data"].as_array().cloned().unwrap_or_default();
+    if json {
+        output::json(&Value::Array(items))?;
+        return Ok(exit::OK);
+    }
+    if items.is_empty() {
+        println!("nothing waits for you");
+        return Ok(exit::OK);
+    }
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|e| {
+            vec![
+                e["type"].as_str().unwrap_or("").to_string(),
+                e["id"].as_str().unwrap_or("").to_string(),
+                e["state"].as_str().unwrap_or("").to_string(),
+                short_time(&e["updated_at"]),
+                title_of(e),
+            ]
+        })
+        .collect();
+    output::table(&["TYPE", "ID", "STATE", "UPDATED", "TITLE"], &rows, Some(2));
     Ok(exit::OK)
 }
 
@@ -213,9 +363,14 @@ pub fn run(args: EntryArgs) -> anyhow::Result<u8> {
             v2,
             json,
         } => diff(&client, &ty, &id, v1, v2, json),
-        EntryCommand::Publish { ty, id } => transition(&client, &ty, &id, "published"),
-        EntryCommand::Unpublish { ty, id } => transition(&client, &ty, &id, "draft"),
-        EntryCommand::Archive { ty, id } => transition(&client, &ty, &id, "archived"),
+        EntryCommand::Publish(step) => transition(&client, &step, "publish"),
+        EntryCommand::Unpublish(step) => transition(&client, &step, "unpublish"),
+        EntryCommand::Archive(step) => transition(&client, &step, "archive"),
+        EntryCommand::Submit(step) => transition(&client, &step, "submit"),
+        EntryCommand::Approve(step) => transition(&client, &step, "approve"),
+        EntryCommand::RequestChanges(step) => transition(&client, &step, "request_changes"),
+        EntryCommand::History { ty, id, json } => history(&client, &ty, &id, json),
+        EntryCommand::Queue { json } => queue(&client, json),
     }
 }
 
@@ -279,9 +434,17 @@ fn list(
         let rows: Vec<Vec<String>> = items
             .iter()
             .map(|e| {
+                let mut state = e["state"].as_str().unwrap_or("").to_string();
+                if let Some(s) = e["scheduled"].as_object() {
+                    state = format!(
+                        "{state}, {} at {}",
+                        s.get("transition").and_then(Value::as_str).unwrap_or(""),
+                        short_time(s.get("at").unwrap_or(&Value::Null))
+                    );
+                }
                 vec![
                     e["id"].as_str().unwrap_or("").to_string(),
-                    e["state"].as_str().unwrap_or("").to_string(),
+                    state,
                     e["version"].to_string(),
                     e["locale"].as_str().unwrap_or("").to_string(),
                     short_time(&e["updated_at"]),

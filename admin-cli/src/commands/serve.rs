@@ -59,6 +59,9 @@ pub struct ServeArgs {
     /// A directory of static files to serve at `/` beside the API (e.g. examples/website).
     #[arg(long, env = "VERBUND_SITE")]
     site: Option<std::path::PathBuf>,
+    /// Where `--demo` finds the reference plugins built by plugins/build.
+    #[arg(long, env = "VERBUND_PLUGINS_DIR", default_value = "plugins/dist")]
+    plugins_dir: std::path::PathBuf,
     /// Run without the plugin host (no plugin hooks, no plugin admin API).
     #[arg(long, env = "VERBUND_NO_PLUGINS")]
     no_plugins: bool,
@@ -98,6 +101,41 @@ fn apply_config(args: &mut ServeArgs, matches: &clap::ArgMatches) -> anyhow::Res
     layer!(max_body, args.max_body);
     say!("Settings from {}", path.display());
     Ok(())
+}
+
+/// The reference plugins `--demo` installs, when they are built.
+const DEMO_PLUGINS: [&str; 2] = ["review-approval", "newsletter-export"];
+
+/// Installs the built reference plugins (with everything they ask for) that are not installed.
+fn install_demo_plugins(host: &verbund_core::plugin::PluginHost, dir: &std::path::Path) {
+    for name in DEMO_PLUGINS {
+        if host.record(name).is_ok() {
+            continue;
+        }
+        let path = dir.join(format!("{name}.wasm"));
+        let Ok(bytes) = std::fs::read(&path) else {
+            say!(
+                "  (the {name} plugin is not built: run plugins/build to see the workflow in the demo)"
+            );
+            continue;
+        };
+        let result = host
+            .install(&bytes, None, true, "demo")
+            .and_then(|r| host.install(&bytes, Some(r.plugin.requested.clone()), false, "demo"));
+        match result {
+            Ok(r) => say!(
+                "Installed the {name} plugin {} (grants: {})",
+                r.plugin.version,
+                r.plugin
+                    .granted
+                    .iter()
+                    .map(verbund_core::plugin::Grant::label)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Err(e) => say!("Could not install the {name} plugin: {e}"),
+        }
+    }
 }
 
 pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
@@ -155,6 +193,9 @@ pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8
             let started = std::time::Instant::now();
             let (host, stats) = verbund_core::plugin::PluginHost::start(&content)
                 .context("could not start the plugin host")?;
+            if args.demo {
+                install_demo_plugins(&host, &args.plugins_dir);
+            }
             if stats.plugins > 0 {
                 say!(
                     "Plugins: {} loaded ({} from the compiled cache, {} compiled) in {} ms",

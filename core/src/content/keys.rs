@@ -238,6 +238,31 @@ pub fn index_keys_for(
     }
 }
 
+/// `{type}\0{id}\0` in `history`: the prefix of an entry's history.
+pub fn history_prefix(ty: &str, id: &str) -> Vec<u8> {
+    let mut k = entry(ty, id);
+    k.push(0);
+    k
+}
+
+/// `{type}\0{id}\0{ulid}` in `history` (ULIDs sort by time).
+pub fn history(ty: &str, id: &str, ulid: &str) -> Vec<u8> {
+    let mut k = history_prefix(ty, id);
+    k.extend_from_slice(ulid.as_bytes());
+    k
+}
+
+/// The prefix of the schedule index in `meta`.
+pub const SCHEDULE_PREFIX: &[u8] = b"sched\0";
+
+/// `sched\0{at ms:be}{type}\0{id}` in `meta`: a transition due at `at_ms`.
+pub fn schedule(at_ms: i64, ty: &str, id: &str) -> Vec<u8> {
+    let mut k = SCHEDULE_PREFIX.to_vec();
+    k.extend_from_slice(&(at_ms.max(0) as u64).to_be_bytes());
+    k.extend_from_slice(&entry(ty, id));
+    k
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,29 +297,4 @@ mod tests {
         assert!(a < b && b < c);
         assert!(!b.starts_with(&a));
     }
-}
-
-/// `{type}\0{id}\0` in `history`: the prefix of an entry's history.
-pub fn history_prefix(ty: &str, id: &str) -> Vec<u8> {
-    let mut k = entry(ty, id);
-    k.push(0);
-    k
-}
-
-/// `{type}\0{id}\0{ulid}` in `history` (ULIDs sort by time).
-pub fn history(ty: &str, id: &str, ulid: &str) -> Vec<u8> {
-    let mut k = history_prefix(ty, id);
-    k.extend_from_slice(ulid.as_bytes());
-    k
-}
-
-/// The prefix of the schedule index in `meta`.
-pub const SCHEDULE_PREFIX: &[u8] = b"sched\0";
-
-/// `sched\0{at ms:be}{type}\0{id}` in `meta`: a transition due at `at_ms`.
-pub fn schedule(at_ms: i64, ty: &str, id: &str) -> Vec<u8> {
-    let mut k = SCHEDULE_PREFIX.to_vec();
-    k.extend_from_slice(&(at_ms.max(0) as u64).to_be_bytes());
-    k.extend_from_slice(&entry(ty, id));
-    k
 }

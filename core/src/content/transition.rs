@@ -44,6 +44,7 @@ pub struct ScheduleOutcome {
     pub result: ContentResult<EntryRecord>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn history_item(
     kind: HistoryKind,
     transition: Option<&str>,
@@ -261,8 +262,8 @@ impl ContentService {
                 });
             }
             let mut rec = old.clone();
+            // `updated_by` stays the last editor of the fields; who moved it is in the history.
             rec.state = t.to_state.clone();
-            rec.updated_by = actor.map(String::from).or(rec.updated_by);
             if let Some(s) = &old.scheduled {
                 plan.remove(Tree::Meta, keys::schedule(s.at.timestamp_millis(), ty, id));
                 rec.scheduled = None;

@@ -527,10 +527,35 @@ impl PluginHost {
         if let Some(l) = limits {
             rec.limits = l;
         }
+        let config_changed = config.is_some();
         if let Some(c) = config {
             rec.config = c;
         }
         rec.updated_at = Utc::now();
+        if config_changed {
+            // A plugin may describe itself after its settings (e.g. which types it governs).
+            let loaded = self.loaded(name).ok();
+            if let Some(l) = loaded {
+                let probe = Arc::new(rec.clone());
+                let m = self
+                    .call_raw(
+                        &probe,
+                        &l.pre,
+                        HookKind::Describe,
+                        |p, s| p.call_describe(s),
+                        manifest_size,
+                    )
+                    .map_err(|e| {
+                        PluginError::Invalid(format!("with these settings, its describe hook {e}"))
+                    })?;
+                let fresh = record_from_manifest(&m, &rec.hash, rec.size)?;
+                rec.hooks = fresh.hooks;
+                rec.workflows = fresh.workflows;
+                rec.exports = fresh.exports;
+                rec.granted.retain(|g| fresh.requested.contains(g));
+                rec.requested = fresh.requested;
+            }
+        }
         self.put_record(&rec)?;
         self.replace_record(&rec);
         let mut a = AuditRecord::draft(actor, "plugin.configure");
@@ -823,6 +848,16 @@ impl PluginHost {
         let history: Vec<wit::HistoryItem> = history
             .iter()
             .map(|h| wit::HistoryItem {
+                kind: match h.kind {
+                    crate::workflow::HistoryKind::Create => wit::HistoryKind::Create,
+                    crate::workflow::HistoryKind::Edit => wit::HistoryKind::Edit,
+                    crate::workflow::HistoryKind::Transition => wit::HistoryKind::Transition,
+                    crate::workflow::HistoryKind::Schedule => wit::HistoryKind::Schedule,
+                    crate::workflow::HistoryKind::ScheduleFailed => {
+                        wit::HistoryKind::ScheduleFailed
+                    }
+                },
+                transition: h.transition.clone(),
                 from_state: h.from_state.clone(),
                 to_state: h.to_state.clone(),
                 actor: h.actor.clone(),

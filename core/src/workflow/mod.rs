@@ -201,42 +201,6 @@ pub fn role_may(t: &TransitionDef, role: Option<&str>) -> bool {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_default_lifecycle_matches_requests_by_name_and_by_target() {
-        let w = WorkflowDef::default_for("story");
-        assert!(w.check().is_ok());
-        let by_state = w.candidates("draft", &Wanted::To("published".into()));
-        assert_eq!(by_state[0].name, "publish");
-        assert!(
-            w.candidates("draft", &Wanted::Name("unpublish".into()))
-                .is_empty()
-        );
-        assert!(w.is_public("published") && !w.is_public("draft"));
-        // An unknown state (its plugin is gone) can be reset to the initial state.
-        assert_eq!(
-            w.candidates("in_review", &Wanted::To("draft".into()))[0].name,
-            "reset"
-        );
-        assert_eq!(w.options_from("in_review"), vec!["reset (→ draft)"]);
-    }
-
-    #[test]
-    fn roles_admins_and_the_system() {
-        let mut t = transition("approve", &["in_review"], "approved");
-        assert!(role_may(&t, Some("editor")));
-        assert!(!role_may(&t, Some("reader")));
-        t.roles = vec!["reviewer".into()];
-        assert!(!role_may(&t, Some("editor")));
-        assert!(role_may(&t, Some("reviewer")));
-        assert!(role_may(&t, Some("admin")));
-        assert!(role_may(&t, None));
-    }
-}
-
 /// Takes scheduled transitions when they are due: checks four times a second (so a transition
 /// happens within a second of its time) and at once on start, so that one that came due while
 /// the server was down is taken right away. Runs until the task is dropped.
@@ -272,5 +236,41 @@ pub async fn run_scheduler(content: std::sync::Arc<crate::content::ContentServic
             Err(e) => tracing::error!("the scheduler failed: {e}"),
         }
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_lifecycle_matches_requests_by_name_and_by_target() {
+        let w = WorkflowDef::default_for("story");
+        assert!(w.check().is_ok());
+        let by_state = w.candidates("draft", &Wanted::To("published".into()));
+        assert_eq!(by_state[0].name, "publish");
+        assert!(
+            w.candidates("draft", &Wanted::Name("unpublish".into()))
+                .is_empty()
+        );
+        assert!(w.is_public("published") && !w.is_public("draft"));
+        // An unknown state (its plugin is gone) can be reset to the initial state.
+        assert_eq!(
+            w.candidates("in_review", &Wanted::To("draft".into()))[0].name,
+            "reset"
+        );
+        assert_eq!(w.options_from("in_review"), vec!["reset (→ draft)"]);
+    }
+
+    #[test]
+    fn roles_admins_and_the_system() {
+        let mut t = transition("approve", &["in_review"], "approved");
+        assert!(role_may(&t, Some("editor")));
+        assert!(!role_may(&t, Some("reader")));
+        t.roles = vec!["reviewer".into()];
+        assert!(!role_may(&t, Some("editor")));
+        assert!(role_may(&t, Some("reviewer")));
+        assert!(role_may(&t, Some("admin")));
+        assert!(role_may(&t, None));
     }
 }

@@ -9,5 +9,6 @@ mod delivery;
 mod editor_cli;
 mod ops;
 mod plugins;
+mod review;
 mod schemas;
 mod website;
