@@ -82,6 +82,10 @@ enum Command {
     Entry(commands::entry::EntryArgs),
     /// Install and manage sandboxed plugins on a running server (admin).
     Plugin(commands::plugin::PluginArgs),
+    /// Newsletter issues (through the newsletter-export plugin).
+    Newsletter(commands::newsletter::NewsletterArgs),
+    /// Data-subject requests: export or erase everything stored about a person (admin).
+    Gdpr(commands::gdpr::GdprArgs),
     /// Manage API tokens on a data dir (server stopped).
     #[command(subcommand)]
     Token(commands::token::TokenCommand),
@@ -127,6 +131,8 @@ fn main() -> std::process::ExitCode {
         Command::Login(args) => commands::login::run(args),
         Command::Entry(args) => commands::entry::run(args),
         Command::Plugin(args) => commands::plugin::run(args),
+        Command::Newsletter(args) => commands::newsletter::run(args),
+        Command::Gdpr(args) => commands::gdpr::run(args),
         Command::Audit(cmd) => commands::audit::run(cmd),
     };
     match result {

@@ -8,6 +8,7 @@ pub mod backup;
 pub mod content;
 pub mod demo;
 pub mod http;
+pub mod newsletter;
 pub mod plugin;
 pub mod schema;
 pub mod store;

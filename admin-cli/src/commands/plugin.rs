@@ -452,41 +452,49 @@ pub fn run(args: PluginArgs) -> anyhow::Result<u8> {
                 Some(&Value::Object(params)),
                 None,
             )?;
-            std::fs::create_dir_all(&out)
-                .with_context(|| format!("could not create {}", out.display()))?;
-            let mut n = 0;
-            for a in res["data"]["artifacts"].as_array().into_iter().flatten() {
-                let name = a["name"].as_str().unwrap_or("artifact");
-                // Only a plain file name: a plugin cannot write outside --out.
-                let safe: String = name
-                    .chars()
-                    .map(|c| if c == '/' || c == '\\' { '_' } else { c })
-                    .collect();
-                let safe = safe.trim_start_matches('.').to_string();
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(a["base64"].as_str().unwrap_or(""))
-                    .context("the server sent an artifact that is not base64")?;
-                let path = out.join(if safe.is_empty() {
-                    "artifact".into()
-                } else {
-                    safe
-                });
-                std::fs::write(&path, &bytes)
-                    .with_context(|| format!("could not write {}", path.display()))?;
-                println!(
-                    "wrote {} ({} bytes, {})",
-                    path.display(),
-                    bytes.len(),
-                    a["media_type"].as_str().unwrap_or("")
-                );
-                n += 1;
-            }
+            let n = write_artifacts(&res, &out)?.len();
             if n == 0 {
                 println!("the export produced no files");
             }
             Ok(exit::OK)
         }
     }
+}
+
+/// Writes the artifacts of an export answer into `out`; returns (path, bytes) of each.
+pub fn write_artifacts(
+    res: &Value,
+    out: &std::path::Path,
+) -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
+    std::fs::create_dir_all(out).with_context(|| format!("could not create {}", out.display()))?;
+    let mut written = Vec::new();
+    for a in res["data"]["artifacts"].as_array().into_iter().flatten() {
+        let name = a["name"].as_str().unwrap_or("artifact");
+        // Only a plain file name: a plugin cannot write outside `out`.
+        let safe: String = name
+            .chars()
+            .map(|c| if c == '/' || c == '\\' { '_' } else { c })
+            .collect();
+        let safe = safe.trim_start_matches('.').to_string();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(a["base64"].as_str().unwrap_or(""))
+            .context("the server sent an artifact that is not base64")?;
+        let path = out.join(if safe.is_empty() {
+            "artifact".into()
+        } else {
+            safe
+        });
+        std::fs::write(&path, &bytes)
+            .with_context(|| format!("could not write {}", path.display()))?;
+        println!(
+            "wrote {} ({} bytes, {})",
+            path.display(),
+            bytes.len(),
+            a["media_type"].as_str().unwrap_or("")
+        );
+        written.push((path, bytes));
+    }
+    Ok(written)
 }
 
 fn toggle(client: &Client, name: &str, verb: &str) -> anyhow::Result<u8> {

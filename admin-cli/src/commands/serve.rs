@@ -59,6 +59,13 @@ pub struct ServeArgs {
     /// A directory of static files to serve at `/` beside the API (e.g. examples/website).
     #[arg(long, env = "VERBUND_SITE")]
     site: Option<std::path::PathBuf>,
+    /// Where newsletter mails (confirmation links) are written as .eml files for the mail
+    /// service; default: DATA-outbox beside the data dir.
+    #[arg(long, env = "VERBUND_OUTBOX")]
+    outbox: Option<std::path::PathBuf>,
+    /// The server's public URL, for links in mails (default: http://LISTEN/).
+    #[arg(long, env = "VERBUND_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Where `--demo` finds the reference plugins built by plugins/build.
     #[arg(long, env = "VERBUND_PLUGINS_DIR", default_value = "plugins/dist")]
     plugins_dir: std::path::PathBuf,
@@ -189,6 +196,23 @@ pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8
         let addr = listener.local_addr()?;
         let mut state = AppState::with_config(content.clone(), delivery, limits);
         state.site = args.site.clone();
+        let outbox = args.outbox.clone().unwrap_or_else(|| {
+            let name = args
+                .data
+                .data
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "verbund-data".into());
+            args.data.data.with_file_name(format!("{name}-outbox"))
+        });
+        state.mail = Some(Arc::new(verbund_core::newsletter::MailSettings {
+            outbox,
+            public_url: args
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}/")),
+            from: "Cluster IT Mitteldeutschland <newsletter@cluster-it.example>".into(),
+        }));
         if !args.no_plugins {
             let started = std::time::Instant::now();
             let (host, stats) = verbund_core::plugin::PluginHost::start(&content)

@@ -12,6 +12,7 @@
 //!   version in place until the new version is published.
 
 mod entry;
+mod gdpr;
 mod hooks;
 mod import;
 mod integrity;
@@ -24,6 +25,7 @@ mod transition;
 mod write;
 
 pub use entry::{EntryRecord, NewEntry, Scheduled, State, render_public};
+pub use gdpr::ErasureReport;
 pub use hooks::{ContentHooks, HookFailure, TransitionContext};
 pub use import::{ImportLine, ImportProgress, ImportReport, LineError};
 pub use query::{DeliveryQuery, Filter, FilterOp, Page, QueryError, SortKey};

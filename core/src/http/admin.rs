@@ -79,3 +79,80 @@ pub async fn audit(
     let next = records.last().map_or(since, |r| r.seq);
     Ok(Json(json!({ "data": records, "meta": { "next_since": next } })).into_response())
 }
+
+/// The address a data-subject request is about.
+fn subject_email(
+    headers: &axum::http::HeaderMap,
+    body: &axum::body::Bytes,
+) -> Result<String, ApiError> {
+    let v = super::manage::json_body(headers, body)?;
+    v.get("email")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|e| e.contains('@'))
+        .map(String::from)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_email",
+                "send {\"email\": \"person@example.org\"}: the address the request is about",
+            )
+        })
+}
+
+/// `POST /api/v1/admin/gdpr/export` `{"email"}`: everything stored about that person (Art. 15).
+pub async fn gdpr_export(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let email = subject_email(&headers, &body)?;
+    let data = blocking(move || {
+        let data = state.content.data_subject_export(&email)?;
+        let mut a = AuditRecord::draft(&caller.token_id, "gdpr.export");
+        a.detail = Some(format!(
+            "{} entries exported",
+            data["entries"].as_array().map_or(0, Vec::len)
+        ));
+        state.auth.audit(a)?;
+        Ok(data)
+    })
+    .await?;
+    Ok(Json(json!({ "data": data })).into_response())
+}
+
+/// `POST /api/v1/admin/gdpr/erase` `{"email"}`: erases that person from current entries, every
+/// revision and the mail outbox (Art. 17). The audit record holds counts only.
+pub async fn gdpr_erase(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let email = subject_email(&headers, &body)?;
+    let outbox = state.mail.as_ref().map(|m| m.outbox.clone());
+    let data = blocking(move || {
+        let report = state
+            .content
+            .erase_data_subject(&email, Some(&caller.token_id))?;
+        let mut mails = 0;
+        if let Some(dir) = outbox
+            && let Ok(items) = std::fs::read_dir(&dir)
+        {
+            let to = format!("To: {}\r\n", email.to_lowercase());
+            for item in items.flatten() {
+                let p = item.path();
+                if std::fs::read_to_string(&p).is_ok_and(|t| t.to_lowercase().contains(&to))
+                    && std::fs::remove_file(&p).is_ok()
+                {
+                    mails += 1;
+                }
+            }
+        }
+        Ok(json!({ "erasure": report, "outbox_mails_deleted": mails }))
+    })
+    .await?;
+    Ok(Json(json!({ "data": data })).into_response())
+}

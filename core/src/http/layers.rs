@@ -78,7 +78,10 @@ fn rate_limited(state: &AppState, req: &Request) -> Option<Response> {
     let path = req.uri().path();
     let has_token = req.headers().contains_key(header::AUTHORIZATION);
     let applies = limits.rate_per_second > 0
-        && (has_token || path.starts_with("/api/v1/manage") || path.starts_with("/api/v1/admin"));
+        && (has_token
+            || path.starts_with("/api/v1/manage")
+            || path.starts_with("/api/v1/admin")
+            || path.starts_with("/api/v1/newsletter"));
     if applies {
         let ip = req
             .extensions()

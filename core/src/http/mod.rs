@@ -13,6 +13,7 @@ mod error;
 mod layers;
 mod manage;
 mod metrics;
+mod newsletter;
 mod openapi;
 mod params;
 mod plugins;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub site: Option<std::path::PathBuf>,
     /// The plugin host, when plugins are on.
     pub plugins: Option<Arc<crate::plugin::PluginHost>>,
+    /// Where newsletter mails go and how their links start, when the newsletter is on.
+    pub mail: Option<Arc<crate::newsletter::MailSettings>>,
 }
 
 impl AppState {
@@ -73,6 +76,7 @@ impl AppState {
             metrics: Arc::default(),
             site: None,
             plugins: None,
+            mail: None,
         }
     }
 }
@@ -130,6 +134,12 @@ pub fn router(state: AppState) -> Router {
             )
             .route("/api/v1/manage/{type}/{id}/history", get(manage::history))
             .route("/api/v1/manage/review-queue", get(manage::review_queue))
+            .route("/api/v1/newsletter/subscribe", post(newsletter::subscribe))
+            .route("/api/v1/newsletter/confirm", get(newsletter::confirm))
+            .route(
+                "/api/v1/newsletter/unsubscribe",
+                get(newsletter::unsubscribe_page).post(newsletter::unsubscribe),
+            )
             .route(
                 "/api/v1/admin/tokens",
                 post(admin::create_token).get(admin::list_tokens),
@@ -140,6 +150,8 @@ pub fn router(state: AppState) -> Router {
             )
             .route("/api/v1/admin/audit", get(admin::audit))
             .route("/api/v1/admin/backup", get(bulk::backup))
+            .route("/api/v1/admin/gdpr/export", post(admin::gdpr_export))
+            .route("/api/v1/admin/gdpr/erase", post(admin::gdpr_erase))
             .route(
                 "/api/v1/admin/plugins",
                 get(plugins::list).post(plugins::install).layer(

@@ -198,6 +198,12 @@ pub fn entry_for_plugin(content: &ContentService, rec: &EntryRecord, personal: b
     if !personal && let Ok(ct) = content.content_type(&rec.ty) {
         data.retain(|k, _| ct.fields.get(k).is_none_or(|f| !f.pii));
     }
+    if personal
+        && rec.ty == crate::newsletter::SUBSCRIBER
+        && let Ok(token) = crate::newsletter::unsubscribe_token(content, &rec.id)
+    {
+        data.insert("unsubscribe_token".into(), serde_json::Value::String(token));
+    }
     wit::Entry {
         content_type: rec.ty.clone(),
         id: rec.id.clone(),
@@ -209,6 +215,7 @@ pub fn entry_for_plugin(content: &ContentService, rec: &EntryRecord, personal: b
         updated_by: rec.updated_by.clone().unwrap_or_default(),
         created_at: rec.created_at.to_rfc3339(),
         updated_at: rec.updated_at.to_rfc3339(),
+        published_at: rec.published_at.map(|t| t.to_rfc3339()),
     }
 }
 

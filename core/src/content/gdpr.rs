@@ -1,0 +1,221 @@
+//! Data-subject rights (DSGVO Art. 15 and 17): everything stored about an e-mail address, and
+//! its erasure from current entries and every revision.
+//!
+//! A person is found by an e-mail address held in a field marked personal data (`pii`). In a
+//! type that is personal data as a whole (subscribers) the whole entry is theirs: the export
+//! has it with every revision (the consent history) and its workflow history, and erasure
+//! deletes all of it. In other types (a member's contact person) the export has the entry's
+//! personal fields in every version, and erasure removes those fields from the current version
+//! and every revision. The audit record of an erasure holds counts only, no personal data.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::entry::EntryRecord;
+use super::keys::{self, SCOPE_CURRENT};
+use super::write::{audit, index_keys, replace_index_keys};
+use super::{ContentError, ContentResult, ContentService};
+use crate::schema::ContentType;
+use crate::store::Tree;
+
+/// What an erasure did (counts only).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ErasureReport {
+    /// Entries of personal-data types deleted with all their versions.
+    pub entries_deleted: usize,
+    /// Versions (current and earlier) of those entries.
+    pub versions_deleted: usize,
+    /// Entries of other types whose personal fields were removed.
+    pub entries_cleaned: usize,
+    /// Versions of those entries rewritten without the personal fields.
+    pub versions_cleaned: usize,
+}
+
+fn holds(rec: &EntryRecord, ct: &ContentType, email: &str) -> bool {
+    ct.fields.iter().any(|(name, f)| {
+        f.pii
+            && rec
+                .data
+                .get(name)
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case(email))
+    })
+}
+
+fn pii_only(rec: &EntryRecord, ct: &ContentType) -> serde_json::Map<String, Value> {
+    rec.data
+        .iter()
+        .filter(|(k, _)| ct.fields.get(*k).is_some_and(|f| f.pii))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+impl ContentService {
+    /// Entries (current versions) of every type with a personal field holding `email`.
+    fn holding(
+        &self,
+        email: &str,
+    ) -> ContentResult<Vec<(std::sync::Arc<ContentType>, EntryRecord)>> {
+        let mut out = Vec::new();
+        for ct in self.schemas().types() {
+            if !ct.fields.values().any(|f| f.pii) {
+                continue;
+            }
+            let (recs, _) =
+                self.list_current_where(&ct.name, None, usize::MAX, |r| holds(r, ct, email))?;
+            out.extend(recs.into_iter().map(|r| (ct.clone(), r)));
+        }
+        Ok(out)
+    }
+
+    /// Everything stored about the person with this address, as JSON.
+    pub fn data_subject_export(&self, email: &str) -> ContentResult<Value> {
+        let email = email.trim();
+        let mut entries = Vec::new();
+        for (ct, rec) in self.holding(email)? {
+            let revisions = self.revisions(&ct.name, &rec.id)?;
+            if !ct.is_public() {
+                entries.push(json!({
+                    "type": ct.name,
+                    "id": rec.id,
+                    "current": rec.to_flat_json(),
+                    "versions": revisions.iter().map(EntryRecord::to_flat_json).collect::<Vec<_>>(),
+                    "history": self.history(&ct.name, &rec.id)?,
+                }));
+            } else {
+                entries.push(json!({
+                    "type": ct.name,
+                    "id": rec.id,
+                    "title": rec.data.get(&ct.options.title).cloned(),
+                    "personal_fields": pii_only(&rec, &ct),
+                    "versions": revisions
+                        .iter()
+                        .map(|r| json!({"version": r.version, "updated_at": r.updated_at, "personal_fields": pii_only(r, &ct)}))
+                        .collect::<Vec<_>>(),
+                }));
+            }
+        }
+        Ok(json!({
+            "email": email,
+            "exported_at": chrono::Utc::now().to_rfc3339(),
+            "entries": entries,
+            "note": "Alle in Verbund gespeicherten Daten zu dieser E-Mail-Adresse: Newsletter-Anmeldungen mit jeder Fassung (Einwilligungsverlauf) und Verlauf, sowie personenbezogene Felder anderer Einträge in jeder Fassung.",
+        }))
+    }
+
+    /// Erases the person with this address from current entries and every revision.
+    pub fn erase_data_subject(
+        &self,
+        email: &str,
+        actor: Option<&str>,
+    ) -> ContentResult<ErasureReport> {
+        let email = email.trim();
+        let mut report = ErasureReport::default();
+        for (ct, rec) in self.holding(email)? {
+            let ty = ct.name.clone();
+            let id = rec.id.clone();
+            let revision_keys: Vec<Vec<u8>> = self
+                .store
+                .scan_prefix(
+                    Tree::Revisions,
+                    &keys::revisions_prefix(&ty, &id),
+                    false,
+                    usize::MAX,
+                )?
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect();
+            let history_keys: Vec<Vec<u8>> = self
+                .store
+                .scan_prefix(
+                    Tree::History,
+                    &keys::history_prefix(&ty, &id),
+                    false,
+                    usize::MAX,
+                )?
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect();
+            if !ct.is_public() {
+                self.commit_plan(|plan| {
+                    let old = self.read_current(plan, &ct, &id)?;
+                    if let Some(before) = self.published_record(plan, &ct, &old)? {
+                        self.plan_unpublish(plan, &ct, &before)?;
+                    }
+                    for k in index_keys(&old) {
+                        plan.remove(Tree::Index, k);
+                    }
+                    if let Some(s) = &old.scheduled {
+                        plan.remove(
+                            Tree::Meta,
+                            keys::schedule(s.at.timestamp_millis(), &ty, &id),
+                        );
+                    }
+                    plan.add_counter(Tree::Meta, &keys::count_key(SCOPE_CURRENT, &ty), -1)?;
+                    plan.remove(Tree::Entries, keys::entry(&ty, &id));
+                    for k in &revision_keys {
+                        plan.remove(Tree::Revisions, k.clone());
+                    }
+                    for k in &history_keys {
+                        plan.remove(Tree::History, k.clone());
+                    }
+                    audit(
+                        plan,
+                        actor,
+                        "gdpr.erase",
+                        (ty.clone(), String::new()),
+                        (None, None),
+                        Some(format!(
+                            "deleted one {ty} entry with {} versions",
+                            revision_keys.len() + 1
+                        )),
+                    );
+                    Ok(())
+                })?;
+                report.entries_deleted += 1;
+                report.versions_deleted += revision_keys.len() + 1;
+            } else {
+                let pii: Vec<String> = ct
+                    .fields
+                    .iter()
+                    .filter(|(_, f)| f.pii)
+                    .map(|(n, _)| n.clone())
+                    .collect();
+                let mut cleaned_versions = 0;
+                self.commit_plan(|plan| {
+                    let old = self.read_current(plan, &ct, &id)?;
+                    let mut new = old.clone();
+                    new.data.retain(|k, _| !pii.contains(k));
+                    replace_index_keys(plan, &old, &new);
+                    plan.put(Tree::Entries, keys::entry(&ty, &id), new.to_bytes());
+                    cleaned_versions = 1;
+                    for k in &revision_keys {
+                        if let Some(bytes) = plan.read(Tree::Revisions, k)? {
+                            let mut r =
+                                EntryRecord::from_bytes(&bytes).map_err(ContentError::Corrupt)?;
+                            if r.data.keys().any(|k| pii.contains(k)) {
+                                r.data.retain(|k, _| !pii.contains(k));
+                                plan.put(Tree::Revisions, k.clone(), r.to_bytes());
+                                cleaned_versions += 1;
+                            }
+                        }
+                    }
+                    audit(
+                        plan,
+                        actor,
+                        "gdpr.erase",
+                        (ty.clone(), id.clone()),
+                        (Some(old.version), Some(old.version)),
+                        Some(format!(
+                            "removed the personal fields from {cleaned_versions} versions"
+                        )),
+                    );
+                    Ok(())
+                })?;
+                report.entries_cleaned += 1;
+                report.versions_cleaned += cleaned_versions;
+            }
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,183 @@
+//! Public newsletter endpoints: sign-up (double opt-in), confirmation, one-click unsubscribe.
+//!
+//! - `POST /api/v1/newsletter/subscribe` `{"email", "name"?, "topics"?, "consent_text_version"}`
+//!   → 202 with the same answer whatever the address's state (see [`crate::newsletter`]).
+//! - `GET /api/v1/newsletter/confirm?token=…` confirms (a page for browsers, JSON on
+//!   `Accept: application/json`).
+//! - `POST /api/v1/newsletter/unsubscribe?token=…` unsubscribes (RFC 8058 one-click: mail
+//!   programs send `List-Unsubscribe=One-Click`); `GET` shows a page with a button, because
+//!   link scanners fetch links and must not unsubscribe anyone.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::json;
+
+use super::manage::json_body;
+use super::params::{self, blocking};
+use super::{ApiError, AppState};
+use crate::newsletter::{self, NewsletterError, SignUp};
+
+impl From<NewsletterError> for ApiError {
+    fn from(e: NewsletterError) -> Self {
+        let detail = e.to_string();
+        match e {
+            NewsletterError::BadToken => ApiError::bad_request("invalid_token", detail),
+            NewsletterError::Expired => ApiError::new(StatusCode::GONE, "token_expired", detail),
+            NewsletterError::Content(c) => ApiError::from(c),
+            NewsletterError::Outbox { .. } => {
+                tracing::error!("{detail}");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "mail_unavailable",
+                    "the confirmation mail could not be sent; please try again later",
+                )
+            }
+        }
+    }
+}
+
+fn settings(state: &AppState) -> Result<newsletter::MailSettings, ApiError> {
+    state.mail.as_deref().cloned().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "newsletter_off",
+            "this server has no mail outbox configured (verbund serve --outbox DIR)",
+        )
+    })
+}
+
+fn token_param(raw: Option<String>) -> Result<String, ApiError> {
+    let mut token = None;
+    for (k, v) in params::pairs(raw)? {
+        match k.as_str() {
+            "token" => token = Some(v),
+            other => return Err(params::unknown(other, "token")),
+        }
+    }
+    token.ok_or_else(|| {
+        ApiError::bad_request(
+            "missing_token",
+            "the link is incomplete: it needs ?token=… (use the link from the e-mail)",
+        )
+    })
+}
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("json"))
+}
+
+fn page(title: &str, text: &str, extra: &str) -> Html<String> {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    Html(format!(
+        "<!doctype html><html lang=\"de\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{t}</title></head><body style=\"font-family:sans-serif;max-width:36em;margin:3em auto;padding:0 1em;line-height:1.5\"><h1>{t}</h1><p>{x}</p>{extra}</body></html>",
+        t = esc(title),
+        x = esc(text)
+    ))
+}
+
+pub async fn subscribe(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let settings = settings(&state)?;
+    let value = json_body(&headers, &body)?;
+    let req: SignUp = serde_json::from_value(value).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_sign_up",
+            format!("send {{\"email\", \"name\" (optional), \"topics\" (optional), \"consent_text_version\"}}: {e}"),
+        )
+    })?;
+    blocking(move || {
+        newsletter::check_sign_up(&state.content, &req)?;
+        newsletter::sign_up(&state.content, &settings, req)?;
+        Ok(())
+    })
+    .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "data": {
+            "status": "check_your_mail",
+            "message": "Fast geschafft: Bitte bestätigen Sie Ihre Anmeldung über den Link in der E-Mail, die wir gerade an diese Adresse geschickt haben."
+        }})),
+    )
+        .into_response())
+}
+
+pub async fn confirm(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let token = token_param(raw)?;
+    let json = wants_json(&headers);
+    let result = blocking(move || Ok(newsletter::confirm(&state.content, &token))).await?;
+    match (result, json) {
+        (Ok(_), true) => Ok(Json(json!({ "data": { "status": "confirmed" } })).into_response()),
+        (Ok(_), false) => Ok(page(
+            "Anmeldung bestätigt",
+            "Vielen Dank! Ihre Anmeldung zum Newsletter ist bestätigt. Abmelden können Sie sich jederzeit über den Link in jeder Ausgabe.",
+            "",
+        )
+        .into_response()),
+        (Err(e), true) => Err(e.into()),
+        (Err(e), false) => {
+            let status = ApiError::from(e).status;
+            Ok((
+                status,
+                page(
+                    "Link ungültig",
+                    "Dieser Bestätigungslink ist ungültig oder abgelaufen. Bitte melden Sie sich erneut an; Sie erhalten dann einen neuen Link.",
+                    "",
+                ),
+            )
+                .into_response())
+        }
+    }
+}
+
+/// The page a mail link opens: a button that sends the one-click POST.
+pub async fn unsubscribe_page(RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let token = token_param(raw)?;
+    let form = format!(
+        "<form method=\"post\" action=\"?token={}\"><input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\"><button type=\"submit\" style=\"font-size:1.1em;padding:.5em 1em\">Vom Newsletter abmelden</button></form>",
+        token.replace('"', "%22").replace('<', "%3C")
+    );
+    Ok(page(
+        "Newsletter abbestellen",
+        "Möchten Sie keine Newsletter mehr erhalten? Ein Klick genügt.",
+        &form,
+    )
+    .into_response())
+}
+
+pub async fn unsubscribe(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let token = token_param(raw)?;
+    let json = wants_json(&headers);
+    blocking(move || Ok(newsletter::unsubscribe(&state.content, &token)?)).await?;
+    if json {
+        Ok(Json(json!({ "data": { "status": "unsubscribed" } })).into_response())
+    } else {
+        Ok(page(
+            "Abgemeldet",
+            "Sie sind vom Newsletter abgemeldet und erhalten keine weiteren Ausgaben.",
+            "",
+        )
+        .into_response())
+    }
+}
