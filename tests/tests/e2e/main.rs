@@ -8,6 +8,7 @@ mod crash;
 mod delivery;
 mod editor_cli;
 mod ops;
+mod newsletter;
 mod plugins;
 mod review;
 mod schemas;

@@ -1,0 +1,267 @@
+//! The newsletter's data protection: double opt-in with signed links sent through the outbox,
+//! one-click unsubscribe (RFC 8058), no duplicates and no information leak on a second sign-up,
+//! data-subject export and erasure; and an issue built by the real `newsletter-export`
+//! component.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+use verbund_tests::{TestServer, create_token, verbund_bin};
+
+struct Site {
+    server: TestServer,
+    admin: String,
+    outbox: PathBuf,
+    config: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+fn site(extra: &[&str]) -> Site {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let admin = create_token(&data, "admin", "never");
+    let outbox = tmp.path().join("outbox");
+    let o = outbox.display().to_string();
+    let mut args = vec!["--demo", "--outbox", &o];
+    args.extend_from_slice(extra);
+    let server = TestServer::start(&data, &args);
+    Site {
+        server,
+        admin,
+        outbox,
+        config: tmp.path().join("config"),
+        _tmp: tmp,
+    }
+}
+
+impl Site {
+    fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let res = reqwest::blocking::Client::new()
+            .post(format!("{}{path}", self.server.url))
+            .json(&body)
+            .send()
+            .unwrap();
+        let s = res.status().as_u16();
+        (s, res.json().unwrap_or(Value::Null))
+    }
+
+    fn admin_call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = reqwest::blocking::Client::new()
+            .request(method, format!("{}{path}", self.server.url))
+            .bearer_auth(&self.admin);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().unwrap();
+        let s = res.status().as_u16();
+        (s, res.json().unwrap_or(Value::Null))
+    }
+
+    /// Subscribers with this address (as the admin sees them).
+    fn subscribers(&self, email: &str) -> Vec<Value> {
+        let (_, list) = self.admin_call(
+            reqwest::Method::GET,
+            "/api/v1/manage/subscriber?limit=100",
+            None,
+        );
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["email"].as_str().is_some_and(|e| e.eq_ignore_ascii_case(email)))
+            .cloned()
+            .collect()
+    }
+
+    /// The mails in the outbox to `to`, oldest first, as "subject\ntext".
+    fn mails_to(&self, to: &str) -> Vec<String> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&self.outbox)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        paths.sort();
+        paths
+            .iter()
+            .filter(|p| {
+                std::fs::read_to_string(p).is_ok_and(|t| t.contains(&format!("To: {to}\r\n")))
+            })
+            .map(|p| verbund_core::newsletter::mail_text(p).unwrap())
+            .collect()
+    }
+
+    fn cli(&self, args: &[&str]) -> Output {
+        Command::new(verbund_bin())
+            .args(args)
+            .env("VERBUND_CONFIG_DIR", &self.config)
+            .env("VERBUND_URL", &self.server.url)
+            .env("VERBUND_TOKEN", &self.admin)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+}
+
+/// The first link in a mail text that contains `part`.
+fn link(mail: &str, part: &str) -> String {
+    mail.split_whitespace()
+        .find(|w| w.starts_with("http") && w.contains(part))
+        .unwrap_or_else(|| panic!("no {part} link in: {mail}"))
+        .to_string()
+}
+
+#[test]
+fn double_opt_in_one_click_unsubscribe_and_no_duplicates() {
+    let s = site(&[]);
+    let email = "greta.lindner@example.org";
+    let form = json!({
+        "email": email,
+        "name": "Greta Lindner",
+        "topics": ["cloud"],
+        "consent_text_version": "2026-01"
+    });
+    let (status, first) = s.post("/api/v1/newsletter/subscribe", form.clone());
+    assert_eq!(status, 202, "{first}");
+    let subs = s.subscribers(email);
+    assert_eq!(subs.len(), 1);
+    assert!(subs[0]["consent"].get("confirmed_at").is_none(), "not confirmed before the click");
+    assert_eq!(subs[0]["consent"]["text_version"], "2026-01");
+    // Never public.
+    assert_eq!(s.server.get("/api/v1/content/subscriber").status(), 404);
+
+    let mails = s.mails_to(email);
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].starts_with("=?UTF-8?B?"), "the subject is RFC 2047 encoded");
+    let confirm = link(&mails[0], "/api/v1/newsletter/confirm");
+
+    // A tampered link is refused with a clear message.
+    let tampered = confirm.replace("token=", "token=x");
+    let res = reqwest::blocking::Client::new()
+        .get(&tampered)
+        .header("accept", "application/json")
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(res.json::<Value>().unwrap()["code"], "invalid_token");
+
+    let page = reqwest::blocking::get(&confirm).unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().unwrap().contains("Anmeldung bestätigt"));
+    let confirmed = &s.subscribers(email)[0];
+    assert!(confirmed["consent"]["confirmed_at"].is_string(), "{confirmed}");
+    assert_eq!(reqwest::blocking::get(&confirm).unwrap().status(), 200, "twice is fine");
+
+    // Signing up again: the same answer (nothing leaks), no duplicate; the address itself
+    // learns that it is subscribed already, with an unsubscribe link.
+    let (status, second) = s.post("/api/v1/newsletter/subscribe", form.clone());
+    assert_eq!(status, 202);
+    assert_eq!(second, first);
+    let (status, _) = s.post(
+        "/api/v1/newsletter/subscribe",
+        json!({"email": email.to_uppercase(), "consent_text_version": "2026-01"}),
+    );
+    assert_eq!(status, 202);
+    assert_eq!(s.subscribers(email).len(), 1, "no duplicate");
+    let mails = s.mails_to(email);
+    assert!(mails[1].contains("bereits"), "{}", mails[1]);
+
+    // A malformed address: 422 naming the field; nothing stored.
+    let (status, body) = s.post(
+        "/api/v1/newsletter/subscribe",
+        json!({"email": "kein-at-zeichen", "consent_text_version": "2026-01"}),
+    );
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["pointer"], "/email");
+    assert!(s.subscribers("kein-at-zeichen").is_empty());
+
+    // One-click unsubscribe: GET only shows the button (link scanners must not unsubscribe);
+    // the POST that mail programs send does it.
+    let unsubscribe = link(&mails[1], "/api/v1/newsletter/unsubscribe");
+    let page = reqwest::blocking::get(&unsubscribe).unwrap().text().unwrap();
+    assert!(page.contains("<form method=\"post\""), "{page}");
+    assert!(s.subscribers(email)[0].get("unsubscribed_at").is_none());
+    let res = reqwest::blocking::Client::new()
+        .post(&unsubscribe)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(s.subscribers(email)[0]["unsubscribed_at"].is_string());
+}
+
+#[test]
+fn a_person_can_see_everything_stored_about_them_and_have_it_erased() {
+    let s = site(&[]);
+    let email = "anna.wendt@example.org";
+    // Anna is also the contact person of a member.
+    let (_, members) = s.admin_call(reqwest::Method::GET, "/api/v1/manage/member?limit=1", None);
+    let member = &members["data"][0];
+    let member_id = member["id"].as_str().unwrap().to_string();
+    let res = reqwest::blocking::Client::new()
+        .patch(format!("{}/api/v1/manage/member/{member_id}", s.server.url))
+        .bearer_auth(&s.admin)
+        .header("If-Match", format!("\"{}\"", member["version"]))
+        .json(&json!({"contact_name": "Anna Wendt", "contact_email": email}))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("auskunft.json");
+    let out = s.cli(&["gdpr", "export", "--email", email, "--out", &file.display().to_string()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let export: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let entries = export["entries"].as_array().unwrap();
+    let sub = entries.iter().find(|e| e["type"] == "subscriber").expect("her subscription");
+    assert_eq!(sub["current"]["email"], email);
+    assert!(sub["current"]["consent"]["confirmed_at"].is_string(), "the consent record");
+    assert!(!sub["versions"].as_array().unwrap().is_empty());
+    let m = entries.iter().find(|e| e["type"] == "member").expect("the member contact");
+    assert_eq!(m["personal_fields"]["contact_name"], "Anna Wendt");
+    assert!(m.get("current").is_none(), "only her personal fields, not the company's entry");
+
+    // Erase: confirmation needed off a terminal.
+    let out = s.cli(&["gdpr", "erase", "--email", email]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = s.cli(&["gdpr", "erase", "--email", email, "--yes", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["erasure"]["entries_deleted"], 1);
+    assert_eq!(report["erasure"]["entries_cleaned"], 1);
+    assert!(report["erasure"]["versions_cleaned"].as_u64().unwrap() >= 1);
+
+    assert!(s.subscribers(email).is_empty());
+    let sub_id = sub["id"].as_str().unwrap();
+    let (status, _) = s.admin_call(
+        reqwest::Method::GET,
+        &format!("/api/v1/manage/subscriber/{sub_id}/revisions"),
+        None,
+    );
+    assert_eq!(status, 404, "no revision of her subscription is left");
+    let (_, revs) = s.admin_call(
+        reqwest::Method::GET,
+        &format!("/api/v1/manage/member/{member_id}/revisions"),
+        None,
+    );
+    let text = revs.to_string();
+    assert!(!text.contains(email) && !text.contains("Anna Wendt"), "{text}");
+    assert!(text.contains(member["name"].as_str().unwrap()), "the company stays");
+    let again = s.cli(&["gdpr", "export", "--email", email]);
+    let again: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert!(again["entries"].as_array().unwrap().is_empty());
+    // The audit log notes the erasure without personal data.
+    let (_, audit) = s.admin_call(reqwest::Method::GET, "/api/v1/admin/audit?limit=1000", None);
+    let audit_text = audit.to_string();
+    assert!(audit_text.contains("gdpr.erase"));
+    assert!(!audit_text.contains("anna.wendt") && !audit_text.contains("Wendt"));
+}
+
+fn plugins_dir() -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist");
+    assert!(
+        dir.join("newsletter-export.wasm").is_file(),
+        "plugins/dist/newsletter-export.wasm is missing: run plugins/build first (tests/run does)"
+    );
+    dir.display().to_string()
+}
