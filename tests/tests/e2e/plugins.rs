@@ -549,6 +549,25 @@ fn a_plugin_reads_only_what_was_granted_and_never_ungranted_personal_data() {
         assert!(report[p].contains("personal data"), "{p}: {}", report[p]);
         assert!(!report[p].contains(&email));
     }
+
+    // The bytes a call may receive from the host are capped: with 2,000 bytes the story query
+    // (several full stories) is refused with a limit error the plugin sees.
+    ok(&env.cli(&[
+        "plugin",
+        "configure",
+        "snoop",
+        "--limit",
+        "validate.host_bytes=2000",
+        "--set",
+        &format!("member-id={}", member["id"].as_str().unwrap()),
+    ]));
+    let report = snoop_report(&env, 22);
+    assert!(
+        report["/snoop/story/query"].starts_with("err limit:"),
+        "{}",
+        report["/snoop/story/query"]
+    );
+    assert!(report["/snoop/story/query"].contains("at most 2000 bytes"));
 }
 
 /// The code block after `marker` in a Markdown file.
