@@ -145,3 +145,119 @@ fn import_reports_each_invalid_line_and_stores_nothing_of_it() {
     assert_eq!(svc.count("story", false).unwrap(), 1);
     assert!(svc.check_integrity().unwrap().is_empty());
 }
+
+/// How many times the server is killed in `a_server_killed_during_concurrent_writes…`;
+/// `VERBUND_CRASH_ROUNDS` raises it for a longer run.
+fn crash_rounds() -> usize {
+    std::env::var("VERBUND_CRASH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20)
+}
+
+#[test]
+fn a_server_killed_during_concurrent_writes_keeps_every_acknowledged_write() {
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let token = verbund_tests::create_token(&data, "editor", "never");
+    // (id, title, published?) of every write the server acknowledged.
+    let acked: Arc<Mutex<Vec<(String, String, bool)>>> = Arc::default();
+    let mut total_attempts = 0;
+    for round in 0..crash_rounds() {
+        let server = verbund_tests::TestServer::start(&data, &[]);
+        let url = server.url.clone();
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let (url, token, acked) = (url.clone(), token.clone(), acked.clone());
+                std::thread::spawn(move || {
+                    let client = reqwest::blocking::Client::builder()
+                        .timeout(Duration::from_secs(5))
+                        .build()
+                        .unwrap();
+                    let mut attempts = 0;
+                    for n in 0.. {
+                        let mut s = story(n);
+                        let title = format!("Runde {round}, Schreiber {w}, Nummer {n}");
+                        s["title"] = title.clone().into();
+                        s["slug"] = format!("absturz-{round}-{w}-{n}").into();
+                        attempts += 1;
+                        let Ok(res) = client
+                            .post(format!("{url}/api/v1/manage/story"))
+                            .bearer_auth(&token)
+                            .json(&s)
+                            .send()
+                        else {
+                            return attempts;
+                        };
+                        if res.status() != 201 {
+                            return attempts;
+                        }
+                        let Ok(body) = res.json::<serde_json::Value>() else {
+                            return attempts;
+                        };
+                        let id = body["data"]["id"].as_str().unwrap().to_string();
+                        // Every third entry is published too.
+                        let mut published = false;
+                        if n % 3 == 0 {
+                            match client
+                                .post(format!("{url}/api/v1/manage/story/{id}/transitions"))
+                                .bearer_auth(&token)
+                                .json(&serde_json::json!({"to": "published"}))
+                                .send()
+                            {
+                                Ok(r) if r.status() == 200 => published = true,
+                                _ => {}
+                            }
+                        }
+                        acked.lock().unwrap().push((id, title, published));
+                    }
+                    attempts
+                })
+            })
+            .collect();
+        // Kill at a pseudo-random moment between 150 and 550 ms into the writes.
+        let jitter = (Instant::now().elapsed().as_nanos() as u64 ^ (round as u64 * 7919)) % 400;
+        std::thread::sleep(Duration::from_millis(150 + jitter));
+        server.stop(); // SIGKILL
+        for w in writers {
+            total_attempts += w.join().unwrap();
+        }
+
+        let svc = open_service(&data);
+        let acked = acked.lock().unwrap();
+        for (id, title, published) in acked.iter() {
+            let e = svc
+                .get("story", id)
+                .unwrap_or_else(|_| panic!("round {round}: acknowledged entry {id} is lost"));
+            assert_eq!(&e.data["title"], title, "round {round}");
+            if *published {
+                assert!(
+                    svc.get_published("story", id, "de").unwrap().is_some(),
+                    "round {round}: acknowledged publication of {id} is lost"
+                );
+            }
+        }
+        let problems = svc.check_integrity().unwrap();
+        assert!(problems.is_empty(), "round {round}: {problems:#?}");
+        let seqs: Vec<u64> = svc
+            .store()
+            .changes_since(0, usize::MAX)
+            .unwrap()
+            .iter()
+            .map(|c| c.seq)
+            .collect();
+        assert_eq!(
+            seqs,
+            (1..=seqs.len() as u64).collect::<Vec<_>>(),
+            "round {round}: the change feed has a gap"
+        );
+    }
+    let acked = acked.lock().unwrap().len();
+    assert!(
+        acked > crash_rounds() * 4,
+        "too few writes to mean anything: {acked} of {total_attempts}"
+    );
+}
