@@ -1,0 +1,299 @@
+//! Dates: strict parsing of the `YYYY-MM-DD` parameters and RFC 3339 times, and German
+//! formatting (month and weekday names, event times with MEZ/MESZ).
+
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Timelike};
+
+const MONTHS: [&str; 12] = [
+    "Januar",
+    "Februar",
+    "März",
+    "April",
+    "Mai",
+    "Juni",
+    "Juli",
+    "August",
+    "September",
+    "Oktober",
+    "November",
+    "Dezember",
+];
+
+/// Monday first, as chrono's `num_days_from_monday`.
+const WEEKDAYS: [&str; 7] = [
+    "Montag",
+    "Dienstag",
+    "Mittwoch",
+    "Donnerstag",
+    "Freitag",
+    "Samstag",
+    "Sonntag",
+];
+
+/// Time zones that use Central European Time (MEZ, UTC+1) and its summer time (MESZ, UTC+2).
+const CET_ZONES: [&str; 30] = [
+    "Europe/Berlin",
+    "Europe/Busingen",
+    "Europe/Vienna",
+    "Europe/Zurich",
+    "Europe/Vaduz",
+    "Europe/Luxembourg",
+    "Europe/Brussels",
+    "Europe/Amsterdam",
+    "Europe/Paris",
+    "Europe/Monaco",
+    "Europe/Andorra",
+    "Europe/Madrid",
+    "Europe/Gibraltar",
+    "Europe/Rome",
+    "Europe/San_Marino",
+    "Europe/Vatican",
+    "Europe/Malta",
+    "Europe/Prague",
+    "Europe/Bratislava",
+    "Europe/Warsaw",
+    "Europe/Budapest",
+    "Europe/Ljubljana",
+    "Europe/Zagreb",
+    "Europe/Belgrade",
+    "Europe/Sarajevo",
+    "Europe/Podgorica",
+    "Europe/Skopje",
+    "Europe/Tirane",
+    "Europe/Copenhagen",
+    "Europe/Stockholm",
+];
+
+/// A calendar date written exactly as `YYYY-MM-DD` (and valid: no 2026-02-30).
+pub fn parse_ymd(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let digits = |r: core::ops::Range<usize>| -> Option<u32> {
+        let part = &s[r];
+        if !part.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        part.parse().ok()
+    };
+    let (y, m, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    NaiveDate::from_ymd_opt(y as i32, m, d)
+}
+
+/// An RFC 3339 time with its offset (e.g. `2026-10-29T15:00:00+01:00`, `…Z`).
+pub fn parse_time(s: &str) -> Option<DateTime<FixedOffset>> {
+    DateTime::parse_from_rfc3339(s.trim()).ok()
+}
+
+/// `November 2026`.
+pub fn month_year(d: NaiveDate) -> String {
+    format!("{} {}", MONTHS[d.month0() as usize], d.year())
+}
+
+/// `29. Oktober 2026`.
+pub fn date_long(d: NaiveDate) -> String {
+    format!("{}. {} {}", d.day(), MONTHS[d.month0() as usize], d.year())
+}
+
+/// `Donnerstag, 29. Oktober 2026`.
+pub fn date_weekday(d: NaiveDate) -> String {
+    format!(
+        "{}, {}",
+        WEEKDAYS[d.weekday().num_days_from_monday() as usize],
+        date_long(d)
+    )
+}
+
+/// `1. bis 22. November 2026`, `28. Oktober bis 22. November 2026`, or with both years.
+pub fn period(since: NaiveDate, until: NaiveDate) -> String {
+    if since == until {
+        date_long(since)
+    } else if since.year() != until.year() {
+        format!("{} bis {}", date_long(since), date_long(until))
+    } else if since.month() != until.month() {
+        format!(
+            "{}. {} bis {}",
+            since.day(),
+            MONTHS[since.month0() as usize],
+            date_long(until)
+        )
+    } else {
+        format!("{}. bis {}", since.day(), date_long(until))
+    }
+}
+
+/// The name of a UTC offset at an event: `MEZ`/`MESZ` in the Central European zones,
+/// `UTC` for offset zero, else `UTC+hh:mm` / `UTC-hh:mm`.
+pub fn zone_label(offset_seconds: i32, timezone: &str) -> String {
+    if CET_ZONES.contains(&timezone) {
+        match offset_seconds {
+            3600 => return "MEZ".into(),
+            7200 => return "MESZ".into(),
+            _ => {}
+        }
+    }
+    if offset_seconds == 0 {
+        return "UTC".into();
+    }
+    let sign = if offset_seconds < 0 { '-' } else { '+' };
+    let a = offset_seconds.unsigned_abs();
+    format!("UTC{sign}{:02}:{:02}", a / 3600, (a % 3600) / 60)
+}
+
+fn hm(t: &DateTime<FixedOffset>) -> String {
+    format!("{:02}:{:02}", t.hour(), t.minute())
+}
+
+/// When an event takes place, in German, in the event's local time (the offsets of its
+/// times):
+///
+/// - same day: `Donnerstag, 29. Oktober 2026, 15:00–19:30 Uhr (MEZ)`
+/// - several days: `Freitag, 30. Oktober 2026, 09:00 Uhr – Samstag, 31. Oktober 2026,
+///   16:00 Uhr (MEZ)` (each time with its own zone when the offsets differ)
+/// - no (valid) end: `Donnerstag, 29. Oktober 2026, 15:00 Uhr (MEZ)`
+pub fn event_when(
+    starts: &DateTime<FixedOffset>,
+    ends: Option<&DateTime<FixedOffset>>,
+    timezone: &str,
+) -> String {
+    let zs = zone_label(starts.offset().local_minus_utc(), timezone);
+    let day_s = date_weekday(starts.date_naive());
+    let Some(ends) = ends.filter(|e| *e > starts) else {
+        return format!("{day_s}, {} Uhr ({zs})", hm(starts));
+    };
+    let ze = zone_label(ends.offset().local_minus_utc(), timezone);
+    let same_day = starts.date_naive() == ends.date_naive();
+    match (same_day, zs == ze) {
+        (true, true) => format!("{day_s}, {}–{} Uhr ({zs})", hm(starts), hm(ends)),
+        (true, false) => format!(
+            "{day_s}, {} Uhr ({zs}) – {} Uhr ({ze})",
+            hm(starts),
+            hm(ends)
+        ),
+        (false, true) => format!(
+            "{day_s}, {} Uhr – {}, {} Uhr ({zs})",
+            hm(starts),
+            date_weekday(ends.date_naive()),
+            hm(ends)
+        ),
+        (false, false) => format!(
+            "{day_s}, {} Uhr ({zs}) – {}, {} Uhr ({ze})",
+            hm(starts),
+            date_weekday(ends.date_naive()),
+            hm(ends)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<FixedOffset> {
+        parse_time(s).unwrap()
+    }
+
+    #[test]
+    fn ymd_is_strict() {
+        assert_eq!(
+            parse_ymd("2026-11-01"),
+            NaiveDate::from_ymd_opt(2026, 11, 1)
+        );
+        for bad in [
+            "2026-11-1",
+            "2026-02-30",
+            "26-11-01",
+            "2026/11/01",
+            "2026-11-01T00:00:00Z",
+            "",
+            "+026-11-01",
+            "2026-1a-01",
+            " 2026-11-01",
+        ] {
+            assert_eq!(parse_ymd(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn german_names() {
+        let d = NaiveDate::from_ymd_opt(2026, 3, 10).unwrap();
+        assert_eq!(month_year(d), "März 2026");
+        assert_eq!(date_long(d), "10. März 2026");
+        assert_eq!(date_weekday(d), "Dienstag, 10. März 2026");
+        let n = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+        assert_eq!(period(n(11, 1), n(11, 22)), "1. bis 22. November 2026");
+        assert_eq!(
+            period(n(10, 28), n(11, 22)),
+            "28. Oktober bis 22. November 2026"
+        );
+        assert_eq!(period(n(11, 22), n(11, 22)), "22. November 2026");
+        assert_eq!(
+            period(NaiveDate::from_ymd_opt(2025, 12, 15).unwrap(), n(1, 5)),
+            "15. Dezember 2025 bis 5. Januar 2026"
+        );
+    }
+
+    #[test]
+    fn zones() {
+        assert_eq!(zone_label(3600, "Europe/Berlin"), "MEZ");
+        assert_eq!(zone_label(7200, "Europe/Berlin"), "MESZ");
+        assert_eq!(zone_label(0, "UTC"), "UTC");
+        assert_eq!(zone_label(0, "Europe/London"), "UTC");
+        assert_eq!(zone_label(3600, "Europe/London"), "UTC+01:00");
+        assert_eq!(zone_label(-18000, "America/New_York"), "UTC-05:00");
+        assert_eq!(zone_label(19800, "Asia/Kolkata"), "UTC+05:30");
+        // An offset that does not fit Berlin is shown as it is.
+        assert_eq!(zone_label(10800, "Europe/Berlin"), "UTC+03:00");
+    }
+
+    #[test]
+    fn event_times_in_local_time() {
+        assert_eq!(
+            event_when(
+                &t("2026-10-29T15:00:00+01:00"),
+                Some(&t("2026-10-29T19:30:00+01:00")),
+                "Europe/Berlin"
+            ),
+            "Donnerstag, 29. Oktober 2026, 15:00–19:30 Uhr (MEZ)"
+        );
+        assert_eq!(
+            event_when(
+                &t("2026-06-18T09:30:00+02:00"),
+                Some(&t("2026-06-18T12:00:00+02:00")),
+                "Europe/Berlin"
+            ),
+            "Donnerstag, 18. Juni 2026, 09:30–12:00 Uhr (MESZ)"
+        );
+        // Several days.
+        assert_eq!(
+            event_when(
+                &t("2027-03-05T09:00:00+01:00"),
+                Some(&t("2027-03-06T16:00:00+01:00")),
+                "Europe/Berlin"
+            ),
+            "Freitag, 5. März 2027, 09:00 Uhr – Samstag, 6. März 2027, 16:00 Uhr (MEZ)"
+        );
+        // Across the change to summer time: each time with its zone.
+        assert_eq!(
+            event_when(
+                &t("2027-03-27T10:00:00+01:00"),
+                Some(&t("2027-03-28T14:00:00+02:00")),
+                "Europe/Berlin"
+            ),
+            "Samstag, 27. März 2027, 10:00 Uhr (MEZ) – Sonntag, 28. März 2027, 14:00 Uhr (MESZ)"
+        );
+        // No end, or an end before the start: only the start.
+        assert_eq!(
+            event_when(&t("2026-12-01T18:00:00Z"), None, "UTC"),
+            "Dienstag, 1. Dezember 2026, 18:00 Uhr (UTC)"
+        );
+        assert_eq!(
+            event_when(
+                &t("2026-12-01T18:00:00-05:00"),
+                Some(&t("2026-12-01T17:00:00-05:00")),
+                "America/New_York"
+            ),
+            "Dienstag, 1. Dezember 2026, 18:00 Uhr (UTC-05:00)"
+        );
+    }
+}
