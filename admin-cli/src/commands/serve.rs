@@ -114,7 +114,11 @@ fn apply_config(args: &mut ServeArgs, matches: &clap::ArgMatches) -> anyhow::Res
 const DEMO_PLUGINS: [&str; 2] = ["review-approval", "newsletter-export"];
 
 /// Installs the built reference plugins (with everything they ask for) that are not installed.
-fn install_demo_plugins(host: &verbund_core::plugin::PluginHost, dir: &std::path::Path) {
+fn install_demo_plugins(
+    host: &verbund_core::plugin::PluginHost,
+    dir: &std::path::Path,
+    public_url: &str,
+) {
     for name in DEMO_PLUGINS {
         if host.record(name).is_ok() {
             continue;
@@ -129,6 +133,17 @@ fn install_demo_plugins(host: &verbund_core::plugin::PluginHost, dir: &std::path
         let result = host
             .install(&bytes, None, true, "demo")
             .and_then(|r| host.install(&bytes, Some(r.plugin.requested.clone()), false, "demo"));
+        // The newsletter's links point at this server (website and unsubscribe links).
+        let result = result.and_then(|r| {
+            if name == "newsletter-export" {
+                let settings = [("website", public_url), ("api", public_url)]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                host.configure(name, None, Some(settings), "demo")?;
+            }
+            Ok(r)
+        });
         match result {
             Ok(r) => say!(
                 "Installed the {name} plugin {} (grants: {})",
@@ -218,7 +233,11 @@ pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8
             let (host, stats) = verbund_core::plugin::PluginHost::start(&content)
                 .context("could not start the plugin host")?;
             if args.demo {
-                install_demo_plugins(&host, &args.plugins_dir);
+                let public = args
+                    .public_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{addr}/"));
+                install_demo_plugins(&host, &args.plugins_dir, &public);
             }
             if stats.plugins > 0 {
                 say!(

@@ -69,7 +69,11 @@ impl Site {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|s| s["email"].as_str().is_some_and(|e| e.eq_ignore_ascii_case(email)))
+            .filter(|s| {
+                s["email"]
+                    .as_str()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
+            })
             .cloned()
             .collect()
     }
@@ -124,14 +128,20 @@ fn double_opt_in_one_click_unsubscribe_and_no_duplicates() {
     assert_eq!(status, 202, "{first}");
     let subs = s.subscribers(email);
     assert_eq!(subs.len(), 1);
-    assert!(subs[0]["consent"].get("confirmed_at").is_none(), "not confirmed before the click");
+    assert!(
+        subs[0]["consent"].get("confirmed_at").is_none(),
+        "not confirmed before the click"
+    );
     assert_eq!(subs[0]["consent"]["text_version"], "2026-01");
     // Never public.
     assert_eq!(s.server.get("/api/v1/content/subscriber").status(), 404);
 
     let mails = s.mails_to(email);
     assert_eq!(mails.len(), 1);
-    assert!(mails[0].starts_with("=?UTF-8?B?"), "the subject is RFC 2047 encoded");
+    assert!(
+        mails[0].starts_with("=?UTF-8?B?"),
+        "the subject is RFC 2047 encoded"
+    );
     let confirm = link(&mails[0], "/api/v1/newsletter/confirm");
 
     // A tampered link is refused with a clear message.
@@ -148,8 +158,15 @@ fn double_opt_in_one_click_unsubscribe_and_no_duplicates() {
     assert_eq!(page.status(), 200);
     assert!(page.text().unwrap().contains("Anmeldung bestätigt"));
     let confirmed = &s.subscribers(email)[0];
-    assert!(confirmed["consent"]["confirmed_at"].is_string(), "{confirmed}");
-    assert_eq!(reqwest::blocking::get(&confirm).unwrap().status(), 200, "twice is fine");
+    assert!(
+        confirmed["consent"]["confirmed_at"].is_string(),
+        "{confirmed}"
+    );
+    assert_eq!(
+        reqwest::blocking::get(&confirm).unwrap().status(),
+        200,
+        "twice is fine"
+    );
 
     // Signing up again: the same answer (nothing leaks), no duplicate; the address itself
     // learns that it is subscribed already, with an unsubscribe link.
@@ -177,7 +194,10 @@ fn double_opt_in_one_click_unsubscribe_and_no_duplicates() {
     // One-click unsubscribe: GET only shows the button (link scanners must not unsubscribe);
     // the POST that mail programs send does it.
     let unsubscribe = link(&mails[1], "/api/v1/newsletter/unsubscribe");
-    let page = reqwest::blocking::get(&unsubscribe).unwrap().text().unwrap();
+    let page = reqwest::blocking::get(&unsubscribe)
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(page.contains("<form method=\"post\""), "{page}");
     assert!(s.subscribers(email)[0].get("unsubscribed_at").is_none());
     let res = reqwest::blocking::Client::new()
@@ -209,23 +229,50 @@ fn a_person_can_see_everything_stored_about_them_and_have_it_erased() {
 
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("auskunft.json");
-    let out = s.cli(&["gdpr", "export", "--email", email, "--out", &file.display().to_string()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = s.cli(&[
+        "gdpr",
+        "export",
+        "--email",
+        email,
+        "--out",
+        &file.display().to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let export: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     let entries = export["entries"].as_array().unwrap();
-    let sub = entries.iter().find(|e| e["type"] == "subscriber").expect("her subscription");
+    let sub = entries
+        .iter()
+        .find(|e| e["type"] == "subscriber")
+        .expect("her subscription");
     assert_eq!(sub["current"]["email"], email);
-    assert!(sub["current"]["consent"]["confirmed_at"].is_string(), "the consent record");
+    assert!(
+        sub["current"]["consent"]["confirmed_at"].is_string(),
+        "the consent record"
+    );
     assert!(!sub["versions"].as_array().unwrap().is_empty());
-    let m = entries.iter().find(|e| e["type"] == "member").expect("the member contact");
+    let m = entries
+        .iter()
+        .find(|e| e["type"] == "member")
+        .expect("the member contact");
     assert_eq!(m["personal_fields"]["contact_name"], "Anna Wendt");
-    assert!(m.get("current").is_none(), "only her personal fields, not the company's entry");
+    assert!(
+        m.get("current").is_none(),
+        "only her personal fields, not the company's entry"
+    );
 
     // Erase: confirmation needed off a terminal.
     let out = s.cli(&["gdpr", "erase", "--email", email]);
     assert_eq!(out.status.code(), Some(2));
     let out = s.cli(&["gdpr", "erase", "--email", email, "--yes", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["erasure"]["entries_deleted"], 1);
     assert_eq!(report["erasure"]["entries_cleaned"], 1);
@@ -245,8 +292,14 @@ fn a_person_can_see_everything_stored_about_them_and_have_it_erased() {
         None,
     );
     let text = revs.to_string();
-    assert!(!text.contains(email) && !text.contains("Anna Wendt"), "{text}");
-    assert!(text.contains(member["name"].as_str().unwrap()), "the company stays");
+    assert!(
+        !text.contains(email) && !text.contains("Anna Wendt"),
+        "{text}"
+    );
+    assert!(
+        text.contains(member["name"].as_str().unwrap()),
+        "the company stays"
+    );
     let again = s.cli(&["gdpr", "export", "--email", email]);
     let again: Value = serde_json::from_slice(&again.stdout).unwrap();
     assert!(again["entries"].as_array().unwrap().is_empty());
@@ -264,4 +317,82 @@ fn plugins_dir() -> String {
         "plugins/dist/newsletter-export.wasm is missing: run plugins/build first (tests/run does)"
     );
     dir.display().to_string()
+}
+
+#[test]
+fn an_issue_goes_to_confirmed_subscribers_only_each_with_a_working_unsubscribe_link() {
+    let dir = plugins_dir();
+    let s = site(&["--plugins-dir", &dir]);
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("ausgabe");
+    let out = s.cli(&[
+        "newsletter",
+        "export",
+        "--since",
+        "2026-01-01",
+        "--until",
+        "2026-12-31",
+        "--out",
+        &out_dir.display().to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("recipients"), "{printed}");
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap())
+            .unwrap();
+    assert!(summary["stories"].as_u64().unwrap() >= 5, "{summary}");
+    assert!(summary["events"].as_u64().unwrap() >= 1, "{summary}");
+
+    // The HTML: e-mail safe, with the demo's stories and events, German dates.
+    let html = std::fs::read_to_string(out_dir.join("newsletter.html")).unwrap();
+    assert!(
+        html.contains("Nach dem Phishing-Angriff"),
+        "a published story"
+    );
+    assert!(!html.contains("Smart Office im Altbau"), "never a draft");
+    assert!(!html.contains("<script") && !html.contains("<link") && !html.contains("<style"));
+    assert!(
+        html.contains("Oktober 2026") && html.contains("Uhr"),
+        "German event dates"
+    );
+    let text = std::fs::read_to_string(out_dir.join("newsletter.txt")).unwrap();
+    assert!(text.contains("Nach dem Phishing-Angriff"));
+
+    // Recipients: confirmed and not unsubscribed only (the demo has one unconfirmed and one
+    // unsubscribed subscriber), each with a personal one-click link that works.
+    let csv = std::fs::read_to_string(out_dir.join("recipients.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "email,name,unsubscribe_url");
+    assert!(csv.contains("anna.wendt@example.org"));
+    assert!(!csv.contains("k.oehme@example.org"), "unconfirmed");
+    assert!(
+        !csv.contains("friederike.sauer@example.org"),
+        "unsubscribed"
+    );
+    assert_eq!(
+        rows.len() - 1,
+        summary["recipients"].as_u64().unwrap() as usize
+    );
+    let anna = rows.iter().find(|r| r.contains("anna.wendt")).unwrap();
+    let link = anna.rsplit(',').next().unwrap().trim_matches('"');
+    assert!(link.starts_with(&s.server.url), "{link}");
+    let res = reqwest::blocking::Client::new()
+        .post(link)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(s.subscribers("anna.wendt@example.org")[0]["unsubscribed_at"].is_string());
+
+    // The sample mail carries the RFC 8058 headers.
+    let eml = std::fs::read_to_string(out_dir.join("sample.eml")).unwrap();
+    assert!(eml.contains("List-Unsubscribe: <http"), "{eml}");
+    assert!(eml.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+    assert!(eml.contains("multipart/alternative"));
 }
