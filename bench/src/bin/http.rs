@@ -122,14 +122,14 @@ fn main() -> anyhow::Result<()> {
     }
     let import_s = t.elapsed().as_secs_f64();
     println!(
-        "# HTTP delivery benchmark: {n} stories, wrk -t1 -c32 -d{seconds}s, {runs} runs each\n"
+        "## HTTP delivery benchmark: {n} stories, wrk -t1 -c32 -d{seconds}s, {runs} runs each\n"
     );
     println!("offline import via `verbund import`: {import_s:.2} s\n");
     for (title, cache) in [
         ("response cache on (default)", "4096"),
         ("response cache off (every request runs the query)", "0"),
     ] {
-        println!("## {title}\n");
+        println!("### {title}\n");
         serve_and_load(&verbund, &data, &schemas, &lines, cache, runs, seconds)?;
         println!();
     }

@@ -183,6 +183,65 @@ fn main() -> anyhow::Result<()> {
     row_f("plugin host start, from the compiled cache", "ms", cached);
     row_f("plugin host start, compiling both", "ms", cold);
 
+    // A newsletter issue of 100 stories through the newsletter-export plugin.
+    if let Ok(newsletter) = component("newsletter-export") {
+        let data = tmp.path().join("newsletter");
+        let content = Arc::new(verbund_core::open(
+            &data,
+            verbund_core::SchemaRegistry::builtin(),
+        )?);
+        verbund_core::demo::load(&content)?;
+        let (host, _) = PluginHost::start(&content)?;
+        host.install(
+            &newsletter,
+            Some(vec![
+                grant("read:story"),
+                grant("read:event"),
+                grant("read:subscriber+personal"),
+            ]),
+            false,
+            "bench",
+        )?;
+        let (existing, _) = content.list_current_where("story", None, 1000, |r| {
+            r.state == "published" && r.locale == "de"
+        })?;
+        for n in existing.len()..100 {
+            let rec = content.create(
+                "story",
+                verbund_core::content::NewEntry {
+                    data: serde_json::json!({
+                        "kind": "best_practice",
+                        "title": format!("Praxisbericht Nummer {n}: Digitalisierung im Mittelstand"),
+                        "slug": format!("praxisbericht-{n}"),
+                        "teaser": "Wie ein Familienbetrieb aus Sachsen seine Auftragsabwicklung umgestellt hat.",
+                        "body": "## Ausgangslage\n\nDie Aufträge kamen per Fax.\n\n## Ergebnis\n\nHeute läuft alles über ein Portal.",
+                        "topics": ["software-entwicklung", "cloud"]
+                    }),
+                    ..Default::default()
+                },
+                Some("bench"),
+            )?;
+            content.transition("story", &rec.id, "published", Some("bench"))?;
+        }
+        let params = vec![("since".to_string(), "2000-01-01".to_string())];
+        let mut ms = Vec::new();
+        let mut items = 0;
+        for _ in 0..runs {
+            let t = Instant::now();
+            let arts = host.export("newsletter-export", "issue", params.clone())?;
+            ms.push(secs(t.elapsed()) * 1e3);
+            if let Some(summary) = arts.iter().find(|a| a.name == "summary.json") {
+                let v: serde_json::Value = serde_json::from_slice(&summary.bytes)?;
+                items = v["stories"].as_u64().unwrap_or(0);
+            }
+        }
+        row_f(
+            &format!("newsletter issue of {items} stories (newsletter-export)"),
+            "ms",
+            ms,
+        );
+    }
+
     let bin: PathBuf = std::env::current_exe()?
         .parent()
         .context("target dir")?

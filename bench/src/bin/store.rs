@@ -16,7 +16,7 @@ fn main() -> anyhow::Result<()> {
     let lines = stories(n)?;
     let bytes: usize = lines.iter().map(String::len).sum();
     println!(
-        "# Store benchmark: {n} stories ({:.1} MB of NDJSON), {runs} runs\n",
+        "## Store benchmark: {n} stories ({:.1} MB of NDJSON), {runs} runs\n",
         bytes as f64 / 1e6
     );
 
