@@ -5,10 +5,11 @@
 
 mod client;
 mod commands;
-mod doc;
 mod editor;
 mod exit;
 mod output;
+
+pub use verbund::doc;
 
 use std::path::PathBuf;
 

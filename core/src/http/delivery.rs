@@ -36,7 +36,7 @@ fn public_type(state: &AppState, ty: &str) -> Result<std::sync::Arc<ContentType>
 
 /// Options shared by both delivery routes.
 #[derive(Default)]
-struct Shape {
+pub(crate) struct Shape {
     locale: Option<String>,
     fields: Option<Vec<String>>,
     include: Vec<String>,
@@ -231,20 +231,9 @@ fn cache_key(uri: &Uri) -> String {
         .map_or_else(|| uri.path().to_string(), |p| p.as_str().to_string())
 }
 
-pub async fn list(
-    State(state): State<AppState>,
-    Path(ty): Path<String>,
-    req: Request,
-) -> Result<Response, ApiError> {
-    // Borrow what is needed from the request: cache hits should cost next to nothing.
-    let (uri, headers) = (req.uri(), req.headers());
-    let raw = uri.query().map(String::from);
-    let key = cache_key(uri);
-    let generation = state.content.public_generation();
-    if let Some(hit) = state.cache.get(&key, generation) {
-        return Ok(respond(&state, headers, &hit));
-    }
-    let ct = public_type(&state, &ty)?;
+/// Parses the query string of a delivery list: filters, sort, limit, cursor and the shape of
+/// the answer. Every unknown parameter or operator is an error that names it.
+pub(crate) fn parse_query(raw: Option<String>) -> Result<(DeliveryQuery, Shape), ApiError> {
     let mut q = DeliveryQuery {
         limit: DEFAULT_LIMIT,
         ..DeliveryQuery::default()
@@ -298,6 +287,24 @@ pub async fn list(
             }
         }
     }
+    Ok((q, shape))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Path(ty): Path<String>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    // Borrow what is needed from the request: cache hits should cost next to nothing.
+    let (uri, headers) = (req.uri(), req.headers());
+    let raw = uri.query().map(String::from);
+    let key = cache_key(uri);
+    let generation = state.content.public_generation();
+    if let Some(hit) = state.cache.get(&key, generation) {
+        return Ok(respond(&state, headers, &hit));
+    }
+    let ct = public_type(&state, &ty)?;
+    let (mut q, shape) = parse_query(raw)?;
     check_shape(&ct, &shape)?;
     if let Some(l) = &shape.locale {
         q.locale = l.clone();

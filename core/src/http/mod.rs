@@ -104,6 +104,14 @@ impl Default for DeliveryConfig {
     }
 }
 
+/// Parses a delivery query string (what follows `?`) the way `GET /api/v1/content/{type}`
+/// does; the error is the message a client would get. For fuzzing and tools.
+pub fn parse_delivery_query(raw: &str) -> Result<crate::content::DeliveryQuery, String> {
+    delivery::parse_query(Some(raw.to_string()))
+        .map(|(q, _)| q)
+        .map_err(|e| e.detail)
+}
+
 /// The whole API as a router.
 pub fn router(state: AppState) -> Router {
     let limits = state.limits.clone();
