@@ -12,4 +12,5 @@ mod ops;
 mod plugins;
 mod review;
 mod schemas;
+mod soak;
 mod website;
