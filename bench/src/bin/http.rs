@@ -95,6 +95,21 @@ fn rss_mb(pid: u32) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// CPU time (user + system) the process has used, in seconds (clock ticks of 1/100 s).
+fn cpu_secs(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // The fields after the command name (which is in parentheses).
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let utime: f64 = f.get(11)?.parse().ok()?;
+            let stime: f64 = f.get(12)?.parse().ok()?;
+            Some((utime + stime) / 100.0)
+        })
+        .unwrap_or(f64::NAN)
+}
+
 fn main() -> anyhow::Result<()> {
     let n: usize = verbund_bench::arg(1, 10_000)?;
     let runs: usize = verbund_bench::arg(2, 3)?;
@@ -203,9 +218,9 @@ fn serve_and_load(
     ];
     println!("server start-up: {startup_ms:.0} ms\n");
     println!(
-        "| request | body | req/s min | req/s median | req/s max | p50 ms (median run) | p99 ms (median run) | errors | server RSS MB |"
+        "| request | body | req/s min | req/s median | req/s max | p50 ms (median run) | p99 ms (median run) | errors | server RSS MB | server CPU % |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let client = |url: &str| -> anyhow::Result<(usize, String)> {
         let out = Command::new("curl").args(["-gsi", url]).output()?;
         let text = String::from_utf8_lossy(&out.stdout).to_string();
@@ -230,9 +245,11 @@ fn serve_and_load(
     for (label, url, header) in &all {
         let (body, _) = client(url)?;
         let _ = wrk(url, 2, header.as_deref())?; // warm-up
+        let (cpu0, t0) = (cpu_secs(pid), Instant::now());
         let mut results: Vec<Wrk> = (0..runs)
             .map(|_| wrk(url, seconds, header.as_deref()))
             .collect::<anyhow::Result<_>>()?;
+        let cpu = (cpu_secs(pid) - cpu0) / t0.elapsed().as_secs_f64() * 100.0;
         results.sort_by(|a, b| a.rps.total_cmp(&b.rps));
         let med = &results[results.len() / 2];
         let errors: u64 = results.iter().map(|r| r.errors).sum();
@@ -242,7 +259,7 @@ fn serve_and_load(
             format!("{:.1} KB", body as f64 / 1024.0)
         };
         println!(
-            "| {label} | {body} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {errors} | {:.0} |",
+            "| {label} | {body} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {errors} | {:.0} | {cpu:.0} |",
             results[0].rps,
             med.rps,
             results[results.len() - 1].rps,
