@@ -101,7 +101,7 @@ pub async fn import(
     })?;
     let report = blocking(move || {
         let lines = text.lines().enumerate().map(|(i, l)| ImportLine {
-            line: first_line + i,
+            line: first_line.saturating_add(i),
             text: l.to_string(),
         });
         let report = state.content.import(&ty, lines, 500, |_| {})?;

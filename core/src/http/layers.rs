@@ -137,11 +137,13 @@ pub async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Re
     if status.as_u16() < 400 {
         return res;
     }
-    let is_problem = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
-    if is_problem {
+    // Problems pass as they are, and so do error pages handlers made for browsers (the
+    // newsletter's links).
+    let is_problem_or_page = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        let v = v.as_bytes();
+        v.starts_with(b"application/problem+json") || v.starts_with(b"text/html")
+    });
+    if is_problem_or_page {
         return res;
     }
     let retry_after = res.headers().get(header::RETRY_AFTER).cloned();

@@ -93,12 +93,17 @@ pub async fn subscribe(
 ) -> Result<Response, ApiError> {
     let settings = settings(&state)?;
     let value = json_body(&headers, &body)?;
-    let req: SignUp = serde_json::from_value(value).map_err(|e| {
+    let mut req: SignUp = serde_json::from_value(value).map_err(|e| {
         ApiError::bad_request(
             "invalid_sign_up",
             format!("send {{\"email\", \"name\" (optional), \"topics\" (optional), \"consent_text_version\"}}: {e}"),
         )
     })?;
+    // A blank name is no name, wherever the sign-up goes (new or repeated).
+    req.name = req
+        .name
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty());
     blocking(move || {
         newsletter::check_sign_up(&state.content, &req)?;
         newsletter::sign_up(&state.content, &settings, req)?;

@@ -17,10 +17,14 @@
 //! The registry keeps content types only, not shared definition files, so the `$defs` of
 //! `common.json` come from the copy built into this binary.
 //!
-//! The description is meant to be exact enough for contract testing (e.g. schemathesis): every
-//! status a handler can answer with is listed, query parameters the handlers accept leniently
-//! are described leniently, and the filter parameters of the delivery list (`filter[field]`,
-//! `filter[field][op]`), which OpenAPI cannot express generically, are described in prose.
+//! The description is meant to be exact enough for contract testing (tests/contract/run runs
+//! schemathesis against a live server): every route of the router is here, every status a
+//! handler can answer with is listed, values the handlers accept leniently are described
+//! leniently (a key whose non-string value is ignored has no `type`), and bodies that refuse
+//! unknown keys say `additionalProperties: false`. What depends on the content type in the path
+//! (entry bodies, `fields`, `sort`, `include`, `filter[…]`) is described as the union over all
+//! types, since OpenAPI cannot tie a schema to a path parameter's value; the operator form of
+//! delivery filters (`filter[field][op]`) is described in prose.
 
 use std::collections::BTreeSet;
 
@@ -39,6 +43,28 @@ const ID_PATTERN: &str = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$";
 
 /// Pattern of locales, as the write path checks them (`de`, `en`, `de-AT`).
 const LOCALE_PATTERN: &str = "^[a-z]{2}(-[A-Z]{2})?$";
+
+/// Token lifetimes `parse_duration` accepts: `never`, or 1 up to 36500 days written in d, h, m
+/// or s (leading zeros allowed).
+const EXPIRES_PATTERN: &str = concat!(
+    "^(?:never",
+    "|0*(?:[1-9][0-9]{0,3}|[12][0-9]{4}|3[0-5][0-9]{3}|36[0-4][0-9]{2}|36500)d",
+    "|0*(?:[1-9][0-9]{0,4}|[1-7][0-9]{5}|8[0-6][0-9]{4}|87[0-5][0-9]{3}|876000)h",
+    "|0*(?:[1-9][0-9]{0,6}|[1-4][0-9]{7}|5[01][0-9]{6}|52[0-4][0-9]{5}|525[0-5][0-9]{4}|52560000)m",
+    "|0*(?:[1-9][0-9]{0,8}|[12][0-9]{9}|30[0-9]{8}|31[0-4][0-9]{7}|315[0-2][0-9]{6}|3153[0-5][0-9]{5}|3153600000)s",
+    ")$"
+);
+
+/// `If-Match` values the write handlers read as a version: surrounding spaces, any `W/`
+/// prefixes and quotes around an optional `+` and a number that fits 64 bits.
+const IF_MATCH_PATTERN: &str = "^[ \\t]*(?:W/)*\"*\\+?0*[0-9]{1,19}\"*[ \\t]*$";
+
+/// Grants as `POST /api/v1/admin/plugins?grant=` takes them: comma-separated `read:TYPE` or
+/// `read:TYPE+personal`, blank items skipped.
+const GRANT_PATTERN: &str = "^[ \\t]*(?:read:[a-z0-9_]+(?:\\+personal)?)?[ \\t]*(?:,[ \\t]*(?:read:[a-z0-9_]+(?:\\+personal)?)?[ \\t]*)*$";
+
+/// Newsletter link tokens: `base64url(payload).base64url(signature)`.
+const LINK_TOKEN_PATTERN: &str = "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$";
 
 /// The OpenAPI 3.1.0 document of the whole API, with the content types of `schemas`.
 pub fn document(schemas: &SchemaRegistry) -> Value {
@@ -106,6 +132,7 @@ pub fn document(schemas: &SchemaRegistry) -> Value {
     }
 
     let public_names: Vec<&str> = public.iter().map(|t| t.name.as_str()).collect();
+    let query_names = QueryNames::of(&types);
     let all_names: Vec<&str> = types.iter().map(|t| t.name.as_str()).collect();
 
     let mut paths = Map::new();
@@ -128,9 +155,59 @@ pub fn document(schemas: &SchemaRegistry) -> Value {
         "/api/v1/manage/{type}/{id}/transitions".into(),
         transitions_path(),
     );
+    paths.insert("/api/v1/manage/{type}/{id}/history".into(), history_path());
+    paths.insert("/api/v1/manage/review-queue".into(), review_queue_path());
+    paths.insert(
+        "/api/v1/manage/exports/{plugin}/{export}".into(),
+        plugin_export_path(),
+    );
+    paths.insert("/api/v1/schemas".into(), schemas_path());
+    paths.insert("/api/v1/schemas/{type}".into(), schema_path());
+    paths.insert("/api/v1/import/{type}".into(), import_path());
+    paths.insert("/api/v1/export/{type}".into(), export_path());
+    paths.insert(
+        "/api/v1/newsletter/subscribe".into(),
+        newsletter_subscribe_path(),
+    );
+    paths.insert(
+        "/api/v1/newsletter/confirm".into(),
+        newsletter_confirm_path(),
+    );
+    paths.insert(
+        "/api/v1/newsletter/unsubscribe".into(),
+        newsletter_unsubscribe_path(),
+    );
+    paths.insert("/api/v1/auth/whoami".into(), whoami_path());
     paths.insert("/api/v1/admin/tokens".into(), tokens_path());
     paths.insert("/api/v1/admin/tokens/{id}".into(), token_path());
     paths.insert("/api/v1/admin/audit".into(), audit_path());
+    paths.insert("/api/v1/admin/backup".into(), backup_path());
+    paths.insert("/api/v1/admin/gdpr/export".into(), gdpr_export_path());
+    paths.insert("/api/v1/admin/gdpr/erase".into(), gdpr_erase_path());
+    paths.insert("/api/v1/admin/plugins".into(), plugins_path());
+    paths.insert("/api/v1/admin/plugins/{name}".into(), plugin_path());
+    paths.insert(
+        "/api/v1/admin/plugins/{name}/enable".into(),
+        plugin_switch_path(true),
+    );
+    paths.insert(
+        "/api/v1/admin/plugins/{name}/disable".into(),
+        plugin_switch_path(false),
+    );
+
+    // A path parameter that is not UTF-8 once percent-decoded is a 400 wherever there is one.
+    for (path, item) in paths.iter_mut() {
+        if !path.contains('{') {
+            continue;
+        }
+        if let Some(item) = item.as_object_mut() {
+            for (method, op) in item.iter_mut() {
+                if method != "parameters" && op["responses"].get("400").is_none() {
+                    op["responses"]["400"] = response_ref("BadRequest");
+                }
+            }
+        }
+    }
 
     json!({
         "openapi": "3.1.0",
@@ -144,13 +221,14 @@ pub fn document(schemas: &SchemaRegistry) -> Value {
         "tags": [
             {"name": "delivery", "description": "Public, read-only, cacheable: published entries of public types, without personal data."},
             {"name": "management", "description": "Creating, editing, publishing and deleting entries; needs a token with a role."},
-            {"name": "admin", "description": "Tokens and the audit log; needs an admin token."},
-            {"name": "ops", "description": "Health, metrics and this description."},
+            {"name": "admin", "description": "Tokens, the audit log, backups, data-subject requests and plugins; needs an admin token."},
+            {"name": "newsletter", "description": "Public newsletter sign-up with double opt-in, confirmation and one-click unsubscribe (RFC 8058)."},
+            {"name": "ops", "description": "Health, metrics, this description and the content types' schemas."},
         ],
         "paths": paths,
         "components": {
             "schemas": components,
-            "parameters": parameters(&public_names, &all_names),
+            "parameters": parameters(&public_names, &all_names, &query_names),
             "responses": shared_responses(),
             "headers": shared_headers(),
             "securitySchemes": {
@@ -176,7 +254,16 @@ fn info_description() -> String {
          as personal data and personal types never appear here.",
         "- **Management** (`/api/v1/manage`): a bearer token with a role. `PUT`, `PATCH` and \
          `DELETE` need `If-Match: \"<version>\"` (428 without, 409 with a stale version).",
-        "- **Admin** (`/api/v1/admin`): tokens and the audit log, admin role.",
+        "- **Admin** (`/api/v1/admin`): tokens, the audit log, online backups, data-subject \
+         requests (GDPR export and erasure) and plugins, admin role; NDJSON import and export of \
+         entries live at `/api/v1/import` and `/api/v1/export`.",
+        "- **Newsletter** (`/api/v1/newsletter`): public sign-up with double opt-in, \
+         confirmation and one-click unsubscribe; the links answer browsers with pages.",
+        "",
+        "Where a body or query parameter depends on the content type in the path (entry \
+         bodies, `fields`, `sort`, `include`, `filter`), OpenAPI cannot tie its schema to the \
+         path's value: the schema admits what any type accepts, and the server answers what \
+         the type in the path does not accept with 422 (bodies) or 400 (parameters).",
         "",
         "Errors are RFC 9457 `application/problem+json` with a stable `code`; validation errors \
          list every problem as `errors[]` of `{pointer, message}`. Any request may be answered \
@@ -520,6 +607,19 @@ fn entry_meta(ty: &str) -> Map<String, Value> {
         "published_at": {"type": "string", "format": "date-time"},
         "published_version": {"type": "integer", "minimum": 1, "description": "The version the public sees, if any."},
         "translation_of": {"type": "string", "description": "The id of the entry this one translates."},
+        "scheduled": {
+            "type": "object",
+            "description": "A transition planned for later (POST …/transitions with `at`).",
+            "required": ["transition", "to", "at", "actor"],
+            "properties": {
+                "transition": {"type": "string"},
+                "to": {"type": "string"},
+                "at": {"type": "string", "format": "date-time"},
+                "actor": {"type": "string"},
+                "role": {"type": "string"},
+                "comment": {"type": "string"},
+            },
+        },
     });
     into_map(v)
 }
@@ -664,13 +764,13 @@ fn api_schemas() -> Vec<(&'static str, Value)> {
             "NewToken",
             json!({
                 "type": "object",
-                "description": "A token to issue.",
+                "description": "A token to issue. Other keys are ignored.",
                 "required": ["role"],
                 "properties": {
                     "role": schema_ref("Role"),
                     "expires": {
-                        "description": "How long the token is valid: a whole number with unit d, h, m or s (e.g. `90d`, `12h`), or `never`. Default `90d`; a value that is not a string is ignored.",
-                        "pattern": "^([0-9]+[dhms]|never)$",
+                        "description": "How long the token is valid: `never`, or a whole number from 1 with unit d, h, m or s (e.g. `90d`, `12h`) up to 36500 days (100 years). Default `90d`; a value that is not a string is ignored.",
+                        "pattern": EXPIRES_PATTERN,
                         "examples": ["90d", "never"],
                     },
                     "label": {
@@ -684,11 +784,318 @@ fn api_schemas() -> Vec<(&'static str, Value)> {
             "Transition",
             json!({
                 "type": "object",
-                "description": "A state change. Default workflow: draft → published | archived; published → published (publish the current version) | draft | archived; archived → draft | published.",
-                "required": ["to"],
+                "description": "A state change, by target state (`to`) or by the name of a transition of the type's workflow (`transition`, which wins when both are strings). Default workflow: draft → published | archived; published → published (publish the current version) | draft | archived; archived → draft | published. Plugins may govern a type with their own workflow (e.g. review, approve). Other keys are ignored.",
+                "anyOf": [
+                    {"required": ["to"], "properties": {"to": {"type": "string"}}},
+                    {"required": ["transition"], "properties": {"transition": {"type": "string"}}},
+                ],
                 "properties": {
-                    "to": {"type": "string", "description": "The state to go to.", "examples": ["published", "draft", "archived"]},
-                    "comment": {"description": "A note on the change (a string)."},
+                    "to": {"description": "The state to go to (a string; other values are ignored).", "examples": ["published", "draft", "archived"]},
+                    "transition": {"description": "The name of the transition to take (a string; other values are ignored).", "examples": ["publish", "approve"]},
+                    "comment": {"description": "A note on the change, kept in the history (a string; other values are ignored). Some transitions need one (422 otherwise)."},
+                    "at": {
+                        "format": "date-time",
+                        "description": "When to take the transition (RFC 3339, e.g. `2026-12-24T08:00:00+01:00`): a future time schedules it (the entry shows `scheduled`), a past one means now. A value that is not a string is ignored.",
+                    },
+                },
+            }),
+        ),
+        (
+            "HistoryItem",
+            json!({
+                "type": "object",
+                "description": "One step of an entry's history: its creation, an edit, a transition, a schedule or a scheduled transition that failed.",
+                "required": ["kind", "from_state", "to_state", "actor", "at", "version"],
+                "properties": {
+                    "kind": {"type": "string", "enum": ["create", "edit", "transition", "schedule", "schedule_failed"]},
+                    "transition": {"type": "string", "description": "The transition's name (transitions and schedules)."},
+                    "from_state": {"type": "string"},
+                    "to_state": {"type": "string"},
+                    "actor": {"type": "string", "description": "The id of the token that acted, or `system`, `scheduler`, `newsletter`."},
+                    "role": {"type": "string"},
+                    "at": date_time.clone(),
+                    "comment": {"type": "string"},
+                    "version": {"type": "integer", "minimum": 0},
+                    "at_planned": date_time.clone(),
+                },
+            }),
+        ),
+        (
+            "TypeSummary",
+            json!({
+                "type": "object",
+                "description": "A content type this server knows.",
+                "required": ["name", "personal"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "title": {"description": "The schema's title (null when it has none)."},
+                    "description": {"description": "The schema's description (null when it has none)."},
+                    "personal": {"type": "boolean", "description": "Personal types hold personal data throughout: never delivered, admin-only export."},
+                },
+            }),
+        ),
+        (
+            "TypeSchema",
+            json!({
+                "type": "object",
+                "description": "A content type's JSON Schema (draft 2020-12) with Verbund's `x-verbund` annotations and its `$ref`s to shared definitions resolved.",
+                "required": ["name", "personal", "schema"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "personal": {"type": "boolean"},
+                    "schema": {"type": "object"},
+                },
+            }),
+        ),
+        (
+            "ImportReport",
+            json!({
+                "type": "object",
+                "description": "What an import did: lines stored, and each rejected line with its problems.",
+                "required": ["imported", "rejected", "errors"],
+                "properties": {
+                    "imported": {"type": "integer", "minimum": 0},
+                    "rejected": {"type": "integer", "minimum": 0},
+                    "errors": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["line", "errors"],
+                            "properties": {
+                                "line": {"type": "integer", "minimum": 1, "description": "The line number (counted from `first_line`)."},
+                                "errors": {"type": "array", "items": schema_ref("FieldError")},
+                            },
+                        },
+                    },
+                },
+            }),
+        ),
+        (
+            "Grant",
+            json!({
+                "type": "object",
+                "description": "Read access of a plugin to a content type, with or without its personal data.",
+                "required": ["content_type", "personal_data"],
+                "properties": {
+                    "content_type": {"type": "string"},
+                    "personal_data": {"type": "boolean"},
+                },
+            }),
+        ),
+        (
+            "CallLimits",
+            json!({
+                "type": "object",
+                "description": "Limits of one call of a plugin hook; the call fails at any of them.",
+                "required": ["fuel", "wall_ms", "memory_mib", "host_bytes", "output_bytes"],
+                "properties": {
+                    "fuel": {"type": "integer", "minimum": 0, "description": "Wasm fuel (about one unit per instruction)."},
+                    "wall_ms": {"type": "integer", "minimum": 0, "description": "Wall time in milliseconds."},
+                    "memory_mib": {"type": "integer", "minimum": 0, "description": "Linear memory in MiB (at most 512)."},
+                    "host_bytes": {"type": "integer", "minimum": 0, "description": "Bytes the plugin may receive from host calls in one call."},
+                    "output_bytes": {"type": "integer", "minimum": 0, "description": "Bytes of the result."},
+                },
+            }),
+        ),
+        (
+            "LimitOverride",
+            json!({
+                "type": "object",
+                "description": "An admin's override of a hook's default limits; unset (or null) fields keep the default, other keys are ignored.",
+                "properties": {
+                    "fuel": {"type": ["integer", "null"], "minimum": 0, "maximum": u64::MAX},
+                    "wall_ms": {"type": ["integer", "null"], "minimum": 0, "maximum": u64::MAX},
+                    "memory_mib": {"type": ["integer", "null"], "minimum": 0, "maximum": u64::MAX, "description": "Capped at 512."},
+                    "host_bytes": {"type": ["integer", "null"], "minimum": 0, "maximum": u64::MAX},
+                    "output_bytes": {"type": ["integer", "null"], "minimum": 0, "maximum": u64::MAX},
+                },
+            }),
+        ),
+        (
+            "PluginRecord",
+            json!({
+                "type": "object",
+                "description": "An installed plugin as stored: its manifest, the grants it asked for and was given, its state and the admin's settings.",
+                "required": ["name", "version", "contract", "description", "hash", "size", "hooks", "requested", "granted", "workflows", "exports", "enabled", "limits", "config", "installed_at", "updated_at"],
+                "properties": plugin_record_properties(),
+            }),
+        ),
+        (
+            "Plugin",
+            json!({
+                "type": "object",
+                "description": "An installed plugin as the admin API shows it: the stored record plus its recent faults, its grants as labels and the limits in effect per hook.",
+                "required": ["name", "version", "enabled", "faults", "grants", "effective_limits"],
+                "properties": {
+                    "faults": {"type": "integer", "minimum": 0, "description": "Faults in the recent window (the server disables a plugin that keeps failing)."},
+                    "grants": {
+                        "type": "object",
+                        "required": ["requested", "granted"],
+                        "properties": {
+                            "requested": {"type": "array", "items": {"type": "string", "examples": ["read:story", "read:subscriber+personal"]}},
+                            "granted": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                    "effective_limits": {
+                        "type": "object",
+                        "propertyNames": {"enum": ["describe", "validate", "on-transition", "export"]},
+                        "additionalProperties": schema_ref("CallLimits"),
+                    },
+                },
+                "allOf": [schema_ref("PluginRecord")],
+            }),
+        ),
+        (
+            "InstallReport",
+            json!({
+                "type": "object",
+                "description": "What an install (or its dry run) did or would do.",
+                "required": ["plugin", "upgraded_from", "requests_added", "requests_removed", "dry_run"],
+                "properties": {
+                    "plugin": schema_ref("PluginRecord"),
+                    "upgraded_from": {"type": ["string", "null"], "description": "The version replaced, for an upgrade."},
+                    "requests_added": {"type": "array", "items": {"type": "string"}, "description": "Grants the new version asks for that the old one did not."},
+                    "requests_removed": {"type": "array", "items": {"type": "string"}, "description": "Grants the old version asked for that the new one does not (they are dropped)."},
+                    "dry_run": {"type": "boolean"},
+                },
+            }),
+        ),
+        (
+            "PluginSettings",
+            json!({
+                "type": "object",
+                "description": "New settings of a plugin: `limits` replaces the limit overrides (by hook), `config` replaces the settings the plugin reads with `config(key)`. Absent keys keep what is set; other keys are ignored.",
+                "properties": {
+                    "limits": {
+                        "type": "object",
+                        "propertyNames": {"enum": ["describe", "validate", "on-transition", "export"]},
+                        "additionalProperties": schema_ref("LimitOverride"),
+                        "examples": [{"validate": {"wall_ms": 50}}],
+                    },
+                    "config": {
+                        "type": "object",
+                        "additionalProperties": {"type": "string"},
+                        "examples": [{"website": "https://www.example.org/"}],
+                    },
+                },
+            }),
+        ),
+        (
+            "ExportResult",
+            json!({
+                "type": "object",
+                "description": "The artifacts a plugin export produced.",
+                "required": ["artifacts"],
+                "properties": {
+                    "artifacts": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["name", "media_type", "size", "base64"],
+                            "properties": {
+                                "name": {"type": "string", "examples": ["issue.html"]},
+                                "media_type": {"type": "string", "examples": ["text/html"]},
+                                "size": {"type": "integer", "minimum": 0, "description": "Bytes before encoding."},
+                                "base64": {"type": "string", "contentEncoding": "base64"},
+                            },
+                        },
+                    },
+                },
+            }),
+        ),
+        (
+            "SignUp",
+            json!({
+                "type": "object",
+                "description": "A newsletter sign-up from a website form. Unknown keys are refused (400 invalid_sign_up).",
+                "additionalProperties": false,
+                "required": ["email", "consent_text_version"],
+                "properties": {
+                    "email": {"type": "string", "format": "email", "maxLength": 254, "description": "The address (spaces around it are ignored)."},
+                    "name": {"type": ["string", "null"], "maxLength": 200, "description": "The person's name, optional; blank means none."},
+                    "topics": {
+                        "anyOf": [schema_ref("Common_topics"), {"type": "null"}],
+                        "description": "Topics of interest; absent means all topics.",
+                    },
+                    "consent_text_version": {"type": "string", "minLength": 1, "maxLength": 50, "description": "The version of the consent text the person agreed to.", "examples": ["2026-01"]},
+                },
+            }),
+        ),
+        (
+            "NewsletterStatus",
+            json!({
+                "type": "object",
+                "required": ["data"],
+                "properties": {
+                    "data": {
+                        "type": "object",
+                        "required": ["status"],
+                        "properties": {
+                            "status": {"type": "string", "enum": ["check_your_mail", "confirmed", "unsubscribed"]},
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
+            }),
+        ),
+        (
+            "DataSubject",
+            json!({
+                "type": "object",
+                "description": "The person a data-subject request is about, by e-mail address (spaces around it are ignored; it must contain `@`). Other keys are ignored.",
+                "required": ["email"],
+                "properties": {
+                    "email": {"type": "string", "pattern": "@", "examples": ["person@example.org"]},
+                },
+            }),
+        ),
+        (
+            "DataSubjectExport",
+            json!({
+                "type": "object",
+                "description": "Everything stored about a person (GDPR Art. 15): entries of personal types with every version and their history, and the personal fields of other entries in every version.",
+                "required": ["email", "exported_at", "entries", "note"],
+                "properties": {
+                    "email": {"type": "string"},
+                    "exported_at": date_time.clone(),
+                    "entries": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["type", "id", "versions"],
+                            "properties": {
+                                "type": {"type": "string"},
+                                "id": {"type": "string"},
+                                "current": {"type": "object"},
+                                "history": {"type": "array", "items": schema_ref("HistoryItem")},
+                                "title": {},
+                                "personal_fields": {"type": "object"},
+                                "versions": {"type": "array", "items": {"type": "object"}},
+                            },
+                        },
+                    },
+                    "note": {"type": "string"},
+                },
+            }),
+        ),
+        (
+            "ErasureResult",
+            json!({
+                "type": "object",
+                "description": "What an erasure (GDPR Art. 17) removed.",
+                "required": ["erasure", "outbox_mails_deleted"],
+                "properties": {
+                    "erasure": {
+                        "type": "object",
+                        "required": ["entries_deleted", "versions_deleted", "entries_cleaned", "versions_cleaned"],
+                        "properties": {
+                            "entries_deleted": {"type": "integer", "minimum": 0, "description": "Entries of personal types deleted with all their versions."},
+                            "versions_deleted": {"type": "integer", "minimum": 0},
+                            "entries_cleaned": {"type": "integer", "minimum": 0, "description": "Entries of other types whose personal fields were removed."},
+                            "versions_cleaned": {"type": "integer", "minimum": 0},
+                        },
+                    },
+                    "outbox_mails_deleted": {"type": "integer", "minimum": 0, "description": "Mails to the address removed from the outbox."},
                 },
             }),
         ),
@@ -721,6 +1128,36 @@ fn api_schemas() -> Vec<(&'static str, Value)> {
             }),
         ),
     ]
+}
+
+fn plugin_record_properties() -> Value {
+    let date_time = json!({"type": "string", "format": "date-time"});
+    json!({
+        "name": {"type": "string", "examples": ["newsletter-export"]},
+        "version": {"type": "string"},
+        "contract": {"type": "string", "description": "The contract version the plugin was built against."},
+        "description": {"type": "string"},
+        "hash": {"type": "string", "description": "SHA-256 of the component, hex."},
+        "size": {"type": "integer", "minimum": 0},
+        "hooks": {"type": "array", "items": {"type": "string", "enum": ["describe", "validate", "on-transition", "export"]}},
+        "requested": {"type": "array", "items": schema_ref("Grant")},
+        "granted": {"type": "array", "items": schema_ref("Grant")},
+        "workflows": {"type": "array", "items": {"type": "object"}, "description": "The workflows (states and transitions) the plugin defines."},
+        "exports": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "description"],
+                "properties": {"name": {"type": "string"}, "description": {"type": "string"}},
+            },
+        },
+        "enabled": {"type": "boolean"},
+        "disabled_reason": {"type": "string"},
+        "limits": {"type": "object", "additionalProperties": schema_ref("LimitOverride")},
+        "config": {"type": "object", "additionalProperties": {"type": "string"}},
+        "installed_at": date_time.clone(),
+        "updated_at": date_time,
+    })
 }
 
 fn token_info_properties(with_secret: bool) -> Map<String, Value> {
@@ -776,7 +1213,77 @@ fn type_enum(names: &[&str]) -> Value {
     }
 }
 
-fn parameters(public: &[&str], all: &[&str]) -> Value {
+/// Names the type-dependent query parameters may use, over all types (OpenAPI cannot make a
+/// parameter's schema depend on the `type` in the path; the server answers a name the type
+/// does not have with 400 unknown_field).
+#[derive(Default)]
+struct QueryNames {
+    /// `fields` of the delivery API: metadata and the non-personal fields of public types.
+    fields: BTreeSet<String>,
+    /// `sort`: sortable non-personal fields of public types and `published_at`.
+    sort: BTreeSet<String>,
+    /// `include`: reference fields of public types.
+    include: BTreeSet<String>,
+    /// `filter[…]` of the delivery API: filterable or sortable non-personal fields of public
+    /// types and `published_at`.
+    delivery_filter: BTreeSet<String>,
+    /// `filter[…]` of the management list: every field of every type, and `locale`.
+    manage_filter: BTreeSet<String>,
+}
+
+impl QueryNames {
+    fn of(types: &[&ContentType]) -> Self {
+        let mut n = QueryNames::default();
+        n.fields
+            .extend(RESERVED_FIELDS.iter().map(|s| s.to_string()));
+        n.sort.insert("published_at".into());
+        n.delivery_filter.insert("published_at".into());
+        n.manage_filter.insert("locale".into());
+        for ct in types {
+            n.manage_filter.extend(ct.fields.keys().cloned());
+            if !ct.is_public() {
+                continue;
+            }
+            for (name, f) in &ct.fields {
+                if f.pii {
+                    continue;
+                }
+                n.fields.insert(name.clone());
+                if f.sortable {
+                    n.sort.insert(name.clone());
+                }
+                if f.filterable || f.sortable {
+                    n.delivery_filter.insert(name.clone());
+                }
+            }
+            n.include
+                .extend(ct.reference_fields().map(|(name, _)| name.to_string()));
+        }
+        n
+    }
+}
+
+/// Escapes a name for a regular expression.
+fn regex_escape(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if "\\^$.|?*+()[]{}".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A comma-separated list as the delivery handlers read it (items trimmed, blank items
+/// skipped), each item `prefix` then one of `names`.
+fn list_pattern(names: &BTreeSet<String>, prefix: &str) -> String {
+    let alternatives: Vec<String> = names.iter().map(|n| regex_escape(n)).collect();
+    let item = format!("[ \\t]*(?:{prefix}(?:{}))?[ \\t]*", alternatives.join("|"));
+    format!("^{item}(?:,{item})*$")
+}
+
+fn parameters(public: &[&str], all: &[&str], names: &QueryNames) -> Value {
     json!({
         "DeliveryType": {
             "name": "type", "in": "path", "required": true,
@@ -835,19 +1342,38 @@ fn parameters(public: &[&str], all: &[&str]) -> Value {
         },
         "Fields": {
             "name": "fields", "in": "query",
-            "description": "Comma-separated fields to return (id, type, locale and version are always included); an unknown or personal field is a 400 unknown_field.",
-            "schema": {"type": "string"},
+            "description": "Comma-separated fields to return (id, type, locale and version are always included): metadata and the non-personal fields of the type. A name the type does not have (or a personal field) is a 400 unknown_field; the schema lists the names of all public types.",
+            "schema": {"type": "string", "pattern": list_pattern(&names.fields, "")},
+            "examples": {"titles": {"value": "title,slug"}},
         },
         "Include": {
             "name": "include", "in": "query",
-            "description": "Comma-separated reference fields whose published targets to return in `included`, by type; a field that is not a reference is a 400 unknown_field.",
-            "schema": {"type": "string"},
+            "description": "Comma-separated reference fields whose published targets to return in `included`, by type. A field of the type that is not a reference is a 400 unknown_field; the schema lists the reference fields of all public types.",
+            "schema": {"type": "string", "pattern": list_pattern(&names.include, "")},
         },
         "Sort": {
             "name": "sort", "in": "query",
-            "description": "Comma-separated sort keys, `-` for descending; sortable fields of the type and `published_at` (default `-published_at`). Others are a 400 unknown_field.",
-            "schema": {"type": "string"},
+            "description": "Comma-separated sort keys, `-` for descending (`+` or nothing for ascending): sortable fields of the type and `published_at` (default `-published_at`). Others are a 400 unknown_field; the schema lists the sortable fields of all public types.",
+            "schema": {"type": "string", "pattern": list_pattern(&names.sort, "(?:-|\\+*)")},
             "examples": {"newest": {"value": "-published_at"}},
+        },
+        "DeliveryFilter": {
+            "name": "filter", "in": "query", "style": "deepObject", "explode": true,
+            "description": "Equality filters `filter[field]=value` on filterable or sortable fields of the type and `published_at` (values are typed: numbers, `true`/`false`, RFC 3339 instants or dates). The operator form `filter[field][op]=value` is described with the operation. A field the type cannot filter on, or a value of the wrong kind, is a 400; the schema lists the fields of all public types.",
+            "schema": {
+                "type": "object",
+                "propertyNames": {"enum": names.delivery_filter},
+                "additionalProperties": {"type": "string"},
+            },
+        },
+        "ManageFilter": {
+            "name": "filter", "in": "query", "style": "deepObject", "explode": true,
+            "description": "Filters `filter[field]=value`: entries whose field equals the value as text (for a list field: holds such an item), or `filter[locale]=de`. A field the type does not have is a 400 unknown_field; the schema lists the fields of all types.",
+            "schema": {
+                "type": "object",
+                "propertyNames": {"enum": names.manage_filter},
+                "additionalProperties": {"type": "string"},
+            },
         },
         "Preview": {
             "name": "preview", "in": "query",
@@ -868,8 +1394,52 @@ fn parameters(public: &[&str], all: &[&str]) -> Value {
         "IfMatch": {
             "name": "If-Match", "in": "header", "required": true,
             "description": "The version edited, as returned in the entry's ETag, e.g. `\"3\"`. Missing: 428 precondition_required; not a version: 400 invalid_if_match; stale: 409 version_conflict.",
-            "schema": {"type": "string", "pattern": "^\\s*(W/)*\"*\\+?[0-9]+\"*\\s*$"},
+            "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
             "examples": {"version": {"value": "\"1\""}},
+        },
+        "SchemaType": {
+            "name": "type", "in": "path", "required": true,
+            "description": "A content type (personal types included).",
+            "schema": type_enum(all),
+        },
+        "PluginName": {
+            "name": "name", "in": "path", "required": true,
+            "description": "The name of an installed plugin (see GET /api/v1/admin/plugins).",
+            "schema": {"type": "string", "minLength": 1},
+        },
+        "ExportPlugin": {
+            "name": "plugin", "in": "path", "required": true,
+            "description": "The name of an installed plugin with exports.",
+            "schema": {"type": "string", "minLength": 1},
+            "examples": {"newsletter": {"value": "newsletter-export"}},
+        },
+        "ExportName": {
+            "name": "export", "in": "path", "required": true,
+            "description": "One of the plugin's exports (see `exports` of GET /api/v1/admin/plugins/{name}).",
+            "schema": {"type": "string", "minLength": 1},
+            "examples": {"issue": {"value": "issue"}},
+        },
+        "LinkToken": {
+            "name": "token", "in": "query", "required": true,
+            "description": "The signed token of the link in the e-mail (`payload.signature`, base64url). Missing: 400 missing_token; changed, incomplete or for another purpose: 400 invalid_token; expired: 410 token_expired.",
+            "schema": {"type": "string", "pattern": LINK_TOKEN_PATTERN},
+        },
+        "FirstLine": {
+            "name": "first_line", "in": "query",
+            "description": "The number of the body's first line, for error reports when a big file is sent in parts (400 invalid_parameter unless a whole number from 1).",
+            "schema": {"type": "integer", "minimum": 1, "maximum": u64::MAX, "default": 1},
+        },
+        "Grant": {
+            "name": "grant", "in": "query", "style": "form", "explode": true,
+            "description": "What to grant: `read:TYPE` or `read:TYPE+personal`, repeated or comma-separated (400 invalid_grant otherwise). Without any, the plugin gets everything it asks for; with some, only those (and only what it asks for).",
+            "schema": {"type": "array", "items": {"type": "string", "pattern": GRANT_PATTERN}},
+            "examples": {"story": {"value": ["read:story"]}},
+        },
+        "DryRun": {
+            "name": "dry_run", "in": "query",
+            "description": "`true` or `1`: check the component and report what an install would do, without installing. Any other value means false.",
+            "schema": {"type": "string"},
+            "examples": {"dry": {"value": "true"}},
         },
     })
 }
@@ -918,9 +1488,9 @@ fn shared_responses() -> Value {
     let mut too_many = problem("Rate limited (rate_limited); retry after `Retry-After` seconds.");
     too_many["headers"] = json!({"Retry-After": header_ref("RetryAfter")});
     json!({
-        "BadRequest": problem("The request cannot be read: e.g. invalid_query, invalid_limit, unknown_parameter, unknown_field, unknown_operator, invalid_cursor, invalid_json, invalid_if_match."),
+        "BadRequest": problem("The request cannot be read: e.g. invalid_query, invalid_limit, unknown_parameter, unknown_field, unknown_operator, invalid_cursor, invalid_json, invalid_if_match, or a path segment that is not UTF-8 once percent-decoded (bad_request)."),
         "Unauthorized": unauthorized,
-        "Forbidden": problem("The token's role does not allow this (forbidden)."),
+        "Forbidden": problem("The token's role does not allow this (forbidden), or the workflow does not give this transition to the role (role_not_allowed)."),
         "NotFound": problem("Unknown content type (unknown_type) or entry (not_found)."),
         "UnsupportedMediaType": problem("The body is not sent as JSON (unsupported_media_type)."),
         "ValidationFailed": problem("The entry is invalid (validation_failed); `errors` lists every problem with its pointer."),
@@ -930,6 +1500,8 @@ fn shared_responses() -> Value {
         "TooManyRequests": too_many,
         "InternalError": problem("The server could not complete the request (internal); it has been logged."),
         "ServiceUnavailable": problem("The server is overloaded or the write kept conflicting (overloaded, contended); try again."),
+        "PluginsOff": problem("This server runs without the plugin host (plugins_off)."),
+        "PluginFailed": problem("The plugin failed: it trapped, ran out of a limit or returned something invalid (plugin_failed)."),
     })
 }
 
@@ -1104,6 +1676,7 @@ fn content_list_path(public: &[&ContentType]) -> Value {
                 param_ref("Sort"),
                 param_ref("Fields"),
                 param_ref("Include"),
+                param_ref("DeliveryFilter"),
                 param_ref("IfNoneMatch"),
             ],
             "responses": responses(json!({
@@ -1240,6 +1813,7 @@ fn entry_links(id: &str, etag: Option<&str>) -> Value {
         ("GetEntry", "getEntry"),
         ("ListRevisions", "listRevisions"),
         ("TransitionEntry", "transitionEntry"),
+        ("GetHistory", "getHistory"),
     ] {
         links.insert(
             name.into(),
@@ -1254,10 +1828,13 @@ fn entry_links(id: &str, etag: Option<&str>) -> Value {
         ] {
             let mut parameters = base.clone();
             parameters["header.If-Match"] = Value::String(etag.into());
-            links.insert(
-                name.into(),
-                json!({"operationId": op, "parameters": parameters}),
-            );
+            let mut link = json!({"operationId": op, "parameters": parameters});
+            if op == "replaceEntry" {
+                // The entry as returned can be sent back as it is (metadata is ignored).
+                link["requestBody"] = Value::String("$response.body#/data".into());
+                link["x-schemathesis"] = json!({"merge_body": false});
+            }
+            links.insert(name.into(), link);
         }
     }
     Value::Object(links)
@@ -1297,6 +1874,7 @@ fn manage_collection_path() -> Value {
                 "404": response_ref("NotFound"),
                 "415": response_ref("UnsupportedMediaType"),
                 "422": response_ref("ValidationFailed"),
+                "502": response_ref("PluginFailed"),
             })),
         },
         "get": {
@@ -1310,6 +1888,7 @@ fn manage_collection_path() -> Value {
                 param_ref("State"),
                 param_ref("Limit100"),
                 param_ref("ManageCursor"),
+                param_ref("ManageFilter"),
             ],
             "responses": responses(json!({
                 "200": {
@@ -1355,6 +1934,7 @@ fn manage_entry_path() -> Value {
         "415": response_ref("UnsupportedMediaType"),
         "422": response_ref("ValidationFailed"),
         "428": response_ref("PreconditionRequired"),
+        "502": response_ref("PluginFailed"),
     }));
     json!({
         "parameters": [param_ref("ManageType"), param_ref("EntryId")],
@@ -1452,7 +2032,7 @@ fn transitions_path() -> Value {
         "post": {
             "operationId": "transitionEntry",
             "summary": "Move an entry to another state (publish, unpublish, archive)",
-            "description": "Publishing makes the entry's current version the public one (and validates it against the published view: slug free, references published). Needs the editor, reviewer or admin role.",
+            "description": "Takes a transition of the type's workflow, by target state (`to`) or name (`transition`); with `at` in the future it is scheduled instead. Publishing makes the entry's current version the public one (and validates it against the published view: slug free, references published). Roles may be limited per transition, some need a comment, and a plugin governing the type may refuse. Needs the editor, reviewer or admin role.",
             "tags": ["management"],
             "security": bearer(),
             "requestBody": {
@@ -1465,9 +2045,10 @@ fn transitions_path() -> Value {
                 "401": response_ref("Unauthorized"),
                 "403": response_ref("Forbidden"),
                 "404": response_ref("NotFound"),
-                "409": conflict("The workflow does not allow this transition from the entry's state (invalid_transition)."),
+                "409": conflict("The workflow does not allow this transition from the entry's state (invalid_transition), the governing plugin refused it (transition_denied, with `plugin` and `reason`) or the entry changed meanwhile (version_conflict)."),
                 "415": response_ref("UnsupportedMediaType"),
-                "422": response_ref("ValidationFailed"),
+                "422": problem("Neither `to` nor `transition` is a string, `at` is not an RFC 3339 instant, the transition needs a comment, or publishing would break the published view (validation_failed, with `errors`)."),
+                "502": response_ref("PluginFailed"),
             })),
         },
     })
@@ -1590,6 +2171,530 @@ fn audit_path() -> Value {
     })
 }
 
+fn data_of(schema: Value) -> Value {
+    json!({
+        "type": "object",
+        "required": ["data"],
+        "properties": {"data": schema},
+    })
+}
+
+fn json_ok(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": json_content(data_of(schema))})
+}
+
+fn html(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    })
+}
+
+/// An error answered as problem+json, or as a page for browsers (without `Accept: …json`).
+fn problem_or_page(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": schema_ref("Problem")},
+            "text/html": {"schema": {"type": "string"}},
+        },
+    })
+}
+
+fn history_path() -> Value {
+    json!({
+        "parameters": [param_ref("ManageType"), param_ref("EntryId")],
+        "get": {
+            "operationId": "getHistory",
+            "summary": "An entry's history",
+            "description": "Its creation, every edit, transition and schedule, oldest first, with who did it and their comments. By id, or by slug in locale `de`. Needs the editor, reviewer or admin role.",
+            "tags": ["management"],
+            "security": bearer(),
+            "responses": responses(json!({
+                "200": json_ok("The history.", json!({"type": "array", "items": schema_ref("HistoryItem")})),
+                "401": response_ref("Unauthorized"),
+                "403": response_ref("Forbidden"),
+                "404": response_ref("NotFound"),
+            })),
+        },
+    })
+}
+
+fn review_queue_path() -> Value {
+    json!({
+        "get": {
+            "operationId": "reviewQueue",
+            "summary": "What waits for the caller",
+            "description": "Current entries of types governed by a plugin workflow that are in a state with a transition the caller's role may take (admins: any), and that the caller neither created nor last edited. Needs the editor, reviewer or admin role.",
+            "tags": ["management"],
+            "security": bearer(),
+            "responses": responses(json!({
+                "200": json_ok("The entries waiting, by type.", json!({"type": "array", "items": schema_ref("AnyEntry")})),
+                "401": response_ref("Unauthorized"),
+                "403": response_ref("Forbidden"),
+            })),
+        },
+    })
+}
+
+fn plugin_export_path() -> Value {
+    json!({
+        "parameters": [param_ref("ExportPlugin"), param_ref("ExportName")],
+        "post": {
+            "operationId": "runExport",
+            "summary": "Run a plugin export",
+            "description": "Runs one of a plugin's exports (e.g. `newsletter-export`/`issue`) with the members of the JSON object body as its parameters (strings as they are, other values as JSON text); an empty body means no parameters. The artifacts come back base64-encoded. Needs the editor, reviewer or admin role.",
+            "tags": ["management"],
+            "security": bearer(),
+            "requestBody": {
+                "required": false,
+                "content": json_content(json!({
+                    "type": "object",
+                    "description": "The export's parameters, e.g. `{\"since\": \"2026-11-01\"}`; which ones an export takes is up to the plugin (it answers 422 for what it cannot use).",
+                    "additionalProperties": true,
+                    "examples": [{"since": "2026-11-01"}],
+                })),
+            },
+            "responses": responses(json!({
+                "200": json_ok("The artifacts.", schema_ref("ExportResult")),
+                "400": response_ref("BadRequest"),
+                "401": response_ref("Unauthorized"),
+                "403": response_ref("Forbidden"),
+                "404": problem("No plugin of that name is installed (not_found)."),
+                "409": problem("The plugin is disabled (plugin_disabled)."),
+                "415": response_ref("UnsupportedMediaType"),
+                "422": problem("The plugin has no export of that name (plugin_invalid)."),
+                "501": response_ref("PluginsOff"),
+                "502": response_ref("PluginFailed"),
+            })),
+        },
+    })
+}
+
+fn schemas_path() -> Value {
+    json!({
+        "get": {
+            "operationId": "listSchemas",
+            "summary": "The content types",
+            "description": "Every content type of this server with its title and whether it is personal.",
+            "tags": ["ops"],
+            "security": [],
+            "responses": responses(json!({
+                "200": json_ok("The content types.", json!({"type": "array", "items": schema_ref("TypeSummary")})),
+            })),
+        },
+    })
+}
+
+fn schema_path() -> Value {
+    json!({
+        "parameters": [param_ref("SchemaType")],
+        "get": {
+            "operationId": "getSchema",
+            "summary": "A content type's JSON Schema",
+            "description": "The schema as the server validates with, `$ref`s to shared definitions resolved, with the `x-verbund` annotations (editors' tools build forms from it).",
+            "tags": ["ops"],
+            "security": [],
+            "responses": responses(json!({
+                "200": json_ok("The schema.", schema_ref("TypeSchema")),
+                "404": response_ref("NotFound"),
+            })),
+        },
+    })
+}
+
+fn import_path() -> Value {
+    json!({
+        "parameters": [param_ref("SchemaType")],
+        "post": {
+            "operationId": "importEntries",
+            "summary": "Import entries (NDJSON)",
+            "description": "One JSON object per line, as `GET /api/v1/export/{type}` writes them: the fields plus optional id, locale, state (draft or published), published_at and translation_of. Each line is validated and stored or rejected on its own; the answer counts both and lists each rejected line's problems. The content type of the body is not checked. Needs the admin role.",
+            "tags": ["admin"],
+            "security": bearer(),
+            "parameters": [param_ref("FirstLine")],
+            "requestBody": {
+                "required": false,
+                "content": {
+                    "application/x-ndjson": {"schema": {"type": "string"}},
+                    "text/plain": {"schema": {"type": "string"}},
+                },
+            },
+            "responses": responses(json!({
+                "200": json_ok("What was imported and rejected.", schema_ref("ImportReport")),
+                "400": problem("An unknown query parameter, a `first_line` that is not a line number (invalid_parameter) or a body that is not UTF-8 (invalid_body)."),
+                "401": response_ref("Unauthorized"),
+                "403": response_ref("Forbidden"),
+                "404": response_ref("NotFound"),
+            })),
+        },
+    })
+}
+
+fn export_path() -> Value {
+    json!({
+        "parameters": [param_ref("SchemaType")],
+        "get": {
+            "operationId": "exportEntries",
+            "summary": "Export entries (NDJSON)",
+            "description": "The current version of every entry of the type, one JSON object per line in id order, as `POST /api/v1/import/{type}` takes them back. Takes no query parameters. Needs the editor, reviewer or admin role; for personal types the admin role.",
+            "tags": ["management"],
+            "security": bearer(),
+            "responses": responses(json!({
+                "200": {
+                    "description": "The entries, one per line.",
+                    "headers": {"Cache-Control": required_header("CacheControl", true)},
+                    "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+                },
+                "400": response_ref("BadRequest"),
+                "401": response_ref("Unauthorized"),
+                "403": response_ref("Forbidden"),
+                "404": response_ref("NotFound"),
+            })),
+        },
+    })
+}
+
+fn newsletter_subscribe_path() -> Value {
+    json!({
+        "post": {
+            "operationId": "subscribeNewsletter",
+            "summary": "Sign up for the newsletter (first opt-in)",
+            "description": "Stores the request and mails a confirmation link to the address. The answer is the same whatever the address's state (new, unconfirmed, subscribed, unsubscribed), so that nobody learns through the form whether someone is subscribed; a subscribed address gets a note instead of a link.",
+            "tags": ["newsletter"],
+            "security": [],
+            "requestBody": {
+                "required": true,
+                "content": json_content(schema_ref("SignUp")),
+            },
+            "responses": responses(json!({
+                "202": {
+                    "description": "Accepted: check your mail.",
+                    "content": json_content(schema_ref("NewsletterStatus")),
+                },
+                "400": problem("The body is not JSON (invalid_json) or not a sign-up: a missing or unknown key, a value of the wrong type (invalid_sign_up)."),
+                "409": problem("The subscriber was changed meanwhile (version_conflict); try again."),
+                "415": response_ref("UnsupportedMediaType"),
+                "422": response_ref("ValidationFailed"),
+                "501": problem("This server has no mail outbox (newsletter_off)."),
+                "503": problem("The mail could not be written (mail_unavailable), or the server is overloaded; try again later."),
+            })),
+        },
+    })
+}
+
+fn newsletter_confirm_path() -> Value {
+    json!({
+        "get": {
+            "operationId": "confirmNewsletter",
+            "summary": "Confirm a sign-up (second opt-in)",
+            "description": "The link in the confirmation mail. Answers with a page for browsers, or JSON when `Accept` names JSON. Confirming twice is fine.",
+            "tags": ["newsletter"],
+            "security": [],
+            "parameters": [param_ref("LinkToken")],
+            "responses": responses(json!({
+                "200": {
+                    "description": "Confirmed.",
+                    "content": {
+                        "text/html": {"schema": {"type": "string"}},
+                        "application/json": {"schema": schema_ref("NewsletterStatus")},
+                    },
+                },
+                "400": problem_or_page("No token (missing_token), an unknown query parameter, or a token that is not valid (invalid_token)."),
+                "404": problem_or_page("The subscriber no longer exists (not_found)."),
+                "409": problem_or_page("The subscriber was changed meanwhile (version_conflict)."),
+                "410": problem_or_page("The link has expired (token_expired)."),
+            })),
+        },
+    })
+}
+
+fn newsletter_unsubscribe_path() -> Value {
+    json!({
+        "get": {
+            "operationId": "unsubscribePage",
+            "summary": "The page of an unsubscribe link",
+            "description": "A page with a button that sends the one-click POST. It does not unsubscribe by itself (link scanners fetch links) and does not check the token.",
+            "tags": ["newsletter"],
+            "security": [],
+            "parameters": [{
+                "name": "token", "in": "query", "required": true,
+                "description": "The token of the link in the e-mail, put into the page's form as it is (checked by the POST).",
+                "schema": {"type": "string"},
+            }],
+            "responses": responses(json!({
+                "200": html("The page."),
+                "400": problem("No token (missing_token) or an unknown query parameter."),
+            })),
+        },
+        "post": {
+            "operationId": "unsubscribeNewsletter",
+            "summary": "Unsubscribe (one click, RFC 8058)",
+            "description": "Mail programs send `List-Unsubscribe=One-Click` as a form; the body is not read. Answers with a page, or JSON when `Accept` names JSON. Unsubscribing twice is fine.",
+            "tags": ["newsletter"],
+            "security": [],
+            "parameters": [param_ref("LinkToken")],
+            "requestBody": {
+                "required": false,
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"List-Unsubscribe": {"type": "string", "const": "One-Click"}},
+                        },
+                    },
+                },
+            },
+            "responses": responses(json!({
+                "200": {
+                    "description": "Unsubscribed.",
+                    "content": {
+                        "text/html": {"schema": {"type": "string"}},
+                        "application/json": {"schema": schema_ref("NewsletterStatus")},
+                    },
+                },
+                "400": problem("No token (missing_token), an unknown query parameter, or a token that is not valid (invalid_token)."),
+                "404": problem("The subscriber no longer exists (not_found)."),
+                "409": problem("The subscriber was changed meanwhile (version_conflict)."),
+                "410": problem("The link has expired (token_expired)."),
+            })),
+        },
+    })
+}
+
+fn whoami_path() -> Value {
+    json!({
+        "get": {
+            "operationId": "whoami",
+            "summary": "Who the token belongs to",
+            "description": "The token's id and role: lets clients check a token (`verbund login`). Any role.",
+            "tags": ["ops"],
+            "security": bearer(),
+            "responses": responses(json!({
+                "200": json_ok("The token.", json!({
+                    "type": "object",
+                    "required": ["token_id", "role"],
+                    "properties": {"token_id": {"type": "string"}, "role": schema_ref("Role")},
+                })),
+                "401": response_ref("Unauthorized"),
+            })),
+        },
+    })
+}
+
+fn backup_path() -> Value {
+    json!({
+        "get": {
+            "operationId": "backup",
+            "summary": "An online backup",
+            "description": "A consistent snapshot of the whole data dir, streamed (restore with `verbund backup restore`); writes wait while it is read, reads go on. Needs the admin role.",
+            "tags": ["admin"],
+            "security": bearer(),
+            "responses": responses(json!({
+                "200": {
+                    "description": "The backup.",
+                    "headers": {"Cache-Control": required_header("CacheControl", true)},
+                    "content": {"application/vnd.verbund.backup": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                "401": response_ref("Unauthorized"),
+                "403": response_ref("Forbidden"),
+            })),
+        },
+    })
+}
+
+fn gdpr_responses(ok: Value) -> Value {
+    responses(json!({
+        "200": ok,
+        "400": problem("The body is not JSON (invalid_json) or names no e-mail address (invalid_email)."),
+        "401": response_ref("Unauthorized"),
+        "403": response_ref("Forbidden"),
+        "415": response_ref("UnsupportedMediaType"),
+    }))
+}
+
+fn gdpr_export_path() -> Value {
+    json!({
+        "post": {
+            "operationId": "gdprExport",
+            "summary": "Everything stored about a person (GDPR Art. 15)",
+            "description": "Entries of personal types holding the address, with every version and their history, and the personal fields of other entries holding it, in every version. Audited. Needs the admin role.",
+            "tags": ["admin"],
+            "security": bearer(),
+            "requestBody": {"required": true, "content": json_content(schema_ref("DataSubject"))},
+            "responses": gdpr_responses(json_ok("The export.", schema_ref("DataSubjectExport"))),
+        },
+    })
+}
+
+fn gdpr_erase_path() -> Value {
+    json!({
+        "post": {
+            "operationId": "gdprErase",
+            "summary": "Erase a person (GDPR Art. 17)",
+            "description": "Deletes entries of personal types holding the address with all their versions, removes the personal fields holding it from other entries in every version, and deletes mails to it from the outbox. The audit record holds counts only. Needs the admin role.",
+            "tags": ["admin"],
+            "security": bearer(),
+            "requestBody": {"required": true, "content": json_content(schema_ref("DataSubject"))},
+            "responses": gdpr_responses(json_ok("What was erased.", schema_ref("ErasureResult"))),
+        },
+    })
+}
+
+/// Links from an answer naming a plugin (`name`, a runtime expression) to the operations on it.
+fn plugin_links(name: &str) -> Value {
+    let mut links = Map::new();
+    for (link, op) in [
+        ("GetPlugin", "getPlugin"),
+        ("ConfigurePlugin", "configurePlugin"),
+        ("EnablePlugin", "enablePlugin"),
+        ("DisablePlugin", "disablePlugin"),
+        ("RemovePlugin", "removePlugin"),
+    ] {
+        links.insert(
+            link.into(),
+            json!({"operationId": op, "parameters": {"name": name}}),
+        );
+    }
+    Value::Object(links)
+}
+
+fn plugins_path() -> Value {
+    let mut installed = json_ok("Installed (or upgraded).", schema_ref("InstallReport"));
+    installed["links"] = plugin_links("$response.body#/data/plugin/name");
+    let mut listed = json_ok(
+        "The plugins.",
+        json!({"type": "array", "items": schema_ref("Plugin")}),
+    );
+    listed["links"] = plugin_links("$response.body#/data/0/name");
+    json!({
+        "get": {
+            "operationId": "listPlugins",
+            "summary": "List the installed plugins",
+            "description": "Every installed plugin with its grants, settings, limits in effect and recent faults. Needs the admin role.",
+            "tags": ["admin"],
+            "security": bearer(),
+            "responses": responses(json!({
+                "200": listed,
+                "401": response_ref("Unauthorized"),
+                "403": response_ref("Forbidden"),
+                "501": response_ref("PluginsOff"),
+            })),
+        },
+        "post": {
+            "operationId": "installPlugin",
+            "summary": "Install or upgrade a plugin",
+            "description": "The body is the plugin, a WebAssembly component (built with plugins/build); a plugin of the same name is upgraded. The content type of the body is not checked. Needs the admin role.",
+            "tags": ["admin"],
+            "security": bearer(),
+            "parameters": [param_ref("Grant"), param_ref("DryRun")],
+            "requestBody": {
+                "required": true,
+                "content": {
+                    "application/wasm": {"schema": {"type": "string", "format": "binary", "minLength": 1}},
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary", "minLength": 1}},
+                },
+            },
+            "responses": responses(json!({
+                "200": json_ok("Dry run: what an install would do.", schema_ref("InstallReport")),
+                "201": installed,
+                "400": problem("An empty body (empty_body), a grant that is not `read:TYPE[+personal]` (invalid_grant) or an unknown query parameter."),
+                "401": response_ref("Unauthorized"),
+                "403": response_ref("Forbidden"),
+                "422": problem("Not a valid plugin: not a WebAssembly component, a contract this server does not speak, a manifest it cannot accept (plugin_invalid)."),
+                "501": response_ref("PluginsOff"),
+                "503": problem("The plugin host is busy (plugins_busy), or the server is overloaded; try again."),
+            })),
+        },
+    })
+}
+
+fn plugin_path() -> Value {
+    let plugin_ok = |d: &str| json_ok(d, schema_ref("Plugin"));
+    json!({
+        "parameters": [param_ref("PluginName")],
+        "get": {
+            "operationId": "getPlugin",
+            "summary": "Show a plugin",
+            "tags": ["admin"],
+            "description": "Needs the admin role.",
+            "security": bearer(),
+            "responses": responses(json!({
+                "200": plugin_ok("The plugin."),
+                "401": response_ref("Unauthorized"),
+                "403": response_ref("Forbidden"),
+                "404": response_ref("NotFound"),
+                "501": response_ref("PluginsOff"),
+            })),
+        },
+        "patch": {
+            "operationId": "configurePlugin",
+            "summary": "Change a plugin's limits and settings",
+            "description": "Replaces the limit overrides and/or the settings; with new settings the plugin describes itself again (and is refused if it cannot). Needs the admin role.",
+            "tags": ["admin"],
+            "security": bearer(),
+            "requestBody": {"required": true, "content": json_content(schema_ref("PluginSettings"))},
+            "responses": responses(json!({
+                "200": plugin_ok("The plugin with its new settings."),
+                "400": problem("The body is not JSON (invalid_json), `limits` is not a map of hooks to limits (invalid_limits) or `config` not an object of strings (invalid_config)."),
+                "401": response_ref("Unauthorized"),
+                "403": response_ref("Forbidden"),
+                "404": response_ref("NotFound"),
+                "415": response_ref("UnsupportedMediaType"),
+                "422": problem("With these settings the plugin cannot describe itself (plugin_invalid)."),
+                "501": response_ref("PluginsOff"),
+            })),
+        },
+        "delete": {
+            "operationId": "removePlugin",
+            "summary": "Remove a plugin",
+            "description": "Its hooks stop at once; entries keep their state. Needs the admin role.",
+            "tags": ["admin"],
+            "security": bearer(),
+            "responses": responses(json!({
+                "200": json_ok("The removed plugin's record.", schema_ref("PluginRecord")),
+                "401": response_ref("Unauthorized"),
+                "403": response_ref("Forbidden"),
+                "404": response_ref("NotFound"),
+                "501": response_ref("PluginsOff"),
+            })),
+        },
+    })
+}
+
+fn plugin_switch_path(enable: bool) -> Value {
+    let (id, summary, description) = if enable {
+        (
+            "enablePlugin",
+            "Enable a plugin",
+            "Its hooks run again and its recent faults are forgotten. Needs the admin role.",
+        )
+    } else {
+        (
+            "disablePlugin",
+            "Disable a plugin",
+            "Its hooks stop running until it is enabled again (the reason names who disabled it). Needs the admin role.",
+        )
+    };
+    json!({
+        "parameters": [param_ref("PluginName")],
+        "post": {
+            "operationId": id,
+            "summary": summary,
+            "description": description,
+            "tags": ["admin"],
+            "security": bearer(),
+            "responses": responses(json!({
+                "200": json_ok("The plugin.", schema_ref("Plugin")),
+                "401": response_ref("Unauthorized"),
+                "403": response_ref("Forbidden"),
+                "404": response_ref("NotFound"),
+                "501": response_ref("PluginsOff"),
+            })),
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1618,6 +2723,7 @@ mod tests {
         assert_eq!(d["info"]["title"], "Verbund API");
         assert_eq!(d["servers"][0]["url"], "/");
         let paths = d["paths"].as_object().unwrap();
+        let mut documented = 0;
         for (path, methods) in [
             ("/healthz", &["get"][..]),
             ("/metrics", &["get"]),
@@ -1632,15 +2738,46 @@ mod tests {
             ),
             ("/api/v1/manage/{type}/{id}/revisions", &["get"]),
             ("/api/v1/manage/{type}/{id}/transitions", &["post"]),
+            ("/api/v1/manage/{type}/{id}/history", &["get"]),
+            ("/api/v1/manage/review-queue", &["get"]),
+            ("/api/v1/manage/exports/{plugin}/{export}", &["post"]),
+            ("/api/v1/schemas", &["get"]),
+            ("/api/v1/schemas/{type}", &["get"]),
+            ("/api/v1/import/{type}", &["post"]),
+            ("/api/v1/export/{type}", &["get"]),
+            ("/api/v1/newsletter/subscribe", &["post"]),
+            ("/api/v1/newsletter/confirm", &["get"]),
+            ("/api/v1/newsletter/unsubscribe", &["get", "post"]),
+            ("/api/v1/auth/whoami", &["get"]),
             ("/api/v1/admin/tokens", &["get", "post"]),
             ("/api/v1/admin/tokens/{id}", &["delete"]),
             ("/api/v1/admin/audit", &["get"]),
+            ("/api/v1/admin/backup", &["get"]),
+            ("/api/v1/admin/gdpr/export", &["post"]),
+            ("/api/v1/admin/gdpr/erase", &["post"]),
+            ("/api/v1/admin/plugins", &["get", "post"]),
+            ("/api/v1/admin/plugins/{name}", &["get", "patch", "delete"]),
+            ("/api/v1/admin/plugins/{name}/enable", &["post"]),
+            ("/api/v1/admin/plugins/{name}/disable", &["post"]),
         ] {
             let item = paths.get(path).unwrap_or_else(|| panic!("missing {path}"));
             for m in methods {
                 assert!(item.get(*m).is_some(), "missing {m} {path}");
             }
+            documented += methods.len();
         }
+        // Every route of the router, and nothing else.
+        let operations: usize = paths
+            .values()
+            .map(|item| {
+                item.as_object()
+                    .unwrap()
+                    .keys()
+                    .filter(|k| *k != "parameters")
+                    .count()
+            })
+            .sum();
+        assert_eq!(operations, documented);
     }
 
     #[test]
@@ -1657,7 +2794,7 @@ mod tests {
                 assert!(op["summary"].is_string(), "{method} {path}");
                 let tag = op["tags"][0].as_str().unwrap();
                 assert!(
-                    ["delivery", "management", "admin", "ops"].contains(&tag),
+                    ["delivery", "management", "admin", "newsletter", "ops"].contains(&tag),
                     "{tag}"
                 );
                 for status in ["408", "413", "429", "503"] {
@@ -1666,9 +2803,150 @@ mod tests {
                         "{method} {path} lacks {status}"
                     );
                 }
+                // A token is checked before anything else: every operation that takes one
+                // documents 401.
+                if op["security"].to_string().contains("bearerAuth") {
+                    assert!(op["responses"].get("401").is_some(), "{method} {path}");
+                }
+                // JSON bodies are refused in other media types.
+                if op["requestBody"]["content"]
+                    .get("application/json")
+                    .is_some()
+                {
+                    assert!(op["responses"].get("415").is_some(), "{method} {path}");
+                }
             }
         }
-        assert_eq!(ids.len(), 18);
+        assert_eq!(ids.len(), 40);
+    }
+
+    /// Whether `value` matches `pattern` as a JSON Schema validator reads it.
+    fn matches(pattern: &str, value: &str) -> bool {
+        jsonschema::validator_for(&json!({"type": "string", "pattern": pattern}))
+            .unwrap()
+            .is_valid(&json!(value))
+    }
+
+    #[test]
+    fn token_expiry_pattern_is_what_the_server_accepts() {
+        let mut samples: Vec<String> = [
+            "never",
+            "Never",
+            "never ",
+            " 90d",
+            "90d",
+            "90D",
+            "d",
+            "5",
+            "5dd",
+            "-1d",
+            "+1d",
+            "1.5d",
+            "0d",
+            "00d",
+            "0001d",
+            "1w",
+            "",
+            "18446744073709551616d",
+            "99999999999999999999s",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for (unit, max) in [
+            ("d", 36_500u64),
+            ("h", 876_000),
+            ("m", 52_560_000),
+            ("s", 3_153_600_000),
+        ] {
+            for n in [
+                1,
+                9,
+                10,
+                99,
+                100,
+                max / 7,
+                max / 2,
+                max - 1,
+                max,
+                max + 1,
+                max * 10,
+            ] {
+                samples.push(format!("{n}{unit}"));
+                samples.push(format!("000{n}{unit}"));
+            }
+            // Every boundary of each digit of the maximum.
+            let digits = max.to_string();
+            for i in 0..digits.len() {
+                for d in 0..=9u8 {
+                    let mut v = digits.clone().into_bytes();
+                    v[i] = b'0' + d;
+                    samples.push(format!("{}{unit}", String::from_utf8(v).unwrap()));
+                }
+            }
+        }
+        for s in samples {
+            let server = crate::auth::parse_duration(&s).is_ok();
+            assert_eq!(matches(EXPIRES_PATTERN, &s), server, "expires {s:?}");
+        }
+    }
+
+    #[test]
+    fn grant_and_if_match_patterns() {
+        for (grants, ok) in [
+            ("read:story", true),
+            ("read:story, read:subscriber+personal", true),
+            (",read:story,,", true),
+            ("", true),
+            ("write:story", false),
+            ("read:", false),
+            ("read:Story", false),
+            ("read:story+private", false),
+        ] {
+            assert_eq!(matches(GRANT_PATTERN, grants), ok, "{grants:?}");
+            let server = grants
+                .split(',')
+                .filter(|p| !p.trim().is_empty())
+                .all(|p| crate::plugin::Grant::parse(p).is_ok());
+            assert_eq!(server, ok, "{grants:?}");
+        }
+        for (v, ok) in [
+            ("\"3\"", true),
+            ("3", true),
+            ("W/\"3\"", true),
+            (" \"+0003\" ", true),
+            ("\"18446744073709551615\"", false),
+            ("\"9999999999999999999\"", true),
+            ("\"-1\"", false),
+            ("\"3\", \"4\"", false),
+            ("*", false),
+        ] {
+            assert_eq!(matches(IF_MATCH_PATTERN, v), ok, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn type_dependent_query_parameters_name_the_fields_of_public_types() {
+        let d = doc();
+        let p = &d["components"]["parameters"];
+        let fields = p["Fields"]["schema"]["pattern"].as_str().unwrap();
+        assert!(matches(fields, "title, slug"));
+        assert!(matches(fields, "id,,version"));
+        assert!(
+            !matches(fields, "contact_email"),
+            "personal fields are not deliverable"
+        );
+        assert!(!matches(fields, "nope"));
+        let sort = p["Sort"]["schema"]["pattern"].as_str().unwrap();
+        assert!(matches(sort, "-published_at,+title"));
+        assert!(!matches(sort, "--title"));
+        let include = p["Include"]["schema"]["pattern"].as_str().unwrap();
+        assert!(matches(include, "members"));
+        assert!(!matches(include, "title"));
+        let filters = p["ManageFilter"]["schema"]["propertyNames"]["enum"].to_string();
+        assert!(filters.contains("\"email\"") && filters.contains("\"locale\""));
+        let filters = p["DeliveryFilter"]["schema"]["propertyNames"]["enum"].to_string();
+        assert!(!filters.contains("\"email\"") && filters.contains("\"topics\""));
     }
 
     #[test]

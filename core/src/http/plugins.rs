@@ -199,13 +199,36 @@ pub async fn configure(
     caller.require(Role::Admin)?;
     let host = host(&state)?;
     let value = json_body(&headers, &body)?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            "invalid_json",
+            "send the settings as a JSON object: {\"limits\": {…}, \"config\": {…}}",
+        ));
+    }
+    let invalid_limits = |e: String| {
+        ApiError::bad_request(
+            "invalid_limits",
+            format!(
+                "limits must map hooks (describe, validate, on-transition, export) to {{fuel, wall_ms, memory_mib, host_bytes, output_bytes}}: {e}"
+            ),
+        )
+    };
     let limits: Option<BTreeMap<HookKind, LimitOverride>> = match value.get("limits") {
-        Some(l) => Some(serde_json::from_value(l.clone()).map_err(|e| {
-            ApiError::bad_request(
-                "invalid_limits",
-                format!("limits must map hooks (describe, validate, on-transition, export) to {{fuel, wall_ms, memory_mib, host_bytes, output_bytes}}: {e}"),
+        Some(l) => {
+            // Each hook's limits are an object (serde would also read a list as one).
+            if let Some((hook, _)) = l
+                .as_object()
+                .and_then(|m| m.iter().find(|(_, v)| !v.is_object()))
+            {
+                return Err(invalid_limits(format!(
+                    "the limits of {hook} are not an object"
+                )));
+            }
+            Some(
+                serde_json::from_value(whole_numbers(l.clone()))
+                    .map_err(|e| invalid_limits(e.to_string()))?,
             )
-        })?),
+        }
         None => None,
     };
     let config: Option<BTreeMap<String, String>> = match value.get("config") {
@@ -224,6 +247,24 @@ pub async fn configure(
     })
     .await?;
     Ok(Json(json!({ "data": data })).into_response())
+}
+
+/// JSON numbers with no fraction written as floats (`50.0`) as integers, so that limits read
+/// them like `50`.
+fn whole_numbers(v: Value) -> Value {
+    match v {
+        Value::Number(n) if !n.is_u64() && !n.is_i64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&f) => {
+                Value::from(f as u64)
+            }
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(whole_numbers).collect()),
+        Value::Object(m) => {
+            Value::Object(m.into_iter().map(|(k, v)| (k, whole_numbers(v))).collect())
+        }
+        other => other,
+    }
 }
 
 /// Runs a plugin's export with the JSON object body as parameters; the artifacts come back
