@@ -193,3 +193,39 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// Runs the `verbund` CLI against the server at `url` with `token`: a private config dir, no
+/// colour, no terminal input; `env` adds variables (e.g. `EDITOR`).
+pub fn run_cli(
+    config: &Path,
+    url: &str,
+    token: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let mut cmd = Command::new(verbund_bin());
+    cmd.args(args)
+        .env("VERBUND_CONFIG_DIR", config)
+        .env("VERBUND_URL", url)
+        .env("VERBUND_TOKEN", token)
+        .env("NO_COLOR", "1")
+        .env_remove("VISUAL")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run verbund")
+}
+
+/// The standard output of a successful run; on failure a panic with the exit code and both
+/// streams.
+pub fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

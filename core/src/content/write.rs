@@ -199,18 +199,14 @@ impl ContentService {
                 plan,
                 ty,
                 &id,
-                &HistoryItem {
-                    kind: HistoryKind::Create,
-                    transition: None,
-                    from_state: String::new(),
-                    to_state: rec.state.clone(),
-                    actor: actor.unwrap_or("system").to_string(),
-                    role: None,
-                    at: now,
-                    comment: None,
-                    version: rec.version,
-                    at_planned: None,
-                },
+                &HistoryItem::change(
+                    HistoryKind::Create,
+                    None,
+                    ("", &rec.state),
+                    actor,
+                    rec.version,
+                    now,
+                ),
             );
             audit(
                 plan,
@@ -393,18 +389,14 @@ impl ContentService {
                 plan,
                 ty,
                 id,
-                &HistoryItem {
-                    kind: HistoryKind::Edit,
-                    transition: on_edit.as_ref().map(|t| t.name.clone()),
-                    from_state: old.state.clone(),
-                    to_state: rec.state.clone(),
-                    actor: actor.unwrap_or("system").to_string(),
-                    role: None,
-                    at: now,
-                    comment: None,
-                    version: rec.version,
-                    at_planned: None,
-                },
+                &HistoryItem::change(
+                    HistoryKind::Edit,
+                    on_edit.as_ref().map(|t| t.name.as_str()),
+                    (&old.state, &rec.state),
+                    actor,
+                    rec.version,
+                    now,
+                ),
             );
 
             let mut errors = Vec::new();

@@ -756,6 +756,16 @@ impl PluginHost {
         }
     }
 
+    /// An entry as `l` may see it (personal-data fields only with a personal-data grant).
+    fn entry_for(&self, l: &Loaded, rec: &EntryRecord) -> Result<wit::Entry, PluginError> {
+        let content = self
+            .content
+            .upgrade()
+            .ok_or_else(|| PluginError::Invalid("the server is shutting down".into()))?;
+        let personal = l.record.grant_for(&rec.ty).is_some_and(|g| g.personal_data);
+        Ok(runtime::entry_for_plugin(&content, rec, personal))
+    }
+
     /// Calls `validate` of one plugin directly (benchmarks, tests).
     pub fn validate_with(
         &self,
@@ -767,12 +777,7 @@ impl PluginHost {
     }
 
     fn validate_one(&self, l: &Loaded, rec: &EntryRecord) -> Result<Vec<FieldError>, PluginError> {
-        let content = self
-            .content
-            .upgrade()
-            .ok_or_else(|| PluginError::Invalid("the server is shutting down".into()))?;
-        let personal = l.record.grant_for(&rec.ty).is_some_and(|g| g.personal_data);
-        let entry = runtime::entry_for_plugin(&content, rec, personal);
+        let entry = self.entry_for(l, rec)?;
         let issues = self.call(
             l,
             HookKind::Validate,
@@ -831,12 +836,7 @@ impl PluginHost {
         ctx: &TransitionContext,
         history: &[crate::workflow::HistoryItem],
     ) -> Result<Option<String>, PluginError> {
-        let content = self
-            .content
-            .upgrade()
-            .ok_or_else(|| PluginError::Invalid("the server is shutting down".into()))?;
-        let personal = l.record.grant_for(&rec.ty).is_some_and(|g| g.personal_data);
-        let entry = runtime::entry_for_plugin(&content, rec, personal);
+        let entry = self.entry_for(l, rec)?;
         let transition = wit::Transition {
             name: t.name.clone(),
             from_state: rec.state.clone(),

@@ -43,3 +43,28 @@ pub struct HistoryItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_planned: Option<DateTime<Utc>>,
 }
+
+impl HistoryItem {
+    /// An item for a creation or an edit (no role, comment or plan).
+    pub fn change(
+        kind: HistoryKind,
+        transition: Option<&str>,
+        (from, to): (&str, &str),
+        actor: Option<&str>,
+        version: u64,
+        at: DateTime<Utc>,
+    ) -> Self {
+        HistoryItem {
+            kind,
+            transition: transition.map(String::from),
+            from_state: from.to_string(),
+            to_state: to.to_string(),
+            actor: actor.unwrap_or("system").to_string(),
+            role: None,
+            at,
+            comment: None,
+            version,
+            at_planned: None,
+        }
+    }
+}

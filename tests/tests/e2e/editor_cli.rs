@@ -7,11 +7,11 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
-use verbund_tests::{TestServer, create_tokens, story, verbund_bin};
+use verbund_tests::{TestServer, create_tokens, ok, run_cli, story, verbund_bin};
 
 /// Runs the CLI with a private config dir, connected to `server` with `token`.
 fn cli(config: &Path, server: &TestServer, token: &str, args: &[&str]) -> Output {
-    cli_env(config, server, token, args, &[])
+    run_cli(config, &server.url, token, args, &[])
 }
 
 fn cli_env(
@@ -21,33 +21,11 @@ fn cli_env(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> Output {
-    let mut cmd = Command::new(verbund_bin());
-    cmd.args(args)
-        .env("VERBUND_CONFIG_DIR", config)
-        .env("VERBUND_URL", &server.url)
-        .env("VERBUND_TOKEN", token)
-        .env("NO_COLOR", "1")
-        .env_remove("VISUAL")
-        .stdin(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
+    run_cli(config, &server.url, token, args, env)
 }
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
 }
 
 fn json_of(out: &Output) -> Value {

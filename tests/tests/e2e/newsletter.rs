@@ -4,10 +4,10 @@
 //! component.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::{Value, json};
-use verbund_tests::{TestServer, create_token, verbund_bin};
+use verbund_tests::{TestServer, create_token, run_cli};
 
 struct Site {
     server: TestServer,
@@ -94,15 +94,7 @@ impl Site {
     }
 
     fn cli(&self, args: &[&str]) -> Output {
-        Command::new(verbund_bin())
-            .args(args)
-            .env("VERBUND_CONFIG_DIR", &self.config)
-            .env("VERBUND_URL", &self.server.url)
-            .env("VERBUND_TOKEN", &self.admin)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+        run_cli(&self.config, &self.server.url, &self.admin, args, &[])
     }
 }
 

@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use verbund_tests::{TestServer, create_tokens, story, verbund_bin};
+use verbund_tests::{TestServer, create_tokens, ok, run_cli, story, verbund_bin};
 
 /// A component built by plugins/build.
 fn component(name: &str) -> PathBuf {
@@ -46,15 +46,7 @@ fn start() -> Env {
 
 impl Env {
     fn cli(&self, args: &[&str]) -> Output {
-        Command::new(verbund_bin())
-            .args(args)
-            .env("VERBUND_CONFIG_DIR", &self.config)
-            .env("VERBUND_URL", &self.server.url)
-            .env("VERBUND_TOKEN", &self.admin)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+        run_cli(&self.config, &self.server.url, &self.admin, args, &[])
     }
 
     fn install(&self, name: &str, grants: &str) -> Output {
@@ -118,17 +110,6 @@ impl Env {
         assert_eq!(status, 200);
         assert_eq!(body["data"].as_array().unwrap().len(), 3);
     }
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\n{}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn stderr(out: &Output) -> String {

@@ -4,11 +4,11 @@
 //! the old public version served until the new one is published.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use verbund_tests::{TestServer, create_token, story, verbund_bin, wait_until};
+use verbund_tests::{TestServer, create_token, ok, run_cli, story, wait_until};
 
 fn plugins_dir() -> String {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist");
@@ -108,15 +108,7 @@ impl Team {
     }
 
     fn cli(&self, token: &str, args: &[&str]) -> Output {
-        Command::new(verbund_bin())
-            .args(args)
-            .env("VERBUND_CONFIG_DIR", &self.config)
-            .env("VERBUND_URL", &self.server.url)
-            .env("VERBUND_TOKEN", token)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+        run_cli(&self.config, &self.server.url, token, args, &[])
     }
 
     fn public_title(&self, slug: &str) -> Option<String> {
@@ -125,17 +117,6 @@ impl Team {
             .get_json(&format!("/api/v1/content/story/{slug}"));
         (status == 200).then(|| body["data"]["title"].as_str().unwrap_or("").to_string())
     }
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\n{}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
