@@ -8,7 +8,7 @@
 //! | `since` | required | `YYYY-MM-DD`: stories published (UTC) from this day on |
 //! | `until` | optional | `YYYY-MM-DD`, default the date of the host's `now()`: last day of stories |
 //! | `topics` | optional | topic slugs, comma-separated (`cloud,it-sicherheit`): only items about one of them |
-//! | `events_until` | optional | `YYYY-MM-DD`, default `until` + 60 days: events starting (local day) in [since, events_until] |
+//! | `events_until` | optional | `YYYY-MM-DD`, default `until` + 60 days: upcoming events starting (local day) from the later of `since` and today up to `events_until` |
 //!
 //! Artifacts, in this order: `newsletter.html` (e-mail-safe HTML; footer link
 //! `{{unsubscribe_url}}` for the mail service to replace), `newsletter.txt`,
@@ -150,6 +150,7 @@ pub fn build(
     let summary = json!({
         "since": params.since.to_string(),
         "until": params.until.to_string(),
+        "events_from": params.events_from.to_string(),
         "events_until": params.events_until.to_string(),
         "topics": topics,
         "stories": stories.len(),

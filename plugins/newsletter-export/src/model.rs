@@ -14,6 +14,8 @@ pub const EVENTS_DAYS: u64 = 60;
 pub struct Params {
     pub since: NaiveDate,
     pub until: NaiveDate,
+    /// Events are "upcoming" from here: the later of `since` and the day of the export.
+    pub events_from: NaiveDate,
     pub events_until: NaiveDate,
     /// `Some` when the `topics` parameter narrowed the issue.
     pub topics: Option<Vec<String>>,
@@ -149,6 +151,7 @@ pub fn parse_params(params: &[(String, String)], today: NaiveDate) -> Result<Par
     Ok(Params {
         since,
         until,
+        events_from: since.max(today),
         events_until,
         topics,
     })
@@ -391,12 +394,12 @@ pub fn select_stories(mut stories: Vec<Story>, p: &Params) -> Vec<Story> {
     stories
 }
 
-/// Events starting (on the local calendar day of the event) within [since, events_until]
-/// and about one of `topics` (if given), by start.
+/// Events starting (on the local calendar day of the event) within [events_from,
+/// events_until] — upcoming, not past — and about one of `topics` (if given), by start.
 pub fn select_events(mut events: Vec<Event>, p: &Params) -> Vec<Event> {
     events.retain(|e| {
         let day = e.starts.date_naive();
-        day >= p.since
+        day >= p.events_from
             && day <= p.events_until
             && p.topics.as_ref().is_none_or(|t| intersects(&e.topics, t))
     });
@@ -531,6 +534,7 @@ mod tests {
             Params {
                 since: d("2026-11-01"),
                 until: today,
+                events_from: d("2026-11-22"),
                 events_until: d("2027-01-21"),
                 topics: None
             }
@@ -650,6 +654,7 @@ mod tests {
         let params = Params {
             since: d("2026-11-01"),
             until: d("2026-11-22"),
+            events_from: d("2026-11-01"),
             events_until: d("2027-01-21"),
             topics: None,
         };
@@ -690,6 +695,7 @@ mod tests {
         let params = Params {
             since: d("2026-11-01"),
             until: d("2026-11-22"),
+            events_from: d("2026-11-01"),
             events_until: d("2026-12-31"),
             topics: Some(vec!["cloud".into(), "iot".into()]),
         };
@@ -717,6 +723,7 @@ mod tests {
         let params = Params {
             since: d("2026-11-01"),
             until: d("2026-11-22"),
+            events_from: d("2026-11-01"),
             events_until: d("2026-12-31"),
             topics: None,
         };

@@ -40,8 +40,8 @@ fn events() -> Vec<Value> {
                "online_url": "https://meet.example/ki", "registration_url": "https://verbund-demo.example/anmeldung/ki-sprechstunde",
                "topics": ["kuenstliche-intelligenz", "datenschutz"]}),
         json!({"title": "Mitgliederversammlung Herbst 2026", "slug": "mitgliederversammlung-herbst-2026",
-               "summary": "Die Mitglieder des Clusters treffen sich in Leipzig.", "starts_at": "2026-10-29T15:00:00+01:00",
-               "ends_at": "2026-10-29T19:30:00+01:00", "timezone": "Europe/Berlin", "format": "on_site",
+               "summary": "Die Mitglieder des Clusters treffen sich in Leipzig.", "starts_at": "2026-11-26T15:00:00+01:00",
+               "ends_at": "2026-11-26T19:30:00+01:00", "timezone": "Europe/Berlin", "format": "on_site",
                "venue": {"name": "Pleißenland Datenwerk, Veranstaltungsetage", "street": "Nonnenstraße 42", "postal_code": "04229", "city": "Leipzig"},
                "registration_url": "https://verbund-demo.example/anmeldung/mv-herbst-2026",
                "topics": ["kuenstliche-intelligenz", "fachkraefte"]}),
@@ -152,7 +152,7 @@ fn summary_counts_and_topics() {
     assert_eq!(
         summary,
         json!({
-            "since": "2026-10-01", "until": "2026-11-22", "events_until": "2027-01-21",
+            "since": "2026-10-01", "until": "2026-11-22", "events_from": "2026-11-22", "events_until": "2027-01-21",
             "topics": ["cloud", "data-analytics", "datenschutz", "digitale-bildung", "fachkraefte",
                        "kuenstliche-intelligenz", "netzwerke-infrastruktur"],
             "stories": 2, "events": 2, "items": 4, "recipients": 2
@@ -197,7 +197,7 @@ fn html_is_email_safe_escaped_and_german() {
         "Kommende Veranstaltungen",
         ">Weiterlesen</a>",
         ">Zur Anmeldung</a>",
-        "Donnerstag, 29. Oktober 2026, 15:00–19:30 Uhr (MEZ)",
+        "Donnerstag, 26. November 2026, 15:00–19:30 Uhr (MEZ)",
         "Donnerstag, 10. Dezember 2026, 16:00–17:30 Uhr (MEZ)",
         "Ort: Pleißenland Datenwerk, Veranstaltungsetage, Nonnenstraße 42, 04229 Leipzig",
         ">Online</p>",
@@ -289,7 +289,7 @@ fn plain_text_has_content_and_urls() {
         "Weiterlesen: http://127.0.0.1:8080/#/geschichten/lernplattform-berufsschulen-thueringen\n",
         "Zur Anmeldung: https://verbund-demo.example/anmeldung/mv-herbst-2026\n",
         "Details: http://127.0.0.1:8080/#/veranstaltungen/mitgliederversammlung-herbst-2026\n",
-        "Donnerstag, 29. Oktober 2026, 15:00–19:30 Uhr (MEZ)\n",
+        "Donnerstag, 26. November 2026, 15:00–19:30 Uhr (MEZ)\n",
         "Von Katrin Hollstein (Redaktion Cluster IT Mitteldeutschland)\n",
         "Abmelden: {{unsubscribe_url}}\n",
     ] {
