@@ -27,6 +27,10 @@ pub struct HookFailure {
 
 /// What the content engine asks before it writes.
 pub trait ContentHooks: Send + Sync {
+    /// Whether any validator looks at entries of `ct` (so that writes of other types skip
+    /// building what a validator would see).
+    fn validates(&self, ct: &ContentType) -> bool;
+
     /// Problems of an entry about to be written (after the JSON Schema accepted it).
     fn validate(&self, ct: &ContentType, rec: &EntryRecord)
     -> Result<Vec<FieldError>, HookFailure>;

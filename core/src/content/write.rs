@@ -172,7 +172,7 @@ impl ContentService {
         }
         let id = new.id.clone().unwrap_or_else(|| self.new_id());
         let now = Utc::now();
-        if self.hooks().is_some() {
+        if self.hooks().is_some_and(|h| h.validates(&ct)) {
             let candidate = EntryRecord {
                 format: RECORD_FORMAT,
                 id: id.clone(),
@@ -352,7 +352,7 @@ impl ContentService {
         let now = Utc::now();
         let data = data.as_object().cloned().unwrap_or_default();
         let (_, lifecycle) = self.lifecycle(&ct);
-        if self.hooks().is_some() {
+        if self.hooks().is_some_and(|h| h.validates(&ct)) {
             let mut candidate = self.get(ty, id)?;
             candidate.data = data.clone();
             candidate.version += 1;

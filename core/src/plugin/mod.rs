@@ -901,6 +901,12 @@ fn sees(rec: &PluginRecord, ct: &ContentType) -> bool {
 }
 
 impl ContentHooks for PluginHost {
+    fn validates(&self, ct: &ContentType) -> bool {
+        self.with_hook(HookKind::Validate)
+            .iter()
+            .any(|l| sees(&l.record, ct))
+    }
+
     fn validate(
         &self,
         ct: &ContentType,
