@@ -229,3 +229,23 @@ pub fn ok(out: &std::process::Output) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A plugin component built by `plugins/build` (`plugins/dist/NAME.wasm`); a clear panic when it
+/// is missing.
+pub fn plugin_component(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/dist")
+        .join(format!("{name}.wasm"));
+    assert!(
+        p.is_file(),
+        "{} is missing: run plugins/build first (tests/run does)",
+        p.display()
+    );
+    p
+}
+
+/// The directory of the built plugins, checked to hold `name` (for `serve --plugins-dir`).
+pub fn plugins_dir_with(name: &str) -> String {
+    let p = plugin_component(name);
+    p.parent().unwrap_or(Path::new(".")).display().to_string()
+}

@@ -8,6 +8,16 @@ use verbund_tests::{open_service, story, verbund_bin};
 
 const BATCH: usize = 250;
 
+/// The sequence numbers of the whole change feed.
+fn change_seqs(svc: &verbund_core::ContentService) -> Vec<u64> {
+    svc.store()
+        .changes_since(0, usize::MAX)
+        .unwrap()
+        .iter()
+        .map(|c| c.seq)
+        .collect()
+}
+
 fn write_stories(path: &std::path::Path, n: usize) {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     for i in 0..n {
@@ -87,13 +97,7 @@ fn an_import_killed_with_sigkill_keeps_every_acknowledged_entry_and_nothing_half
         );
         let problems = svc.check_integrity().unwrap();
         assert!(problems.is_empty(), "round {round}: {problems:#?}");
-        let seqs: Vec<u64> = svc
-            .store()
-            .changes_since(0, usize::MAX)
-            .unwrap()
-            .iter()
-            .map(|c| c.seq)
-            .collect();
+        let seqs = change_seqs(&svc);
         assert_eq!(
             seqs,
             (1..=stored as u64).collect::<Vec<_>>(),
@@ -242,13 +246,7 @@ fn a_server_killed_during_concurrent_writes_keeps_every_acknowledged_write() {
         }
         let problems = svc.check_integrity().unwrap();
         assert!(problems.is_empty(), "round {round}: {problems:#?}");
-        let seqs: Vec<u64> = svc
-            .store()
-            .changes_since(0, usize::MAX)
-            .unwrap()
-            .iter()
-            .map(|c| c.seq)
-            .collect();
+        let seqs = change_seqs(&svc);
         assert_eq!(
             seqs,
             (1..=seqs.len() as u64).collect::<Vec<_>>(),

@@ -303,12 +303,7 @@ fn a_person_can_see_everything_stored_about_them_and_have_it_erased() {
 }
 
 fn plugins_dir() -> String {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist");
-    assert!(
-        dir.join("newsletter-export.wasm").is_file(),
-        "plugins/dist/newsletter-export.wasm is missing: run plugins/build first (tests/run does)"
-    );
-    dir.display().to_string()
+    verbund_tests::plugins_dir_with("newsletter-export")
 }
 
 #[test]

@@ -7,19 +7,11 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use verbund_tests::{TestServer, create_tokens, ok, run_cli, story, verbund_bin};
+use verbund_tests::{TestServer, create_tokens, ok, plugin_component, run_cli, story, verbund_bin};
 
 /// A component built by plugins/build.
 fn component(name: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../plugins/dist")
-        .join(format!("{name}.wasm"));
-    assert!(
-        p.is_file(),
-        "{} is missing: run plugins/build first (tests/run does)",
-        p.display()
-    );
-    p
+    plugin_component(name)
 }
 
 struct Env {

@@ -3,7 +3,7 @@
 //! approval resets, roles, comments, the history, scheduled publishing across a restart, and
 //! the old public version served until the new one is published.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 
@@ -11,12 +11,7 @@ use serde_json::{Value, json};
 use verbund_tests::{TestServer, create_token, ok, run_cli, story, wait_until};
 
 fn plugins_dir() -> String {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist");
-    assert!(
-        dir.join("review-approval.wasm").is_file(),
-        "plugins/dist/review-approval.wasm is missing: run plugins/build first (tests/run does)"
-    );
-    dir.display().to_string()
+    verbund_tests::plugins_dir_with("review-approval")
 }
 
 struct Team {
