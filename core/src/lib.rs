@@ -8,6 +8,7 @@ pub mod backup;
 pub mod content;
 pub mod demo;
 pub mod http;
+pub mod keys;
 pub mod newsletter;
 pub mod plugin;
 pub mod schema;
@@ -22,7 +23,17 @@ pub use schema::SchemaRegistry;
 pub use store::{SledStore, Store};
 
 /// Opens a data dir with a schema registry: the usual way to get a [`ContentService`].
+///
+/// The dir is made private to its owner (0700), and its key file (see [`keys`]) is read, or
+/// created on first use.
 pub fn open(data_dir: &Path, schemas: SchemaRegistry) -> Result<ContentService, store::StoreError> {
     let store: Arc<dyn Store> = Arc::new(SledStore::open(data_dir)?);
-    Ok(ContentService::new(store, Arc::new(schemas)))
+    keys::private_dir(data_dir)?;
+    let keys = keys::Keys::load_or_create(&keys::Keys::path_in(data_dir))
+        .map_err(|e| store::StoreError::Keys(e.to_string()))?;
+    Ok(ContentService::with_keys(
+        store,
+        Arc::new(schemas),
+        Arc::new(keys),
+    ))
 }

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use verbund_core::{ContentService, SchemaRegistry, SledStore, Store};
 
+pub mod http;
+pub use http::{Api, Res};
+
 /// The `verbund` binary of this workspace (built by `cargo test --workspace`).
 pub fn verbund_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");

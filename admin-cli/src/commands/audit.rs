@@ -1,7 +1,5 @@
 //! `verbund audit verify`: check the audit log's hash chain on a data dir.
 
-use verbund_core::auth::AuthService;
-
 use crate::DataArgs;
 use crate::exit;
 
@@ -22,7 +20,7 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<u8> {
     match cmd {
         AuditCommand::Verify { data, json } => {
             let content = super::open(&data)?;
-            let report = AuthService::new(content.store().clone()).verify_audit()?;
+            let report = content.auth().verify_audit()?;
             if json {
                 crate::output::json(&serde_json::json!({
                     "intact": report.problems.is_empty(),

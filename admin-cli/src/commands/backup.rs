@@ -40,6 +40,11 @@ pub struct RestoreArgs {
     /// Replace an existing data dir (it is kept beside, renamed, until you delete it).
     #[arg(long)]
     force: bool,
+    /// The key file of the installation that made the backup (DATA/verbund.key; it is never
+    /// part of a backup, keep a copy of it apart). Default: the key file of the data dir
+    /// being replaced.
+    #[arg(long)]
+    keys: Option<PathBuf>,
 }
 
 pub fn backup(args: BackupArgs) -> anyhow::Result<u8> {
@@ -47,8 +52,11 @@ pub fn backup(args: BackupArgs) -> anyhow::Result<u8> {
     let started = std::time::Instant::now();
     let written = match &args.data {
         Some(dir) => {
-            let file = std::fs::File::create(&tmp)
+            let _ = std::fs::remove_file(&tmp);
+            let file = verbund_core::keys::private_file(&tmp, true)
                 .with_context(|| format!("could not create {}", tmp.display()))?;
+            let keys = verbund_core::keys::Keys::load(&verbund_core::keys::Keys::path_in(dir))
+                .context("a backup is signed with the data dir's key file")?;
             let store = verbund_core::SledStore::open(dir).map_err(|e| match e {
                 verbund_core::store::StoreError::Locked { .. } => anyhow::anyhow!(
                     "{e}\n  hint: back up a running server online: `verbund backup --out {} --url URL --token ADMIN_TOKEN` (or after `verbund login`, without --data)",
@@ -56,13 +64,14 @@ pub fn backup(args: BackupArgs) -> anyhow::Result<u8> {
                 ),
                 other => other.into(),
             })?;
-            let s = backup::write_backup(&store, file)?;
+            let s = backup::write_backup(&store, &keys, file)?;
             s.records
         }
         None => {
             let client = Client::from_args(&args.remote)?;
+            let _ = std::fs::remove_file(&tmp);
             let mut file = std::io::BufWriter::new(
-                std::fs::File::create(&tmp)
+                verbund_core::keys::private_file(&tmp, true)
                     .with_context(|| format!("could not create {}", tmp.display()))?,
             );
             client.download("/api/v1/admin/backup", &mut file)?;
@@ -71,7 +80,7 @@ pub fn backup(args: BackupArgs) -> anyhow::Result<u8> {
             // Check what arrived before calling it a backup.
             let f = std::io::BufReader::new(std::fs::File::open(&tmp)?);
             match backup::read_backup(f) {
-                Ok((_, records)) => records.len() as u64,
+                Ok(b) => b.records.len() as u64,
                 Err(e) => {
                     let _ = std::fs::remove_file(&tmp);
                     bail!("the server's backup did not arrive whole: {e}");
@@ -95,13 +104,12 @@ pub fn backup(args: BackupArgs) -> anyhow::Result<u8> {
 pub fn restore(args: RestoreArgs) -> anyhow::Result<u8> {
     let file = std::fs::File::open(&args.file)
         .with_context(|| format!("could not open {}", args.file.display()))?;
-    let (header, records) =
-        backup::read_backup(std::io::BufReader::new(file)).with_context(|| {
-            format!(
-                "{} cannot be restored; nothing was changed",
-                args.file.display()
-            )
-        })?;
+    let backup_file = backup::read_backup(std::io::BufReader::new(file)).with_context(|| {
+        format!(
+            "{} cannot be restored; nothing was changed",
+            args.file.display()
+        )
+    })?;
     let target_exists = args.data.exists()
         && std::fs::read_dir(&args.data)
             .map(|mut d| d.next().is_some())
@@ -117,12 +125,31 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<u8> {
         verbund_core::SledStore::open(&args.data)
             .with_context(|| format!("{} cannot be replaced now", args.data.display()))?;
     }
+    let key_path = match &args.keys {
+        Some(p) => p.clone(),
+        None if target_exists => verbund_core::keys::Keys::path_in(&args.data),
+        None => {
+            return Err(anyhow::Error::new(exit::Usage(format!(
+                "a backup is restored with the key file of the installation that made it (DATA/verbund.key of that server; it is never part of the backup): add --keys /path/to/verbund.key; {} is a new data dir and has none",
+                args.data.display()
+            ))));
+        }
+    };
+    let keys = verbund_core::keys::Keys::load(&key_path)
+        .with_context(|| format!("{} cannot be restored", args.file.display()))?;
+    backup_file.authenticate(&keys).with_context(|| {
+        format!(
+            "{} cannot be restored; nothing was changed",
+            args.file.display()
+        )
+    })?;
+    let header = backup_file.header.clone();
     let staging = backup::staging_dir(&args.data);
     if staging.exists() {
         std::fs::remove_dir_all(&staging)
             .with_context(|| format!("could not clear {}", staging.display()))?;
     }
-    let summary = backup::restore_into(&staging, records)?;
+    let summary = backup::restore_into(&staging, backup_file, &keys)?;
     let problems = check(&staging, args.schemas.as_deref())?;
     if !problems.is_empty() {
         for p in &problems {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Deserialize;
-use verbund_core::auth::{AuditRecord, AuthService, Role};
+use verbund_core::auth::{AuditRecord, Role};
 
 use crate::exit;
 
@@ -134,7 +134,7 @@ pub fn init(args: InitArgs) -> anyhow::Result<u8> {
         .context("could not load the content-type schemas")?;
     let content = verbund_core::open(&data, schemas)
         .with_context(|| format!("could not create the data dir {}", data.display()))?;
-    let auth = AuthService::new(content.store().clone());
+    let auth = content.auth();
     if !auth.list_tokens()?.is_empty() {
         println!(
             "the data dir {} has tokens already; no new one was made (create more with `verbund token create`)",

@@ -1,7 +1,7 @@
 //! `verbund token create`: issue an API token on a stopped server's data dir.
 
 use anyhow::Context;
-use verbund_core::auth::{AuditRecord, AuthService, Role, parse_duration};
+use verbund_core::auth::{AuditRecord, Role, parse_duration};
 
 use crate::DataArgs;
 use crate::exit;
@@ -38,7 +38,7 @@ pub fn run(cmd: TokenCommand) -> anyhow::Result<u8> {
             let role = Role::parse(&role)?;
             let expires = parse_duration(&expires)?;
             let content = super::open(&data)?;
-            let auth = AuthService::new(content.store().clone());
+            let auth = content.auth();
             let issued = auth
                 .create_token(role, expires, label)
                 .context("could not store the token")?;

@@ -1,10 +1,15 @@
-//! The hash-chained, append-only audit log.
+//! The keyed, hash-chained, append-only audit log.
+//!
+//! Each record's `hash` is an HMAC (with the installation's audit key, see [`crate::keys`]) over
+//! the previous record's hash and the record itself. Without the key file nobody can re-chain
+//! the log after dropping or changing a record — not from a backup file, not by editing the
+//! store — and `verify` notices.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::{AuthError, AuthService};
+use crate::keys::{Keys, Purpose};
 use crate::store::{Expect, StoreError, Tree, WriteBatch};
 
 /// The `meta` key holding the last record's sequence number and hash.
@@ -31,6 +36,9 @@ pub struct AuditRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     pub prev_hash: String,
+    /// The id of the installation key the record's MAC was made with.
+    #[serde(default)]
+    pub key_id: String,
     #[serde(default)]
     pub hash: String,
 }
@@ -55,21 +63,28 @@ impl AuditRecord {
             version_after: None,
             detail: None,
             prev_hash: String::new(),
+            key_id: String::new(),
             hash: String::new(),
         }
     }
 
-    fn compute_hash(&self) -> String {
+    /// What the MAC covers: the previous hash and the record without its own hash.
+    fn mac_input(&self) -> Vec<u8> {
         let unhashed = AuditRecord {
             hash: String::new(),
             ..self.clone()
         };
-        let body = serde_json::to_vec(&unhashed).unwrap_or_default();
-        let mut h = Sha256::new();
-        h.update(self.prev_hash.as_bytes());
-        h.update(b"\n");
-        h.update(&body);
-        hex::encode(h.finalize())
+        let mut msg = self.prev_hash.as_bytes().to_vec();
+        msg.push(b'\n');
+        msg.extend_from_slice(&serde_json::to_vec(&unhashed).unwrap_or_default());
+        msg
+    }
+
+    /// Whether the record's hash is the MAC of its content under a key of `keys`.
+    fn verifies(&self, keys: &Keys) -> bool {
+        hex::decode(&self.hash).is_ok_and(|tag| {
+            keys.verify(&self.key_id, Purpose::AuditChain, &self.mac_input(), &tag)
+        })
     }
 }
 
@@ -79,11 +94,18 @@ fn record_key(seq: u64) -> Vec<u8> {
 
 /// Links `draft` to the chain whose head is `head` (the stored head bytes, if any). Returns
 /// the writes: the record and the new head.
-pub fn chain(head: Option<&[u8]>, mut draft: AuditRecord) -> Vec<(Tree, Vec<u8>, Vec<u8>)> {
+pub fn chain(
+    keys: &Keys,
+    head: Option<&[u8]>,
+    mut draft: AuditRecord,
+) -> Vec<(Tree, Vec<u8>, Vec<u8>)> {
     let head: Option<Head> = head.and_then(|h| serde_json::from_slice(h).ok());
     draft.seq = head.as_ref().map_or(1, |h| h.seq + 1);
     draft.prev_hash = head.map_or_else(|| "0".repeat(64), |h| h.hash);
-    draft.hash = draft.compute_hash();
+    draft.key_id = keys.current_id().to_string();
+    draft.hash = String::new();
+    let (_, tag) = keys.sign(Purpose::AuditChain, &draft.mac_input());
+    draft.hash = hex::encode(tag);
     let new_head = Head {
         seq: draft.seq,
         hash: draft.hash.clone(),
@@ -120,7 +142,7 @@ impl AuthService {
                 HEAD_KEY.to_vec(),
                 head.clone().map_or(Expect::Absent, Expect::Equals),
             );
-            for (t, k, v) in chain(head.as_deref(), draft.clone()) {
+            for (t, k, v) in chain(&self.keys, head.as_deref(), draft.clone()) {
                 b.put(t, k, v);
             }
             match self.store.commit(b) {
@@ -182,11 +204,18 @@ impl AuthService {
                     rec.seq
                 ));
             }
-            if rec.compute_hash() != rec.hash {
-                problems.push(format!(
-                    "record {} was changed after it was written",
-                    rec.seq
-                ));
+            if !rec.verifies(&self.keys) {
+                problems.push(if self.keys.ids().contains(&rec.key_id.as_str()) {
+                    format!(
+                        "record {} was changed after it was written (its MAC does not match)",
+                        rec.seq
+                    )
+                } else {
+                    format!(
+                        "record {} is not signed with a key of this installation (key {:?}); it was forged, or the key file is not the one this log was written with",
+                        rec.seq, rec.key_id
+                    )
+                });
             }
             prev = rec.hash.clone();
             expected_seq = rec.seq + 1;

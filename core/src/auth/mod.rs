@@ -2,9 +2,10 @@
 //!
 //! Tokens are random (256 bits), shown once, stored only as a SHA-256 hash, and carry a visible
 //! prefix (`vb_<prefix>_<secret>`), a role, an expiry and a last-used time. The audit log is
-//! append-only and hash-chained: each record holds the hash of the previous one, and the head
-//! (last sequence number and hash) is kept in `meta`, so an edited, removed or truncated record
-//! is detected by [`AuthService::verify_audit`].
+//! append-only and chained with MACs under the installation's audit key: each record holds the
+//! MAC of the previous one, and the head (last sequence number and MAC) is kept in `meta`, so an
+//! edited, removed, forged or truncated record is detected by [`AuthService::verify_audit`],
+//! even when the whole chain was recomputed without the key.
 
 mod audit;
 mod tokens;
@@ -55,6 +56,7 @@ pub enum AuthError {
 #[derive(Clone)]
 pub struct AuthService {
     store: Arc<dyn Store>,
+    keys: Arc<crate::keys::Keys>,
     last_used: Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
 }
 
@@ -65,9 +67,10 @@ impl std::fmt::Debug for AuthService {
 }
 
 impl AuthService {
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn Store>, keys: Arc<crate::keys::Keys>) -> Self {
         Self {
             store,
+            keys,
             last_used: Arc::default(),
         }
     }

@@ -90,6 +90,8 @@ pub struct ContentService {
     public_generation: AtomicU64,
     /// Validators and guards (the plugin host), if any.
     hooks: RwLock<Option<Arc<dyn ContentHooks>>>,
+    /// The installation's secret keys (kept outside the store).
+    keys: Arc<crate::keys::Keys>,
 }
 
 impl std::fmt::Debug for ContentService {
@@ -101,14 +103,35 @@ impl std::fmt::Debug for ContentService {
 }
 
 impl ContentService {
+    /// A service with keys that live only in memory (tests, benchmarks); a data dir that
+    /// outlives the process is opened with [`crate::open`], which keeps its keys.
     pub fn new(store: Arc<dyn Store>, schemas: Arc<SchemaRegistry>) -> Self {
+        Self::with_keys(store, schemas, Arc::new(crate::keys::Keys::ephemeral()))
+    }
+
+    pub fn with_keys(
+        store: Arc<dyn Store>,
+        schemas: Arc<SchemaRegistry>,
+        keys: Arc<crate::keys::Keys>,
+    ) -> Self {
         Self {
             store,
             schemas,
             ids: Mutex::new(ulid::Generator::new()),
             public_generation: AtomicU64::new(0),
             hooks: RwLock::new(None),
+            keys,
         }
+    }
+
+    /// The installation's secret keys.
+    pub fn keys(&self) -> &Arc<crate::keys::Keys> {
+        &self.keys
+    }
+
+    /// Tokens and the audit log of this service's store, keyed with its keys.
+    pub fn auth(&self) -> crate::auth::AuthService {
+        crate::auth::AuthService::new(self.store.clone(), self.keys.clone())
     }
 
     /// Installs the validators and guards every write asks.

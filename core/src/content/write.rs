@@ -134,7 +134,7 @@ impl ContentService {
             let out = f(&mut plan)?;
             if let Some(draft) = plan.audit.take() {
                 let head = plan.read(Tree::Meta, crate::auth::audit_head_key())?;
-                for (tree, key, value) in crate::auth::chain(head.as_deref(), draft) {
+                for (tree, key, value) in crate::auth::chain(&self.keys, head.as_deref(), draft) {
                     plan.put(tree, key, value);
                 }
             }

@@ -171,62 +171,55 @@ pub async fn export(
     Ok(res)
 }
 
-/// Sends what the blocking snapshot writes to the response body, in chunks.
-struct ChannelWriter {
-    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
-    buf: Vec<u8>,
-}
-
-impl ChannelWriter {
-    fn send(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = Bytes::from(std::mem::take(&mut self.buf));
-        self.tx
-            .blocking_send(Ok(chunk))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))
-    }
-}
-
-impl std::io::Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= 256 << 10 {
-            self.send()?;
-        }
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.send()
-    }
-}
-
+/// Streams an online backup. The snapshot is first written to an unnamed temporary file
+/// (readable only by this process), so that the store's snapshot gate — which makes writes
+/// wait — is held only for as long as the local copy takes, never for as long as a slow or
+/// stalled client takes to download it.
 pub async fn backup(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     let store = state.content.store().clone();
+    let keys = state.content.keys().clone();
     let auth = state.auth.clone();
     let actor = caller.token_id.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut w = ChannelWriter {
-            tx: tx.clone(),
-            buf: Vec::with_capacity(256 << 10),
+    let file = blocking(move || {
+        let fail = |e: &dyn std::fmt::Display| {
+            tracing::error!("backup failed: {e}");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "backup_failed",
+                "the backup could not be written; the server log says why",
+            )
         };
-        match crate::backup::write_backup(store.as_ref(), &mut w) {
-            Ok(summary) => {
-                let mut a = AuditRecord::draft(&actor, "backup");
-                a.detail = Some(format!(
-                    "{} records up to change {}",
-                    summary.records, summary.last_seq
-                ));
-                if let Err(e) = auth.audit(a) {
-                    tracing::warn!("could not note the backup in the audit log: {e}");
+        let mut file = tempfile::tempfile().map_err(|e| fail(&e))?;
+        let summary =
+            crate::backup::write_backup(store.as_ref(), &keys, &mut file).map_err(|e| fail(&e))?;
+        let mut a = AuditRecord::draft(&actor, "backup");
+        a.detail = Some(format!(
+            "{} records up to change {}",
+            summary.records, summary.last_seq
+        ));
+        auth.audit(a)?;
+        std::io::Seek::rewind(&mut file).map_err(|e| fail(&e))?;
+        Ok(file)
+    })
+    .await?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut file = file;
+        loop {
+            let mut buf = vec![0u8; 256 << 10];
+            match std::io::Read::read(&mut file, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    buf.truncate(n);
+                    if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                        break; // the client went away
+                    }
                 }
-            }
-            Err(e) => {
-                tracing::error!("backup failed: {e}");
-                let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    break;
+                }
             }
         }
     });

@@ -67,7 +67,7 @@ impl AppState {
     ) -> Self {
         let cache = cache::ResponseCache::new(delivery.cache_entries, delivery.cache_bytes);
         Self {
-            auth: crate::auth::AuthService::new(content.store().clone()),
+            auth: content.auth(),
             content,
             delivery: Arc::new(delivery),
             limits: Arc::new(limits),

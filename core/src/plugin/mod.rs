@@ -46,6 +46,8 @@ pub const MAX_COMPONENT_BYTES: usize = 16 << 20;
 const RECORD_PREFIX: &str = "plugin\0";
 const WASM_PREFIX: &str = "wasm\0";
 const COMPILED_PREFIX: &str = "compiled\0";
+/// The key prefix of the compiled-plugin cache in the `plugins` tree (never backed up).
+pub const COMPILED_KEY_PREFIX: &[u8] = COMPILED_PREFIX.as_bytes();
 
 /// Errors of plugin management and calls.
 #[derive(Debug, thiserror::Error)]
@@ -152,7 +154,7 @@ impl PluginHost {
         let store = content.store().clone();
         let host = Arc::new(PluginHost {
             rt,
-            auth: AuthService::new(store.clone()),
+            auth: content.auth(),
             store,
             content: Arc::downgrade(content),
             loaded: RwLock::new(BTreeMap::new()),

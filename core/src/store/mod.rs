@@ -203,6 +203,8 @@ pub enum StoreError {
     Corrupt { tree: Tree, detail: String },
     #[error("could not write the snapshot: {0}")]
     Snapshot(#[from] std::io::Error),
+    #[error("{0}")]
+    Keys(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

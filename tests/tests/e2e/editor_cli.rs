@@ -580,14 +580,29 @@ fn an_online_backup_restores_to_identical_content_and_a_damaged_one_is_refused()
         .as_array()
         .unwrap()
         .len();
+    let server_data = server.data.clone();
     server.stop();
 
     // A data dir in use cannot be backed up offline; the message points to the online way.
     // Restore into a new dir and serve it: same entries, same change feed, tokens still work.
     let restored = tmp.path().join("restored");
     let r = restored.display().to_string();
+    // Without the installation's key file a new dir cannot be restored into: the backup is
+    // authenticated with it, and it is never part of the backup.
     let out = Command::new(verbund_bin())
         .args(["restore", &bk, "--data", &r])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--keys"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!restored.exists());
+    let key_file = server_data.join("verbund.key").display().to_string();
+    let out = Command::new(verbund_bin())
+        .args(["restore", &bk, "--data", &r, "--keys", &key_file])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -1,0 +1,225 @@
+//! A small HTTP client for end-to-end tests: every response read completely, with helpers for
+//! problem+json answers and the management API.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::TestServer;
+
+/// A response, read completely.
+pub struct Res {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    /// The body as JSON (`Null` when empty or not JSON).
+    pub body: Value,
+    pub text: String,
+}
+
+impl Res {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The problem+json `code`.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+
+    pub fn detail(&self) -> &str {
+        self.body["detail"].as_str().unwrap_or("")
+    }
+
+    pub fn data(&self) -> &Vec<Value> {
+        self.body["data"]
+            .as_array()
+            .unwrap_or_else(|| panic!("expected a data array, got {}", self.text))
+    }
+
+    pub fn ids(&self) -> Vec<String> {
+        self.data()
+            .iter()
+            .map(|e| e["id"].as_str().expect("id").to_string())
+            .collect()
+    }
+
+    /// Asserts the status, showing the body when it differs.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(self.status, status, "unexpected answer: {}", self.text);
+        self
+    }
+
+    /// Asserts an RFC 9457 problem with this status and code.
+    #[track_caller]
+    pub fn expect_problem(self, status: u16, code: &str) -> Self {
+        assert_eq!(self.status, status, "unexpected answer: {}", self.text);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{}",
+            self.text
+        );
+        assert_eq!(self.code(), code, "unexpected problem: {}", self.text);
+        assert_eq!(self.body["status"], status, "{}", self.text);
+        self
+    }
+}
+
+/// A client of one server; cheap to clone into other threads.
+#[derive(Clone)]
+pub struct Api {
+    pub url: String,
+    pub http: reqwest::blocking::Client,
+}
+
+impl Api {
+    pub fn of(server: &TestServer) -> Self {
+        Api {
+            url: server.url.clone(),
+            http: reqwest::blocking::Client::new(),
+        }
+    }
+
+    pub fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Res {
+        let mut req = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.body(b);
+        }
+        let res = req.send().expect("HTTP request");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().expect("response body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Res {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub fn get(&self, path: &str, token: Option<&str>) -> Res {
+        self.send(Method::GET, path, token, &[], None)
+    }
+
+    pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Res {
+        self.send(Method::GET, path, None, headers, None)
+    }
+
+    /// Sends `body` as `application/json` with extra headers.
+    pub fn json(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &Value,
+    ) -> Res {
+        let mut all = vec![("content-type", "application/json")];
+        all.extend_from_slice(headers);
+        self.send(
+            method,
+            path,
+            token,
+            &all,
+            Some(body.to_string().into_bytes()),
+        )
+    }
+
+    pub fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Res {
+        self.json(Method::POST, path, token, &[], body)
+    }
+
+    /// Creates a draft and returns its data.
+    #[track_caller]
+    pub fn create(&self, token: &str, ty: &str, fields: &Value) -> Value {
+        let res = self
+            .post(&format!("/api/v1/manage/{ty}"), Some(token), fields)
+            .expect(201);
+        res.body["data"].clone()
+    }
+
+    #[track_caller]
+    pub fn transition(&self, token: &str, ty: &str, id: &str, to: &str) -> Value {
+        let res = self
+            .post(
+                &format!("/api/v1/manage/{ty}/{id}/transitions"),
+                Some(token),
+                &json!({ "to": to }),
+            )
+            .expect(200);
+        res.body["data"].clone()
+    }
+
+    /// The version (ETag) of an entry's current version, from the management API.
+    #[track_caller]
+    pub fn version(&self, token: &str, ty: &str, id: &str) -> String {
+        let res = self
+            .get(&format!("/api/v1/manage/{ty}/{id}"), Some(token))
+            .expect(200);
+        res.header("etag")
+            .expect("ETag on a managed entry")
+            .to_string()
+    }
+
+    /// The id of a token, found among the tokens by its visible prefix.
+    #[track_caller]
+    pub fn token_id(&self, admin: &str, token: &str) -> String {
+        let prefix = token.split('_').nth(1).expect("vb_<prefix>_<secret>");
+        let res = self.get("/api/v1/admin/tokens", Some(admin)).expect(200);
+        res.data()
+            .iter()
+            .find(|t| t["prefix"] == prefix)
+            .and_then(|t| t["id"].as_str())
+            .unwrap_or_else(|| panic!("no token with prefix {prefix}: {}", res.text))
+            .to_string()
+    }
+
+    /// Every published entry of a type, newest first, through all pages.
+    pub fn all_published(&self, ty: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/v1/content/{ty}?limit=100&cursor={c}"),
+                None => format!("/api/v1/content/{ty}?limit=100"),
+            };
+            let res = self.get(&path, None).expect(200);
+            out.extend(res.data().iter().cloned());
+            match res.body["meta"]["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return out,
+            }
+        }
+    }
+
+    /// Public change events after `since`, through all pages, and the `since` to go on with.
+    pub fn changes(&self, since: u64) -> (Vec<Value>, u64) {
+        let mut since = since;
+        let mut events = Vec::new();
+        loop {
+            let res = self
+                .get(&format!("/api/v1/changes?since={since}&limit=1000"), None)
+                .expect(200);
+            events.extend(res.data().iter().cloned());
+            let next = res.body["meta"]["next_since"].as_u64().expect("next_since");
+            if next == since {
+                return (events, since);
+            }
+            since = next;
+        }
+    }
+}
