@@ -46,12 +46,17 @@ pub fn round_trip(
     mut submit: impl FnMut(Value) -> anyhow::Result<Value>,
 ) -> anyhow::Result<Outcome> {
     let dir = drafts_dir()?;
-    std::fs::create_dir_all(&dir)
+    // Drafts may hold unpublished text and personal data: only their owner reads them.
+    verbund_core::keys::private_dir(&dir)
         .with_context(|| format!("could not create the drafts folder {}", dir.display()))?;
     let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
     let path = dir.join(format!("{draft_name}-{stamp}.{}", info.extension()));
-    std::fs::write(&path, initial)
-        .with_context(|| format!("could not write the draft {}", path.display()))?;
+    std::io::Write::write_all(
+        &mut verbund_core::keys::private_file(&path, false)
+            .with_context(|| format!("could not write the draft {}", path.display()))?,
+        initial.as_bytes(),
+    )
+    .with_context(|| format!("could not write the draft {}", path.display()))?;
     let format = Format::of_path(&path)?;
     let mut shown = initial.to_string();
     let mut had_errors = false;

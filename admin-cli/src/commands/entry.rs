@@ -475,6 +475,20 @@ fn short_time(v: &Value) -> String {
         .unwrap_or_default()
 }
 
+/// The entry id and version a file written by the CLI was based on, from its header comment
+/// (`# story 01J… · version 3 · draft`).
+fn based_on(text: &str) -> Option<(String, u64)> {
+    text.lines()
+        .take(40)
+        .filter_map(|l| l.trim_start().strip_prefix('#'))
+        .find_map(|c| {
+            let mut parts = c.split(" · ");
+            let id = parts.next()?.split_whitespace().nth(1)?.to_string();
+            let v = parts.next()?.trim().strip_prefix("version ")?.parse().ok()?;
+            Some((id, v))
+        })
+}
+
 fn header_of(ty: &str, e: &Value) -> String {
     format!(
         "{ty} {} · version {} · {}{}",
@@ -570,7 +584,38 @@ fn edit(
             .take())
     };
     match file {
-        Some(path) => saved(ty, &put(read_file(&path, &info)?)?, "saved", json),
+        Some(path) => {
+            // A file the CLI wrote (a kept draft, `entry show` output) names the version it was
+            // based on: send it with that version, so that a colleague's change made since is
+            // never overwritten (the server answers with a conflict instead).
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("could not read {}", path.display()))?;
+            let body = read_file(&path, &info)?;
+            let base = match based_on(&text) {
+                Some((file_id, _)) if file_id != real_id => {
+                    return Err(anyhow::Error::new(exit::Usage(format!(
+                        "{} was written for {ty} {file_id}, not for {real_id}; send it to that entry",
+                        path.display()
+                    ))));
+                }
+                Some((_, v)) => v,
+                None => version,
+            };
+            let sent = client.send(
+                reqwest::Method::PUT,
+                &format!("/api/v1/manage/{}/{}", enc(ty), enc(&real_id)),
+                Some(&body),
+                Some(base),
+            );
+            match sent {
+                Ok(mut v) => saved(ty, &v["data"].take(), "saved", json),
+                Err(e) if base != version => Err(e.context(format!(
+                    "{} is based on version {base}, but {ty} {real_id} is at version {version} now: someone changed it meanwhile. Nothing was overwritten. Run `verbund entry diff {ty} {real_id}` to see their change, then `verbund entry edit {ty} {real_id}` and apply yours again",
+                    path.display()
+                ))),
+                Err(e) => Err(e),
+            }
+        }
         None => {
             let text = doc::render(
                 &info,

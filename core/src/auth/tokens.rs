@@ -155,6 +155,14 @@ fn token_key(id: &str) -> Vec<u8> {
     k
 }
 
+/// The last-used time lives under its own key, apart from the token record: a request that
+/// records a use can never write back a token record an admin revoked meanwhile.
+fn used_key(id: &str) -> Vec<u8> {
+    let mut k = b"used\0".to_vec();
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
 fn prefix_key(prefix: &str) -> Vec<u8> {
     let mut k = b"prefix\0".to_vec();
     k.extend_from_slice(prefix.as_bytes());
@@ -268,7 +276,7 @@ impl AuthService {
         })
     }
 
-    /// Records the last-used time, at most once a minute per token.
+    /// Records the last-used time, at most once a minute per token (under its own key).
     fn touch(&self, info: &TokenInfo) {
         {
             let mut seen = self.last_used.lock().unwrap_or_else(|p| p.into_inner());
@@ -280,17 +288,25 @@ impl AuthService {
             }
             seen.insert(info.id.clone(), Instant::now());
         }
-        let mut updated = info.clone();
-        updated.last_used_at = Some(Utc::now());
         let mut b = WriteBatch::new();
         b.put(
             Tree::Tokens,
-            token_key(&info.id),
-            serde_json::to_vec(&updated).unwrap_or_default(),
+            used_key(&info.id),
+            Utc::now().to_rfc3339().into_bytes(),
         );
         if let Err(e) = self.store.commit(b) {
             tracing::warn!(error = %e, "could not record a token's last use");
         }
+    }
+
+    /// A token record with its last-used time filled in.
+    fn with_last_used(&self, mut info: TokenInfo) -> Result<TokenInfo, AuthError> {
+        if let Some(v) = self.store.get(Tree::Tokens, &used_key(&info.id))?
+            && let Ok(t) = DateTime::parse_from_rfc3339(&String::from_utf8_lossy(&v))
+        {
+            info.last_used_at = Some(t.with_timezone(&Utc));
+        }
+        Ok(info)
     }
 
     /// Every token (without hashes), oldest first.
@@ -302,7 +318,7 @@ impl AuthService {
         {
             let t: TokenInfo =
                 serde_json::from_slice(&v).map_err(|e| AuthError::Corrupt(e.to_string()))?;
-            out.push(t.public());
+            out.push(self.with_last_used(t)?.public());
         }
         Ok(out)
     }
@@ -322,7 +338,7 @@ impl AuthService {
             );
             self.store.commit(b)?;
         }
-        Ok(info.public())
+        Ok(self.with_last_used(info)?.public())
     }
 }
 

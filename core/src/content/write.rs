@@ -124,6 +124,19 @@ pub(super) fn change_event(
 }
 
 impl ContentService {
+    /// Whether a change event is about an entry of a type that is personal data as a whole.
+    pub(super) fn is_personal_change(&self, payload: &[u8]) -> bool {
+        #[derive(serde::Deserialize)]
+        struct Head<'a> {
+            #[serde(rename = "type", borrow)]
+            ty: std::borrow::Cow<'a, str>,
+        }
+        serde_json::from_slice::<Head<'_>>(payload)
+            .ok()
+            .and_then(|h| self.schemas.get(&h.ty).map(|ct| !ct.is_public()))
+            .unwrap_or(false)
+    }
+
     /// Runs `f` on fresh plans until its batch commits without a conflict.
     pub(super) fn commit_plan<T>(
         &self,
@@ -138,6 +151,12 @@ impl ContentService {
                     plan.put(tree, key, value);
                 }
             }
+            // Personal types (subscribers) never enter the change feed: its sequence numbers
+            // are public, and a sign-up must not move them (nobody may learn from the feed
+            // that someone signed up or confirmed).
+            plan.batch
+                .changes
+                .retain(|c| !self.is_personal_change(c));
             let public = plan
                 .batch
                 .writes

@@ -140,14 +140,23 @@ pub async fn export(
         return Err(params::unknown(&k, "no parameters"));
     }
     let body = blocking(move || {
+        let ct = state.content.content_type(&ty)?.clone();
+        // Personal-data fields only for admins (the export is a bulk read).
+        let personal = caller.role == Role::Admin;
         let mut out = Vec::new();
         let mut after: Option<String> = None;
+        let mut lines = 0usize;
         loop {
             let (page, next) =
                 state
                     .content
                     .list_current_where(&ty, after.as_deref(), 500, |_| true)?;
-            for rec in &page {
+            for rec in page {
+                let mut rec = rec;
+                if !personal {
+                    rec.data.retain(|k, _| ct.fields.get(k).is_none_or(|f| !f.pii));
+                }
+                lines += 1;
                 serde_json::to_writer(&mut out, &rec.to_export_json()).map_err(|e| {
                     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
                 })?;
@@ -158,6 +167,17 @@ pub async fn export(
                 None => break,
             }
         }
+        let mut a = AuditRecord::draft(&caller.token_id, "entry.export");
+        a.ty = Some(ty.clone());
+        a.detail = Some(format!(
+            "{lines} entries{}",
+            if personal {
+                " with personal-data fields"
+            } else {
+                ""
+            }
+        ));
+        state.auth.audit(a)?;
         Ok(out)
     })
     .await?;

@@ -3,6 +3,11 @@
 //! Every write needs a token with a fitting role; `PUT`, `PATCH` and `DELETE` need
 //! `If-Match: "<version>"` (428 without, 409 with a stale one); every write lands in the audit
 //! log in the same transaction.
+//!
+//! Personal data is for admins only: types that are personal data as a whole (subscribers) can
+//! be read and written only with the admin role, and personal-data fields (`pii`, e.g. a member's
+//! contact person) are left out of every answer to other roles. Their writes may not set such
+//! fields; the stored values are kept when they send an entry back without them.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -97,6 +102,70 @@ fn require_staff(caller: &Caller) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Types that are personal data as a whole are for admins only.
+fn require_type(state: &AppState, caller: &Caller, ty: &str) -> Result<(), ApiError> {
+    let ct = state.content.content_type(ty)?;
+    if !ct.is_public() && caller.role != Role::Admin {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "{ty} entries are personal data as a whole: only admins may read or change them (this token has the {} role)",
+                caller.role.name()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the caller may see and set personal-data (`pii`) fields.
+fn sees_personal(caller: &Caller) -> bool {
+    caller.role == Role::Admin
+}
+
+/// The entry as the caller may see it: without personal-data fields unless admin.
+fn redact(state: &AppState, caller: &Caller, mut rec: EntryRecord) -> EntryRecord {
+    if !sees_personal(caller)
+        && let Ok(ct) = state.content.content_type(&rec.ty)
+    {
+        rec.data.retain(|k, _| ct.fields.get(k).is_none_or(|f| !f.pii));
+    }
+    rec
+}
+
+/// Refuses a write by a non-admin that sets personal-data fields.
+fn refuse_personal_fields(
+    state: &AppState,
+    caller: &Caller,
+    ty: &str,
+    value: &Value,
+) -> Result<(), ApiError> {
+    if sees_personal(caller) {
+        return Ok(());
+    }
+    let ct = state.content.content_type(ty)?;
+    let named: Vec<&str> = value
+        .as_object()
+        .map(|o| {
+            o.keys()
+                .filter(|k| ct.fields.get(*k).is_some_and(|f| f.pii))
+                .map(String::as_str)
+                .collect()
+        })
+        .unwrap_or_default();
+    if named.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "personal_data_forbidden",
+        format!(
+            "only admins may set personal-data fields ({}); send the entry without them, and their stored values are kept",
+            named.join(", ")
+        ),
+    ))
+}
+
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -105,7 +174,9 @@ pub async fn create(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Editor)?;
+    require_type(&state, &caller, &ty)?;
     let value = json_body(&headers, &body)?;
+    refuse_personal_fields(&state, &caller, &ty, &value)?;
     let new = NewEntry::from_json(value)
         .map_err(|errors| ApiError::from(crate::content::ContentError::Invalid { errors }))?;
     if new.state.as_deref().is_some_and(|s| s != "draft") {
@@ -116,7 +187,10 @@ pub async fn create(
             )],
         }));
     }
-    let rec = blocking(move || Ok(state.content.create(&ty, new, Some(&caller.token_id))?)).await?;
+    let st = state.clone();
+    let who = caller.clone();
+    let rec = blocking(move || Ok(st.content.create(&ty, new, Some(&who.token_id))?)).await?;
+    let rec = redact(&state, &caller, rec);
     let mut res = entry_response(StatusCode::CREATED, &rec);
     if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/manage/{}/{}", rec.ty, rec.id)) {
         res.headers_mut().insert(header::LOCATION, v);
@@ -131,6 +205,7 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     require_staff(&caller)?;
+    require_type(&state, &caller, &ty)?;
     let mut filter_state = None;
     let mut cursor = None;
     let mut limit = 20usize;
@@ -156,8 +231,23 @@ pub async fn list(
             },
         }
     }
+    let st = state.clone();
+    let who = caller.clone();
     let (items, next) = blocking(move || {
+        let state = st;
+        let caller = who;
         let ct = state.content.content_type(&ty)?;
+        if !sees_personal(&caller)
+            && let Some((field, _)) = filters
+                .iter()
+                .find(|(f, _)| ct.fields.get(f).is_some_and(|s| s.pii))
+        {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "personal_data_forbidden",
+                format!("{field} is personal data; only admins may filter on it"),
+            ));
+        }
         if let Some((field, _)) = filters
             .iter()
             .find(|(f, _)| f != "locale" && !ct.fields.contains_key(f))
@@ -183,7 +273,10 @@ pub async fn list(
             })?)
     })
     .await?;
-    let data: Vec<Value> = items.iter().map(EntryRecord::to_flat_json).collect();
+    let data: Vec<Value> = items
+        .into_iter()
+        .map(|r| redact(&state, &caller, r).to_flat_json())
+        .collect();
     Ok(Json(json!({ "data": data, "meta": { "next_cursor": next } })).into_response())
 }
 
@@ -206,8 +299,10 @@ pub async fn get_one(
     Path((ty, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     require_staff(&caller)?;
-    let rec = blocking(move || Ok(state.content.get_by_id_or_slug(&ty, &id, "de")?)).await?;
-    Ok(entry_response(StatusCode::OK, &rec))
+    require_type(&state, &caller, &ty)?;
+    let st = state.clone();
+    let rec = blocking(move || Ok(st.content.get_by_id_or_slug(&ty, &id, "de")?)).await?;
+    Ok(entry_response(StatusCode::OK, &redact(&state, &caller, rec)))
 }
 
 pub async fn replace(
@@ -241,6 +336,7 @@ async fn write_fields(
     merge: bool,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Editor)?;
+    require_type(&state, &caller, &ty)?;
     let version = if_match(headers)?;
     let mut value = json_body(headers, body)?;
     if merge && !value.is_object() {
@@ -250,20 +346,38 @@ async fn write_fields(
         ));
     }
     strip_meta(&mut value);
+    refuse_personal_fields(&state, &caller, &ty, &value)?;
+    let keep_personal = !sees_personal(&caller);
+    let st = state.clone();
+    let who = caller.clone();
     let rec = blocking(move || {
+        let state = st;
+        let current = state.content.get(&ty, &id)?;
         let data = if merge {
-            let mut data = Value::Object(state.content.get(&ty, &id)?.data);
+            let mut data = Value::Object(current.data);
             json_patch::merge(&mut data, &value);
+            data
+        } else if keep_personal {
+            // The caller never saw the personal fields: keep their stored values.
+            let ct = state.content.content_type(&ty)?;
+            let mut data = value;
+            if let Some(obj) = data.as_object_mut() {
+                for (k, v) in current.data {
+                    if ct.fields.get(&k).is_some_and(|f| f.pii) {
+                        obj.insert(k, v);
+                    }
+                }
+            }
             data
         } else {
             value
         };
         Ok(state
             .content
-            .update(&ty, &id, Some(version), data, Some(&caller.token_id))?)
+            .update(&ty, &id, Some(version), data, Some(&who.token_id))?)
     })
     .await?;
-    Ok(entry_response(StatusCode::OK, &rec))
+    Ok(entry_response(StatusCode::OK, &redact(&state, &caller, rec)))
 }
 
 /// Metadata a client may send back from a GET is not part of the fields.
@@ -285,6 +399,7 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Editor)?;
+    require_type(&state, &caller, &ty)?;
     let version = if_match(&headers)?;
     blocking(move || {
         Ok(state
@@ -301,8 +416,13 @@ pub async fn revisions(
     Path((ty, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     require_staff(&caller)?;
-    let revs = blocking(move || Ok(state.content.revisions(&ty, &id)?)).await?;
-    let data: Vec<Value> = revs.iter().map(EntryRecord::to_flat_json).collect();
+    require_type(&state, &caller, &ty)?;
+    let st = state.clone();
+    let revs = blocking(move || Ok(st.content.revisions(&ty, &id)?)).await?;
+    let data: Vec<Value> = revs
+        .into_iter()
+        .map(|r| redact(&state, &caller, r).to_flat_json())
+        .collect();
     Ok(Json(json!({ "data": data })).into_response())
 }
 
@@ -316,6 +436,7 @@ pub async fn transition(
     if caller.role == Role::Reader {
         caller.require(Role::Editor)?;
     }
+    require_type(&state, &caller, &ty)?;
     let value = json_body(&headers, &body)?;
     let text = |k: &str| value.get(k).and_then(Value::as_str).map(String::from);
     let wanted = match (text("transition"), text("to")) {
@@ -353,13 +474,15 @@ pub async fn transition(
         at,
         role: Some(caller.role.name().to_string()),
     };
+    let st = state.clone();
+    let who = caller.clone();
     let rec = blocking(move || {
-        Ok(state
+        Ok(st
             .content
-            .request_transition(&ty, &id, &req, Some(&caller.token_id))?)
+            .request_transition(&ty, &id, &req, Some(&who.token_id))?)
     })
     .await?;
-    Ok(entry_response(StatusCode::OK, &rec))
+    Ok(entry_response(StatusCode::OK, &redact(&state, &caller, rec)))
 }
 
 /// The history of an entry (creation, edits, transitions, schedules), oldest first.
@@ -369,6 +492,7 @@ pub async fn history(
     Path((ty, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     require_staff(&caller)?;
+    require_type(&state, &caller, &ty)?;
     let items = blocking(move || {
         let rec = state.content.get_by_id_or_slug(&ty, &id, "de")?;
         Ok(state.content.history(&ty, &rec.id)?)
@@ -390,7 +514,7 @@ pub async fn review_queue(
         let mut out = Vec::new();
         for ct in state.content.schemas().types() {
             let (plugin, wf) = state.content.lifecycle(ct);
-            if plugin.is_none() {
+            if plugin.is_none() || (!ct.is_public() && caller.role != Role::Admin) {
                 continue;
             }
             let waiting: Vec<&str> = wf
@@ -413,7 +537,10 @@ pub async fn review_queue(
                     && r.created_by.as_deref() != Some(me.as_str())
                     && r.updated_by.as_deref() != Some(me.as_str())
             })?;
-            out.extend(recs.iter().map(EntryRecord::to_flat_json));
+            out.extend(
+                recs.into_iter()
+                    .map(|r| redact(&state, &caller, r).to_flat_json()),
+            );
         }
         Ok(out)
     })

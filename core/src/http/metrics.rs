@@ -113,7 +113,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     state.metrics.render(&mut out);
     out.push_str("# HELP verbund_entries Entries per content type (all states, and published).\n");
     out.push_str("# TYPE verbund_entries gauge\n");
-    for ty in state.content.schemas().names() {
+    // Types that are personal data as a whole (subscribers) are not counted here: `/metrics`
+    // is public, and a count that moves with a sign-up tells who signed up.
+    for ct in state.content.schemas().types().filter(|ct| ct.is_public()) {
+        let ty = ct.name.as_str();
         let all = state.content.count(ty, false).unwrap_or(0);
         let published = state.content.count(ty, true).unwrap_or(0);
         let _ = writeln!(out, "verbund_entries{{type=\"{ty}\",scope=\"all\"}} {all}");

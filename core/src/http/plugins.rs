@@ -300,7 +300,36 @@ pub async fn export(
             })
             .collect()
     };
-    let artifacts = blocking(move || Ok(host.export(&plugin, &export, params)?)).await?;
+    // An export of a plugin that reads personal data (newsletter recipients) is for admins,
+    // and every export is audited: it is a bulk read.
+    let personal = host
+        .record(&plugin)
+        .map(|r| r.granted.iter().any(|g| g.personal_data))
+        .unwrap_or(false);
+    if personal && caller.role != Role::Admin {
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "plugin {plugin} reads personal data (it holds a +personal grant): only admins may run its exports"
+            ),
+        ));
+    }
+    let auth = state.auth.clone();
+    let actor = caller.token_id.clone();
+    let artifacts = blocking(move || {
+        let artifacts = host.export(&plugin, &export, params)?;
+        let mut a = crate::auth::AuditRecord::draft(&actor, "plugin.export");
+        a.id = Some(plugin.clone());
+        a.detail = Some(format!(
+            "{export}: {} files{}",
+            artifacts.len(),
+            if personal { ", with personal data" } else { "" }
+        ));
+        auth.audit(a)?;
+        Ok(artifacts)
+    })
+    .await?;
     let data: Vec<Value> = artifacts
         .iter()
         .map(|a| {
