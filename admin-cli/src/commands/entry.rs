@@ -484,7 +484,12 @@ fn based_on(text: &str) -> Option<(String, u64)> {
         .find_map(|c| {
             let mut parts = c.split(" · ");
             let id = parts.next()?.split_whitespace().nth(1)?.to_string();
-            let v = parts.next()?.trim().strip_prefix("version ")?.parse().ok()?;
+            let v = parts
+                .next()?
+                .trim()
+                .strip_prefix("version ")?
+                .parse()
+                .ok()?;
             Some((id, v))
         })
 }

@@ -154,9 +154,7 @@ impl ContentService {
             // Personal types (subscribers) never enter the change feed: its sequence numbers
             // are public, and a sign-up must not move them (nobody may learn from the feed
             // that someone signed up or confirmed).
-            plan.batch
-                .changes
-                .retain(|c| !self.is_personal_change(c));
+            plan.batch.changes.retain(|c| !self.is_personal_change(c));
             let public = plan
                 .batch
                 .writes

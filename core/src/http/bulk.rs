@@ -154,7 +154,8 @@ pub async fn export(
             for rec in page {
                 let mut rec = rec;
                 if !personal {
-                    rec.data.retain(|k, _| ct.fields.get(k).is_none_or(|f| !f.pii));
+                    rec.data
+                        .retain(|k, _| ct.fields.get(k).is_none_or(|f| !f.pii));
                 }
                 lines += 1;
                 serde_json::to_writer(&mut out, &rec.to_export_json()).map_err(|e| {

@@ -128,7 +128,8 @@ fn redact(state: &AppState, caller: &Caller, mut rec: EntryRecord) -> EntryRecor
     if !sees_personal(caller)
         && let Ok(ct) = state.content.content_type(&rec.ty)
     {
-        rec.data.retain(|k, _| ct.fields.get(k).is_none_or(|f| !f.pii));
+        rec.data
+            .retain(|k, _| ct.fields.get(k).is_none_or(|f| !f.pii));
     }
     rec
 }
@@ -302,7 +303,10 @@ pub async fn get_one(
     require_type(&state, &caller, &ty)?;
     let st = state.clone();
     let rec = blocking(move || Ok(st.content.get_by_id_or_slug(&ty, &id, "de")?)).await?;
-    Ok(entry_response(StatusCode::OK, &redact(&state, &caller, rec)))
+    Ok(entry_response(
+        StatusCode::OK,
+        &redact(&state, &caller, rec),
+    ))
 }
 
 pub async fn replace(
@@ -377,7 +381,10 @@ async fn write_fields(
             .update(&ty, &id, Some(version), data, Some(&who.token_id))?)
     })
     .await?;
-    Ok(entry_response(StatusCode::OK, &redact(&state, &caller, rec)))
+    Ok(entry_response(
+        StatusCode::OK,
+        &redact(&state, &caller, rec),
+    ))
 }
 
 /// Metadata a client may send back from a GET is not part of the fields.
@@ -482,7 +489,10 @@ pub async fn transition(
             .request_transition(&ty, &id, &req, Some(&who.token_id))?)
     })
     .await?;
-    Ok(entry_response(StatusCode::OK, &redact(&state, &caller, rec)))
+    Ok(entry_response(
+        StatusCode::OK,
+        &redact(&state, &caller, rec),
+    ))
 }
 
 /// The history of an entry (creation, edits, transitions, schedules), oldest first.
