@@ -10,7 +10,7 @@ use crate::exit;
 pub enum TokenCommand {
     /// Create a token and print it (alone, on stdout). It is shown only this once.
     #[command(
-        after_help = "Example:\n  verbund token create --data verbund-data --role admin --expires 90d\n  export VERBUND_TOKEN=$(verbund token create --role editor --label redaktion)"
+        after_help = "Example:\n  verbund token create --data verbund-data --role admin --expires 90d --name \"Anna Wendt\" --email anna.wendt@example.org\n  export VERBUND_TOKEN=$(verbund token create --role editor --label redaktion --email jonas.beck@example.org)"
     )]
     Create {
         #[command(flatten)]
@@ -24,6 +24,13 @@ pub enum TokenCommand {
         /// A note for whom or what the token is.
         #[arg(long)]
         label: Option<String>,
+        /// The name of the person the token belongs to.
+        #[arg(long)]
+        name: Option<String>,
+        /// The person's e-mail address: tokens with the same address are one person (who
+        /// cannot approve their own work with a second token).
+        #[arg(long)]
+        email: Option<String>,
     },
 }
 
@@ -34,13 +41,20 @@ pub fn run(cmd: TokenCommand) -> anyhow::Result<u8> {
             role,
             expires,
             label,
+            name,
+            email,
         } => {
             let role = Role::parse(&role)?;
             let expires = parse_duration(&expires)?;
             let content = super::open(&data)?;
             let auth = content.auth();
             let issued = auth
-                .create_token(role, expires, label)
+                .create_token_for(
+                    role,
+                    expires,
+                    label,
+                    verbund_core::auth::Person { name, email },
+                )
                 .context("could not store the token")?;
             let mut a = AuditRecord::draft("cli", "token.create");
             a.id = Some(issued.info.id.clone());

@@ -16,7 +16,7 @@ pub use audit::{AuditRecord, AuditReport, chain};
 pub fn audit_head_key() -> &'static [u8] {
     audit::HEAD_KEY
 }
-pub use tokens::{Caller, IssuedToken, Role, TokenInfo, parse_duration};
+pub use tokens::{Caller, IssuedToken, Person, Role, TokenInfo, parse_duration};
 
 use std::sync::Arc;
 

@@ -59,6 +59,13 @@ pub struct TokenInfo {
     pub role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// The person the token belongs to (shown in history, queue and audit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The person's e-mail address: what makes two tokens one person (four-eyes compares
+    /// people, not tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     pub created_at: DateTime<Utc>,
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
@@ -73,6 +80,15 @@ pub struct TokenInfo {
 }
 
 impl TokenInfo {
+    /// Who acts with this token: the person's address (lower-cased) when the token names one,
+    /// else the token itself.
+    pub fn person(&self) -> String {
+        match self.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+            Some(e) => format!("person:{}", e.to_lowercase()),
+            None => format!("token:{}", self.id),
+        }
+    }
+
     /// The record without its hash, for display.
     pub fn public(&self) -> TokenInfo {
         TokenInfo {
@@ -90,11 +106,20 @@ pub struct IssuedToken {
     pub info: TokenInfo,
 }
 
-/// Who is calling: the token's id and role.
+/// Who is calling: the token's id and role, and the person it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub token_id: String,
     pub role: Role,
+    /// See [`TokenInfo::person`].
+    pub person: String,
+}
+
+/// The person a new token belongs to.
+#[derive(Debug, Clone, Default)]
+pub struct Person {
+    pub name: Option<String>,
+    pub email: Option<String>,
 }
 
 impl Caller {
@@ -186,6 +211,24 @@ impl AuthService {
         expires_in: Option<Duration>,
         label: Option<String>,
     ) -> Result<IssuedToken, AuthError> {
+        self.create_token_for(role, expires_in, label, Person::default())
+    }
+
+    /// Issues a token that belongs to `person`.
+    pub fn create_token_for(
+        &self,
+        role: Role,
+        expires_in: Option<Duration>,
+        label: Option<String>,
+        person: Person,
+    ) -> Result<IssuedToken, AuthError> {
+        if let Some(e) = &person.email
+            && (!e.contains('@') || e.trim().len() > 254 || e.contains(char::is_whitespace))
+        {
+            return Err(AuthError::BadRequest(format!(
+                "{e:?} is not an e-mail address; a token's person is named by their address, e.g. anna.wendt@example.org"
+            )));
+        }
         let prefix: String = hex::encode(random(4)?);
         let secret = URL_SAFE_NO_PAD.encode(random(32)?);
         let token = format!("vb_{prefix}_{secret}");
@@ -202,6 +245,8 @@ impl AuthService {
             prefix: prefix.clone(),
             role,
             label,
+            name: person.name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()),
+            email: person.email.map(|e| e.trim().to_string()),
             created_at: now,
             expires_at,
             last_used_at: None,
@@ -271,6 +316,7 @@ impl AuthService {
         }
         self.touch(&info);
         Ok(Caller {
+            person: info.person(),
             token_id: info.id,
             role: info.role,
         })
@@ -321,6 +367,23 @@ impl AuthService {
             out.push(self.with_last_used(t)?.public());
         }
         Ok(out)
+    }
+
+    /// Whether the token `id` still works (known, not revoked, not expired), with its role.
+    pub fn active_role(&self, id: &str) -> Result<Option<Role>, AuthError> {
+        Ok(self.load(id)?.and_then(|t| {
+            let live = t.revoked_at.is_none() && t.expires_at.is_none_or(|e| e > Utc::now());
+            live.then_some(t.role)
+        }))
+    }
+
+    /// The person behind an actor recorded in the store (a token id), or the actor itself
+    /// (`system`, `cli`, a token that no longer exists).
+    pub fn person_of(&self, actor: &str) -> String {
+        match self.load(actor) {
+            Ok(Some(t)) => t.person(),
+            _ => actor.to_string(),
+        }
     }
 
     /// Revokes a token; it stops working at once.

@@ -30,8 +30,12 @@ pub async fn create_token(
     let role = Role::parse(role)?;
     let expires = parse_duration(v.get("expires").and_then(Value::as_str).unwrap_or("90d"))?;
     let label = v.get("label").and_then(Value::as_str).map(String::from);
+    let person = crate::auth::Person {
+        name: v.get("name").and_then(Value::as_str).map(String::from),
+        email: v.get("email").and_then(Value::as_str).map(String::from),
+    };
     let issued = blocking(move || {
-        let issued = state.auth.create_token(role, expires, label)?;
+        let issued = state.auth.create_token_for(role, expires, label, person)?;
         let mut a = AuditRecord::draft(&caller.token_id, "token.create");
         a.id = Some(issued.info.id.clone());
         a.detail = Some(format!("role {}", role.name()));

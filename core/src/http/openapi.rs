@@ -777,6 +777,18 @@ fn api_schemas() -> Vec<(&'static str, Value)> {
                         "description": "A note to recognise the token by (a string; other values are ignored).",
                         "examples": ["website build"],
                     },
+                    "name": {
+                        "description": "The name of the person the token belongs to (a string; other values are ignored).",
+                        "examples": ["Anna Wendt"],
+                    },
+                    "email": {
+                        "description": "The person's e-mail address (a string; other values are ignored): tokens with the same address are one person, and four-eyes review compares people.",
+                        "anyOf": [
+                            {"type": "string", "pattern": "^[^\\s@]*@[^\\s]*$", "maxLength": 254},
+                            {"not": {"type": "string"}}
+                        ],
+                        "examples": ["anna.wendt@example.org"],
+                    },
                 },
             }),
         ),
@@ -1176,6 +1188,8 @@ fn token_info_properties(with_secret: bool) -> Map<String, Value> {
     );
     m.insert("role".into(), schema_ref("Role"));
     m.insert("label".into(), json!({"type": "string"}));
+    m.insert("name".into(), json!({"type": "string"}));
+    m.insert("email".into(), json!({"type": "string"}));
     m.insert(
         "created_at".into(),
         json!({"type": "string", "format": "date-time"}),
