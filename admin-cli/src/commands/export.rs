@@ -95,7 +95,8 @@ pub fn run(args: ExportArgs) -> anyhow::Result<u8> {
         Box::new(std::io::stdout().lock())
     } else {
         Box::new(std::io::BufWriter::new(
-            std::fs::File::create(&tmp)
+            // An export may hold personal data (admins export contact persons): owner only.
+            verbund_core::keys::private_file(&tmp, false)
                 .with_context(|| format!("could not create {}", tmp.display()))?,
         ))
     };

@@ -60,8 +60,12 @@ pub fn run(args: GdprArgs) -> anyhow::Result<u8> {
             let text = serde_json::to_string_pretty(&res["data"])?;
             match out {
                 Some(path) => {
-                    std::fs::write(&path, text)
-                        .with_context(|| format!("could not write {}", path.display()))?;
+                    std::io::Write::write_all(
+                        &mut verbund_core::keys::private_file(&path, false)
+                            .with_context(|| format!("could not write {}", path.display()))?,
+                        text.as_bytes(),
+                    )
+                    .with_context(|| format!("could not write {}", path.display()))?;
                     println!(
                         "wrote everything stored about {email} to {} ({} entries)",
                         path.display(),

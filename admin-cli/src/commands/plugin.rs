@@ -484,8 +484,13 @@ pub fn write_artifacts(
         } else {
             safe
         });
-        std::fs::write(&path, &bytes)
-            .with_context(|| format!("could not write {}", path.display()))?;
+        // Artifacts may hold personal data (a newsletter's recipients): owner only.
+        std::io::Write::write_all(
+            &mut verbund_core::keys::private_file(&path, false)
+                .with_context(|| format!("could not write {}", path.display()))?,
+            &bytes,
+        )
+        .with_context(|| format!("could not write {}", path.display()))?;
         println!(
             "wrote {} ({} bytes, {})",
             path.display(),
