@@ -93,6 +93,9 @@ enum Command {
     /// Check the audit log.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
+    /// The installation's secret keys (DATA/verbund.key): rotate or list them.
+    #[command(subcommand)]
+    Keys(commands::keys::KeysCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -135,6 +138,7 @@ fn main() -> std::process::ExitCode {
         Command::Newsletter(args) => commands::newsletter::run(args),
         Command::Gdpr(args) => commands::gdpr::run(args),
         Command::Audit(cmd) => commands::audit::run(cmd),
+        Command::Keys(cmd) => commands::keys::run(cmd),
     };
     match result {
         Ok(code) => code.into(),

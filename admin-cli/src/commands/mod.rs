@@ -7,6 +7,7 @@ pub mod entry;
 pub mod export;
 pub mod gdpr;
 pub mod import;
+pub mod keys;
 pub mod login;
 pub mod newsletter;
 pub mod plugin;

@@ -83,7 +83,12 @@ impl TokenInfo {
     /// Who acts with this token: the person's address (lower-cased) when the token names one,
     /// else the token itself.
     pub fn person(&self) -> String {
-        match self.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+        match self
+            .email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
             Some(e) => format!("person:{}", e.to_lowercase()),
             None => format!("token:{}", self.id),
         }
@@ -245,7 +250,10 @@ impl AuthService {
             prefix: prefix.clone(),
             role,
             label,
-            name: person.name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()),
+            name: person
+                .name
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty()),
             email: person.email.map(|e| e.trim().to_string()),
             created_at: now,
             expires_at,

@@ -519,7 +519,9 @@ pub async fn review_queue(
 ) -> Result<Response, ApiError> {
     require_staff(&caller)?;
     let role = caller.role.name().to_string();
-    let me = caller.token_id.clone();
+    // Four-eyes compares people, not tokens: nothing the caller wrote with any of their tokens.
+    let me = caller.person.clone();
+    let auth = state.auth.clone();
     let items = blocking(move || {
         let mut out = Vec::new();
         for ct in state.content.schemas().types() {
@@ -543,9 +545,9 @@ pub async fn review_queue(
                 continue;
             }
             let (recs, _) = state.content.list_current_where(&ct.name, None, 500, |r| {
-                waiting.contains(&r.state.as_str())
-                    && r.created_by.as_deref() != Some(me.as_str())
-                    && r.updated_by.as_deref() != Some(me.as_str())
+                let mine =
+                    |by: &Option<String>| by.as_deref().is_some_and(|b| auth.person_of(b) == me);
+                waiting.contains(&r.state.as_str()) && !mine(&r.created_by) && !mine(&r.updated_by)
             })?;
             out.extend(
                 recs.into_iter()

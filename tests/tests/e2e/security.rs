@@ -613,3 +613,40 @@ fn a_kept_draft_never_overwrites_a_colleagues_change() {
     );
     assert_eq!(now.body["data"]["version"], 2);
 }
+
+#[test]
+fn a_rotated_key_signs_new_records_while_old_ones_keep_verifying() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let tokens = create_tokens(&data, &["admin"]);
+    let run = |args: &[&str]| -> Output {
+        Command::new(verbund_bin())
+            .args(args)
+            .arg("--data")
+            .arg(&data)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["keys", "rotate"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listed = text(&run(&["keys", "list"]).stdout);
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    assert!(
+        listed.lines().nth(1).unwrap().ends_with("(signs)"),
+        "{listed}"
+    );
+    // New records are signed with the new key; the chain stays intact across the rotation.
+    let server = TestServer::start(&data, &[]);
+    Api::of(&server)
+        .post(
+            "/api/v1/admin/tokens",
+            Some(&tokens["admin"]),
+            &json!({"role": "editor", "name": "Jonas Beck", "email": "jonas.beck@example.org"}),
+        )
+        .expect(201);
+    server.stop();
+    let report: Value =
+        serde_json::from_slice(&run(&["audit", "verify", "--json"]).stdout).unwrap();
+    assert_eq!(report["intact"], true, "{report}");
+    assert!(report["records"].as_u64().unwrap() >= 2, "{report}");
+}
