@@ -3,7 +3,9 @@
 //! - A plugin is a WebAssembly component of the contract in `plugins/wit` (world
 //!   `verbund:plugin/plugin@1.x`). Installing it validates and links it (a component built
 //!   against another contract is refused), asks it to `describe` itself, and stores the
-//!   component, its compiled form (cached by content hash, so a restart does not recompile) and
+//!   component, its compiled form (cached by content hash and sealed with a MAC of the
+//!   installation key, so a restart does not recompile; unsealed or forged code is never
+//!   loaded but compiled again from the component) and
 //!   a [`PluginRecord`] in the store's `plugins` tree: plugins survive restarts and backups.
 //! - Every call gets a fresh instance from the pooling allocator and runs under the limits of
 //!   its hook (see [`CallLimits`]); a fault fails that call with an error naming the plugin, the
@@ -119,6 +121,8 @@ struct Loaded {
 pub struct PluginHost {
     rt: Runtime,
     store: Arc<dyn Store>,
+    /// This installation's keys: compiled code is loaded only under their MAC.
+    keys: Arc<crate::keys::Keys>,
     content: Weak<ContentService>,
     auth: AuthService,
     loaded: RwLock<BTreeMap<String, Arc<Loaded>>>,
@@ -155,6 +159,7 @@ impl PluginHost {
         let host = Arc::new(PluginHost {
             rt,
             auth: content.auth(),
+            keys: content.keys().clone(),
             store,
             content: Arc::downgrade(content),
             loaded: RwLock::new(BTreeMap::new()),
@@ -247,10 +252,18 @@ impl PluginHost {
         hash: &str,
         bytes: Option<&[u8]>,
     ) -> Result<(Component, bool), PluginError> {
-        if let Some(compiled) = self.store.get(Tree::Plugins, &key(COMPILED_PREFIX, hash))?
-            && let Some(c) = deserialize_trusted(&self.rt, &compiled)
-        {
-            return Ok((c, true));
+        if let Some(stored) = self.store.get(Tree::Plugins, &key(COMPILED_PREFIX, hash))? {
+            match open_compiled(&self.keys, hash, &stored) {
+                Some(code) => {
+                    if let Some(c) = deserialize_authenticated(&self.rt, code) {
+                        return Ok((c, true));
+                    }
+                }
+                None => tracing::warn!(
+                    component = hash,
+                    "the compiled cache entry is not authenticated by this installation's keys; compiling the component again"
+                ),
+            }
         }
         let owned;
         let bytes = match bytes {
@@ -275,7 +288,11 @@ impl PluginHost {
         })?;
         if let Ok(compiled) = component.serialize() {
             let mut b = WriteBatch::new();
-            b.put(Tree::Plugins, key(COMPILED_PREFIX, hash), compiled);
+            b.put(
+                Tree::Plugins,
+                key(COMPILED_PREFIX, hash),
+                seal_compiled(&self.keys, hash, compiled),
+            );
             self.store.commit(b)?;
         }
         Ok((component, false))
@@ -423,7 +440,11 @@ impl PluginHost {
             serde_json::to_vec(&rec).unwrap_or_default(),
         );
         if let Ok(compiled) = component.serialize() {
-            b.put(Tree::Plugins, key(COMPILED_PREFIX, &hash), compiled);
+            b.put(
+                Tree::Plugins,
+                key(COMPILED_PREFIX, &hash),
+                seal_compiled(&self.keys, &hash, compiled),
+            );
         }
         self.store.commit(b)?;
         if let Some(p) = &previous
@@ -654,8 +675,10 @@ impl PluginHost {
         let instance = match pre.instantiate(&mut store) {
             Ok(i) => i,
             Err(e) => {
-                let text = format!("{e:#}");
-                if text.contains("maximum concurrent") || text.contains("pooling") {
+                // A full pool is Wasmtime's typed error, not a fault of the plugin.
+                if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+                    .is_some()
+                {
                     return Err(PluginError::Busy);
                 }
                 return Err(fault(runtime::describe_failure(&e, store.data(), &limits)));
@@ -1078,16 +1101,75 @@ fn record_from_manifest(
     Ok(rec)
 }
 
-/// Loads a compiled component this server wrote into its own store.
+/// The tag of a sealed compiled artifact: `SEAL_MAGIC`, the key id's length (one byte), the
+/// key id, the 32-byte MAC, then Wasmtime's serialization.
+const SEAL_MAGIC: &[u8] = b"VBC1";
+
+/// What the MAC of a compiled artifact covers: the component hash it was compiled from, the
+/// key id, and the SHA-256 of the code. Binding the hash means a valid artifact of one
+/// component cannot be planted under another component's key.
+fn compiled_mac_input(hash: &str, key_id: &str, code: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(hash.len() + key_id.len() + 34);
+    m.extend_from_slice(hash.as_bytes());
+    m.push(0);
+    m.extend_from_slice(key_id.as_bytes());
+    m.push(0);
+    m.extend_from_slice(&Sha256::digest(code));
+    m
+}
+
+/// Wraps Wasmtime's serialization of the component `hash` with this installation's MAC.
+fn seal_compiled(keys: &crate::keys::Keys, hash: &str, code: Vec<u8>) -> Vec<u8> {
+    let id = keys.current_id().to_string();
+    let (id, tag) = keys.sign(
+        crate::keys::Purpose::CompiledPlugin,
+        &compiled_mac_input(hash, &id, &code),
+    );
+    let mut out = Vec::with_capacity(code.len() + id.len() + 40);
+    out.extend_from_slice(SEAL_MAGIC);
+    out.push(id.len().min(255) as u8);
+    out.extend_from_slice(&id.as_bytes()[..id.len().min(255)]);
+    out.extend_from_slice(&tag);
+    out.extend_from_slice(&code);
+    out
+}
+
+/// The code of a sealed artifact of component `hash`, only when its MAC verifies with this
+/// installation's keys; `None` for anything else (old unsealed entries, forged or copied ones,
+/// another installation's, another component's).
+fn open_compiled<'a>(keys: &crate::keys::Keys, hash: &str, stored: &'a [u8]) -> Option<&'a [u8]> {
+    let rest = stored.strip_prefix(SEAL_MAGIC)?;
+    let (&n, rest) = rest.split_first()?;
+    let n = n as usize;
+    if rest.len() < n + 32 {
+        return None;
+    }
+    let id = std::str::from_utf8(&rest[..n]).ok()?;
+    let tag = &rest[n..n + 32];
+    let code = &rest[n + 32..];
+    keys.verify(
+        id,
+        crate::keys::Purpose::CompiledPlugin,
+        &compiled_mac_input(hash, id, code),
+        tag,
+    )
+    .then_some(code)
+}
+
+/// Loads compiled code whose MAC [`open_compiled`] verified.
 ///
 /// `Component::deserialize` trusts its input to be Wasmtime's own output: it maps the code
-/// and runs it. The bytes come from the `plugins` tree of this data dir, written only by
-/// [`PluginHost::component`] and [`PluginHost::install`] from `Component::serialize`; a data
-/// dir is trusted as a whole (whoever can write it can also replace the binary's content).
-/// Wasmtime checks the version and configuration of the artifact itself and refuses an
-/// incompatible one, in which case the caller compiles the component again.
+/// and runs it, so bytes from anyone else are arbitrary native code in this process. The store
+/// is NOT trusted for this: its contents travel in backups and can be edited by anyone who can
+/// write the data dir's database files. What is trusted is the key file (`verbund.key`, 0600,
+/// outside the store, never in a backup): only code sealed by [`seal_compiled`] under one of
+/// its keys, for exactly this component hash, reaches this function. Wasmtime also checks the
+/// version and configuration of the artifact and refuses an incompatible one, in which case
+/// the caller compiles the component again.
 #[allow(unsafe_code)]
-fn deserialize_trusted(rt: &Runtime, compiled: &[u8]) -> Option<Component> {
-    // SAFETY: see above: the bytes are Wasmtime's own serialization, from our own store.
-    unsafe { Component::deserialize(&rt.engine, compiled) }.ok()
+fn deserialize_authenticated(rt: &Runtime, code: &[u8]) -> Option<Component> {
+    // SAFETY: `code` carries a MAC of this installation's secret key over the component hash
+    // and the code's digest, and only `seal_compiled` computes that MAC, over the output of
+    // `Component::serialize` on this engine. So these are bytes this server's Wasmtime wrote.
+    unsafe { Component::deserialize(&rt.engine, code) }.ok()
 }

@@ -393,10 +393,13 @@ pub fn new_store(
     let mut store = Store::new(&rt.engine, HostState::new(plugin, content, &limits));
     store.limiter(|s| &mut s.limiter);
     store.set_fuel(limits.fuel)?;
+    // One tick more than the limit spans: the tick in progress when the call starts has
+    // partly elapsed already, so without it a 10 ms limit could fire after 0 to 10 ms.
     let ticks = limits
         .wall_ms
         .div_ceil(EPOCH_TICK.as_millis() as u64)
-        .max(1);
+        .max(1)
+        + 1;
     store.set_epoch_deadline(ticks);
     store.epoch_deadline_trap();
     Ok((store, limits))

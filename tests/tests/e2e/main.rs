@@ -13,5 +13,6 @@ mod plugins;
 mod review;
 mod schemas;
 mod security;
+mod security_plugins;
 mod soak;
 mod website;

@@ -1,0 +1,197 @@
+//! Security of the plugin host: compiled plugin code is loaded only when this installation
+//! sealed it (a planted artifact is compiled again from the stored component, never mapped),
+//! and backups never carry compiled code.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use verbund_core::store::{Tree, WriteBatch};
+use verbund_core::{SledStore, Store};
+use verbund_tests::{TestServer, create_tokens, ok, plugin_component, run_cli, story, verbund_bin};
+
+const COMPILED: &[u8] = b"compiled\0";
+
+/// One installation with the `hello` plugin installed (validator of stories).
+struct Install {
+    data: PathBuf,
+    admin: String,
+    editor: String,
+    config: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+fn install_hello() -> Install {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let tokens = create_tokens(&data, &["admin", "editor"]);
+    let config = tmp.path().join("config");
+    let server = TestServer::start(&data, &["--demo"]);
+    let path = plugin_component("hello").display().to_string();
+    ok(&run_cli(
+        &config,
+        &server.url,
+        &tokens["admin"],
+        &["plugin", "install", &path, "--grant", "read:story"],
+        &[],
+    ));
+    server.stop();
+    Install {
+        data,
+        admin: tokens["admin"].clone(),
+        editor: tokens["editor"].clone(),
+        config,
+        _tmp: tmp,
+    }
+}
+
+/// The compiled-cache pairs of a stopped server's store.
+fn compiled_pairs(data: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let store = SledStore::open(data).unwrap();
+    store
+        .scan_prefix(Tree::Plugins, COMPILED, false, usize::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| (k.to_vec(), v.to_vec()))
+        .collect()
+}
+
+fn put_compiled(data: &Path, key: &[u8], value: &[u8]) {
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(data).unwrap());
+    let mut b = WriteBatch::new();
+    b.put(Tree::Plugins, key.to_vec(), value.to_vec());
+    store.commit(b).unwrap();
+}
+
+/// The first line `serve` prints: how the plugins were loaded.
+fn plugins_line(data: &Path) -> String {
+    let mut child = Command::new(verbund_bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::BufRead;
+    let line = std::io::BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    line
+}
+
+fn create_story(server: &TestServer, token: &str, title: &str) -> (u16, Value) {
+    let mut s = story(7);
+    s["title"] = json!(title);
+    let res = reqwest::blocking::Client::new()
+        .post(format!("{}/api/v1/manage/story", server.url))
+        .bearer_auth(token)
+        .json(&s)
+        .send()
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().unwrap_or(Value::Null))
+}
+
+/// A compiled artifact that Wasmtime would accept (genuine code of the same component, made
+/// by another installation, as an old backup or a copied data dir carries it) is not loaded:
+/// the server compiles the stored component again, the hook works, and the planted bytes are
+/// replaced. The installation's own cache still loads after a restart.
+#[test]
+fn compiled_code_not_sealed_by_this_installation_is_never_loaded() {
+    let a = install_hello();
+    let b = install_hello();
+    let own = compiled_pairs(&a.data);
+    let foreign = compiled_pairs(&b.data);
+    assert_eq!(own.len(), 1, "one compiled artifact per component");
+    assert_eq!(own[0].0, foreign[0].0, "same component, same cache key");
+    assert_ne!(
+        own[0].1, foreign[0].1,
+        "each installation seals with its own key"
+    );
+
+    // Its own artifact loads from the cache.
+    let line = plugins_line(&a.data);
+    assert!(
+        line.contains("Plugins: 1 loaded (1 from the compiled cache, 0 compiled)"),
+        "{line}"
+    );
+
+    // The other installation's artifact, and the bare code inside it, are refused.
+    let key = own[0].0.clone();
+    let bare = {
+        // Wasmtime's own serialization: the tail after the seal. Find it by its magic.
+        let v = &foreign[0].1;
+        let at = v
+            .windows(4)
+            .position(|w| w == b"\x7fELF")
+            .expect("the artifact holds Wasmtime's ELF image");
+        v[at..].to_vec()
+    };
+    for forged in [foreign[0].1.clone(), bare] {
+        put_compiled(&a.data, &key, &forged);
+        let line = plugins_line(&a.data);
+        assert!(
+            line.contains("Plugins: 1 loaded (0 from the compiled cache, 1 compiled)"),
+            "planted code must not load: {line}"
+        );
+        let after = compiled_pairs(&a.data);
+        assert_ne!(after[0].1, forged, "the planted bytes were replaced");
+    }
+
+    // The hook runs from the recompiled component.
+    let server = TestServer::start(&a.data, &[]);
+    let (status, body) = create_story(&server, &a.editor, "Lorem ipsum");
+    assert_eq!(status, 422, "the validator runs: {body}");
+    let (status, body) = create_story(&server, &a.editor, "Phishing-Welle bei Banken");
+    assert_eq!(status, 201, "{body}");
+    server.stop();
+
+    // Re-cached under this installation's key: the next start loads from the cache again.
+    let line = plugins_line(&a.data);
+    assert!(
+        line.contains("Plugins: 1 loaded (1 from the compiled cache, 0 compiled)"),
+        "{line}"
+    );
+}
+
+/// A backup of a server with plugins holds their components but no compiled code.
+#[test]
+fn backups_hold_no_compiled_plugin_code() {
+    let a = install_hello();
+    let server = TestServer::start(&a.data, &[]);
+    let file = a.data.parent().unwrap().join("sicherung.backup");
+    let f = file.display().to_string();
+    ok(&run_cli(
+        &a.config,
+        &server.url,
+        &a.admin,
+        &["backup", "--out", &f],
+        &[],
+    ));
+    server.stop();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let keys: Vec<Vec<u8>> = text
+        .lines()
+        .filter_map(|l| {
+            let mut cols = l.split('\t');
+            let tree = cols.next()?;
+            let k = cols.next()?;
+            (tree == "plugins")
+                .then(|| base64::engine::general_purpose::STANDARD.decode(k).unwrap())
+        })
+        .collect();
+    assert!(
+        keys.iter().any(|k| k.starts_with(b"wasm\0")),
+        "the component itself is backed up"
+    );
+    assert!(
+        !keys.iter().any(|k| k.starts_with(COMPILED)),
+        "no compiled code in a backup"
+    );
+}
