@@ -1,14 +1,30 @@
 //! Newsletter sign-up with double opt-in, confirmation and one-click unsubscribe (RFC 8058),
 //! with signed, expiring tokens.
 //!
-//! - Tokens are `base64url(payload).base64url(HMAC-SHA256(secret, payload))`; the payload
-//!   names the subscriber, the purpose (confirm or unsubscribe) and the expiry. The secret is
-//!   32 random bytes kept in the data dir (so backups keep links working).
-//! - A sign-up answers the same whatever the address's state, so that nobody learns through
-//!   the form whether someone is subscribed; what differs is the mail to the address itself
-//!   (a confirmation link, or a note that it is subscribed already).
-//! - Mails go to an outbox directory as `.eml` files, for the mail service of the platform.
+//! - Tokens are `base64url(payload).KEY_ID.base64url(MAC)`, the MAC made with the
+//!   installation's keys ([`crate::keys`], `Purpose::NewsletterToken`) — never with anything
+//!   stored in the store, so a backup cannot forge links. The key id lets a rotated key still
+//!   verify links already sent. The payload names the subscriber, the purpose (confirm or
+//!   unsubscribe), the expiry and, for a confirmation, the nonce of the pending request. On
+//!   verify, an expiry further ahead than the purpose allows ([`CONFIRM_VALID`],
+//!   [`UNSUBSCRIBE_VALID`]) is refused.
+//! - Consent integrity: a sign-up never changes the stored name, topics or consent of an
+//!   existing subscriber. It stores a *pending request* (`consent.pending`: nonce, time, text
+//!   version, the name and topics asked for); the confirmation link names subscriber + nonce,
+//!   and confirming applies exactly that request, once. A newer sign-up replaces the pending
+//!   request (older links stop working); an unsubscribe drops it.
+//! - One subscriber per address: a new subscriber's id is derived from the normalised address
+//!   (keyed, see [`subscriber_id`]), so concurrent sign-ups for one address collide on the entry
+//!   key in the create batch and exactly one entry is stored.
+//! - A sign-up answers the same whatever the address's state or races (conflicts are retried
+//!   inside), so that nobody learns through the form whether someone is subscribed; what differs
+//!   is the mail to the address itself (a confirmation link, or a note that it is subscribed).
+//! - Mails per address are throttled ([`MAIL_GAP`] per kind, [`MAILS_PER_DAY`]); beyond, the
+//!   sign-up answers the same but sends nothing.
+//! - Mails go to an outbox directory (0700) as `.eml` files (0600), for the mail service of the
+//!   platform.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -16,19 +32,24 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::content::{ContentError, ContentService, EntryRecord, NewEntry};
+use crate::keys::{self, Purpose as KeyPurpose};
 use crate::schema::FieldError;
-use crate::store::{Expect, Tree, WriteBatch};
+use crate::store::{Expect, StoreError, Tree, WriteBatch};
 
-const SECRET_KEY: &[u8] = b"newsletter_secret";
 /// The content type of subscribers.
 pub const SUBSCRIBER: &str = "subscriber";
-/// How long a confirmation link works.
+/// How long a confirmation link works (and the most a confirmation token may claim).
 pub const CONFIRM_VALID: Duration = Duration::days(7);
 /// How long an unsubscribe link works (newsletters are kept for a long time).
 pub const UNSUBSCRIBE_VALID: Duration = Duration::days(400);
+/// The least time between two mails of one kind to one address.
+pub const MAIL_GAP: Duration = Duration::minutes(5);
+/// The most mails to one address per 24 hours.
+pub const MAILS_PER_DAY: usize = 5;
+/// How often a sign-up retries when a concurrent write got in between.
+const SIGN_UP_ATTEMPTS: usize = 16;
 
 /// What a token is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +60,16 @@ pub enum Purpose {
     Unsubscribe,
 }
 
+impl Purpose {
+    /// The longest validity a token of this purpose may have.
+    fn max_valid(self) -> Duration {
+        match self {
+            Purpose::Confirm => CONFIRM_VALID,
+            Purpose::Unsubscribe => UNSUBSCRIBE_VALID,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Payload {
     /// The subscriber's id.
@@ -46,6 +77,9 @@ struct Payload {
     p: Purpose,
     /// Expiry, seconds since the epoch.
     e: i64,
+    /// The nonce of the pending request a confirmation applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    n: Option<String>,
 }
 
 /// Errors of the newsletter operations.
@@ -57,6 +91,10 @@ pub enum NewsletterError {
     BadToken,
     #[error("this link has expired; sign up again to get a new one")]
     Expired,
+    #[error(
+        "this confirmation link was used already, or replaced by a newer sign-up or an unsubscribe; sign up again to get a new one"
+    )]
+    Used,
     #[error(transparent)]
     Content(#[from] ContentError),
     #[error("could not write the mail to the outbox {path}: {source}")]
@@ -66,57 +104,45 @@ pub enum NewsletterError {
     },
 }
 
-fn hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
-    let mut k = [0u8; 64];
-    if key.len() > 64 {
-        k[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Sha256::new();
-    inner.update(k.map(|b| b ^ 0x36));
-    inner.update(msg);
-    let mut outer = Sha256::new();
-    outer.update(k.map(|b| b ^ 0x5c));
-    outer.update(inner.finalize());
-    outer.finalize().into()
+fn now_text() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// The newsletter secret of this data dir, created on first use.
-fn secret(content: &ContentService) -> Result<Vec<u8>, ContentError> {
-    let store = content.store();
-    if let Some(s) = store.get(Tree::Meta, SECRET_KEY)? {
-        return Ok(s);
-    }
-    let mut fresh = [0u8; 32];
-    getrandom::fill(&mut fresh).map_err(|e| {
-        ContentError::Corrupt(format!("no randomness for the newsletter secret: {e}"))
-    })?;
-    let mut b = WriteBatch::new();
-    b.check(Tree::Meta, SECRET_KEY.to_vec(), Expect::Absent);
-    b.put(Tree::Meta, SECRET_KEY.to_vec(), fresh.to_vec());
-    // Two first uses at once: the loser reads the winner's secret.
-    let _ = store.commit(b);
-    Ok(store
-        .get(Tree::Meta, SECRET_KEY)?
-        .unwrap_or_else(|| fresh.to_vec()))
+fn sign(content: &ContentService, payload: &Payload) -> String {
+    let bytes = serde_json::to_vec(payload).unwrap_or_default();
+    let (kid, tag) = content.keys().sign(KeyPurpose::NewsletterToken, &bytes);
+    format!("{}.{kid}.{}", B64.encode(&bytes), B64.encode(tag))
 }
 
-/// A signed token for `subscriber` and `purpose`, valid for `valid`.
+/// A signed token for `subscriber` and `purpose`, valid for `valid` (at most what the purpose
+/// allows).
 pub fn token(
     content: &ContentService,
     subscriber: &str,
     purpose: Purpose,
     valid: Duration,
 ) -> Result<String, ContentError> {
-    let payload = serde_json::to_vec(&Payload {
-        s: subscriber.to_string(),
-        p: purpose,
-        e: (Utc::now() + valid).timestamp(),
-    })
-    .unwrap_or_default();
-    let sig = hmac(&secret(content)?, &payload);
-    Ok(format!("{}.{}", B64.encode(&payload), B64.encode(sig)))
+    Ok(sign(
+        content,
+        &Payload {
+            s: subscriber.to_string(),
+            p: purpose,
+            e: (Utc::now() + valid.min(purpose.max_valid())).timestamp(),
+            n: None,
+        },
+    ))
+}
+
+fn confirm_token(content: &ContentService, subscriber: &str, nonce: &str) -> String {
+    sign(
+        content,
+        &Payload {
+            s: subscriber.to_string(),
+            p: Purpose::Confirm,
+            e: (Utc::now() + CONFIRM_VALID).timestamp(),
+            n: Some(nonce.to_string()),
+        },
+    )
 }
 
 /// The one-click unsubscribe token of a subscriber (also handed to plugins with a
@@ -128,26 +154,22 @@ pub fn unsubscribe_token(
     token(content, subscriber, Purpose::Unsubscribe, UNSUBSCRIBE_VALID)
 }
 
-/// Checks a token and returns the subscriber it names.
-pub fn verify(
+fn verify_payload(
     content: &ContentService,
     token: &str,
     purpose: Purpose,
-) -> Result<String, NewsletterError> {
-    let (p, s) = token
-        .trim()
-        .split_once('.')
-        .ok_or(NewsletterError::BadToken)?;
+) -> Result<Payload, NewsletterError> {
+    let mut parts = token.trim().split('.');
+    let (Some(p), Some(kid), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(NewsletterError::BadToken);
+    };
     let payload = B64.decode(p).map_err(|_| NewsletterError::BadToken)?;
-    let sig = B64.decode(s).map_err(|_| NewsletterError::BadToken)?;
-    let want = hmac(&secret(content)?, &payload);
-    // Constant-time comparison.
-    if sig.len() != want.len()
-        || sig
-            .iter()
-            .zip(want.iter())
-            .fold(0u8, |a, (x, y)| a | (x ^ y))
-            != 0
+    let tag = B64.decode(s).map_err(|_| NewsletterError::BadToken)?;
+    if !content
+        .keys()
+        .verify(kid, KeyPurpose::NewsletterToken, &payload, &tag)
     {
         return Err(NewsletterError::BadToken);
     }
@@ -156,10 +178,27 @@ pub fn verify(
     if payload.p != purpose {
         return Err(NewsletterError::BadToken);
     }
-    if payload.e < Utc::now().timestamp() {
+    let now = Utc::now().timestamp();
+    // A token claiming more time than its purpose allows was not made by this code.
+    if payload.e > now + purpose.max_valid().num_seconds() {
+        return Err(NewsletterError::BadToken);
+    }
+    if payload.e < now {
         return Err(NewsletterError::Expired);
     }
-    Ok(payload.s)
+    if purpose == Purpose::Confirm && payload.n.is_none() {
+        return Err(NewsletterError::BadToken);
+    }
+    Ok(payload)
+}
+
+/// Checks a token and returns the subscriber it names.
+pub fn verify(
+    content: &ContentService,
+    token: &str,
+    purpose: Purpose,
+) -> Result<String, NewsletterError> {
+    Ok(verify_payload(content, token, purpose)?.s)
 }
 
 /// A sign-up request from the public form.
@@ -194,7 +233,7 @@ pub fn find_by_email(
         r.data
             .get("email")
             .and_then(Value::as_str)
-            .is_some_and(|e| e.to_lowercase() == want)
+            .is_some_and(|e| e.trim().to_lowercase() == want)
     })?;
     Ok(found.into_iter().next())
 }
@@ -204,10 +243,13 @@ pub fn find_by_email(
 pub enum SignUpOutcome {
     /// A new subscriber; a confirmation mail was sent.
     Created,
-    /// Not confirmed yet (or unsubscribed before): a new confirmation mail was sent.
+    /// Not confirmed yet (or unsubscribed before): a new pending request, a new confirmation
+    /// mail was sent.
     ConfirmationResent,
     /// Confirmed already: the address got a note, nothing changed.
     AlreadySubscribed,
+    /// Too many mails to this address lately: nothing changed, nothing sent.
+    Throttled,
 }
 
 fn link(settings: &MailSettings, path: &str, token: &str) -> String {
@@ -217,50 +259,199 @@ fn link(settings: &MailSettings, path: &str, token: &str) -> String {
     )
 }
 
-/// Handles a sign-up: creates or refreshes the subscriber and mails the address.
+/// The normalised form of an address: trimmed, lower-cased.
+pub fn normalise(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// The id a new subscriber with this address gets: 128 bits of a MAC of the normalised
+/// address, written like a ULID. Concurrent sign-ups for one address therefore create the
+/// same entry key, which the create batch checks absent, so only one of them is stored. Keyed
+/// (not a bare hash), so that an id does not reveal the address to whoever guesses it; after a
+/// key rotation new ids differ, which is harmless because a sign-up finds an existing
+/// subscriber by address first.
+pub fn subscriber_id(content: &ContentService, email: &str) -> String {
+    let msg = [b"subscriber-id\0".as_slice(), normalise(email).as_bytes()].concat();
+    let (_, tag) = content.keys().sign(KeyPurpose::NewsletterToken, &msg);
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&tag[..16]);
+    let v = u128::from_be_bytes(b);
+    (0..26)
+        .map(|i| {
+            let shift = 125 - 5 * i;
+            let digit = if i == 0 { v >> 125 } else { (v >> shift) & 31 };
+            CROCKFORD[digit as usize] as char
+        })
+        .collect()
+}
+
+fn nonce() -> Result<String, ContentError> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b)
+        .map_err(|e| ContentError::Corrupt(format!("no randomness for a nonce: {e}")))?;
+    Ok(hex::encode(b))
+}
+
+/// The `meta` key holding the recent mail times of one address (by its subscriber id).
+fn throttle_key(id: &str) -> Vec<u8> {
+    format!("newsletter-mails\0{id}").into_bytes()
+}
+
+/// Removes the mail log of an address (erasure).
+pub fn forget_mail_log(content: &ContentService, email: &str) -> Result<(), ContentError> {
+    let mut b = WriteBatch::new();
+    b.remove(Tree::Meta, throttle_key(&subscriber_id(content, email)));
+    content.store().commit(b)?;
+    Ok(())
+}
+
+/// Reserves a mail of `kind` to the address, or says no (too many lately). Atomic: concurrent
+/// sign-ups cannot both pass.
+fn reserve_mail(content: &ContentService, email: &str, kind: &str) -> Result<bool, ContentError> {
+    let key = throttle_key(&subscriber_id(content, email));
+    let store = content.store();
+    for _ in 0..SIGN_UP_ATTEMPTS {
+        let old = store.get(Tree::Meta, &key)?;
+        let now = Utc::now().timestamp();
+        let mut log: Vec<(i64, String)> = old
+            .as_deref()
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or_default();
+        log.retain(|(t, _)| *t > now - 86_400);
+        if log.len() >= MAILS_PER_DAY
+            || log
+                .iter()
+                .any(|(t, k)| k == kind && *t > now - MAIL_GAP.num_seconds())
+        {
+            return Ok(false);
+        }
+        log.push((now, kind.to_string()));
+        let mut b = WriteBatch::new();
+        b.check(
+            Tree::Meta,
+            key.clone(),
+            old.map_or(Expect::Absent, Expect::Equals),
+        );
+        b.put(
+            Tree::Meta,
+            key.clone(),
+            serde_json::to_vec(&log).unwrap_or_default(),
+        );
+        match store.commit(b) {
+            Ok(_) => return Ok(true),
+            Err(StoreError::CheckFailed { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ContentError::Contended)
+}
+
+/// Whether an error is a concurrent write that a retry resolves.
+fn is_race(e: &ContentError) -> bool {
+    match e {
+        ContentError::VersionConflict { .. } | ContentError::Contended => true,
+        ContentError::Invalid { errors } => errors.iter().any(|e| e.pointer == "/id"),
+        _ => false,
+    }
+}
+
+fn pending_request(req: &SignUp, nonce: &str) -> Value {
+    let mut p = Map::new();
+    p.insert("nonce".into(), json!(nonce));
+    p.insert("requested_at".into(), json!(now_text()));
+    p.insert("text_version".into(), json!(req.consent_text_version));
+    if let Some(n) = req
+        .name
+        .as_ref()
+        .map(|n| n.trim())
+        .filter(|n| !n.is_empty())
+    {
+        p.insert("name".into(), json!(n));
+    }
+    if let Some(t) = &req.topics {
+        p.insert("topics".into(), json!(t));
+    }
+    Value::Object(p)
+}
+
+/// Handles a sign-up: creates the subscriber or stores a pending request, and mails the
+/// address. Concurrent writes are retried here; the caller always sees the same answer.
 pub fn sign_up(
     content: &ContentService,
     settings: &MailSettings,
     req: SignUp,
 ) -> Result<SignUpOutcome, NewsletterError> {
     let email = req.email.trim().to_string();
-    let now = Utc::now();
-    let consent = json!({
-        "requested_at": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "text_version": req.consent_text_version,
-        "source": "website",
+    for _ in 0..SIGN_UP_ATTEMPTS {
+        match sign_up_once(content, settings, &req, &email) {
+            Err(NewsletterError::Content(e)) if is_race(&e) => continue,
+            other => return other,
+        }
+    }
+    // Still contended after all attempts: the caller gets the same answer as always (a
+    // conflict must not tell anyone that the address is busy); the person can sign up again.
+    tracing::warn!("newsletter sign-up gave up after {SIGN_UP_ATTEMPTS} concurrent writes");
+    Ok(SignUpOutcome::Throttled)
+}
+
+fn sign_up_once(
+    content: &ContentService,
+    settings: &MailSettings,
+    req: &SignUp,
+    email: &str,
+) -> Result<SignUpOutcome, NewsletterError> {
+    let existing = find_by_email(content, email)?;
+    let subscribed = existing.as_ref().is_some_and(|r| {
+        r.data
+            .get("consent")
+            .and_then(|c| c.get("confirmed_at"))
+            .is_some()
+            && !r.data.contains_key("unsubscribed_at")
     });
-    let (rec, outcome) = match find_by_email(content, &email)? {
-        Some(existing) => {
-            let confirmed = existing
-                .data
-                .get("consent")
-                .and_then(|c| c.get("confirmed_at"))
-                .is_some();
-            let unsubscribed = existing.data.contains_key("unsubscribed_at");
-            if confirmed && !unsubscribed {
-                (existing, SignUpOutcome::AlreadySubscribed)
-            } else {
-                // A fresh request: new consent record, confirmation pending again.
-                let mut data = existing.data.clone();
-                data.insert("consent".into(), consent);
-                if let Some(t) = &req.topics {
-                    data.insert("topics".into(), json!(t));
-                }
-                if let Some(n) = &req.name {
-                    data.insert("name".into(), json!(n));
-                }
-                let rec = content.update(
-                    SUBSCRIBER,
-                    &existing.id,
-                    Some(existing.version),
-                    Value::Object(data),
-                    Some("newsletter"),
-                )?;
-                (rec, SignUpOutcome::ConfirmationResent)
-            }
+    let kind = if subscribed { "note" } else { "confirm" };
+    if !reserve_mail(content, email, kind)? {
+        return Ok(SignUpOutcome::Throttled);
+    }
+    let (id, mail, outcome) = match existing {
+        Some(rec) if subscribed => {
+            let mail = (
+                "Sie sind bereits für unseren Newsletter angemeldet".to_string(),
+                format!(
+                    "Guten Tag,\r\n\r\njemand hat diese Adresse soeben erneut für unseren Newsletter angemeldet. Sie sind bereits angemeldet; es ändert sich nichts.\r\n\r\nAbmelden können Sie sich jederzeit mit einem Klick:\r\n{}\r\n",
+                    link(
+                        settings,
+                        "api/v1/newsletter/unsubscribe",
+                        &unsubscribe_token(content, &rec.id)?
+                    )
+                ),
+            );
+            (rec.id, mail, SignUpOutcome::AlreadySubscribed)
+        }
+        Some(rec) => {
+            // Only the pending request changes; name, topics and the consent given stay
+            // until the address owner confirms.
+            let n = nonce()?;
+            let mut data = rec.data.clone();
+            let consent = data
+                .entry("consent")
+                .or_insert_with(|| json!({}))
+                .as_object_mut()
+                .ok_or_else(|| ContentError::Corrupt("consent is not an object".into()))?;
+            consent.insert("pending".into(), pending_request(req, &n));
+            let rec = content.update(
+                SUBSCRIBER,
+                &rec.id,
+                Some(rec.version),
+                Value::Object(data),
+                Some("newsletter"),
+            )?;
+            let mail = confirmation_mail(settings, &confirm_token(content, &rec.id, &n));
+            (rec.id, mail, SignUpOutcome::ConfirmationResent)
         }
         None => {
+            let n = nonce()?;
             let mut data = Map::new();
             data.insert("email".into(), json!(email));
             if let Some(n) = req.name.as_ref().filter(|n| !n.trim().is_empty()) {
@@ -269,95 +460,136 @@ pub fn sign_up(
             if let Some(t) = &req.topics {
                 data.insert("topics".into(), json!(t));
             }
-            data.insert("consent".into(), consent);
+            data.insert(
+                "consent".into(),
+                json!({
+                    "requested_at": now_text(),
+                    "text_version": req.consent_text_version,
+                    "source": "website",
+                    "pending": pending_request(req, &n),
+                }),
+            );
             let rec = content.create(
                 SUBSCRIBER,
                 NewEntry {
+                    id: Some(subscriber_id(content, email)),
                     data: Value::Object(data),
                     ..NewEntry::default()
                 },
                 Some("newsletter"),
             )?;
-            (rec, SignUpOutcome::Created)
+            let mail = confirmation_mail(settings, &confirm_token(content, &rec.id, &n));
+            (rec.id, mail, SignUpOutcome::Created)
         }
     };
-    let (subject, body) = match outcome {
-        SignUpOutcome::AlreadySubscribed => (
-            "Sie sind bereits für unseren Newsletter angemeldet".to_string(),
-            format!(
-                "Guten Tag,\r\n\r\njemand hat diese Adresse soeben erneut für unseren Newsletter angemeldet. Sie sind bereits angemeldet; es ändert sich nichts.\r\n\r\nAbmelden können Sie sich jederzeit mit einem Klick:\r\n{}\r\n",
-                link(
-                    settings,
-                    "api/v1/newsletter/unsubscribe",
-                    &unsubscribe_token(content, &rec.id)?
-                )
-            ),
-        ),
-        _ => (
-            "Bitte bestätigen Sie Ihre Anmeldung zum Newsletter".to_string(),
-            format!(
-                "Guten Tag,\r\n\r\nbitte bestätigen Sie Ihre Anmeldung zu unserem Newsletter mit einem Klick auf diesen Link (gültig für 7 Tage):\r\n{}\r\n\r\nWenn Sie sich nicht angemeldet haben, ignorieren Sie diese E-Mail einfach; Sie erhalten dann keine weiteren Nachrichten.\r\n",
-                link(
-                    settings,
-                    "api/v1/newsletter/confirm",
-                    &token(content, &rec.id, Purpose::Confirm, CONFIRM_VALID)?
-                )
-            ),
-        ),
-    };
-    write_mail(settings, &email, &subject, &body, &rec.id)?;
+    write_mail(settings, email, &mail.0, &mail.1, &id)?;
     Ok(outcome)
 }
 
-/// Confirms a subscription (second opt-in). Confirming twice is fine.
-pub fn confirm(content: &ContentService, token: &str) -> Result<EntryRecord, NewsletterError> {
-    let id = verify(content, token, Purpose::Confirm)?;
-    let rec = content.get(SUBSCRIBER, &id)?;
-    let mut data = rec.data.clone();
-    let mut changed = false;
-    if let Some(c) = data.get_mut("consent").and_then(Value::as_object_mut)
-        && !c.contains_key("confirmed_at")
-    {
-        c.insert(
-            "confirmed_at".into(),
-            json!(Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        );
-        changed = true;
-    }
-    if data.remove("unsubscribed_at").is_some() {
-        changed = true;
-    }
-    if !changed {
-        return Ok(rec);
-    }
-    Ok(content.update(
-        SUBSCRIBER,
-        &id,
-        Some(rec.version),
-        Value::Object(data),
-        Some("newsletter"),
-    )?)
+fn confirmation_mail(settings: &MailSettings, token: &str) -> (String, String) {
+    (
+        "Bitte bestätigen Sie Ihre Anmeldung zum Newsletter".to_string(),
+        format!(
+            "Guten Tag,\r\n\r\nbitte bestätigen Sie Ihre Anmeldung zu unserem Newsletter mit einem Klick auf diesen Link (gültig für 7 Tage):\r\n{}\r\n\r\nWenn Sie sich nicht angemeldet haben, ignorieren Sie diese E-Mail einfach; Sie erhalten dann keine weiteren Nachrichten.\r\n",
+            link(settings, "api/v1/newsletter/confirm", token)
+        ),
+    )
 }
 
-/// Unsubscribes (one click). Unsubscribing twice is fine.
+/// Checks a confirmation token without using it: `Ok` while it names the subscriber's
+/// current pending request (for the page with the button).
+pub fn check_confirm(content: &ContentService, token: &str) -> Result<(), NewsletterError> {
+    let p = verify_payload(content, token, Purpose::Confirm)?;
+    let rec = content.get(SUBSCRIBER, &p.s).map_err(|e| match e {
+        ContentError::NotFound { .. } => NewsletterError::Used,
+        e => e.into(),
+    })?;
+    pending_of(&rec, p.n.as_deref()).map(|_| ())
+}
+
+fn pending_of<'a>(
+    rec: &'a EntryRecord,
+    nonce: Option<&str>,
+) -> Result<&'a Map<String, Value>, NewsletterError> {
+    rec.data
+        .get("consent")
+        .and_then(|c| c.get("pending"))
+        .and_then(Value::as_object)
+        .filter(|p| p.get("nonce").and_then(Value::as_str) == nonce)
+        .ok_or(NewsletterError::Used)
+}
+
+/// Confirms a subscription (second opt-in): applies exactly the pending request the token
+/// names, once. A used, replaced or withdrawn request is refused ([`NewsletterError::Used`]).
+pub fn confirm(content: &ContentService, token: &str) -> Result<EntryRecord, NewsletterError> {
+    let p = verify_payload(content, token, Purpose::Confirm)?;
+    for _ in 0..SIGN_UP_ATTEMPTS {
+        let rec = content.get(SUBSCRIBER, &p.s).map_err(|e| match e {
+            ContentError::NotFound { .. } => NewsletterError::Used,
+            e => e.into(),
+        })?;
+        let pending = pending_of(&rec, p.n.as_deref())?.clone();
+        let mut data = rec.data.clone();
+        data.insert(
+            "consent".into(),
+            json!({
+                "requested_at": pending.get("requested_at").cloned().unwrap_or(json!(now_text())),
+                "confirmed_at": now_text(),
+                "text_version": pending.get("text_version").cloned().unwrap_or(json!("")),
+                // The request confirmed came through the public form.
+                "source": "website",
+            }),
+        );
+        for field in ["name", "topics"] {
+            if let Some(v) = pending.get(field) {
+                data.insert(field.into(), v.clone());
+            }
+        }
+        data.remove("unsubscribed_at");
+        match content.update(
+            SUBSCRIBER,
+            &rec.id,
+            Some(rec.version),
+            Value::Object(data),
+            Some("newsletter"),
+        ) {
+            Err(e) if is_race(&e) => continue,
+            other => return Ok(other?),
+        }
+    }
+    Err(ContentError::Contended.into())
+}
+
+/// Unsubscribes (one click) and withdraws a pending request. Unsubscribing twice is fine.
 pub fn unsubscribe(content: &ContentService, token: &str) -> Result<EntryRecord, NewsletterError> {
     let id = verify(content, token, Purpose::Unsubscribe)?;
-    let rec = content.get(SUBSCRIBER, &id)?;
-    if rec.data.contains_key("unsubscribed_at") {
-        return Ok(rec);
+    for _ in 0..SIGN_UP_ATTEMPTS {
+        let rec = content.get(SUBSCRIBER, &id)?;
+        let pending = rec
+            .data
+            .get("consent")
+            .is_some_and(|c| c.get("pending").is_some());
+        if rec.data.contains_key("unsubscribed_at") && !pending {
+            return Ok(rec);
+        }
+        let mut data = rec.data.clone();
+        if let Some(c) = data.get_mut("consent").and_then(Value::as_object_mut) {
+            c.remove("pending");
+        }
+        data.entry("unsubscribed_at")
+            .or_insert_with(|| json!(now_text()));
+        match content.update(
+            SUBSCRIBER,
+            &id,
+            Some(rec.version),
+            Value::Object(data),
+            Some("newsletter"),
+        ) {
+            Err(e) if is_race(&e) => continue,
+            other => return Ok(other?),
+        }
     }
-    let mut data = rec.data.clone();
-    data.insert(
-        "unsubscribed_at".into(),
-        json!(Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-    );
-    Ok(content.update(
-        SUBSCRIBER,
-        &id,
-        Some(rec.version),
-        Value::Object(data),
-        Some("newsletter"),
-    )?)
+    Err(ContentError::Contended.into())
 }
 
 /// RFC 2047 encoded-word for a header with non-ASCII text.
@@ -384,7 +616,7 @@ fn write_mail(
         path: outbox.clone(),
         source,
     };
-    std::fs::create_dir_all(outbox).map_err(err)?;
+    keys::private_dir(outbox).map_err(err)?;
     let now: DateTime<Utc> = Utc::now();
     let body64 = base64::engine::general_purpose::STANDARD.encode(body);
     let wrapped: Vec<&str> = body64
@@ -401,7 +633,8 @@ fn write_mail(
         wrapped.join("\r\n")
     );
     let path = outbox.join(format!("{}-{id}.eml", now.format("%Y%m%dT%H%M%S%.6f")));
-    std::fs::write(&path, mail).map_err(err)?;
+    let mut file = keys::private_file(&path, true).map_err(err)?;
+    file.write_all(mail.as_bytes()).map_err(err)?;
     Ok(path)
 }
 
@@ -449,19 +682,5 @@ pub fn check_sign_up(content: &ContentService, req: &SignUp) -> Result<(), Conte
         Ok(())
     } else {
         Err(ContentError::Invalid { errors })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hmac_matches_rfc_4231_test_case_2() {
-        let mac = hmac(b"Jefe", b"what do ya want for nothing?");
-        assert_eq!(
-            hex::encode(mac),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
     }
 }

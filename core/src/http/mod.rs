@@ -143,7 +143,10 @@ pub fn router(state: AppState) -> Router {
             .route("/api/v1/manage/{type}/{id}/history", get(manage::history))
             .route("/api/v1/manage/review-queue", get(manage::review_queue))
             .route("/api/v1/newsletter/subscribe", post(newsletter::subscribe))
-            .route("/api/v1/newsletter/confirm", get(newsletter::confirm))
+            .route(
+                "/api/v1/newsletter/confirm",
+                get(newsletter::confirm_page).post(newsletter::confirm),
+            )
             .route(
                 "/api/v1/newsletter/unsubscribe",
                 get(newsletter::unsubscribe_page).post(newsletter::unsubscribe),

@@ -2,8 +2,10 @@
 //!
 //! - `POST /api/v1/newsletter/subscribe` `{"email", "name"?, "topics"?, "consent_text_version"}`
 //!   → 202 with the same answer whatever the address's state (see [`crate::newsletter`]).
-//! - `GET /api/v1/newsletter/confirm?token=…` confirms (a page for browsers, JSON on
-//!   `Accept: application/json`).
+//! - `GET /api/v1/newsletter/confirm?token=…` checks the link and shows a page with a button;
+//!   `POST` (the button) confirms (a page for browsers, JSON on `Accept: application/json`).
+//!   Link scanners fetch links, so a GET never confirms. A link works once, and only for the
+//!   newest sign-up request (410 `token_used` otherwise).
 //! - `POST /api/v1/newsletter/unsubscribe?token=…` unsubscribes (RFC 8058 one-click: mail
 //!   programs send `List-Unsubscribe=One-Click`); `GET` shows a page with a button, because
 //!   link scanners fetch links and must not unsubscribe anyone.
@@ -26,6 +28,7 @@ impl From<NewsletterError> for ApiError {
         match e {
             NewsletterError::BadToken => ApiError::bad_request("invalid_token", detail),
             NewsletterError::Expired => ApiError::new(StatusCode::GONE, "token_expired", detail),
+            NewsletterError::Used => ApiError::new(StatusCode::GONE, "token_used", detail),
             NewsletterError::Content(c) => ApiError::from(c),
             NewsletterError::Outbox { .. } => {
                 tracing::error!("{detail}");
@@ -120,6 +123,52 @@ pub async fn subscribe(
         .into_response())
 }
 
+fn invalid_confirm_page(e: NewsletterError) -> Response {
+    let text = match e {
+        NewsletterError::Used => {
+            "Dieser Bestätigungslink wurde bereits verwendet oder durch eine neuere Anmeldung bzw. eine Abmeldung ersetzt. Bitte melden Sie sich erneut an, wenn Sie den Newsletter erhalten möchten."
+        }
+        _ => {
+            "Dieser Bestätigungslink ist ungültig oder abgelaufen. Bitte melden Sie sich erneut an; Sie erhalten dann einen neuen Link."
+        }
+    };
+    let status = ApiError::from(e).status;
+    (status, page("Link ungültig", text, "")).into_response()
+}
+
+/// The page a confirmation link opens: checks the link, then a button that sends the POST.
+pub async fn confirm_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let token = token_param(raw)?;
+    let json = wants_json(&headers);
+    let checked = token.clone();
+    let result = blocking(move || Ok(newsletter::check_confirm(&state.content, &checked))).await?;
+    match (result, json) {
+        (Ok(()), true) => Ok(Json(json!({ "data": {
+            "status": "confirmation_pending",
+            "message": "POST to this URL to confirm"
+        }}))
+        .into_response()),
+        (Ok(()), false) => {
+            let form = format!(
+                "<form method=\"post\" action=\"?token={}\"><button type=\"submit\" style=\"font-size:1.1em;padding:.5em 1em\">Anmeldung bestätigen</button></form>",
+                token.replace('"', "%22").replace('<', "%3C")
+            );
+            Ok(page(
+                "Anmeldung bestätigen",
+                "Bitte bestätigen Sie mit einem Klick, dass Sie unseren Newsletter erhalten möchten.",
+                &form,
+            )
+            .into_response())
+        }
+        (Err(e), true) => Err(e.into()),
+        (Err(e), false) => Ok(invalid_confirm_page(e)),
+    }
+}
+
 pub async fn confirm(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -137,18 +186,7 @@ pub async fn confirm(
         )
         .into_response()),
         (Err(e), true) => Err(e.into()),
-        (Err(e), false) => {
-            let status = ApiError::from(e).status;
-            Ok((
-                status,
-                page(
-                    "Link ungültig",
-                    "Dieser Bestätigungslink ist ungültig oder abgelaufen. Bitte melden Sie sich erneut an; Sie erhalten dann einen neuen Link.",
-                    "",
-                ),
-            )
-                .into_response())
-        }
+        (Err(e), false) => Ok(invalid_confirm_page(e)),
     }
 }
 

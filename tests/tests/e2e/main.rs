@@ -14,5 +14,6 @@ mod review;
 mod schemas;
 mod security;
 mod security_plugins;
+mod security_newsletter;
 mod soak;
 mod website;

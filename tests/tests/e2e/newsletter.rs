@@ -146,7 +146,19 @@ fn double_opt_in_one_click_unsubscribe_and_no_duplicates() {
     assert_eq!(res.status(), 400);
     assert_eq!(res.json::<Value>().unwrap()["code"], "invalid_token");
 
+    // GET only shows the button (link scanners must not confirm); the POST confirms.
     let page = reqwest::blocking::get(&confirm).unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().unwrap().contains("<form method=\"post\""));
+    assert!(
+        s.subscribers(email)[0]["consent"]
+            .get("confirmed_at")
+            .is_none()
+    );
+    let page = reqwest::blocking::Client::new()
+        .post(&confirm)
+        .send()
+        .unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().unwrap().contains("Anmeldung bestätigt"));
     let confirmed = &s.subscribers(email)[0];
@@ -154,11 +166,12 @@ fn double_opt_in_one_click_unsubscribe_and_no_duplicates() {
         confirmed["consent"]["confirmed_at"].is_string(),
         "{confirmed}"
     );
-    assert_eq!(
-        reqwest::blocking::get(&confirm).unwrap().status(),
-        200,
-        "twice is fine"
-    );
+    let again = reqwest::blocking::Client::new()
+        .post(&confirm)
+        .send()
+        .unwrap();
+    assert_eq!(again.status(), 410, "a confirmation link works once");
+    assert!(again.text().unwrap().contains("bereits verwendet"));
 
     // Signing up again: the same answer (nothing leaks), no duplicate; the address itself
     // learns that it is subscribed already, with an unsubscribe link.
