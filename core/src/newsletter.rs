@@ -638,6 +638,23 @@ fn write_mail(
     Ok(path)
 }
 
+/// The recipient address of an outbox mail, normalised ([`normalise`]): the `To` header
+/// (name case-insensitive, before the blank line that ends the header), `Name <addr>` reduced
+/// to `addr`. `None` when the file is no mail.
+pub fn mail_recipient(path: &Path) -> Option<String> {
+    let raw = std::fs::read_to_string(path).ok()?;
+    let head = raw.split("\r\n\r\n").next()?;
+    let value = head.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.trim().eq_ignore_ascii_case("to").then_some(value)
+    })?;
+    let addr = match (value.rfind('<'), value.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &value[a + 1..b],
+        _ => value,
+    };
+    Some(normalise(addr))
+}
+
 /// Reads the text of a mail written to the outbox (tests, the CLI).
 pub fn mail_text(path: &Path) -> std::io::Result<String> {
     let raw = std::fs::read_to_string(path)?;

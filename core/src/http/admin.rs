@@ -141,14 +141,16 @@ pub async fn gdpr_erase(
         let report = state
             .content
             .erase_data_subject(&email, Some(&caller.token_id))?;
+        // The mail log of the throttle names the address (keyed); it goes too.
+        crate::newsletter::forget_mail_log(&state.content, &email)?;
         let mut mails = 0;
         if let Some(dir) = outbox
             && let Ok(items) = std::fs::read_dir(&dir)
         {
-            let to = format!("To: {}\r\n", email.to_lowercase());
+            let to = crate::newsletter::normalise(&email);
             for item in items.flatten() {
                 let p = item.path();
-                if std::fs::read_to_string(&p).is_ok_and(|t| t.to_lowercase().contains(&to))
+                if crate::newsletter::mail_recipient(&p).is_some_and(|r| r == to)
                     && std::fs::remove_file(&p).is_ok()
                 {
                     mails += 1;

@@ -266,3 +266,26 @@ fn confirmation_links_are_signed_with_the_key_file_work_once_by_post_and_die_on_
     assert_eq!(sub["consent"]["text_version"], "2026-01");
     assert!(sub["unsubscribed_at"].is_string());
 }
+
+#[test]
+fn erasure_deletes_the_outbox_mails_to_the_address_whatever_its_case() {
+    let s = site();
+    let email = "Ida.Kraus@Example.org";
+    let (status, _) = sign_up(
+        &s.server.url,
+        &json!({"email": email, "consent_text_version": "2026-01"}),
+    );
+    assert_eq!(status, 202);
+    assert_eq!(s.mail_paths(email).len(), 1);
+    let res = reqwest::blocking::Client::new()
+        .post(format!("{}/api/v1/admin/gdpr/erase", s.server.url))
+        .bearer_auth(&s.admin)
+        .json(&json!({"email": " ida.kraus@example.org "}))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().unwrap();
+    assert_eq!(body["data"]["outbox_mails_deleted"], 1, "{body}");
+    assert!(s.mail_paths(email).is_empty(), "no mail to her is left");
+    assert!(s.subscribers(email).is_empty());
+}
