@@ -13,7 +13,7 @@ mod plugins;
 mod review;
 mod schemas;
 mod security;
-mod security_plugins;
 mod security_newsletter;
+mod security_plugins;
 mod soak;
 mod website;

@@ -650,3 +650,129 @@ fn a_rotated_key_signs_new_records_while_old_ones_keep_verifying() {
     assert_eq!(report["intact"], true, "{report}");
     assert!(report["records"].as_u64().unwrap() >= 2, "{report}");
 }
+
+#[test]
+fn erasure_reaches_old_versions_and_deleted_entries_and_spares_other_people() {
+    let (server, tokens) = TestServer::start_demo_with_tokens(&["admin"]);
+    let api = Api::of(&server);
+    let admin = tokens["admin"].as_str();
+    let member = api
+        .get(
+            &format!("/api/v1/manage/member/{SAALEBYTE_SLUG}"),
+            Some(admin),
+        )
+        .expect(200)
+        .body["data"]
+        .clone();
+    let id = member["id"].as_str().unwrap().to_string();
+    let first_contact = member["contact_email"].as_str().unwrap().to_string();
+    let patch = |fields: Value| {
+        let etag = api.version(admin, "member", &id);
+        api.json(
+            Method::PATCH,
+            &format!("/api/v1/manage/member/{id}"),
+            Some(admin),
+            &[("if-match", &etag)],
+            &fields,
+        )
+        .expect(200);
+    };
+    // Anna was the contact person for a while; then Bernd took over.
+    patch(json!({"contact_name": "Anna Wendt", "contact_email": "anna.wendt@example.org"}));
+    patch(json!({"contact_name": "Bernd Kühn", "contact_email": "bernd.kuehn@example.org"}));
+    // Anna was also the contact of a member deleted since.
+    let mut other = member.clone();
+    for k in [
+        "id",
+        "type",
+        "locale",
+        "state",
+        "version",
+        "created_at",
+        "updated_at",
+        "published_at",
+        "translations",
+        "translation_of",
+        "published_version",
+        "created_by",
+        "updated_by",
+    ] {
+        other.as_object_mut().unwrap().remove(k);
+    }
+    other["name"] = json!("Kurzzeit GmbH");
+    other["slug"] = json!("kurzzeit-gmbh");
+    other["contact_name"] = json!("Anna Wendt");
+    other["contact_email"] = json!("anna.wendt@example.org");
+    let gone = api.create(admin, "member", &other);
+    let gone_id = gone["id"].as_str().unwrap().to_string();
+    api.send(
+        Method::DELETE,
+        &format!("/api/v1/manage/member/{gone_id}"),
+        Some(admin),
+        &[("if-match", "\"1\"")],
+        None,
+    )
+    .expect(204);
+
+    // Art. 15: both are found, with the address written in another case.
+    let export = api
+        .post(
+            "/api/v1/admin/gdpr/export",
+            Some(admin),
+            &json!({"email": " Anna.Wendt@Example.org "}),
+        )
+        .expect(200);
+    let entries = export.body["data"]["entries"].as_array().unwrap().clone();
+    let ids: Vec<&str> = entries.iter().filter_map(|e| e["id"].as_str()).collect();
+    assert!(
+        ids.contains(&id.as_str()) && ids.contains(&gone_id.as_str()),
+        "{}",
+        export.text
+    );
+    let saale = entries.iter().find(|e| e["id"] == id.as_str()).unwrap();
+    assert_eq!(
+        saale["versions"].as_array().unwrap().len(),
+        1,
+        "only her version: {saale}"
+    );
+
+    // Art. 17: her data goes from every version that held it, and only from those.
+    api.post(
+        "/api/v1/admin/gdpr/erase",
+        Some(admin),
+        &json!({"email": "anna.wendt@example.org"}),
+    )
+    .expect(200);
+    let revs = api
+        .get(
+            &format!("/api/v1/manage/member/{id}/revisions"),
+            Some(admin),
+        )
+        .expect(200);
+    assert!(!revs.text.contains("anna.wendt"), "{}", revs.text);
+    assert!(
+        revs.text.contains(&first_contact),
+        "the earlier contact stays: {}",
+        revs.text
+    );
+    assert!(
+        revs.text.contains("bernd.kuehn@example.org"),
+        "{}",
+        revs.text
+    );
+    let gone_revs = api
+        .get(
+            &format!("/api/v1/manage/member/{gone_id}/revisions"),
+            Some(admin),
+        )
+        .expect(200);
+    assert!(!gone_revs.text.contains("anna.wendt"), "{}", gone_revs.text);
+    let again = api
+        .post(
+            "/api/v1/admin/gdpr/export",
+            Some(admin),
+            &json!({"email": "anna.wendt@example.org"}),
+        )
+        .expect(200);
+    assert!(!again.text.contains(&gone_id), "{}", again.text);
+}
