@@ -458,6 +458,25 @@ impl ContentService {
         let ct = self.content_type(ty)?.clone();
         let (plugin, wf) = self.lifecycle(&ct);
         let attempt = (|| {
+            // A scheduled transition runs with the authority its author has *now*: a token
+            // revoked or expired since (or one whose role no longer allows it) cannot publish.
+            if s.role.is_some() {
+                let still = self
+                    .auth()
+                    .active_role(&s.actor)
+                    .map_err(|e| ContentError::Corrupt(e.to_string()))?;
+                let allowed = still.is_some_and(|r| {
+                    s.role.as_deref().is_some_and(|was| {
+                        crate::auth::Role::parse(was).is_ok_and(|w| r.includes(w))
+                    })
+                });
+                if !allowed {
+                    return Err(ContentError::Denied {
+                        plugin: "scheduler".into(),
+                        reason: "the token that scheduled this was revoked, expired or lost its role; schedule it again with a valid token".into(),
+                    });
+                }
+            }
             let candidates: Vec<TransitionDef> = wf
                 .candidates(&current.state, &req.wanted)
                 .into_iter()

@@ -776,3 +776,40 @@ fn erasure_reaches_old_versions_and_deleted_entries_and_spares_other_people() {
         .expect(200);
     assert!(!again.text.contains(&gone_id), "{}", again.text);
 }
+
+#[test]
+fn a_scheduled_publication_does_not_outlive_a_revoked_token() {
+    let (server, tokens) = TestServer::start_demo_with_tokens(&["admin", "editor"]);
+    let api = Api::of(&server);
+    let (admin, editor) = (tokens["admin"].as_str(), tokens["editor"].as_str());
+    let created = api.create(editor, "story", &story(31));
+    let id = created["id"].as_str().unwrap().to_string();
+    let at = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    api.post(
+        &format!("/api/v1/manage/story/{id}/transitions"),
+        Some(editor),
+        &json!({"to": "published", "at": at}),
+    )
+    .expect(200);
+    let editor_id = api.token_id(admin, editor);
+    api.send(
+        Method::DELETE,
+        &format!("/api/v1/admin/tokens/{editor_id}"),
+        Some(admin),
+        &[],
+        None,
+    );
+    // The schedule comes due and is dropped, with the reason in the history.
+    assert!(wait_until(Duration::from_secs(15), || {
+        let h = api
+            .get(&format!("/api/v1/manage/story/{id}/history"), Some(admin))
+            .expect(200);
+        h.text.contains("revoked")
+    }));
+    api.get(&format!("/api/v1/content/story/{id}"), None)
+        .expect_problem(404, "not_found");
+    let now = api
+        .get(&format!("/api/v1/manage/story/{id}"), Some(admin))
+        .expect(200);
+    assert_eq!(now.body["data"]["state"], "draft", "{}", now.text);
+}
