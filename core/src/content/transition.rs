@@ -44,12 +44,12 @@ pub struct ScheduleOutcome {
     pub result: ContentResult<EntryRecord>,
 }
 
-#[allow(clippy::too_many_arguments)]
 /// The longest transition comment accepted, in characters.
 pub const MAX_COMMENT_CHARS: usize = 2000;
 /// How many of the newest history items a guard is handed.
 pub const GUARD_HISTORY_ITEMS: usize = 200;
 
+#[allow(clippy::too_many_arguments)]
 fn history_item(
     kind: HistoryKind,
     transition: Option<&str>,
