@@ -44,6 +44,11 @@ pub struct ScheduleOutcome {
     pub result: ContentResult<EntryRecord>,
 }
 
+/// The longest transition comment accepted, in characters.
+pub const MAX_COMMENT_CHARS: usize = 2000;
+/// How many of the newest history items a guard is handed.
+pub const GUARD_HISTORY_ITEMS: usize = 200;
+
 #[allow(clippy::too_many_arguments)]
 fn history_item(
     kind: HistoryKind,
@@ -177,6 +182,19 @@ impl ContentService {
             .as_deref()
             .map(str::trim)
             .filter(|c| !c.is_empty());
+        if let Some(c) = comment
+            && c.chars().count() > MAX_COMMENT_CHARS
+        {
+            return Err(ContentError::Invalid {
+                errors: vec![FieldError::new(
+                    "/comment",
+                    format!(
+                        "a transition comment may have at most {MAX_COMMENT_CHARS} characters; this one has {}",
+                        c.chars().count()
+                    ),
+                )],
+            });
+        }
         if first.comment_required && comment.is_none() {
             return Err(ContentError::Invalid {
                 errors: vec![FieldError::new(
@@ -223,7 +241,19 @@ impl ContentService {
         let (Some(plugin), Some(hooks)) = (plugin, self.hooks()) else {
             return Ok(candidates[0].clone());
         };
-        let history = self.history(&ct.name, &current.id)?;
+        // The guard sees a bounded history: its input must not grow with the entry's past
+        // (an unbounded one let callers push the governing plugin over its memory limit).
+        let mut history = self.history(&ct.name, &current.id)?;
+        if history.len() > GUARD_HISTORY_ITEMS {
+            history.drain(..history.len() - GUARD_HISTORY_ITEMS);
+        }
+        for h in &mut history {
+            if let Some(c) = &mut h.comment
+                && c.chars().count() > MAX_COMMENT_CHARS
+            {
+                *c = c.chars().take(MAX_COMMENT_CHARS).collect();
+            }
+        }
         let mut first_denial = None;
         for t in candidates {
             match hooks.on_transition(plugin, ct, current, t, actor, ctx, &history)? {

@@ -195,3 +195,46 @@ fn backups_hold_no_compiled_plugin_code() {
         "no compiled code in a backup"
     );
 }
+
+/// Transition comments are bounded before any plugin sees them: a huge one (the input that
+/// pushed review-approval over its memory limit) is refused with 422 at `/comment`, the entry
+/// stays where it was, and a normal comment still works.
+#[test]
+fn a_huge_transition_comment_is_refused_before_the_guard_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let tokens = create_tokens(&data, &["editor"]);
+    let dir = verbund_tests::plugins_dir_with("review-approval");
+    let server = TestServer::start(&data, &["--demo", "--plugins-dir", &dir]);
+    let client = reqwest::blocking::Client::new();
+    let editor = &tokens["editor"];
+    let (status, body) = create_story(&server, editor, "Sicherheitslücke im Router");
+    assert_eq!(status, 201, "{body}");
+    let id = body["data"]["id"].as_str().unwrap().to_string();
+    let submit = |comment: String| {
+        let res = client
+            .post(format!(
+                "{}/api/v1/manage/story/{id}/transitions",
+                server.url
+            ))
+            .bearer_auth(editor)
+            .json(&json!({"transition": "submit", "comment": comment}))
+            .send()
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json::<Value>().unwrap_or(Value::Null))
+    };
+    let (status, body) = submit("ä".repeat(500_000));
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["pointer"], "/comment", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 2000 characters"),
+        "{body}"
+    );
+    let (status, body) = submit("Bitte prüfen".into());
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["state"], "in_review", "{body}");
+}
