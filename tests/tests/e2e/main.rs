@@ -12,5 +12,6 @@ mod ops;
 mod plugins;
 mod review;
 mod schemas;
+mod security_http;
 mod soak;
 mod website;
