@@ -196,7 +196,13 @@ pub fn router(state: AppState) -> Router {
             .route("/openapi.json", get(openapi_json))
             .route("/api/v1/auth/whoami", get(whoami));
     let app = match site {
-        Some(dir) => app.fallback_service(tower_http::services::ServeDir::new(dir)),
+        Some(dir) => {
+            let site = Arc::new(Site::new(dir));
+            app.fallback(move |req: axum::extract::Request| {
+                let site = site.clone();
+                async move { site.serve(req).await }
+            })
+        }
         None => app.fallback(fallback),
     };
     app.layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
@@ -212,23 +218,53 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(cors_layer(&limits.cors_origins))
         .layer(CatchPanicLayer::custom(layers::panic_response))
+        .layer(axum::middleware::from_fn(layers::security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
-/// CORS for websites: any origin unless origins are configured.
+/// Which CORS policy a path falls under (security review #16).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CorsClass {
+    /// The public read API (delivery, changes, schemas, OpenAPI): websites on any origin read
+    /// it, unless `--cors-origin` names the allowed ones.
+    PublicRead,
+    /// Newsletter sign-up, confirm and unsubscribe: they act on behalf of a visitor, so only the
+    /// configured origins may drive them from a browser; none by default.
+    SignUp,
+    /// Everything else (management, admin, import/export, metrics): never called from a
+    /// website, so no CORS at all and browsers block cross-site calls.
+    None,
+}
+
+fn cors_class(path: &str) -> CorsClass {
+    let public = path == "/openapi.json"
+        || path == "/api/v1/changes"
+        || path == "/api/v1/schemas"
+        || path.starts_with("/api/v1/content/")
+        || path.starts_with("/api/v1/schemas/");
+    if public {
+        CorsClass::PublicRead
+    } else if path.starts_with("/api/v1/newsletter/") {
+        CorsClass::SignUp
+    } else {
+        CorsClass::None
+    }
+}
+
+/// CORS by route class (see [`CorsClass`]): one layer whose origin check looks at the path, so
+/// a refused origin gets no `Access-Control-Allow-Origin` on preflights and simple requests.
 fn cors_layer(origins: &[String]) -> CorsLayer {
     use axum::http::{HeaderName, Method, header};
-    let base = CorsLayer::new()
-        .allow_methods([
-            Method::GET,
-            Method::HEAD,
-            Method::POST,
-            Method::PUT,
-            Method::PATCH,
-            Method::DELETE,
-            Method::OPTIONS,
-        ])
+    let list: Arc<Vec<axum::http::HeaderValue>> = Arc::new(
+        origins
+            .iter()
+            .filter_map(|o| axum::http::HeaderValue::from_str(o.trim_end_matches('/')).ok())
+            .collect(),
+    );
+    let any_public = origins.is_empty();
+    CorsLayer::new()
+        .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
@@ -241,16 +277,88 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
             header::RETRY_AFTER,
             HeaderName::from_static("surrogate-key"),
         ])
-        .max_age(std::time::Duration::from_secs(600));
-    if origins.is_empty() {
-        base.allow_origin(AllowOrigin::any())
-    } else {
-        let list: Vec<axum::http::HeaderValue> = origins
-            .iter()
-            .filter_map(|o| axum::http::HeaderValue::from_str(o).ok())
-            .collect();
-        base.allow_origin(AllowOrigin::list(list))
+        .max_age(std::time::Duration::from_secs(600))
+        .allow_origin(AllowOrigin::predicate(
+            move |origin, parts| match cors_class(parts.uri.path()) {
+                CorsClass::PublicRead => any_public || list.contains(origin),
+                CorsClass::SignUp => list.contains(origin),
+                CorsClass::None => false,
+            },
+        ))
+}
+
+/// The `--site` folder. Invariant (security review #15): only files whose canonical path lies
+/// inside the folder are served, and no path segment may start with `.` (`/.env`,
+/// `/.git/config`): hidden files are deployment leftovers, never website content. Anything
+/// refused is a plain 404, like a missing file.
+struct Site {
+    root: std::path::PathBuf,
+    files: tower_http::services::ServeDir,
+}
+
+impl Site {
+    fn new(dir: std::path::PathBuf) -> Self {
+        let root = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+        Self {
+            files: tower_http::services::ServeDir::new(&root),
+            root,
+        }
     }
+
+    /// The file `path` (the URL path) names, if serving it is allowed; `None` → 404.
+    /// Missing files pass (ServeDir answers them with 404 itself).
+    fn allowed(&self, path: &str) -> bool {
+        let mut target = self.root.clone();
+        for raw in path.split('/').filter(|s| !s.is_empty()) {
+            let segment = match percent_decode(raw) {
+                Some(s) => s,
+                None => return false,
+            };
+            // `.` and `..` are covered here too: no traversal, no hidden files.
+            if segment.starts_with('.') || segment.contains(['/', '\\', '\0']) {
+                return false;
+            }
+            target.push(segment);
+        }
+        let inside = |p: &std::path::Path| match std::fs::canonicalize(p) {
+            Ok(real) => real.starts_with(&self.root),
+            Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        };
+        inside(&target) && (!target.is_dir() || inside(&target.join("index.html")))
+    }
+
+    async fn serve(&self, req: axum::extract::Request) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        use tower::ServiceExt;
+        if !self.allowed(req.uri().path()) {
+            return ApiError::not_found("not found").into_response();
+        }
+        match self.files.clone().oneshot(req).await {
+            Ok(res) => res.map(axum::body::Body::new),
+            Err(never) => match never {},
+        }
+    }
+}
+
+/// Decodes `%XX` escapes of one URL path segment; `None` when it is not valid UTF-8.
+fn percent_decode(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 async fn openapi_json(

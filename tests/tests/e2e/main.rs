@@ -15,5 +15,6 @@ mod schemas;
 mod security;
 mod security_newsletter;
 mod security_plugins;
+mod security_http;
 mod soak;
 mod website;
