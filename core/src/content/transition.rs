@@ -254,9 +254,20 @@ impl ContentService {
                 *c = c.chars().take(MAX_COMMENT_CHARS).collect();
             }
         }
+        // The guard sees people, not tokens: one person with two tokens is one person to the
+        // four-eyes rule (a token that names no person stands for itself).
+        let auth = self.auth();
+        let person = |a: &str| auth.person_of(a);
+        for h in &mut history {
+            h.actor = person(&h.actor);
+        }
+        let mut seen = current.clone();
+        seen.created_by = seen.created_by.as_deref().map(person);
+        seen.updated_by = seen.updated_by.as_deref().map(person);
+        let actor = actor.map(person);
         let mut first_denial = None;
         for t in candidates {
-            match hooks.on_transition(plugin, ct, current, t, actor, ctx, &history)? {
+            match hooks.on_transition(plugin, ct, &seen, t, actor.as_deref(), ctx, &history)? {
                 None => return Ok(t.clone()),
                 Some(reason) => {
                     first_denial.get_or_insert(reason);

@@ -813,3 +813,51 @@ fn a_scheduled_publication_does_not_outlive_a_revoked_token() {
         .expect(200);
     assert_eq!(now.body["data"]["state"], "draft", "{}", now.text);
 }
+
+#[test]
+fn one_person_with_two_tokens_cannot_approve_their_own_story() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let tokens = create_tokens(&data, &["admin"]);
+    let admin = tokens["admin"].as_str();
+    let dir = plugins_dir_with("review-approval");
+    let server = TestServer::start(&data, &["--demo", "--plugins-dir", &dir]);
+    let api = Api::of(&server);
+    let issue = |role: &str, name: &str, email: &str| -> String {
+        api.post(
+            "/api/v1/admin/tokens",
+            Some(admin),
+            &json!({"role": role, "name": name, "email": email}),
+        )
+        .expect(201)
+        .body["data"]["token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let paula_writes = issue("editor", "Paula Sommer", "paula.sommer@example.org");
+    let paula_reviews = issue("reviewer", "Paula Sommer", "Paula.Sommer@example.org");
+    let other = issue("reviewer", "Tobias Gerber", "tobias.gerber@example.org");
+    let id = api.create(&paula_writes, "story", &story(41))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let step = |token: &str, body: Value| {
+        api.post(
+            &format!("/api/v1/manage/story/{id}/transitions"),
+            Some(token),
+            &body,
+        )
+    };
+    step(&paula_writes, json!({"transition": "submit"})).expect(200);
+    // Her second token is still her.
+    let res = step(&paula_reviews, json!({"transition": "approve"})).expect(409);
+    assert!(res.text.contains("review-approval"), "{}", res.text);
+    // The queue of her reviewer token does not offer her own story either.
+    let queue = api
+        .get("/api/v1/manage/review-queue", Some(&paula_reviews))
+        .expect(200);
+    assert!(!queue.ids().contains(&id), "{}", queue.text);
+    // Someone else approves.
+    step(&other, json!({"transition": "approve"})).expect(200);
+}
