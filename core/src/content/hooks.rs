@@ -35,8 +35,13 @@ pub trait ContentHooks: Send + Sync {
     fn validate(&self, ct: &ContentType, rec: &EntryRecord)
     -> Result<Vec<FieldError>, HookFailure>;
 
-    /// The lifecycle a plugin declares for `ct`, with the plugin's name.
+    /// The lifecycle a plugin declares for `ct`, with the plugin's name — also while that
+    /// plugin is disabled or does not load, so that its types never fall back to a lifecycle
+    /// without its rules.
     fn lifecycle(&self, ct: &ContentType) -> Option<(String, WorkflowDef)>;
+
+    /// Whether the governing `plugin` can be asked now (installed, loaded and enabled).
+    fn available(&self, plugin: &str) -> bool;
 
     /// Asks the governing `plugin` whether `rec` may take `t`: `Some(reason)` if not.
     #[allow(clippy::too_many_arguments)]

@@ -67,6 +67,10 @@ pub enum ContentError {
     },
     #[error("plugin {plugin} refused: {reason}")]
     Denied { plugin: String, reason: String },
+    #[error(
+        "{ty} entries are governed by the plugin {plugin}, which is disabled or does not load; nothing of this type changes state (except being taken offline) until an admin enables it again (`verbund plugin enable {plugin}`)"
+    )]
+    PluginUnavailable { ty: String, plugin: String },
     #[error(transparent)]
     Hook(#[from] HookFailure),
     #[error("invalid query: {0}")]

@@ -241,6 +241,21 @@ impl ContentService {
         let (Some(plugin), Some(hooks)) = (plugin, self.hooks()) else {
             return Ok(candidates[0].clone());
         };
+        if !hooks.available(plugin) {
+            // Fail closed: without its governing plugin a type takes no transition, except
+            // one that takes a public entry offline (always safe, and needed in an emergency).
+            let (_, wf) = self.lifecycle(ct);
+            if let Some(t) = candidates
+                .iter()
+                .find(|t| wf.is_public(&current.state) && !wf.is_public(&t.to_state))
+            {
+                return Ok(t.clone());
+            }
+            return Err(ContentError::PluginUnavailable {
+                ty: ct.name.clone(),
+                plugin: plugin.to_string(),
+            });
+        }
         // The guard sees a bounded history: its input must not grow with the entry's past
         // (an unbounded one let callers push the governing plugin over its memory limit).
         let mut history = self.history(&ct.name, &current.id)?;

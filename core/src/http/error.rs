@@ -80,6 +80,14 @@ impl From<ContentError> for ApiError {
                 extra: Some(Box::new(json!({ "plugin": plugin, "reason": reason }))),
                 ..ApiError::new(StatusCode::CONFLICT, "transition_denied", detail)
             },
+            ContentError::PluginUnavailable { plugin, .. } => ApiError {
+                extra: Some(Box::new(json!({ "plugin": plugin }))),
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "plugin_unavailable",
+                    detail,
+                )
+            },
             ContentError::Hook(f) => {
                 tracing::warn!(plugin = %f.plugin, hook = f.hook, "plugin failure: {}", f.detail);
                 ApiError {

@@ -68,6 +68,9 @@ pub enum PluginError {
         plugin: String,
         hook: &'static str,
         detail: String,
+        /// The call hit one of its resource limits (fuel, time, memory, host bytes, output),
+        /// rather than trapping on its own.
+        limit: bool,
     },
     #[error("too many plugin calls at once; try again")]
     Busy,
@@ -84,6 +87,7 @@ impl From<PluginError> for HookFailure {
                 plugin,
                 hook,
                 detail,
+                ..
             } => HookFailure {
                 plugin,
                 hook,
@@ -664,11 +668,13 @@ impl PluginHost {
         f: impl FnOnce(&runtime::Plugin, &mut wasmtime::Store<HostState>) -> wasmtime::Result<R>,
         size: impl FnOnce(&R) -> usize,
     ) -> Result<R, PluginError> {
-        let fault = |detail: String| PluginError::Fault {
+        let fault_of = |detail: String, limit: bool| PluginError::Fault {
             plugin: rec.name.clone(),
             hook: hook.name(),
             detail,
+            limit,
         };
+        let fault = |detail: String| fault_of(detail, false);
         let (mut store, limits) =
             runtime::new_store(&self.rt, rec.clone(), self.content.clone(), hook)
                 .map_err(|e| fault(format!("could not start: {e}")))?;
@@ -688,14 +694,20 @@ impl PluginHost {
             Ok(out) => {
                 let n = size(&out);
                 if n as u64 > limits.output_bytes {
-                    return Err(fault(format!(
-                        "returned {n} bytes, more than its output limit of {} bytes",
-                        limits.output_bytes
-                    )));
+                    return Err(fault_of(
+                        format!(
+                            "returned {n} bytes, more than its output limit of {} bytes",
+                            limits.output_bytes
+                        ),
+                        true,
+                    ));
                 }
                 Ok(out)
             }
-            Err(e) => Err(fault(runtime::describe_failure(&e, store.data(), &limits))),
+            Err(e) => Err(fault_of(
+                runtime::describe_failure(&e, store.data(), &limits),
+                runtime::hit_limit(&e, store.data()),
+            )),
         }
     }
 
@@ -708,7 +720,14 @@ impl PluginHost {
         size: impl FnOnce(&R) -> usize,
     ) -> Result<R, PluginError> {
         let r = self.call_raw(&l.record, &l.pre, hook, f, size);
-        if let Err(PluginError::Fault { detail, .. }) = &r {
+        // Exports are started by a caller and sized by the data (a year of stories): an export
+        // that runs into a resource limit fails, but does not count toward disabling the
+        // plugin, or anyone could switch it off by asking for a big export. Its traps (its own
+        // defects) count. Validators and guards get bounded input (entries up to the body
+        // limit, comments and history capped), so all their faults count.
+        if let Err(PluginError::Fault { detail, limit, .. }) = &r
+            && !(hook == HookKind::Export && *limit)
+        {
             self.note_fault(&l.record.name, hook, detail);
         }
         r
@@ -948,16 +967,33 @@ impl ContentHooks for PluginHost {
     }
 
     fn lifecycle(&self, ct: &ContentType) -> Option<(String, WorkflowDef)> {
-        self.with_hook(HookKind::OnTransition)
-            .into_iter()
-            .filter(|l| sees(&l.record, ct))
-            .find_map(|l| {
-                l.record
-                    .workflows
-                    .iter()
-                    .find(|w| w.content_type == ct.name)
-                    .map(|w| (l.record.name.clone(), w.clone()))
-            })
+        let governs = |r: &PluginRecord| {
+            (r.has_hook(HookKind::OnTransition) && sees(r, ct))
+                .then(|| r.workflows.iter().find(|w| w.content_type == ct.name))
+                .flatten()
+                .map(|w| (r.name.clone(), w.clone()))
+        };
+        // Enabled plugins first; then disabled ones, which still govern (fail closed).
+        let loaded: Vec<Arc<Loaded>> = self
+            .loaded
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        if let Some(found) = loaded
+            .iter()
+            .filter(|l| l.record.enabled)
+            .find_map(|l| governs(&l.record))
+        {
+            return Some(found);
+        }
+        // Installed but disabled, or not loadable (those are only in the store).
+        self.records().ok()?.iter().find_map(|r| governs(r))
+    }
+
+    fn available(&self, plugin: &str) -> bool {
+        self.loaded(plugin).is_ok()
     }
 
     fn on_transition(

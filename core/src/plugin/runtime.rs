@@ -405,6 +405,16 @@ pub fn new_store(
     Ok((store, limits))
 }
 
+/// Whether a failed call ran into one of its resource limits (not a trap of its own).
+pub fn hit_limit(err: &wasmtime::Error, state: &HostState) -> bool {
+    state.limiter.refused.is_some()
+        || state.host_bytes_exceeded
+        || matches!(
+            err.downcast_ref::<Trap>(),
+            Some(Trap::OutOfFuel | Trap::Interrupt)
+        )
+}
+
 /// Names the limit or fault behind a failed call.
 pub fn describe_failure(err: &wasmtime::Error, state: &HostState, limits: &CallLimits) -> String {
     if let Some(bytes) = state.limiter.refused {
