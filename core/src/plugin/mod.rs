@@ -989,7 +989,7 @@ impl ContentHooks for PluginHost {
             return Some(found);
         }
         // Installed but disabled, or not loadable (those are only in the store).
-        self.records().ok()?.iter().find_map(|r| governs(r))
+        self.records().ok()?.iter().find_map(governs)
     }
 
     fn available(&self, plugin: &str) -> bool {
