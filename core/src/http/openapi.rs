@@ -1043,7 +1043,7 @@ fn api_schemas() -> Vec<(&'static str, Value)> {
                         "type": "object",
                         "required": ["status"],
                         "properties": {
-                            "status": {"type": "string", "enum": ["check_your_mail", "confirmed", "unsubscribed"]},
+                            "status": {"type": "string", "enum": ["check_your_mail", "confirmation_pending", "confirmed", "unsubscribed"]},
                             "message": {"type": "string"},
                         },
                     },
@@ -2402,7 +2402,27 @@ fn newsletter_confirm_path() -> Value {
         "get": {
             "operationId": "confirmNewsletter",
             "summary": "Confirm a sign-up (second opt-in)",
-            "description": "The link in the confirmation mail. Answers with a page for browsers, or JSON when `Accept` names JSON. Confirming twice is fine.",
+            "description": "The link in the confirmation mail. Checks the link and answers with a page whose button sends the POST that confirms (link scanners fetch links, so a GET never confirms), or with `confirmation_pending` as JSON when `Accept` names JSON.",
+            "tags": ["newsletter"],
+            "security": [],
+            "parameters": [param_ref("LinkToken")],
+            "responses": responses(json!({
+                "200": {
+                    "description": "The link is valid; POST to the same URL to confirm.",
+                    "content": {
+                        "text/html": {"schema": {"type": "string"}},
+                        "application/json": {"schema": schema_ref("NewsletterStatus")},
+                    },
+                },
+                "400": problem_or_page("No token (missing_token), an unknown query parameter, or a token that is not valid (invalid_token)."),
+                "404": problem_or_page("The subscriber no longer exists (not_found)."),
+                "410": problem_or_page("The link has expired (token_expired), was used already or was replaced by a newer sign-up or an unsubscription (token_used)."),
+            })),
+        },
+        "post": {
+            "operationId": "confirmNewsletterSubscription",
+            "summary": "Confirm a sign-up (second opt-in)",
+            "description": "Sent by the button of the confirmation page. A link confirms once, and only the newest sign-up request of an address. Answers with a page, or JSON when `Accept` names JSON. The body is not read.",
             "tags": ["newsletter"],
             "security": [],
             "parameters": [param_ref("LinkToken")],
@@ -2417,7 +2437,7 @@ fn newsletter_confirm_path() -> Value {
                 "400": problem_or_page("No token (missing_token), an unknown query parameter, or a token that is not valid (invalid_token)."),
                 "404": problem_or_page("The subscriber no longer exists (not_found)."),
                 "409": problem_or_page("The subscriber was changed meanwhile (version_conflict)."),
-                "410": problem_or_page("The link has expired (token_expired)."),
+                "410": problem_or_page("The link has expired (token_expired), was used already or was replaced by a newer sign-up or an unsubscription (token_used)."),
             })),
         },
     })
@@ -2760,7 +2780,7 @@ mod tests {
             ("/api/v1/import/{type}", &["post"]),
             ("/api/v1/export/{type}", &["get"]),
             ("/api/v1/newsletter/subscribe", &["post"]),
-            ("/api/v1/newsletter/confirm", &["get"]),
+            ("/api/v1/newsletter/confirm", &["get", "post"]),
             ("/api/v1/newsletter/unsubscribe", &["get", "post"]),
             ("/api/v1/auth/whoami", &["get"]),
             ("/api/v1/admin/tokens", &["get", "post"]),
