@@ -46,6 +46,14 @@ rate_limit = 20
 
 # Largest request body in bytes.
 max_body = 1048576
+
+# Seconds a client has to send a request's headers; also how long an idle keep-alive
+# connection stays open.
+header_timeout = 10
+
+# Connections open at once; one more is answered with 503 and closed. Keep it below the
+# process's file descriptor limit (ulimit -n).
+max_connections = 4096
 "#;
 
 /// The settings a config file may hold; each is optional.
@@ -61,6 +69,8 @@ pub struct FileConfig {
     pub cors_origins: Option<Vec<String>>,
     pub rate_limit: Option<u32>,
     pub max_body: Option<usize>,
+    pub header_timeout: Option<u64>,
+    pub max_connections: Option<usize>,
 }
 
 /// Reads the config file named by `explicit`, else ./verbund.toml if present. Relative paths

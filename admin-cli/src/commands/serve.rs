@@ -75,6 +75,13 @@ pub struct ServeArgs {
     /// Largest request body in bytes.
     #[arg(long, env = "VERBUND_MAX_BODY", default_value_t = 1 << 20)]
     max_body: usize,
+    /// Seconds a client has to send a request's headers; also how long an idle keep-alive
+    /// connection stays open.
+    #[arg(long, env = "VERBUND_HEADER_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
+    /// Connections open at once; one more is answered with 503 and closed.
+    #[arg(long, env = "VERBUND_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
 }
 
 /// Fills every setting that was left at its built-in default from the config file.
@@ -106,6 +113,12 @@ fn apply_config(args: &mut ServeArgs, matches: &clap::ArgMatches) -> anyhow::Res
     layer!(cors_origins, args.cors_origins);
     layer!(rate_limit, args.rate_limit);
     layer!(max_body, args.max_body);
+    layer!(header_timeout, args.header_timeout);
+    if let Some(v) = cfg.max_connections
+        && defaulted("max_connections")
+    {
+        args.max_connections = v as u64;
+    }
     say!("Settings from {}", path.display());
     Ok(())
 }
@@ -162,6 +175,15 @@ fn install_demo_plugins(
 
 pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
     apply_config(&mut args, matches)?;
+    anyhow::ensure!(
+        (1..=3600).contains(&args.header_timeout),
+        "header_timeout = {} is out of range: give 1 to 3600 seconds",
+        args.header_timeout
+    );
+    anyhow::ensure!(
+        args.max_connections >= 1,
+        "max_connections = 0 would refuse every connection: give at least 1"
+    );
     let cache_control = axum::http::HeaderValue::from_str(&args.cache_control).map_err(|_| {
         anyhow::anyhow!(
             "--cache-control {:?} is not a valid header value; use e.g. \"public, max-age=60\"",
@@ -178,6 +200,8 @@ pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8
         rate_per_second: args.rate_limit,
         rate_burst: args.rate_limit.saturating_mul(5),
         max_body_bytes: args.max_body,
+        header_timeout: std::time::Duration::from_secs(args.header_timeout),
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
         ..http::Limits::default()
     };
     if let Some(site) = &args.site

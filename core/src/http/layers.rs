@@ -30,6 +30,11 @@ pub struct Limits {
     pub rate_burst: u32,
     /// Origins allowed by CORS; empty means any origin.
     pub cors_origins: Vec<String>,
+    /// Longest a client may take to send a request's headers, and longest an idle keep-alive
+    /// connection stays open; the connection is closed after it (security review #7).
+    pub header_timeout: Duration,
+    /// Connections open at once; a connection beyond them is answered with 503 and closed.
+    pub max_connections: usize,
 }
 
 impl Default for Limits {
@@ -41,6 +46,8 @@ impl Default for Limits {
             rate_per_second: 20,
             rate_burst: 100,
             cors_origins: Vec::new(),
+            header_timeout: Duration::from_secs(10),
+            max_connections: 4096,
         }
     }
 }

@@ -17,6 +17,7 @@ mod newsletter;
 mod openapi;
 mod params;
 mod plugins;
+mod server;
 
 pub use error::ApiError;
 pub use layers::Limits;
@@ -391,12 +392,8 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let limits = state.limits.clone();
+    server::serve_with_limits(listener, router(state), &limits, shutdown).await
 }
 
 /// Resolves on ctrl-c or SIGTERM.

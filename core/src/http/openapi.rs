@@ -64,7 +64,7 @@ const IF_MATCH_PATTERN: &str = "^[ \\t]*(?:W/)*\"*\\+?0*[0-9]{1,19}\"*[ \\t]*$";
 const GRANT_PATTERN: &str = "^[ \\t]*(?:read:[a-z0-9_]+(?:\\+personal)?)?[ \\t]*(?:,[ \\t]*(?:read:[a-z0-9_]+(?:\\+personal)?)?[ \\t]*)*$";
 
 /// Newsletter link tokens: `base64url(payload).base64url(signature)`.
-const LINK_TOKEN_PATTERN: &str = "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$";
+const LINK_TOKEN_PATTERN: &str = "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$";
 
 /// The OpenAPI 3.1.0 document of the whole API, with the content types of `schemas`.
 pub fn document(schemas: &SchemaRegistry) -> Value {
@@ -1435,7 +1435,7 @@ fn parameters(public: &[&str], all: &[&str], names: &QueryNames) -> Value {
         },
         "LinkToken": {
             "name": "token", "in": "query", "required": true,
-            "description": "The signed token of the link in the e-mail (`payload.signature`, base64url). Missing: 400 missing_token; changed, incomplete or for another purpose: 400 invalid_token; expired: 410 token_expired.",
+            "description": "The signed token of the link in the e-mail (`payload.key-id.signature`, payload and signature base64url). Missing: 400 missing_token; changed, incomplete or for another purpose: 400 invalid_token; expired: 410 token_expired.",
             "schema": {"type": "string", "pattern": LINK_TOKEN_PATTERN},
         },
         "FirstLine": {
@@ -1502,7 +1502,7 @@ fn shared_responses() -> Value {
     let mut too_many = problem("Rate limited (rate_limited); retry after `Retry-After` seconds.");
     too_many["headers"] = json!({"Retry-After": header_ref("RetryAfter")});
     json!({
-        "BadRequest": problem("The request cannot be read: e.g. invalid_query, invalid_limit, unknown_parameter, unknown_field, unknown_operator, invalid_cursor, invalid_json, invalid_if_match, or a path segment that is not UTF-8 once percent-decoded (bad_request)."),
+        "BadRequest": problem("The request cannot be read: e.g. invalid_query, invalid_limit, unknown_parameter, unknown_field, unknown_operator, invalid_cursor, invalid_json, invalid_if_match, query_too_large (a delivery query beyond its bounds: 4096 bytes, 16 filters, 100 `in` values, 4 sort keys, 64 fields, 8 includes), or a path segment that is not UTF-8 once percent-decoded (bad_request)."),
         "Unauthorized": unauthorized,
         "Forbidden": problem("The token's role does not allow this (forbidden), or the workflow does not give this transition to the role (role_not_allowed)."),
         "NotFound": problem("Unknown content type (unknown_type) or entry (not_found)."),
@@ -1513,7 +1513,7 @@ fn shared_responses() -> Value {
         "PayloadTooLarge": problem("The request body is too large (payload_too_large)."),
         "TooManyRequests": too_many,
         "InternalError": problem("The server could not complete the request (internal); it has been logged."),
-        "ServiceUnavailable": problem("The server is overloaded or the write kept conflicting (overloaded, contended); try again."),
+        "ServiceUnavailable": problem("The server is overloaded or the write kept conflicting (overloaded, contended), or has as many connections open as it allows (too_many_connections, answered before the request is read); try again."),
         "PluginsOff": problem("This server runs without the plugin host (plugins_off)."),
         "PluginFailed": problem("The plugin failed: it trapped, ran out of a limit or returned something invalid (plugin_failed)."),
     })

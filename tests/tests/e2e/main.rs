@@ -13,6 +13,7 @@ mod plugins;
 mod review;
 mod schemas;
 mod security;
+mod security_edge;
 mod security_http;
 mod security_newsletter;
 mod security_plugins;
