@@ -272,6 +272,19 @@ impl ContentService {
         limit: usize,
         keep: impl Fn(&EntryRecord) -> bool,
     ) -> ContentResult<(Vec<EntryRecord>, Option<String>)> {
+        self.list_current_until(ty, after, limit, |rec, _| Some(keep(rec)))
+    }
+
+    /// Like [`list_current_where`](Self::list_current_where), but `keep` also sees each
+    /// record's stored size and may end the scan early by answering `None` (e.g. when the
+    /// caller's budget is spent); what was kept so far is returned, without a cursor.
+    pub fn list_current_until(
+        &self,
+        ty: &str,
+        after: Option<&str>,
+        limit: usize,
+        mut keep: impl FnMut(&EntryRecord, usize) -> Option<bool>,
+    ) -> ContentResult<(Vec<EntryRecord>, Option<String>)> {
         self.content_type(ty)?;
         let prefix = keys::entry(ty, "");
         let mut start = match after {
@@ -291,7 +304,10 @@ impl ContentService {
             let exhausted = chunk.len() < 256;
             for (_, v) in &chunk {
                 let rec = parse(v)?;
-                if keep(&rec) {
+                let Some(kept) = keep(&rec, v.len()) else {
+                    return Ok((out, None));
+                };
+                if kept {
                     if out.len() == limit {
                         let next = out.last().map(|r: &EntryRecord| r.id.clone());
                         return Ok((out, next));

@@ -60,7 +60,11 @@ fn check_shape_size(shape: &Shape) -> Result<(), ApiError> {
         return Err(too_many("fields", MAX_FIELDS, f.len()));
     }
     if shape.include.len() > MAX_INCLUDES {
-        return Err(too_many("include fields", MAX_INCLUDES, shape.include.len()));
+        return Err(too_many(
+            "include fields",
+            MAX_INCLUDES,
+            shape.include.len(),
+        ));
     }
     Ok(())
 }

@@ -66,7 +66,8 @@ pub async fn serve_with_limits(
                 req.extensions_mut().insert(ConnectInfo(peer));
                 req
             });
-        let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let conn =
+            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {
@@ -120,4 +121,3 @@ async fn refuse(mut stream: TcpStream) {
     })
     .await;
 }
-

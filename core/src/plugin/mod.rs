@@ -690,6 +690,11 @@ impl PluginHost {
                 return Err(fault(runtime::describe_failure(&e, store.data(), &limits)));
             }
         };
+        // Wasmtime charges "hostcall fuel" for every string and list byte it lifts out of the
+        // guest, before copying: with the output limit as that fuel, an oversized result is
+        // refused without being copied (security review #17; it used to be copied whole, 22 MB
+        // against 1 MiB, and measured afterwards).
+        store.set_hostcall_fuel(usize::try_from(limits.output_bytes).unwrap_or(usize::MAX));
         match f(&instance, &mut store) {
             Ok(out) => {
                 let n = size(&out);
@@ -704,6 +709,13 @@ impl PluginHost {
                 }
                 Ok(out)
             }
+            Err(e) if runtime::over_hostcall_fuel(&e) => Err(fault_of(
+                format!(
+                    "returned more than its output limit of {} bytes (or passed that much to a host call); it was refused before it was copied",
+                    limits.output_bytes
+                ),
+                true,
+            )),
             Err(e) => Err(fault_of(
                 runtime::describe_failure(&e, store.data(), &limits),
                 runtime::hit_limit(&e, store.data()),

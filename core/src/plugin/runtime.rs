@@ -133,7 +133,30 @@ pub struct HostState {
     pub host_bytes_limit: u64,
     /// Set when a host call was refused for exceeding `host_bytes`.
     pub host_bytes_exceeded: bool,
+    /// Fuel the host may still spend on this call's behalf: work done in host calls (the
+    /// records a `query` reads) is charged here, at [`HOST_FUEL_PER_RECORD`] plus
+    /// [`HOST_FUEL_PER_BYTE`] per record read, against the same budget as the plugin's own
+    /// instructions (security review #17: host queries escaped fuel and time accounting).
+    pub host_fuel_left: u64,
+    /// When the call's wall-time limit is over; host calls stop their work at it.
+    pub deadline: std::time::Instant,
+    wall_ms: u64,
+    /// Set when a host call stopped because the call ran out of fuel or time.
+    pub host_limit: Option<HostLimit>,
 }
+
+/// Which limit a host call ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostLimit {
+    Fuel,
+    Time,
+}
+
+/// Fuel charged for each record a host `query` reads: about what parsing and checking it in
+/// the plugin would cost.
+pub const HOST_FUEL_PER_RECORD: u64 = 20_000;
+/// Fuel charged per byte of each record a host `query` reads.
+pub const HOST_FUEL_PER_BYTE: u64 = 20;
 
 impl HostState {
     pub fn new(plugin: Arc<PluginRecord>, content: Weak<ContentService>, l: &CallLimits) -> Self {
@@ -147,7 +170,38 @@ impl HostState {
             host_bytes_left: l.host_bytes,
             host_bytes_limit: l.host_bytes,
             host_bytes_exceeded: false,
+            host_fuel_left: l.fuel,
+            deadline: std::time::Instant::now() + Duration::from_millis(l.wall_ms),
+            wall_ms: l.wall_ms,
+            host_limit: None,
         }
+    }
+
+    /// Charges the host work of reading one record of `bytes`; `false` once the call's fuel
+    /// or time is spent (the reason is kept in `host_limit`).
+    fn spend(&mut self, bytes: usize) -> bool {
+        let cost =
+            HOST_FUEL_PER_RECORD.saturating_add(HOST_FUEL_PER_BYTE.saturating_mul(bytes as u64));
+        if cost > self.host_fuel_left {
+            self.host_limit = Some(HostLimit::Fuel);
+            return false;
+        }
+        self.host_fuel_left -= cost;
+        if std::time::Instant::now() >= self.deadline {
+            self.host_limit = Some(HostLimit::Time);
+            return false;
+        }
+        true
+    }
+
+    fn host_limit_error(&self) -> wit::HostError {
+        wit::HostError::Limit(match self.host_limit {
+            Some(HostLimit::Time) => format!(
+                "the query ran past this call's wall-time limit of {} ms; filter more narrowly or ask for fewer entries",
+                self.wall_ms
+            ),
+            _ => "the query read more entries than this call's fuel allows; filter more narrowly or ask for fewer entries".to_string(),
+        })
     }
 
     fn charge(&mut self, bytes: usize) -> Result<(), wit::HostError> {
@@ -244,6 +298,9 @@ impl verbund::plugin::host::Host for HostState {
     ) -> Result<Option<wit::Entry>, wit::HostError> {
         let personal = self.granted(&content_type)?;
         let content = self.content()?;
+        if !self.spend(0) {
+            return Err(self.host_limit_error());
+        }
         match content.get_by_id_or_slug(&content_type, &id, "de") {
             Ok(rec) => {
                 let e = entry_for_plugin(&content, &rec, personal);
@@ -289,10 +346,14 @@ impl verbund::plugin::host::Host for HostState {
         }
         let limit = (limit as usize).clamp(1, 1000);
         let (recs, _) = content
-            .list_current_where(&content_type, None, limit, |rec| {
-                checks.iter().all(|c| c.holds(rec))
+            .list_current_until(&content_type, None, limit, |rec, bytes| {
+                self.spend(bytes)
+                    .then(|| checks.iter().all(|c| c.holds(rec)))
             })
             .map_err(|e| wit::HostError::Invalid(e.to_string()))?;
+        if self.host_limit.is_some() {
+            return Err(self.host_limit_error());
+        }
         let mut out = Vec::with_capacity(recs.len());
         for rec in &recs {
             let e = entry_for_plugin(&content, rec, personal);
@@ -405,10 +466,22 @@ pub fn new_store(
     Ok((store, limits))
 }
 
+/// Whether a call failed because the guest handed over more bytes than the store's hostcall
+/// fuel (set to the output limit). Wasmtime's error type for it is private, so this matches
+/// its message; the plugin tests pin it (an oversized artifact must get the output-limit
+/// answer).
+pub fn over_hostcall_fuel(err: &wasmtime::Error) -> bool {
+    err.chain().any(|c| {
+        c.to_string()
+            .contains("fuel allocated for hostcalls has been exhausted")
+    })
+}
+
 /// Whether a failed call ran into one of its resource limits (not a trap of its own).
 pub fn hit_limit(err: &wasmtime::Error, state: &HostState) -> bool {
     state.limiter.refused.is_some()
         || state.host_bytes_exceeded
+        || state.host_limit.is_some()
         || matches!(
             err.downcast_ref::<Trap>(),
             Some(Trap::OutOfFuel | Trap::Interrupt)
@@ -417,6 +490,21 @@ pub fn hit_limit(err: &wasmtime::Error, state: &HostState) -> bool {
 
 /// Names the limit or fault behind a failed call.
 pub fn describe_failure(err: &wasmtime::Error, state: &HostState, limits: &CallLimits) -> String {
+    match state.host_limit {
+        Some(HostLimit::Fuel) => {
+            return format!(
+                "ran out of fuel (limit {} units, host queries included; it read too many entries)",
+                limits.fuel
+            );
+        }
+        Some(HostLimit::Time) => {
+            return format!(
+                "exceeded its wall-time limit of {} ms in a host query",
+                limits.wall_ms
+            );
+        }
+        None => {}
+    }
     if let Some(bytes) = state.limiter.refused {
         return format!(
             "exceeded its memory limit of {} MiB (it tried to grow to {} MiB)",

@@ -331,6 +331,13 @@ fn endless_loops_huge_allocations_traps_and_oversized_output_fail_only_their_cal
             .contains("more than its output limit of 33554432 bytes"),
         "{body}"
     );
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("refused before it was copied"),
+        "{body}"
+    );
     // The admin can lower a limit per plugin: now 1 MiB is too much.
     ok(&env.cli(&[
         "plugin",

@@ -512,3 +512,76 @@ fn a_scheduled_publication_happens_on_time_also_after_a_restart() {
     }));
     assert!(chrono::Utc::now() < at + chrono::Duration::seconds(3));
 }
+
+/// Security review #2: when the governing plugin is off (disabled by an admin, or
+/// automatically after repeated faults), its type does not fall back to the default lifecycle
+/// where an editor publishes directly. Every transition is refused with 503
+/// plugin_unavailable and nothing becomes public; taking a public entry offline still works.
+/// Once the plugin is back, the workflow goes on where it was.
+#[test]
+fn without_its_governing_plugin_a_type_takes_no_transition_but_going_offline() {
+    let t = team();
+    let draft = t.new_story(31);
+    let public = t.new_story(32);
+    for (token, step) in [
+        (&t.editor, "submit"),
+        (&t.reviewer, "approve"),
+        (&t.reviewer, "publish"),
+    ] {
+        let (status, body) = t.step(token, &public, json!({"transition": step}));
+        assert_eq!(status, 200, "{step}: {body}");
+    }
+    assert!(t.public_title("praxisbericht-32").is_some());
+
+    let (status, body) = t.call(
+        reqwest::Method::POST,
+        "/api/v1/admin/plugins/review-approval/disable",
+        &t.admin,
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+
+    // The default lifecycle's direct publication, and the plugin's own transitions: refused.
+    for (token, body) in [
+        (&t.editor, json!({"to": "published"})),
+        (&t.editor, json!({"transition": "publish"})),
+        (&t.editor, json!({"transition": "submit"})),
+        (&t.reviewer, json!({"to": "published"})),
+        (&t.admin, json!({"to": "published"})),
+    ] {
+        let (status, answer) = t.step(token, &draft, body.clone());
+        assert_eq!(status, 503, "{body}: {answer}");
+        assert_eq!(answer["code"], "plugin_unavailable", "{answer}");
+        assert!(
+            answer["detail"]
+                .as_str()
+                .unwrap()
+                .contains("review-approval"),
+            "{answer}"
+        );
+    }
+    assert_eq!(t.state(&draft), "draft");
+    assert!(
+        t.public_title("praxisbericht-31").is_none(),
+        "nothing public"
+    );
+
+    // Going offline is always possible.
+    let (status, body) = t.step(&t.editor, &public, json!({"transition": "unpublish"}));
+    assert_eq!(status, 200, "{body}");
+    assert!(t.public_title("praxisbericht-32").is_none());
+
+    // Back on: the four-eyes workflow again, not a direct publication.
+    let (status, body) = t.call(
+        reqwest::Method::POST,
+        "/api/v1/admin/plugins/review-approval/enable",
+        &t.admin,
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = t.step(&t.editor, &draft, json!({"to": "published"}));
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = t.step(&t.editor, &draft, json!({"transition": "submit"}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["state"], "in_review");
+}

@@ -238,3 +238,72 @@ fn a_huge_transition_comment_is_refused_before_the_guard_runs() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["state"], "in_review", "{body}");
 }
+
+/// Security review #17: the records a host `query` reads are charged to the call's fuel, so a
+/// plugin cannot make the host scan without bound on its behalf. With the export's fuel
+/// lowered, a query that reads 300 stories is stopped with a limit error the plugin sees
+/// (and reports), while a query that stops after a few stories still works.
+#[test]
+fn host_queries_are_charged_to_the_calls_fuel() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let tokens = create_tokens(&data, &["admin", "editor"]);
+    let config = tmp.path().join("config");
+    let server = TestServer::start(&data, &["--demo"]);
+    let admin = &tokens["admin"];
+    let cli = |args: &[&str]| run_cli(&config, &server.url, admin, args, &[]);
+    let path = plugin_component("hello").display().to_string();
+    ok(&cli(&["plugin", "install", &path, "--grant", "read:story"]));
+    let lines: Vec<String> = (0..300)
+        .map(|n| {
+            let mut s = story(1000 + n);
+            s["state"] = json!("published");
+            s.to_string()
+        })
+        .collect();
+    let client = reqwest::blocking::Client::new();
+    let res = client
+        .post(format!("{}/api/v1/import/story", server.url))
+        .bearer_auth(admin)
+        .header("content-type", "application/x-ndjson")
+        .body(lines.join("\n"))
+        .send()
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200, "{}", res.text().unwrap());
+    let export = |params: Value| {
+        let res = client
+            .post(format!(
+                "{}/api/v1/manage/exports/hello/summary",
+                server.url
+            ))
+            .bearer_auth(&tokens["editor"])
+            .json(&params)
+            .send()
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json::<Value>().unwrap_or(Value::Null))
+    };
+    // A state no story is in: the host reads every story and finds none.
+    let scan_all = json!({"state": "gibt-es-nicht", "limit": "1000"});
+    let (status, body) = export(scan_all.clone());
+    assert_eq!(status, 200, "with the default fuel: {body}");
+
+    ok(&cli(&[
+        "plugin",
+        "configure",
+        "hello",
+        "--limit",
+        "export.fuel=5000000",
+    ]));
+    let (status, body) = export(scan_all);
+    assert_eq!(status, 422, "{body}");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("Stories konnten nicht gelesen werden"),
+        "{detail}"
+    );
+    assert!(detail.contains("fuel"), "{detail}");
+
+    let (status, body) = export(json!({"limit": "3"}));
+    assert_eq!(status, 200, "a small query still fits: {body}");
+}
