@@ -53,7 +53,7 @@ pub enum ContentError {
     VersionConflict { expected: u64, current: u64 },
     #[error("the entry is still referenced by {}; remove those references first", referrers.iter().map(|r| format!("{} {} (field {})", r.ty, r.id, r.fields.join(", "))).collect::<Vec<_>>().join(", "))]
     Referenced { referrers: Vec<Referrer> },
-    #[error("cannot go from {from} to {to}; allowed from {from}: {}", allowed.join(", "))]
+    #[error("cannot {to} from {from}; allowed from {from}: {}", allowed.join(", "))]
     InvalidTransition {
         from: String,
         to: String,

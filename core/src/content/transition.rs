@@ -541,7 +541,7 @@ impl ContentService {
             if candidates.is_empty() {
                 return Err(ContentError::InvalidTransition {
                     from: current.state.clone(),
-                    to: s.to.clone(),
+                    to: format!("go to {}", s.to),
                     allowed: wf.options_from(&current.state),
                 });
             }

@@ -186,8 +186,8 @@ pub enum Wanted {
 impl std::fmt::Display for Wanted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Wanted::Name(n) => write!(f, "{n}"),
-            Wanted::To(s) => write!(f, "→ {s}"),
+            Wanted::Name(n) => write!(f, "take the transition {n}"),
+            Wanted::To(s) => write!(f, "go to {s}"),
         }
     }
 }

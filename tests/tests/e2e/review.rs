@@ -541,13 +541,25 @@ fn without_its_governing_plugin_a_type_takes_no_transition_but_going_offline() {
     );
     assert_eq!(status, 200, "{body}");
 
-    // The default lifecycle's direct publication, and the plugin's own transitions: refused.
+    // The type keeps the plugin's workflow: the default lifecycle's direct publication is
+    // still no transition of it, for anyone.
+    for token in [&t.editor, &t.reviewer, &t.admin] {
+        let (status, answer) = t.step(token, &draft, json!({"to": "published"}));
+        assert_eq!(status, 409, "{answer}");
+        assert_eq!(answer["code"], "invalid_transition", "{answer}");
+        assert!(
+            answer["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("cannot go to published from draft"),
+            "{answer}"
+        );
+    }
+    // And the workflow's own transitions wait for the plugin that guards them.
     for (token, body) in [
-        (&t.editor, json!({"to": "published"})),
-        (&t.editor, json!({"transition": "publish"})),
         (&t.editor, json!({"transition": "submit"})),
-        (&t.reviewer, json!({"to": "published"})),
-        (&t.admin, json!({"to": "published"})),
+        (&t.admin, json!({"transition": "submit"})),
+        (&t.editor, json!({"to": "in_review"})),
     ] {
         let (status, answer) = t.step(token, &draft, body.clone());
         assert_eq!(status, 503, "{body}: {answer}");
