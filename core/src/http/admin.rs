@@ -1,5 +1,6 @@
 //! Admin endpoints: tokens and the audit log.
 
+use super::Code;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -22,8 +23,7 @@ pub async fn create_token(
     let v = json_body(&headers, &body)?;
     let role = v.get("role").and_then(Value::as_str).ok_or_else(|| {
         ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
+            Code::InvalidRequest,
             "role is required: admin, editor, reviewer or reader",
         )
     })?;
@@ -96,8 +96,8 @@ fn subject_email(
         .filter(|e| e.contains('@'))
         .map(String::from)
         .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_email",
+            ApiError::new(
+                Code::InvalidEmail,
                 "send {\"email\": \"person@example.org\"}: the address the request is about",
             )
         })

@@ -11,10 +11,11 @@
 //! - `GET /api/v1/admin/backup` (admin): a consistent snapshot of the whole data dir, streamed
 //!   (see [`crate::backup`]); writes wait while it is read, reads go on.
 
+use super::Code;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -81,8 +82,8 @@ pub async fn import(
         match k.as_str() {
             "first_line" => {
                 first_line = v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                    ApiError::bad_request(
-                        "invalid_parameter",
+                    ApiError::new(
+                        Code::InvalidParameter,
                         format!("first_line must be a line number from 1 on, got {v:?}"),
                     )
                 })?
@@ -91,8 +92,8 @@ pub async fn import(
         }
     }
     let text = String::from_utf8(body.to_vec()).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_body",
+        ApiError::new(
+            Code::InvalidBody,
             format!(
                 "the NDJSON body is not UTF-8 (at byte {})",
                 e.utf8_error().valid_up_to()
@@ -158,9 +159,8 @@ pub async fn export(
                         .retain(|k, _| ct.fields.get(k).is_none_or(|f| !f.pii));
                 }
                 lines += 1;
-                serde_json::to_writer(&mut out, &rec.to_export_json()).map_err(|e| {
-                    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-                })?;
+                serde_json::to_writer(&mut out, &rec.to_export_json())
+                    .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
                 out.push(b'\n');
             }
             match next {
@@ -206,8 +206,7 @@ pub async fn backup(State(state): State<AppState>, caller: Caller) -> Result<Res
         let fail = |e: &dyn std::fmt::Display| {
             tracing::error!("backup failed: {e}");
             ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "backup_failed",
+                Code::BackupFailed,
                 "the backup could not be written; the server log says why",
             )
         };

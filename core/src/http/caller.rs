@@ -1,8 +1,9 @@
 //! Who is calling: the bearer token, checked once per request.
 
+use super::Code;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 
 use super::{ApiError, AppState};
 use crate::auth::{AuthError, Caller};
@@ -11,23 +12,18 @@ impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         let detail = e.to_string();
         match e {
-            AuthError::Missing => ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail),
-            AuthError::Invalid => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", detail),
-            AuthError::Expired(_) => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "token_expired", detail)
-            }
-            AuthError::Forbidden { .. } => {
-                ApiError::new(StatusCode::FORBIDDEN, "forbidden", detail)
-            }
+            AuthError::Missing => ApiError::new(Code::Unauthorized, detail),
+            AuthError::Invalid => ApiError::new(Code::InvalidToken, detail),
+            AuthError::Expired(_) => ApiError::new(Code::TokenExpired, detail),
+            AuthError::Forbidden { .. } => ApiError::new(Code::Forbidden, detail),
             AuthError::UnknownRole(_) | AuthError::BadRequest(_) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", detail)
+                ApiError::new(Code::InvalidRequest, detail)
             }
             AuthError::NotFound(_) => ApiError::not_found(detail),
             AuthError::Store(_) | AuthError::Corrupt(_) => {
                 tracing::error!(error = %detail, "auth storage failure");
                 ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
+                    Code::Internal,
                     "the server could not complete the request; it has been logged",
                 )
             }
@@ -46,8 +42,7 @@ pub fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
     match text.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Ok(Some(token.trim())),
         _ => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
+            Code::InvalidToken,
             "the Authorization header must be `Bearer <token>`",
         )),
     }
@@ -62,13 +57,7 @@ impl FromRequestParts<AppState> for Caller {
         let token = token.to_string();
         let caller = tokio::task::spawn_blocking(move || auth.authenticate(&token))
             .await
-            .map_err(|_| {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "the token check failed",
-                )
-            })?;
+            .map_err(|_| ApiError::new(Code::Internal, "the token check failed"))?;
         caller.map_err(|e| {
             let mut err = ApiError::from(e);
             err.www_authenticate = Some(HeaderValue::from_static("Bearer"));

@@ -4,6 +4,7 @@
 //! client asks for `fields` or `include`. Every response carries a strong `ETag` (and answers
 //! `If-None-Match` with 304), `Cache-Control`, and a `Surrogate-Key` naming the entries in it.
 
+use super::Code;
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::{Path, RawQuery, Request, State};
@@ -34,16 +35,16 @@ pub const MAX_FIELDS: usize = 64;
 pub const MAX_INCLUDES: usize = 8;
 
 fn too_many(what: &str, max: usize, got: usize) -> ApiError {
-    ApiError::bad_request(
-        "query_too_large",
+    ApiError::new(
+        Code::QueryTooLarge,
         format!("at most {max} {what} per query, got {got}; split the query or narrow it"),
     )
 }
 
 fn check_length(raw: Option<&str>) -> Result<(), ApiError> {
     match raw {
-        Some(raw) if raw.len() > MAX_QUERY_BYTES => Err(ApiError::bad_request(
-            "query_too_large",
+        Some(raw) if raw.len() > MAX_QUERY_BYTES => Err(ApiError::new(
+            Code::QueryTooLarge,
             format!(
                 "the query string has {} bytes, at most {MAX_QUERY_BYTES} are allowed; split the query or narrow it",
                 raw.len()
@@ -109,8 +110,8 @@ fn check_shape(ct: &ContentType, shape: &Shape) -> Result<(), ApiError> {
             .collect();
         for f in fields {
             if !allowed.contains(f) {
-                return Err(ApiError::bad_request(
-                    "unknown_field",
+                return Err(ApiError::new(
+                    Code::UnknownField,
                     format!(
                         "unknown field {f:?} in fields; fields of {}: {}",
                         ct.name,
@@ -123,8 +124,8 @@ fn check_shape(ct: &ContentType, shape: &Shape) -> Result<(), ApiError> {
     let refs: Vec<&str> = ct.reference_fields().map(|(f, _)| f).collect();
     for inc in &shape.include {
         if !refs.contains(&inc.as_str()) {
-            return Err(ApiError::bad_request(
-                "unknown_field",
+            return Err(ApiError::new(
+                Code::UnknownField,
                 format!(
                     "include={inc:?} is not a reference field of {}; reference fields: {}",
                     ct.name,
@@ -166,8 +167,7 @@ fn write_item(out: &mut Vec<u8>, doc: &[u8], fields: Option<&[String]>) -> Resul
 fn stored_json(e: serde_json::Error) -> ApiError {
     tracing::error!(error = %e, "stored public JSON does not parse");
     ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
+        Code::Internal,
         "a stored entry could not be read; it has been logged",
     )
 }
@@ -292,8 +292,8 @@ pub(crate) fn parse_query(raw: Option<String>) -> Result<(DeliveryQuery, Shape),
                 None => (rest.strip_suffix(']').unwrap_or(rest), "eq"),
             };
             let op = FilterOp::parse(op).ok_or_else(|| {
-                ApiError::bad_request(
-                    "unknown_operator",
+                ApiError::new(
+                    Code::UnknownOperator,
                     format!("unknown filter operator {op:?} for {field}; use one of: eq, ne, in, lt, lte, gt, gte, contains"),
                 )
             })?;

@@ -1,11 +1,12 @@
-//! The API's one error table: every error has a stable code, an HTTP status and a
-//! problem+json (RFC 9457) rendering. Handlers return `Result<_, ApiError>` and use `?`.
-//! Internal details are logged, never sent to clients.
+//! Errors as the API answers them: a [`Code`] of the one error table (`codes.rs`, which fixes
+//! its status and title) with a detail, rendered as problem+json (RFC 9457). Handlers return
+//! `Result<_, ApiError>` and use `?`. Internal details are logged, never sent to clients.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+pub use super::codes::Code;
 use crate::content::ContentError;
 use crate::schema::FieldError;
 
@@ -13,7 +14,7 @@ use crate::schema::FieldError;
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: Code,
     pub detail: String,
     pub errors: Vec<FieldError>,
     pub extra: Option<Box<Value>>,
@@ -22,9 +23,9 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(code: Code, detail: impl Into<String>) -> Self {
         Self {
-            status,
+            status: code.status(),
             code,
             detail: detail.into(),
             errors: Vec::new(),
@@ -34,15 +35,7 @@ impl ApiError {
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", detail)
-    }
-
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, detail)
-    }
-
-    fn title(&self) -> &'static str {
-        self.status.canonical_reason().unwrap_or("Error")
+        Self::new(Code::NotFound, detail)
     }
 }
 
@@ -50,68 +43,56 @@ impl From<ContentError> for ApiError {
     fn from(e: ContentError) -> Self {
         let detail = e.to_string();
         match e {
-            ContentError::UnknownType { .. } => {
-                ApiError::new(StatusCode::NOT_FOUND, "unknown_type", detail)
-            }
+            ContentError::UnknownType { .. } => ApiError::new(Code::UnknownType, detail),
             ContentError::NotFound { .. } => ApiError::not_found(detail),
             ContentError::Invalid { errors } => ApiError {
                 errors,
                 ..ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "validation_failed",
+                    Code::ValidationFailed,
                     "the entry is invalid; see errors for each field",
                 )
             },
             ContentError::VersionConflict { current, .. } => ApiError {
                 extra: Some(Box::new(json!({ "current_version": current }))),
-                ..ApiError::new(StatusCode::CONFLICT, "version_conflict", detail)
+                ..ApiError::new(Code::VersionConflict, detail)
             },
             ContentError::Referenced { referrers } => ApiError {
                 extra: Some(Box::new(json!({ "referrers": referrers }))),
-                ..ApiError::new(StatusCode::CONFLICT, "still_referenced", detail)
+                ..ApiError::new(Code::StillReferenced, detail)
             },
             ContentError::InvalidTransition { .. } => {
-                ApiError::new(StatusCode::CONFLICT, "invalid_transition", detail)
+                ApiError::new(Code::InvalidTransition, detail)
             }
-            ContentError::RoleNotAllowed { .. } => {
-                ApiError::new(StatusCode::FORBIDDEN, "role_not_allowed", detail)
-            }
+            ContentError::RoleNotAllowed { .. } => ApiError::new(Code::RoleNotAllowed, detail),
             ContentError::Denied { plugin, reason } => ApiError {
                 extra: Some(Box::new(json!({ "plugin": plugin, "reason": reason }))),
-                ..ApiError::new(StatusCode::CONFLICT, "transition_denied", detail)
+                ..ApiError::new(Code::TransitionDenied, detail)
             },
             ContentError::PluginUnavailable { plugin, .. } => ApiError {
                 extra: Some(Box::new(json!({ "plugin": plugin }))),
-                ..ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "plugin_unavailable",
-                    detail,
-                )
+                ..ApiError::new(Code::PluginUnavailable, detail)
             },
             ContentError::Hook(f) => {
                 tracing::warn!(plugin = %f.plugin, hook = f.hook, "plugin failure: {}", f.detail);
                 ApiError {
                     extra: Some(Box::new(json!({ "plugin": f.plugin, "hook": f.hook }))),
-                    ..ApiError::new(StatusCode::BAD_GATEWAY, "plugin_failed", f.to_string())
+                    ..ApiError::new(Code::PluginFailed, f.to_string())
                 }
             }
             ContentError::BadQuery(q) => {
                 let code = match q {
-                    crate::content::QueryError::UnknownField { .. } => "unknown_field",
-                    crate::content::QueryError::UnknownOperator { .. } => "unknown_operator",
-                    crate::content::QueryError::BadCursor => "invalid_cursor",
-                    _ => "invalid_query",
+                    crate::content::QueryError::UnknownField { .. } => Code::UnknownField,
+                    crate::content::QueryError::UnknownOperator { .. } => Code::UnknownOperator,
+                    crate::content::QueryError::BadCursor => Code::InvalidCursor,
+                    _ => Code::InvalidQuery,
                 };
-                ApiError::bad_request(code, q.to_string())
+                ApiError::new(code, q.to_string())
             }
-            ContentError::Contended => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "contended", detail)
-            }
+            ContentError::Contended => ApiError::new(Code::Contended, detail),
             ContentError::Store(_) | ContentError::Corrupt(_) => {
                 tracing::error!(error = %detail, "storage failure");
                 ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
+                    Code::Internal,
                     "the server could not complete the request; it has been logged",
                 )
             }
@@ -122,10 +103,10 @@ impl From<ContentError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = json!({
-            "type": format!("urn:verbund:problem:{}", self.code),
-            "title": self.title(),
+            "type": format!("urn:verbund:problem:{}", self.code.name()),
+            "title": self.code.title(),
             "status": self.status.as_u16(),
-            "code": self.code,
+            "code": self.code.name(),
             "detail": self.detail,
         });
         if !self.errors.is_empty() {

@@ -1,6 +1,7 @@
 //! The tower layers around the API: limits, rate limiting, CORS, compression, metrics,
 //! panic catching, and one rendering of every error as problem+json.
 
+use super::Code;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Mutex;
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -103,8 +104,7 @@ fn rate_limited(state: &AppState, req: &Request) -> Option<Response> {
             f64::from(limits.rate_burst.max(1)),
         ) {
             let mut res = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
+                Code::RateLimited,
                 format!("too many requests from this client; try again in {wait} s"),
             )
             .into_response();
@@ -160,56 +160,32 @@ pub async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Re
         .await
         .map(|b| String::from_utf8_lossy(&b).trim().to_string())
         .unwrap_or_default();
-    let (code, detail) = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => (
-            "payload_too_large",
-            "the request body is too large; the limit is set with --max-body".to_string(),
-        ),
-        StatusCode::REQUEST_TIMEOUT => (
-            "timeout",
-            "the request took too long and was stopped".to_string(),
-        ),
-        StatusCode::METHOD_NOT_ALLOWED => (
-            "method_not_allowed",
-            format!(
-                "this method is not allowed here{}",
-                allow
-                    .as_ref()
-                    .and_then(|a| a.to_str().ok())
-                    .map(|a| format!("; allowed: {a}"))
-                    .unwrap_or_default()
-            ),
-        ),
-        StatusCode::SERVICE_UNAVAILABLE => (
-            "overloaded",
-            "the server is handling too many requests; try again shortly".to_string(),
-        ),
-        StatusCode::NOT_FOUND => (
-            "not_found",
-            if text.is_empty() {
-                "not found".to_string()
-            } else {
-                text
-            },
-        ),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", text),
-        s if s.is_server_error() => {
-            tracing::error!(status = %s, body = %text, "internal error");
-            (
-                "internal",
-                "the server could not complete the request; it has been logged".to_string(),
-            )
+    let code = Code::for_status(status);
+    let detail = match code {
+        Code::PayloadTooLarge => {
+            "the request body is too large; the limit is set with --max-body".to_string()
         }
-        _ => (
-            "bad_request",
-            if text.is_empty() {
-                "the request is malformed".to_string()
-            } else {
-                text
-            },
+        Code::Timeout => "the request took too long and was stopped".to_string(),
+        Code::MethodNotAllowed => format!(
+            "this method is not allowed here{}",
+            allow
+                .as_ref()
+                .and_then(|a| a.to_str().ok())
+                .map(|a| format!("; allowed: {a}"))
+                .unwrap_or_default()
         ),
+        Code::Overloaded => {
+            "the server is handling too many requests; try again shortly".to_string()
+        }
+        Code::Internal => {
+            tracing::error!(status = %status, body = %text, "internal error");
+            "the server could not complete the request; it has been logged".to_string()
+        }
+        Code::NotFound if text.is_empty() => "not found".to_string(),
+        _ if text.is_empty() => "the request is malformed".to_string(),
+        _ => text,
     };
-    let mut out = ApiError::new(status, code, detail).into_response();
+    let mut out = ApiError::new(code, detail).into_response();
     if let Some(v) = retry_after {
         out.headers_mut().insert(header::RETRY_AFTER, v);
     }
@@ -223,8 +199,7 @@ pub async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Re
 pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
     tracing::error!("a request handler panicked");
     ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
+        Code::Internal,
         "the server could not complete the request; it has been logged",
     )
     .into_response()
@@ -233,16 +208,11 @@ pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Bo
 /// Load shedding answers (the concurrency limit is full) and timeouts.
 pub async fn overload_response(err: tower::BoxError) -> Response {
     if err.is::<tower::timeout::error::Elapsed>() {
-        return ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "timeout",
-            "the request took too long and was stopped",
-        )
-        .into_response();
+        return ApiError::new(Code::Timeout, "the request took too long and was stopped")
+            .into_response();
     }
     let mut res = ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "overloaded",
+        Code::Overloaded,
         "the server is handling too many requests; try again shortly",
     )
     .into_response();

@@ -9,6 +9,7 @@
 //! contact person) are left out of every answer to other roles. Their writes may not set such
 //! fields; the stored values are kept when they send an entry back without them.
 
+use super::Code;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -35,8 +36,7 @@ pub fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
         .to_ascii_lowercase();
     if !(mime == "application/json" || mime.ends_with("+json")) {
         return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            Code::UnsupportedMediaType,
             format!(
                 "send JSON with `Content-Type: application/json` (got {:?})",
                 ct
@@ -44,14 +44,14 @@ pub fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
         ));
     }
     if body.is_empty() {
-        return Err(ApiError::bad_request(
-            "invalid_json",
+        return Err(ApiError::new(
+            Code::InvalidJson,
             "the request body is empty; send a JSON object",
         ));
     }
     serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_json",
+        ApiError::new(
+            Code::InvalidJson,
             format!("the request body is not valid JSON: {e}"),
         )
     })
@@ -61,8 +61,7 @@ pub fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
 fn if_match(headers: &HeaderMap) -> Result<u64, ApiError> {
     let Some(v) = headers.get(header::IF_MATCH) else {
         return Err(ApiError::new(
-            StatusCode::PRECONDITION_REQUIRED,
-            "precondition_required",
+            Code::PreconditionRequired,
             "send `If-Match: \"<version>\"` with the version you edited (the ETag of GET …/{id}), so that no one else's change is overwritten",
         ));
     };
@@ -72,8 +71,8 @@ fn if_match(headers: &HeaderMap) -> Result<u64, ApiError> {
         .trim_matches('"')
         .parse::<u64>()
         .map_err(|_| {
-            ApiError::bad_request(
-                "invalid_if_match",
+            ApiError::new(
+                Code::InvalidIfMatch,
                 format!("If-Match must be a version like \"3\", got {text:?}"),
             )
         })
@@ -94,8 +93,7 @@ fn entry_response(status: StatusCode, rec: &EntryRecord) -> Response {
 fn require_staff(caller: &Caller) -> Result<(), ApiError> {
     if caller.role == Role::Reader {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
+            Code::Forbidden,
             "this needs the editor, reviewer or admin role; readers can preview drafts with GET /api/v1/content/{type}/{id}?preview=true",
         ));
     }
@@ -107,8 +105,7 @@ fn require_type(state: &AppState, caller: &Caller, ty: &str) -> Result<(), ApiEr
     let ct = state.content.content_type(ty)?;
     if !ct.is_public() && caller.role != Role::Admin {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
+            Code::Forbidden,
             format!(
                 "{ty} entries are personal data as a whole: only admins may read or change them (this token has the {} role)",
                 caller.role.name()
@@ -158,8 +155,7 @@ fn refuse_personal_fields(
         return Ok(());
     }
     Err(ApiError::new(
-        StatusCode::FORBIDDEN,
-        "personal_data_forbidden",
+        Code::PersonalDataForbidden,
         format!(
             "only admins may set personal-data fields ({}); send the entry without them, and their stored values are kept",
             named.join(", ")
@@ -244,8 +240,7 @@ pub async fn list(
                 .find(|(f, _)| ct.fields.get(f).is_some_and(|s| s.pii))
         {
             return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "personal_data_forbidden",
+                Code::PersonalDataForbidden,
                 format!("{field} is personal data; only admins may filter on it"),
             ));
         }
@@ -253,8 +248,8 @@ pub async fn list(
             .iter()
             .find(|(f, _)| f != "locale" && !ct.fields.contains_key(f))
         {
-            return Err(ApiError::bad_request(
-                "unknown_field",
+            return Err(ApiError::new(
+                Code::UnknownField,
                 format!(
                     "{ty} has no field {field:?}; its fields are {}",
                     ct.fields.keys().cloned().collect::<Vec<_>>().join(", ")
@@ -344,8 +339,8 @@ async fn write_fields(
     let version = if_match(headers)?;
     let mut value = json_body(headers, body)?;
     if merge && !value.is_object() {
-        return Err(ApiError::bad_request(
-            "invalid_json",
+        return Err(ApiError::new(
+            Code::InvalidJson,
             "a JSON Merge Patch (RFC 7386) body must be an object",
         ));
     }

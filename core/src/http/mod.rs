@@ -8,6 +8,7 @@ mod admin;
 mod bulk;
 mod cache;
 mod caller;
+mod codes;
 mod delivery;
 mod error;
 mod layers;
@@ -19,6 +20,7 @@ mod params;
 mod plugins;
 mod server;
 
+pub use codes::Code;
 pub use error::ApiError;
 pub use layers::Limits;
 

@@ -5,11 +5,12 @@
 //! - `GET /api/v1/newsletter/confirm?token=…` checks the link and shows a page with a button;
 //!   `POST` (the button) confirms (a page for browsers, JSON on `Accept: application/json`).
 //!   Link scanners fetch links, so a GET never confirms. A link works once, and only for the
-//!   newest sign-up request (410 `token_used` otherwise).
+//!   newest sign-up request (410 `link_used` otherwise).
 //! - `POST /api/v1/newsletter/unsubscribe?token=…` unsubscribes (RFC 8058 one-click: mail
 //!   programs send `List-Unsubscribe=One-Click`); `GET` shows a page with a button, because
 //!   link scanners fetch links and must not unsubscribe anyone.
 
+use super::Code;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -26,15 +27,14 @@ impl From<NewsletterError> for ApiError {
     fn from(e: NewsletterError) -> Self {
         let detail = e.to_string();
         match e {
-            NewsletterError::BadToken => ApiError::bad_request("invalid_token", detail),
-            NewsletterError::Expired => ApiError::new(StatusCode::GONE, "token_expired", detail),
-            NewsletterError::Used => ApiError::new(StatusCode::GONE, "token_used", detail),
+            NewsletterError::BadToken => ApiError::new(Code::InvalidLink, detail),
+            NewsletterError::Expired => ApiError::new(Code::LinkExpired, detail),
+            NewsletterError::Used => ApiError::new(Code::LinkUsed, detail),
             NewsletterError::Content(c) => ApiError::from(c),
             NewsletterError::Outbox { .. } => {
                 tracing::error!("{detail}");
                 ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "mail_unavailable",
+                    Code::MailUnavailable,
                     "the confirmation mail could not be sent; please try again later",
                 )
             }
@@ -45,8 +45,7 @@ impl From<NewsletterError> for ApiError {
 fn settings(state: &AppState) -> Result<newsletter::MailSettings, ApiError> {
     state.mail.as_deref().cloned().ok_or_else(|| {
         ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "newsletter_off",
+            Code::NewsletterOff,
             "this server has no mail outbox configured (verbund serve --outbox DIR)",
         )
     })
@@ -61,8 +60,8 @@ fn token_param(raw: Option<String>) -> Result<String, ApiError> {
         }
     }
     token.ok_or_else(|| {
-        ApiError::bad_request(
-            "missing_token",
+        ApiError::new(
+            Code::MissingToken,
             "the link is incomplete: it needs ?token=… (use the link from the e-mail)",
         )
     })
@@ -97,8 +96,8 @@ pub async fn subscribe(
     let settings = settings(&state)?;
     let value = json_body(&headers, &body)?;
     let mut req: SignUp = serde_json::from_value(value).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_sign_up",
+        ApiError::new(
+            Code::InvalidSignUp,
             format!("send {{\"email\", \"name\" (optional), \"topics\" (optional), \"consent_text_version\"}}: {e}"),
         )
     })?;

@@ -243,6 +243,21 @@ pub fn document(schemas: &SchemaRegistry) -> Value {
     })
 }
 
+/// The error table as a schema: every code, each with its status and meaning.
+fn error_code_schema() -> Value {
+    let codes = super::Code::ALL;
+    json!({
+        "type": "string",
+        "description": "A stable error code. Each has one HTTP status:\n\n".to_string()
+            + &super::Code::markdown_table(),
+        "enum": codes.iter().map(|c| c.name()).collect::<Vec<_>>(),
+        "x-error-codes": codes
+            .iter()
+            .map(|c| json!({"code": c.name(), "status": c.status().as_u16(), "title": c.title(), "description": c.doc()}))
+            .collect::<Vec<_>>(),
+    })
+}
+
 fn info_description() -> String {
     [
         "Verbund is a headless CMS: content types are JSON Schemas, every entry is validated, \
@@ -265,8 +280,9 @@ fn info_description() -> String {
          path's value: the schema admits what any type accepts, and the server answers what \
          the type in the path does not accept with 422 (bodies) or 400 (parameters).",
         "",
-        "Errors are RFC 9457 `application/problem+json` with a stable `code`; validation errors \
-         list every problem as `errors[]` of `{pointer, message}`. Any request may be answered \
+        "Errors are RFC 9457 `application/problem+json` with a stable `code` from one table \
+         (the `ErrorCode` schema and `x-error-codes` list each code with its status, title and \
+         meaning); validation errors list every problem as `errors[]` of `{pointer, message}`. Any request may be answered \
          with 408/503 (timeout, overload), 413 (body too large) or 429 (rate limited, with \
          `Retry-After`).",
     ]
@@ -668,6 +684,7 @@ fn schema_ref(name: &str) -> Value {
 fn api_schemas() -> Vec<(&'static str, Value)> {
     let date_time = json!({"type": "string", "format": "date-time"});
     vec![
+        ("ErrorCode", error_code_schema()),
         (
             "Problem",
             json!({
@@ -676,9 +693,9 @@ fn api_schemas() -> Vec<(&'static str, Value)> {
                 "required": ["type", "title", "status", "code", "detail"],
                 "properties": {
                     "type": {"type": "string", "description": "`urn:verbund:problem:<code>`."},
-                    "title": {"type": "string", "description": "The HTTP status text."},
+                    "title": {"type": "string", "description": "The title of the code (see `ErrorCode`)."},
                     "status": {"type": "integer", "minimum": 100, "maximum": 599},
-                    "code": {"type": "string", "description": "Stable error code, e.g. not_found, validation_failed, version_conflict."},
+                    "code": schema_ref("ErrorCode"),
                     "detail": {"type": "string", "description": "What went wrong and what to do, for humans."},
                     "errors": {
                         "type": "array",
@@ -1435,7 +1452,7 @@ fn parameters(public: &[&str], all: &[&str], names: &QueryNames) -> Value {
         },
         "LinkToken": {
             "name": "token", "in": "query", "required": true,
-            "description": "The signed token of the link in the e-mail (`payload.key-id.signature`, payload and signature base64url). Missing: 400 missing_token; changed, incomplete or for another purpose: 400 invalid_token; expired: 410 token_expired.",
+            "description": "The signed token of the link in the e-mail (`payload.key-id.signature`, payload and signature base64url). Missing: 400 missing_token; changed, incomplete or for another purpose: 400 invalid_link; expired: 410 link_expired.",
             "schema": {"type": "string", "pattern": LINK_TOKEN_PATTERN},
         },
         "FirstLine": {
@@ -2414,9 +2431,9 @@ fn newsletter_confirm_path() -> Value {
                         "application/json": {"schema": schema_ref("NewsletterStatus")},
                     },
                 },
-                "400": problem_or_page("No token (missing_token), an unknown query parameter, or a token that is not valid (invalid_token)."),
+                "400": problem_or_page("No token (missing_token), an unknown query parameter, or a token that is not valid (invalid_link)."),
                 "404": problem_or_page("The subscriber no longer exists (not_found)."),
-                "410": problem_or_page("The link has expired (token_expired), was used already or was replaced by a newer sign-up or an unsubscription (token_used)."),
+                "410": problem_or_page("The link has expired (link_expired), was used already or was replaced by a newer sign-up or an unsubscription (link_used)."),
             })),
         },
         "post": {
@@ -2434,10 +2451,10 @@ fn newsletter_confirm_path() -> Value {
                         "application/json": {"schema": schema_ref("NewsletterStatus")},
                     },
                 },
-                "400": problem_or_page("No token (missing_token), an unknown query parameter, or a token that is not valid (invalid_token)."),
+                "400": problem_or_page("No token (missing_token), an unknown query parameter, or a token that is not valid (invalid_link)."),
                 "404": problem_or_page("The subscriber no longer exists (not_found)."),
                 "409": problem_or_page("The subscriber was changed meanwhile (version_conflict)."),
-                "410": problem_or_page("The link has expired (token_expired), was used already or was replaced by a newer sign-up or an unsubscription (token_used)."),
+                "410": problem_or_page("The link has expired (link_expired), was used already or was replaced by a newer sign-up or an unsubscription (link_used)."),
             })),
         },
     })
@@ -2487,10 +2504,10 @@ fn newsletter_unsubscribe_path() -> Value {
                         "application/json": {"schema": schema_ref("NewsletterStatus")},
                     },
                 },
-                "400": problem("No token (missing_token), an unknown query parameter, or a token that is not valid (invalid_token)."),
+                "400": problem("No token (missing_token), an unknown query parameter, or a token that is not valid (invalid_link)."),
                 "404": problem("The subscriber no longer exists (not_found)."),
                 "409": problem("The subscriber was changed meanwhile (version_conflict)."),
-                "410": problem("The link has expired (token_expired)."),
+                "410": problem("The link has expired (link_expired)."),
             })),
         },
     })
@@ -2748,6 +2765,26 @@ mod tests {
             Value::Array(a) => a.iter().for_each(|c| walk(c, out)),
             _ => {}
         }
+    }
+
+    /// Every code a description names in parentheses, like "(version_conflict)", is in the
+    /// error table, so the document cannot promise a code the server does not have.
+    #[test]
+    fn described_codes_are_in_the_error_table() {
+        let text = doc().to_string();
+        let names: BTreeSet<&str> = super::super::Code::ALL.iter().map(|c| c.name()).collect();
+        let mut unknown = BTreeSet::new();
+        for part in text.split('(').skip(1) {
+            let Some(word) = part.split(')').next() else {
+                continue;
+            };
+            let is_code =
+                word.contains('_') && word.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+            if is_code && !names.contains(word) {
+                unknown.insert(word.to_string());
+            }
+        }
+        assert!(unknown.is_empty(), "codes not in codes.rs: {unknown:?}");
     }
 
     #[test]

@@ -1,15 +1,15 @@
 //! Small pieces every handler shares: query-string pairs, bounded numbers, and running store
 //! work off the async threads.
 
-use axum::http::StatusCode;
+use super::Code;
 
 use super::ApiError;
 
 /// Query parameters as pairs; a malformed query string is a 400.
 pub fn pairs(raw: Option<String>) -> Result<Vec<(String, String)>, ApiError> {
     serde_urlencoded::from_str::<Vec<(String, String)>>(raw.as_deref().unwrap_or("")).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_query",
+        ApiError::new(
+            Code::InvalidQuery,
             format!("the query string cannot be read: {e}"),
         )
     })
@@ -19,8 +19,8 @@ pub fn pairs(raw: Option<String>) -> Result<Vec<(String, String)>, ApiError> {
 pub fn limit(v: &str, max: usize) -> Result<usize, ApiError> {
     match v.parse::<usize>() {
         Ok(n) if (1..=max).contains(&n) => Ok(n),
-        _ => Err(ApiError::bad_request(
-            "invalid_limit",
+        _ => Err(ApiError::new(
+            Code::InvalidLimit,
             format!("limit must be a whole number from 1 to {max}, got {v:?}"),
         )),
     }
@@ -29,8 +29,8 @@ pub fn limit(v: &str, max: usize) -> Result<usize, ApiError> {
 /// `since`: a sequence number.
 pub fn since(v: &str) -> Result<u64, ApiError> {
     v.parse().map_err(|_| {
-        ApiError::bad_request(
-            "invalid_query",
+        ApiError::new(
+            Code::InvalidQuery,
             format!("since must be a sequence number (a whole number ≥ 0), got {v:?}"),
         )
     })
@@ -51,8 +51,8 @@ pub fn since_and_limit(raw: Option<String>) -> Result<(u64, usize), ApiError> {
 
 /// An unknown query parameter, naming the ones that exist.
 pub fn unknown(name: &str, known: &str) -> ApiError {
-    ApiError::bad_request(
-        "unknown_parameter",
+    ApiError::new(
+        Code::UnknownParameter,
         format!("unknown query parameter {name:?}; use {known}"),
     )
 }
@@ -61,11 +61,7 @@ pub fn unknown(name: &str, known: &str) -> ApiError {
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the request failed; it has been logged",
-        )
-    })?
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| ApiError::new(Code::Internal, "the request failed; it has been logged"))?
 }

@@ -1,6 +1,7 @@
 //! The admin API of plugins (`/api/v1/admin/plugins`) and plugin exports
 //! (`POST /api/v1/manage/exports/{plugin}/{export}`).
 
+use super::Code;
 use std::collections::BTreeMap;
 
 use axum::Json;
@@ -21,24 +22,15 @@ impl From<PluginError> for ApiError {
     fn from(e: PluginError) -> Self {
         let detail = e.to_string();
         match e {
-            PluginError::Invalid(_) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "plugin_invalid", detail)
-            }
-            PluginError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", detail),
-            PluginError::Disabled { .. } => {
-                ApiError::new(StatusCode::CONFLICT, "plugin_disabled", detail)
-            }
-            PluginError::Fault { .. } => {
-                ApiError::new(StatusCode::BAD_GATEWAY, "plugin_failed", detail)
-            }
-            PluginError::Busy => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "plugins_busy", detail)
-            }
+            PluginError::Invalid(_) => ApiError::new(Code::PluginInvalid, detail),
+            PluginError::NotFound(_) => ApiError::new(Code::NotFound, detail),
+            PluginError::Disabled { .. } => ApiError::new(Code::PluginDisabled, detail),
+            PluginError::Fault { .. } => ApiError::new(Code::PluginFailed, detail),
+            PluginError::Busy => ApiError::new(Code::PluginsBusy, detail),
             PluginError::Store(_) | PluginError::Audit(_) => {
                 tracing::error!(error = %detail, "plugin storage failure");
                 ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
+                    Code::Internal,
                     "the server could not complete the request; it has been logged",
                 )
             }
@@ -47,13 +39,10 @@ impl From<PluginError> for ApiError {
 }
 
 fn host(state: &AppState) -> Result<std::sync::Arc<PluginHost>, ApiError> {
-    state.plugins.clone().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "plugins_off",
-            "this server runs without plugins",
-        )
-    })
+    state
+        .plugins
+        .clone()
+        .ok_or_else(|| ApiError::new(Code::PluginsOff, "this server runs without plugins"))
 }
 
 /// A plugin as the admin sees it: the record plus its recent faults.
@@ -117,8 +106,7 @@ pub async fn install(
                 let list = grants.get_or_insert_with(Vec::new);
                 for part in v.split(',').filter(|p| !p.trim().is_empty()) {
                     list.push(
-                        Grant::parse(part)
-                            .map_err(|e| ApiError::bad_request("invalid_grant", e))?,
+                        Grant::parse(part).map_err(|e| ApiError::new(Code::InvalidGrant, e))?,
                     );
                 }
             }
@@ -127,8 +115,8 @@ pub async fn install(
         }
     }
     if body.is_empty() {
-        return Err(ApiError::bad_request(
-            "empty_body",
+        return Err(ApiError::new(
+            Code::EmptyBody,
             "send the plugin component (.wasm) as the request body",
         ));
     }
@@ -200,14 +188,14 @@ pub async fn configure(
     let host = host(&state)?;
     let value = json_body(&headers, &body)?;
     if !value.is_object() {
-        return Err(ApiError::bad_request(
-            "invalid_json",
+        return Err(ApiError::new(
+            Code::InvalidJson,
             "send the settings as a JSON object: {\"limits\": {…}, \"config\": {…}}",
         ));
     }
     let invalid_limits = |e: String| {
-        ApiError::bad_request(
-            "invalid_limits",
+        ApiError::new(
+            Code::InvalidLimits,
             format!(
                 "limits must map hooks (describe, validate, on-transition, export) to {{fuel, wall_ms, memory_mib, host_bytes, output_bytes}}: {e}"
             ),
@@ -233,8 +221,8 @@ pub async fn configure(
     };
     let config: Option<BTreeMap<String, String>> = match value.get("config") {
         Some(c) => Some(serde_json::from_value(c.clone()).map_err(|e| {
-            ApiError::bad_request(
-                "invalid_config",
+            ApiError::new(
+                Code::InvalidConfig,
                 format!("config must be an object of strings: {e}"),
             )
         })?),
@@ -285,8 +273,8 @@ pub async fn export(
     } else {
         let value = json_body(&headers, &body)?;
         let Some(obj) = value.as_object() else {
-            return Err(ApiError::bad_request(
-                "invalid_json",
+            return Err(ApiError::new(
+                Code::InvalidJson,
                 "the export parameters must be a JSON object, e.g. {\"since\": \"2026-11-01\"}",
             ));
         };
@@ -308,8 +296,7 @@ pub async fn export(
         .unwrap_or(false);
     if personal && caller.role != Role::Admin {
         return Err(ApiError::new(
-            axum::http::StatusCode::FORBIDDEN,
-            "forbidden",
+            Code::PersonalDataForbidden,
             format!(
                 "plugin {plugin} reads personal data (it holds a +personal grant): only admins may run its exports"
             ),

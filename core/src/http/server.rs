@@ -95,13 +95,20 @@ async fn accept_error(e: std::io::Error) {
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
-const REFUSED_BODY: &str = "{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":503,\"code\":\"too_many_connections\",\"detail\":\"the server has as many connections open as it allows; try again in a second\"}";
-
 /// Answers a connection beyond the cap with a 503 and closes it, spending at most a second.
 async fn refuse(mut stream: TcpStream) {
+    let code = super::Code::TooManyConnections;
+    let body = serde_json::json!({
+        "type": format!("urn:verbund:problem:{}", code.name()),
+        "title": code.title(),
+        "status": code.status().as_u16(),
+        "code": code.name(),
+        "detail": "the server has as many connections open as it allows; try again in a second",
+    })
+    .to_string();
     let answer = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{REFUSED_BODY}",
-        REFUSED_BODY.len()
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
     );
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         stream.write_all(answer.as_bytes()).await?;

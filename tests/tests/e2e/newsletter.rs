@@ -144,7 +144,7 @@ fn double_opt_in_one_click_unsubscribe_and_no_duplicates() {
         .send()
         .unwrap();
     assert_eq!(res.status(), 400);
-    assert_eq!(res.json::<Value>().unwrap()["code"], "invalid_token");
+    assert_eq!(res.json::<Value>().unwrap()["code"], "invalid_link");
 
     // GET only shows the button (link scanners must not confirm); the POST confirms.
     let page = reqwest::blocking::get(&confirm).unwrap();

@@ -105,7 +105,7 @@ fn staff_without_the_admin_role_never_see_subscribers_or_contact_persons() {
             Some(token),
             &json!({"since": "2026-01-01", "until": "2026-12-31"}),
         )
-        .expect_problem(403, "forbidden");
+        .expect_problem(403, "personal_data_forbidden");
     }
     // An editor cannot create a "confirmed" subscriber without opt-in.
     api.post(

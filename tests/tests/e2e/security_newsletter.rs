@@ -200,7 +200,7 @@ fn confirmation_links_are_signed_with_the_key_file_work_once_by_post_and_die_on_
     );
     let (status, body) = post(&forged, true);
     assert_eq!(status, 400, "{body}");
-    assert!(body.contains("invalid_token"), "{body}");
+    assert!(body.contains("invalid_link"), "{body}");
     // An unknown key id is refused too.
     let (status, _) = post(
         &confirm.replace(&format!(".{}.", parts[1]), ".k9-00000000."),
@@ -226,7 +226,7 @@ fn confirmation_links_are_signed_with_the_key_file_work_once_by_post_and_die_on_
     assert!(s.subscribers(email)[0]["consent"]["confirmed_at"].is_string());
     let (status, body) = post(&confirm, true);
     assert_eq!(status, 410, "{body}");
-    assert!(body.contains("token_used"), "{body}");
+    assert!(body.contains("link_used"), "{body}");
 
     // An anonymous sign-up for the subscribed address changes nothing stored.
     let before = s.subscribers(email)[0].clone();
