@@ -131,10 +131,6 @@ pub fn document(schemas: &SchemaRegistry) -> Value {
         }
     }
 
-    let public_names: Vec<&str> = public.iter().map(|t| t.name.as_str()).collect();
-    let query_names = QueryNames::of(&types);
-    let all_names: Vec<&str> = types.iter().map(|t| t.name.as_str()).collect();
-
     let mut paths = Map::new();
     paths.insert("/healthz".into(), healthz_path());
     paths.insert("/metrics".into(), metrics_path());
@@ -195,6 +191,25 @@ pub fn document(schemas: &SchemaRegistry) -> Value {
         plugin_switch_path(false),
     );
 
+    // One path per content type, with that type's exact schemas and query names; the
+    // server also answers the generic `{type}` forms, which the document leaves out.
+    let generic: Vec<(String, Value)> = paths
+        .iter()
+        .filter(|(k, _)| k.contains("{type}"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (path, _) in &generic {
+        paths.remove(path);
+    }
+    for ct in &types {
+        for (path, item) in &generic {
+            if path.starts_with("/api/v1/content/") && !ct.is_public() {
+                continue;
+            }
+            paths.insert(path.replace("{type}", &ct.name), specialize(item, ct));
+        }
+    }
+
     // A path parameter that is not UTF-8 once percent-decoded is a 400 wherever there is one.
     for (path, item) in paths.iter_mut() {
         if !path.contains('{') {
@@ -228,7 +243,7 @@ pub fn document(schemas: &SchemaRegistry) -> Value {
         "paths": paths,
         "components": {
             "schemas": components,
-            "parameters": parameters(&public_names, &all_names, &query_names),
+            "parameters": parameters(&types),
             "responses": shared_responses(),
             "headers": shared_headers(),
             "securitySchemes": {
@@ -275,10 +290,10 @@ fn info_description() -> String {
         "- **Newsletter** (`/api/v1/newsletter`): public sign-up with double opt-in, \
          confirmation and one-click unsubscribe; the links answer browsers with pages.",
         "",
-        "Where a body or query parameter depends on the content type in the path (entry \
-         bodies, `fields`, `sort`, `include`, `filter`), OpenAPI cannot tie its schema to the \
-         path's value: the schema admits what any type accepts, and the server answers what \
-         the type in the path does not accept with 422 (bodies) or 400 (parameters).",
+        "Every content type has its own paths (`/api/v1/content/story`, \
+         `/api/v1/manage/member/{id}`, …) with its exact schemas: bodies, entries, and the \
+         names `fields`, `sort`, `include` and `filter[…]` take. The server also answers the \
+         generic forms with `{type}` in the path, which this document leaves out.",
         "",
         "Errors are RFC 9457 `application/problem+json` with a stable `code` from one table \
          (the `ErrorCode` schema and `x-error-codes` list each code with its status, title and \
@@ -1236,14 +1251,6 @@ fn response_ref(name: &str) -> Value {
     json!({"$ref": format!("#/components/responses/{name}")})
 }
 
-fn type_enum(names: &[&str]) -> Value {
-    if names.is_empty() {
-        json!({"type": "string", "minLength": 1})
-    } else {
-        json!({"type": "string", "enum": names})
-    }
-}
-
 /// Names the type-dependent query parameters may use, over all types (OpenAPI cannot make a
 /// parameter's schema depend on the `type` in the path; the server answers a name the type
 /// does not have with 400 unknown_field).
@@ -1309,23 +1316,141 @@ fn regex_escape(name: &str) -> String {
 /// A comma-separated list as the delivery handlers read it (items trimmed, blank items
 /// skipped), each item `prefix` then one of `names`.
 fn list_pattern(names: &BTreeSet<String>, prefix: &str) -> String {
+    if names.is_empty() {
+        // Only blank items, which the server skips.
+        return "^[ \\t,]*$".into();
+    }
     let alternatives: Vec<String> = names.iter().map(|n| regex_escape(n)).collect();
     let item = format!("[ \\t]*(?:{prefix}(?:{}))?[ \\t]*", alternatives.join("|"));
     format!("^{item}(?:,{item})*$")
 }
 
-fn parameters(public: &[&str], all: &[&str], names: &QueryNames) -> Value {
-    json!({
-        "DeliveryType": {
-            "name": "type", "in": "path", "required": true,
-            "description": "A public content type. Personal types (and unknown names) answer 404.",
-            "schema": type_enum(public),
-        },
-        "ManageType": {
-            "name": "type", "in": "path", "required": true,
-            "description": "A content type.",
-            "schema": type_enum(all),
-        },
+/// The query parameters whose names depend on the content type, for `ct` (each content
+/// type's paths use their own: `FieldsStory`, `SortStory`, …).
+fn type_parameters(ct: &ContentType) -> Vec<(String, Value)> {
+    let p = pascal(&ct.name);
+    let names = QueryNames::of(&[ct]);
+    let ty = &ct.name;
+    let mut out = vec![(
+        format!("ManageFilter{p}"),
+        json!({
+            "name": "filter", "in": "query", "style": "deepObject", "explode": true,
+            "description": format!("Filters `filter[field]=value`: {ty} entries whose field equals the value as text (for a list field: holds such an item), or `filter[locale]=de`. Another name is a 400 unknown_field."),
+            "schema": {
+                "type": "object",
+                "propertyNames": {"enum": names.manage_filter},
+                "additionalProperties": {"type": "string"},
+            },
+        }),
+    )];
+    if !ct.is_public() {
+        return out;
+    }
+    out.push((
+        format!("Fields{p}"),
+        json!({
+            "name": "fields", "in": "query",
+            "description": format!("Comma-separated fields of {ty} to return (id, type, locale and version are always included): metadata and its non-personal fields. Another name is a 400 unknown_field."),
+            "schema": {"type": "string", "pattern": list_pattern(&names.fields, "")},
+        }),
+    ));
+    out.push((
+        format!("Include{p}"),
+        json!({
+            "name": "include", "in": "query",
+            "description": if names.include.is_empty() {
+                format!("{ty} has no reference fields, so nothing to include; a name is a 400 unknown_field.")
+            } else {
+                format!("Comma-separated reference fields of {ty} whose published targets to return in `included`, by type. Another name is a 400 unknown_field.")
+            },
+            "schema": {"type": "string", "pattern": list_pattern(&names.include, "")},
+        }),
+    ));
+    out.push((
+        format!("Sort{p}"),
+        json!({
+            "name": "sort", "in": "query",
+            "description": format!("Comma-separated sort keys, `-` for descending (`+` or nothing for ascending): the sortable fields of {ty} and `published_at` (default `-published_at`). Others are a 400 unknown_field."),
+            "schema": {"type": "string", "pattern": list_pattern(&names.sort, "(?:-|\\+*)")},
+            "examples": {"newest": {"value": "-published_at"}},
+        }),
+    ));
+    out.push((
+        format!("DeliveryFilter{p}"),
+        json!({
+            "name": "filter", "in": "query", "style": "deepObject", "explode": true,
+            "description": format!("Equality filters `filter[field]=value` on the filterable or sortable fields of {ty} and `published_at` (values are typed: numbers, `true`/`false`, RFC 3339 instants or dates). The operator form `filter[field][op]=value` is described with the operation. A value of the wrong kind is a 400."),
+            "schema": {
+                "type": "object",
+                "propertyNames": {"enum": names.delivery_filter},
+                "additionalProperties": {"type": "string"},
+            },
+        }),
+    ));
+    out
+}
+
+/// Parameters whose names depend on the content type (generic paths use them; the document
+/// lists the per-type ones).
+const TYPE_PARAMETERS: [&str; 5] = [
+    "Fields",
+    "Include",
+    "Sort",
+    "DeliveryFilter",
+    "ManageFilter",
+];
+
+/// The `type` path parameters of the generic paths.
+const TYPE_PATH_PARAMETERS: [&str; 3] = ["DeliveryType", "ManageType", "SchemaType"];
+
+/// A generic `{type}` path item made into the path item of `ct`: no `type` parameter, the
+/// type's own schemas (`StoryPublic` for `AnyPublic`, …) and query parameters, and operation
+/// ids (and the links naming them) suffixed with the type (`listContentStory`).
+fn specialize(item: &Value, ct: &ContentType) -> Value {
+    fn is_type_param(v: &Value) -> bool {
+        v.get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix("#/components/parameters/"))
+            .is_some_and(|n| TYPE_PATH_PARAMETERS.contains(&n))
+    }
+    fn walk(v: &mut Value, p: &str) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::String(r)) = m.get_mut("$ref") {
+                    if let Some(name) = r.strip_prefix("#/components/parameters/") {
+                        if TYPE_PARAMETERS.contains(&name) {
+                            *r = format!("{r}{p}");
+                        }
+                    } else if let Some(kind) = r.strip_prefix("#/components/schemas/Any")
+                        && ["Public", "Entry", "Create", "Replace"].contains(&kind)
+                    {
+                        *r = format!("#/components/schemas/{p}{kind}");
+                    }
+                }
+                if let Some(Value::String(op)) = m.get_mut("operationId") {
+                    op.push_str(p);
+                }
+                match m.get_mut("parameters") {
+                    // A link's parameters: the type is in the path now.
+                    Some(Value::Object(params)) => {
+                        params.remove("type");
+                    }
+                    Some(Value::Array(params)) => params.retain(|x| !is_type_param(x)),
+                    _ => {}
+                }
+                m.values_mut().for_each(|c| walk(c, p));
+            }
+            Value::Array(a) => a.iter_mut().for_each(|c| walk(c, p)),
+            _ => {}
+        }
+    }
+    let mut v = item.clone();
+    walk(&mut v, &pascal(&ct.name));
+    v
+}
+
+fn parameters(types: &[&ContentType]) -> Value {
+    let mut params = json!({
         "IdOrSlug": {
             "name": "id_or_slug", "in": "path", "required": true,
             "description": "The entry's id, or its slug in the requested locale.",
@@ -1371,41 +1496,6 @@ fn parameters(public: &[&str], all: &[&str], names: &QueryNames) -> Value {
             "description": "The locale of the entries, e.g. `de` (default) or `en`.",
             "schema": {"type": "string", "default": "de"},
         },
-        "Fields": {
-            "name": "fields", "in": "query",
-            "description": "Comma-separated fields to return (id, type, locale and version are always included): metadata and the non-personal fields of the type. A name the type does not have (or a personal field) is a 400 unknown_field; the schema lists the names of all public types.",
-            "schema": {"type": "string", "pattern": list_pattern(&names.fields, "")},
-            "examples": {"titles": {"value": "title,slug"}},
-        },
-        "Include": {
-            "name": "include", "in": "query",
-            "description": "Comma-separated reference fields whose published targets to return in `included`, by type. A field of the type that is not a reference is a 400 unknown_field; the schema lists the reference fields of all public types.",
-            "schema": {"type": "string", "pattern": list_pattern(&names.include, "")},
-        },
-        "Sort": {
-            "name": "sort", "in": "query",
-            "description": "Comma-separated sort keys, `-` for descending (`+` or nothing for ascending): sortable fields of the type and `published_at` (default `-published_at`). Others are a 400 unknown_field; the schema lists the sortable fields of all public types.",
-            "schema": {"type": "string", "pattern": list_pattern(&names.sort, "(?:-|\\+*)")},
-            "examples": {"newest": {"value": "-published_at"}},
-        },
-        "DeliveryFilter": {
-            "name": "filter", "in": "query", "style": "deepObject", "explode": true,
-            "description": "Equality filters `filter[field]=value` on filterable or sortable fields of the type and `published_at` (values are typed: numbers, `true`/`false`, RFC 3339 instants or dates). The operator form `filter[field][op]=value` is described with the operation. A field the type cannot filter on, or a value of the wrong kind, is a 400; the schema lists the fields of all public types.",
-            "schema": {
-                "type": "object",
-                "propertyNames": {"enum": names.delivery_filter},
-                "additionalProperties": {"type": "string"},
-            },
-        },
-        "ManageFilter": {
-            "name": "filter", "in": "query", "style": "deepObject", "explode": true,
-            "description": "Filters `filter[field]=value`: entries whose field equals the value as text (for a list field: holds such an item), or `filter[locale]=de`. A field the type does not have is a 400 unknown_field; the schema lists the fields of all types.",
-            "schema": {
-                "type": "object",
-                "propertyNames": {"enum": names.manage_filter},
-                "additionalProperties": {"type": "string"},
-            },
-        },
         "Preview": {
             "name": "preview", "in": "query",
             "description": "`true` returns the current version (a draft, too) instead of the published one; needs a token (reader role or above). Any other value means false. Preview responses are `Cache-Control: private, no-store` and have no ETag.",
@@ -1427,11 +1517,6 @@ fn parameters(public: &[&str], all: &[&str], names: &QueryNames) -> Value {
             "description": "The version edited, as returned in the entry's ETag, e.g. `\"3\"`. Missing: 428 precondition_required; not a version: 400 invalid_if_match; stale: 409 version_conflict.",
             "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
             "examples": {"version": {"value": "\"1\""}},
-        },
-        "SchemaType": {
-            "name": "type", "in": "path", "required": true,
-            "description": "A content type (personal types included).",
-            "schema": type_enum(all),
         },
         "PluginName": {
             "name": "name", "in": "path", "required": true,
@@ -1472,7 +1557,13 @@ fn parameters(public: &[&str], all: &[&str], names: &QueryNames) -> Value {
             "schema": {"type": "string"},
             "examples": {"dry": {"value": "true"}},
         },
-    })
+    });
+    if let Some(m) = params.as_object_mut() {
+        for ct in types {
+            m.extend(type_parameters(ct));
+        }
+    }
+    params
 }
 
 fn shared_headers() -> Value {
@@ -2831,11 +2922,27 @@ mod tests {
             ("/api/v1/admin/plugins/{name}/enable", &["post"]),
             ("/api/v1/admin/plugins/{name}/disable", &["post"]),
         ] {
-            let item = paths.get(path).unwrap_or_else(|| panic!("missing {path}"));
-            for m in methods {
-                assert!(item.get(*m).is_some(), "missing {m} {path}");
+            let registry = SchemaRegistry::builtin();
+            let concrete: Vec<String> = if path.contains("{type}") {
+                registry
+                    .types()
+                    .filter(|t| !path.starts_with("/api/v1/content/") || t.is_public())
+                    .map(|t| path.replace("{type}", &t.name))
+                    .collect()
+            } else {
+                vec![path.to_string()]
+            };
+            assert!(
+                paths.get(path).is_none() || !path.contains("{type}"),
+                "{path} is listed generically"
+            );
+            for path in concrete {
+                let item = paths.get(&path).unwrap_or_else(|| panic!("missing {path}"));
+                for m in methods {
+                    assert!(item.get(*m).is_some(), "missing {m} {path}");
+                }
+                documented += methods.len();
             }
-            documented += methods.len();
         }
         // Every route of the router, and nothing else.
         let operations: usize = paths
@@ -2888,7 +2995,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(ids.len(), 40);
+        assert!(ids.contains("listContentStory") && ids.contains("createEntryMember"));
     }
 
     /// Whether `value` matches `pattern` as a JSON Schema validator reads it.
@@ -3000,24 +3107,50 @@ mod tests {
     fn type_dependent_query_parameters_name_the_fields_of_public_types() {
         let d = doc();
         let p = &d["components"]["parameters"];
-        let fields = p["Fields"]["schema"]["pattern"].as_str().unwrap();
+        let fields = p["FieldsStory"]["schema"]["pattern"].as_str().unwrap();
         assert!(matches(fields, "title, slug"));
         assert!(matches(fields, "id,,version"));
+        assert!(!matches(fields, "nope"));
+        assert!(!matches(fields, "city"), "a field of member, not of story");
+        let fields = p["FieldsMember"]["schema"]["pattern"].as_str().unwrap();
+        assert!(matches(fields, "name,city"));
         assert!(
             !matches(fields, "contact_email"),
             "personal fields are not deliverable"
         );
-        assert!(!matches(fields, "nope"));
-        let sort = p["Sort"]["schema"]["pattern"].as_str().unwrap();
+        let sort = p["SortStory"]["schema"]["pattern"].as_str().unwrap();
         assert!(matches(sort, "-published_at,+title"));
         assert!(!matches(sort, "--title"));
-        let include = p["Include"]["schema"]["pattern"].as_str().unwrap();
+        let include = p["IncludeStory"]["schema"]["pattern"].as_str().unwrap();
         assert!(matches(include, "members"));
         assert!(!matches(include, "title"));
-        let filters = p["ManageFilter"]["schema"]["propertyNames"]["enum"].to_string();
+        let filters = p["ManageFilterSubscriber"]["schema"]["propertyNames"]["enum"].to_string();
         assert!(filters.contains("\"email\"") && filters.contains("\"locale\""));
-        let filters = p["DeliveryFilter"]["schema"]["propertyNames"]["enum"].to_string();
+        assert!(
+            p.get("FieldsSubscriber").is_none(),
+            "no delivery of a personal type"
+        );
+        let filters = p["DeliveryFilterStory"]["schema"]["propertyNames"]["enum"].to_string();
         assert!(!filters.contains("\"email\"") && filters.contains("\"topics\""));
+        // The per-type paths use them, with the type's own schemas.
+        let list = &d["paths"]["/api/v1/content/story"]["get"];
+        assert_eq!(list["operationId"], "listContentStory");
+        let text = list.to_string();
+        assert!(
+            text.contains("#/components/parameters/FieldsStory"),
+            "{text}"
+        );
+        assert!(text.contains("#/components/schemas/StoryPublic"), "{text}");
+        assert!(
+            !text.contains("AnyPublic") && !text.contains("DeliveryType"),
+            "{text}"
+        );
+        assert!(d["paths"].get("/api/v1/content/subscriber").is_none());
+        let create = d["paths"]["/api/v1/manage/member"]["post"].to_string();
+        assert!(
+            create.contains("#/components/schemas/MemberCreate"),
+            "{create}"
+        );
     }
 
     #[test]
@@ -3034,15 +3167,15 @@ mod tests {
         // Personal types have no public schema and no delivery path.
         assert!(s.get("SubscriberPublic").is_none());
         assert!(s.get("SubscriberEntry").is_some());
-        let delivery = d["components"]["parameters"]["DeliveryType"]["schema"]["enum"]
-            .as_array()
-            .unwrap();
-        assert!(delivery.iter().all(|t| t != "subscriber"));
-        assert!(delivery.iter().any(|t| t == "story"));
-        let manage = d["components"]["parameters"]["ManageType"]["schema"]["enum"]
-            .as_array()
-            .unwrap();
-        assert!(manage.iter().any(|t| t == "subscriber"));
+        let paths = &d["paths"];
+        assert!(paths.get("/api/v1/content/subscriber").is_none());
+        assert!(
+            paths
+                .get("/api/v1/content/subscriber/{id_or_slug}")
+                .is_none()
+        );
+        assert!(paths.get("/api/v1/content/story").is_some());
+        assert!(paths.get("/api/v1/manage/subscriber/{id}").is_some());
     }
 
     #[test]
