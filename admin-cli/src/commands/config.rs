@@ -152,17 +152,17 @@ pub fn init(args: InitArgs) -> anyhow::Result<u8> {
         );
         return Ok(exit::OK);
     }
+    let mut a = AuditRecord::draft("cli", "token.create");
+    a.detail = Some("role admin (init)".into());
     let issued = auth
-        .create_token(
+        .create_token_for(
             Role::Admin,
             verbund_core::auth::parse_duration("365d")?,
             Some("first admin (verbund init)".into()),
+            verbund_core::auth::Person::default(),
+            Some(a),
         )
         .context("could not store the first token")?;
-    let mut a = AuditRecord::draft("cli", "token.create");
-    a.id = Some(issued.info.id.clone());
-    a.detail = Some("role admin (init)".into());
-    auth.audit(a)?;
     println!("created the data dir {}", data.display());
     println!();
     println!("The first admin token (valid for a year, shown only this once; keep it safe):");

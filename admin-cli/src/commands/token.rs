@@ -48,18 +48,17 @@ pub fn run(cmd: TokenCommand) -> anyhow::Result<u8> {
             let expires = parse_duration(&expires)?;
             let content = super::open(&data)?;
             let auth = content.auth();
+            let mut a = AuditRecord::draft("cli", "token.create");
+            a.detail = Some(format!("role {}", role.name()));
             let issued = auth
                 .create_token_for(
                     role,
                     expires,
                     label,
                     verbund_core::auth::Person { name, email },
+                    Some(a),
                 )
                 .context("could not store the token")?;
-            let mut a = AuditRecord::draft("cli", "token.create");
-            a.id = Some(issued.info.id.clone());
-            a.detail = Some(format!("role {}", role.name()));
-            auth.audit(a)?;
             println!("{}", issued.token);
             eprintln!(
                 "token {} ({}, prefix vb_{}) expires {}; it is not shown again",

@@ -132,11 +132,21 @@ pub struct AuditReport {
 }
 
 impl AuthService {
-    /// Appends one record in a batch of its own (for actions outside the content service).
+    /// Appends one record in a batch of its own (for actions that change nothing, e.g. reads
+    /// of personal data).
     pub fn audit(&self, draft: AuditRecord) -> Result<(), AuthError> {
+        self.commit_audited(WriteBatch::new(), draft)
+    }
+
+    /// Commits `batch` and chains `draft` into the audit log in the same atomic commit: the
+    /// change and its record are stored together or not at all. When only the log's head
+    /// moved meanwhile (another audited write), it is tried again; any other failed check of
+    /// `batch` is returned.
+    pub fn commit_audited(&self, batch: WriteBatch, draft: AuditRecord) -> Result<(), AuthError> {
+        let head_key = String::from_utf8_lossy(HEAD_KEY).replace('\0', "/");
         for _ in 0..32 {
             let head = self.store.get(Tree::Meta, HEAD_KEY)?;
-            let mut b = WriteBatch::new();
+            let mut b = batch.clone();
             b.check(
                 Tree::Meta,
                 HEAD_KEY.to_vec(),
@@ -147,7 +157,12 @@ impl AuthService {
             }
             match self.store.commit(b) {
                 Ok(_) => return Ok(()),
-                Err(StoreError::CheckFailed { .. }) => continue,
+                Err(StoreError::CheckFailed {
+                    tree: Tree::Meta,
+                    key,
+                }) if key == head_key => {
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -237,5 +252,65 @@ impl AuthService {
             records: n,
             problems,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Expect, SledStore, Store};
+    use std::sync::Arc;
+
+    fn service() -> (AuthService, Arc<dyn Store>, tempfile::TempDir) {
+        let tmp = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(tmp.path()).unwrap());
+        let auth = AuthService::new(store.clone(), Arc::new(crate::keys::Keys::ephemeral()));
+        (auth, store, tmp)
+    }
+
+    /// A change and its audit record are stored together or not at all.
+    #[test]
+    fn an_audited_write_commits_with_its_record_or_not_at_all() {
+        let (auth, store, _tmp) = service();
+        let mut ok = WriteBatch::new();
+        ok.put(Tree::Tokens, b"t1".to_vec(), b"eins".to_vec());
+        auth.commit_audited(ok, AuditRecord::draft("admin", "token.create"))
+            .unwrap();
+        assert_eq!(
+            store.get(Tree::Tokens, b"t1").unwrap().as_deref(),
+            Some(&b"eins"[..])
+        );
+        assert_eq!(auth.audit_records(0, 10).unwrap().len(), 1);
+
+        // A write whose own check fails leaves no record behind.
+        let mut refused = WriteBatch::new();
+        refused.check(Tree::Tokens, b"t1".to_vec(), Expect::Absent);
+        refused.put(Tree::Tokens, b"t1".to_vec(), b"zwei".to_vec());
+        let err = auth
+            .commit_audited(refused, AuditRecord::draft("admin", "token.create"))
+            .unwrap_err();
+        assert!(err.to_string().contains("t1"), "{err}");
+        assert_eq!(
+            store.get(Tree::Tokens, b"t1").unwrap().as_deref(),
+            Some(&b"eins"[..])
+        );
+        assert_eq!(auth.audit_records(0, 10).unwrap().len(), 1);
+
+        // Audited writes from many threads: every change has its record, the chain holds.
+        std::thread::scope(|s| {
+            for n in 0..8 {
+                let auth = &auth;
+                s.spawn(move || {
+                    let mut b = WriteBatch::new();
+                    b.put(Tree::Tokens, format!("p{n}").into_bytes(), b"x".to_vec());
+                    auth.commit_audited(b, AuditRecord::draft("admin", "plugin.configure"))
+                        .unwrap();
+                });
+            }
+        });
+        assert_eq!(auth.audit_records(0, 100).unwrap().len(), 9);
+        let report = auth.verify_audit().unwrap();
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        assert_eq!(report.records, 9);
     }
 }

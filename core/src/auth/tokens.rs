@@ -216,16 +216,18 @@ impl AuthService {
         expires_in: Option<Duration>,
         label: Option<String>,
     ) -> Result<IssuedToken, AuthError> {
-        self.create_token_for(role, expires_in, label, Person::default())
+        self.create_token_for(role, expires_in, label, Person::default(), None)
     }
 
-    /// Issues a token that belongs to `person`.
+    /// Issues a token that belongs to `person`; `audit` (its id filled in with the new
+    /// token's) is stored in the same commit.
     pub fn create_token_for(
         &self,
         role: Role,
         expires_in: Option<Duration>,
         label: Option<String>,
         person: Person,
+        audit: Option<super::AuditRecord>,
     ) -> Result<IssuedToken, AuthError> {
         if let Some(e) = &person.email
             && (!e.contains('@') || e.trim().len() > 254 || e.contains(char::is_whitespace))
@@ -277,7 +279,15 @@ impl AuthService {
             token_key(&info.id),
             serde_json::to_vec(&info).unwrap_or_default(),
         );
-        self.store.commit(b)?;
+        match audit {
+            Some(mut a) => {
+                a.id.get_or_insert_with(|| info.id.clone());
+                self.commit_audited(b, a)?;
+            }
+            None => {
+                self.store.commit(b)?;
+            }
+        }
         Ok(IssuedToken {
             token,
             info: info.public(),
@@ -394,8 +404,12 @@ impl AuthService {
         }
     }
 
-    /// Revokes a token; it stops working at once.
-    pub fn revoke_token(&self, id: &str) -> Result<TokenInfo, AuthError> {
+    /// Revokes a token; it stops working at once. `audit` is stored in the same commit.
+    pub fn revoke_token(
+        &self,
+        id: &str,
+        audit: Option<super::AuditRecord>,
+    ) -> Result<TokenInfo, AuthError> {
         let Some(mut info) = self.load(id)? else {
             return Err(AuthError::NotFound(id.to_string()));
         };
@@ -407,7 +421,12 @@ impl AuthService {
                 token_key(id),
                 serde_json::to_vec(&info).unwrap_or_default(),
             );
-            self.store.commit(b)?;
+            match audit {
+                Some(a) => self.commit_audited(b, a)?,
+                None => {
+                    self.store.commit(b)?;
+                }
+            }
         }
         Ok(self.with_last_used(info)?.public())
     }

@@ -35,12 +35,11 @@ pub async fn create_token(
         email: v.get("email").and_then(Value::as_str).map(String::from),
     };
     let issued = blocking(move || {
-        let issued = state.auth.create_token_for(role, expires, label, person)?;
         let mut a = AuditRecord::draft(&caller.token_id, "token.create");
-        a.id = Some(issued.info.id.clone());
         a.detail = Some(format!("role {}", role.name()));
-        state.auth.audit(a)?;
-        Ok(issued)
+        Ok(state
+            .auth
+            .create_token_for(role, expires, label, person, Some(a))?)
     })
     .await?;
     Ok((StatusCode::CREATED, Json(json!({ "data": issued }))).into_response())
@@ -62,11 +61,9 @@ pub async fn revoke_token(
 ) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
     let info = blocking(move || {
-        let info = state.auth.revoke_token(&id)?;
         let mut a = AuditRecord::draft(&caller.token_id, "token.revoke");
-        a.id = Some(id);
-        state.auth.audit(a)?;
-        Ok(info)
+        a.id = Some(id.clone());
+        Ok(state.auth.revoke_token(&id, Some(a))?)
     })
     .await?;
     Ok(Json(json!({ "data": info })).into_response())

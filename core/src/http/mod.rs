@@ -115,89 +115,112 @@ pub fn parse_delivery_query(raw: &str) -> Result<crate::content::DeliveryQuery, 
         .map_err(|e| e.detail)
 }
 
+/// The API's routes, with the path of each recorded (a test checks every one against the
+/// OpenAPI document, method by method, by asking the router itself).
+struct Routes {
+    router: Router<AppState>,
+    paths: Vec<&'static str>,
+}
+
+impl Routes {
+    fn route(mut self, path: &'static str, methods: axum::routing::MethodRouter<AppState>) -> Self {
+        self.paths.push(path);
+        self.router = self.router.route(path, methods);
+        self
+    }
+}
+
+fn api_routes() -> Routes {
+    Routes {
+        router: Router::new(),
+        paths: Vec::new(),
+    }
+    .route("/healthz", get(healthz))
+    .route("/api/v1/content/{type}", get(delivery::list))
+    .route("/api/v1/changes", get(delivery::changes))
+    .route(
+        "/api/v1/manage/{type}",
+        post(manage::create).get(manage::list),
+    )
+    .route(
+        "/api/v1/manage/{type}/{id}",
+        get(manage::get_one)
+            .put(manage::replace)
+            .patch(manage::patch)
+            .delete(manage::delete),
+    )
+    .route(
+        "/api/v1/manage/{type}/{id}/revisions",
+        get(manage::revisions),
+    )
+    .route(
+        "/api/v1/manage/{type}/{id}/transitions",
+        post(manage::transition),
+    )
+    .route("/api/v1/manage/{type}/{id}/history", get(manage::history))
+    .route("/api/v1/manage/review-queue", get(manage::review_queue))
+    .route("/api/v1/newsletter/subscribe", post(newsletter::subscribe))
+    .route(
+        "/api/v1/newsletter/confirm",
+        get(newsletter::confirm_page).post(newsletter::confirm),
+    )
+    .route(
+        "/api/v1/newsletter/unsubscribe",
+        get(newsletter::unsubscribe_page).post(newsletter::unsubscribe),
+    )
+    .route(
+        "/api/v1/admin/tokens",
+        post(admin::create_token).get(admin::list_tokens),
+    )
+    .route(
+        "/api/v1/admin/tokens/{id}",
+        axum::routing::delete(admin::revoke_token),
+    )
+    .route("/api/v1/admin/audit", get(admin::audit))
+    .route("/api/v1/admin/backup", get(bulk::backup))
+    .route("/api/v1/admin/gdpr/export", post(admin::gdpr_export))
+    .route("/api/v1/admin/gdpr/erase", post(admin::gdpr_erase))
+    .route(
+        "/api/v1/admin/plugins",
+        get(plugins::list)
+            .post(plugins::install)
+            .layer(axum::extract::DefaultBodyLimit::max(
+                crate::plugin::MAX_COMPONENT_BYTES,
+            )),
+    )
+    .route(
+        "/api/v1/admin/plugins/{name}",
+        get(plugins::show)
+            .patch(plugins::configure)
+            .delete(plugins::remove),
+    )
+    .route("/api/v1/admin/plugins/{name}/enable", post(plugins::enable))
+    .route(
+        "/api/v1/admin/plugins/{name}/disable",
+        post(plugins::disable),
+    )
+    .route(
+        "/api/v1/manage/exports/{plugin}/{export}",
+        post(plugins::export),
+    )
+    .route("/api/v1/schemas", get(bulk::schemas))
+    .route("/api/v1/schemas/{type}", get(bulk::schema))
+    .route("/api/v1/import/{type}", post(bulk::import))
+    .route("/api/v1/export/{type}", get(bulk::export))
+    .route(
+        "/api/v1/content/{type}/{id_or_slug}",
+        get(delivery::get_one),
+    )
+    .route("/metrics", get(metrics::metrics))
+    .route("/openapi.json", get(openapi_json))
+    .route("/api/v1/auth/whoami", get(whoami))
+}
+
 /// The whole API as a router.
 pub fn router(state: AppState) -> Router {
     let limits = state.limits.clone();
     let site = state.site.clone();
-    let app =
-        Router::new()
-            .route("/healthz", get(healthz))
-            .route("/api/v1/content/{type}", get(delivery::list))
-            .route("/api/v1/changes", get(delivery::changes))
-            .route(
-                "/api/v1/manage/{type}",
-                post(manage::create).get(manage::list),
-            )
-            .route(
-                "/api/v1/manage/{type}/{id}",
-                get(manage::get_one)
-                    .put(manage::replace)
-                    .patch(manage::patch)
-                    .delete(manage::delete),
-            )
-            .route(
-                "/api/v1/manage/{type}/{id}/revisions",
-                get(manage::revisions),
-            )
-            .route(
-                "/api/v1/manage/{type}/{id}/transitions",
-                post(manage::transition),
-            )
-            .route("/api/v1/manage/{type}/{id}/history", get(manage::history))
-            .route("/api/v1/manage/review-queue", get(manage::review_queue))
-            .route("/api/v1/newsletter/subscribe", post(newsletter::subscribe))
-            .route(
-                "/api/v1/newsletter/confirm",
-                get(newsletter::confirm_page).post(newsletter::confirm),
-            )
-            .route(
-                "/api/v1/newsletter/unsubscribe",
-                get(newsletter::unsubscribe_page).post(newsletter::unsubscribe),
-            )
-            .route(
-                "/api/v1/admin/tokens",
-                post(admin::create_token).get(admin::list_tokens),
-            )
-            .route(
-                "/api/v1/admin/tokens/{id}",
-                axum::routing::delete(admin::revoke_token),
-            )
-            .route("/api/v1/admin/audit", get(admin::audit))
-            .route("/api/v1/admin/backup", get(bulk::backup))
-            .route("/api/v1/admin/gdpr/export", post(admin::gdpr_export))
-            .route("/api/v1/admin/gdpr/erase", post(admin::gdpr_erase))
-            .route(
-                "/api/v1/admin/plugins",
-                get(plugins::list).post(plugins::install).layer(
-                    axum::extract::DefaultBodyLimit::max(crate::plugin::MAX_COMPONENT_BYTES),
-                ),
-            )
-            .route(
-                "/api/v1/admin/plugins/{name}",
-                get(plugins::show)
-                    .patch(plugins::configure)
-                    .delete(plugins::remove),
-            )
-            .route("/api/v1/admin/plugins/{name}/enable", post(plugins::enable))
-            .route(
-                "/api/v1/admin/plugins/{name}/disable",
-                post(plugins::disable),
-            )
-            .route(
-                "/api/v1/manage/exports/{plugin}/{export}",
-                post(plugins::export),
-            )
-            .route("/api/v1/schemas", get(bulk::schemas))
-            .route("/api/v1/schemas/{type}", get(bulk::schema))
-            .route("/api/v1/import/{type}", post(bulk::import))
-            .route("/api/v1/export/{type}", get(bulk::export))
-            .route(
-                "/api/v1/content/{type}/{id_or_slug}",
-                get(delivery::get_one),
-            )
-            .route("/metrics", get(metrics::metrics))
-            .route("/openapi.json", get(openapi_json))
-            .route("/api/v1/auth/whoami", get(whoami));
+    let app = api_routes().router;
     let app = match site {
         Some(dir) => {
             let site = Arc::new(Site::new(dir));
@@ -417,5 +440,88 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use std::collections::BTreeSet;
+    use tower::ServiceExt;
+
+    /// The document lists exactly the router's routes, method by method (each `{type}` route
+    /// once per content type it serves): a route without an operation, or an operation
+    /// without a route, fails here. The methods come from the router itself: a request with a
+    /// method no route has is answered 405 with `Allow`.
+    #[tokio::test]
+    async fn the_document_lists_exactly_the_routes_of_the_router() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store: Arc<dyn crate::Store> = Arc::new(crate::SledStore::open(tmp.path()).unwrap());
+        let schemas = Arc::new(crate::SchemaRegistry::builtin());
+        let content = Arc::new(ContentService::new(store, schemas.clone()));
+        let limits = Limits {
+            rate_per_second: 0,
+            ..Limits::default()
+        };
+        let app = router(AppState::with_config(
+            content,
+            DeliveryConfig::default(),
+            limits,
+        ));
+        let mut from_router = BTreeSet::new();
+        for path in api_routes().paths {
+            let concrete: Vec<String> = if path.contains("{type}") {
+                schemas
+                    .types()
+                    .filter(|t| !path.starts_with("/api/v1/content/") || t.is_public())
+                    .map(|t| path.replace("{type}", &t.name))
+                    .collect()
+            } else {
+                vec![path.to_string()]
+            };
+            for documented in concrete {
+                let uri = ["{id_or_slug}", "{id}", "{plugin}", "{export}", "{name}"]
+                    .iter()
+                    .fold(documented.clone(), |u, p| u.replace(p, "x"));
+                let res = app
+                    .clone()
+                    .oneshot(
+                        Request::builder()
+                            .method("TRACE")
+                            .uri(&uri)
+                            .body(Body::empty())
+                            .unwrap(),
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), 405, "TRACE {uri}");
+                let allow = res.headers()["allow"].to_str().unwrap().to_string();
+                for m in allow.split(',').map(str::trim).filter(|m| *m != "HEAD") {
+                    from_router.insert((documented.clone(), m.to_ascii_lowercase()));
+                }
+            }
+        }
+        let doc = openapi::document(&schemas);
+        let mut from_doc = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                if method != "parameters" {
+                    from_doc.insert((path.clone(), method.clone()));
+                }
+            }
+        }
+        let undocumented: Vec<_> = from_router.difference(&from_doc).collect();
+        let unrouted: Vec<_> = from_doc.difference(&from_router).collect();
+        assert!(
+            undocumented.is_empty(),
+            "routes without an operation: {undocumented:?}"
+        );
+        assert!(
+            unrouted.is_empty(),
+            "operations without a route: {unrouted:?}"
+        );
+        assert!(from_doc.len() > 80, "{}", from_doc.len());
     }
 }

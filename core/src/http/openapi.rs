@@ -2878,84 +2878,20 @@ mod tests {
         assert!(unknown.is_empty(), "codes not in codes.rs: {unknown:?}");
     }
 
+    /// Which paths and methods there are is checked against the router itself
+    /// (`http::tests::the_document_lists_exactly_the_routes_of_the_router`).
     #[test]
-    fn is_openapi_3_1_with_every_path() {
+    fn is_openapi_3_1_without_generic_type_paths() {
         let d = doc();
         assert_eq!(d["openapi"], "3.1.0");
         assert_eq!(d["info"]["title"], "Verbund API");
         assert_eq!(d["servers"][0]["url"], "/");
         let paths = d["paths"].as_object().unwrap();
-        let mut documented = 0;
-        for (path, methods) in [
-            ("/healthz", &["get"][..]),
-            ("/metrics", &["get"]),
-            ("/openapi.json", &["get"]),
-            ("/api/v1/content/{type}", &["get"]),
-            ("/api/v1/content/{type}/{id_or_slug}", &["get"]),
-            ("/api/v1/changes", &["get"]),
-            ("/api/v1/manage/{type}", &["get", "post"]),
-            (
-                "/api/v1/manage/{type}/{id}",
-                &["get", "put", "patch", "delete"],
-            ),
-            ("/api/v1/manage/{type}/{id}/revisions", &["get"]),
-            ("/api/v1/manage/{type}/{id}/transitions", &["post"]),
-            ("/api/v1/manage/{type}/{id}/history", &["get"]),
-            ("/api/v1/manage/review-queue", &["get"]),
-            ("/api/v1/manage/exports/{plugin}/{export}", &["post"]),
-            ("/api/v1/schemas", &["get"]),
-            ("/api/v1/schemas/{type}", &["get"]),
-            ("/api/v1/import/{type}", &["post"]),
-            ("/api/v1/export/{type}", &["get"]),
-            ("/api/v1/newsletter/subscribe", &["post"]),
-            ("/api/v1/newsletter/confirm", &["get", "post"]),
-            ("/api/v1/newsletter/unsubscribe", &["get", "post"]),
-            ("/api/v1/auth/whoami", &["get"]),
-            ("/api/v1/admin/tokens", &["get", "post"]),
-            ("/api/v1/admin/tokens/{id}", &["delete"]),
-            ("/api/v1/admin/audit", &["get"]),
-            ("/api/v1/admin/backup", &["get"]),
-            ("/api/v1/admin/gdpr/export", &["post"]),
-            ("/api/v1/admin/gdpr/erase", &["post"]),
-            ("/api/v1/admin/plugins", &["get", "post"]),
-            ("/api/v1/admin/plugins/{name}", &["get", "patch", "delete"]),
-            ("/api/v1/admin/plugins/{name}/enable", &["post"]),
-            ("/api/v1/admin/plugins/{name}/disable", &["post"]),
-        ] {
-            let registry = SchemaRegistry::builtin();
-            let concrete: Vec<String> = if path.contains("{type}") {
-                registry
-                    .types()
-                    .filter(|t| !path.starts_with("/api/v1/content/") || t.is_public())
-                    .map(|t| path.replace("{type}", &t.name))
-                    .collect()
-            } else {
-                vec![path.to_string()]
-            };
-            assert!(
-                paths.get(path).is_none() || !path.contains("{type}"),
-                "{path} is listed generically"
-            );
-            for path in concrete {
-                let item = paths.get(&path).unwrap_or_else(|| panic!("missing {path}"));
-                for m in methods {
-                    assert!(item.get(*m).is_some(), "missing {m} {path}");
-                }
-                documented += methods.len();
-            }
-        }
-        // Every route of the router, and nothing else.
-        let operations: usize = paths
-            .values()
-            .map(|item| {
-                item.as_object()
-                    .unwrap()
-                    .keys()
-                    .filter(|k| *k != "parameters")
-                    .count()
-            })
-            .sum();
-        assert_eq!(operations, documented);
+        assert!(
+            paths.keys().all(|p| !p.contains("{type}")),
+            "{:?}",
+            paths.keys()
+        );
     }
 
     #[test]

@@ -185,7 +185,10 @@ impl PluginHost {
                     let mut r = rec.clone();
                     r.enabled = false;
                     r.disabled_reason = Some(format!("it does not load: {e}"));
-                    host.put_record(&r)?;
+                    let mut a = AuditRecord::draft("server", "plugin.disable");
+                    a.id = Some(r.name.clone());
+                    a.detail = r.disabled_reason.clone();
+                    host.put_record(&r, a)?;
                 }
             }
         }
@@ -238,15 +241,22 @@ impl PluginHost {
         }
     }
 
-    fn put_record(&self, rec: &PluginRecord) -> Result<(), PluginError> {
+    fn put_record(&self, rec: &PluginRecord, audit: AuditRecord) -> Result<(), PluginError> {
         let mut b = WriteBatch::new();
         b.put(
             Tree::Plugins,
             key(RECORD_PREFIX, &rec.name),
             serde_json::to_vec(rec).unwrap_or_default(),
         );
-        self.store.commit(b)?;
-        Ok(())
+        self.commit_audited(b, audit)
+    }
+
+    /// Commits a change of the plugin records with its audit record, atomically.
+    fn commit_audited(&self, b: WriteBatch, audit: AuditRecord) -> Result<(), PluginError> {
+        self.auth.commit_audited(b, audit).map_err(|e| match e {
+            crate::auth::AuthError::Store(s) => PluginError::from(s),
+            other => PluginError::Audit(other.to_string()),
+        })
     }
 
     /// The component from the compiled cache, or compiled now and put into the cache.
@@ -450,26 +460,6 @@ impl PluginHost {
                 seal_compiled(&self.keys, &hash, compiled),
             );
         }
-        self.store.commit(b)?;
-        if let Some(p) = &previous
-            && p.hash != hash
-        {
-            self.drop_component_if_unused(&p.hash)?;
-        }
-        self.loaded
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                rec.name.clone(),
-                Arc::new(Loaded {
-                    record: Arc::new(rec.clone()),
-                    pre,
-                }),
-            );
-        self.faults
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&rec.name);
         let mut a = AuditRecord::draft(
             actor,
             if previous.is_some() {
@@ -489,9 +479,26 @@ impl PluginHost {
                 .collect::<Vec<_>>()
                 .join(",")
         ));
-        self.auth
-            .audit(a)
-            .map_err(|e| PluginError::Audit(e.to_string()))?;
+        self.commit_audited(b, a)?;
+        if let Some(p) = &previous
+            && p.hash != hash
+        {
+            self.drop_component_if_unused(&p.hash)?;
+        }
+        self.loaded
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                rec.name.clone(),
+                Arc::new(Loaded {
+                    record: Arc::new(rec.clone()),
+                    pre,
+                }),
+            );
+        self.faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&rec.name);
         Ok(report)
     }
 
@@ -518,14 +525,6 @@ impl PluginHost {
         rec.enabled = enabled;
         rec.disabled_reason = if enabled { None } else { reason };
         rec.updated_at = Utc::now();
-        self.put_record(&rec)?;
-        if enabled {
-            self.faults
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(name);
-        }
-        self.replace_record(&rec);
         let mut a = AuditRecord::draft(
             actor,
             if enabled {
@@ -536,9 +535,14 @@ impl PluginHost {
         );
         a.id = Some(name.to_string());
         a.detail = rec.disabled_reason.clone();
-        self.auth
-            .audit(a)
-            .map_err(|e| PluginError::Audit(e.to_string()))?;
+        self.put_record(&rec, a)?;
+        if enabled {
+            self.faults
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(name);
+        }
+        self.replace_record(&rec);
         Ok(rec)
     }
 
@@ -583,13 +587,10 @@ impl PluginHost {
                 rec.requested = fresh.requested;
             }
         }
-        self.put_record(&rec)?;
-        self.replace_record(&rec);
         let mut a = AuditRecord::draft(actor, "plugin.configure");
         a.id = Some(name.to_string());
-        self.auth
-            .audit(a)
-            .map_err(|e| PluginError::Audit(e.to_string()))?;
+        self.put_record(&rec, a)?;
+        self.replace_record(&rec);
         Ok(rec)
     }
 
@@ -611,17 +612,14 @@ impl PluginHost {
         let rec = self.record(name)?;
         let mut b = WriteBatch::new();
         b.remove(Tree::Plugins, key(RECORD_PREFIX, name));
-        self.store.commit(b)?;
+        let mut a = AuditRecord::draft(actor, "plugin.remove");
+        a.id = Some(name.to_string());
+        self.commit_audited(b, a)?;
         self.drop_component_if_unused(&rec.hash)?;
         self.loaded
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(name);
-        let mut a = AuditRecord::draft(actor, "plugin.remove");
-        a.id = Some(name.to_string());
-        self.auth
-            .audit(a)
-            .map_err(|e| PluginError::Audit(e.to_string()))?;
         Ok(rec)
     }
 
