@@ -650,3 +650,61 @@ fn the_sdk_readme_example_is_the_plugin_that_builds_and_installs() {
     );
     assert_eq!(status, 200, "{body}");
 }
+
+/// Security review #17: when every pooled plugin instance is in use, a further call is
+/// answered 503 plugins_busy (Wasmtime's typed pool error, not a fault of the plugin), and the
+/// plugin is not disabled for it.
+#[test]
+fn a_full_instance_pool_answers_busy_not_a_plugin_fault() {
+    let env = start();
+    ok(&env.install("spin", "read:story"));
+    ok(&env.cli(&[
+        "plugin",
+        "configure",
+        "spin",
+        "--limit",
+        "export.wall_ms=2000",
+    ]));
+    let url = format!("{}/api/v1/manage/exports/spin/spin", env.server.url);
+    let answers: Vec<(u16, Value)> = std::thread::scope(|s| {
+        let calls: Vec<_> = (0..90)
+            .map(|_| {
+                let (url, token) = (&url, &env.editor);
+                s.spawn(move || {
+                    let res = reqwest::blocking::Client::builder()
+                        .timeout(Duration::from_secs(60))
+                        .build()
+                        .unwrap()
+                        .post(url)
+                        .bearer_auth(token)
+                        .json(&json!({}))
+                        .send()
+                        .unwrap();
+                    let status = res.status().as_u16();
+                    (status, res.json::<Value>().unwrap_or(Value::Null))
+                })
+            })
+            .collect();
+        calls.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    let busy = answers
+        .iter()
+        .filter(|(s, b)| *s == 503 && b["code"] == "plugins_busy");
+    assert!(busy.count() >= 1, "{answers:?}");
+    for (status, body) in &answers {
+        assert!(
+            (*status == 502 && body["code"] == "plugin_failed")
+                || (*status == 503 && body["code"] == "plugins_busy"),
+            "{status} {body}"
+        );
+    }
+    // Running into limits in exports does not disable it.
+    let (status, body) = env.request(
+        reqwest::Method::GET,
+        "/api/v1/admin/plugins/spin",
+        &env.admin,
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["enabled"], true, "{body}");
+}
