@@ -6,6 +6,15 @@
 
 import { renderMarkdown, markdownToText } from './markdown.js';
 
+// Types of the delivery API, generated from the server's OpenAPI document (one interface per
+// content type); tests/run type-checks this file against them (see README.md).
+/** @typedef {import('./types/verbund-api').components['schemas']} Schemas */
+/** @typedef {Schemas['StoryPublic']} Story */
+/** @typedef {Schemas['MemberPublic']} Member */
+/** @typedef {Schemas['EventPublic']} ClusterEvent */
+/** @typedef {Schemas['CooperationPublic']} Cooperation */
+/** @typedef {Schemas['Problem']} Problem */
+
 // ---------------------------------------------------------------------------------------
 // Configuration: where the API is
 // ---------------------------------------------------------------------------------------
@@ -44,7 +53,7 @@ function resolveApiBase() {
   }
   let base = null;
   if (isHttpUrl(stored)) base = stored;
-  else if (isHttpUrl(window.VERBUND_API)) base = window.VERBUND_API;
+  else if (isHttpUrl(/** @type {any} */ (window).VERBUND_API)) base = /** @type {any} */ (window).VERBUND_API;
   else if (location.protocol === 'http:' || location.protocol === 'https:') base = location.origin;
   else base = 'http://127.0.0.1:8080';
   return base.replace(/\/+$/, '');
@@ -409,6 +418,7 @@ function excerpt(markdownSource, max = 170) {
 
 // ---- cards ----
 
+/** @param {Member} m */
 function memberCard(m, { headingLevel = 'h2', compact = false } = {}) {
   const H = headingLevel;
   return h(
@@ -422,6 +432,7 @@ function memberCard(m, { headingLevel = 'h2', compact = false } = {}) {
   );
 }
 
+/** @param {Story} s */
 function storyCard(s, { headingLevel = 'h2' } = {}) {
   const H = headingLevel;
   return h(
@@ -439,6 +450,7 @@ function storyCard(s, { headingLevel = 'h2' } = {}) {
   );
 }
 
+/** @param {ClusterEvent} ev */
 function eventDateBadge(ev) {
   const p = eventParts(ev.starts_at, ev.timezone);
   return h(
@@ -449,6 +461,7 @@ function eventDateBadge(ev) {
   );
 }
 
+/** @param {ClusterEvent} ev */
 function eventPlace(ev) {
   const parts = [];
   if (ev.venue && (ev.format === 'on_site' || ev.format === 'hybrid' || !ev.format)) {
@@ -462,6 +475,7 @@ function eventPlace(ev) {
   return parts.length ? h('p', { class: 'event-place', 'data-testid': 'event-place' }, h('span', { class: 'sr-label' }, 'Ort: '), parts.map((p, i) => [i ? ' ' : '', p])) : null;
 }
 
+/** @param {ClusterEvent} ev */
 function programme(ev) {
   if (!Array.isArray(ev.programme) || !ev.programme.length) return null;
   return h(
@@ -491,6 +505,7 @@ function programme(ev) {
   );
 }
 
+/** @param {ClusterEvent} ev */
 function registration(ev) {
   const past = isPast(ev);
   return h(
@@ -510,6 +525,7 @@ function registration(ev) {
   );
 }
 
+/** @param {ClusterEvent} ev */
 function eventCard(ev, { headingLevel = 'h2', compact = false } = {}) {
   const H = headingLevel;
   return h(
@@ -532,6 +548,10 @@ function eventCard(ev, { headingLevel = 'h2', compact = false } = {}) {
   );
 }
 
+/**
+ * @param {Cooperation} coop
+ * @param {Map<string, Member>} members
+ */
 function partnerList(coop, members) {
   const partners = (coop.partners || []).map((id) => members.get(id)).filter(Boolean);
   const external = Array.isArray(coop.external_partners) ? coop.external_partners : [];
@@ -560,6 +580,10 @@ function partnerList(coop, members) {
   );
 }
 
+/**
+ * @param {Cooperation} coop
+ * @param {Map<string, Member>} members
+ */
 function cooperationCard(coop, members, { headingLevel = 'h2', full = true } = {}) {
   const H = headingLevel;
   const sub = headingLevel === 'h1' ? 'h2' : 'h3';
@@ -1195,6 +1219,7 @@ function pagePrivacy() {
 // Router
 // ---------------------------------------------------------------------------------------
 
+/** @type {Array<[RegExp, (ctx: any, ...args: string[]) => Promise<Node>, string]>} */
 const ROUTES = [
   [/^\/?$/, pageHome, 'Start'],
   [/^\/mitglieder\/?$/, pageMembers, 'Mitglieder'],
@@ -1228,6 +1253,7 @@ function parseHash() {
 
 function markNav(section) {
   for (const a of document.querySelectorAll('[data-nav]')) {
+    if (!(a instanceof HTMLElement)) continue;
     if (a.dataset.nav === section) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
@@ -1275,7 +1301,7 @@ async function render() {
   if (!firstRender) {
     window.scrollTo(0, 0);
     const heading = main.querySelector('h1, h2');
-    if (heading) {
+    if (heading instanceof HTMLElement) {
       if (!heading.hasAttribute('tabindex')) heading.setAttribute('tabindex', '-1');
       heading.focus({ preventScroll: true });
     }

@@ -565,7 +565,7 @@ fn type_components(ct: &ContentType, shared: &[DocRefs], components: &mut Map<St
             "description": format!("A {} entry as the management API returns it: metadata and all fields, personal data included.", ct.name),
             "required": ["id", "type", "locale", "version", "state", "created_at", "updated_at"],
             "properties": entry_props,
-            "additionalProperties": true,
+            "additionalProperties": false,
         }),
     );
 
@@ -584,7 +584,7 @@ fn type_components(ct: &ContentType, shared: &[DocRefs], components: &mut Map<St
                 "description": format!("A published {} entry as the delivery API returns it: metadata and every field that is not personal data. With `fields`, only id, type, locale, version and the chosen fields.", ct.name),
                 "required": ["id", "type", "locale", "version"],
                 "properties": public_props,
-                "additionalProperties": true,
+                "additionalProperties": false,
             }),
         );
     }
