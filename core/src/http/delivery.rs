@@ -366,27 +366,49 @@ pub async fn list(
     if let Some(hit) = state.cache.get(&key, generation) {
         return Ok(respond(&state, &parts.headers, &hit));
     }
-    // A miss reads the store: off the async workers, so that one expensive query cannot stall
-    // every other request (security review #9).
-    let worker = state.clone();
-    let response = params::blocking(move || list_page(&worker, &ty, raw)).await?;
-    state.cache.put(key, generation, response.clone());
-    Ok(respond(&state, &parts.headers, &response))
-}
-
-/// Computes a delivery list page (store work; runs on the blocking pool).
-fn list_page(
-    state: &AppState,
-    ty: &str,
-    raw: Option<String>,
-) -> Result<Arc<CachedResponse>, ApiError> {
-    let ct = public_type(state, ty)?;
+    // A query that one index range answers (no filter, or one equality filter: the range of
+    // that value) costs about its page and runs here. Any other filter is checked entry by
+    // entry and may read every entry of the type, so such a query runs on the blocking pool,
+    // where it cannot stall other requests (security review #9).
+    let ct = public_type(&state, &ty)?;
     let (mut q, shape) = parse_query(raw)?;
     check_shape(&ct, &shape)?;
     if let Some(l) = &shape.locale {
         q.locale = l.clone();
     }
-    let page = state.content.query_published(ty, &q)?;
+    let by_published = match q.sort.as_slice() {
+        [] => true,
+        [k] => k.field == "published_at",
+        _ => false,
+    };
+    let one_range = match q.filters.as_slice() {
+        [] => true,
+        [f] => {
+            by_published
+                && matches!(f.op, FilterOp::Eq | FilterOp::Contains)
+                && ct.fields.get(&f.field).is_some_and(|spec| spec.filterable)
+        }
+        _ => false,
+    };
+    let response = if one_range {
+        list_page(&state, &ct, &q, &shape)?
+    } else {
+        let worker = state.clone();
+        params::blocking(move || list_page(&worker, &ct, &q, &shape)).await?
+    };
+    state.cache.put(key, generation, response.clone());
+    Ok(respond(&state, &parts.headers, &response))
+}
+
+/// Computes a delivery list page (store work).
+fn list_page(
+    state: &AppState,
+    ct: &ContentType,
+    q: &DeliveryQuery,
+    shape: &Shape,
+) -> Result<Arc<CachedResponse>, ApiError> {
+    let ty = ct.name.as_str();
+    let page = state.content.query_published(ty, q)?;
     let mut keys = vec![ty.to_string()];
     let mut body =
         Vec::with_capacity(page.items.iter().map(|(_, b)| b.len() + 1).sum::<usize>() + 128);
@@ -402,7 +424,7 @@ fn list_page(
     if !shape.include.is_empty() {
         let docs: Vec<&[u8]> = page.items.iter().map(|(_, d)| d.as_slice()).collect();
         body.extend_from_slice(b",\"included\":");
-        body.extend_from_slice(&included(state, &ct, &docs, &shape.include, &mut keys)?);
+        body.extend_from_slice(&included(state, ct, &docs, &shape.include, &mut keys)?);
     }
     body.extend_from_slice(b",\"meta\":{\"next_cursor\":");
     match &page.next_cursor {
@@ -427,8 +449,8 @@ pub async fn get_one(
     if !may_preview && let Some(hit) = state.cache.get(&key, generation) {
         return Ok(respond(&state, &parts.headers, &hit));
     }
-    let worker = state.clone();
-    let one = params::blocking(move || one_entry(&worker, &ty, &id_or_slug, caller, raw)).await?;
+    // A point read (by id or slug), plus at most the entry's own references: bounded work.
+    let one = one_entry(&state, &ty, &id_or_slug, caller, raw)?;
     match one {
         One::Preview(res) => Ok(res),
         One::Published(response) => {
@@ -516,7 +538,8 @@ pub async fn changes(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let (since, limit) = params::since_and_limit(raw)?;
-    let feed = params::blocking(move || Ok(state.content.public_changes(since, limit)?)).await?;
+    // At most `limit` (≤ 1000) events of the feed: bounded work.
+    let feed = state.content.public_changes(since, limit)?;
     let body = serde_json::json!({
         "data": feed.events,
         "meta": { "next_since": feed.next_since, "last_seq": feed.last_seq },

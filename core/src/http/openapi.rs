@@ -201,12 +201,16 @@ pub fn document(schemas: &SchemaRegistry) -> Value {
     for (path, _) in &generic {
         paths.remove(path);
     }
+    let public_names: BTreeSet<&str> = public.iter().map(|t| t.name.as_str()).collect();
     for ct in &types {
         for (path, item) in &generic {
             if path.starts_with("/api/v1/content/") && !ct.is_public() {
                 continue;
             }
-            paths.insert(path.replace("{type}", &ct.name), specialize(item, ct));
+            paths.insert(
+                path.replace("{type}", &ct.name),
+                specialize(item, ct, &public_names),
+            );
         }
     }
 
@@ -1406,15 +1410,16 @@ const TYPE_PATH_PARAMETERS: [&str; 3] = ["DeliveryType", "ManageType", "SchemaTy
 /// A generic `{type}` path item made into the path item of `ct`: no `type` parameter, the
 /// type's own schemas (`StoryPublic` for `AnyPublic`, …) and query parameters, and operation
 /// ids (and the links naming them) suffixed with the type (`listContentStory`).
-fn specialize(item: &Value, ct: &ContentType) -> Value {
+fn specialize(item: &Value, ct: &ContentType, public: &BTreeSet<&str>) -> Value {
     fn is_type_param(v: &Value) -> bool {
         v.get("$ref")
             .and_then(Value::as_str)
             .and_then(|r| r.strip_prefix("#/components/parameters/"))
             .is_some_and(|n| TYPE_PATH_PARAMETERS.contains(&n))
     }
-    fn walk(v: &mut Value, p: &str) {
+    fn walk(v: &mut Value, p: &str, included: &Value) {
         match v {
+            Value::Object(m) if m.contains_key("x-verbund-included") => *v = included.clone(),
             Value::Object(m) => {
                 if let Some(Value::String(r)) = m.get_mut("$ref") {
                     if let Some(name) = r.strip_prefix("#/components/parameters/") {
@@ -1438,14 +1443,14 @@ fn specialize(item: &Value, ct: &ContentType) -> Value {
                     Some(Value::Array(params)) => params.retain(|x| !is_type_param(x)),
                     _ => {}
                 }
-                m.values_mut().for_each(|c| walk(c, p));
+                m.values_mut().for_each(|c| walk(c, p, included));
             }
-            Value::Array(a) => a.iter_mut().for_each(|c| walk(c, p)),
+            Value::Array(a) => a.iter_mut().for_each(|c| walk(c, p, included)),
             _ => {}
         }
     }
     let mut v = item.clone();
-    walk(&mut v, &pascal(&ct.name));
+    walk(&mut v, &pascal(&ct.name), &included_for(ct, public));
     v
 }
 
@@ -1771,6 +1776,28 @@ fn included_schema() -> Value {
         "type": "object",
         "description": "With `include`: the published entries the chosen reference fields point to, each once, by type.",
         "additionalProperties": {"type": "array", "items": schema_ref("AnyPublic")},
+        // Made exact per content type by `specialize`.
+        "x-verbund-included": true,
+    })
+}
+
+/// `included` of a type: for each type its reference fields point to, that type's published
+/// entries (none for a type that is never delivered).
+fn included_for(ct: &ContentType, public: &BTreeSet<&str>) -> Value {
+    let mut props = Map::new();
+    for (_, target) in ct.reference_fields() {
+        let items = if public.contains(target) {
+            json!({"type": "array", "items": schema_ref(&(pascal(target) + "Public"))})
+        } else {
+            json!({"type": "array", "maxItems": 0})
+        };
+        props.insert(target.to_string(), items);
+    }
+    json!({
+        "type": "object",
+        "description": "With `include`: the published entries the chosen reference fields point to, each once, by type.",
+        "properties": props,
+        "additionalProperties": false,
     })
 }
 
