@@ -134,7 +134,21 @@ pub struct Client {
 impl Client {
     /// Resolves flags, environment and profile into a client.
     pub fn from_args(args: &RemoteArgs) -> anyhow::Result<Self> {
-        let profile = load_profiles()?.remove(&args.profile);
+        let mut profiles = load_profiles()?;
+        let profile = profiles.remove(&args.profile);
+        if profile.is_none() && args.profile != "default" {
+            let known: Vec<&str> = profiles.keys().map(String::as_str).collect();
+            anyhow::bail!(
+                "there is no profile {:?}; {}. Save one with `verbund login --profile {} --url URL --token TOKEN`",
+                args.profile,
+                if known.is_empty() {
+                    "no profile is saved yet".to_string()
+                } else {
+                    format!("saved profiles: {}", known.join(", "))
+                },
+                args.profile
+            );
+        }
         let url = args
             .url
             .clone()

@@ -98,18 +98,38 @@ enum Command {
     Keys(commands::keys::KeysCommand),
 }
 
+/// Like other Unix tools, end quietly when the reader of our output is gone
+/// (`verbund entry list story | head`): Rust's runtime ignores SIGPIPE, so printing to a closed
+/// pipe would panic instead.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn restore_sigpipe() {
+    // SAFETY: sets the default disposition of SIGPIPE early in `main`, before any other thread
+    // exists; no handler runs Rust code.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    // The server keeps ignoring SIGPIPE: a closed stdout must not stop it.
+    #[cfg(unix)]
+    if !matches!(cli.command, Command::Serve(_)) {
+        restore_sigpipe();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("VERBUND_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn")),
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal: a log file or journal gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(

@@ -7,6 +7,7 @@ mod content;
 mod crash;
 mod delivery;
 mod editor_cli;
+mod editor_day;
 mod newsletter;
 mod ops;
 mod plugins;
