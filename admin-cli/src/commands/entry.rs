@@ -38,7 +38,7 @@ pub struct Step {
 enum EntryCommand {
     /// List entries of a type as a table (id order).
     #[command(
-        after_help = "Examples:\n  verbund entry list story --state draft\n  verbund entry list member --filter state=Sachsen --filter competences=cloud\n  verbund entry list event --json | jq '.[].title'"
+        after_help = "Examples:\n  verbund entry list story --state draft\n  verbund entry list member --filter state_region=Sachsen --filter services=cloud\n  verbund entry list event --json | jq '.[].title'"
     )]
     List {
         #[arg(value_name = "TYPE")]
@@ -400,7 +400,7 @@ fn list(
     for f in filters {
         let Some((field, value)) = f.split_once('=') else {
             return Err(anyhow::Error::new(exit::Usage(format!(
-                "--filter {f:?} is not FIELD=VALUE, e.g. --filter state=Sachsen"
+                "--filter {f:?} is not FIELD=VALUE, e.g. --filter state_region=Sachsen"
             ))));
         };
         query.push_str(&format!("&filter[{}]={}", enc(field), enc(value)));

@@ -123,3 +123,38 @@ fn an_unknown_profile_is_named_with_the_known_ones() {
         .unwrap();
     ok(&out);
 }
+
+/// The examples in `verbund entry list --help` work against the demo content (one used
+/// fields members do not have).
+#[test]
+fn the_entry_list_help_examples_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let tokens = create_tokens(&data, &["editor"]);
+    let server = TestServer::start(&data, &["--demo"]);
+    let config = tmp.path().join("config");
+    let help = ok(&run_cli(
+        &config,
+        &server.url,
+        &tokens["editor"],
+        &["entry", "list", "--help"],
+        &[],
+    ));
+    let examples: Vec<&str> = help
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("verbund entry list ") && !l.contains('|'))
+        .collect();
+    assert!(examples.len() >= 2, "{help}");
+    for example in examples {
+        let args: Vec<&str> = example.split_whitespace().skip(1).collect();
+        let out = ok(&run_cli(
+            &config,
+            &server.url,
+            &tokens["editor"],
+            &args,
+            &[],
+        ));
+        assert!(!out.starts_with("no "), "{example}: nothing found:\n{out}");
+    }
+}
