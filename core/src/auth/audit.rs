@@ -143,7 +143,6 @@ impl AuthService {
     /// moved meanwhile (another audited write), it is tried again; any other failed check of
     /// `batch` is returned.
     pub fn commit_audited(&self, batch: WriteBatch, draft: AuditRecord) -> Result<(), AuthError> {
-        let head_key = String::from_utf8_lossy(HEAD_KEY).replace('\0', "/");
         for _ in 0..32 {
             let head = self.store.get(Tree::Meta, HEAD_KEY)?;
             let mut b = batch.clone();
@@ -157,11 +156,13 @@ impl AuthService {
             }
             match self.store.commit(b) {
                 Ok(_) => return Ok(()),
-                Err(StoreError::CheckFailed {
-                    tree: Tree::Meta,
-                    key,
-                }) if key == head_key => {
-                    continue;
+                // Retry only when the log moved on; a failed check of `batch` itself is the
+                // caller's answer.
+                Err(e @ StoreError::CheckFailed { .. }) => {
+                    if self.store.get(Tree::Meta, HEAD_KEY)? != head {
+                        continue;
+                    }
+                    return Err(e.into());
                 }
                 Err(e) => return Err(e.into()),
             }

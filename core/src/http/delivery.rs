@@ -467,7 +467,7 @@ enum One {
     Published(Arc<CachedResponse>),
 }
 
-/// Reads one entry (store work; runs on the blocking pool).
+/// Reads one entry: a point read, bounded work, so it runs on the async worker.
 fn one_entry(
     state: &AppState,
     ty: &str,

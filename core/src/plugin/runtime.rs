@@ -135,8 +135,10 @@ pub struct HostState {
     pub host_bytes_exceeded: bool,
     /// Fuel the host may still spend on this call's behalf: work done in host calls (the
     /// records a `query` reads) is charged here, at [`HOST_FUEL_PER_RECORD`] plus
-    /// [`HOST_FUEL_PER_BYTE`] per record read, against the same budget as the plugin's own
-    /// instructions (security review #17: host queries escaped fuel and time accounting).
+    /// [`HOST_FUEL_PER_BYTE`] per record read. It is a meter of its own, as large as the
+    /// call's fuel limit (Wasmtime's meter is not reachable from a host function), so a call
+    /// spends at most twice its limit (security review #17: host queries escaped fuel and
+    /// time accounting).
     pub host_fuel_left: u64,
     /// When the call's wall-time limit is over; host calls stop their work at it.
     pub deadline: std::time::Instant,
