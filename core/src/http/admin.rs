@@ -1,26 +1,25 @@
 //! Admin endpoints: tokens and the audit log.
 
 use super::Code;
-use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
 use serde_json::{Value, json};
 
-use super::manage::json_body;
-use super::params::{self, blocking};
+use super::params::blocking;
+use super::typed::{
+    ApiPath, ApiQuery, Data, DataSubject, DataSubjectExport, ErasureResult, FeedQuery, JsonBody,
+    NewToken, Page, Reply, TokenPath,
+};
 use super::{ApiError, AppState};
-use crate::auth::{AuditRecord, Caller, Role, parse_duration};
+use crate::auth::{AuditRecord, IssuedToken, TokenInfo};
+use crate::auth::{Caller, Role, parse_duration};
 
 pub async fn create_token(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+    body: JsonBody<NewToken>,
+) -> Result<Reply<Data<IssuedToken>, 201>, ApiError> {
     caller.require(Role::Admin)?;
-    let v = json_body(&headers, &body)?;
+    let v = body.value()?;
     let role = v.get("role").and_then(Value::as_str).ok_or_else(|| {
         ApiError::new(
             Code::InvalidRequest,
@@ -42,23 +41,23 @@ pub async fn create_token(
             .create_token_for(role, expires, label, person, Some(a))?)
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "data": issued }))).into_response())
+    Ok(Reply::json(&Data::of(issued)))
 }
 
 pub async fn list_tokens(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Response, ApiError> {
+) -> Result<Reply<Data<Vec<TokenInfo>>>, ApiError> {
     caller.require(Role::Admin)?;
     let tokens = blocking(move || Ok(state.auth.list_tokens()?)).await?;
-    Ok(Json(json!({ "data": tokens })).into_response())
+    Ok(Reply::json(&Data::of(tokens)))
 }
 
 pub async fn revoke_token(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+    ApiPath(TokenPath { id }): ApiPath<TokenPath>,
+) -> Result<Reply<Data<TokenInfo>>, ApiError> {
     caller.require(Role::Admin)?;
     let info = blocking(move || {
         let mut a = AuditRecord::draft(&caller.token_id, "token.revoke");
@@ -66,27 +65,33 @@ pub async fn revoke_token(
         Ok(state.auth.revoke_token(&id, Some(a))?)
     })
     .await?;
-    Ok(Json(json!({ "data": info })).into_response())
+    Ok(Reply::json(&Data::of(info)))
+}
+
+/// Where a page of the audit log ends.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct AuditMeta {
+    /// Pass as `since` to continue.
+    pub next_since: u64,
 }
 
 pub async fn audit(
     State(state): State<AppState>,
     caller: Caller,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
+    ApiQuery(FeedQuery { since, limit }): ApiQuery<FeedQuery>,
+) -> Result<Reply<Page<AuditRecord, AuditMeta>>, ApiError> {
     caller.require(Role::Admin)?;
-    let (since, limit) = params::since_and_limit(raw)?;
     let records = blocking(move || Ok(state.auth.audit_records(since, limit)?)).await?;
     let next = records.last().map_or(since, |r| r.seq);
-    Ok(Json(json!({ "data": records, "meta": { "next_since": next } })).into_response())
+    Ok(Reply::json(&Page {
+        data: records,
+        meta: AuditMeta { next_since: next },
+    }))
 }
 
 /// The address a data-subject request is about.
-fn subject_email(
-    headers: &axum::http::HeaderMap,
-    body: &axum::body::Bytes,
-) -> Result<String, ApiError> {
-    let v = super::manage::json_body(headers, body)?;
+fn subject_email(body: &JsonBody<DataSubject>) -> Result<String, ApiError> {
+    let v = body.value()?;
     v.get("email")
         .and_then(Value::as_str)
         .map(str::trim)
@@ -104,11 +109,10 @@ fn subject_email(
 pub async fn gdpr_export(
     State(state): State<AppState>,
     caller: Caller,
-    headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
+    body: JsonBody<DataSubject>,
+) -> Result<Reply<Data<DataSubjectExport>>, ApiError> {
     caller.require(Role::Admin)?;
-    let email = subject_email(&headers, &body)?;
+    let email = subject_email(&body)?;
     let data = blocking(move || {
         let data = state.content.data_subject_export(&email)?;
         let mut a = AuditRecord::draft(&caller.token_id, "gdpr.export");
@@ -120,7 +124,7 @@ pub async fn gdpr_export(
         Ok(data)
     })
     .await?;
-    Ok(Json(json!({ "data": data })).into_response())
+    Ok(Reply::json(&Data::of(DataSubjectExport(data))))
 }
 
 /// `POST /api/v1/admin/gdpr/erase` `{"email"}`: erases that person from current entries, every
@@ -128,11 +132,10 @@ pub async fn gdpr_export(
 pub async fn gdpr_erase(
     State(state): State<AppState>,
     caller: Caller,
-    headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
+    body: JsonBody<DataSubject>,
+) -> Result<Reply<Data<ErasureResult>>, ApiError> {
     caller.require(Role::Admin)?;
-    let email = subject_email(&headers, &body)?;
+    let email = subject_email(&body)?;
     let outbox = state.mail.as_ref().map(|m| m.outbox.clone());
     let data = blocking(move || {
         let report = state
@@ -157,5 +160,5 @@ pub async fn gdpr_erase(
         Ok(json!({ "erasure": report, "outbox_mails_deleted": mails }))
     })
     .await?;
-    Ok(Json(json!({ "data": data })).into_response())
+    Ok(Reply::json(&Data::of(ErasureResult(data))))
 }

@@ -12,48 +12,50 @@
 //!   (see [`crate::backup`]); writes wait while it is read, reads go on.
 
 use super::Code;
-use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::params::{self, blocking};
+use super::typed::{
+    ApiPath, ApiQuery, Data, ImportReport, Media, Ndjson, NdjsonLines, NoQuery, QueryParams, Raw,
+    RawBody, Reply, TypePath, TypeSchema, TypeSummary,
+};
 use super::{ApiError, AppState};
 use crate::auth::{AuditRecord, Caller, Role};
 use crate::content::ImportLine;
 
 /// The content types this server knows.
-pub async fn schemas(State(state): State<AppState>) -> Response {
-    let types: Vec<Value> = state
+pub async fn schemas(State(state): State<AppState>) -> Reply<Data<Vec<TypeSummary>>> {
+    let types: Vec<TypeSummary> = state
         .content
         .schemas()
         .types()
         .map(|ct| {
-            json!({
+            TypeSummary(json!({
                 "name": ct.name,
                 "title": ct.schema["title"],
                 "description": ct.schema["description"],
                 "personal": !ct.is_public(),
-            })
+            }))
         })
         .collect();
-    Json(json!({ "data": types })).into_response()
+    Reply::json(&Data::of(types))
 }
 
 /// One content type's JSON Schema, with `$ref`s to shared definitions resolved.
 pub async fn schema(
     State(state): State<AppState>,
-    Path(ty): Path<String>,
-) -> Result<Response, ApiError> {
+    ApiPath(TypePath { ty }): ApiPath<TypePath>,
+) -> Result<Reply<Data<TypeSchema>>, ApiError> {
     let ct = state.content.content_type(&ty)?;
-    Ok(Json(json!({ "data": {
+    Ok(Reply::json(&Data::of(TypeSchema(json!({
         "name": ct.name,
         "personal": !ct.is_public(),
         "schema": state.content.schemas().resolved_schema(&ct.name),
-    }}))
-    .into_response())
+    })))))
 }
 
 fn require_type_access(state: &AppState, caller: &Caller, ty: &str) -> Result<(), ApiError> {
@@ -68,29 +70,50 @@ fn require_type_access(state: &AppState, caller: &Caller, ty: &str) -> Result<()
     Ok(())
 }
 
+/// The query of an import.
+#[derive(schemars::JsonSchema)]
+pub struct ImportQuery {
+    /// The number of the body's first line, for error reports when a big file is sent in parts (400 invalid_parameter unless a whole number from 1).
+    #[schemars(range(min = 1, max = 18446744073709551615u64))]
+    #[serde(default = "ImportQuery::default_first_line")]
+    pub first_line: usize,
+}
+
+impl ImportQuery {
+    fn default_first_line() -> usize {
+        1
+    }
+}
+
+impl QueryParams for ImportQuery {
+    fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        let mut first_line = 1usize;
+        for (k, v) in params::pairs(raw.map(String::from))? {
+            match k.as_str() {
+                "first_line" => {
+                    first_line = v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                        ApiError::new(
+                            Code::InvalidParameter,
+                            format!("first_line must be a line number from 1 on, got {v:?}"),
+                        )
+                    })?
+                }
+                other => return Err(params::unknown(other, "first_line")),
+            }
+        }
+        Ok(ImportQuery { first_line })
+    }
+}
+
 pub async fn import(
     State(state): State<AppState>,
     caller: Caller,
-    Path(ty): Path<String>,
-    RawQuery(raw): RawQuery,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+    ApiPath(TypePath { ty }): ApiPath<TypePath>,
+    ApiQuery(ImportQuery { first_line }): ApiQuery<ImportQuery>,
+    RawBody(body, ..): RawBody<Ndjson>,
+) -> Result<Reply<Data<ImportReport>>, ApiError> {
     caller.require(Role::Admin)?;
     state.content.content_type(&ty)?;
-    let mut first_line = 1usize;
-    for (k, v) in params::pairs(raw)? {
-        match k.as_str() {
-            "first_line" => {
-                first_line = v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                    ApiError::new(
-                        Code::InvalidParameter,
-                        format!("first_line must be a line number from 1 on, got {v:?}"),
-                    )
-                })?
-            }
-            other => return Err(params::unknown(other, "first_line")),
-        }
-    }
     let text = String::from_utf8(body.to_vec()).map_err(|e| {
         ApiError::new(
             Code::InvalidBody,
@@ -122,24 +145,20 @@ pub async fn import(
         .iter()
         .map(|e| json!({ "line": e.line, "errors": e.errors }))
         .collect();
-    Ok(Json(json!({ "data": {
+    Ok(Reply::json(&Data::of(ImportReport(json!({
         "imported": report.imported,
         "rejected": errors.len(),
         "errors": errors,
-    }}))
-    .into_response())
+    })))))
 }
 
 pub async fn export(
     State(state): State<AppState>,
     caller: Caller,
-    Path(ty): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
+    ApiPath(TypePath { ty }): ApiPath<TypePath>,
+    _: ApiQuery<NoQuery>,
+) -> Result<Raw<NdjsonLines>, ApiError> {
     require_type_access(&state, &caller, &ty)?;
-    if let Some((k, _)) = params::pairs(raw)?.into_iter().next() {
-        return Err(params::unknown(&k, "no parameters"));
-    }
     let body = blocking(move || {
         let ct = state.content.content_type(&ty)?.clone();
         // Personal-data fields only for admins (the export is a bulk read).
@@ -189,14 +208,26 @@ pub async fn export(
     );
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
+    Ok(Raw::new(res))
 }
 
 /// Streams an online backup. The snapshot is first written to an unnamed temporary file
 /// (readable only by this process), so that the store's snapshot gate — which makes writes
 /// wait — is held only for as long as the local copy takes, never for as long as a slow or
 /// stalled client takes to download it.
-pub async fn backup(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+/// A backup file (`verbund backup restore` reads it).
+pub struct BackupFile;
+
+impl Media for BackupFile {
+    fn content() -> Value {
+        json!({"application/vnd.verbund.backup": {"schema": {"type": "string", "format": "binary"}}})
+    }
+}
+
+pub async fn backup(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Raw<BackupFile>, ApiError> {
     caller.require(Role::Admin)?;
     let store = state.content.store().clone();
     let keys = state.content.keys().clone();
@@ -251,5 +282,5 @@ pub async fn backup(State(state): State<AppState>, caller: Caller) -> Result<Res
     );
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
+    Ok(Raw::new(res))
 }

@@ -7,7 +7,7 @@
 use super::Code;
 use std::collections::{BTreeMap, BTreeSet};
 
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{Request, State};
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -18,6 +18,10 @@ use serde_json::{Map, Value};
 use super::cache::CachedResponse;
 use super::caller::MaybeCaller;
 use super::params;
+use super::typed::{
+    AnyPublic, ApiPath, ApiQuery, ChangeEvent, ContentPath, FeedQuery, Included, Page,
+    ParameterRefs, QueryDoc, Reply, TypePath,
+};
 use super::{ApiError, AppState};
 use crate::content::{DeliveryQuery, Filter, FilterOp, SortKey};
 use crate::schema::{ContentType, RESERVED_FIELDS};
@@ -353,18 +357,102 @@ pub(crate) fn parse_query(raw: Option<String>) -> Result<(DeliveryQuery, Shape),
     Ok((q, shape))
 }
 
+// The delivery types below are the document's description of what the hot path reads and
+// writes without serde: the query is parsed after the response cache (a hit parses nothing),
+// the bodies are written as bytes and cached as they are.
+
+/// The query of a delivery list, read by [`parse_query`] after the response cache.
+#[allow(dead_code)] // Describes what the handler reads or writes as bytes (see above).
+#[derive(schemars::JsonSchema)]
+pub struct ListQuery {
+    /// Page size (400 invalid_limit outside 1–100).
+    #[schemars(range(min = 1, max = 100))]
+    #[serde(default = "ListQuery::default_limit")]
+    pub limit: usize,
+    /// Opaque: `meta.next_cursor` of the previous page, with the same other parameters (400 invalid_cursor otherwise).
+    pub cursor: Option<String>,
+    /// The locale of the entries, e.g. `de` (default) or `en`.
+    #[serde(default = "ListQuery::default_locale")]
+    pub locale: String,
+}
+
+impl ListQuery {
+    fn default_limit() -> usize {
+        20
+    }
+    fn default_locale() -> String {
+        "de".into()
+    }
+}
+
+/// The names that depend on the content type: made per type from the registry.
+impl ParameterRefs for ListQuery {
+    const PARAMETERS: &'static [&'static str] = &["Sort", "Fields", "Include", "DeliveryFilter"];
+}
+
+/// The query of a delivery read, read by the handler after the response cache.
+#[allow(dead_code)] // Describes what the handler reads or writes as bytes (see above).
+#[derive(schemars::JsonSchema)]
+pub struct GetQuery {
+    /// The locale of the entry's slug and fields, e.g. `de` (default) or `en`.
+    #[serde(default = "ListQuery::default_locale")]
+    pub locale: String,
+    /// `true` returns the current version (a draft, too) instead of the published one; needs a token (reader role or above). Any other value means false. Preview responses are `Cache-Control: private, no-store` and have no ETag.
+    #[schemars(example = &"true")]
+    pub preview: Option<String>,
+}
+
+impl ParameterRefs for GetQuery {
+    const PARAMETERS: &'static [&'static str] = &["Fields", "Include"];
+}
+
+/// A page of published entries.
+// Written as bytes by `list_page`; this type describes them.
+#[allow(dead_code)] // Describes what the handler reads or writes as bytes (see above).
+#[derive(schemars::JsonSchema)]
+#[schemars(inline)]
+pub struct ContentPage {
+    pub data: Vec<AnyPublic>,
+    #[serde(default)]
+    #[schemars(with = "Included")]
+    pub included: Option<Included>,
+    pub meta: ContentPageMeta,
+}
+
+#[allow(dead_code)] // Describes what the handler reads or writes as bytes (see above).
+#[derive(schemars::JsonSchema)]
+pub struct ContentPageMeta {
+    /// Pass as `cursor` for the next page; null on the last one.
+    pub next_cursor: Option<String>,
+    /// How many entries match.
+    pub total: u64,
+}
+
+/// One published entry, with what it references when asked.
+// Written as bytes by `one_entry`; this type describes them.
+#[allow(dead_code)] // Describes what the handler reads or writes as bytes (see above).
+#[derive(schemars::JsonSchema)]
+#[schemars(inline)]
+pub struct ContentOne {
+    pub data: AnyPublic,
+    #[serde(default)]
+    #[schemars(with = "Included")]
+    pub included: Option<Included>,
+}
+
 pub async fn list(
     State(state): State<AppState>,
-    Path(ty): Path<String>,
+    ApiPath(TypePath { ty }): ApiPath<TypePath>,
+    _: QueryDoc<ListQuery>,
     req: Request,
-) -> Result<Response, ApiError> {
+) -> Result<Reply<ContentPage>, ApiError> {
     // Borrow what is needed from the request: cache hits should cost next to nothing.
     let (parts, _) = req.into_parts();
     let raw = parts.uri.query().map(String::from);
     let key = cache_key(&parts.uri);
     let generation = state.content.public_generation();
     if let Some(hit) = state.cache.get(&key, generation) {
-        return Ok(respond(&state, &parts.headers, &hit));
+        return Ok(Reply::from_response(respond(&state, &parts.headers, &hit)));
     }
     // A query that one index range answers (no filter, or one equality filter: the range of
     // that value) costs about its page and runs here. Any other filter is checked entry by
@@ -397,7 +485,11 @@ pub async fn list(
         params::blocking(move || list_page(&worker, &ct, &q, &shape)).await?
     };
     state.cache.put(key, generation, response.clone());
-    Ok(respond(&state, &parts.headers, &response))
+    Ok(Reply::from_response(respond(
+        &state,
+        &parts.headers,
+        &response,
+    )))
 }
 
 /// Computes a delivery list page (store work).
@@ -437,25 +529,30 @@ fn list_page(
 
 pub async fn get_one(
     State(state): State<AppState>,
-    Path((ty, id_or_slug)): Path<(String, String)>,
+    ApiPath(ContentPath { ty, id_or_slug }): ApiPath<ContentPath>,
     MaybeCaller(caller): MaybeCaller,
+    _: QueryDoc<GetQuery>,
     req: Request,
-) -> Result<Response, ApiError> {
+) -> Result<Reply<ContentOne>, ApiError> {
     let (parts, _) = req.into_parts();
     let raw = parts.uri.query().map(String::from);
     let key = cache_key(&parts.uri);
     let generation = state.content.public_generation();
     let may_preview = raw.as_deref().is_some_and(|q| q.contains("preview"));
     if !may_preview && let Some(hit) = state.cache.get(&key, generation) {
-        return Ok(respond(&state, &parts.headers, &hit));
+        return Ok(Reply::from_response(respond(&state, &parts.headers, &hit)));
     }
     // A point read (by id or slug), plus at most the entry's own references: bounded work.
     let one = one_entry(&state, &ty, &id_or_slug, caller, raw)?;
     match one {
-        One::Preview(res) => Ok(res),
+        One::Preview(res) => Ok(Reply::from_response(res)),
         One::Published(response) => {
             state.cache.put(key, generation, response.clone());
-            Ok(respond(&state, &parts.headers, &response))
+            Ok(Reply::from_response(respond(
+                &state,
+                &parts.headers,
+                &response,
+            )))
         }
     }
 }
@@ -533,23 +630,27 @@ fn one_entry(
     Ok(One::Published(finish(body, &keys)))
 }
 
+/// Where a page of a feed ends.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct FeedMeta {
+    /// Pass as `since` to continue.
+    pub next_since: u64,
+    /// The newest sequence number.
+    pub last_seq: u64,
+}
+
 pub async fn changes(
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let (since, limit) = params::since_and_limit(raw)?;
+    ApiQuery(FeedQuery { since, limit }): ApiQuery<FeedQuery>,
+) -> Result<Reply<Page<ChangeEvent, FeedMeta>>, ApiError> {
     // At most `limit` (≤ 1000) events of the feed: bounded work.
     let feed = state.content.public_changes(since, limit)?;
-    let body = serde_json::json!({
-        "data": feed.events,
-        "meta": { "next_since": feed.next_since, "last_seq": feed.last_seq },
-    });
-    let mut res = body.to_string().into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Ok(res)
+    let page = Page {
+        data: feed.events.into_iter().map(ChangeEvent).collect(),
+        meta: FeedMeta {
+            next_since: feed.next_since,
+            last_seq: feed.last_seq,
+        },
+    };
+    Ok(Reply::json(&page).header(header::CACHE_CONTROL, HeaderValue::from_static("no-cache")))
 }

@@ -10,14 +10,16 @@
 //! fields; the stored values are kept when they send an entry back without them.
 
 use super::Code;
-use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use serde_json::Value;
 
 use super::params::{self, blocking};
+use super::typed::{
+    AnyCreate, AnyEntry, AnyReplace, ApiPath, ApiQuery, Data, EntryPath, IfMatch, JsonBody,
+    MergePatchBody, NoContent, Page, QueryParams, Reply, TransitionDoc, TypePath,
+};
 use super::{ApiError, AppState};
 use crate::auth::{Caller, Role};
 use crate::content::{EntryRecord, NewEntry};
@@ -58,8 +60,8 @@ pub fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
 }
 
 /// The version in `If-Match`; a write without one is refused with 428.
-fn if_match(headers: &HeaderMap) -> Result<u64, ApiError> {
-    let Some(v) = headers.get(header::IF_MATCH) else {
+pub(super) fn if_match(header: Option<&HeaderValue>) -> Result<u64, ApiError> {
+    let Some(v) = header else {
         return Err(ApiError::new(
             Code::PreconditionRequired,
             "send `If-Match: \"<version>\"` with the version you edited (the ETag of GET …/{id}), so that no one else's change is overwritten",
@@ -79,13 +81,12 @@ fn if_match(headers: &HeaderMap) -> Result<u64, ApiError> {
 }
 
 /// An entry with its version as ETag.
-fn entry_response(status: StatusCode, rec: &EntryRecord) -> Response {
-    let mut res = (status, Json(json!({ "data": rec.to_flat_json() }))).into_response();
+fn entry_response<const S: u16>(rec: &EntryRecord) -> Reply<Data<AnyEntry>, S> {
+    let mut res = Reply::json(&Data::of(AnyEntry(rec.to_flat_json())))
+        .header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", rec.version)) {
-        res.headers_mut().insert(header::ETAG, v);
+        res = res.header(header::ETAG, v);
     }
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 
@@ -166,13 +167,12 @@ fn refuse_personal_fields(
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    Path(ty): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+    ApiPath(TypePath { ty }): ApiPath<TypePath>,
+    body: JsonBody<AnyCreate>,
+) -> Result<Reply<Data<AnyEntry>, 201>, ApiError> {
     caller.require(Role::Editor)?;
     require_type(&state, &caller, &ty)?;
-    let value = json_body(&headers, &body)?;
+    let AnyCreate(value) = body.read()?;
     refuse_personal_fields(&state, &caller, &ty, &value)?;
     let new = NewEntry::from_json(value)
         .map_err(|errors| ApiError::from(crate::content::ContentError::Invalid { errors }))?;
@@ -188,46 +188,91 @@ pub async fn create(
     let who = caller.clone();
     let rec = blocking(move || Ok(st.content.create(&ty, new, Some(&who.token_id))?)).await?;
     let rec = redact(&state, &caller, rec);
-    let mut res = entry_response(StatusCode::CREATED, &rec);
+    let mut res = entry_response(&rec);
     if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/manage/{}/{}", rec.ty, rec.id)) {
-        res.headers_mut().insert(header::LOCATION, v);
+        res = res.header(header::LOCATION, v);
     }
     Ok(res)
+}
+
+/// The query of the management list.
+#[derive(schemars::JsonSchema)]
+pub struct ListQuery {
+    /// Only entries in this state, e.g. draft, published or archived.
+    pub state: Option<String>,
+    /// `meta.next_cursor` of the previous page (the id to continue after).
+    pub cursor: Option<String>,
+    /// Page size (400 invalid_limit outside 1–100).
+    #[schemars(range(min = 1, max = 100))]
+    #[serde(default = "ListQuery::default_limit")]
+    pub limit: usize,
+    /// `filter[field]=value` (documented per type: `ManageFilter<Type>`).
+    #[schemars(skip)]
+    pub filters: Vec<(String, String)>,
+}
+
+impl ListQuery {
+    fn default_limit() -> usize {
+        20
+    }
+}
+
+impl QueryParams for ListQuery {
+    const REFS: &'static [&'static str] = &["ManageFilter"];
+
+    fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        let mut q = ListQuery {
+            state: None,
+            cursor: None,
+            limit: Self::default_limit(),
+            filters: Vec::new(),
+        };
+        for (k, v) in params::pairs(raw.map(String::from))? {
+            match k.as_str() {
+                "state" => q.state = Some(v),
+                "cursor" => q.cursor = Some(v),
+                "limit" => q.limit = params::limit(&v, 100)?,
+                other => match other
+                    .strip_prefix("filter[")
+                    .and_then(|f| f.strip_suffix(']'))
+                {
+                    Some(field) if !field.is_empty() && !field.contains('[') => {
+                        q.filters.push((field.to_string(), v));
+                    }
+                    _ => {
+                        return Err(params::unknown(
+                            other,
+                            "state, filter[field]=value, limit and cursor",
+                        ));
+                    }
+                },
+            }
+        }
+        Ok(q)
+    }
+}
+
+/// Where a page of the management list ends.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct CursorMeta {
+    /// Pass as `cursor` for the next page; null on the last one.
+    pub next_cursor: Option<String>,
 }
 
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Path(ty): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
+    ApiPath(TypePath { ty }): ApiPath<TypePath>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Reply<Page<AnyEntry, CursorMeta>>, ApiError> {
     require_staff(&caller)?;
     require_type(&state, &caller, &ty)?;
-    let mut filter_state = None;
-    let mut cursor = None;
-    let mut limit = 20usize;
-    let mut filters: Vec<(String, String)> = Vec::new();
-    for (k, v) in params::pairs(raw)? {
-        match k.as_str() {
-            "state" => filter_state = Some(v),
-            "cursor" => cursor = Some(v),
-            "limit" => limit = params::limit(&v, 100)?,
-            other => match other
-                .strip_prefix("filter[")
-                .and_then(|f| f.strip_suffix(']'))
-            {
-                Some(field) if !field.is_empty() && !field.contains('[') => {
-                    filters.push((field.to_string(), v));
-                }
-                _ => {
-                    return Err(params::unknown(
-                        other,
-                        "state, filter[field]=value, limit and cursor",
-                    ));
-                }
-            },
-        }
-    }
+    let ListQuery {
+        state: filter_state,
+        cursor,
+        limit,
+        filters,
+    } = query;
     let st = state.clone();
     let who = caller.clone();
     let (items, next) = blocking(move || {
@@ -269,11 +314,14 @@ pub async fn list(
             })?)
     })
     .await?;
-    let data: Vec<Value> = items
+    let data: Vec<AnyEntry> = items
         .into_iter()
-        .map(|r| redact(&state, &caller, r).to_flat_json())
+        .map(|r| AnyEntry(redact(&state, &caller, r).to_flat_json()))
         .collect();
-    Ok(Json(json!({ "data": data, "meta": { "next_cursor": next } })).into_response())
+    Ok(Reply::json(&Page {
+        data,
+        meta: CursorMeta { next_cursor: next },
+    }))
 }
 
 /// Whether a field's value equals `want` (as text), or, for an array, holds such an item.
@@ -292,36 +340,42 @@ fn field_matches(v: &Value, want: &str) -> bool {
 pub async fn get_one(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ty, id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
+    ApiPath(EntryPath { ty, id }): ApiPath<EntryPath>,
+) -> Result<Reply<Data<AnyEntry>>, ApiError> {
     require_staff(&caller)?;
     require_type(&state, &caller, &ty)?;
     let st = state.clone();
     let rec = blocking(move || Ok(st.content.get_by_id_or_slug(&ty, &id, "de")?)).await?;
-    Ok(entry_response(
-        StatusCode::OK,
-        &redact(&state, &caller, rec),
-    ))
+    Ok(entry_response(&redact(&state, &caller, rec)))
 }
 
 pub async fn replace(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ty, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    write_fields(state, caller, ty, id, &headers, &body, false).await
+    ApiPath(EntryPath { ty, id }): ApiPath<EntryPath>,
+    if_match: IfMatch,
+    body: JsonBody<AnyReplace>,
+) -> Result<Reply<Data<AnyEntry>>, ApiError> {
+    write_fields(
+        state,
+        caller,
+        ty,
+        id,
+        &if_match,
+        || Ok(body.read()?.0),
+        false,
+    )
+    .await
 }
 
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ty, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    write_fields(state, caller, ty, id, &headers, &body, true).await
+    ApiPath(EntryPath { ty, id }): ApiPath<EntryPath>,
+    if_match: IfMatch,
+    MergePatchBody(body): MergePatchBody,
+) -> Result<Reply<Data<AnyEntry>>, ApiError> {
+    write_fields(state, caller, ty, id, &if_match, || body.value(), true).await
 }
 
 /// PUT (the body replaces the fields) and PATCH (the body is a JSON Merge Patch of them).
@@ -330,14 +384,14 @@ async fn write_fields(
     caller: Caller,
     ty: String,
     id: String,
-    headers: &HeaderMap,
-    body: &Bytes,
+    if_match: &IfMatch,
+    body: impl FnOnce() -> Result<Value, ApiError>,
     merge: bool,
-) -> Result<Response, ApiError> {
+) -> Result<Reply<Data<AnyEntry>>, ApiError> {
     caller.require(Role::Editor)?;
     require_type(&state, &caller, &ty)?;
-    let version = if_match(headers)?;
-    let mut value = json_body(headers, body)?;
+    let version = if_match.version()?;
+    let mut value = body()?;
     if merge && !value.is_object() {
         return Err(ApiError::new(
             Code::InvalidJson,
@@ -376,10 +430,7 @@ async fn write_fields(
             .update(&ty, &id, Some(version), data, Some(&who.token_id))?)
     })
     .await?;
-    Ok(entry_response(
-        StatusCode::OK,
-        &redact(&state, &caller, rec),
-    ))
+    Ok(entry_response(&redact(&state, &caller, rec)))
 }
 
 /// Metadata a client may send back from a GET is not part of the fields.
@@ -397,49 +448,48 @@ fn strip_meta(v: &mut Value) {
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ty, id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
+    ApiPath(EntryPath { ty, id }): ApiPath<EntryPath>,
+    if_match: IfMatch,
+) -> Result<NoContent, ApiError> {
     caller.require(Role::Editor)?;
     require_type(&state, &caller, &ty)?;
-    let version = if_match(&headers)?;
+    let version = if_match.version()?;
     blocking(move || {
         Ok(state
             .content
             .delete(&ty, &id, Some(version), Some(&caller.token_id))?)
     })
     .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(NoContent)
 }
 
 pub async fn revisions(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ty, id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
+    ApiPath(EntryPath { ty, id }): ApiPath<EntryPath>,
+) -> Result<Reply<Data<Vec<AnyEntry>>>, ApiError> {
     require_staff(&caller)?;
     require_type(&state, &caller, &ty)?;
     let st = state.clone();
     let revs = blocking(move || Ok(st.content.revisions(&ty, &id)?)).await?;
-    let data: Vec<Value> = revs
+    let data: Vec<AnyEntry> = revs
         .into_iter()
-        .map(|r| redact(&state, &caller, r).to_flat_json())
+        .map(|r| AnyEntry(redact(&state, &caller, r).to_flat_json()))
         .collect();
-    Ok(Json(json!({ "data": data })).into_response())
+    Ok(Reply::json(&Data::of(data)))
 }
 
 pub async fn transition(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ty, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+    ApiPath(EntryPath { ty, id }): ApiPath<EntryPath>,
+    body: JsonBody<TransitionDoc>,
+) -> Result<Reply<Data<AnyEntry>>, ApiError> {
     if caller.role == Role::Reader {
         caller.require(Role::Editor)?;
     }
     require_type(&state, &caller, &ty)?;
-    let value = json_body(&headers, &body)?;
+    let value = body.value()?;
     let text = |k: &str| value.get(k).and_then(Value::as_str).map(String::from);
     let wanted = match (text("transition"), text("to")) {
         (Some(name), _) => crate::workflow::Wanted::Name(name),
@@ -484,18 +534,15 @@ pub async fn transition(
             .request_transition(&ty, &id, &req, Some(&who.token_id))?)
     })
     .await?;
-    Ok(entry_response(
-        StatusCode::OK,
-        &redact(&state, &caller, rec),
-    ))
+    Ok(entry_response(&redact(&state, &caller, rec)))
 }
 
 /// The history of an entry (creation, edits, transitions, schedules), oldest first.
 pub async fn history(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ty, id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
+    ApiPath(EntryPath { ty, id }): ApiPath<EntryPath>,
+) -> Result<Reply<Data<Vec<crate::workflow::HistoryItem>>>, ApiError> {
     require_staff(&caller)?;
     require_type(&state, &caller, &ty)?;
     let items = blocking(move || {
@@ -503,7 +550,7 @@ pub async fn history(
         Ok(state.content.history(&ty, &rec.id)?)
     })
     .await?;
-    Ok(Json(json!({ "data": items })).into_response())
+    Ok(Reply::json(&Data::of(items)))
 }
 
 /// What waits for the caller: entries in a state with a transition that names the caller's
@@ -511,7 +558,7 @@ pub async fn history(
 pub async fn review_queue(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Response, ApiError> {
+) -> Result<Reply<Data<Vec<AnyEntry>>>, ApiError> {
     require_staff(&caller)?;
     let role = caller.role.name().to_string();
     // Four-eyes compares people, not tokens: nothing the caller wrote with any of their tokens.
@@ -546,11 +593,11 @@ pub async fn review_queue(
             })?;
             out.extend(
                 recs.into_iter()
-                    .map(|r| redact(&state, &caller, r).to_flat_json()),
+                    .map(|r| AnyEntry(redact(&state, &caller, r).to_flat_json())),
             );
         }
         Ok(out)
     })
     .await?;
-    Ok(Json(json!({ "data": items })).into_response())
+    Ok(Reply::json(&Data::of(items)))
 }

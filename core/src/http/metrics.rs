@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderValue, Method, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 
 use super::AppState;
 
@@ -108,7 +108,7 @@ impl Metrics {
     }
 }
 
-pub async fn metrics(State(state): State<AppState>) -> Response {
+pub async fn metrics(State(state): State<AppState>) -> super::typed::Raw<super::typed::Text> {
     let mut out = String::new();
     state.metrics.render(&mut out);
     out.push_str("# HELP verbund_entries Entries per content type (all states, and published).\n");
@@ -139,5 +139,5 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
-    res
+    super::typed::Raw::new(res)
 }

@@ -18,7 +18,9 @@ mod newsletter;
 mod openapi;
 mod params;
 mod plugins;
+mod routes;
 mod server;
+mod typed;
 
 pub use codes::Code;
 pub use error::ApiError;
@@ -30,7 +32,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
+use axum::response::IntoResponse;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -56,6 +58,8 @@ pub struct AppState {
     pub plugins: Option<Arc<crate::plugin::PluginHost>>,
     /// Where newsletter mails go and how their links start, when the newsletter is on.
     pub mail: Option<Arc<crate::newsletter::MailSettings>>,
+    /// The OpenAPI document, made on first request (it depends only on the content types).
+    openapi: Arc<std::sync::OnceLock<axum::body::Bytes>>,
 }
 
 impl AppState {
@@ -80,6 +84,7 @@ impl AppState {
             site: None,
             plugins: None,
             mail: None,
+            openapi: Arc::default(),
         }
     }
 }
@@ -115,112 +120,11 @@ pub fn parse_delivery_query(raw: &str) -> Result<crate::content::DeliveryQuery, 
         .map_err(|e| e.detail)
 }
 
-/// The API's routes, with the path of each recorded (a test checks every one against the
-/// OpenAPI document, method by method, by asking the router itself).
-struct Routes {
-    router: Router<AppState>,
-    paths: Vec<&'static str>,
-}
-
-impl Routes {
-    fn route(mut self, path: &'static str, methods: axum::routing::MethodRouter<AppState>) -> Self {
-        self.paths.push(path);
-        self.router = self.router.route(path, methods);
-        self
-    }
-}
-
-fn api_routes() -> Routes {
-    Routes {
-        router: Router::new(),
-        paths: Vec::new(),
-    }
-    .route("/healthz", get(healthz))
-    .route("/api/v1/content/{type}", get(delivery::list))
-    .route("/api/v1/changes", get(delivery::changes))
-    .route(
-        "/api/v1/manage/{type}",
-        post(manage::create).get(manage::list),
-    )
-    .route(
-        "/api/v1/manage/{type}/{id}",
-        get(manage::get_one)
-            .put(manage::replace)
-            .patch(manage::patch)
-            .delete(manage::delete),
-    )
-    .route(
-        "/api/v1/manage/{type}/{id}/revisions",
-        get(manage::revisions),
-    )
-    .route(
-        "/api/v1/manage/{type}/{id}/transitions",
-        post(manage::transition),
-    )
-    .route("/api/v1/manage/{type}/{id}/history", get(manage::history))
-    .route("/api/v1/manage/review-queue", get(manage::review_queue))
-    .route("/api/v1/newsletter/subscribe", post(newsletter::subscribe))
-    .route(
-        "/api/v1/newsletter/confirm",
-        get(newsletter::confirm_page).post(newsletter::confirm),
-    )
-    .route(
-        "/api/v1/newsletter/unsubscribe",
-        get(newsletter::unsubscribe_page).post(newsletter::unsubscribe),
-    )
-    .route(
-        "/api/v1/admin/tokens",
-        post(admin::create_token).get(admin::list_tokens),
-    )
-    .route(
-        "/api/v1/admin/tokens/{id}",
-        axum::routing::delete(admin::revoke_token),
-    )
-    .route("/api/v1/admin/audit", get(admin::audit))
-    .route("/api/v1/admin/backup", get(bulk::backup))
-    .route("/api/v1/admin/gdpr/export", post(admin::gdpr_export))
-    .route("/api/v1/admin/gdpr/erase", post(admin::gdpr_erase))
-    .route(
-        "/api/v1/admin/plugins",
-        get(plugins::list)
-            .post(plugins::install)
-            .layer(axum::extract::DefaultBodyLimit::max(
-                crate::plugin::MAX_COMPONENT_BYTES,
-            )),
-    )
-    .route(
-        "/api/v1/admin/plugins/{name}",
-        get(plugins::show)
-            .patch(plugins::configure)
-            .delete(plugins::remove),
-    )
-    .route("/api/v1/admin/plugins/{name}/enable", post(plugins::enable))
-    .route(
-        "/api/v1/admin/plugins/{name}/disable",
-        post(plugins::disable),
-    )
-    .route(
-        "/api/v1/manage/exports/{plugin}/{export}",
-        post(plugins::export),
-    )
-    .route("/api/v1/schemas", get(bulk::schemas))
-    .route("/api/v1/schemas/{type}", get(bulk::schema))
-    .route("/api/v1/import/{type}", post(bulk::import))
-    .route("/api/v1/export/{type}", get(bulk::export))
-    .route(
-        "/api/v1/content/{type}/{id_or_slug}",
-        get(delivery::get_one),
-    )
-    .route("/metrics", get(metrics::metrics))
-    .route("/openapi.json", get(openapi_json))
-    .route("/api/v1/auth/whoami", get(whoami))
-}
-
 /// The whole API as a router.
 pub fn router(state: AppState) -> Router {
     let limits = state.limits.clone();
     let site = state.site.clone();
-    let app = api_routes().router;
+    let app = routes::api_routes().finish_api(&mut aide::openapi::OpenApi::default());
     let app = match site {
         Some(dir) => {
             let site = Arc::new(Site::new(dir));
@@ -389,19 +293,44 @@ fn percent_decode(raw: &str) -> Option<String> {
 
 async fn openapi_json(
     axum::extract::State(state): axum::extract::State<AppState>,
-) -> axum::Json<serde_json::Value> {
-    axum::Json(openapi::document(state.content.schemas()))
+) -> typed::Reply<serde_json::Map<String, serde_json::Value>> {
+    let body = state
+        .openapi
+        .get_or_init(|| {
+            axum::body::Bytes::from(
+                serde_json::to_vec(&openapi::document(state.content.schemas())).unwrap_or_default(),
+            )
+        })
+        .clone();
+    typed::Reply::from_response(
+        (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response(),
+    )
+}
+
+/// Who a token belongs to.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct WhoAmI {
+    token_id: String,
+    role: crate::auth::Role,
 }
 
 /// Who the token belongs to: lets clients check a token (`verbund login`).
-async fn whoami(caller: crate::auth::Caller) -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({
-        "data": { "token_id": caller.token_id, "role": caller.role.name() }
+async fn whoami(caller: crate::auth::Caller) -> typed::Reply<typed::Data<WhoAmI>> {
+    typed::Reply::json(&typed::Data::of(WhoAmI {
+        token_id: caller.token_id,
+        role: caller.role,
     }))
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
+async fn healthz() -> typed::Raw<typed::Text> {
+    typed::Raw::new("ok\n".into_response())
 }
 
 async fn fallback(uri: axum::http::Uri) -> ApiError {
@@ -451,10 +380,23 @@ mod tests {
     use std::collections::BTreeSet;
     use tower::ServiceExt;
 
+    /// The paths of a router, read off the router itself (its route table, as `Debug` shows
+    /// it): a route added without aide's `api_route` is found here, too.
+    fn router_paths(app: &Router) -> BTreeSet<String> {
+        let table = format!("{app:?}");
+        table
+            .split('"')
+            .filter(|s| s.starts_with('/') && !s.contains(' '))
+            // The fallback (`/` and `/{*__private__axum_fallback}`) is axum's, not a route.
+            .filter(|s| *s != "/" && !s.contains("__private__axum"))
+            .map(String::from)
+            .collect()
+    }
+
     /// The document lists exactly the router's routes, method by method (each `{type}` route
     /// once per content type it serves): a route without an operation, or an operation
-    /// without a route, fails here. The methods come from the router itself: a request with a
-    /// method no route has is answered 405 with `Allow`.
+    /// without a route, fails here. The paths and methods come from the router itself: its
+    /// route table, and a request with a method no route has is answered 405 with `Allow`.
     #[tokio::test]
     async fn the_document_lists_exactly_the_routes_of_the_router() {
         let tmp = tempfile::tempdir().unwrap();
@@ -471,7 +413,9 @@ mod tests {
             limits,
         ));
         let mut from_router = BTreeSet::new();
-        for path in api_routes().paths {
+        let paths = router_paths(&app);
+        assert!(paths.contains("/api/v1/manage/{type}/{id}"), "{paths:?}");
+        for path in paths {
             let concrete: Vec<String> = if path.contains("{type}") {
                 schemas
                     .types()

@@ -12,14 +12,16 @@
 
 use super::Code;
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
-use super::manage::json_body;
 use super::params::{self, blocking};
+use super::typed::{
+    ApiQuery, BodyDoc, Html as HtmlPage, JsonBody, Media, NewsletterStatus, QueryParams, Raw,
+    Reply, SignUp as SignUpDoc,
+};
 use super::{ApiError, AppState};
 use crate::newsletter::{self, NewsletterError, SignUp};
 
@@ -51,9 +53,65 @@ fn settings(state: &AppState) -> Result<newsletter::MailSettings, ApiError> {
     })
 }
 
-fn token_param(raw: Option<String>) -> Result<String, ApiError> {
+/// The query of a link in a newsletter mail.
+#[derive(schemars::JsonSchema)]
+pub struct LinkQuery {
+    /// The signed token of the link in the e-mail (`payload.key-id.signature`, payload and signature base64url). Missing: 400 missing_token; changed, incomplete or for another purpose: 400 invalid_link; expired: 410 link_expired.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"))]
+    pub token: String,
+}
+
+impl QueryParams for LinkQuery {
+    fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        token_param(raw).map(|token| LinkQuery { token })
+    }
+}
+
+/// The query of the unsubscribe page: the token goes into its form unchecked.
+#[derive(schemars::JsonSchema)]
+pub struct PageQuery {
+    /// The token of the link in the e-mail, put into the page's form as it is (checked by the POST).
+    pub token: String,
+}
+
+impl QueryParams for PageQuery {
+    fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        token_param(raw).map(|token| PageQuery { token })
+    }
+}
+
+/// A page for people, or the status as JSON when `Accept` names JSON.
+pub struct PageOrStatus;
+
+impl Media for PageOrStatus {
+    fn content() -> serde_json::Value {
+        json!({
+            "text/html": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"$ref": "#/components/schemas/NewsletterStatus"}},
+        })
+    }
+}
+
+/// The form a mail program sends for a one-click unsubscribe (RFC 8058); not read.
+pub struct OneClickForm;
+
+impl Media for OneClickForm {
+    const REQUIRED: bool = false;
+    fn content() -> serde_json::Value {
+        json!({
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"List-Unsubscribe": {"type": "string", "const": "One-Click"}},
+                },
+            },
+        })
+    }
+}
+
+fn token_param(raw: Option<&str>) -> Result<String, ApiError> {
     let mut token = None;
-    for (k, v) in params::pairs(raw)? {
+    for (k, v) in params::pairs(raw.map(String::from))? {
         match k.as_str() {
             "token" => token = Some(v),
             other => return Err(params::unknown(other, "token")),
@@ -90,11 +148,10 @@ fn page(title: &str, text: &str, extra: &str) -> Html<String> {
 
 pub async fn subscribe(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+    body: JsonBody<SignUpDoc>,
+) -> Result<Reply<NewsletterStatus, 202>, ApiError> {
     let settings = settings(&state)?;
-    let value = json_body(&headers, &body)?;
+    let value = body.value()?;
     let mut req: SignUp = serde_json::from_value(value).map_err(|e| {
         ApiError::new(
             Code::InvalidSignUp,
@@ -112,14 +169,10 @@ pub async fn subscribe(
         Ok(())
     })
     .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "data": {
-            "status": "check_your_mail",
-            "message": "Fast geschafft: Bitte bestätigen Sie Ihre Anmeldung über den Link in der E-Mail, die wir gerade an diese Adresse geschickt haben."
-        }})),
-    )
-        .into_response())
+    Ok(Reply::json(&NewsletterStatus(json!({ "data": {
+        "status": "check_your_mail",
+        "message": "Fast geschafft: Bitte bestätigen Sie Ihre Anmeldung über den Link in der E-Mail, die wir gerade an diese Adresse geschickt haben."
+    }}))))
 }
 
 fn invalid_confirm_page(e: NewsletterError) -> Response {
@@ -139,13 +192,12 @@ fn invalid_confirm_page(e: NewsletterError) -> Response {
 pub async fn confirm_page(
     State(state): State<AppState>,
     headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let token = token_param(raw)?;
+    ApiQuery(LinkQuery { token }): ApiQuery<LinkQuery>,
+) -> Result<Raw<PageOrStatus>, ApiError> {
     let json = wants_json(&headers);
     let checked = token.clone();
     let result = blocking(move || Ok(newsletter::check_confirm(&state.content, &checked))).await?;
-    match (result, json) {
+    let res = match (result, json) {
         (Ok(()), true) => Ok(Json(json!({ "data": {
             "status": "confirmation_pending",
             "message": "POST to this URL to confirm"
@@ -165,18 +217,18 @@ pub async fn confirm_page(
         }
         (Err(e), true) => Err(e.into()),
         (Err(e), false) => Ok(invalid_confirm_page(e)),
-    }
+    };
+    res.map(Raw::new)
 }
 
 pub async fn confirm(
     State(state): State<AppState>,
     headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let token = token_param(raw)?;
+    ApiQuery(LinkQuery { token }): ApiQuery<LinkQuery>,
+) -> Result<Raw<PageOrStatus>, ApiError> {
     let json = wants_json(&headers);
     let result = blocking(move || Ok(newsletter::confirm(&state.content, &token))).await?;
-    match (result, json) {
+    let res = match (result, json) {
         (Ok(_), true) => Ok(Json(json!({ "data": { "status": "confirmed" } })).into_response()),
         (Ok(_), false) => Ok(page(
             "Anmeldung bestätigt",
@@ -186,40 +238,45 @@ pub async fn confirm(
         .into_response()),
         (Err(e), true) => Err(e.into()),
         (Err(e), false) => Ok(invalid_confirm_page(e)),
-    }
+    };
+    res.map(Raw::new)
 }
 
 /// The page a mail link opens: a button that sends the one-click POST.
-pub async fn unsubscribe_page(RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
-    let token = token_param(raw)?;
+pub async fn unsubscribe_page(
+    ApiQuery(PageQuery { token }): ApiQuery<PageQuery>,
+) -> Result<Raw<HtmlPage>, ApiError> {
     let form = format!(
         "<form method=\"post\" action=\"?token={}\"><input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\"><button type=\"submit\" style=\"font-size:1.1em;padding:.5em 1em\">Vom Newsletter abmelden</button></form>",
         token.replace('"', "%22").replace('<', "%3C")
     );
-    Ok(page(
-        "Newsletter abbestellen",
-        "Möchten Sie keine Newsletter mehr erhalten? Ein Klick genügt.",
-        &form,
-    )
-    .into_response())
+    Ok(Raw::new(
+        page(
+            "Newsletter abbestellen",
+            "Möchten Sie keine Newsletter mehr erhalten? Ein Klick genügt.",
+            &form,
+        )
+        .into_response(),
+    ))
 }
 
 pub async fn unsubscribe(
     State(state): State<AppState>,
     headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let token = token_param(raw)?;
+    ApiQuery(LinkQuery { token }): ApiQuery<LinkQuery>,
+    _: BodyDoc<OneClickForm>,
+) -> Result<Raw<PageOrStatus>, ApiError> {
     let json = wants_json(&headers);
     blocking(move || Ok(newsletter::unsubscribe(&state.content, &token)?)).await?;
-    if json {
-        Ok(Json(json!({ "data": { "status": "unsubscribed" } })).into_response())
+    let res = if json {
+        Json(json!({ "data": { "status": "unsubscribed" } })).into_response()
     } else {
-        Ok(page(
+        page(
             "Abgemeldet",
             "Sie sind vom Newsletter abgemeldet und erhalten keine weiteren Ausgaben.",
             "",
         )
-        .into_response())
-    }
+        .into_response()
+    };
+    Ok(Raw::new(res))
 }

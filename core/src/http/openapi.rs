@@ -131,65 +131,28 @@ pub fn document(schemas: &SchemaRegistry) -> Value {
         }
     }
 
-    let mut paths = Map::new();
-    paths.insert("/healthz".into(), healthz_path());
-    paths.insert("/metrics".into(), metrics_path());
-    paths.insert("/openapi.json".into(), openapi_path());
-    paths.insert("/api/v1/content/{type}".into(), content_list_path(&public));
-    paths.insert(
-        "/api/v1/content/{type}/{id_or_slug}".into(),
-        content_get_path(),
-    );
-    paths.insert("/api/v1/changes".into(), changes_path());
-    paths.insert("/api/v1/manage/{type}".into(), manage_collection_path());
-    paths.insert("/api/v1/manage/{type}/{id}".into(), manage_entry_path());
-    paths.insert(
-        "/api/v1/manage/{type}/{id}/revisions".into(),
-        revisions_path(),
-    );
-    paths.insert(
-        "/api/v1/manage/{type}/{id}/transitions".into(),
-        transitions_path(),
-    );
-    paths.insert("/api/v1/manage/{type}/{id}/history".into(), history_path());
-    paths.insert("/api/v1/manage/review-queue".into(), review_queue_path());
-    paths.insert(
-        "/api/v1/manage/exports/{plugin}/{export}".into(),
-        plugin_export_path(),
-    );
-    paths.insert("/api/v1/schemas".into(), schemas_path());
-    paths.insert("/api/v1/schemas/{type}".into(), schema_path());
-    paths.insert("/api/v1/import/{type}".into(), import_path());
-    paths.insert("/api/v1/export/{type}".into(), export_path());
-    paths.insert(
-        "/api/v1/newsletter/subscribe".into(),
-        newsletter_subscribe_path(),
-    );
-    paths.insert(
-        "/api/v1/newsletter/confirm".into(),
-        newsletter_confirm_path(),
-    );
-    paths.insert(
-        "/api/v1/newsletter/unsubscribe".into(),
-        newsletter_unsubscribe_path(),
-    );
-    paths.insert("/api/v1/auth/whoami".into(), whoami_path());
-    paths.insert("/api/v1/admin/tokens".into(), tokens_path());
-    paths.insert("/api/v1/admin/tokens/{id}".into(), token_path());
-    paths.insert("/api/v1/admin/audit".into(), audit_path());
-    paths.insert("/api/v1/admin/backup".into(), backup_path());
-    paths.insert("/api/v1/admin/gdpr/export".into(), gdpr_export_path());
-    paths.insert("/api/v1/admin/gdpr/erase".into(), gdpr_erase_path());
-    paths.insert("/api/v1/admin/plugins".into(), plugins_path());
-    paths.insert("/api/v1/admin/plugins/{name}".into(), plugin_path());
-    paths.insert(
-        "/api/v1/admin/plugins/{name}/enable".into(),
-        plugin_switch_path(true),
-    );
-    paths.insert(
-        "/api/v1/admin/plugins/{name}/disable".into(),
-        plugin_switch_path(false),
-    );
+    // The operations, generated from the router and its handlers' types.
+    let mut api = aide::openapi::OpenApi::default();
+    let _ = super::routes::api_routes().finish_api(&mut api);
+    let generated = serde_json::to_value(&api).unwrap_or_default();
+    let mut derived_names = Vec::new();
+    if let Some(derived) = generated["components"]["schemas"].as_object() {
+        for (name, schema) in derived {
+            if !components.contains_key(name) {
+                derived_names.push(name.clone());
+                components.insert(name.clone(), schema.clone());
+            }
+        }
+    }
+    let mut paths = generated["paths"].as_object().cloned().unwrap_or_default();
+    for item in paths.values_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for op in item.values_mut() {
+            finish_operation(op);
+        }
+    }
 
     // One path per content type, with that type's exact schemas and query names; the
     // server also answers the generic `{type}` forms, which the document leaves out.
@@ -211,6 +174,28 @@ pub fn document(schemas: &SchemaRegistry) -> Value {
                 path.replace("{type}", &ct.name),
                 specialize(item, ct, &public_names),
             );
+        }
+    }
+
+    // The fields each public type can be filtered, sorted and included by.
+    for ct in &public {
+        if let Some(op) = paths
+            .get_mut(&format!("/api/v1/content/{}", ct.name))
+            .and_then(|item| item.get_mut("get"))
+            && let Some(d) = op["description"].as_str()
+        {
+            op["description"] = json!(format!(
+                "{d} The fields of this type:\n\n{}",
+                query_fields_description(&[ct])
+            ));
+        }
+    }
+
+    // Types derived only for parameters (path and query structs) are not schemas of bodies.
+    let referenced = referenced_schemas(&paths, &components);
+    for name in derived_names {
+        if !referenced.contains(&name) {
+            components.remove(&name);
         }
     }
 
@@ -260,6 +245,47 @@ pub fn document(schemas: &SchemaRegistry) -> Value {
             },
         },
     })
+}
+
+/// The names of the component schemas `paths` refers to, directly or through other schemas.
+fn referenced_schemas(
+    paths: &Map<String, Value>,
+    components: &Map<String, Value>,
+) -> BTreeSet<String> {
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(name) = m
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                {
+                    out.push(name.to_string());
+                }
+                m.values().for_each(|c| refs(c, out));
+            }
+            Value::Array(a) => a.iter().for_each(|c| refs(c, out)),
+            _ => {}
+        }
+    }
+    let mut todo = Vec::new();
+    paths.values().for_each(|p| refs(p, &mut todo));
+    let mut seen = BTreeSet::new();
+    while let Some(name) = todo.pop() {
+        if seen.insert(name.clone())
+            && let Some(schema) = components.get(&name)
+        {
+            refs(schema, &mut todo);
+        }
+    }
+    seen
+}
+
+/// What the route docs leave to the document: the answers every operation may give (limits,
+/// timeouts, failures).
+fn finish_operation(op: &mut Value) {
+    let specific = std::mem::take(&mut op["responses"]);
+    op["responses"] = responses(specific);
 }
 
 /// The error table as a schema: every code, each with its status and meaning.
@@ -775,28 +801,6 @@ fn api_schemas() -> Vec<(&'static str, Value)> {
             }),
         ),
         (
-            "Role",
-            json!({"type": "string", "enum": ["admin", "editor", "reviewer", "reader"]}),
-        ),
-        (
-            "TokenInfo",
-            json!({
-                "type": "object",
-                "description": "A token as stored: never the secret itself.",
-                "required": ["id", "prefix", "role", "created_at", "expires_at", "last_used_at"],
-                "properties": token_info_properties(false),
-            }),
-        ),
-        (
-            "IssuedToken",
-            json!({
-                "type": "object",
-                "description": "A freshly issued token: the only time the secret `token` is shown.",
-                "required": ["token", "id", "prefix", "role", "created_at", "expires_at", "last_used_at"],
-                "properties": token_info_properties(true),
-            }),
-        ),
-        (
             "NewToken",
             json!({
                 "type": "object",
@@ -845,26 +849,6 @@ fn api_schemas() -> Vec<(&'static str, Value)> {
                         "format": "date-time",
                         "description": "When to take the transition (RFC 3339, e.g. `2026-12-24T08:00:00+01:00`): a future time schedules it (the entry shows `scheduled`), a past one means now. A value that is not a string is ignored.",
                     },
-                },
-            }),
-        ),
-        (
-            "HistoryItem",
-            json!({
-                "type": "object",
-                "description": "One step of an entry's history: its creation, an edit, a transition, a schedule or a scheduled transition that failed.",
-                "required": ["kind", "from_state", "to_state", "actor", "at", "version"],
-                "properties": {
-                    "kind": {"type": "string", "enum": ["create", "edit", "transition", "schedule", "schedule_failed"]},
-                    "transition": {"type": "string", "description": "The transition's name (transitions and schedules)."},
-                    "from_state": {"type": "string"},
-                    "to_state": {"type": "string"},
-                    "actor": {"type": "string", "description": "The id of the token that acted, or `system`, `scheduler`, `newsletter`."},
-                    "role": {"type": "string"},
-                    "at": date_time.clone(),
-                    "comment": {"type": "string"},
-                    "version": {"type": "integer", "minimum": 0},
-                    "at_planned": date_time.clone(),
                 },
             }),
         ),
@@ -1154,27 +1138,6 @@ fn api_schemas() -> Vec<(&'static str, Value)> {
                 "description": "A JSON Merge Patch (RFC 7386) of the entry's fields: keys set a field, `null` removes it, objects merge. The result is validated like a full replacement. Metadata keys are ignored.",
             }),
         ),
-        (
-            "AuditRecord",
-            json!({
-                "type": "object",
-                "description": "One audited action; records are hash-chained (`prev_hash` → `hash`).",
-                "required": ["seq", "at", "actor", "action", "prev_hash", "hash"],
-                "properties": {
-                    "seq": {"type": "integer", "minimum": 1},
-                    "at": date_time.clone(),
-                    "actor": {"type": "string", "description": "The id of the token that acted (or `cli`)."},
-                    "action": {"type": "string", "examples": ["entry.create", "entry.update", "entry.transition", "entry.delete", "token.create", "token.revoke"]},
-                    "type": {"type": "string"},
-                    "id": {"type": "string"},
-                    "version_before": {"type": "integer", "minimum": 0},
-                    "version_after": {"type": "integer", "minimum": 0},
-                    "detail": {"type": "string"},
-                    "prev_hash": {"type": "string"},
-                    "hash": {"type": "string"},
-                },
-            }),
-        ),
     ]
 }
 
@@ -1208,44 +1171,9 @@ fn plugin_record_properties() -> Value {
     })
 }
 
-fn token_info_properties(with_secret: bool) -> Map<String, Value> {
-    let nullable_time = json!({"type": ["string", "null"], "format": "date-time"});
-    let mut m = Map::new();
-    if with_secret {
-        m.insert(
-            "token".into(),
-            json!({"type": "string", "pattern": "^vb_[0-9a-f]+_", "description": "The secret: send it as `Authorization: Bearer <token>`. Shown only now."}),
-        );
-    }
-    m.insert("id".into(), json!({"type": "string"}));
-    m.insert(
-        "prefix".into(),
-        json!({"type": "string", "description": "The visible part of the token (`vb_<prefix>_…`)."}),
-    );
-    m.insert("role".into(), schema_ref("Role"));
-    m.insert("label".into(), json!({"type": "string"}));
-    m.insert("name".into(), json!({"type": "string"}));
-    m.insert("email".into(), json!({"type": "string"}));
-    m.insert(
-        "created_at".into(),
-        json!({"type": "string", "format": "date-time"}),
-    );
-    m.insert("expires_at".into(), nullable_time.clone());
-    m.insert("last_used_at".into(), nullable_time);
-    m.insert(
-        "revoked_at".into(),
-        json!({"type": "string", "format": "date-time"}),
-    );
-    m
-}
-
 // ---------------------------------------------------------------------------------------------
 // Parameters, headers, shared responses
 // ---------------------------------------------------------------------------------------------
-
-fn param_ref(name: &str) -> Value {
-    json!({"$ref": format!("#/components/parameters/{name}")})
-}
 
 fn header_ref(name: &str) -> Value {
     json!({"$ref": format!("#/components/headers/{name}")})
@@ -1404,22 +1332,22 @@ const TYPE_PARAMETERS: [&str; 5] = [
     "ManageFilter",
 ];
 
-/// The `type` path parameters of the generic paths.
-const TYPE_PATH_PARAMETERS: [&str; 3] = ["DeliveryType", "ManageType", "SchemaType"];
-
 /// A generic `{type}` path item made into the path item of `ct`: no `type` parameter, the
 /// type's own schemas (`StoryPublic` for `AnyPublic`, …) and query parameters, and operation
 /// ids (and the links naming them) suffixed with the type (`listContentStory`).
 fn specialize(item: &Value, ct: &ContentType, public: &BTreeSet<&str>) -> Value {
     fn is_type_param(v: &Value) -> bool {
-        v.get("$ref")
-            .and_then(Value::as_str)
-            .and_then(|r| r.strip_prefix("#/components/parameters/"))
-            .is_some_and(|n| TYPE_PATH_PARAMETERS.contains(&n))
+        v.get("in").and_then(Value::as_str) == Some("path")
+            && v.get("name").and_then(Value::as_str) == Some("type")
     }
     fn walk(v: &mut Value, p: &str, included: &Value) {
         match v {
-            Value::Object(m) if m.contains_key("x-verbund-included") => *v = included.clone(),
+            Value::Object(m)
+                if m.get("$ref").and_then(Value::as_str)
+                    == Some("#/components/schemas/Included") =>
+            {
+                *v = included.clone()
+            }
             Value::Object(m) => {
                 if let Some(Value::String(r)) = m.get_mut("$ref") {
                     if let Some(name) = r.strip_prefix("#/components/parameters/") {
@@ -1571,7 +1499,7 @@ fn parameters(types: &[&ContentType]) -> Value {
     params
 }
 
-fn shared_headers() -> Value {
+pub(super) fn shared_headers() -> Value {
     json!({
         "ETag": {
             "description": "Delivery: a strong validator of the body (send it as If-None-Match). Management: the entry's version, e.g. `\"3\"` (send it as If-Match).",
@@ -1647,69 +1575,9 @@ fn responses(specific: Value) -> Value {
     Value::Object(m)
 }
 
-fn json_content(schema: Value) -> Value {
-    json!({"application/json": {"schema": schema}})
-}
-
-fn bearer() -> Value {
-    json!([{"bearerAuth": []}])
-}
-
 // ---------------------------------------------------------------------------------------------
 // Paths
 // ---------------------------------------------------------------------------------------------
-
-fn healthz_path() -> Value {
-    json!({
-        "get": {
-            "operationId": "healthz",
-            "summary": "Liveness check",
-            "tags": ["ops"],
-            "security": [],
-            "responses": responses(json!({
-                "200": {
-                    "description": "The server is up.",
-                    "content": {"text/plain": {"schema": {"type": "string", "examples": ["ok\n"]}}},
-                },
-            })),
-        }
-    })
-}
-
-fn metrics_path() -> Value {
-    json!({
-        "get": {
-            "operationId": "metrics",
-            "summary": "Metrics in the Prometheus text format",
-            "tags": ["ops"],
-            "security": [],
-            "responses": responses(json!({
-                "200": {
-                    "description": "Prometheus text exposition format.",
-                    "content": {"text/plain": {"schema": {"type": "string"}}},
-                },
-            })),
-        }
-    })
-}
-
-fn openapi_path() -> Value {
-    json!({
-        "get": {
-            "operationId": "getOpenApi",
-            "summary": "This description of the API",
-            "description": "The OpenAPI 3.1 document of the whole API, with the content types generated from the schemas the server runs with.",
-            "tags": ["ops"],
-            "security": [],
-            "responses": responses(json!({
-                "200": {
-                    "description": "The OpenAPI document.",
-                    "content": json_content(json!({"type": "object"})),
-                },
-            })),
-        }
-    })
-}
 
 /// Which fields of each public type can be filtered and sorted on, for the list description.
 fn query_fields_description(public: &[&ContentType]) -> String {
@@ -1744,43 +1612,6 @@ fn query_fields_description(public: &[&ContentType]) -> String {
     lines.join("\n")
 }
 
-/// A header of a response, inline (a `$ref` cannot carry `required`).
-fn required_header(component: &str, required: bool) -> Value {
-    let headers = shared_headers();
-    let mut h = headers[component].clone();
-    h["required"] = Value::Bool(required);
-    h
-}
-
-fn delivery_ok_headers(cacheable: bool) -> Value {
-    json!({
-        "ETag": required_header("ETag", cacheable),
-        "Cache-Control": required_header("CacheControl", true),
-        "Surrogate-Key": required_header("SurrogateKey", cacheable),
-    })
-}
-
-fn not_modified() -> Value {
-    json!({
-        "description": "Not modified: the client's `If-None-Match` matches.",
-        "headers": {
-            "ETag": header_ref("ETag"),
-            "Cache-Control": header_ref("CacheControl"),
-            "Surrogate-Key": header_ref("SurrogateKey"),
-        },
-    })
-}
-
-fn included_schema() -> Value {
-    json!({
-        "type": "object",
-        "description": "With `include`: the published entries the chosen reference fields point to, each once, by type.",
-        "additionalProperties": {"type": "array", "items": schema_ref("AnyPublic")},
-        // Made exact per content type by `specialize`.
-        "x-verbund-included": true,
-    })
-}
-
 /// `included` of a type: for each type its reference fields point to, that type's published
 /// entries (none for a type that is never delivered).
 fn included_for(ct: &ContentType, public: &BTreeSet<&str>) -> Value {
@@ -1798,1069 +1629,6 @@ fn included_for(ct: &ContentType, public: &BTreeSet<&str>) -> Value {
         "description": "With `include`: the published entries the chosen reference fields point to, each once, by type.",
         "properties": props,
         "additionalProperties": false,
-    })
-}
-
-fn content_list_path(public: &[&ContentType]) -> Value {
-    let description = format!(
-        "Published entries of a public type, newest first unless `sort` says otherwise.\n\n\
-         Filters are query parameters `filter[field]=value` (equality) or \
-         `filter[field][op]=value` with op one of eq, ne, in (comma-separated values), lt, lte, \
-         gt, gte (not on lists) and contains (lists only). Unknown fields, operators or \
-         parameters are a 400. The fields of each type:\n\n{}",
-        query_fields_description(public)
-    );
-    json!({
-        "get": {
-            "operationId": "listContent",
-            "summary": "List published entries",
-            "description": description,
-            "tags": ["delivery"],
-            "security": [],
-            "parameters": [
-                param_ref("DeliveryType"),
-                param_ref("Limit100"),
-                param_ref("Cursor"),
-                param_ref("Locale"),
-                param_ref("Sort"),
-                param_ref("Fields"),
-                param_ref("Include"),
-                param_ref("DeliveryFilter"),
-                param_ref("IfNoneMatch"),
-            ],
-            "responses": responses(json!({
-                "200": {
-                    "description": "A page of published entries.",
-                    "links": {
-                        "GetContent": {
-                            "operationId": "getContent",
-                            "parameters": {"type": "$request.path.type", "id_or_slug": "$response.body#/data/0/id"},
-                        },
-                    },
-                    "headers": delivery_ok_headers(true),
-                    "content": json_content(json!({
-                        "type": "object",
-                        "required": ["data", "meta"],
-                        "properties": {
-                            "data": {"type": "array", "items": schema_ref("AnyPublic")},
-                            "included": included_schema(),
-                            "meta": {
-                                "type": "object",
-                                "required": ["next_cursor", "total"],
-                                "properties": {
-                                    "next_cursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page; null on the last one."},
-                                    "total": {"type": "integer", "minimum": 0, "description": "How many entries match."},
-                                },
-                            },
-                        },
-                    })),
-                },
-                "304": not_modified(),
-                "400": response_ref("BadRequest"),
-                "404": response_ref("NotFound"),
-            })),
-        }
-    })
-}
-
-fn content_get_path() -> Value {
-    json!({
-        "get": {
-            "operationId": "getContent",
-            "summary": "Get one published entry by id or slug",
-            "description": "The published version of an entry, by id or by slug in `locale` (default `de`). With `preview=true` and a token: the current version, drafts included.",
-            "tags": ["delivery"],
-            "security": [{}, {"bearerAuth": []}],
-            "parameters": [
-                param_ref("DeliveryType"),
-                param_ref("IdOrSlug"),
-                param_ref("Locale"),
-                param_ref("Fields"),
-                param_ref("Include"),
-                param_ref("Preview"),
-                param_ref("IfNoneMatch"),
-            ],
-            "responses": responses(json!({
-                "200": {
-                    "description": "The entry.",
-                    "headers": delivery_ok_headers(false),
-                    "content": json_content(json!({
-                        "type": "object",
-                        "required": ["data"],
-                        "properties": {
-                            "data": schema_ref("AnyPublic"),
-                            "included": included_schema(),
-                        },
-                    })),
-                },
-                "304": not_modified(),
-                "400": response_ref("BadRequest"),
-                "401": response_ref("Unauthorized"),
-                "403": response_ref("Forbidden"),
-                "404": response_ref("NotFound"),
-            })),
-        }
-    })
-}
-
-fn changes_path() -> Value {
-    json!({
-        "get": {
-            "operationId": "listChanges",
-            "summary": "The change feed of the published view",
-            "description": "Changes with a sequence number above `since` that touched the published view of public types (for caches, static-site builds and replicas). `limit` bounds the events scanned, so a page may hold fewer; continue with `since=meta.next_since` until it equals `meta.last_seq`.",
-            "tags": ["delivery"],
-            "security": [],
-            "parameters": [param_ref("Since"), param_ref("Limit1000")],
-            "responses": responses(json!({
-                "200": {
-                    "description": "A page of the feed.",
-                    "headers": {"Cache-Control": required_header("CacheControl", true)},
-                    "content": json_content(json!({
-                        "type": "object",
-                        "required": ["data", "meta"],
-                        "properties": {
-                            "data": {"type": "array", "items": schema_ref("ChangeEvent")},
-                            "meta": {
-                                "type": "object",
-                                "required": ["next_since", "last_seq"],
-                                "properties": {
-                                    "next_since": {"type": "integer", "minimum": 0, "description": "Pass as `since` to continue."},
-                                    "last_seq": {"type": "integer", "minimum": 0, "description": "The newest sequence number."},
-                                },
-                            },
-                        },
-                    })),
-                },
-                "400": response_ref("BadRequest"),
-            })),
-        }
-    })
-}
-
-fn entry_ok(status_description: &str) -> Value {
-    json!({
-        "description": status_description,
-        "headers": {
-            "ETag": required_header("ETag", true),
-            "Cache-Control": required_header("CacheControl", true),
-        },
-        "content": json_content(json!({
-            "type": "object",
-            "required": ["data"],
-            "properties": {"data": schema_ref("AnyEntry")},
-        })),
-    })
-}
-
-/// Links from a response naming an entry (`id`, a runtime expression) to the operations on
-/// it; with `etag`, also to the writes that need `If-Match`.
-fn entry_links(id: &str, etag: Option<&str>) -> Value {
-    let base = json!({"type": "$request.path.type", "id": id});
-    let mut links = Map::new();
-    for (name, op) in [
-        ("GetEntry", "getEntry"),
-        ("ListRevisions", "listRevisions"),
-        ("TransitionEntry", "transitionEntry"),
-        ("GetHistory", "getHistory"),
-    ] {
-        links.insert(
-            name.into(),
-            json!({"operationId": op, "parameters": base.clone()}),
-        );
-    }
-    if let Some(etag) = etag {
-        for (name, op) in [
-            ("ReplaceEntry", "replaceEntry"),
-            ("PatchEntry", "patchEntry"),
-            ("DeleteEntry", "deleteEntry"),
-        ] {
-            let mut parameters = base.clone();
-            parameters["header.If-Match"] = Value::String(etag.into());
-            let mut link = json!({"operationId": op, "parameters": parameters});
-            if op == "replaceEntry" {
-                // The entry as returned can be sent back as it is (metadata is ignored).
-                link["requestBody"] = Value::String("$response.body#/data".into());
-                link["x-schemathesis"] = json!({"merge_body": false});
-            }
-            links.insert(name.into(), link);
-        }
-    }
-    Value::Object(links)
-}
-
-/// `entry_ok` with links to the operations on the returned entry.
-fn entry_ok_linked(description: &str) -> Value {
-    let mut res = entry_ok(description);
-    res["links"] = entry_links("$response.body#/data/id", Some("$response.header.ETag"));
-    res
-}
-
-fn conflict(description: &str) -> Value {
-    problem(description)
-}
-
-fn manage_collection_path() -> Value {
-    let mut created = entry_ok_linked("Created: the new draft.");
-    created["headers"]["Location"] = required_header("Location", true);
-    json!({
-        "post": {
-            "operationId": "createEntry",
-            "summary": "Create an entry (a draft)",
-            "description": "Creates a draft of the type in the path from its fields (see `<Type>Create`). The entry is validated with every problem reported at once; references must point at existing entries and the slug must be free. Needs the editor role.",
-            "tags": ["management"],
-            "security": bearer(),
-            "parameters": [param_ref("ManageType")],
-            "requestBody": {
-                "required": true,
-                "content": json_content(schema_ref("AnyCreate")),
-            },
-            "responses": responses(json!({
-                "201": created,
-                "400": response_ref("BadRequest"),
-                "401": response_ref("Unauthorized"),
-                "403": response_ref("Forbidden"),
-                "404": response_ref("NotFound"),
-                "415": response_ref("UnsupportedMediaType"),
-                "422": response_ref("ValidationFailed"),
-                "502": response_ref("PluginFailed"),
-            })),
-        },
-        "get": {
-            "operationId": "listEntries",
-            "summary": "List current entries (any state)",
-            "description": "The current version of every entry of the type, in id order. Needs the editor, reviewer or admin role.",
-            "tags": ["management"],
-            "security": bearer(),
-            "parameters": [
-                param_ref("ManageType"),
-                param_ref("State"),
-                param_ref("Limit100"),
-                param_ref("ManageCursor"),
-                param_ref("ManageFilter"),
-            ],
-            "responses": responses(json!({
-                "200": {
-                    "description": "A page of entries.",
-                    "links": entry_links("$response.body#/data/0/id", None),
-                    "content": json_content(json!({
-                        "type": "object",
-                        "required": ["data", "meta"],
-                        "properties": {
-                            "data": {"type": "array", "items": schema_ref("AnyEntry")},
-                            "meta": {
-                                "type": "object",
-                                "required": ["next_cursor"],
-                                "properties": {
-                                    "next_cursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page; null on the last one."},
-                                },
-                            },
-                        },
-                    })),
-                },
-                "400": response_ref("BadRequest"),
-                "401": response_ref("Unauthorized"),
-                "403": response_ref("Forbidden"),
-                "404": response_ref("NotFound"),
-            })),
-        },
-    })
-}
-
-fn manage_entry_path() -> Value {
-    let write_conflict =
-        conflict("The entry was changed meanwhile (version_conflict, with `current_version`).");
-    let delete_conflict = conflict(
-        "The entry was changed meanwhile (version_conflict, with `current_version`) or is still referenced (still_referenced, with `referrers`).",
-    );
-    let write_responses = responses(json!({
-        "200": entry_ok_linked("The entry's new version."),
-        "400": response_ref("BadRequest"),
-        "401": response_ref("Unauthorized"),
-        "403": response_ref("Forbidden"),
-        "404": response_ref("NotFound"),
-        "409": write_conflict,
-        "415": response_ref("UnsupportedMediaType"),
-        "422": response_ref("ValidationFailed"),
-        "428": response_ref("PreconditionRequired"),
-        "502": response_ref("PluginFailed"),
-    }));
-    json!({
-        "parameters": [param_ref("ManageType"), param_ref("EntryId")],
-        "get": {
-            "operationId": "getEntry",
-            "summary": "Get an entry's current version",
-            "description": "By id, or by slug in locale `de`. Needs the editor, reviewer or admin role.",
-            "tags": ["management"],
-            "security": bearer(),
-            "responses": responses(json!({
-                "200": entry_ok_linked("The entry; its ETag is the version to send as If-Match."),
-                "401": response_ref("Unauthorized"),
-                "403": response_ref("Forbidden"),
-                "404": response_ref("NotFound"),
-            })),
-        },
-        "put": {
-            "operationId": "replaceEntry",
-            "summary": "Replace an entry's fields",
-            "description": "The body holds all fields (see `<Type>Replace`); metadata keys are ignored, so an entry read with GET can be edited and sent back. Needs the editor role and `If-Match`.",
-            "tags": ["management"],
-            "security": bearer(),
-            "parameters": [param_ref("IfMatch")],
-            "requestBody": {
-                "required": true,
-                "content": json_content(schema_ref("AnyReplace")),
-            },
-            "responses": write_responses.clone(),
-        },
-        "patch": {
-            "operationId": "patchEntry",
-            "summary": "Change some fields (JSON Merge Patch)",
-            "description": "An RFC 7386 merge patch of the fields; the result is validated like a replacement. Needs the editor role and `If-Match`.",
-            "tags": ["management"],
-            "security": bearer(),
-            "parameters": [param_ref("IfMatch")],
-            "requestBody": {
-                "required": true,
-                "content": {
-                    "application/merge-patch+json": {"schema": schema_ref("MergePatch")},
-                    "application/json": {"schema": schema_ref("MergePatch")},
-                },
-            },
-            "responses": write_responses,
-        },
-        "delete": {
-            "operationId": "deleteEntry",
-            "summary": "Delete an entry",
-            "description": "Deletes an entry that nothing references (its revisions are kept). Needs the editor role and `If-Match`.",
-            "tags": ["management"],
-            "security": bearer(),
-            "parameters": [param_ref("IfMatch")],
-            "responses": responses(json!({
-                "204": {"description": "Deleted."},
-                "400": response_ref("BadRequest"),
-                "401": response_ref("Unauthorized"),
-                "403": response_ref("Forbidden"),
-                "404": response_ref("NotFound"),
-                "409": delete_conflict,
-                "428": response_ref("PreconditionRequired"),
-            })),
-        },
-    })
-}
-
-fn revisions_path() -> Value {
-    json!({
-        "parameters": [param_ref("ManageType"), param_ref("EntryId")],
-        "get": {
-            "operationId": "listRevisions",
-            "summary": "Every version of an entry",
-            "description": "All stored versions, oldest first. Needs the editor, reviewer or admin role.",
-            "tags": ["management"],
-            "security": bearer(),
-            "responses": responses(json!({
-                "200": {
-                    "description": "The versions.",
-                    "content": json_content(json!({
-                        "type": "object",
-                        "required": ["data"],
-                        "properties": {"data": {"type": "array", "items": schema_ref("AnyEntry")}},
-                    })),
-                },
-                "401": response_ref("Unauthorized"),
-                "403": response_ref("Forbidden"),
-                "404": response_ref("NotFound"),
-            })),
-        },
-    })
-}
-
-fn transitions_path() -> Value {
-    json!({
-        "parameters": [param_ref("ManageType"), param_ref("EntryId")],
-        "post": {
-            "operationId": "transitionEntry",
-            "summary": "Move an entry to another state (publish, unpublish, archive)",
-            "description": "Takes a transition of the type's workflow, by target state (`to`) or name (`transition`); with `at` in the future it is scheduled instead. Publishing makes the entry's current version the public one (and validates it against the published view: slug free, references published). Roles may be limited per transition, some need a comment, and a plugin governing the type may refuse. Needs the editor, reviewer or admin role.",
-            "tags": ["management"],
-            "security": bearer(),
-            "requestBody": {
-                "required": true,
-                "content": json_content(schema_ref("Transition")),
-            },
-            "responses": responses(json!({
-                "200": entry_ok_linked("The entry in its new state."),
-                "400": response_ref("BadRequest"),
-                "401": response_ref("Unauthorized"),
-                "403": response_ref("Forbidden"),
-                "404": response_ref("NotFound"),
-                "409": conflict("The workflow does not allow this transition from the entry's state (invalid_transition), the governing plugin refused it (transition_denied, with `plugin` and `reason`) or the entry changed meanwhile (version_conflict)."),
-                "415": response_ref("UnsupportedMediaType"),
-                "422": problem("Neither `to` nor `transition` is a string, `at` is not an RFC 3339 instant, the transition needs a comment, or publishing would break the published view (validation_failed, with `errors`)."),
-                "502": response_ref("PluginFailed"),
-            })),
-        },
-    })
-}
-
-fn tokens_path() -> Value {
-    json!({
-        "post": {
-            "operationId": "createToken",
-            "summary": "Issue a token",
-            "description": "Issues a token with a role; the secret is in the answer only. Needs the admin role.",
-            "tags": ["admin"],
-            "security": bearer(),
-            "requestBody": {
-                "required": true,
-                "content": json_content(schema_ref("NewToken")),
-            },
-            "responses": responses(json!({
-                "201": {
-                    "description": "The new token, with its secret.",
-                    "links": {
-                        "RevokeToken": {
-                            "operationId": "revokeToken",
-                            "parameters": {"id": "$response.body#/data/id"},
-                        },
-                    },
-                    "content": json_content(json!({
-                        "type": "object",
-                        "required": ["data"],
-                        "properties": {"data": schema_ref("IssuedToken")},
-                    })),
-                },
-                "400": response_ref("BadRequest"),
-                "401": response_ref("Unauthorized"),
-                "403": response_ref("Forbidden"),
-                "415": response_ref("UnsupportedMediaType"),
-                "422": problem("No or an unknown role, or an expiry that is not a duration (invalid_request)."),
-            })),
-        },
-        "get": {
-            "operationId": "listTokens",
-            "summary": "List tokens",
-            "description": "Every token, revoked ones included, without secrets. Needs the admin role.",
-            "tags": ["admin"],
-            "security": bearer(),
-            "responses": responses(json!({
-                "200": {
-                    "description": "The tokens.",
-                    "content": json_content(json!({
-                        "type": "object",
-                        "required": ["data"],
-                        "properties": {"data": {"type": "array", "items": schema_ref("TokenInfo")}},
-                    })),
-                },
-                "401": response_ref("Unauthorized"),
-                "403": response_ref("Forbidden"),
-            })),
-        },
-    })
-}
-
-fn token_path() -> Value {
-    json!({
-        "parameters": [param_ref("TokenId")],
-        "delete": {
-            "operationId": "revokeToken",
-            "summary": "Revoke a token",
-            "description": "The token stops working at once; its record stays (with `revoked_at`). Needs the admin role.",
-            "tags": ["admin"],
-            "security": bearer(),
-            "responses": responses(json!({
-                "200": {
-                    "description": "The revoked token.",
-                    "content": json_content(json!({
-                        "type": "object",
-                        "required": ["data"],
-                        "properties": {"data": schema_ref("TokenInfo")},
-                    })),
-                },
-                "401": response_ref("Unauthorized"),
-                "403": response_ref("Forbidden"),
-                "404": response_ref("NotFound"),
-            })),
-        },
-    })
-}
-
-fn audit_path() -> Value {
-    json!({
-        "get": {
-            "operationId": "listAudit",
-            "summary": "Read the audit log",
-            "description": "Audit records after `since`, oldest first. Needs the admin role.",
-            "tags": ["admin"],
-            "security": bearer(),
-            "parameters": [param_ref("Since"), param_ref("Limit1000")],
-            "responses": responses(json!({
-                "200": {
-                    "description": "A page of the audit log.",
-                    "content": json_content(json!({
-                        "type": "object",
-                        "required": ["data", "meta"],
-                        "properties": {
-                            "data": {"type": "array", "items": schema_ref("AuditRecord")},
-                            "meta": {
-                                "type": "object",
-                                "required": ["next_since"],
-                                "properties": {
-                                    "next_since": {"type": "integer", "minimum": 0, "description": "Pass as `since` to continue."},
-                                },
-                            },
-                        },
-                    })),
-                },
-                "400": response_ref("BadRequest"),
-                "401": response_ref("Unauthorized"),
-                "403": response_ref("Forbidden"),
-            })),
-        },
-    })
-}
-
-fn data_of(schema: Value) -> Value {
-    json!({
-        "type": "object",
-        "required": ["data"],
-        "properties": {"data": schema},
-    })
-}
-
-fn json_ok(description: &str, schema: Value) -> Value {
-    json!({"description": description, "content": json_content(data_of(schema))})
-}
-
-fn html(description: &str) -> Value {
-    json!({
-        "description": description,
-        "content": {"text/html": {"schema": {"type": "string"}}},
-    })
-}
-
-/// An error answered as problem+json, or as a page for browsers (without `Accept: …json`).
-fn problem_or_page(description: &str) -> Value {
-    json!({
-        "description": description,
-        "content": {
-            "application/problem+json": {"schema": schema_ref("Problem")},
-            "text/html": {"schema": {"type": "string"}},
-        },
-    })
-}
-
-fn history_path() -> Value {
-    json!({
-        "parameters": [param_ref("ManageType"), param_ref("EntryId")],
-        "get": {
-            "operationId": "getHistory",
-            "summary": "An entry's history",
-            "description": "Its creation, every edit, transition and schedule, oldest first, with who did it and their comments. By id, or by slug in locale `de`. Needs the editor, reviewer or admin role.",
-            "tags": ["management"],
-            "security": bearer(),
-            "responses": responses(json!({
-                "200": json_ok("The history.", json!({"type": "array", "items": schema_ref("HistoryItem")})),
-                "401": response_ref("Unauthorized"),
-                "403": response_ref("Forbidden"),
-                "404": response_ref("NotFound"),
-            })),
-        },
-    })
-}
-
-fn review_queue_path() -> Value {
-    json!({
-        "get": {
-            "operationId": "reviewQueue",
-            "summary": "What waits for the caller",
-            "description": "Current entries of types governed by a plugin workflow that are in a state with a transition the caller's role may take (admins: any), and that the caller neither created nor last edited. Needs the editor, reviewer or admin role.",
-            "tags": ["management"],
-            "security": bearer(),
-            "responses": responses(json!({
-                "200": json_ok("The entries waiting, by type.", json!({"type": "array", "items": schema_ref("AnyEntry")})),
-                "401": response_ref("Unauthorized"),
-                "403": response_ref("Forbidden"),
-            })),
-        },
-    })
-}
-
-fn plugin_export_path() -> Value {
-    json!({
-        "parameters": [param_ref("ExportPlugin"), param_ref("ExportName")],
-        "post": {
-            "operationId": "runExport",
-            "summary": "Run a plugin export",
-            "description": "Runs one of a plugin's exports (e.g. `newsletter-export`/`issue`) with the members of the JSON object body as its parameters (strings as they are, other values as JSON text); an empty body means no parameters. The artifacts come back base64-encoded. Needs the editor, reviewer or admin role.",
-            "tags": ["management"],
-            "security": bearer(),
-            "requestBody": {
-                "required": false,
-                "content": json_content(json!({
-                    "type": "object",
-                    "description": "The export's parameters, e.g. `{\"since\": \"2026-11-01\"}`; which ones an export takes is up to the plugin (it answers 422 for what it cannot use).",
-                    "additionalProperties": true,
-                    "examples": [{"since": "2026-11-01"}],
-                })),
-            },
-            "responses": responses(json!({
-                "200": json_ok("The artifacts.", schema_ref("ExportResult")),
-                "400": response_ref("BadRequest"),
-                "401": response_ref("Unauthorized"),
-                "403": response_ref("Forbidden"),
-                "404": problem("No plugin of that name is installed (not_found)."),
-                "409": problem("The plugin is disabled (plugin_disabled)."),
-                "415": response_ref("UnsupportedMediaType"),
-                "422": problem("The plugin has no export of that name (plugin_invalid)."),
-                "501": response_ref("PluginsOff"),
-                "502": response_ref("PluginFailed"),
-            })),
-        },
-    })
-}
-
-fn schemas_path() -> Value {
-    json!({
-        "get": {
-            "operationId": "listSchemas",
-            "summary": "The content types",
-            "description": "Every content type of this server with its title and whether it is personal.",
-            "tags": ["ops"],
-            "security": [],
-            "responses": responses(json!({
-                "200": json_ok("The content types.", json!({"type": "array", "items": schema_ref("TypeSummary")})),
-            })),
-        },
-    })
-}
-
-fn schema_path() -> Value {
-    json!({
-        "parameters": [param_ref("SchemaType")],
-        "get": {
-            "operationId": "getSchema",
-            "summary": "A content type's JSON Schema",
-            "description": "The schema as the server validates with, `$ref`s to shared definitions resolved, with the `x-verbund` annotations (editors' tools build forms from it).",
-            "tags": ["ops"],
-            "security": [],
-            "responses": responses(json!({
-                "200": json_ok("The schema.", schema_ref("TypeSchema")),
-                "404": response_ref("NotFound"),
-            })),
-        },
-    })
-}
-
-fn import_path() -> Value {
-    json!({
-        "parameters": [param_ref("SchemaType")],
-        "post": {
-            "operationId": "importEntries",
-            "summary": "Import entries (NDJSON)",
-            "description": "One JSON object per line, as `GET /api/v1/export/{type}` writes them: the fields plus optional id, locale, state (draft or published), published_at and translation_of. Each line is validated and stored or rejected on its own; the answer counts both and lists each rejected line's problems. The content type of the body is not checked. Needs the admin role.",
-            "tags": ["admin"],
-            "security": bearer(),
-            "parameters": [param_ref("FirstLine")],
-            "requestBody": {
-                "required": false,
-                "content": {
-                    "application/x-ndjson": {"schema": {"type": "string"}},
-                    "text/plain": {"schema": {"type": "string"}},
-                },
-            },
-            "responses": responses(json!({
-                "200": json_ok("What was imported and rejected.", schema_ref("ImportReport")),
-                "400": problem("An unknown query parameter, a `first_line` that is not a line number (invalid_parameter) or a body that is not UTF-8 (invalid_body)."),
-                "401": response_ref("Unauthorized"),
-                "403": response_ref("Forbidden"),
-                "404": response_ref("NotFound"),
-            })),
-        },
-    })
-}
-
-fn export_path() -> Value {
-    json!({
-        "parameters": [param_ref("SchemaType")],
-        "get": {
-            "operationId": "exportEntries",
-            "summary": "Export entries (NDJSON)",
-            "description": "The current version of every entry of the type, one JSON object per line in id order, as `POST /api/v1/import/{type}` takes them back. Takes no query parameters. Needs the editor, reviewer or admin role; for personal types the admin role.",
-            "tags": ["management"],
-            "security": bearer(),
-            "responses": responses(json!({
-                "200": {
-                    "description": "The entries, one per line.",
-                    "headers": {"Cache-Control": required_header("CacheControl", true)},
-                    "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
-                },
-                "400": response_ref("BadRequest"),
-                "401": response_ref("Unauthorized"),
-                "403": response_ref("Forbidden"),
-                "404": response_ref("NotFound"),
-            })),
-        },
-    })
-}
-
-fn newsletter_subscribe_path() -> Value {
-    json!({
-        "post": {
-            "operationId": "subscribeNewsletter",
-            "summary": "Sign up for the newsletter (first opt-in)",
-            "description": "Stores the request and mails a confirmation link to the address. The answer is the same whatever the address's state (new, unconfirmed, subscribed, unsubscribed), so that nobody learns through the form whether someone is subscribed; a subscribed address gets a note instead of a link.",
-            "tags": ["newsletter"],
-            "security": [],
-            "requestBody": {
-                "required": true,
-                "content": json_content(schema_ref("SignUp")),
-            },
-            "responses": responses(json!({
-                "202": {
-                    "description": "Accepted: check your mail.",
-                    "content": json_content(schema_ref("NewsletterStatus")),
-                },
-                "400": problem("The body is not JSON (invalid_json) or not a sign-up: a missing or unknown key, a value of the wrong type (invalid_sign_up)."),
-                "409": problem("The subscriber was changed meanwhile (version_conflict); try again."),
-                "415": response_ref("UnsupportedMediaType"),
-                "422": response_ref("ValidationFailed"),
-                "501": problem("This server has no mail outbox (newsletter_off)."),
-                "503": problem("The mail could not be written (mail_unavailable), or the server is overloaded; try again later."),
-            })),
-        },
-    })
-}
-
-fn newsletter_confirm_path() -> Value {
-    json!({
-        "get": {
-            "operationId": "confirmNewsletter",
-            "summary": "Confirm a sign-up (second opt-in)",
-            "description": "The link in the confirmation mail. Checks the link and answers with a page whose button sends the POST that confirms (link scanners fetch links, so a GET never confirms), or with `confirmation_pending` as JSON when `Accept` names JSON.",
-            "tags": ["newsletter"],
-            "security": [],
-            "parameters": [param_ref("LinkToken")],
-            "responses": responses(json!({
-                "200": {
-                    "description": "The link is valid; POST to the same URL to confirm.",
-                    "content": {
-                        "text/html": {"schema": {"type": "string"}},
-                        "application/json": {"schema": schema_ref("NewsletterStatus")},
-                    },
-                },
-                "400": problem_or_page("No token (missing_token), an unknown query parameter, or a token that is not valid (invalid_link)."),
-                "404": problem_or_page("The subscriber no longer exists (not_found)."),
-                "410": problem_or_page("The link has expired (link_expired), was used already or was replaced by a newer sign-up or an unsubscription (link_used)."),
-            })),
-        },
-        "post": {
-            "operationId": "confirmNewsletterSubscription",
-            "summary": "Confirm a sign-up (second opt-in)",
-            "description": "Sent by the button of the confirmation page. A link confirms once, and only the newest sign-up request of an address. Answers with a page, or JSON when `Accept` names JSON. The body is not read.",
-            "tags": ["newsletter"],
-            "security": [],
-            "parameters": [param_ref("LinkToken")],
-            "responses": responses(json!({
-                "200": {
-                    "description": "Confirmed.",
-                    "content": {
-                        "text/html": {"schema": {"type": "string"}},
-                        "application/json": {"schema": schema_ref("NewsletterStatus")},
-                    },
-                },
-                "400": problem_or_page("No token (missing_token), an unknown query parameter, or a token that is not valid (invalid_link)."),
-                "404": problem_or_page("The subscriber no longer exists (not_found)."),
-                "409": problem_or_page("The subscriber was changed meanwhile (version_conflict)."),
-                "410": problem_or_page("The link has expired (link_expired), was used already or was replaced by a newer sign-up or an unsubscription (link_used)."),
-            })),
-        },
-    })
-}
-
-fn newsletter_unsubscribe_path() -> Value {
-    json!({
-        "get": {
-            "operationId": "unsubscribePage",
-            "summary": "The page of an unsubscribe link",
-            "description": "A page with a button that sends the one-click POST. It does not unsubscribe by itself (link scanners fetch links) and does not check the token.",
-            "tags": ["newsletter"],
-            "security": [],
-            "parameters": [{
-                "name": "token", "in": "query", "required": true,
-                "description": "The token of the link in the e-mail, put into the page's form as it is (checked by the POST).",
-                "schema": {"type": "string"},
-            }],
-            "responses": responses(json!({
-                "200": html("The page."),
-                "400": problem("No token (missing_token) or an unknown query parameter."),
-            })),
-        },
-        "post": {
-            "operationId": "unsubscribeNewsletter",
-            "summary": "Unsubscribe (one click, RFC 8058)",
-            "description": "Mail programs send `List-Unsubscribe=One-Click` as a form; the body is not read. Answers with a page, or JSON when `Accept` names JSON. Unsubscribing twice is fine.",
-            "tags": ["newsletter"],
-            "security": [],
-            "parameters": [param_ref("LinkToken")],
-            "requestBody": {
-                "required": false,
-                "content": {
-                    "application/x-www-form-urlencoded": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {"List-Unsubscribe": {"type": "string", "const": "One-Click"}},
-                        },
-                    },
-                },
-            },
-            "responses": responses(json!({
-                "200": {
-                    "description": "Unsubscribed.",
-                    "content": {
-                        "text/html": {"schema": {"type": "string"}},
-                        "application/json": {"schema": schema_ref("NewsletterStatus")},
-                    },
-                },
-                "400": problem("No token (missing_token), an unknown query parameter, or a token that is not valid (invalid_link)."),
-                "404": problem("The subscriber no longer exists (not_found)."),
-                "409": problem("The subscriber was changed meanwhile (version_conflict)."),
-                "410": problem("The link has expired (link_expired)."),
-            })),
-        },
-    })
-}
-
-fn whoami_path() -> Value {
-    json!({
-        "get": {
-            "operationId": "whoami",
-            "summary": "Who the token belongs to",
-            "description": "The token's id and role: lets clients check a token (`verbund login`). Any role.",
-            "tags": ["ops"],
-            "security": bearer(),
-            "responses": responses(json!({
-                "200": json_ok("The token.", json!({
-                    "type": "object",
-                    "required": ["token_id", "role"],
-                    "properties": {"token_id": {"type": "string"}, "role": schema_ref("Role")},
-                })),
-                "401": response_ref("Unauthorized"),
-            })),
-        },
-    })
-}
-
-fn backup_path() -> Value {
-    json!({
-        "get": {
-            "operationId": "backup",
-            "summary": "An online backup",
-            "description": "A consistent snapshot of the whole data dir, streamed (restore with `verbund backup restore`); writes wait while it is read, reads go on. Needs the admin role.",
-            "tags": ["admin"],
-            "security": bearer(),
-            "responses": responses(json!({
-                "200": {
-                    "description": "The backup.",
-                    "headers": {"Cache-Control": required_header("CacheControl", true)},
-                    "content": {"application/vnd.verbund.backup": {"schema": {"type": "string", "format": "binary"}}},
-                },
-                "401": response_ref("Unauthorized"),
-                "403": response_ref("Forbidden"),
-            })),
-        },
-    })
-}
-
-fn gdpr_responses(ok: Value) -> Value {
-    responses(json!({
-        "200": ok,
-        "400": problem("The body is not JSON (invalid_json) or names no e-mail address (invalid_email)."),
-        "401": response_ref("Unauthorized"),
-        "403": response_ref("Forbidden"),
-        "415": response_ref("UnsupportedMediaType"),
-    }))
-}
-
-fn gdpr_export_path() -> Value {
-    json!({
-        "post": {
-            "operationId": "gdprExport",
-            "summary": "Everything stored about a person (GDPR Art. 15)",
-            "description": "Entries of personal types holding the address, with every version and their history, and the personal fields of other entries holding it, in every version. Audited. Needs the admin role.",
-            "tags": ["admin"],
-            "security": bearer(),
-            "requestBody": {"required": true, "content": json_content(schema_ref("DataSubject"))},
-            "responses": gdpr_responses(json_ok("The export.", schema_ref("DataSubjectExport"))),
-        },
-    })
-}
-
-fn gdpr_erase_path() -> Value {
-    json!({
-        "post": {
-            "operationId": "gdprErase",
-            "summary": "Erase a person (GDPR Art. 17)",
-            "description": "Deletes entries of personal types holding the address with all their versions, removes the personal fields holding it from other entries in every version, and deletes mails to it from the outbox. The audit record holds counts only. Needs the admin role.",
-            "tags": ["admin"],
-            "security": bearer(),
-            "requestBody": {"required": true, "content": json_content(schema_ref("DataSubject"))},
-            "responses": gdpr_responses(json_ok("What was erased.", schema_ref("ErasureResult"))),
-        },
-    })
-}
-
-/// Links from an answer naming a plugin (`name`, a runtime expression) to the operations on it.
-fn plugin_links(name: &str) -> Value {
-    let mut links = Map::new();
-    for (link, op) in [
-        ("GetPlugin", "getPlugin"),
-        ("ConfigurePlugin", "configurePlugin"),
-        ("EnablePlugin", "enablePlugin"),
-        ("DisablePlugin", "disablePlugin"),
-        ("RemovePlugin", "removePlugin"),
-    ] {
-        links.insert(
-            link.into(),
-            json!({"operationId": op, "parameters": {"name": name}}),
-        );
-    }
-    Value::Object(links)
-}
-
-fn plugins_path() -> Value {
-    let mut installed = json_ok("Installed (or upgraded).", schema_ref("InstallReport"));
-    installed["links"] = plugin_links("$response.body#/data/plugin/name");
-    let mut listed = json_ok(
-        "The plugins.",
-        json!({"type": "array", "items": schema_ref("Plugin")}),
-    );
-    listed["links"] = plugin_links("$response.body#/data/0/name");
-    json!({
-        "get": {
-            "operationId": "listPlugins",
-            "summary": "List the installed plugins",
-            "description": "Every installed plugin with its grants, settings, limits in effect and recent faults. Needs the admin role.",
-            "tags": ["admin"],
-            "security": bearer(),
-            "responses": responses(json!({
-                "200": listed,
-                "401": response_ref("Unauthorized"),
-                "403": response_ref("Forbidden"),
-                "501": response_ref("PluginsOff"),
-            })),
-        },
-        "post": {
-            "operationId": "installPlugin",
-            "summary": "Install or upgrade a plugin",
-            "description": "The body is the plugin, a WebAssembly component (built with plugins/build); a plugin of the same name is upgraded. The content type of the body is not checked. Needs the admin role.",
-            "tags": ["admin"],
-            "security": bearer(),
-            "parameters": [param_ref("Grant"), param_ref("DryRun")],
-            "requestBody": {
-                "required": true,
-                "content": {
-                    "application/wasm": {"schema": {"type": "string", "format": "binary", "minLength": 1}},
-                    "application/octet-stream": {"schema": {"type": "string", "format": "binary", "minLength": 1}},
-                },
-            },
-            "responses": responses(json!({
-                "200": json_ok("Dry run: what an install would do.", schema_ref("InstallReport")),
-                "201": installed,
-                "400": problem("An empty body (empty_body), a grant that is not `read:TYPE[+personal]` (invalid_grant) or an unknown query parameter."),
-                "401": response_ref("Unauthorized"),
-                "403": response_ref("Forbidden"),
-                "422": problem("Not a valid plugin: not a WebAssembly component, a contract this server does not speak, a manifest it cannot accept (plugin_invalid)."),
-                "501": response_ref("PluginsOff"),
-                "503": problem("The plugin host is busy (plugins_busy), or the server is overloaded; try again."),
-            })),
-        },
-    })
-}
-
-fn plugin_path() -> Value {
-    let plugin_ok = |d: &str| json_ok(d, schema_ref("Plugin"));
-    json!({
-        "parameters": [param_ref("PluginName")],
-        "get": {
-            "operationId": "getPlugin",
-            "summary": "Show a plugin",
-            "tags": ["admin"],
-            "description": "Needs the admin role.",
-            "security": bearer(),
-            "responses": responses(json!({
-                "200": plugin_ok("The plugin."),
-                "401": response_ref("Unauthorized"),
-                "403": response_ref("Forbidden"),
-                "404": response_ref("NotFound"),
-                "501": response_ref("PluginsOff"),
-            })),
-        },
-        "patch": {
-            "operationId": "configurePlugin",
-            "summary": "Change a plugin's limits and settings",
-            "description": "Replaces the limit overrides and/or the settings; with new settings the plugin describes itself again (and is refused if it cannot). Needs the admin role.",
-            "tags": ["admin"],
-            "security": bearer(),
-            "requestBody": {"required": true, "content": json_content(schema_ref("PluginSettings"))},
-            "responses": responses(json!({
-                "200": plugin_ok("The plugin with its new settings."),
-                "400": problem("The body is not JSON (invalid_json), `limits` is not a map of hooks to limits (invalid_limits) or `config` not an object of strings (invalid_config)."),
-                "401": response_ref("Unauthorized"),
-                "403": response_ref("Forbidden"),
-                "404": response_ref("NotFound"),
-                "415": response_ref("UnsupportedMediaType"),
-                "422": problem("With these settings the plugin cannot describe itself (plugin_invalid)."),
-                "501": response_ref("PluginsOff"),
-            })),
-        },
-        "delete": {
-            "operationId": "removePlugin",
-            "summary": "Remove a plugin",
-            "description": "Its hooks stop at once; entries keep their state. Needs the admin role.",
-            "tags": ["admin"],
-            "security": bearer(),
-            "responses": responses(json!({
-                "200": json_ok("The removed plugin's record.", schema_ref("PluginRecord")),
-                "401": response_ref("Unauthorized"),
-                "403": response_ref("Forbidden"),
-                "404": response_ref("NotFound"),
-                "501": response_ref("PluginsOff"),
-            })),
-        },
-    })
-}
-
-fn plugin_switch_path(enable: bool) -> Value {
-    let (id, summary, description) = if enable {
-        (
-            "enablePlugin",
-            "Enable a plugin",
-            "Its hooks run again and its recent faults are forgotten. Needs the admin role.",
-        )
-    } else {
-        (
-            "disablePlugin",
-            "Disable a plugin",
-            "Its hooks stop running until it is enabled again (the reason names who disabled it). Needs the admin role.",
-        )
-    };
-    json!({
-        "parameters": [param_ref("PluginName")],
-        "post": {
-            "operationId": id,
-            "summary": summary,
-            "description": description,
-            "tags": ["admin"],
-            "security": bearer(),
-            "responses": responses(json!({
-                "200": json_ok("The plugin.", schema_ref("Plugin")),
-                "401": response_ref("Unauthorized"),
-                "403": response_ref("Forbidden"),
-                "404": response_ref("NotFound"),
-                "501": response_ref("PluginsOff"),
-            })),
-        },
     })
 }
 

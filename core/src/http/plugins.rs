@@ -5,15 +5,18 @@ use super::Code;
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::manage::json_body;
 use super::params::{self, blocking};
+use super::typed::{
+    ApiPath, ApiQuery, Data, ExportPath, ExportResult, InstallReport, JsonBody, Media, Plugin,
+    PluginPath, PluginRecord as PluginRecordDoc, PluginSettings, QueryParams, RawBody, Reply,
+};
 use super::{ApiError, AppState};
 use crate::auth::{Caller, Role};
 use crate::plugin::{Grant, HookKind, LimitOverride, PluginError, PluginHost, PluginRecord};
@@ -66,54 +69,107 @@ fn view(host: &PluginHost, rec: &PluginRecord) -> Value {
     v
 }
 
-pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Reply<Data<Vec<Plugin>>>, ApiError> {
     caller.require(Role::Admin)?;
     let host = host(&state)?;
     let data = blocking(move || {
         let recs = host.records()?;
-        Ok(recs.iter().map(|r| view(&host, r)).collect::<Vec<_>>())
+        Ok(recs
+            .iter()
+            .map(|r| Plugin(view(&host, r)))
+            .collect::<Vec<_>>())
     })
     .await?;
-    Ok(Json(json!({ "data": data })).into_response())
+    Ok(Reply::json(&Data::of(data)))
 }
 
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(name): Path<String>,
-) -> Result<Response, ApiError> {
+    ApiPath(PluginPath { name }): ApiPath<PluginPath>,
+) -> Result<Reply<Data<Plugin>>, ApiError> {
     caller.require(Role::Admin)?;
     let host = host(&state)?;
     let data = blocking(move || Ok(view(&host, &host.record(&name)?))).await?;
-    Ok(Json(json!({ "data": data })).into_response())
+    Ok(Reply::json(&Data::of(Plugin(data))))
 }
 
 /// `POST /api/v1/admin/plugins?grant=read:story&grant=…[&dry_run=true]` with the component as
 /// the body: installs, or upgrades the plugin of the same name.
+/// The query of an install.
+#[derive(schemars::JsonSchema)]
+pub struct InstallQuery {
+    /// What to grant: `read:TYPE` or `read:TYPE+personal`, repeated or comma-separated (400 invalid_grant otherwise). Without any, the plugin gets everything it asks for; with some, only those (and only what it asks for).
+    #[schemars(
+        with = "Option<Vec<GrantList>>",
+        example = vec!["read:story"]
+    )]
+    pub grant: Option<Vec<Grant>>,
+    /// `true` or `1`: check the component and report what an install would do, without installing. Any other value means false.
+    #[schemars(with = "Option<String>", example = &"true")]
+    pub dry_run: bool,
+}
+
+/// Grants as a query value: comma-separated `read:TYPE` or `read:TYPE+personal`, blank items
+/// skipped.
+#[allow(dead_code)] // Only describes the query value.
+#[derive(schemars::JsonSchema)]
+#[schemars(inline)]
+struct GrantList(
+    #[schemars(regex(
+        pattern = r"^[ \t]*(?:read:[a-z0-9_]+(?:\+personal)?)?[ \t]*(?:,[ \t]*(?:read:[a-z0-9_]+(?:\+personal)?)?[ \t]*)*$"
+    ))]
+    String,
+);
+
+impl QueryParams for InstallQuery {
+    fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        let mut q = InstallQuery {
+            grant: None,
+            dry_run: false,
+        };
+        for (k, v) in params::pairs(raw.map(String::from))? {
+            match k.as_str() {
+                "grant" => {
+                    let list = q.grant.get_or_insert_with(Vec::new);
+                    for part in v.split(',').filter(|p| !p.trim().is_empty()) {
+                        list.push(
+                            Grant::parse(part).map_err(|e| ApiError::new(Code::InvalidGrant, e))?,
+                        );
+                    }
+                }
+                "dry_run" => q.dry_run = v == "true" || v == "1",
+                other => return Err(params::unknown(other, "grant and dry_run")),
+            }
+        }
+        Ok(q)
+    }
+}
+
+/// A plugin: a WebAssembly component.
+pub struct Component;
+
+impl Media for Component {
+    fn content() -> Value {
+        let schema = json!({"schema": {"type": "string", "format": "binary", "minLength": 1}});
+        json!({"application/wasm": schema.clone(), "application/octet-stream": schema})
+    }
+}
+
 pub async fn install(
     State(state): State<AppState>,
     caller: Caller,
-    RawQuery(raw): RawQuery,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+    ApiQuery(InstallQuery {
+        grant: grants,
+        dry_run,
+    }): ApiQuery<InstallQuery>,
+    RawBody(body, ..): RawBody<Component>,
+) -> Result<Reply<Data<InstallReport>, 201>, ApiError> {
     caller.require(Role::Admin)?;
     let host = host(&state)?;
-    let mut grants: Option<Vec<Grant>> = None;
-    let mut dry_run = false;
-    for (k, v) in params::pairs(raw)? {
-        match k.as_str() {
-            "grant" => {
-                let list = grants.get_or_insert_with(Vec::new);
-                for part in v.split(',').filter(|p| !p.trim().is_empty()) {
-                    list.push(
-                        Grant::parse(part).map_err(|e| ApiError::new(Code::InvalidGrant, e))?,
-                    );
-                }
-            }
-            "dry_run" => dry_run = v == "true" || v == "1",
-            other => return Err(params::unknown(other, "grant and dry_run")),
-        }
-    }
     if body.is_empty() {
         return Err(ApiError::new(
             Code::EmptyBody,
@@ -127,19 +183,21 @@ pub async fn install(
     } else {
         StatusCode::CREATED
     };
-    Ok((status, Json(json!({ "data": report }))).into_response())
+    Ok(Reply::from_response(
+        (status, Json(json!({ "data": report }))).into_response(),
+    ))
 }
 
 pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,
-    Path(name): Path<String>,
-) -> Result<Response, ApiError> {
+    ApiPath(PluginPath { name }): ApiPath<PluginPath>,
+) -> Result<Reply<Data<PluginRecordDoc>>, ApiError> {
     caller.require(Role::Admin)?;
     let host = host(&state)?;
     let actor = caller.token_id.clone();
     let rec = blocking(move || Ok(host.remove(&name, &actor)?)).await?;
-    Ok(Json(json!({ "data": rec })).into_response())
+    Ok(Reply::json(&Data::of(PluginRecordDoc(json!(rec)))))
 }
 
 async fn set_enabled(
@@ -147,7 +205,7 @@ async fn set_enabled(
     caller: Caller,
     name: String,
     enabled: bool,
-) -> Result<Response, ApiError> {
+) -> Result<Reply<Data<Plugin>>, ApiError> {
     caller.require(Role::Admin)?;
     let host = host(&state)?;
     let actor = caller.token_id.clone();
@@ -157,22 +215,22 @@ async fn set_enabled(
         Ok(view(&host, &rec))
     })
     .await?;
-    Ok(Json(json!({ "data": data })).into_response())
+    Ok(Reply::json(&Data::of(Plugin(data))))
 }
 
 pub async fn enable(
     State(state): State<AppState>,
     caller: Caller,
-    Path(name): Path<String>,
-) -> Result<Response, ApiError> {
+    ApiPath(PluginPath { name }): ApiPath<PluginPath>,
+) -> Result<Reply<Data<Plugin>>, ApiError> {
     set_enabled(state, caller, name, true).await
 }
 
 pub async fn disable(
     State(state): State<AppState>,
     caller: Caller,
-    Path(name): Path<String>,
-) -> Result<Response, ApiError> {
+    ApiPath(PluginPath { name }): ApiPath<PluginPath>,
+) -> Result<Reply<Data<Plugin>>, ApiError> {
     set_enabled(state, caller, name, false).await
 }
 
@@ -180,13 +238,12 @@ pub async fn disable(
 pub async fn configure(
     State(state): State<AppState>,
     caller: Caller,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+    ApiPath(PluginPath { name }): ApiPath<PluginPath>,
+    body: JsonBody<PluginSettings>,
+) -> Result<Reply<Data<Plugin>>, ApiError> {
     caller.require(Role::Admin)?;
     let host = host(&state)?;
-    let value = json_body(&headers, &body)?;
+    let value = body.value()?;
     if !value.is_object() {
         return Err(ApiError::new(
             Code::InvalidJson,
@@ -234,7 +291,7 @@ pub async fn configure(
         Ok(view(&host, &rec))
     })
     .await?;
-    Ok(Json(json!({ "data": data })).into_response())
+    Ok(Reply::json(&Data::of(Plugin(data))))
 }
 
 /// JSON numbers with no fraction written as floats (`50.0`) as integers, so that limits read
@@ -257,13 +314,28 @@ fn whole_numbers(v: Value) -> Value {
 
 /// Runs a plugin's export with the JSON object body as parameters; the artifacts come back
 /// base64-encoded.
+/// The parameters of an export: a JSON object, or nothing.
+pub struct ExportParams;
+
+impl Media for ExportParams {
+    const REQUIRED: bool = false;
+    fn content() -> Value {
+        json!({"application/json": {"schema": {
+            "type": "object",
+            "description": "The export's parameters, e.g. `{\"since\": \"2026-11-01\"}`; which ones an export takes is up to the plugin (it answers 422 for what it cannot use).",
+            "additionalProperties": true,
+            "examples": [{"since": "2026-11-01"}],
+        }}})
+    }
+}
+
 pub async fn export(
     State(state): State<AppState>,
     caller: Caller,
-    Path((plugin, export)): Path<(String, String)>,
+    ApiPath(ExportPath { plugin, export }): ApiPath<ExportPath>,
     headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+    RawBody(body, ..): RawBody<ExportParams>,
+) -> Result<Reply<Data<ExportResult>>, ApiError> {
     if caller.role == Role::Reader {
         caller.require(Role::Editor)?;
     }
@@ -328,5 +400,7 @@ pub async fn export(
             })
         })
         .collect();
-    Ok(Json(json!({ "data": { "artifacts": data } })).into_response())
+    Ok(Reply::json(&Data::of(ExportResult(
+        json!({ "artifacts": data }),
+    ))))
 }
