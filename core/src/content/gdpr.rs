@@ -19,7 +19,7 @@ use crate::schema::ContentType;
 use crate::store::Tree;
 
 /// What an erasure did (counts only).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct ErasureReport {
     /// Entries of personal-data types deleted with all their versions.
     pub entries_deleted: usize,

@@ -17,8 +17,10 @@ pub struct ImportLine {
 }
 
 /// The problems of one rejected line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct LineError {
+    /// The line number (counted from `first_line`).
+    #[schemars(range(min = 1))]
     pub line: usize,
     pub errors: Vec<FieldError>,
 }
@@ -46,9 +48,38 @@ impl ContentService {
         ty: &str,
         lines: impl IntoIterator<Item = ImportLine>,
         chunk_size: usize,
+        on_progress: impl FnMut(ImportProgress),
+    ) -> ContentResult<ImportReport> {
+        self.import_as(ty, lines, chunk_size, None, on_progress)
+    }
+
+    /// [`import`](Self::import) on behalf of `actor` (a token id): each chunk's entries are
+    /// committed together with one audit record of the chunk (`entry.import`, with the counts
+    /// and lines), so that the log and the store never disagree; an import that stores nothing
+    /// is audited on its own.
+    pub fn import_as(
+        &self,
+        ty: &str,
+        lines: impl IntoIterator<Item = ImportLine>,
+        chunk_size: usize,
+        actor: Option<&str>,
         mut on_progress: impl FnMut(ImportProgress),
     ) -> ContentResult<ImportReport> {
         let ct = self.content_type(ty)?.clone();
+        let mut committed = false;
+        let import_audit = |imported: usize, rejected: usize, lines: Option<(usize, usize)>| {
+            actor.map(|actor| {
+                let mut a = crate::auth::AuditRecord::draft(actor, "entry.import");
+                a.ty = Some(ct.name.clone());
+                a.detail = Some(match lines {
+                    Some((first, last)) => {
+                        format!("{imported} imported, {rejected} rejected (lines {first}–{last})")
+                    }
+                    None => format!("{imported} imported, {rejected} rejected"),
+                });
+                a
+            })
+        };
         let mut report = ImportReport::default();
         let mut chunk: Vec<(usize, NewEntry, String)> = Vec::with_capacity(chunk_size);
         let mut last_line = 0;
@@ -57,11 +88,12 @@ impl ContentService {
                          last_line: usize|
          -> ContentResult<()> {
             let now = Utc::now();
+            let first_line = chunk.first().map_or(last_line, |(l, ..)| *l);
             let rejected = self.commit_plan(|plan| {
                 let mut rejected = Vec::new();
                 for (line, new, id) in chunk.iter() {
                     let mut errors = Vec::new();
-                    self.plan_create(plan, &ct, new, id, None, now, &mut errors)?;
+                    self.plan_create(plan, &ct, new, id, actor, now, &mut errors)?;
                     if !errors.is_empty() {
                         rejected.push(LineError {
                             line: *line,
@@ -69,8 +101,15 @@ impl ContentService {
                         });
                     }
                 }
+                // One record for the chunk, in its batch (not one per entry).
+                plan.audit = import_audit(
+                    chunk.len() - rejected.len(),
+                    rejected.len(),
+                    Some((first_line, last_line)),
+                );
                 Ok(rejected)
             })?;
+            committed = true;
             report.imported += chunk.len() - rejected.len();
             report.errors.extend(rejected);
             chunk.clear();
@@ -109,6 +148,14 @@ impl ContentService {
         }
         if !chunk.is_empty() {
             flush(&mut chunk, &mut report, last_line)?;
+        }
+        drop(flush);
+        if !committed && let Some(record) = import_audit(0, report.errors.len(), None) {
+            // Nothing was stored; the attempt is audited all the same.
+            self.commit_plan(|plan| {
+                plan.audit = Some(record.clone());
+                Ok(())
+            })?;
         }
         report.errors.sort_by_key(|e| e.line);
         Ok(report)

@@ -2,16 +2,39 @@
 
 use super::Code;
 use axum::extract::State;
-use serde_json::{Value, json};
 
 use super::params::blocking;
 use super::typed::{
-    ApiPath, ApiQuery, Data, DataSubject, DataSubjectExport, ErasureResult, FeedQuery, JsonBody,
-    NewToken, Page, Reply, TokenPath,
+    ApiPath, ApiQuery, Data, DataSubjectExport, FeedQuery, JsonBody, Page, Reply, TokenPath,
 };
 use super::{ApiError, AppState};
 use crate::auth::{AuditRecord, IssuedToken, TokenInfo};
 use crate::auth::{Caller, Role, parse_duration};
+
+/// A token to issue. Other keys are ignored.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+pub struct NewToken {
+    /// What the token may do.
+    pub role: Role,
+    /// How long the token is valid: `never`, or a whole number from 1 with unit d, h, m or s
+    /// (e.g. `90d`, `12h`) up to 36500 days (100 years). Default `90d`.
+    #[schemars(regex(pattern = super::openapi::EXPIRES_PATTERN), example = &"90d")]
+    pub expires: Option<String>,
+    /// A note to recognise the token by.
+    #[schemars(example = &"Website build")]
+    pub label: Option<String>,
+    /// The person the token belongs to (shown in history, queue and audit).
+    #[schemars(example = &"Anna Wendt")]
+    pub name: Option<String>,
+    /// The person's e-mail address: two tokens with one address are one person to the
+    /// four-eyes rule.
+    #[schemars(
+        regex(pattern = r"^[^\s@]*@[^\s]*$"),
+        length(max = 254),
+        example = &"anna.wendt@example.org"
+    )]
+    pub email: Option<String>,
+}
 
 pub async fn create_token(
     State(state): State<AppState>,
@@ -19,20 +42,15 @@ pub async fn create_token(
     body: JsonBody<NewToken>,
 ) -> Result<Reply<Data<IssuedToken>, 201>, ApiError> {
     caller.require(Role::Admin)?;
-    let v = body.value()?;
-    let role = v.get("role").and_then(Value::as_str).ok_or_else(|| {
-        ApiError::new(
-            Code::InvalidRequest,
-            "role is required: admin, editor, reviewer or reader",
-        )
-    })?;
-    let role = Role::parse(role)?;
-    let expires = parse_duration(v.get("expires").and_then(Value::as_str).unwrap_or("90d"))?;
-    let label = v.get("label").and_then(Value::as_str).map(String::from);
-    let person = crate::auth::Person {
-        name: v.get("name").and_then(Value::as_str).map(String::from),
-        email: v.get("email").and_then(Value::as_str).map(String::from),
-    };
+    let NewToken {
+        role,
+        expires,
+        label,
+        name,
+        email,
+    } = body.read()?;
+    let expires = parse_duration(expires.as_deref().unwrap_or("90d"))?;
+    let person = crate::auth::Person { name, email };
     let issued = blocking(move || {
         let mut a = AuditRecord::draft(&caller.token_id, "token.create");
         a.detail = Some(format!("role {}", role.name()));
@@ -89,20 +107,25 @@ pub async fn audit(
     }))
 }
 
+/// The person a data-subject request is about. Other keys are ignored.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+pub struct DataSubject {
+    /// Their e-mail address (spaces around it are ignored; it must contain `@`).
+    #[schemars(regex(pattern = "@"), example = &"person@example.org")]
+    pub email: String,
+}
+
 /// The address a data-subject request is about.
 fn subject_email(body: &JsonBody<DataSubject>) -> Result<String, ApiError> {
-    let v = body.value()?;
-    v.get("email")
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|e| e.contains('@'))
-        .map(String::from)
-        .ok_or_else(|| {
-            ApiError::new(
-                Code::InvalidEmail,
-                "send {\"email\": \"person@example.org\"}: the address the request is about",
-            )
-        })
+    let email = body.read()?.email;
+    let email = email.trim();
+    if !email.contains('@') {
+        return Err(ApiError::new(
+            Code::InvalidEmail,
+            "send {\"email\": \"person@example.org\"}: the address the request is about",
+        ));
+    }
+    Ok(email.to_string())
 }
 
 /// `POST /api/v1/admin/gdpr/export` `{"email"}`: everything stored about that person (Art. 15).
@@ -125,6 +148,14 @@ pub async fn gdpr_export(
     })
     .await?;
     Ok(Reply::json(&Data::of(DataSubjectExport(data))))
+}
+
+/// What an erasure (GDPR Art. 17) removed.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct ErasureResult {
+    pub erasure: crate::content::ErasureReport,
+    /// Mails to the address removed from the outbox.
+    pub outbox_mails_deleted: usize,
 }
 
 /// `POST /api/v1/admin/gdpr/erase` `{"email"}`: erases that person from current entries, every
@@ -157,8 +188,11 @@ pub async fn gdpr_erase(
                 }
             }
         }
-        Ok(json!({ "erasure": report, "outbox_mails_deleted": mails }))
+        Ok(ErasureResult {
+            erasure: report,
+            outbox_mails_deleted: mails,
+        })
     })
     .await?;
-    Ok(Reply::json(&Data::of(ErasureResult(data))))
+    Ok(Reply::json(&Data::of(data)))
 }

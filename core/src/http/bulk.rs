@@ -20,12 +20,41 @@ use serde_json::{Value, json};
 
 use super::params::{self, blocking};
 use super::typed::{
-    ApiPath, ApiQuery, Data, ImportReport, Media, Ndjson, NdjsonLines, NoQuery, QueryParams, Raw,
-    RawBody, Reply, TypePath, TypeSchema, TypeSummary,
+    ApiPath, ApiQuery, Data, Media, Ndjson, NdjsonLines, NoQuery, QueryParams, Raw, RawBody, Reply,
+    TypePath,
 };
 use super::{ApiError, AppState};
 use crate::auth::{AuditRecord, Caller, Role};
 use crate::content::ImportLine;
+
+/// A content type this server knows.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct TypeSummary {
+    pub name: String,
+    /// The schema's title (null when it has none).
+    pub title: Value,
+    /// The schema's description (null when it has none).
+    pub description: Value,
+    /// Personal types hold personal data throughout: never delivered, admin-only export.
+    pub personal: bool,
+}
+
+/// A content type's JSON Schema (draft 2020-12) with Verbund's `x-verbund` annotations and
+/// its `$ref`s to shared definitions resolved.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct TypeSchema {
+    pub name: String,
+    pub personal: bool,
+    pub schema: serde_json::Map<String, Value>,
+}
+
+/// What an import did: lines stored, and each rejected line with its problems.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct ImportReport {
+    pub imported: usize,
+    pub rejected: usize,
+    pub errors: Vec<crate::content::LineError>,
+}
 
 /// The content types this server knows.
 pub async fn schemas(State(state): State<AppState>) -> Reply<Data<Vec<TypeSummary>>> {
@@ -33,13 +62,11 @@ pub async fn schemas(State(state): State<AppState>) -> Reply<Data<Vec<TypeSummar
         .content
         .schemas()
         .types()
-        .map(|ct| {
-            TypeSummary(json!({
-                "name": ct.name,
-                "title": ct.schema["title"],
-                "description": ct.schema["description"],
-                "personal": !ct.is_public(),
-            }))
+        .map(|ct| TypeSummary {
+            name: ct.name.clone(),
+            title: ct.schema["title"].clone(),
+            description: ct.schema["description"].clone(),
+            personal: !ct.is_public(),
         })
         .collect();
     Reply::json(&Data::of(types))
@@ -51,11 +78,15 @@ pub async fn schema(
     ApiPath(TypePath { ty }): ApiPath<TypePath>,
 ) -> Result<Reply<Data<TypeSchema>>, ApiError> {
     let ct = state.content.content_type(&ty)?;
-    Ok(Reply::json(&Data::of(TypeSchema(json!({
-        "name": ct.name,
-        "personal": !ct.is_public(),
-        "schema": state.content.schemas().resolved_schema(&ct.name),
-    })))))
+    let schema = match state.content.schemas().resolved_schema(&ct.name) {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    Ok(Reply::json(&Data::of(TypeSchema {
+        name: ct.name.clone(),
+        personal: !ct.is_public(),
+        schema,
+    })))
 }
 
 fn require_type_access(state: &AppState, caller: &Caller, ty: &str) -> Result<(), ApiError> {
@@ -128,28 +159,17 @@ pub async fn import(
             line: first_line.saturating_add(i),
             text: l.to_string(),
         });
-        let report = state.content.import(&ty, lines, 500, |_| {})?;
-        let mut a = AuditRecord::draft(&caller.token_id, "entry.import");
-        a.ty = Some(ty.clone());
-        a.detail = Some(format!(
-            "{} imported, {} rejected",
-            report.imported,
-            report.errors.len()
-        ));
-        state.auth.audit(a)?;
+        let report = state
+            .content
+            .import_as(&ty, lines, 500, Some(&caller.token_id), |_| {})?;
         Ok(report)
     })
     .await?;
-    let errors: Vec<Value> = report
-        .errors
-        .iter()
-        .map(|e| json!({ "line": e.line, "errors": e.errors }))
-        .collect();
-    Ok(Reply::json(&Data::of(ImportReport(json!({
-        "imported": report.imported,
-        "rejected": errors.len(),
-        "errors": errors,
-    })))))
+    Ok(Reply::json(&Data::of(ImportReport {
+        imported: report.imported,
+        rejected: report.errors.len(),
+        errors: report.errors,
+    })))
 }
 
 pub async fn export(

@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::params::{self, blocking};
 use super::typed::{
     AnyCreate, AnyEntry, AnyReplace, ApiPath, ApiQuery, Data, EntryPath, IfMatch, JsonBody,
-    MergePatchBody, NoContent, Page, QueryParams, Reply, TransitionDoc, TypePath,
+    MergePatchBody, NoContent, Page, QueryParams, Reply, TypePath,
 };
 use super::{ApiError, AppState};
 use crate::auth::{Caller, Role};
@@ -479,19 +479,60 @@ pub async fn revisions(
     Ok(Reply::json(&Data::of(data)))
 }
 
+/// A state change, by target state (`to`) or by the name of a transition of the type's
+/// workflow (`transition`, which wins when both are given). Default workflow: draft →
+/// published | archived; published → published (publish the current version) | draft |
+/// archived; archived → draft | published. Plugins may govern a type with their own workflow
+/// (e.g. review, approve). Other keys are ignored; `null` is not a value here.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[schemars(extend("anyOf" = [{"required": ["to"]}, {"required": ["transition"]}]))]
+pub struct TransitionBody {
+    /// The state to go to.
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(transform = no_default, with = "String", example = &"published")]
+    pub to: Option<String>,
+    /// The name of the transition to take.
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(transform = no_default, with = "String", example = &"publish")]
+    pub transition: Option<String>,
+    /// A note on the change, kept in the history. Some transitions need one (422 otherwise).
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(transform = no_default, with = "String")]
+    pub comment: Option<String>,
+    /// When to take the transition (RFC 3339, e.g. `2026-12-24T08:00:00+01:00`): a future time
+    /// schedules it (the entry shows `scheduled`), a past one means now.
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(transform = no_default, with = "chrono::DateTime<chrono::Utc>")]
+    pub at: Option<String>,
+}
+
+/// Drops `"default": null` from a member that may be absent but is never `null`.
+fn no_default(schema: &mut schemars::Schema) {
+    schema.remove("default");
+}
+
+/// An optional member that, when present, is a string (not `null`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    <String as serde::Deserialize>::deserialize(d).map(Some)
+}
+
 pub async fn transition(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(EntryPath { ty, id }): ApiPath<EntryPath>,
-    body: JsonBody<TransitionDoc>,
+    body: JsonBody<TransitionBody>,
 ) -> Result<Reply<Data<AnyEntry>>, ApiError> {
     if caller.role == Role::Reader {
         caller.require(Role::Editor)?;
     }
     require_type(&state, &caller, &ty)?;
-    let value = body.value()?;
-    let text = |k: &str| value.get(k).and_then(Value::as_str).map(String::from);
-    let wanted = match (text("transition"), text("to")) {
+    let TransitionBody {
+        to,
+        transition,
+        comment,
+        at,
+    } = body.read()?;
+    let wanted = match (transition, to) {
         (Some(name), _) => crate::workflow::Wanted::Name(name),
         (None, Some(to)) => crate::workflow::Wanted::To(to),
         (None, None) => {
@@ -503,7 +544,7 @@ pub async fn transition(
             }));
         }
     };
-    let at = match text("at") {
+    let at = match at {
         None => None,
         Some(t) => Some(
             chrono::DateTime::parse_from_rfc3339(&t)
@@ -522,7 +563,7 @@ pub async fn transition(
     };
     let req = crate::content::TransitionRequest {
         wanted,
-        comment: text("comment"),
+        comment,
         at,
         role: Some(caller.role.name().to_string()),
     };

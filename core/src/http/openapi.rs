@@ -46,7 +46,7 @@ const LOCALE_PATTERN: &str = "^[a-z]{2}(-[A-Z]{2})?$";
 
 /// Token lifetimes `parse_duration` accepts: `never`, or 1 up to 36500 days written in d, h, m
 /// or s (leading zeros allowed).
-const EXPIRES_PATTERN: &str = concat!(
+pub(super) const EXPIRES_PATTERN: &str = concat!(
     "^(?:never",
     "|0*(?:[1-9][0-9]{0,3}|[12][0-9]{4}|3[0-5][0-9]{3}|36[0-4][0-9]{2}|36500)d",
     "|0*(?:[1-9][0-9]{0,4}|[1-7][0-9]{5}|8[0-6][0-9]{4}|87[0-5][0-9]{3}|876000)h",
@@ -801,108 +801,6 @@ fn api_schemas() -> Vec<(&'static str, Value)> {
             }),
         ),
         (
-            "NewToken",
-            json!({
-                "type": "object",
-                "description": "A token to issue. Other keys are ignored.",
-                "required": ["role"],
-                "properties": {
-                    "role": schema_ref("Role"),
-                    "expires": {
-                        "description": "How long the token is valid: `never`, or a whole number from 1 with unit d, h, m or s (e.g. `90d`, `12h`) up to 36500 days (100 years). Default `90d`; a value that is not a string is ignored.",
-                        "pattern": EXPIRES_PATTERN,
-                        "examples": ["90d", "never"],
-                    },
-                    "label": {
-                        "description": "A note to recognise the token by (a string; other values are ignored).",
-                        "examples": ["website build"],
-                    },
-                    "name": {
-                        "description": "The name of the person the token belongs to (a string; other values are ignored).",
-                        "examples": ["Anna Wendt"],
-                    },
-                    "email": {
-                        "description": "The person's e-mail address (a string; other values are ignored): tokens with the same address are one person, and four-eyes review compares people.",
-                        "anyOf": [
-                            {"type": "string", "pattern": "^[^\\s@]*@[^\\s]*$", "maxLength": 254},
-                            {"not": {"type": "string"}}
-                        ],
-                        "examples": ["anna.wendt@example.org"],
-                    },
-                },
-            }),
-        ),
-        (
-            "Transition",
-            json!({
-                "type": "object",
-                "description": "A state change, by target state (`to`) or by the name of a transition of the type's workflow (`transition`, which wins when both are strings). Default workflow: draft → published | archived; published → published (publish the current version) | draft | archived; archived → draft | published. Plugins may govern a type with their own workflow (e.g. review, approve). Other keys are ignored.",
-                "anyOf": [
-                    {"required": ["to"], "properties": {"to": {"type": "string"}}},
-                    {"required": ["transition"], "properties": {"transition": {"type": "string"}}},
-                ],
-                "properties": {
-                    "to": {"description": "The state to go to (a string; other values are ignored).", "examples": ["published", "draft", "archived"]},
-                    "transition": {"description": "The name of the transition to take (a string; other values are ignored).", "examples": ["publish", "approve"]},
-                    "comment": {"description": "A note on the change, kept in the history (a string; other values are ignored). Some transitions need one (422 otherwise)."},
-                    "at": {
-                        "format": "date-time",
-                        "description": "When to take the transition (RFC 3339, e.g. `2026-12-24T08:00:00+01:00`): a future time schedules it (the entry shows `scheduled`), a past one means now. A value that is not a string is ignored.",
-                    },
-                },
-            }),
-        ),
-        (
-            "TypeSummary",
-            json!({
-                "type": "object",
-                "description": "A content type this server knows.",
-                "required": ["name", "personal"],
-                "properties": {
-                    "name": {"type": "string"},
-                    "title": {"description": "The schema's title (null when it has none)."},
-                    "description": {"description": "The schema's description (null when it has none)."},
-                    "personal": {"type": "boolean", "description": "Personal types hold personal data throughout: never delivered, admin-only export."},
-                },
-            }),
-        ),
-        (
-            "TypeSchema",
-            json!({
-                "type": "object",
-                "description": "A content type's JSON Schema (draft 2020-12) with Verbund's `x-verbund` annotations and its `$ref`s to shared definitions resolved.",
-                "required": ["name", "personal", "schema"],
-                "properties": {
-                    "name": {"type": "string"},
-                    "personal": {"type": "boolean"},
-                    "schema": {"type": "object"},
-                },
-            }),
-        ),
-        (
-            "ImportReport",
-            json!({
-                "type": "object",
-                "description": "What an import did: lines stored, and each rejected line with its problems.",
-                "required": ["imported", "rejected", "errors"],
-                "properties": {
-                    "imported": {"type": "integer", "minimum": 0},
-                    "rejected": {"type": "integer", "minimum": 0},
-                    "errors": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["line", "errors"],
-                            "properties": {
-                                "line": {"type": "integer", "minimum": 1, "description": "The line number (counted from `first_line`)."},
-                                "errors": {"type": "array", "items": schema_ref("FieldError")},
-                            },
-                        },
-                    },
-                },
-            }),
-        ),
-        (
             "Grant",
             json!({
                 "type": "object",
@@ -1071,17 +969,6 @@ fn api_schemas() -> Vec<(&'static str, Value)> {
             }),
         ),
         (
-            "DataSubject",
-            json!({
-                "type": "object",
-                "description": "The person a data-subject request is about, by e-mail address (spaces around it are ignored; it must contain `@`). Other keys are ignored.",
-                "required": ["email"],
-                "properties": {
-                    "email": {"type": "string", "pattern": "@", "examples": ["person@example.org"]},
-                },
-            }),
-        ),
-        (
             "DataSubjectExport",
             json!({
                 "type": "object",
@@ -1107,27 +994,6 @@ fn api_schemas() -> Vec<(&'static str, Value)> {
                         },
                     },
                     "note": {"type": "string"},
-                },
-            }),
-        ),
-        (
-            "ErasureResult",
-            json!({
-                "type": "object",
-                "description": "What an erasure (GDPR Art. 17) removed.",
-                "required": ["erasure", "outbox_mails_deleted"],
-                "properties": {
-                    "erasure": {
-                        "type": "object",
-                        "required": ["entries_deleted", "versions_deleted", "entries_cleaned", "versions_cleaned"],
-                        "properties": {
-                            "entries_deleted": {"type": "integer", "minimum": 0, "description": "Entries of personal types deleted with all their versions."},
-                            "versions_deleted": {"type": "integer", "minimum": 0},
-                            "entries_cleaned": {"type": "integer", "minimum": 0, "description": "Entries of other types whose personal fields were removed."},
-                            "versions_cleaned": {"type": "integer", "minimum": 0},
-                        },
-                    },
-                    "outbox_mails_deleted": {"type": "integer", "minimum": 0, "description": "Mails to the address removed from the outbox."},
                 },
             }),
         ),

@@ -564,7 +564,7 @@ fn admin_routes() -> ApiRouter<AppState> {
                         },
                     }),
                 )
-                .problem(422, "No or an unknown role, or an expiry that is not a duration (invalid_request).")
+                .problem(422, "No or an unknown role, a value of the wrong type, or an expiry that is not a duration (invalid_request).")
             })
             .get_with(admin::list_tokens, |op| {
                 op.doc(
@@ -625,6 +625,7 @@ fn admin_routes() -> ApiRouter<AppState> {
                 )
                 .says(200, "The export.")
                 .problem(400, SUBJECT)
+                .problem(422, "The body is not a data-subject request: no `email`, or not a string (invalid_request).")
             }),
         )
         .api_route(
@@ -638,6 +639,7 @@ fn admin_routes() -> ApiRouter<AppState> {
                 )
                 .says(200, "What was erased.")
                 .problem(400, SUBJECT)
+                .problem(422, "The body is not a data-subject request: no `email`, or not a string (invalid_request).")
             }),
         )
 }

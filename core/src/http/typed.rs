@@ -751,22 +751,6 @@ document_schema!(
     ChangeEvent
 );
 document_schema!(
-    /// A state change of an entry.
-    Transition
-);
-document_schema!(
-    /// A content type this server knows.
-    TypeSummary
-);
-document_schema!(
-    /// A content type's JSON Schema.
-    TypeSchema
-);
-document_schema!(
-    /// What an import did.
-    ImportReport
-);
-document_schema!(
     /// A newsletter sign-up.
     SignUp
 );
@@ -775,20 +759,8 @@ document_schema!(
     NewsletterStatus
 );
 document_schema!(
-    /// The person a data-subject request is about.
-    DataSubject
-);
-document_schema!(
     /// Everything stored about a person.
     DataSubjectExport
-);
-document_schema!(
-    /// What an erasure removed.
-    ErasureResult
-);
-document_schema!(
-    /// A token to issue.
-    NewToken
 );
 document_schema!(
     /// An installed plugin.
@@ -810,8 +782,6 @@ document_schema!(
     /// The artifacts of a plugin export.
     ExportResult
 );
-/// The body of a transition (see [`Transition`]).
-pub type TransitionDoc = Transition;
 
 impl<'de> serde::Deserialize<'de> for MergePatch {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
