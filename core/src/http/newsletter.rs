@@ -19,8 +19,8 @@ use serde_json::json;
 
 use super::params::{self, blocking};
 use super::typed::{
-    ApiQuery, BodyDoc, Html as HtmlPage, JsonBody, Media, NewsletterStatus, QueryParams, Raw,
-    Reply, SignUp as SignUpDoc,
+    ApiQuery, BodyDoc, Html as HtmlPage, JsonBody, Media, QueryParams, Raw, Reply,
+    SignUp as SignUpDoc,
 };
 use super::{ApiError, AppState};
 use crate::newsletter::{self, NewsletterError, SignUp};
@@ -57,7 +57,7 @@ fn settings(state: &AppState) -> Result<newsletter::MailSettings, ApiError> {
 #[derive(schemars::JsonSchema)]
 pub struct LinkQuery {
     /// The signed token of the link in the e-mail (`payload.key-id.signature`, payload and signature base64url). Missing: 400 missing_token; changed, incomplete or for another purpose: 400 invalid_link; expired: 410 link_expired.
-    #[schemars(regex(pattern = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"))]
+    #[schemars(regex(pattern = super::openapi::LINK_TOKEN_PATTERN))]
     pub token: String,
 }
 
@@ -77,6 +77,37 @@ pub struct PageQuery {
 impl QueryParams for PageQuery {
     fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
         token_param(raw).map(|token| PageQuery { token })
+    }
+}
+
+/// Where a sign-up stands, as JSON.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct NewsletterStatus {
+    pub data: StatusBody,
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct StatusBody {
+    pub status: Status,
+    /// What to do next, for people.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'static str>,
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    CheckYourMail,
+    ConfirmationPending,
+    Confirmed,
+    Unsubscribed,
+}
+
+impl NewsletterStatus {
+    fn new(status: Status, message: Option<&'static str>) -> Self {
+        NewsletterStatus {
+            data: StatusBody { status, message },
+        }
     }
 }
 
@@ -169,10 +200,12 @@ pub async fn subscribe(
         Ok(())
     })
     .await?;
-    Ok(Reply::json(&NewsletterStatus(json!({ "data": {
-        "status": "check_your_mail",
-        "message": "Fast geschafft: Bitte bestätigen Sie Ihre Anmeldung über den Link in der E-Mail, die wir gerade an diese Adresse geschickt haben."
-    }}))))
+    Ok(Reply::json(&NewsletterStatus::new(
+        Status::CheckYourMail,
+        Some(
+            "Fast geschafft: Bitte bestätigen Sie Ihre Anmeldung über den Link in der E-Mail, die wir gerade an diese Adresse geschickt haben.",
+        ),
+    )))
 }
 
 fn invalid_confirm_page(e: NewsletterError) -> Response {
@@ -198,10 +231,10 @@ pub async fn confirm_page(
     let checked = token.clone();
     let result = blocking(move || Ok(newsletter::check_confirm(&state.content, &checked))).await?;
     let res = match (result, json) {
-        (Ok(()), true) => Ok(Json(json!({ "data": {
-            "status": "confirmation_pending",
-            "message": "POST to this URL to confirm"
-        }}))
+        (Ok(()), true) => Ok(Json(NewsletterStatus::new(
+            Status::ConfirmationPending,
+            Some("POST to this URL to confirm"),
+        ))
         .into_response()),
         (Ok(()), false) => {
             let form = format!(
@@ -229,7 +262,7 @@ pub async fn confirm(
     let json = wants_json(&headers);
     let result = blocking(move || Ok(newsletter::confirm(&state.content, &token))).await?;
     let res = match (result, json) {
-        (Ok(_), true) => Ok(Json(json!({ "data": { "status": "confirmed" } })).into_response()),
+        (Ok(_), true) => Ok(Json(NewsletterStatus::new(Status::Confirmed, None)).into_response()),
         (Ok(_), false) => Ok(page(
             "Anmeldung bestätigt",
             "Vielen Dank! Ihre Anmeldung zum Newsletter ist bestätigt. Abmelden können Sie sich jederzeit über den Link in jeder Ausgabe.",
@@ -269,7 +302,7 @@ pub async fn unsubscribe(
     let json = wants_json(&headers);
     blocking(move || Ok(newsletter::unsubscribe(&state.content, &token)?)).await?;
     let res = if json {
-        Json(json!({ "data": { "status": "unsubscribed" } })).into_response()
+        Json(NewsletterStatus::new(Status::Unsubscribed, None)).into_response()
     } else {
         page(
             "Abgemeldet",

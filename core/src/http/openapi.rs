@@ -61,10 +61,10 @@ const IF_MATCH_PATTERN: &str = "^[ \\t]*(?:W/)*\"*\\+?0*[0-9]{1,19}\"*[ \\t]*$";
 
 /// Grants as `POST /api/v1/admin/plugins?grant=` takes them: comma-separated `read:TYPE` or
 /// `read:TYPE+personal`, blank items skipped.
-const GRANT_PATTERN: &str = "^[ \\t]*(?:read:[a-z0-9_]+(?:\\+personal)?)?[ \\t]*(?:,[ \\t]*(?:read:[a-z0-9_]+(?:\\+personal)?)?[ \\t]*)*$";
+pub(super) const GRANT_PATTERN: &str = "^[ \\t]*(?:read:[a-z0-9_]+(?:\\+personal)?)?[ \\t]*(?:,[ \\t]*(?:read:[a-z0-9_]+(?:\\+personal)?)?[ \\t]*)*$";
 
 /// Newsletter link tokens: `base64url(payload).base64url(signature)`.
-const LINK_TOKEN_PATTERN: &str = "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$";
+pub(super) const LINK_TOKEN_PATTERN: &str = "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$";
 
 /// The OpenAPI 3.1.0 document of the whole API, with the content types of `schemas`.
 pub fn document(schemas: &SchemaRegistry) -> Value {
@@ -952,23 +952,6 @@ fn api_schemas() -> Vec<(&'static str, Value)> {
             }),
         ),
         (
-            "NewsletterStatus",
-            json!({
-                "type": "object",
-                "required": ["data"],
-                "properties": {
-                    "data": {
-                        "type": "object",
-                        "required": ["status"],
-                        "properties": {
-                            "status": {"type": "string", "enum": ["check_your_mail", "confirmation_pending", "confirmed", "unsubscribed"]},
-                            "message": {"type": "string"},
-                        },
-                    },
-                },
-            }),
-        ),
-        (
             "DataSubjectExport",
             json!({
                 "type": "object",
@@ -1250,62 +1233,6 @@ fn specialize(item: &Value, ct: &ContentType, public: &BTreeSet<&str>) -> Value 
 
 fn parameters(types: &[&ContentType]) -> Value {
     let mut params = json!({
-        "IdOrSlug": {
-            "name": "id_or_slug", "in": "path", "required": true,
-            "description": "The entry's id, or its slug in the requested locale.",
-            "schema": {"type": "string", "minLength": 1},
-        },
-        "EntryId": {
-            "name": "id", "in": "path", "required": true,
-            "description": "The entry's id (GET also takes a slug in locale `de`).",
-            "schema": {"type": "string", "minLength": 1},
-        },
-        "TokenId": {
-            "name": "id", "in": "path", "required": true,
-            "description": "The token's id (not the secret).",
-            "schema": {"type": "string", "minLength": 1},
-        },
-        "Limit100": {
-            "name": "limit", "in": "query",
-            "description": "Page size (400 invalid_limit outside 1–100).",
-            "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
-        },
-        "Limit1000": {
-            "name": "limit", "in": "query",
-            "description": "How many records to scan at most (400 invalid_limit outside 1–1000).",
-            "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
-        },
-        "Since": {
-            "name": "since", "in": "query",
-            "description": "Return what comes after this sequence number (`meta.next_since` of the previous page).",
-            "schema": {"type": "integer", "minimum": 0, "maximum": u64::MAX, "default": 0},
-        },
-        "Cursor": {
-            "name": "cursor", "in": "query",
-            "description": "Opaque: `meta.next_cursor` of the previous page, with the same other parameters (400 invalid_cursor otherwise).",
-            "schema": {"type": "string"},
-        },
-        "ManageCursor": {
-            "name": "cursor", "in": "query",
-            "description": "`meta.next_cursor` of the previous page (the id to continue after).",
-            "schema": {"type": "string"},
-        },
-        "Locale": {
-            "name": "locale", "in": "query",
-            "description": "The locale of the entries, e.g. `de` (default) or `en`.",
-            "schema": {"type": "string", "default": "de"},
-        },
-        "Preview": {
-            "name": "preview", "in": "query",
-            "description": "`true` returns the current version (a draft, too) instead of the published one; needs a token (reader role or above). Any other value means false. Preview responses are `Cache-Control: private, no-store` and have no ETag.",
-            "schema": {"type": "string"},
-            "examples": {"preview": {"value": "true"}},
-        },
-        "State": {
-            "name": "state", "in": "query",
-            "description": "Only entries in this state, e.g. draft, published or archived.",
-            "schema": {"type": "string"},
-        },
         "IfNoneMatch": {
             "name": "If-None-Match", "in": "header",
             "description": "ETags the client has; a match (or `*`) answers 304 Not Modified.",
@@ -1316,45 +1243,6 @@ fn parameters(types: &[&ContentType]) -> Value {
             "description": "The version edited, as returned in the entry's ETag, e.g. `\"3\"`. Missing: 428 precondition_required; not a version: 400 invalid_if_match; stale: 409 version_conflict.",
             "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
             "examples": {"version": {"value": "\"1\""}},
-        },
-        "PluginName": {
-            "name": "name", "in": "path", "required": true,
-            "description": "The name of an installed plugin (see GET /api/v1/admin/plugins).",
-            "schema": {"type": "string", "minLength": 1},
-        },
-        "ExportPlugin": {
-            "name": "plugin", "in": "path", "required": true,
-            "description": "The name of an installed plugin with exports.",
-            "schema": {"type": "string", "minLength": 1},
-            "examples": {"newsletter": {"value": "newsletter-export"}},
-        },
-        "ExportName": {
-            "name": "export", "in": "path", "required": true,
-            "description": "One of the plugin's exports (see `exports` of GET /api/v1/admin/plugins/{name}).",
-            "schema": {"type": "string", "minLength": 1},
-            "examples": {"issue": {"value": "issue"}},
-        },
-        "LinkToken": {
-            "name": "token", "in": "query", "required": true,
-            "description": "The signed token of the link in the e-mail (`payload.key-id.signature`, payload and signature base64url). Missing: 400 missing_token; changed, incomplete or for another purpose: 400 invalid_link; expired: 410 link_expired.",
-            "schema": {"type": "string", "pattern": LINK_TOKEN_PATTERN},
-        },
-        "FirstLine": {
-            "name": "first_line", "in": "query",
-            "description": "The number of the body's first line, for error reports when a big file is sent in parts (400 invalid_parameter unless a whole number from 1).",
-            "schema": {"type": "integer", "minimum": 1, "maximum": u64::MAX, "default": 1},
-        },
-        "Grant": {
-            "name": "grant", "in": "query", "style": "form", "explode": true,
-            "description": "What to grant: `read:TYPE` or `read:TYPE+personal`, repeated or comma-separated (400 invalid_grant otherwise). Without any, the plugin gets everything it asks for; with some, only those (and only what it asks for).",
-            "schema": {"type": "array", "items": {"type": "string", "pattern": GRANT_PATTERN}},
-            "examples": {"story": {"value": ["read:story"]}},
-        },
-        "DryRun": {
-            "name": "dry_run", "in": "query",
-            "description": "`true` or `1`: check the component and report what an install would do, without installing. Any other value means false.",
-            "schema": {"type": "string"},
-            "examples": {"dry": {"value": "true"}},
         },
     });
     if let Some(m) = params.as_object_mut() {

@@ -118,12 +118,7 @@ pub struct InstallQuery {
 #[allow(dead_code)] // Only describes the query value.
 #[derive(schemars::JsonSchema)]
 #[schemars(inline)]
-struct GrantList(
-    #[schemars(regex(
-        pattern = r"^[ \t]*(?:read:[a-z0-9_]+(?:\+personal)?)?[ \t]*(?:,[ \t]*(?:read:[a-z0-9_]+(?:\+personal)?)?[ \t]*)*$"
-    ))]
-    String,
-);
+struct GrantList(#[schemars(regex(pattern = super::openapi::GRANT_PATTERN))] String);
 
 impl QueryParams for InstallQuery {
     fn parse(raw: Option<&str>) -> Result<Self, ApiError> {

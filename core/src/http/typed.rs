@@ -755,10 +755,6 @@ document_schema!(
     SignUp
 );
 document_schema!(
-    /// Where a newsletter sign-up stands.
-    NewsletterStatus
-);
-document_schema!(
     /// Everything stored about a person.
     DataSubjectExport
 );
