@@ -201,17 +201,32 @@ pub fn verify(
     Ok(verify_payload(content, token, purpose)?.s)
 }
 
-/// A sign-up request from the public form.
-#[derive(Debug, Clone, Deserialize)]
+/// A newsletter sign-up from a website form. Unknown keys are refused (400 invalid_sign_up).
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignUp {
+    /// The address (spaces around it are ignored).
+    #[schemars(email, length(max = 254))]
     pub email: String,
+    /// The person's name, optional; blank means none.
     #[serde(default)]
+    #[schemars(length(max = 200))]
     pub name: Option<String>,
+    /// Topics of interest; absent means all topics.
     #[serde(default)]
+    #[schemars(schema_with = "topics_schema")]
     pub topics: Option<Vec<String>>,
-    /// The version of the consent text the person agreed to (e.g. `2026-01`).
+    /// The version of the consent text the person agreed to.
+    #[schemars(length(min = 1, max = 50), example = &"2026-01")]
     pub consent_text_version: String,
+}
+
+/// The topics of `schemas/common.json` (a component of the OpenAPI document), or null.
+fn topics_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "anyOf": [{"$ref": "#/components/schemas/Common_topics"}, {"type": "null"}],
+        "description": "Topics of interest; absent means all topics.",
+    })
 }
 
 /// Where mails go and how links are built.

@@ -18,10 +18,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
 use super::params::{self, blocking};
-use super::typed::{
-    ApiQuery, BodyDoc, Html as HtmlPage, JsonBody, Media, QueryParams, Raw, Reply,
-    SignUp as SignUpDoc,
-};
+use super::typed::{ApiQuery, BodyDoc, Html as HtmlPage, JsonBody, Media, QueryParams, Raw, Reply};
 use super::{ApiError, AppState};
 use crate::newsletter::{self, NewsletterError, SignUp};
 
@@ -179,7 +176,7 @@ fn page(title: &str, text: &str, extra: &str) -> Html<String> {
 
 pub async fn subscribe(
     State(state): State<AppState>,
-    body: JsonBody<SignUpDoc>,
+    body: JsonBody<SignUp>,
 ) -> Result<Reply<NewsletterStatus, 202>, ApiError> {
     let settings = settings(&state)?;
     let value = body.value()?;

@@ -30,7 +30,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use crate::schema::{ContentType, RESERVED_FIELDS, SchemaRegistry};
+use crate::schema::{ContentType, FieldKind, RESERVED_FIELDS, SchemaRegistry};
 
 /// The shared definitions shipped with Verbund (not a content type, so not in the registry).
 const COMMON_JSON: &str = include_str!("../../../schemas/common.json");
@@ -934,24 +934,6 @@ fn api_schemas() -> Vec<(&'static str, Value)> {
             }),
         ),
         (
-            "SignUp",
-            json!({
-                "type": "object",
-                "description": "A newsletter sign-up from a website form. Unknown keys are refused (400 invalid_sign_up).",
-                "additionalProperties": false,
-                "required": ["email", "consent_text_version"],
-                "properties": {
-                    "email": {"type": "string", "format": "email", "maxLength": 254, "description": "The address (spaces around it are ignored)."},
-                    "name": {"type": ["string", "null"], "maxLength": 200, "description": "The person's name, optional; blank means none."},
-                    "topics": {
-                        "anyOf": [schema_ref("Common_topics"), {"type": "null"}],
-                        "description": "Topics of interest; absent means all topics.",
-                    },
-                    "consent_text_version": {"type": "string", "minLength": 1, "maxLength": 50, "description": "The version of the consent text the person agreed to.", "examples": ["2026-01"]},
-                },
-            }),
-        ),
-        (
             "DataSubjectExport",
             json!({
                 "type": "object",
@@ -1095,15 +1077,36 @@ fn regex_escape(name: &str) -> String {
 }
 
 /// A comma-separated list as the delivery handlers read it (items trimmed, blank items
-/// skipped), each item `prefix` then one of `names`.
-fn list_pattern(names: &BTreeSet<String>, prefix: &str) -> String {
+/// skipped), each item `prefix` then one of `names`, at most `max` items (the server's bound;
+/// blank items count here, so the pattern is never wider than the server).
+fn list_pattern(names: &BTreeSet<String>, prefix: &str, max: usize) -> String {
     if names.is_empty() {
         // Only blank items, which the server skips.
         return "^[ \\t,]*$".into();
     }
     let alternatives: Vec<String> = names.iter().map(|n| regex_escape(n)).collect();
     let item = format!("[ \\t]*(?:{prefix}(?:{}))?[ \\t]*", alternatives.join("|"));
-    format!("^{item}(?:,{item})*$")
+    format!("^{item}(?:,{item}){{0,{}}}$", max.saturating_sub(1))
+}
+
+/// The text a delivery filter takes for a field of `kind` (`filter[field]=value`): exactly what
+/// the server parses (numbers as Rust reads an `f64`, `true`/`false`, RFC 3339 instants or
+/// dates); other kinds compare as text.
+fn filter_value_schema(kind: FieldKind) -> Value {
+    match kind {
+        FieldKind::Number => json!({
+            "type": "string",
+            "pattern": "^[+-]?(?:[iI][nN][fF](?:[iI][nN][iI][tT][yY])?|[nN][aA][nN]|(?:[0-9]+(?:\\.[0-9]*)?|\\.[0-9]+)(?:[eE][+-]?[0-9]+)?)$",
+            "examples": ["3", "2.5"],
+        }),
+        FieldKind::Boolean => json!({"type": "string", "enum": ["true", "false"]}),
+        FieldKind::DateTime => json!({
+            "type": "string",
+            "anyOf": [{"format": "date-time"}, {"format": "date"}],
+            "examples": ["2026-11-22T09:00:00Z", "2026-11-22"],
+        }),
+        _ => json!({"type": "string"}),
+    }
 }
 
 /// The query parameters whose names depend on the content type, for `ct` (each content
@@ -1132,7 +1135,7 @@ fn type_parameters(ct: &ContentType) -> Vec<(String, Value)> {
         json!({
             "name": "fields", "in": "query",
             "description": format!("Comma-separated fields of {ty} to return (id, type, locale and version are always included): metadata and its non-personal fields. Another name is a 400 unknown_field."),
-            "schema": {"type": "string", "pattern": list_pattern(&names.fields, "")},
+            "schema": {"type": "string", "pattern": list_pattern(&names.fields, "", super::delivery::MAX_FIELDS)},
         }),
     ));
     out.push((
@@ -1144,7 +1147,7 @@ fn type_parameters(ct: &ContentType) -> Vec<(String, Value)> {
             } else {
                 format!("Comma-separated reference fields of {ty} whose published targets to return in `included`, by type. Another name is a 400 unknown_field.")
             },
-            "schema": {"type": "string", "pattern": list_pattern(&names.include, "")},
+            "schema": {"type": "string", "pattern": list_pattern(&names.include, "", super::delivery::MAX_INCLUDES)},
         }),
     ));
     out.push((
@@ -1152,7 +1155,7 @@ fn type_parameters(ct: &ContentType) -> Vec<(String, Value)> {
         json!({
             "name": "sort", "in": "query",
             "description": format!("Comma-separated sort keys, `-` for descending (`+` or nothing for ascending): the sortable fields of {ty} and `published_at` (default `-published_at`). Others are a 400 unknown_field."),
-            "schema": {"type": "string", "pattern": list_pattern(&names.sort, "(?:-|\\+*)")},
+            "schema": {"type": "string", "pattern": list_pattern(&names.sort, "(?:-|\\+*)", super::delivery::MAX_SORT_KEYS)},
             "examples": {"newest": {"value": "-published_at"}},
         }),
     ));
@@ -1163,12 +1166,29 @@ fn type_parameters(ct: &ContentType) -> Vec<(String, Value)> {
             "description": format!("Equality filters `filter[field]=value` on the filterable or sortable fields of {ty} and `published_at` (values are typed: numbers, `true`/`false`, RFC 3339 instants or dates). The operator form `filter[field][op]=value` is described with the operation. A value of the wrong kind is a 400."),
             "schema": {
                 "type": "object",
-                "propertyNames": {"enum": names.delivery_filter},
-                "additionalProperties": {"type": "string"},
+                "properties": delivery_filter_properties(ct, &names.delivery_filter),
+                "additionalProperties": false,
+                "maxProperties": super::delivery::MAX_FILTERS,
             },
         }),
     ));
     out
+}
+
+/// The `filter[…]` names of a public type, each with the text its field's kind takes.
+fn delivery_filter_properties(ct: &ContentType, names: &BTreeSet<String>) -> Map<String, Value> {
+    names
+        .iter()
+        .map(|name| {
+            let kind = match ct.fields.get(name) {
+                // A list field's filter compares an item.
+                Some(f) if f.kind == FieldKind::Array => f.item_kind.unwrap_or(FieldKind::Other),
+                Some(f) => f.kind,
+                None => FieldKind::DateTime, // published_at
+            };
+            (name.clone(), filter_value_schema(kind))
+        })
+        .collect()
 }
 
 /// Parameters whose names depend on the content type (generic paths use them; the document
@@ -1615,8 +1635,27 @@ mod tests {
             p.get("FieldsSubscriber").is_none(),
             "no delivery of a personal type"
         );
-        let filters = p["DeliveryFilterStory"]["schema"]["propertyNames"]["enum"].to_string();
-        assert!(!filters.contains("\"email\"") && filters.contains("\"topics\""));
+        let filters = &p["DeliveryFilterStory"]["schema"];
+        assert_eq!(filters["additionalProperties"], false);
+        assert!(filters["properties"].get("email").is_none());
+        assert_eq!(filters["properties"]["topics"]["type"], "string");
+        // Each filter takes the text its field's kind parses from.
+        let at = &filters["properties"]["published_at"];
+        assert_eq!(at["anyOf"][0]["format"], "date-time", "{at}");
+        let number = p["DeliveryFilterCooperation"]["schema"]["properties"]["year"]["pattern"]
+            .as_str()
+            .unwrap();
+        for ok in ["2026", "-2.5", "1e3", ".5", "inf", "NaN"] {
+            assert!(matches(number, ok), "{ok}");
+            assert!(ok.parse::<f64>().is_ok());
+        }
+        for bad in ["", " 3", "3,4", "1e", "0x10", "--1"] {
+            assert!(!matches(number, bad), "{bad}");
+            assert!(bad.parse::<f64>().is_err(), "{bad}");
+        }
+        // Lists are bounded as the server bounds them.
+        let four = "title,title,title,title";
+        assert!(matches(sort, four) && !matches(sort, &format!("{four},title")));
         // The per-type paths use them, with the type's own schemas.
         let list = &d["paths"]["/api/v1/content/story"]["get"];
         assert_eq!(list["operationId"], "listContentStory");

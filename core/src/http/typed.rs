@@ -751,10 +751,6 @@ document_schema!(
     ChangeEvent
 );
 document_schema!(
-    /// A newsletter sign-up.
-    SignUp
-);
-document_schema!(
     /// Everything stored about a person.
     DataSubjectExport
 );
