@@ -29,7 +29,7 @@ pub use gdpr::ErasureReport;
 pub use hooks::{ContentHooks, HookFailure, TransitionContext};
 pub use import::{ImportLine, ImportProgress, ImportReport, LineError};
 pub use query::{DeliveryQuery, Filter, FilterOp, Page, QueryError, SortKey};
-pub use read::{ChangeFeed, Referrer, public_id};
+pub use read::{ChangeEvent, ChangeFeed, Referrer, public_id};
 pub use transition::{ScheduleOutcome, TransitionRequest};
 
 use std::sync::atomic::{AtomicU64, Ordering};

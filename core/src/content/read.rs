@@ -197,11 +197,44 @@ impl ContentService {
     }
 }
 
+/// A change of the published view (what caches, static-site builds and replicas follow), as
+/// the change feed gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct ChangeEvent {
+    /// Sequence number; pass the last one as `since`.
+    #[serde(default)]
+    #[schemars(range(min = 1), transform = drop_default)]
+    pub seq: u64,
+    /// create, update, state (a transition) or schedule.
+    #[schemars(example = &"state")]
+    pub op: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub id: String,
+    /// The entry's version after the change.
+    pub version: u64,
+    /// The entry's state after the change.
+    pub state: String,
+    /// When it happened.
+    #[schemars(with = "chrono::DateTime<chrono::Utc>")]
+    pub at: String,
+    /// Whether the published view changed (stored with the event, not sent).
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub public: bool,
+}
+
+/// The sequence number is not stored in the event (the feed knows it), so it has a default
+/// when read back; the feed always sends it.
+fn drop_default(schema: &mut schemars::Schema) {
+    schema.remove("default");
+}
+
 /// A page of the public change feed.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChangeFeed {
     /// Events that changed the published view, each with its `seq`.
-    pub events: Vec<serde_json::Value>,
+    pub events: Vec<ChangeEvent>,
     /// Pass as `since` to continue.
     pub next_since: u64,
     /// The newest sequence number in the store.
@@ -216,22 +249,14 @@ impl ContentService {
         let next_since = raw.last().map_or(since, |c| c.seq);
         let mut events = Vec::new();
         for c in raw {
-            let mut v: serde_json::Value = serde_json::from_slice(&c.payload)
+            let mut event: ChangeEvent = serde_json::from_slice(&c.payload)
                 .map_err(|e| ContentError::Corrupt(format!("change {}: {e}", c.seq)))?;
-            let public = v.get("public").and_then(serde_json::Value::as_bool) == Some(true);
-            let personal = v
-                .get("type")
-                .and_then(serde_json::Value::as_str)
-                .and_then(|t| self.schemas.get(t))
-                .is_none_or(|t| !t.is_public());
-            if !public || personal {
+            let personal = self.schemas.get(&event.ty).is_none_or(|t| !t.is_public());
+            if !event.public || personal {
                 continue;
             }
-            if let Some(obj) = v.as_object_mut() {
-                obj.shift_insert(0, "seq".into(), c.seq.into());
-                obj.remove("public");
-            }
-            events.push(v);
+            event.seq = c.seq;
+            events.push(event);
         }
         Ok(ChangeFeed {
             events,

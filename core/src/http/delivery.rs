@@ -19,8 +19,8 @@ use super::cache::CachedResponse;
 use super::caller::MaybeCaller;
 use super::params;
 use super::typed::{
-    AnyPublic, ApiPath, ApiQuery, ChangeEvent, ContentPath, FeedQuery, Included, Page,
-    ParameterRefs, QueryDoc, Reply, TypePath,
+    AnyPublic, ApiPath, ApiQuery, ContentPath, FeedQuery, Included, Page, ParameterRefs, QueryDoc,
+    Reply, TypePath,
 };
 use super::{ApiError, AppState};
 use crate::content::{DeliveryQuery, Filter, FilterOp, SortKey};
@@ -642,11 +642,11 @@ pub struct FeedMeta {
 pub async fn changes(
     State(state): State<AppState>,
     ApiQuery(FeedQuery { since, limit }): ApiQuery<FeedQuery>,
-) -> Result<Reply<Page<ChangeEvent, FeedMeta>>, ApiError> {
+) -> Result<Reply<Page<crate::content::ChangeEvent, FeedMeta>>, ApiError> {
     // At most `limit` (≤ 1000) events of the feed: bounded work.
     let feed = state.content.public_changes(since, limit)?;
     let page = Page {
-        data: feed.events.into_iter().map(ChangeEvent).collect(),
+        data: feed.events,
         meta: FeedMeta {
             next_since: feed.next_since,
             last_seq: feed.last_seq,

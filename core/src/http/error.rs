@@ -100,24 +100,59 @@ impl From<ContentError> for ApiError {
     }
 }
 
+/// An error as the API answers it (RFC 9457 problem details, `application/problem+json`):
+/// `code` is stable; `type` is `urn:verbund:problem:<code>`. Some codes carry more members
+/// (`current_version` with version_conflict, `referrers` with still_referenced, `plugin` and
+/// `reason` with transition_denied, …).
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct Problem {
+    /// `urn:verbund:problem:<code>`.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// The title of the code (see `ErrorCode`).
+    pub title: &'static str,
+    #[schemars(range(min = 100, max = 599))]
+    pub status: u16,
+    #[schemars(with = "super::typed::ErrorCode")]
+    pub code: &'static str,
+    /// What went wrong and what to do, for humans.
+    pub detail: String,
+    /// With validation_failed: every problem of the entry.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// With version_conflict: the entry's current version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<u64>,
+    /// With still_referenced: the entries that reference this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Vec<crate::content::Referrer>>")]
+    pub referrers: Option<Value>,
+    /// The members some codes carry (see above).
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, Value>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({
-            "type": format!("urn:verbund:problem:{}", self.code.name()),
-            "title": self.code.title(),
-            "status": self.status.as_u16(),
-            "code": self.code.name(),
-            "detail": self.detail,
-        });
-        if !self.errors.is_empty() {
-            body["errors"] = json!(self.errors);
-        }
-        if let (Some(extra), Some(obj)) = (self.extra, body.as_object_mut())
-            && let Value::Object(extra) = *extra
-        {
-            obj.extend(extra);
-        }
-        let mut res = (self.status, body.to_string()).into_response();
+        let mut extra = match self.extra.map(|e| *e) {
+            Some(Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        let current_version = extra.remove("current_version").and_then(|v| v.as_u64());
+        let referrers = extra.remove("referrers");
+        let body = serde_json::to_string(&Problem {
+            ty: format!("urn:verbund:problem:{}", self.code.name()),
+            title: self.code.title(),
+            status: self.status.as_u16(),
+            code: self.code.name(),
+            detail: self.detail,
+            errors: self.errors,
+            current_version,
+            referrers,
+            extra,
+        })
+        .unwrap_or_default();
+        let mut res = (self.status, body).into_response();
         res.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),

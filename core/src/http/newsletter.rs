@@ -87,7 +87,7 @@ pub struct NewsletterStatus {
 pub struct StatusBody {
     pub status: Status,
     /// What to do next, for people.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<&'static str>,
 }
 

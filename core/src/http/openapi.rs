@@ -144,6 +144,15 @@ pub fn document(schemas: &SchemaRegistry) -> Value {
             }
         }
     }
+    // The error body every problem response has: the type `ApiError` renders.
+    let mut generator = schemars::generate::SchemaSettings::draft07()
+        .with(|s| s.definitions_path = "#/components/schemas/".into())
+        .for_serialize()
+        .into_generator();
+    generator.subschema_for::<super::error::Problem>();
+    for (name, schema) in generator.take_definitions(true) {
+        components.insert(name, schema);
+    }
     let mut paths = generated["paths"].as_object().cloned().unwrap_or_default();
     for item in paths.values_mut() {
         let Some(item) = item.as_object_mut() else {
@@ -730,76 +739,6 @@ fn api_schemas() -> Vec<(&'static str, Value)> {
     let date_time = json!({"type": "string", "format": "date-time"});
     vec![
         ("ErrorCode", error_code_schema()),
-        (
-            "Problem",
-            json!({
-                "type": "object",
-                "description": "An error (RFC 9457 problem details). `code` is stable; `type` is `urn:verbund:problem:<code>`.",
-                "required": ["type", "title", "status", "code", "detail"],
-                "properties": {
-                    "type": {"type": "string", "description": "`urn:verbund:problem:<code>`."},
-                    "title": {"type": "string", "description": "The title of the code (see `ErrorCode`)."},
-                    "status": {"type": "integer", "minimum": 100, "maximum": 599},
-                    "code": schema_ref("ErrorCode"),
-                    "detail": {"type": "string", "description": "What went wrong and what to do, for humans."},
-                    "errors": {
-                        "type": "array",
-                        "description": "With validation_failed: every problem of the entry.",
-                        "items": schema_ref("FieldError"),
-                    },
-                    "current_version": {"type": "integer", "minimum": 0, "description": "With version_conflict: the entry's current version."},
-                    "referrers": {
-                        "type": "array",
-                        "description": "With still_referenced: the entries that reference this one.",
-                        "items": schema_ref("Referrer"),
-                    },
-                },
-                "additionalProperties": true,
-            }),
-        ),
-        (
-            "FieldError",
-            json!({
-                "type": "object",
-                "description": "One problem of an entry: where (a JSON pointer into the fields) and what.",
-                "required": ["pointer", "message"],
-                "properties": {
-                    "pointer": {"type": "string", "examples": ["/ends_at"]},
-                    "message": {"type": "string"},
-                },
-            }),
-        ),
-        (
-            "Referrer",
-            json!({
-                "type": "object",
-                "description": "An entry that references another one.",
-                "required": ["type", "id", "fields"],
-                "properties": {
-                    "type": {"type": "string"},
-                    "id": {"type": "string"},
-                    "fields": {"type": "array", "items": {"type": "string"}},
-                },
-            }),
-        ),
-        (
-            "ChangeEvent",
-            json!({
-                "type": "object",
-                "description": "A change of the published view.",
-                "required": ["seq", "op", "type", "id"],
-                "properties": {
-                    "seq": {"type": "integer", "minimum": 1, "description": "Sequence number; pass the last one as `since`."},
-                    "op": {"type": "string", "description": "create, update, state (a transition) or delete.", "examples": ["create", "update", "state", "delete"]},
-                    "type": {"type": "string"},
-                    "id": {"type": "string"},
-                    "version": {"type": "integer", "minimum": 0},
-                    "state": {"type": "string"},
-                    "at": date_time.clone(),
-                },
-                "additionalProperties": true,
-            }),
-        ),
         (
             "Grant",
             json!({

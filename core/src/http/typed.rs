@@ -747,8 +747,8 @@ impl<'de> serde::Deserialize<'de> for AnyCreate {
 // Schemas the document still states itself (`openapi.rs`), until their Rust types describe
 // them.
 document_schema!(
-    /// An event of the change feed.
-    ChangeEvent
+    /// A stable error code: the error table (`codes.rs`) as a schema.
+    ErrorCode
 );
 document_schema!(
     /// Everything stored about a person.
