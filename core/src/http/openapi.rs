@@ -1,8 +1,11 @@
 //! The OpenAPI 3.1 description of the whole HTTP API, as served by `GET /openapi.json`.
 //!
-//! [`document`] builds it from the content types of a [`SchemaRegistry`], so that it always
-//! matches the schemas the server runs with. For every type `t` (component name `T`, the type
-//! name in PascalCase) `components.schemas` holds:
+//! The operations are generated: `routes.rs` registers every handler with aide, which makes
+//! each operation from the handler's types (`typed.rs`). [`document`] takes them and adds what
+//! comes from the content types of a [`SchemaRegistry`] at start-up: one path per content type
+//! in place of each generic `{type}` path, with that type's schemas and query names, and the
+//! answers every operation may give. For every type `t` (component name `T`, the type name in
+//! PascalCase) `components.schemas` holds:
 //!
 //! - `TFields`: the type's JSON Schema as written, without `$schema`/`$id`, with its `$ref`s
 //!   rewritten to components (`https://schemas.verbund.dev/common.json#/$defs/x` becomes
@@ -19,11 +22,8 @@
 //!
 //! The description is meant to be exact enough for contract testing (tests/contract/run runs
 //! schemathesis against a live server): every route of the router is here, every status a
-//! handler can answer with is listed, values the handlers accept leniently are described
-//! leniently (a key whose non-string value is ignored has no `type`), and bodies that refuse
-//! unknown keys say `additionalProperties: false`. What depends on the content type in the path
-//! (entry bodies, `fields`, `sort`, `include`, `filter[…]`) is described as the union over all
-//! types, since OpenAPI cannot tie a schema to a path parameter's value; the operator form of
+//! handler can answer with is listed, and each per-type path states exactly the names and
+//! values that type's `fields`, `sort`, `include` and `filter[…]` take; the operator form of
 //! delivery filters (`filter[field][op]`) is described in prose.
 
 use std::collections::BTreeSet;
