@@ -157,7 +157,8 @@ pub trait Doc: Sized {
         })
     }
 
-    /// A public operation: no token needed.
+    /// A public operation: no token needed. (The document has no global security, so this
+    /// states the intent next to the route; the generated operation simply has no `security`.)
     fn public(self) -> Self {
         self.edit(|op| op["security"] = json!([]))
     }
