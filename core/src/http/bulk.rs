@@ -20,8 +20,8 @@ use serde_json::{Value, json};
 
 use super::params::{self, blocking};
 use super::typed::{
-    ApiPath, ApiQuery, Data, Media, Ndjson, NdjsonLines, NoQuery, QueryParams, Raw, RawBody, Reply,
-    TypePath,
+    ApiPath, ApiQuery, Data, Media, Ndjson, NdjsonLines, NoQuery, ParameterRefs, QueryParams, Raw,
+    RawBody, Reply, TypePath,
 };
 use super::{ApiError, AppState};
 use crate::auth::{AuditRecord, Caller, Role};
@@ -115,6 +115,8 @@ impl ImportQuery {
         1
     }
 }
+
+impl ParameterRefs for ImportQuery {}
 
 impl QueryParams for ImportQuery {
     fn parse(raw: Option<&str>) -> Result<Self, ApiError> {

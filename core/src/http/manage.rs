@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::params::{self, blocking};
 use super::typed::{
     AnyCreate, AnyEntry, AnyReplace, ApiPath, ApiQuery, Data, EntryPath, IfMatch, JsonBody,
-    MergePatchBody, NoContent, Page, QueryParams, Reply, TypePath,
+    MergePatchBody, NoContent, Page, ParameterRefs, QueryParams, Reply, TypePath,
 };
 use super::{ApiError, AppState};
 use crate::auth::{Caller, Role};
@@ -217,9 +217,11 @@ impl ListQuery {
     }
 }
 
-impl QueryParams for ListQuery {
-    const REFS: &'static [&'static str] = &["ManageFilter"];
+impl ParameterRefs for ListQuery {
+    const PARAMETERS: &'static [&'static str] = &["ManageFilter"];
+}
 
+impl QueryParams for ListQuery {
     fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
         let mut q = ListQuery {
             state: None,

@@ -58,7 +58,8 @@ pub struct AppState {
     pub plugins: Option<Arc<crate::plugin::PluginHost>>,
     /// Where newsletter mails go and how their links start, when the newsletter is on.
     pub mail: Option<Arc<crate::newsletter::MailSettings>>,
-    /// The OpenAPI document, made on first request (it depends only on the content types).
+    /// The OpenAPI document, made when the router is built (it depends only on the routes and
+    /// the content types).
     openapi: Arc<std::sync::OnceLock<axum::body::Bytes>>,
 }
 
@@ -124,7 +125,13 @@ pub fn parse_delivery_query(raw: &str) -> Result<crate::content::DeliveryQuery, 
 pub fn router(state: AppState) -> Router {
     let limits = state.limits.clone();
     let site = state.site.clone();
-    let app = routes::api_routes().finish_api(&mut aide::openapi::OpenApi::default());
+    // The operations aide generates while building the router are the document's: made once,
+    // here, and served as they are.
+    let mut api = aide::openapi::OpenApi::default();
+    let app = routes::api_routes().finish_api(&mut api);
+    let _ = state.openapi.set(axum::body::Bytes::from(
+        serde_json::to_vec(&openapi::assemble(&api, state.content.schemas())).unwrap_or_default(),
+    ));
     let app = match site {
         Some(dir) => {
             let site = Arc::new(Site::new(dir));
@@ -294,14 +301,8 @@ fn percent_decode(raw: &str) -> Option<String> {
 async fn openapi_json(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> typed::Reply<serde_json::Map<String, serde_json::Value>> {
-    let body = state
-        .openapi
-        .get_or_init(|| {
-            axum::body::Bytes::from(
-                serde_json::to_vec(&openapi::document(state.content.schemas())).unwrap_or_default(),
-            )
-        })
-        .clone();
+    // Made by `router`, which every served state goes through.
+    let body = state.openapi.get().cloned().unwrap_or_default();
     typed::Reply::from_response(
         (
             [(

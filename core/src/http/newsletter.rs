@@ -18,7 +18,9 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
 use super::params::{self, blocking};
-use super::typed::{ApiQuery, BodyDoc, Html as HtmlPage, JsonBody, Media, QueryParams, Raw, Reply};
+use super::typed::{
+    ApiQuery, BodyDoc, Html as HtmlPage, JsonBody, Media, ParameterRefs, QueryParams, Raw, Reply,
+};
 use super::{ApiError, AppState};
 use crate::newsletter::{self, NewsletterError, SignUp};
 
@@ -58,6 +60,8 @@ pub struct LinkQuery {
     pub token: String,
 }
 
+impl ParameterRefs for LinkQuery {}
+
 impl QueryParams for LinkQuery {
     fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
         token_param(raw).map(|token| LinkQuery { token })
@@ -70,6 +74,8 @@ pub struct PageQuery {
     /// The token of the link in the e-mail, put into the page's form as it is (checked by the POST).
     pub token: String,
 }
+
+impl ParameterRefs for PageQuery {}
 
 impl QueryParams for PageQuery {
     fn parse(raw: Option<&str>) -> Result<Self, ApiError> {

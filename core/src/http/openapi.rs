@@ -66,8 +66,18 @@ pub(super) const GRANT_PATTERN: &str = "^[ \\t]*(?:read:[a-z0-9_]+(?:\\+personal
 /// Newsletter link tokens: `base64url(payload).base64url(signature)`.
 pub(super) const LINK_TOKEN_PATTERN: &str = "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$";
 
-/// The OpenAPI 3.1.0 document of the whole API, with the content types of `schemas`.
+/// The OpenAPI 3.1.0 document of the whole API, with the content types of `schemas` (what
+/// `router` serves; for tests).
+#[cfg(test)]
 pub fn document(schemas: &SchemaRegistry) -> Value {
+    let mut api = aide::openapi::OpenApi::default();
+    let _ = super::routes::api_routes().finish_api(&mut api);
+    assemble(&api, schemas)
+}
+
+/// The document from the operations aide generated while building the router (`api`) and the
+/// content types of `schemas`.
+pub(super) fn assemble(api: &aide::openapi::OpenApi, schemas: &SchemaRegistry) -> Value {
     let types: Vec<&ContentType> = schemas.types().map(|t| t.as_ref()).collect();
     let public: Vec<&ContentType> = types.iter().copied().filter(|t| t.is_public()).collect();
 
@@ -132,9 +142,7 @@ pub fn document(schemas: &SchemaRegistry) -> Value {
     }
 
     // The operations, generated from the router and its handlers' types.
-    let mut api = aide::openapi::OpenApi::default();
-    let _ = super::routes::api_routes().finish_api(&mut api);
-    let generated = serde_json::to_value(&api).unwrap_or_default();
+    let generated = serde_json::to_value(api).unwrap_or_default();
     let mut derived_names = Vec::new();
     if let Some(derived) = generated["components"]["schemas"].as_object() {
         for (name, schema) in derived {

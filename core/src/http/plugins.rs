@@ -14,8 +14,9 @@ use serde_json::{Value, json};
 use super::manage::json_body;
 use super::params::{self, blocking};
 use super::typed::{
-    ApiPath, ApiQuery, Data, ExportPath, ExportResult, InstallReport, JsonBody, Media, Plugin,
-    PluginPath, PluginRecord as PluginRecordDoc, PluginSettings, QueryParams, RawBody, Reply,
+    ApiPath, ApiQuery, Data, ExportPath, ExportResult, InstallReport, JsonBody, Media,
+    ParameterRefs, Plugin, PluginPath, PluginRecord as PluginRecordDoc, PluginSettings,
+    QueryParams, RawBody, Reply,
 };
 use super::{ApiError, AppState};
 use crate::auth::{Caller, Role};
@@ -119,6 +120,8 @@ pub struct InstallQuery {
 #[derive(schemars::JsonSchema)]
 #[schemars(inline)]
 struct GrantList(#[schemars(regex(pattern = super::openapi::GRANT_PATTERN))] String);
+
+impl ParameterRefs for InstallQuery {}
 
 impl QueryParams for InstallQuery {
     fn parse(raw: Option<&str>) -> Result<Self, ApiError> {

@@ -48,6 +48,17 @@ pub fn edit_operation(op: &mut Operation, f: impl FnOnce(&mut Value)) {
     }
 }
 
+/// Appends references to `components.parameters` to the operation's parameters.
+fn add_parameter_refs(op: &mut Value, names: &[&str]) {
+    let refs = names
+        .iter()
+        .map(|name| json!({"$ref": format!("#/components/parameters/{name}")}));
+    match op["parameters"].as_array_mut() {
+        Some(list) => list.extend(refs),
+        None => op["parameters"] = Value::Array(refs.collect()),
+    }
+}
+
 fn response_ref(name: &str) -> Value {
     json!({"$ref": format!("#/components/responses/{name}")})
 }
@@ -148,13 +159,7 @@ pub trait Doc: Sized {
 
     /// A query or header parameter from `components.parameters`.
     fn parameter_ref(self, name: &str) -> Self {
-        self.edit(|op| {
-            let r = json!({"$ref": format!("#/components/parameters/{name}")});
-            match op["parameters"].as_array_mut() {
-                Some(list) => list.push(r),
-                None => op["parameters"] = json!([r]),
-            }
-        })
+        self.edit(|op| add_parameter_refs(op, &[name]))
     }
 
     /// A public operation: no token needed. (The document has no global security, so this
@@ -239,11 +244,7 @@ impl<T: JsonSchema> OperationInput for ApiPath<T> {
 
 /// A query string read by the handler's own parser into `T`, which documents it: its fields
 /// are the parameters (the parser rejects any other name with 400 unknown_parameter).
-pub trait QueryParams: Sized + JsonSchema {
-    /// Parameters given by reference (`components.parameters`): those whose names depend on
-    /// the content type, made per type from the registry.
-    const REFS: &'static [&'static str] = &[];
-
+pub trait QueryParams: Sized + JsonSchema + ParameterRefs {
     fn parse(raw: Option<&str>) -> Result<Self, ApiError>;
 }
 
@@ -260,18 +261,18 @@ impl<T: QueryParams + Send> FromRequestParts<AppState> for ApiQuery<T> {
 
 impl<T: QueryParams> OperationInput for ApiQuery<T> {
     fn operation_input(ctx: &mut GenContext, op: &mut Operation) {
-        axum::extract::Query::<T>::operation_input(ctx, op);
-        edit_operation(op, |v| {
-            for p in T::REFS {
-                let r = json!({"$ref": format!("#/components/parameters/{p}")});
-                match v["parameters"].as_array_mut() {
-                    Some(list) => list.push(r),
-                    None => v["parameters"] = json!([r]),
-                }
-            }
-            v["responses"]["400"] = response_ref("BadRequest");
-        });
+        document_query::<T>(ctx, op);
     }
+}
+
+/// The parameters of a query type: its fields, then its [`ParameterRefs`]; and the 400 a query
+/// that cannot be read gets.
+fn document_query<T: JsonSchema + ParameterRefs>(ctx: &mut GenContext, op: &mut Operation) {
+    axum::extract::Query::<T>::operation_input(ctx, op);
+    edit_operation(op, |v| {
+        add_parameter_refs(v, T::PARAMETERS);
+        v["responses"]["400"] = response_ref("BadRequest");
+    });
 }
 
 /// A JSON request body of the shape `T` describes, read when the handler asks
@@ -381,11 +382,7 @@ impl FromRequestParts<AppState> for IfMatch {
 impl OperationInput for IfMatch {
     fn operation_input(_: &mut GenContext, op: &mut Operation) {
         edit_operation(op, |v| {
-            let r = json!({"$ref": "#/components/parameters/IfMatch"});
-            match v["parameters"].as_array_mut() {
-                Some(list) => list.push(r),
-                None => v["parameters"] = json!([r]),
-            }
+            add_parameter_refs(v, &["IfMatch"]);
             v["responses"]["400"] = response_ref("BadRequest");
             v["responses"]["428"] = response_ref("PreconditionRequired");
         });
@@ -404,26 +401,16 @@ impl<T> FromRequestParts<AppState> for QueryDoc<T> {
     }
 }
 
-/// Parameters the document gives by reference (`components.parameters`), for queries whose
-/// shape a Rust type cannot state (`filter[…]` in deepObject style, per content type).
+/// Parameters of a query the document gives by reference (`components.parameters`): those
+/// whose names depend on the content type (`filter[…]` in deepObject style, `sort`, …), made
+/// per type from the registry. None by default.
 pub trait ParameterRefs {
-    const PARAMETERS: &'static [&'static str];
+    const PARAMETERS: &'static [&'static str] = &[];
 }
 
 impl<T: ParameterRefs + JsonSchema> OperationInput for QueryDoc<T> {
     fn operation_input(ctx: &mut GenContext, op: &mut Operation) {
-        axum::extract::Query::<T>::operation_input(ctx, op);
-        edit_operation(op, |v| {
-            let refs: Vec<Value> = T::PARAMETERS
-                .iter()
-                .map(|p| json!({"$ref": format!("#/components/parameters/{p}")}))
-                .collect();
-            match v["parameters"].as_array_mut() {
-                Some(list) => list.extend(refs),
-                None => v["parameters"] = Value::Array(refs),
-            }
-            v["responses"]["400"] = response_ref("BadRequest");
-        });
+        document_query::<T>(ctx, op);
     }
 }
 
@@ -872,6 +859,8 @@ impl FeedQuery {
     }
 }
 
+impl ParameterRefs for FeedQuery {}
+
 impl QueryParams for FeedQuery {
     fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
         let (since, limit) = super::params::since_and_limit(raw.map(String::from))?;
@@ -882,6 +871,8 @@ impl QueryParams for FeedQuery {
 /// No query parameters: any is a 400 unknown_parameter.
 #[derive(JsonSchema)]
 pub struct NoQuery {}
+
+impl ParameterRefs for NoQuery {}
 
 impl QueryParams for NoQuery {
     fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
