@@ -469,4 +469,84 @@ mod tests {
         );
         assert!(from_doc.len() > 80, "{}", from_doc.len());
     }
+
+    /// Typed bodies refuse what does not fit them, naming the member, before anything is
+    /// written: a token with a wrong-typed expiry, a transition to `null`.
+    #[tokio::test]
+    async fn typed_bodies_refuse_what_does_not_fit_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store: Arc<dyn crate::Store> = Arc::new(crate::SledStore::open(tmp.path()).unwrap());
+        let schemas = Arc::new(crate::SchemaRegistry::builtin());
+        let content = Arc::new(ContentService::new(store, schemas));
+        let admin = content
+            .auth()
+            .create_token_for(
+                crate::auth::Role::Admin,
+                None,
+                None,
+                crate::auth::Person::default(),
+                None,
+            )
+            .unwrap()
+            .token;
+        let limits = Limits {
+            rate_per_second: 0,
+            ..Limits::default()
+        };
+        let app = router(AppState::with_config(
+            content.clone(),
+            DeliveryConfig::default(),
+            limits,
+        ));
+        let send = |uri: &str, body: &str| {
+            Request::builder()
+                .method("POST")
+                .uri(uri)
+                .header("authorization", format!("Bearer {admin}"))
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap()
+        };
+        let problem = |res: axum::response::Response| async move {
+            let status = res.status();
+            let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            (
+                status,
+                serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+            )
+        };
+        let tokens_before = content.auth().list_tokens().unwrap().len();
+        let res = app
+            .clone()
+            .oneshot(send(
+                "/api/v1/admin/tokens",
+                r#"{"role": "editor", "expires": 90}"#,
+            ))
+            .await
+            .unwrap();
+        let (status, body) = problem(res).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["code"], "invalid_request");
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("expected a string"),
+            "{body}"
+        );
+        assert_eq!(content.auth().list_tokens().unwrap().len(), tokens_before);
+
+        let res = app
+            .oneshot(send(
+                "/api/v1/manage/story/01M8XKJ37CTRD4NCKX3W7KMB9B/transitions",
+                r#"{"to": null}"#,
+            ))
+            .await
+            .unwrap();
+        let (status, body) = problem(res).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["code"], "invalid_request");
+    }
 }
