@@ -12,6 +12,7 @@ pub mod keys;
 pub mod newsletter;
 pub mod plugin;
 pub mod schema;
+pub mod server;
 pub mod store;
 pub mod workflow;
 

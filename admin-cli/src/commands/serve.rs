@@ -7,8 +7,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use verbund_core::demo::{self, DemoOutcome};
-use verbund_core::http::{self, AppState};
+use verbund_core::demo::DemoOutcome;
+use verbund_core::http;
+use verbund_core::server;
 
 use crate::DataArgs;
 
@@ -123,56 +124,6 @@ fn apply_config(args: &mut ServeArgs, matches: &clap::ArgMatches) -> anyhow::Res
     Ok(())
 }
 
-/// The reference plugins `--demo` installs, when they are built.
-const DEMO_PLUGINS: [&str; 2] = ["review-approval", "newsletter-export"];
-
-/// Installs the built reference plugins (with everything they ask for) that are not installed.
-fn install_demo_plugins(
-    host: &verbund_core::plugin::PluginHost,
-    dir: &std::path::Path,
-    public_url: &str,
-) {
-    for name in DEMO_PLUGINS {
-        if host.record(name).is_ok() {
-            continue;
-        }
-        let path = dir.join(format!("{name}.wasm"));
-        let Ok(bytes) = std::fs::read(&path) else {
-            say!(
-                "  (the {name} plugin is not built: run plugins/build to see the workflow in the demo)"
-            );
-            continue;
-        };
-        let result = host
-            .install(&bytes, None, true, "demo")
-            .and_then(|r| host.install(&bytes, Some(r.plugin.requested.clone()), false, "demo"));
-        // The newsletter's links point at this server (website and unsubscribe links).
-        let result = result.and_then(|r| {
-            if name == "newsletter-export" {
-                let settings = [("website", public_url), ("api", public_url)]
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect();
-                host.configure(name, None, Some(settings), "demo")?;
-            }
-            Ok(r)
-        });
-        match result {
-            Ok(r) => say!(
-                "Installed the {name} plugin {} (grants: {})",
-                r.plugin.version,
-                r.plugin
-                    .granted
-                    .iter()
-                    .map(verbund_core::plugin::Grant::label)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Err(e) => say!("Could not install the {name} plugin: {e}"),
-        }
-    }
-}
-
 pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
     apply_config(&mut args, matches)?;
     anyhow::ensure!(
@@ -204,26 +155,26 @@ pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
         ..http::Limits::default()
     };
-    if let Some(site) = &args.site
-        && !site.join("index.html").is_file()
-    {
-        anyhow::bail!(
-            "--site {}: there is no index.html in that directory",
-            site.display()
-        );
-    }
+    let outbox = args.outbox.clone().unwrap_or_else(|| {
+        let name = args
+            .data
+            .data
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "verbund-data".into());
+        args.data.data.with_file_name(format!("{name}-outbox"))
+    });
+    let config = server::Config {
+        delivery,
+        limits,
+        site: args.site.clone(),
+        outbox,
+        public_url: args.public_url.clone(),
+        plugins: !args.no_plugins,
+        demo: args.demo,
+        plugins_dir: args.plugins_dir.clone(),
+    };
     let content = Arc::new(super::open(&args.data)?);
-    if args.demo {
-        match demo::load(&content).context("could not load the demo content")? {
-            DemoOutcome::Loaded(counts) => {
-                let summary: Vec<String> = counts.iter().map(|(t, n)| format!("{n} {t}")).collect();
-                say!("Loaded the demo content: {}", summary.join(", "));
-            }
-            DemoOutcome::AlreadyHasContent => {
-                say!("The data dir already holds content; the demo content was not loaded again.");
-            }
-        }
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -232,49 +183,9 @@ pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("could not listen on {}; is another server using that port? Pick another with --listen", args.listen))?;
-        let addr = listener.local_addr()?;
-        let mut state = AppState::with_config(content.clone(), delivery, limits);
-        state.site = args.site.clone();
-        let outbox = args.outbox.clone().unwrap_or_else(|| {
-            let name = args
-                .data
-                .data
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "verbund-data".into());
-            args.data.data.with_file_name(format!("{name}-outbox"))
-        });
-        state.mail = Some(Arc::new(verbund_core::newsletter::MailSettings {
-            outbox,
-            public_url: args
-                .public_url
-                .clone()
-                .unwrap_or_else(|| format!("http://{addr}/")),
-            from: "Cluster IT Mitteldeutschland <newsletter@cluster-it.example>".into(),
-        }));
-        if !args.no_plugins {
-            let started = std::time::Instant::now();
-            let (host, stats) = verbund_core::plugin::PluginHost::start(&content)
-                .context("could not start the plugin host")?;
-            if args.demo {
-                let public = args
-                    .public_url
-                    .clone()
-                    .unwrap_or_else(|| format!("http://{addr}/"));
-                install_demo_plugins(&host, &args.plugins_dir, &public);
-            }
-            if stats.plugins > 0 {
-                say!(
-                    "Plugins: {} loaded ({} from the compiled cache, {} compiled) in {} ms",
-                    stats.plugins,
-                    stats.from_cache,
-                    stats.compiled,
-                    started.elapsed().as_millis()
-                );
-            }
-            state.plugins = Some(host);
-        }
-        tokio::spawn(verbund_core::workflow::run_scheduler(content.clone()));
+        let server = server::Server::start(config, content.clone(), listener)?;
+        report(&server.startup);
+        let addr = server.local_addr();
         say!(
             "Verbund is serving http://{addr}/ (data: {}, schemas: {})",
             args.data.data.display(),
@@ -284,14 +195,52 @@ pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8
             say!("  website ({}): http://{addr}/", site.display());
         }
         say!("  try: curl http://{addr}/api/v1/content/story");
-        http::serve(
-            listener,
-            state,
-            http::shutdown_signal(),
-        )
-        .await?;
+        server.run(http::shutdown_signal()).await?;
         say!("Verbund stopped.");
         anyhow::Ok(())
     })?;
     Ok(exit::OK)
+}
+
+/// Tells what the start did, in the order it happened.
+fn report(startup: &server::Startup) {
+    match &startup.demo {
+        Some(DemoOutcome::Loaded(counts)) => {
+            let summary: Vec<String> = counts.iter().map(|(t, n)| format!("{n} {t}")).collect();
+            say!("Loaded the demo content: {}", summary.join(", "));
+        }
+        Some(DemoOutcome::AlreadyHasContent) => {
+            say!("The data dir already holds content; the demo content was not loaded again.");
+        }
+        None => {}
+    }
+    for plugin in &startup.demo_plugins {
+        match plugin {
+            server::DemoPlugin::Installed {
+                name,
+                version,
+                grants,
+            } => say!(
+                "Installed the {name} plugin {version} (grants: {})",
+                grants.join(", ")
+            ),
+            server::DemoPlugin::NotBuilt(name) => say!(
+                "  (the {name} plugin is not built: run plugins/build to see the workflow in the demo)"
+            ),
+            server::DemoPlugin::Failed { name, reason } => {
+                say!("Could not install the {name} plugin: {reason}")
+            }
+        }
+    }
+    if let Some((stats, took)) = startup.plugins
+        && stats.plugins > 0
+    {
+        say!(
+            "Plugins: {} loaded ({} from the compiled cache, {} compiled) in {} ms",
+            stats.plugins,
+            stats.from_cache,
+            stats.compiled,
+            took.as_millis()
+        );
+    }
 }

@@ -1,0 +1,233 @@
+//! The composition root: a content service, the plugin host, the scheduler and the HTTP edge
+//! put together into one running server.
+//!
+//! The binary parses flags and calls [`Server::start`] and [`Server::run`]; tests and
+//! benchmarks do the same on `127.0.0.1:0` without spawning a process (à la mini-redis'
+//! `server::run(listener, shutdown)`). Everything a start did (demo content, plugins loaded and
+//! installed) is reported in [`Startup`], so the caller decides how to tell its user.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::net::TcpListener;
+
+use crate::ContentService;
+use crate::demo::{self, DemoOutcome};
+use crate::http::{self, AppState, DeliveryConfig, Limits};
+use crate::newsletter::MailSettings;
+use crate::plugin::{Grant, LoadStats, PluginHost};
+
+/// The reference plugins the demo installs, when they are built.
+pub const DEMO_PLUGINS: [&str; 2] = ["review-approval", "newsletter-export"];
+
+/// The sender of the newsletter's own mails (confirmation links).
+const MAIL_FROM: &str = "Cluster IT Mitteldeutschland <newsletter@cluster-it.example>";
+
+/// Everything a server needs besides its listener.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub delivery: DeliveryConfig,
+    pub limits: Limits,
+    /// A directory of static files served at `/` beside the API.
+    pub site: Option<PathBuf>,
+    /// Where newsletter mails are written as `.eml` files.
+    pub outbox: PathBuf,
+    /// The server's public URL for links in mails; default `http://<listen address>/`.
+    pub public_url: Option<String>,
+    /// Run the plugin host.
+    pub plugins: bool,
+    /// Load the demo content into an empty data dir and install the reference plugins.
+    pub demo: bool,
+    /// Where the demo finds the reference plugins built by `plugins/build`.
+    pub plugins_dir: PathBuf,
+}
+
+impl Config {
+    /// Defaults with the outbox at `outbox`: no site, plugins on, no demo.
+    pub fn new(outbox: PathBuf) -> Self {
+        Self {
+            delivery: DeliveryConfig::default(),
+            limits: Limits::default(),
+            site: None,
+            outbox,
+            public_url: None,
+            plugins: true,
+            demo: false,
+            plugins_dir: PathBuf::from("plugins/dist"),
+        }
+    }
+}
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("--site {0}: there is no index.html in that directory")]
+    NoSiteIndex(PathBuf),
+    #[error("could not load the demo content: {0}")]
+    Demo(#[source] crate::content::ContentError),
+    #[error("could not start the plugin host: {0}")]
+    Plugins(#[source] crate::plugin::PluginError),
+    #[error("the listener has no local address: {0}")]
+    Listener(#[source] std::io::Error),
+}
+
+/// What happened to one reference plugin at a demo start.
+#[derive(Debug, Clone)]
+pub enum DemoPlugin {
+    /// Installed with these grants.
+    Installed {
+        name: String,
+        version: String,
+        grants: Vec<String>,
+    },
+    /// Not built: `plugins/build` makes it.
+    NotBuilt(String),
+    /// Built but refused.
+    Failed { name: String, reason: String },
+}
+
+/// What a start did, for the caller to report.
+#[derive(Debug, Clone, Default)]
+pub struct Startup {
+    pub demo: Option<DemoOutcome>,
+    /// Plugins loaded from the data dir, and how long that took.
+    pub plugins: Option<(LoadStats, std::time::Duration)>,
+    pub demo_plugins: Vec<DemoPlugin>,
+}
+
+/// A server bound to its listener, ready to run.
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+    addr: SocketAddr,
+    pub startup: Startup,
+}
+
+impl Server {
+    /// Puts the server together on `listener`: demo content, plugin host, mail settings.
+    pub fn start(
+        config: Config,
+        content: Arc<ContentService>,
+        listener: TcpListener,
+    ) -> Result<Self, ServerError> {
+        if let Some(site) = &config.site
+            && !site.join("index.html").is_file()
+        {
+            return Err(ServerError::NoSiteIndex(site.clone()));
+        }
+        let addr = listener.local_addr().map_err(ServerError::Listener)?;
+        let mut startup = Startup::default();
+        if config.demo {
+            startup.demo = Some(demo::load(&content).map_err(ServerError::Demo)?);
+        }
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}/"));
+        let mut state = AppState::with_config(content.clone(), config.delivery, config.limits);
+        state.site = config.site;
+        state.mail = Some(Arc::new(MailSettings {
+            outbox: config.outbox,
+            public_url: public_url.clone(),
+            from: MAIL_FROM.into(),
+        }));
+        if config.plugins {
+            let started = Instant::now();
+            let (host, stats) = PluginHost::start(&content).map_err(ServerError::Plugins)?;
+            if config.demo {
+                startup.demo_plugins =
+                    install_demo_plugins(&host, &config.plugins_dir, &public_url);
+            }
+            startup.plugins = Some((stats, started.elapsed()));
+            state.plugins = Some(host);
+        }
+        Ok(Self {
+            listener,
+            state,
+            addr,
+            startup,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The application state the router is built from.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Runs the scheduler and serves HTTP until `shutdown` completes; requests in flight
+    /// finish first.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let scheduler = tokio::spawn(crate::workflow::run_scheduler(self.state.content.clone()));
+        let served = http::serve(self.listener, self.state, shutdown).await;
+        scheduler.abort();
+        served
+    }
+}
+
+/// Starts a server on `listener` and serves until `shutdown` completes.
+pub async fn serve(
+    config: Config,
+    content: Arc<ContentService>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    Server::start(config, content, listener)?
+        .run(shutdown)
+        .await?;
+    Ok(())
+}
+
+/// Installs the built reference plugins (with everything they ask for) that are not installed.
+fn install_demo_plugins(
+    host: &PluginHost,
+    dir: &std::path::Path,
+    public_url: &str,
+) -> Vec<DemoPlugin> {
+    let mut out = Vec::new();
+    for name in DEMO_PLUGINS {
+        if host.record(name).is_ok() {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(dir.join(format!("{name}.wasm"))) else {
+            out.push(DemoPlugin::NotBuilt(name.into()));
+            continue;
+        };
+        let result = host
+            .install(&bytes, None, true, "demo")
+            .and_then(|r| host.install(&bytes, Some(r.plugin.requested.clone()), false, "demo"))
+            .and_then(|r| {
+                // The newsletter's links point at this server (website and unsubscribe links).
+                if name == "newsletter-export" {
+                    let settings = [("website", public_url), ("api", public_url)]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect();
+                    host.configure(name, None, Some(settings), "demo")?;
+                }
+                Ok(r)
+            });
+        out.push(match result {
+            Ok(r) => DemoPlugin::Installed {
+                name: name.into(),
+                version: r.plugin.version.clone(),
+                grants: r.plugin.granted.iter().map(Grant::label).collect(),
+            },
+            Err(e) => DemoPlugin::Failed {
+                name: name.into(),
+                reason: e.to_string(),
+            },
+        });
+    }
+    out
+}
