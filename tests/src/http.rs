@@ -1,8 +1,12 @@
 //! A small HTTP client for end-to-end tests: every response read completely, with helpers for
 //! problem+json answers and the management API.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 use reqwest::Method;
 use serde_json::{Value, json};
+use tower::ServiceExt as _;
 
 use crate::TestServer;
 
@@ -68,16 +72,59 @@ impl Res {
 /// A client of one server; cheap to clone into other threads.
 #[derive(Clone)]
 pub struct Api {
-    pub url: String,
-    pub http: reqwest::blocking::Client,
+    transport: Transport,
+}
+
+/// How requests reach the server.
+#[derive(Clone)]
+enum Transport {
+    /// Over a socket, to a server process or an in-process server.
+    Http {
+        url: String,
+        client: reqwest::blocking::Client,
+    },
+    /// Straight into the router with `tower::ServiceExt::oneshot`, as if from `peer`.
+    Router {
+        router: axum::Router,
+        runtime: Arc<tokio::runtime::Runtime>,
+        peer: Option<SocketAddr>,
+    },
 }
 
 impl Api {
     pub fn of(server: &TestServer) -> Self {
+        Self::at(&server.url)
+    }
+
+    /// A client of the server at `url` (no trailing slash).
+    pub fn at(url: &str) -> Self {
         Api {
-            url: server.url.clone(),
-            http: reqwest::blocking::Client::new(),
+            transport: Transport::Http {
+                url: url.to_string(),
+                client: reqwest::blocking::Client::new(),
+            },
         }
+    }
+
+    /// A client that hands requests to `router` on `runtime`, without a socket.
+    pub fn router(router: axum::Router, runtime: Arc<tokio::runtime::Runtime>) -> Self {
+        Api {
+            transport: Transport::Router {
+                router,
+                runtime,
+                peer: None,
+            },
+        }
+    }
+
+    /// The same router client, its requests coming from `peer` (what the accept loop tells
+    /// handlers as `ConnectInfo`).
+    pub fn from_peer(&self, peer: SocketAddr) -> Self {
+        let mut api = self.clone();
+        if let Transport::Router { peer: p, .. } = &mut api.transport {
+            *p = Some(peer);
+        }
+        api
     }
 
     pub fn send(
@@ -88,7 +135,58 @@ impl Api {
         headers: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> Res {
-        let mut req = self.http.request(method, format!("{}{path}", self.url));
+        let (router, runtime, peer) = match &self.transport {
+            Transport::Http { url, client } => {
+                return Self::send_http(client, url, method, path, token, headers, body);
+            }
+            Transport::Router {
+                router,
+                runtime,
+                peer,
+            } => (router, runtime, peer),
+        };
+        let mut req = axum::http::Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut req = req
+            .body(axum::body::Body::from(body.unwrap_or_default()))
+            .expect("a valid request");
+        if let Some(peer) = peer {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(*peer));
+        }
+        let (status, headers, bytes) = runtime.block_on(async {
+            let res = router.clone().oneshot(req).await.expect("infallible");
+            let (parts, body) = res.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .expect("response body");
+            (parts.status.as_u16(), parts.headers, bytes)
+        });
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Res {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    fn send_http(
+        client: &reqwest::blocking::Client,
+        url: &str,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Res {
+        let mut req = client.request(method, format!("{url}{path}"));
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use verbund_core::{ContentService, SchemaRegistry, SledStore, Store};
 
+pub mod app;
 pub mod http;
+pub use app::TestApp;
 pub use http::{Api, Res};
 
 /// The `verbund` binary of this workspace (built by `cargo test --workspace`).

@@ -44,6 +44,10 @@ cors_origins = []
 # Requests per second per client on the management API; 0 turns the limit off.
 rate_limit = 20
 
+# Proxies (addresses or networks) in front of this server whose Forwarded or X-Forwarded-For
+# header names the client for the rate limit; from any other peer the header is ignored.
+trusted_proxies = []
+
 # Largest request body in bytes.
 max_body = 1048576
 
@@ -68,6 +72,7 @@ pub struct FileConfig {
     pub response_cache: Option<usize>,
     pub cors_origins: Option<Vec<String>>,
     pub rate_limit: Option<u32>,
+    pub trusted_proxies: Option<Vec<String>>,
     pub max_body: Option<usize>,
     pub header_timeout: Option<u64>,
     pub max_connections: Option<usize>,

@@ -57,6 +57,14 @@ pub struct ServeArgs {
     /// Requests per second per client on the management API (0 turns the limit off).
     #[arg(long, env = "VERBUND_RATE_LIMIT", default_value_t = 20)]
     rate_limit: u32,
+    /// A proxy (address or network, repeatable) whose Forwarded / X-Forwarded-For header names
+    /// the client for rate limits; the header from any other peer is ignored.
+    #[arg(
+        long = "trusted-proxy",
+        env = "VERBUND_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<String>,
     /// A directory of static files to serve at `/` beside the API (e.g. examples/website).
     #[arg(long, env = "VERBUND_SITE")]
     site: Option<std::path::PathBuf>,
@@ -113,6 +121,7 @@ fn apply_config(args: &mut ServeArgs, matches: &clap::ArgMatches) -> anyhow::Res
     layer!(response_cache, args.response_cache);
     layer!(cors_origins, args.cors_origins);
     layer!(rate_limit, args.rate_limit);
+    layer!(trusted_proxies, args.trusted_proxies);
     layer!(max_body, args.max_body);
     layer!(header_timeout, args.header_timeout);
     if let Some(v) = cfg.max_connections
@@ -150,6 +159,8 @@ pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8
         cors_origins: args.cors_origins.clone(),
         rate_per_second: args.rate_limit,
         rate_burst: args.rate_limit.saturating_mul(5),
+        trusted_proxies: http::rate::parse_trusted(&args.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("--trusted-proxy: {e}"))?,
         max_body_bytes: args.max_body,
         header_timeout: std::time::Duration::from_secs(args.header_timeout),
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),

@@ -2,9 +2,7 @@
 //! panic catching, and one rendering of every error as problem+json.
 
 use super::Code;
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -29,6 +27,9 @@ pub struct Limits {
     pub rate_per_second: u32,
     /// Burst allowance of the rate limit.
     pub rate_burst: u32,
+    /// Proxies whose `Forwarded`/`X-Forwarded-For` name the client (addresses or networks);
+    /// from any other peer those headers are ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Origins allowed by CORS; empty means any origin.
     pub cors_origins: Vec<String>,
     /// Longest a client may take to send a request's headers, and longest an idle keep-alive
@@ -46,36 +47,10 @@ impl Default for Limits {
             max_concurrency: 1024,
             rate_per_second: 20,
             rate_burst: 100,
+            trusted_proxies: Vec::new(),
             cors_origins: Vec::new(),
             header_timeout: Duration::from_secs(10),
             max_connections: 4096,
-        }
-    }
-}
-
-/// Token buckets per client address.
-#[derive(Debug, Default)]
-pub struct RateLimiter {
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
-}
-
-impl RateLimiter {
-    /// Takes one request from `key`'s bucket; on refusal returns the seconds to wait.
-    fn take(&self, key: &str, rate: f64, burst: f64) -> Result<(), u64> {
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.len() > 100_000 {
-            // Forget idle clients rather than grow without bound.
-            buckets.retain(|_, (_, t)| t.elapsed() < Duration::from_secs(60));
-        }
-        let now = Instant::now();
-        let (tokens, last) = buckets.entry(key.to_string()).or_insert((burst, now));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(burst);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(((1.0 - *tokens) / rate).ceil().max(1.0) as u64)
         }
     }
 }
@@ -90,19 +65,14 @@ fn rate_limited(state: &AppState, req: &Request) -> Option<Response> {
             || path.starts_with("/api/v1/manage")
             || path.starts_with("/api/v1/admin")
             || path.starts_with("/api/v1/newsletter"));
-    if applies {
-        let ip = req
+    if applies && let Some(rate) = &state.rate {
+        let peer = req
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string())
-            .unwrap_or_else(|| "local".into());
+            .map(|c| c.0.ip());
         // Per client address: varying the token (guessing) does not buy a fresh bucket.
-        let key = ip;
-        if let Err(wait) = state.rate.take(
-            &key,
-            f64::from(limits.rate_per_second),
-            f64::from(limits.rate_burst.max(1)),
-        ) {
+        let client = super::rate::client_address(peer, req.headers(), &limits.trusted_proxies);
+        if let Err(wait) = rate.take(client) {
             let mut res = ApiError::new(
                 Code::RateLimited,
                 format!("too many requests from this client; try again in {wait} s"),

@@ -18,6 +18,7 @@ mod newsletter;
 mod openapi;
 mod params;
 mod plugins;
+pub mod rate;
 mod routes;
 mod server;
 mod typed;
@@ -50,7 +51,7 @@ pub struct AppState {
     pub delivery: Arc<DeliveryConfig>,
     pub limits: Arc<Limits>,
     cache: Arc<cache::ResponseCache>,
-    rate: Arc<layers::RateLimiter>,
+    rate: Option<Arc<rate::RateLimiter>>,
     metrics: Arc<metrics::Metrics>,
     /// A directory of static files served at `/` (a website pulling from this API).
     pub site: Option<std::path::PathBuf>,
@@ -74,13 +75,14 @@ impl AppState {
         limits: Limits,
     ) -> Self {
         let cache = cache::ResponseCache::new(delivery.cache_entries, delivery.cache_bytes);
+        let rate = rate::RateLimiter::new(limits.rate_per_second, limits.rate_burst).map(Arc::new);
         Self {
             auth: content.auth(),
             content,
             delivery: Arc::new(delivery),
             limits: Arc::new(limits),
             cache: Arc::new(cache),
-            rate: Arc::default(),
+            rate,
             metrics: Arc::default(),
             site: None,
             plugins: None,

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use verbund_tests::TestServer;
+use verbund_tests::{TestApp, TestServer};
 
 fn problem(res: reqwest::blocking::Response) -> (u16, serde_json::Value) {
     let status = res.status().as_u16();
@@ -202,4 +202,93 @@ fn sigterm_stops_the_server_cleanly_and_keeps_the_data() {
     let server = TestServer::start(&data, &[]);
     let (_, after) = server.get_json("/api/v1/content/story?limit=100");
     assert_eq!(before["data"], after["data"]);
+}
+
+/// Sends unauthenticated management requests through `api` until one is rate limited;
+/// returns how many were answered before.
+fn requests_until_limited(api: &verbund_tests::Api, headers: &[(&str, &str)]) -> usize {
+    for answered in 0..50 {
+        let res = api.send(
+            reqwest::Method::GET,
+            "/api/v1/manage/story",
+            None,
+            headers,
+            None,
+        );
+        if res.status == 429 {
+            res.expect_problem(429, "rate_limited");
+            return answered;
+        }
+        assert_eq!(res.status, 401, "{}", res.text);
+    }
+    panic!("50 requests in a row were never rate limited");
+}
+
+#[test]
+fn rate_limits_key_by_the_forwarded_client_only_behind_a_trusted_proxy() {
+    let app = TestApp::builder()
+        .rate_limit(1)
+        .trusted_proxies(&["10.0.0.0/8"])
+        .start();
+    let proxy = app.router().from_peer("10.0.0.2:40000".parse().unwrap());
+    let xff = |ip: &'static str| [("x-forwarded-for", ip)];
+    // The burst is five requests per client.
+    assert_eq!(requests_until_limited(&proxy, &xff("203.0.113.7")), 5);
+    // Another client behind the same proxy has its own bucket ...
+    proxy
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/manage/story",
+            None,
+            &xff("203.0.113.8"),
+            None,
+        )
+        .expect(401);
+    // ... also when the proxy says so with RFC 7239 `Forwarded`.
+    proxy
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/manage/story",
+            None,
+            &[("forwarded", "for=\"[2001:db8::7]:4711\";proto=https")],
+            None,
+        )
+        .expect(401);
+    // A client that prepends a fake address to the proxy's header gains nothing.
+    proxy
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/manage/story",
+            None,
+            &xff("198.51.100.99, 203.0.113.7"),
+            None,
+        )
+        .expect_problem(429, "rate_limited");
+
+    // From a peer that is not a trusted proxy the header is ignored: one bucket per peer.
+    let direct = app
+        .router()
+        .from_peer("198.51.100.1:50000".parse().unwrap());
+    assert_eq!(requests_until_limited(&direct, &xff("203.0.113.20")), 5);
+    direct
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/manage/story",
+            None,
+            &xff("203.0.113.21"),
+            None,
+        )
+        .expect_problem(429, "rate_limited");
+    // Over a real socket from 127.0.0.1 (not trusted here) the same holds.
+    let socket = app.api();
+    assert_eq!(requests_until_limited(&socket, &xff("203.0.113.30")), 5);
+    socket
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/manage/story",
+            None,
+            &xff("203.0.113.31"),
+            None,
+        )
+        .expect_problem(429, "rate_limited");
 }

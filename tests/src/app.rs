@@ -1,0 +1,216 @@
+//! The in-process tier: the real server (`verbund_core::server`) inside the test process.
+//!
+//! A [`TestApp`] runs [`Server`] on `127.0.0.1:0` on its own tokio runtime, so tests that only
+//! talk HTTP need no `verbund` process; [`TestApp::router`] goes further and hands requests to
+//! `router(state)` with `oneshot`, without a socket. Tests of the process itself (signals,
+//! crashes, its output, the CLI) use [`crate::TestServer`].
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use verbund_core::auth::Role;
+use verbund_core::http::{self, AppState};
+use verbund_core::server::{Config, Server, Startup};
+use verbund_core::{ContentService, open};
+
+use crate::{Api, repo_schemas};
+
+/// How to start a [`TestApp`].
+pub struct AppBuilder {
+    config: Config,
+    data: Option<PathBuf>,
+    roles: Vec<&'static str>,
+}
+
+impl AppBuilder {
+    /// Loads the demo content into the new data dir.
+    pub fn demo(mut self) -> Self {
+        self.config.demo = true;
+        self
+    }
+
+    /// With `demo`: installs the reference plugins built by `plugins/build`.
+    pub fn demo_plugins(mut self) -> Self {
+        self.config.plugins_dir = crate::plugin_component("review-approval")
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        self
+    }
+
+    /// Without the plugin host.
+    pub fn no_plugins(mut self) -> Self {
+        self.config.plugins = false;
+        self
+    }
+
+    /// Requests per second per client on the management API (tests default to 10,000).
+    pub fn rate_limit(mut self, per_second: u32) -> Self {
+        self.config.limits.rate_per_second = per_second;
+        self.config.limits.rate_burst = per_second.saturating_mul(5);
+        self
+    }
+
+    /// Proxies whose forwarding headers name the client.
+    pub fn trusted_proxies(mut self, proxies: &[&str]) -> Self {
+        let list: Vec<String> = proxies.iter().map(|p| p.to_string()).collect();
+        self.config.limits.trusted_proxies =
+            http::rate::parse_trusted(&list).expect("valid trusted proxies");
+        self
+    }
+
+    /// Changes any other setting.
+    pub fn config(mut self, f: impl FnOnce(&mut Config)) -> Self {
+        f(&mut self.config);
+        self
+    }
+
+    /// Uses `data` instead of a new temporary data dir.
+    pub fn data(mut self, data: &Path) -> Self {
+        self.data = Some(data.to_path_buf());
+        self
+    }
+
+    /// Creates a never-expiring token per role before the start, in [`TestApp::tokens`].
+    pub fn tokens(mut self, roles: &[&'static str]) -> Self {
+        self.roles.extend_from_slice(roles);
+        self
+    }
+
+    pub fn start(self) -> TestApp {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let data = self.data.unwrap_or_else(|| tmp.path().join("data"));
+        let content = Arc::new(open(&data, repo_schemas()).expect("open data dir"));
+        let tokens = self
+            .roles
+            .iter()
+            .map(|role| {
+                let issued = content
+                    .auth()
+                    .create_token(Role::parse(role).expect("a role"), None, None)
+                    .expect("create token");
+                (role.to_string(), issued.token)
+            })
+            .collect();
+        let mut config = self.config;
+        config.outbox = tmp.path().join("outbox");
+        let runtime = Arc::new(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("tokio runtime"),
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind 127.0.0.1:0");
+            Server::start(config, content.clone(), listener).expect("server starts")
+        });
+        let addr = server.local_addr();
+        let state = server.state().clone();
+        let startup = server.startup.clone();
+        let outbox = tmp.path().join("outbox");
+        let running = runtime.spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            url: format!("http://{addr}"),
+            addr,
+            data,
+            outbox,
+            content,
+            state,
+            startup,
+            tokens,
+            stop: Some(stop),
+            running: Some(running),
+            runtime,
+            _tmp: tmp,
+        }
+    }
+}
+
+/// A server running inside the test process; stopped on drop.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub url: String,
+    pub addr: SocketAddr,
+    pub data: PathBuf,
+    /// Where the newsletter's mails are written.
+    pub outbox: PathBuf,
+    pub content: Arc<ContentService>,
+    pub state: AppState,
+    pub startup: Startup,
+    /// Tokens by role, from [`AppBuilder::tokens`].
+    pub tokens: HashMap<String, String>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    running: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    runtime: Arc<tokio::runtime::Runtime>,
+    _tmp: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// Plugins on, nothing loaded, management rate limit 10,000/s.
+    pub fn builder() -> AppBuilder {
+        let mut config = Config::new(PathBuf::new());
+        config.limits.rate_per_second = 10_000;
+        config.limits.rate_burst = 50_000;
+        // Not a directory: the demo installs no plugin unless asked with `demo_plugins`.
+        config.plugins_dir = PathBuf::from("/nonexistent/plugins");
+        AppBuilder {
+            config,
+            data: None,
+            roles: Vec::new(),
+        }
+    }
+
+    /// The demo content, no plugins installed.
+    pub fn demo() -> Self {
+        Self::builder().demo().start()
+    }
+
+    /// A client over the socket.
+    pub fn api(&self) -> Api {
+        Api::at(&self.url)
+    }
+
+    /// A client that calls the router directly (no socket, no accept loop).
+    pub fn router(&self) -> Api {
+        Api::router(http::router(self.state.clone()), self.runtime.clone())
+    }
+
+    /// The token made for `role`.
+    #[track_caller]
+    pub fn token(&self, role: &str) -> &str {
+        self.tokens
+            .get(role)
+            .unwrap_or_else(|| panic!("no {role} token: ask for it with .tokens(&[\"{role}\"])"))
+    }
+
+    /// Stops serving and waits until requests in flight are answered.
+    pub fn stop(mut self) {
+        self.shut_down();
+    }
+
+    fn shut_down(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(running) = self.running.take() {
+            let _ = self
+                .runtime
+                .block_on(async { tokio::time::timeout(Duration::from_secs(10), running).await });
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shut_down();
+    }
+}
