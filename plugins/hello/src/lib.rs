@@ -130,6 +130,7 @@ mod tests {
             updated_by: "alice".into(),
             created_at: "2026-11-22T10:00:00Z".into(),
             updated_at: "2026-11-22T10:00:00Z".into(),
+            published_at: None,
         }
     }
 

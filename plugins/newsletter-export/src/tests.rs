@@ -306,6 +306,8 @@ fn plain_text_has_content_and_urls() {
             "{line}"
         );
     }
+    // The whole text part as a subscriber reads it: a change to the layout shows up here.
+    insta::assert_snapshot!("newsletter_text_part", txt);
 }
 
 #[test]

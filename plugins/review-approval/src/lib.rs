@@ -56,7 +56,12 @@ fn workflow(ty: &str) -> Workflow {
         .state("approved", "Freigegeben", false)
         .state("published", "Veröffentlicht", true)
         .state("archived", "Archiviert", false)
-        .transition("submit", &["draft", "changes_requested"], "in_review", &["editor"])
+        .transition(
+            "submit",
+            &["draft", "changes_requested"],
+            "in_review",
+            &["editor"],
+        )
         // Tried in this order: the first the guard allows is taken.
         .transition("approve", &["in_review"], "approved", &["reviewer"])
         .transition("approve", &["in_review"], "in_review", &["reviewer"])

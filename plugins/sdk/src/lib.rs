@@ -64,8 +64,7 @@ pub mod __private {
 
 pub use bindings::verbund::plugin::types::{
     Artifact, Decision, Entry, ExportDef, Filter, Grant, HistoryItem, HistoryKind, Hook, HostError,
-    Issue,
-    LogLevel, Manifest, StateDef, Transition, TransitionDef, Workflow,
+    Issue, LogLevel, Manifest, StateDef, Transition, TransitionDef, Workflow,
 };
 /// `serde_json`, re-exported so that plugins use the same version as the SDK.
 pub use serde_json;

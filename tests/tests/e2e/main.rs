@@ -18,5 +18,6 @@ mod security_edge;
 mod security_http;
 mod security_newsletter;
 mod security_plugins;
+mod shapes;
 mod soak;
 mod website;
