@@ -11,9 +11,9 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::commit::{audit, index_keys, replace_index_keys};
 use super::entry::EntryRecord;
 use super::keys::{self, SCOPE_CURRENT};
-use super::write::{audit, index_keys, replace_index_keys};
 use super::{ContentError, ContentResult, ContentService};
 use crate::schema::ContentType;
 use crate::store::Tree;

@@ -4,11 +4,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::commit::index_keys;
 use super::entry::{EntryRecord, render_public};
 use super::keys::count_key;
 use super::keys::{self, SCOPE_CURRENT, SCOPE_PUBLISHED};
 use super::public_index::public_index;
-use super::write::index_keys;
 use super::{ContentResult, ContentService};
 use crate::store::Tree;
 

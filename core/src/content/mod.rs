@@ -11,6 +11,7 @@
 //!   entry is published, unpublished or deleted; editing a published entry leaves the public
 //!   version in place until the new version is published.
 
+mod commit;
 mod entry;
 mod gdpr;
 mod hooks;
@@ -19,8 +20,10 @@ mod integrity;
 pub mod keys;
 mod plan;
 mod public_index;
+mod publish;
 mod query;
 mod read;
+mod refs;
 mod transition;
 mod write;
 

@@ -4,9 +4,9 @@
 
 use chrono::{DateTime, Utc};
 
+use super::commit::{audit, change_event, replace_index_keys};
 use super::entry::{EntryRecord, Scheduled};
 use super::keys;
-use super::write::{audit, change_event, replace_index_keys};
 use super::{ContentError, ContentResult, ContentService, TransitionContext};
 use crate::schema::{ContentType, FieldError};
 use crate::store::Tree;
