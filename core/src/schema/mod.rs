@@ -5,6 +5,7 @@
 //! none is given and `./schemas` does not exist, from the copies built into the binary), so a
 //! schema can change without a rebuild.
 
+pub(crate) mod components;
 mod keywords;
 mod validate;
 
