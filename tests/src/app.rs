@@ -174,6 +174,23 @@ impl TestApp {
         Self::builder().demo().start()
     }
 
+    /// The demo content and a never-expiring token per role, keyed by role.
+    pub fn demo_with_tokens(roles: &[&'static str]) -> (Self, HashMap<String, String>) {
+        let app = Self::builder().demo().tokens(roles).start();
+        let tokens = app.tokens.clone();
+        (app, tokens)
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::blocking::Response {
+        reqwest::blocking::get(format!("{}{path}", self.url)).expect("HTTP request")
+    }
+
+    pub fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let res = self.get(path);
+        let status = res.status().as_u16();
+        (status, res.json().expect("JSON body"))
+    }
+
     /// A client over the socket.
     pub fn api(&self) -> Api {
         Api::at(&self.url)

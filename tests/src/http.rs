@@ -8,7 +8,25 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
-use crate::TestServer;
+use crate::{TestApp, TestServer};
+
+/// A server reachable at a URL: a [`TestServer`] process or an in-process [`TestApp`].
+pub trait Served {
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    fn url(&self) -> &str;
+}
+
+impl Served for TestServer {
+    fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Served for TestApp {
+    fn url(&self) -> &str {
+        &self.url
+    }
+}
 
 /// A response, read completely.
 pub struct Res {
@@ -92,8 +110,9 @@ enum Transport {
 }
 
 impl Api {
-    pub fn of(server: &TestServer) -> Self {
-        Self::at(&server.url)
+    /// A client of a server process or an in-process server, over its socket.
+    pub fn of(server: &impl Served) -> Self {
+        Self::at(server.url())
     }
 
     /// A client of the server at `url` (no trailing slash).

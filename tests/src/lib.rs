@@ -14,7 +14,7 @@ use verbund_core::{ContentService, SchemaRegistry, SledStore, Store};
 pub mod app;
 pub mod http;
 pub use app::TestApp;
-pub use http::{Api, Res};
+pub use http::{Api, Res, Served};
 
 /// The `verbund` binary of this workspace (built by `cargo test --workspace`).
 pub fn verbund_bin() -> PathBuf {
