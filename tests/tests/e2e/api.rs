@@ -15,7 +15,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use verbund_core::Store;
 use verbund_core::store::{Tree, WriteBatch};
-use verbund_tests::{Api, Res, TestServer, create_tokens, story, verbund_bin, wait_until};
+use verbund_tests::{
+    Api, Res, TestApp, TestServer, create_tokens, story, verbund_bin, wait_until,
+};
 
 /// A demo story with members, topics `industrie-4-0`, `iot`, `data-analytics`.
 const RETROFIT_ID: &str = "01KQA2SMY65YDQ3XEWR0HGYNYX";
@@ -41,7 +43,7 @@ fn has_contact_field(v: &Value) -> bool {
 
 #[test]
 fn a_draft_stays_private_until_it_is_published() {
-    let (server, tokens) = TestServer::start_demo_with_tokens(&["editor", "reader"]);
+    let (server, tokens) = TestApp::demo_with_tokens(&["editor", "reader"]);
     let api = Api::of(&server);
     let (editor, reader) = (tokens["editor"].as_str(), tokens["reader"].as_str());
     let before = api.get("/api/v1/content/story?limit=100", None).expect(200);
@@ -128,7 +130,7 @@ fn a_draft_stays_private_until_it_is_published() {
 
 #[test]
 fn personal_data_never_leaves_through_the_delivery_api() {
-    let (server, tokens) = TestServer::start_demo_with_tokens(&["reader"]);
+    let (server, tokens) = TestApp::demo_with_tokens(&["reader"]);
     let api = Api::of(&server);
     let reader = tokens["reader"].as_str();
 
@@ -212,7 +214,7 @@ fn personal_data_never_leaves_through_the_delivery_api() {
 
 #[test]
 fn etags_revalidate_until_a_new_version_is_published() {
-    let (server, tokens) = TestServer::start_demo_with_tokens(&["editor"]);
+    let (server, tokens) = TestApp::demo_with_tokens(&["editor"]);
     let api = Api::of(&server);
     let editor = tokens["editor"].as_str();
     let path = format!("/api/v1/content/story/{RETROFIT_SLUG}");
@@ -280,7 +282,7 @@ fn etags_revalidate_until_a_new_version_is_published() {
 
 #[test]
 fn cursor_pages_list_every_entry_once_while_new_ones_are_published() {
-    let (server, tokens) = TestServer::start_demo_with_tokens(&["editor"]);
+    let (server, tokens) = TestApp::demo_with_tokens(&["editor"]);
     let api = Api::of(&server);
     let editor = tokens["editor"].clone();
     for n in 0..30 {
@@ -379,7 +381,7 @@ fn cursor_pages_list_every_entry_once_while_new_ones_are_published() {
 
 #[test]
 fn writes_need_the_current_version_and_referenced_entries_stay() {
-    let (server, tokens) = TestServer::start_demo_with_tokens(&["editor"]);
+    let (server, tokens) = TestApp::demo_with_tokens(&["editor"]);
     let api = Api::of(&server);
     let editor = tokens["editor"].as_str();
     let s = api.create(editor, "story", &story(1));
@@ -503,7 +505,7 @@ fn writes_need_the_current_version_and_referenced_entries_stay() {
 
 #[test]
 fn tokens_and_roles_decide_who_may_do_what() {
-    let (server, tokens) = TestServer::start_demo_with_tokens(&["admin", "editor", "reader"]);
+    let (server, tokens) = TestApp::demo_with_tokens(&["admin", "editor", "reader"]);
     let api = Api::of(&server);
     let (admin, editor, reader) = (
         tokens["admin"].as_str(),
@@ -620,7 +622,7 @@ fn tokens_and_roles_decide_who_may_do_what() {
 /// the request unauthorised (a clients' HTTP libraries rely on it to retry with credentials).
 #[test]
 fn every_401_answer_names_the_bearer_scheme() {
-    let server = TestServer::start_demo();
+    let server = TestApp::demo();
     let api = Api::of(&server);
     let mut missing = Vec::new();
     for (method, path, token) in [
@@ -655,7 +657,7 @@ fn every_401_answer_names_the_bearer_scheme() {
 
 #[test]
 fn filters_sort_and_limits_answer_as_documented() {
-    let server = TestServer::start_demo();
+    let server = TestApp::demo();
     let api = Api::of(&server);
     let all = api.all_published("story");
     assert!(all.len() >= 6);
@@ -940,7 +942,7 @@ fn the_audit_log_names_who_did_what_and_detects_tampering() {
 
 #[test]
 fn invalid_writes_are_refused_with_reasons_and_nothing_is_stored() {
-    let (server, tokens) = TestServer::start_demo_with_tokens(&["editor"]);
+    let (server, tokens) = TestApp::demo_with_tokens(&["editor"]);
     let api = Api::of(&server);
     let editor = tokens["editor"].as_str();
     let drafts = || {
@@ -1051,7 +1053,7 @@ fn invalid_writes_are_refused_with_reasons_and_nothing_is_stored() {
 
 #[test]
 fn the_change_feed_shows_publications_but_not_drafts() {
-    let (server, tokens) = TestServer::start_demo_with_tokens(&["editor"]);
+    let (server, tokens) = TestApp::demo_with_tokens(&["editor"]);
     let api = Api::of(&server);
     let editor = tokens["editor"].as_str();
 
@@ -1118,7 +1120,7 @@ fn the_change_feed_shows_publications_but_not_drafts() {
 /// it even when it is archived, while taking a published story back is a public change.
 #[test]
 fn the_change_feed_shows_unpublishing_but_not_archiving_a_private_draft() {
-    let (server, tokens) = TestServer::start_demo_with_tokens(&["editor"]);
+    let (server, tokens) = TestApp::demo_with_tokens(&["editor"]);
     let api = Api::of(&server);
     let editor = tokens["editor"].as_str();
     let (_, since) = api.changes(0);

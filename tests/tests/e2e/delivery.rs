@@ -2,11 +2,11 @@
 //! content, and never shows drafts or personal data.
 
 use serde_json::Value;
-use verbund_tests::TestServer;
+use verbund_tests::{TestApp, TestServer};
 
 #[test]
 fn the_demo_server_serves_published_german_content_only() {
-    let server = TestServer::start_demo();
+    let server = TestApp::demo();
     assert_eq!(server.get("/healthz").status().as_u16(), 200);
 
     let (status, body) = server.get_json("/api/v1/content/story?limit=100");
@@ -77,7 +77,7 @@ fn the_demo_server_serves_published_german_content_only() {
 
 #[test]
 fn personal_data_is_never_delivered() {
-    let server = TestServer::start_demo();
+    let server = TestApp::demo();
     let (status, members) = server.get_json("/api/v1/content/member?limit=100");
     assert_eq!(status, 200);
     let text = members.to_string();

@@ -4,13 +4,13 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use verbund_tests::{TestServer, ok, run_cli, verbund_bin};
+use verbund_tests::{TestApp, ok, run_cli, verbund_bin};
 
 /// `verbund entry list story | true`: the reader is gone before the CLI writes. The CLI ends
 /// like any Unix tool (SIGPIPE), without a panic message (it used to exit 101 with one).
 #[test]
 fn output_into_a_closed_pipe_ends_quietly() {
-    let (server, tokens) = TestServer::start_demo_with_tokens(&["editor"]);
+    let (server, tokens) = TestApp::demo_with_tokens(&["editor"]);
     let tmp = tempfile::tempdir().unwrap();
     let err = tmp.path().join("stderr.txt");
     for args in [
@@ -80,7 +80,7 @@ fn server_logs_in_a_file_have_no_colour_codes() {
 /// `--profile` with a name that was never saved says so and names the saved ones.
 #[test]
 fn an_unknown_profile_is_named_with_the_known_ones() {
-    let (server, tokens) = TestServer::start_demo_with_tokens(&["editor"]);
+    let (server, tokens) = TestApp::demo_with_tokens(&["editor"]);
     let tmp = tempfile::tempdir().unwrap();
     let config = tmp.path().join("config");
     ok(&run_cli(
@@ -124,7 +124,7 @@ fn an_unknown_profile_is_named_with_the_known_ones() {
 /// fields members do not have).
 #[test]
 fn the_entry_list_help_examples_work() {
-    let (server, tokens) = TestServer::start_demo_with_tokens(&["editor"]);
+    let (server, tokens) = TestApp::demo_with_tokens(&["editor"]);
     let tmp = tempfile::tempdir().unwrap();
     let config = tmp.path().join("config");
     let help = ok(&run_cli(

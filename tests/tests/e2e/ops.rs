@@ -17,7 +17,7 @@ fn problem(res: reqwest::blocking::Response) -> (u16, serde_json::Value) {
 
 #[test]
 fn malformed_requests_get_a_clear_4xx_never_a_500() {
-    let server = TestServer::start_demo();
+    let server = TestApp::demo();
     let client = reqwest::blocking::Client::new();
     let url = |p: &str| format!("{}{p}", server.url);
 
@@ -120,7 +120,7 @@ fn token_guessing_is_rate_limited_with_retry_after() {
 
 #[test]
 fn websites_get_cors_compression_and_metrics() {
-    let server = TestServer::start_demo();
+    let server = TestApp::demo();
     let client = reqwest::blocking::Client::new();
     let res = client
         .request(

@@ -14,7 +14,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use verbund_tests::{
-    Api, TestServer, create_tokens, ok, plugins_dir_with, run_cli, story, verbund_bin, wait_until,
+    Api, TestApp, TestServer, create_tokens, ok, plugins_dir_with, run_cli, story, verbund_bin, wait_until,
 };
 
 /// A demo member with contact person data (name, e-mail, phone).
@@ -198,7 +198,7 @@ fn staff_without_the_admin_role_never_see_subscribers_or_contact_persons() {
 
 #[test]
 fn a_sign_up_moves_no_public_counter_or_sequence() {
-    let server = TestServer::start_demo();
+    let server = TestApp::demo();
     let api = Api::of(&server);
     let metrics = |api: &Api| api.get("/metrics", None).expect(200).text;
     let last_seq = |api: &Api| {
@@ -228,7 +228,7 @@ fn a_sign_up_moves_no_public_counter_or_sequence() {
 
 #[test]
 fn a_revoked_token_stays_revoked_while_it_is_being_used() {
-    let (server, tokens) = TestServer::start_demo_with_tokens(&["admin"]);
+    let (server, tokens) = TestApp::demo_with_tokens(&["admin"]);
     let api = Api::of(&server);
     let admin = tokens["admin"].clone();
     for round in 0..15 {
@@ -467,7 +467,7 @@ fn a_backup_holds_no_code_or_secret_and_a_tampered_one_is_refused() {
 
 #[test]
 fn a_stalled_backup_download_does_not_hold_up_writes() {
-    let (server, tokens) = TestServer::start_demo_with_tokens(&["admin", "editor"]);
+    let (server, tokens) = TestApp::demo_with_tokens(&["admin", "editor"]);
     let api = Api::of(&server);
     // Enough content that the backup does not fit into the socket buffers.
     let all: String = (0..4000)
@@ -544,7 +544,7 @@ fn slow_editor(dir: &Path) -> String {
 
 #[test]
 fn a_kept_draft_never_overwrites_a_colleagues_change() {
-    let (server, tokens) = TestServer::start_demo_with_tokens(&["editor", "admin"]);
+    let (server, tokens) = TestApp::demo_with_tokens(&["editor", "admin"]);
     let api = Api::of(&server);
     let editor = tokens["editor"].clone();
     let created = api.create(&editor, "story", &story(7));
@@ -653,7 +653,7 @@ fn a_rotated_key_signs_new_records_while_old_ones_keep_verifying() {
 
 #[test]
 fn erasure_reaches_old_versions_and_deleted_entries_and_spares_other_people() {
-    let (server, tokens) = TestServer::start_demo_with_tokens(&["admin"]);
+    let (server, tokens) = TestApp::demo_with_tokens(&["admin"]);
     let api = Api::of(&server);
     let admin = tokens["admin"].as_str();
     let member = api
@@ -779,7 +779,7 @@ fn erasure_reaches_old_versions_and_deleted_entries_and_spares_other_people() {
 
 #[test]
 fn a_scheduled_publication_does_not_outlive_a_revoked_token() {
-    let (server, tokens) = TestServer::start_demo_with_tokens(&["admin", "editor"]);
+    let (server, tokens) = TestApp::demo_with_tokens(&["admin", "editor"]);
     let api = Api::of(&server);
     let (admin, editor) = (tokens["admin"].as_str(), tokens["editor"].as_str());
     let created = api.create(editor, "story", &story(31));

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use verbund_tests::{Api, TestServer};
+use verbund_tests::{Api, TestApp, TestServer};
 
 fn connect(server: &TestServer) -> TcpStream {
     let addr = server.url.trim_start_matches("http://");
@@ -101,7 +101,7 @@ fn serve_refuses_connection_settings_that_cannot_work() {
 
 #[test]
 fn anonymous_queries_are_bounded_with_errors_that_name_the_limit() {
-    let server = TestServer::start_demo();
+    let server = TestApp::demo();
     let api = Api::of(&server);
 
     // The attack: thousands of `in` values.

@@ -3,7 +3,7 @@
 //! its folder (#15).
 
 use reqwest::Method;
-use verbund_tests::{Api, Res, TestServer};
+use verbund_tests::{Api, Res, TestApp, TestServer};
 
 const EVIL: &str = "https://evil.example";
 const SHOP: &str = "https://www.cluster-it.example";
@@ -29,7 +29,7 @@ fn allowed_origin(res: &Res) -> Option<String> {
 
 #[test]
 fn cors_default_public_reads_from_anywhere_but_no_signups_or_management() {
-    let server = TestServer::start_demo();
+    let server = TestApp::demo();
     let api = Api::of(&server);
 
     // Public read API: any website may read it.
