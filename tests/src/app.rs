@@ -68,6 +68,12 @@ impl AppBuilder {
         self
     }
 
+    /// Where the demo finds plugin components (default: none installed).
+    pub fn plugins_dir(mut self, dir: &str) -> Self {
+        self.config.plugins_dir = PathBuf::from(dir);
+        self
+    }
+
     /// Uses `data` instead of a new temporary data dir.
     pub fn data(mut self, data: &Path) -> Self {
         self.data = Some(data.to_path_buf());
@@ -199,6 +205,15 @@ impl TestApp {
     /// A client that calls the router directly (no socket, no accept loop).
     pub fn router(&self) -> Api {
         Api::router(http::router(self.state.clone()), self.runtime.clone())
+    }
+
+    /// Issues another never-expiring token for `role` (several people with one role).
+    pub fn issue_token(&self, role: &str) -> String {
+        self.content
+            .auth()
+            .create_token(Role::parse(role).expect("a role"), None, None)
+            .expect("create token")
+            .token
     }
 
     /// The token made for `role`.

@@ -256,6 +256,20 @@ impl Api {
         )
     }
 
+    /// A request with an optional JSON body.
+    pub fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Res {
+        match body {
+            Some(b) => self.json(method, path, token, &[], b),
+            None => self.send(method, path, token, &[], None),
+        }
+    }
+
     pub fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Res {
         self.json(Method::POST, path, token, &[], body)
     }

@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use verbund_tests::{TestServer, create_tokens, ok, plugin_component, run_cli, story, verbund_bin};
+use verbund_tests::{Api, TestApp, ok, plugin_component, run_cli, story, verbund_bin};
 
 /// A component built by plugins/build.
 fn component(name: &str) -> PathBuf {
@@ -15,7 +15,7 @@ fn component(name: &str) -> PathBuf {
 }
 
 struct Env {
-    server: TestServer,
+    server: TestApp,
     admin: String,
     editor: String,
     config: PathBuf,
@@ -25,8 +25,12 @@ struct Env {
 fn start() -> Env {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let tokens = create_tokens(&data, &["admin", "editor"]);
-    let server = TestServer::start(&data, &["--demo"]);
+    let server = TestApp::builder()
+        .data(&data)
+        .demo()
+        .tokens(&["admin", "editor"])
+        .start();
+    let tokens = server.tokens.clone();
     Env {
         server,
         admin: tokens["admin"].clone(),
@@ -57,19 +61,8 @@ impl Env {
         token: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let client = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap();
-        let mut req = client
-            .request(method, format!("{}{path}", self.server.url))
-            .bearer_auth(token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().unwrap();
-        let status = res.status().as_u16();
-        (status, res.json().unwrap_or(Value::Null))
+        let res = Api::of(&self.server).call(method, path, Some(token), body.as_ref());
+        (res.status, res.body)
     }
 
     fn export(&self, plugin: &str, export: &str, params: Value) -> (u16, Value, Duration) {
@@ -214,7 +207,7 @@ fn a_well_behaved_plugin_validates_guards_and_exports_and_survives_a_restart() {
     );
     let _ = child.kill();
     let _ = child.wait();
-    let server = TestServer::start(&data, &[]);
+    let server = TestApp::builder().data(&data).start();
     let env = Env {
         server,
         admin,

@@ -8,14 +8,14 @@ use std::process::Output;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use verbund_tests::{TestServer, create_token, ok, run_cli, story, wait_until};
+use verbund_tests::{Api, TestApp, TestServer, ok, run_cli, story, wait_until};
 
 fn plugins_dir() -> String {
     verbund_tests::plugins_dir_with("review-approval")
 }
 
 struct Team {
-    server: TestServer,
+    server: TestApp,
     data: PathBuf,
     editor: String,
     editor2: String,
@@ -29,7 +29,13 @@ struct Team {
 fn team() -> Team {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let t = |role| create_token(&data, role, "never");
+    let dir = plugins_dir();
+    let server = TestApp::builder()
+        .data(&data)
+        .demo()
+        .plugins_dir(&dir)
+        .start();
+    let t = |role| server.issue_token(role);
     let (editor, editor2, reviewer, reviewer2, admin) = (
         t("editor"),
         t("editor"),
@@ -37,8 +43,6 @@ fn team() -> Team {
         t("reviewer"),
         t("admin"),
     );
-    let dir = plugins_dir();
-    let server = TestServer::start(&data, &["--demo", "--plugins-dir", &dir]);
     Team {
         server,
         data,
@@ -60,16 +64,8 @@ impl Team {
         token: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let client = reqwest::blocking::Client::new();
-        let mut req = client
-            .request(method, format!("{}{path}", self.server.url))
-            .bearer_auth(token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().unwrap();
-        let status = res.status().as_u16();
-        (status, res.json().unwrap_or(Value::Null))
+        let res = Api::of(&self.server).call(method, path, Some(token), body.as_ref());
+        (res.status, res.body)
     }
 
     fn step(&self, token: &str, id: &str, body: Value) -> (u16, Value) {
