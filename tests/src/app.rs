@@ -224,6 +224,44 @@ impl TestApp {
             .unwrap_or_else(|| panic!("no {role} token: ask for it with .tokens(&[\"{role}\"])"))
     }
 
+    /// Subscribers with this address (any case), as an admin sees them.
+    pub fn subscribers(&self, admin: &str, email: &str) -> Vec<serde_json::Value> {
+        let res = self
+            .api()
+            .get("/api/v1/manage/subscriber?limit=100", Some(admin))
+            .expect(200);
+        res.data()
+            .iter()
+            .filter(|s| {
+                s["email"]
+                    .as_str()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The mails in the outbox addressed to `to` (any case), oldest first.
+    pub fn mail_paths(&self, to: &str) -> Vec<PathBuf> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&self.outbox)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        paths.sort();
+        let header = format!("to: {}\r\n", to.to_lowercase());
+        paths.retain(|p| {
+            std::fs::read_to_string(p).is_ok_and(|t| t.to_lowercase().contains(&header))
+        });
+        paths
+    }
+
+    /// The mails to `to`, oldest first, each as "subject\ntext".
+    pub fn mails_to(&self, to: &str) -> Vec<String> {
+        self.mail_paths(to)
+            .iter()
+            .map(|p| verbund_core::newsletter::mail_text(p).expect("a readable mail"))
+            .collect()
+    }
+
     /// Stops serving and waits until requests in flight are answered.
     pub fn stop(mut self) {
         self.shut_down();

@@ -15,9 +15,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use verbund_core::Store;
 use verbund_core::store::{Tree, WriteBatch};
-use verbund_tests::{
-    Api, Res, TestApp, TestServer, create_tokens, story, verbund_bin, wait_until,
-};
+use verbund_tests::{Api, Res, TestApp, TestServer, create_tokens, story, verbund_bin, wait_until};
 
 /// A demo story with members, topics `industrie-4-0`, `iot`, `data-analytics`.
 const RETROFIT_ID: &str = "01KQA2SMY65YDQ3XEWR0HGYNYX";

@@ -7,29 +7,26 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use serde_json::{Value, json};
-use verbund_tests::{TestServer, create_token, run_cli};
+use verbund_tests::{Api, TestApp, run_cli};
 
 struct Site {
-    server: TestServer,
+    server: TestApp,
     admin: String,
-    outbox: PathBuf,
     config: PathBuf,
     _tmp: tempfile::TempDir,
 }
 
-fn site(extra: &[&str]) -> Site {
+/// The demo with an admin token; `plugins` is where the demo finds its plugins.
+fn site(plugins: Option<&str>) -> Site {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let admin = create_token(&data, "admin", "never");
-    let outbox = tmp.path().join("outbox");
-    let o = outbox.display().to_string();
-    let mut args = vec!["--demo", "--outbox", &o];
-    args.extend_from_slice(extra);
-    let server = TestServer::start(&data, &args);
+    let mut builder = TestApp::builder().demo().tokens(&["admin"]);
+    if let Some(dir) = plugins {
+        builder = builder.plugins_dir(dir);
+    }
+    let server = builder.start();
     Site {
+        admin: server.token("admin").to_string(),
         server,
-        admin,
-        outbox,
         config: tmp.path().join("config"),
         _tmp: tmp,
     }
@@ -37,60 +34,21 @@ fn site(extra: &[&str]) -> Site {
 
 impl Site {
     fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let res = reqwest::blocking::Client::new()
-            .post(format!("{}{path}", self.server.url))
-            .json(&body)
-            .send()
-            .unwrap();
-        let s = res.status().as_u16();
-        (s, res.json().unwrap_or(Value::Null))
+        let res = Api::of(&self.server).post(path, None, &body);
+        (res.status, res.body)
     }
 
     fn admin_call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = reqwest::blocking::Client::new()
-            .request(method, format!("{}{path}", self.server.url))
-            .bearer_auth(&self.admin);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().unwrap();
-        let s = res.status().as_u16();
-        (s, res.json().unwrap_or(Value::Null))
+        let res = Api::of(&self.server).call(method, path, Some(&self.admin), body.as_ref());
+        (res.status, res.body)
     }
 
-    /// Subscribers with this address (as the admin sees them).
     fn subscribers(&self, email: &str) -> Vec<Value> {
-        let (_, list) = self.admin_call(
-            reqwest::Method::GET,
-            "/api/v1/manage/subscriber?limit=100",
-            None,
-        );
-        list["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|s| {
-                s["email"]
-                    .as_str()
-                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
-            })
-            .cloned()
-            .collect()
+        self.server.subscribers(&self.admin, email)
     }
 
-    /// The mails in the outbox to `to`, oldest first, as "subject\ntext".
     fn mails_to(&self, to: &str) -> Vec<String> {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(&self.outbox)
-            .map(|d| d.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        paths.sort();
-        paths
-            .iter()
-            .filter(|p| {
-                std::fs::read_to_string(p).is_ok_and(|t| t.contains(&format!("To: {to}\r\n")))
-            })
-            .map(|p| verbund_core::newsletter::mail_text(p).unwrap())
-            .collect()
+        self.server.mails_to(to)
     }
 
     fn cli(&self, args: &[&str]) -> Output {
@@ -108,7 +66,7 @@ fn link(mail: &str, part: &str) -> String {
 
 #[test]
 fn double_opt_in_one_click_unsubscribe_and_no_duplicates() {
-    let s = site(&[]);
+    let s = site(None);
     let email = "greta.lindner@example.org";
     let form = json!({
         "email": email,
@@ -217,7 +175,7 @@ fn double_opt_in_one_click_unsubscribe_and_no_duplicates() {
 
 #[test]
 fn a_person_can_see_everything_stored_about_them_and_have_it_erased() {
-    let s = site(&[]);
+    let s = site(None);
     let email = "anna.wendt@example.org";
     // Anna is also the contact person of a member.
     let (_, members) = s.admin_call(reqwest::Method::GET, "/api/v1/manage/member?limit=1", None);
@@ -322,7 +280,7 @@ fn plugins_dir() -> String {
 #[test]
 fn an_issue_goes_to_confirmed_subscribers_only_each_with_a_working_unsubscribe_link() {
     let dir = plugins_dir();
-    let s = site(&["--plugins-dir", &dir]);
+    let s = site(Some(&dir));
     let tmp = tempfile::tempdir().unwrap();
     let out_dir = tmp.path().join("ausgabe");
     let out = s.cli(&[

@@ -14,7 +14,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use verbund_tests::{
-    Api, TestApp, TestServer, create_tokens, ok, plugins_dir_with, run_cli, story, verbund_bin, wait_until,
+    Api, TestApp, TestServer, create_tokens, ok, plugins_dir_with, run_cli, story, verbund_bin,
+    wait_until,
 };
 
 /// A demo member with contact person data (name, e-mail, phone).

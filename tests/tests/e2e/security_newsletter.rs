@@ -8,29 +8,20 @@ use std::path::PathBuf;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde_json::{Value, json};
-use verbund_tests::{TestServer, create_token};
+use verbund_tests::TestApp;
 
 struct Site {
-    server: TestServer,
+    server: TestApp,
     admin: String,
     data: PathBuf,
-    outbox: PathBuf,
-    _tmp: tempfile::TempDir,
 }
 
 fn site() -> Site {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let admin = create_token(&data, "admin", "never");
-    let outbox = tmp.path().join("outbox");
-    let o = outbox.display().to_string();
-    let server = TestServer::start(&data, &["--demo", "--outbox", &o]);
+    let server = TestApp::builder().demo().tokens(&["admin"]).start();
     Site {
+        admin: server.token("admin").to_string(),
+        data: server.data.clone(),
         server,
-        admin,
-        data,
-        outbox,
-        _tmp: tmp,
     }
 }
 
@@ -46,47 +37,15 @@ fn sign_up(url: &str, body: &Value) -> (u16, Value) {
 
 impl Site {
     fn subscribers(&self, email: &str) -> Vec<Value> {
-        let res = reqwest::blocking::Client::new()
-            .get(format!(
-                "{}/api/v1/manage/subscriber?limit=100",
-                self.server.url
-            ))
-            .bearer_auth(&self.admin)
-            .send()
-            .unwrap();
-        let list: Value = res.json().unwrap();
-        list["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|s| {
-                s["email"]
-                    .as_str()
-                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
-            })
-            .cloned()
-            .collect()
+        self.server.subscribers(&self.admin, email)
     }
 
     fn mail_paths(&self, to: &str) -> Vec<PathBuf> {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(&self.outbox)
-            .map(|d| d.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        paths.sort();
-        paths.retain(|p| {
-            std::fs::read_to_string(p).is_ok_and(|t| {
-                t.to_lowercase()
-                    .contains(&format!("to: {}\r\n", to.to_lowercase()))
-            })
-        });
-        paths
+        self.server.mail_paths(to)
     }
 
     fn mails_to(&self, to: &str) -> Vec<String> {
-        self.mail_paths(to)
-            .iter()
-            .map(|p| verbund_core::newsletter::mail_text(p).unwrap())
-            .collect()
+        self.server.mails_to(to)
     }
 }
 
@@ -171,7 +130,10 @@ fn confirmation_links_are_signed_with_the_key_file_work_once_by_post_and_die_on_
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let dir = std::fs::metadata(&s.outbox).unwrap().permissions().mode();
+        let dir = std::fs::metadata(&s.server.outbox)
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(dir & 0o777, 0o700, "outbox mode {dir:o}");
         let mail = std::fs::metadata(&s.mail_paths(email)[0])
             .unwrap()
