@@ -74,6 +74,30 @@ impl AppBuilder {
         self
     }
 
+    /// Serves the static files of `dir` at `/` beside the API.
+    pub fn site(mut self, dir: &Path) -> Self {
+        self.config.site = Some(dir.to_path_buf());
+        self
+    }
+
+    /// An origin allowed by CORS (repeatable); without any, every origin is.
+    pub fn cors_origin(mut self, origin: &str) -> Self {
+        self.config.limits.cors_origins.push(origin.to_string());
+        self
+    }
+
+    /// Seconds a client has to send a request's headers (also the idle timeout).
+    pub fn header_timeout(mut self, secs: u64) -> Self {
+        self.config.limits.header_timeout = Duration::from_secs(secs);
+        self
+    }
+
+    /// Connections open at once.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.config.limits.max_connections = n;
+        self
+    }
+
     /// Uses `data` instead of a new temporary data dir.
     pub fn data(mut self, data: &Path) -> Self {
         self.data = Some(data.to_path_buf());

@@ -15,7 +15,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use verbund_core::Store;
 use verbund_core::store::{Tree, WriteBatch};
-use verbund_tests::{Api, Res, TestApp, TestServer, create_tokens, story, verbund_bin, wait_until};
+use verbund_tests::{Api, Res, TestApp, create_tokens, story, verbund_bin, wait_until};
 
 /// A demo story with members, topics `industrie-4-0`, `iot`, `data-analytics`.
 const RETROFIT_ID: &str = "01KQA2SMY65YDQ3XEWR0HGYNYX";
@@ -811,7 +811,7 @@ fn the_audit_log_names_who_did_what_and_detects_tampering() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let tokens = create_tokens(&data, &["admin", "editor"]);
-    let server = TestServer::start(&data, &["--demo"]);
+    let server = TestApp::builder().data(&data).demo().start();
     let api = Api::of(&server);
     let (admin, editor) = (tokens["admin"].as_str(), tokens["editor"].as_str());
     let editor_id = api.token_id(admin, editor);

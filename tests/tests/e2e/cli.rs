@@ -3,7 +3,7 @@
 
 use std::process::{Command, Output};
 
-use verbund_tests::{TestServer, create_tokens, verbund_bin};
+use verbund_tests::{TestApp, create_tokens, verbund_bin};
 
 fn verbund(config: &std::path::Path, args: &[&str]) -> Output {
     Command::new(verbund_bin())
@@ -22,7 +22,7 @@ fn an_editor_logs_in_lists_and_publishes_a_draft() {
     let data = tmp.path().join("data");
     let config = tmp.path().join("config");
     let tokens = create_tokens(&data, &["editor"]);
-    let server = TestServer::start(&data, &["--demo"]);
+    let server = TestApp::builder().data(&data).demo().start();
     let token = &tokens["editor"];
 
     let out = verbund(&config, &["login", "--url", &server.url, "--token", token]);
@@ -89,7 +89,7 @@ fn exit_codes_and_messages_say_what_went_wrong() {
     let data = tmp.path().join("data");
     let config = tmp.path().join("config");
     let tokens = create_tokens(&data, &["reader"]);
-    let server = TestServer::start(&data, &["--demo"]);
+    let server = TestApp::builder().data(&data).demo().start();
 
     // Not logged in at all.
     let out = verbund(&config, &["entry", "list", "story"]);
@@ -149,7 +149,7 @@ fn exit_codes_and_messages_say_what_went_wrong() {
 fn offline_commands_refuse_a_data_dir_a_running_server_holds() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let _server = TestServer::start(&data, &["--demo"]);
+    let _server = TestApp::builder().data(&data).demo().start();
     let out = Command::new(verbund_bin())
         .args(["token", "create", "--role", "admin", "--data"])
         .arg(&data)

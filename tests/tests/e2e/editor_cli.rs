@@ -7,16 +7,16 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
-use verbund_tests::{TestServer, create_tokens, ok, run_cli, story, verbund_bin};
+use verbund_tests::{TestApp, create_tokens, ok, run_cli, story, verbund_bin};
 
 /// Runs the CLI with a private config dir, connected to `server` with `token`.
-fn cli(config: &Path, server: &TestServer, token: &str, args: &[&str]) -> Output {
+fn cli(config: &Path, server: &TestApp, token: &str, args: &[&str]) -> Output {
     run_cli(config, &server.url, token, args, &[])
 }
 
 fn cli_env(
     config: &Path,
-    server: &TestServer,
+    server: &TestApp,
     token: &str,
     args: &[&str],
     env: &[(&str, &str)],
@@ -63,7 +63,7 @@ fn an_editor_writes_in_the_editor_fixes_errors_shown_in_the_file_and_keeps_draft
     let data = tmp.path().join("data");
     let config = tmp.path().join("config");
     let tokens = create_tokens(&data, &["editor"]);
-    let server = TestServer::start(&data, &["--demo"]);
+    let server = TestApp::builder().data(&data).demo().start();
     let token = &tokens["editor"];
 
     // 1. A new story through $EDITOR: the first save leaves the required teaser empty; the
@@ -249,7 +249,7 @@ fn markdown_files_round_trip_and_deleting_needs_confirmation() {
     let data = tmp.path().join("data");
     let config = tmp.path().join("config");
     let tokens = create_tokens(&data, &["editor"]);
-    let server = TestServer::start(&data, &["--demo"]);
+    let server = TestApp::builder().data(&data).demo().start();
     let token = &tokens["editor"];
 
     let file = tmp.path().join("interview.md");
@@ -385,7 +385,7 @@ fn markdown_files_round_trip_and_deleting_needs_confirmation() {
 }
 
 /// The number of entries of every type, as `export` sees them, and the export's lines sorted.
-fn export_lines(config: &Path, server: &TestServer, token: &str, out: &Path) -> Vec<String> {
+fn export_lines(config: &Path, server: &TestApp, token: &str, out: &Path) -> Vec<String> {
     let o = out.display().to_string();
     ok(&cli(config, server, token, &["export", "--out", &o]));
     let mut lines: Vec<String> = std::fs::read_to_string(out)
@@ -438,8 +438,8 @@ fn export_import_and_an_interrupted_import_resumes_without_duplicates() {
     let data_b = tmp.path().join("b");
     let ta = create_tokens(&data_a, &["admin"]);
     let tb = create_tokens(&data_b, &["admin"]);
-    let a = TestServer::start(&data_a, &["--demo"]);
-    let b = TestServer::start(&data_b, &[]);
+    let a = TestApp::builder().data(&data_a).demo().start();
+    let b = TestApp::builder().data(&data_b).start();
 
     // Everything of server A goes into the empty server B and comes out the same.
     let file = tmp.path().join("alles.ndjson");
@@ -501,7 +501,7 @@ fn export_import_and_an_interrupted_import_resumes_without_duplicates() {
     }
     let _ = child.wait();
     assert_eq!(progressed, 10, "the import printed its progress");
-    let count = |s: &TestServer| -> usize {
+    let count = |s: &TestApp| -> usize {
         let all = json_of(&cli(
             &config,
             s,
@@ -559,7 +559,7 @@ fn an_online_backup_restores_to_identical_content_and_a_damaged_one_is_refused()
     let config = tmp.path().join("config");
     let data = tmp.path().join("data");
     let tokens = create_tokens(&data, &["admin", "editor"]);
-    let server = TestServer::start(&data, &["--demo"]);
+    let server = TestApp::builder().data(&data).demo().start();
     let admin = &tokens["admin"];
 
     // The backup is taken while the server runs and writes go on.
@@ -606,7 +606,7 @@ fn an_online_backup_restores_to_identical_content_and_a_damaged_one_is_refused()
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let again = TestServer::start(&restored, &[]);
+    let again = TestApp::builder().data(&restored).start();
     let after = export_lines(&config, &again, admin, &tmp.path().join("nachher.ndjson"));
     assert_same_lines(&before, &after);
     let changes_after = again.get_json("/api/v1/changes?limit=1000").1["data"]
@@ -651,7 +651,7 @@ fn an_online_backup_restores_to_identical_content_and_a_damaged_one_is_refused()
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("incomplete") || text(&out.stderr).contains("damaged"));
     assert!(!tmp.path().join("neu").exists());
-    let again = TestServer::start(&restored, &[]);
+    let again = TestApp::builder().data(&restored).start();
     assert_eq!(
         export_lines(&config, &again, admin, &tmp.path().join("zuletzt.ndjson")),
         before
@@ -700,7 +700,7 @@ fn init_sets_up_a_directory_that_serves_and_accepts_its_first_token() {
         text(&out.stderr)
     );
 
-    let server = TestServer::start(&dir.join("verbund-data"), &[]);
+    let server = TestApp::builder().data(&dir.join("verbund-data")).start();
     let config = tmp.path().join("config");
     let out = Command::new(verbund_bin())
         .args(["login", "--url", &server.url, "--token", &token])

@@ -14,8 +14,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use verbund_tests::{
-    Api, TestApp, TestServer, create_tokens, ok, plugins_dir_with, run_cli, story, verbund_bin,
-    wait_until,
+    Api, TestApp, create_tokens, ok, plugins_dir_with, run_cli, story, verbund_bin, wait_until,
 };
 
 /// A demo member with contact person data (name, e-mail, phone).
@@ -36,7 +35,7 @@ fn has_contact_field(v: &Value) -> bool {
 fn demo_with_plugins(
     roles: &[&str],
 ) -> (
-    TestServer,
+    TestApp,
     std::collections::HashMap<String, String>,
     tempfile::TempDir,
 ) {
@@ -44,7 +43,11 @@ fn demo_with_plugins(
     let data = tmp.path().join("data");
     let tokens = create_tokens(&data, roles);
     let dir = plugins_dir_with("newsletter-export");
-    let server = TestServer::start(&data, &["--demo", "--plugins-dir", &dir]);
+    let server = TestApp::builder()
+        .data(&data)
+        .demo()
+        .plugins_dir(&dir)
+        .start();
     (server, tokens, tmp)
 }
 
@@ -313,7 +316,11 @@ fn a_backup_holds_no_code_or_secret_and_a_tampered_one_is_refused() {
     let tokens = create_tokens(&data, &["admin"]);
     let admin = tokens["admin"].as_str();
     let dir = plugins_dir_with("review-approval");
-    let server = TestServer::start(&data, &["--demo", "--plugins-dir", &dir]);
+    let server = TestApp::builder()
+        .data(&data)
+        .demo()
+        .plugins_dir(&dir)
+        .start();
     let config = tmp.path().join("cli");
     // A newsletter link exists (the secret of its signature must not be in the backup).
     Api::of(&server)
@@ -637,7 +644,7 @@ fn a_rotated_key_signs_new_records_while_old_ones_keep_verifying() {
         "{listed}"
     );
     // New records are signed with the new key; the chain stays intact across the rotation.
-    let server = TestServer::start(&data, &[]);
+    let server = TestApp::builder().data(&data).start();
     Api::of(&server)
         .post(
             "/api/v1/admin/tokens",
@@ -822,7 +829,11 @@ fn one_person_with_two_tokens_cannot_approve_their_own_story() {
     let tokens = create_tokens(&data, &["admin"]);
     let admin = tokens["admin"].as_str();
     let dir = plugins_dir_with("review-approval");
-    let server = TestServer::start(&data, &["--demo", "--plugins-dir", &dir]);
+    let server = TestApp::builder()
+        .data(&data)
+        .demo()
+        .plugins_dir(&dir)
+        .start();
     let api = Api::of(&server);
     let issue = |role: &str, name: &str, email: &str| -> String {
         api.post(

@@ -5,9 +5,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use verbund_tests::{Api, TestApp, TestServer};
+use verbund_tests::{Api, TestApp};
 
-fn connect(server: &TestServer) -> TcpStream {
+fn connect(server: &TestApp) -> TcpStream {
     let addr = server.url.trim_start_matches("http://");
     let s = TcpStream::connect(addr).expect("connect");
     // Generous: only reached if the server never closes the connection (the defect).
@@ -34,10 +34,12 @@ fn read_until_closed(s: &mut TcpStream) -> Option<String> {
 #[test]
 fn half_open_connections_are_closed_and_capped() {
     let tmp = tempfile::tempdir().unwrap();
-    let server = TestServer::start(
-        &tmp.path().join("data"),
-        &["--demo", "--header-timeout", "2", "--max-connections", "40"],
-    );
+    let server = TestApp::builder()
+        .data(&tmp.path().join("data"))
+        .demo()
+        .header_timeout(2)
+        .max_connections(40)
+        .start();
 
     // Slowloris: 40 connections that never finish their request headers.
     let mut slow: Vec<TcpStream> = (0..40)

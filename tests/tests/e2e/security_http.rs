@@ -3,7 +3,7 @@
 //! its folder (#15).
 
 use reqwest::Method;
-use verbund_tests::{Api, Res, TestApp, TestServer};
+use verbund_tests::{Api, Res, TestApp};
 
 const EVIL: &str = "https://evil.example";
 const SHOP: &str = "https://www.cluster-it.example";
@@ -75,7 +75,11 @@ fn cors_default_public_reads_from_anywhere_but_no_signups_or_management() {
 #[test]
 fn cors_with_configured_origin_allows_only_that_origin_for_reads_and_signups() {
     let tmp = tempfile::tempdir().unwrap();
-    let server = TestServer::start(&tmp.path().join("data"), &["--demo", "--cors-origin", SHOP]);
+    let server = TestApp::builder()
+        .data(&tmp.path().join("data"))
+        .demo()
+        .cors_origin(SHOP)
+        .start();
     let api = Api::of(&server);
 
     let res = api
@@ -125,10 +129,11 @@ fn site_serves_no_hidden_files_nor_files_outside_and_all_answers_are_hardened() 
     std::os::unix::fs::symlink(&outside, site.join("link.txt")).unwrap();
     std::os::unix::fs::symlink(tmp.path(), site.join("up")).unwrap();
 
-    let server = TestServer::start(
-        &tmp.path().join("data"),
-        &["--demo", "--site", site.to_str().unwrap()],
-    );
+    let server = TestApp::builder()
+        .data(&tmp.path().join("data"))
+        .demo()
+        .site(&site)
+        .start();
     let api = Api::of(&server);
 
     let page = api.get("/", None).expect(200);

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use verbund_core::store::{Tree, WriteBatch};
 use verbund_core::{SledStore, Store};
-use verbund_tests::{TestServer, create_tokens, ok, plugin_component, run_cli, story, verbund_bin};
+use verbund_tests::{TestApp, create_tokens, ok, plugin_component, run_cli, story, verbund_bin};
 
 const COMPILED: &[u8] = b"compiled\0";
 
@@ -28,7 +28,7 @@ fn install_hello() -> Install {
     let data = tmp.path().join("data");
     let tokens = create_tokens(&data, &["admin", "editor"]);
     let config = tmp.path().join("config");
-    let server = TestServer::start(&data, &["--demo"]);
+    let server = TestApp::builder().data(&data).demo().start();
     let path = plugin_component("hello").display().to_string();
     ok(&run_cli(
         &config,
@@ -85,7 +85,7 @@ fn plugins_line(data: &Path) -> String {
     line
 }
 
-fn create_story(server: &TestServer, token: &str, title: &str) -> (u16, Value) {
+fn create_story(server: &TestApp, token: &str, title: &str) -> (u16, Value) {
     let mut s = story(7);
     s["title"] = json!(title);
     let res = reqwest::blocking::Client::new()
@@ -145,7 +145,7 @@ fn compiled_code_not_sealed_by_this_installation_is_never_loaded() {
     }
 
     // The hook runs from the recompiled component.
-    let server = TestServer::start(&a.data, &[]);
+    let server = TestApp::builder().data(&a.data).start();
     let (status, body) = create_story(&server, &a.editor, "Lorem ipsum");
     assert_eq!(status, 422, "the validator runs: {body}");
     let (status, body) = create_story(&server, &a.editor, "Phishing-Welle bei Banken");
@@ -164,7 +164,7 @@ fn compiled_code_not_sealed_by_this_installation_is_never_loaded() {
 #[test]
 fn backups_hold_no_compiled_plugin_code() {
     let a = install_hello();
-    let server = TestServer::start(&a.data, &[]);
+    let server = TestApp::builder().data(&a.data).start();
     let file = a.data.parent().unwrap().join("sicherung.backup");
     let f = file.display().to_string();
     ok(&run_cli(
@@ -205,7 +205,11 @@ fn a_huge_transition_comment_is_refused_before_the_guard_runs() {
     let data = tmp.path().join("data");
     let tokens = create_tokens(&data, &["editor"]);
     let dir = verbund_tests::plugins_dir_with("review-approval");
-    let server = TestServer::start(&data, &["--demo", "--plugins-dir", &dir]);
+    let server = TestApp::builder()
+        .data(&data)
+        .demo()
+        .plugins_dir(&dir)
+        .start();
     let client = reqwest::blocking::Client::new();
     let editor = &tokens["editor"];
     let (status, body) = create_story(&server, editor, "Sicherheitslücke im Router");
@@ -249,7 +253,7 @@ fn host_queries_are_charged_to_the_calls_fuel() {
     let data = tmp.path().join("data");
     let tokens = create_tokens(&data, &["admin", "editor"]);
     let config = tmp.path().join("config");
-    let server = TestServer::start(&data, &["--demo"]);
+    let server = TestApp::builder().data(&data).demo().start();
     let admin = &tokens["admin"];
     let cli = |args: &[&str]| run_cli(&config, &server.url, admin, args, &[]);
     let path = plugin_component("hello").display().to_string();

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use verbund_tests::{TestServer, create_tokens, verbund_bin};
+use verbund_tests::{TestApp, create_tokens, verbund_bin};
 
 #[test]
 fn the_website_shows_the_demo_content_and_newly_published_stories() {
@@ -19,7 +19,7 @@ fn the_website_shows_the_demo_content_and_newly_published_stories() {
     let data = tmp.path().join("data");
     let tokens = create_tokens(&data, &["editor"]);
     let site = repo.join("examples/website");
-    let server = TestServer::start(&data, &["--demo", "--site", site.to_str().unwrap()]);
+    let server = TestApp::builder().data(&data).demo().site(&site).start();
     let token = &tokens["editor"];
 
     // A new story, created as a draft over the API; the CLI publishes it during the browser run.
