@@ -254,3 +254,42 @@ pub fn plugins_dir_with(name: &str) -> String {
     let p = plugin_component(name);
     p.parent().unwrap_or(Path::new(".")).display().to_string()
 }
+
+/// The demo content `--demo` loads (`core/demo/TYPE.ndjson`), read from its files so that
+/// tests can state exact counts.
+pub mod demo {
+    use serde_json::Value;
+
+    /// Every demo entry of `ty`, as written in its file.
+    pub fn entries(ty: &str) -> Vec<Value> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../core/demo")
+            .join(format!("{ty}.ndjson"));
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).expect("a demo line is JSON"))
+            .collect()
+    }
+
+    /// The published demo entries of `ty` in `locale` (what the delivery API lists).
+    pub fn published(ty: &str, locale: &str) -> Vec<Value> {
+        entries(ty)
+            .into_iter()
+            .filter(|e| e["state"] == "published" && e["locale"].as_str().unwrap_or("de") == locale)
+            .collect()
+    }
+
+    /// The public types of the demo (everything but subscribers).
+    pub const PUBLIC_TYPES: [&str; 4] = ["story", "member", "event", "cooperation"];
+
+    /// Published demo entries of the public types in every locale (the change feed's start).
+    pub fn published_public() -> usize {
+        PUBLIC_TYPES
+            .iter()
+            .flat_map(|t| entries(t))
+            .filter(|e| e["state"] == "published")
+            .count()
+    }
+}

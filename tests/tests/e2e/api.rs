@@ -15,6 +15,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use verbund_core::Store;
 use verbund_core::store::{Tree, WriteBatch};
+use verbund_tests::demo;
 use verbund_tests::{Api, Res, TestApp, create_tokens, story, verbund_bin, wait_until};
 
 /// A demo story with members, topics `industrie-4-0`, `iot`, `data-analytics`.
@@ -136,7 +137,12 @@ fn personal_data_never_leaves_through_the_delivery_api() {
     let members = api
         .get("/api/v1/content/member?limit=100", None)
         .expect(200);
-    assert!(members.data().len() >= 10, "{}", members.text);
+    assert_eq!(
+        members.data().len(),
+        demo::published("member", "de").len(),
+        "{}",
+        members.text
+    );
     assert!(members.data().iter().all(|m| !has_contact_field(m)));
     assert!(!members.text.contains("@example.org"), "{}", members.text);
     for path in [
@@ -294,7 +300,7 @@ fn cursor_pages_list_every_entry_once_while_new_ones_are_published() {
         .collect();
     let old_set: HashSet<String> = old.iter().cloned().collect();
     assert_eq!(old.len(), old_set.len());
-    assert!(old.len() >= 37, "{}", old.len());
+    assert_eq!(old.len(), demo::published("story", "de").len() + 30);
 
     // A writer publishes new stories all the time; the reader pages through.
     let published = Arc::new(AtomicUsize::new(0));
@@ -658,7 +664,7 @@ fn filters_sort_and_limits_answer_as_documented() {
     let server = TestApp::demo();
     let api = Api::of(&server);
     let all = api.all_published("story");
-    assert!(all.len() >= 6);
+    assert_eq!(all.len(), demo::published("story", "de").len());
     let ids_where = |f: &dyn Fn(&Value) -> bool| -> HashSet<String> {
         all.iter()
             .filter(|e| f(e))
@@ -676,7 +682,12 @@ fn filters_sort_and_limits_answer_as_documented() {
         }
     };
     let cloud = ids_where(&with_topic("cloud"));
-    assert!(cloud.len() >= 2, "the demo has stories about cloud");
+    let demo_cloud = demo::published("story", "de")
+        .iter()
+        .filter(|s| with_topic("cloud")(s))
+        .count();
+    assert_eq!(cloud.len(), demo_cloud, "the demo has stories about cloud");
+    assert!(demo_cloud >= 2, "the demo has stories about cloud");
     assert!(cloud.len() < all.len());
     for path in [
         "/api/v1/content/story?filter[topics]=cloud",
@@ -1056,7 +1067,11 @@ fn the_change_feed_shows_publications_but_not_drafts() {
     let editor = tokens["editor"].as_str();
 
     let (events, since) = api.changes(0);
-    assert!(events.len() >= 30, "the demo content is in the feed");
+    assert_eq!(
+        events.len(),
+        demo::published_public(),
+        "the demo content is in the feed"
+    );
     let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
     assert!(events.iter().all(|e| e.get("public").is_none()));

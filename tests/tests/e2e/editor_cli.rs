@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
+use verbund_tests::demo;
 use verbund_tests::{TestApp, create_tokens, ok, run_cli, story, verbund_bin};
 
 /// Runs the CLI with a private config dir, connected to `server` with `token`.
@@ -444,7 +445,12 @@ fn export_import_and_an_interrupted_import_resumes_without_duplicates() {
     // Everything of server A goes into the empty server B and comes out the same.
     let file = tmp.path().join("alles.ndjson");
     let lines_a = export_lines(&config, &a, &ta["admin"], &file);
-    assert!(lines_a.len() >= 30, "{}", lines_a.len());
+    let demo_entries: usize = demo::PUBLIC_TYPES
+        .iter()
+        .chain(["subscriber"].iter())
+        .map(|t| demo::entries(t).len())
+        .sum();
+    assert_eq!(lines_a.len(), demo_entries, "{}", lines_a.len());
     let f = file.display().to_string();
     let out = ok(&cli(&config, &b, &tb["admin"], &["import", &f]));
     assert!(

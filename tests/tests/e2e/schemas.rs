@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 use verbund_core::content::{ContentError, NewEntry};
 use verbund_core::demo::{self, DemoOutcome};
+use verbund_tests::demo as demo_files;
 use verbund_tests::{open_service, repo_schemas};
 
 fn pointers(err: ContentError) -> Vec<String> {
@@ -46,11 +47,9 @@ fn the_demo_content_loads_completely() {
             .map(|(_, c)| *c)
             .unwrap()
     };
-    assert!(count("member") >= 8, "{counts:?}");
-    assert!(count("story") >= 6, "{counts:?}");
-    assert!(count("event") >= 4, "{counts:?}");
-    assert!(count("cooperation") >= 3, "{counts:?}");
-    assert!(count("subscriber") >= 1, "{counts:?}");
+    for ty in ["member", "story", "event", "cooperation", "subscriber"] {
+        assert_eq!(count(ty), demo_files::entries(ty).len(), "{ty}: {counts:?}");
+    }
     // Loading again leaves the content alone.
     assert_eq!(demo::load(&svc).unwrap(), DemoOutcome::AlreadyHasContent);
     assert_eq!(svc.count("member", false).unwrap(), count("member") as u64);
