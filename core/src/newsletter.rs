@@ -538,12 +538,8 @@ fn pending_of<'a>(
 /// names, once. A used, replaced or withdrawn request is refused ([`NewsletterError::Used`]).
 pub fn confirm(content: &ContentService, token: &str) -> Result<EntryRecord, NewsletterError> {
     let p = verify_payload(content, token, Purpose::Confirm)?;
-    for _ in 0..SIGN_UP_ATTEMPTS {
-        let rec = content.get(SUBSCRIBER, &p.s).map_err(|e| match e {
-            ContentError::NotFound { .. } => NewsletterError::Used,
-            e => e.into(),
-        })?;
-        let pending = pending_of(&rec, p.n.as_deref())?.clone();
+    change_subscriber(content, &p.s, |rec| {
+        let pending = pending_of(rec, p.n.as_deref())?.clone();
         let mut data = rec.data.clone();
         data.insert(
             "consent".into(),
@@ -561,31 +557,24 @@ pub fn confirm(content: &ContentService, token: &str) -> Result<EntryRecord, New
             }
         }
         data.remove("unsubscribed_at");
-        match content.update(
-            SUBSCRIBER,
-            &rec.id,
-            Some(rec.version),
-            Value::Object(data),
-            Some("newsletter"),
-        ) {
-            Err(e) if is_race(&e) => continue,
-            other => return Ok(other?),
-        }
-    }
-    Err(ContentError::Contended.into())
+        Ok(Some(data))
+    })
+    .map_err(|e| match e {
+        NewsletterError::Content(ContentError::NotFound { .. }) => NewsletterError::Used,
+        e => e,
+    })
 }
 
 /// Unsubscribes (one click) and withdraws a pending request. Unsubscribing twice is fine.
 pub fn unsubscribe(content: &ContentService, token: &str) -> Result<EntryRecord, NewsletterError> {
     let id = verify(content, token, Purpose::Unsubscribe)?;
-    for _ in 0..SIGN_UP_ATTEMPTS {
-        let rec = content.get(SUBSCRIBER, &id)?;
+    change_subscriber(content, &id, |rec| {
         let pending = rec
             .data
             .get("consent")
             .is_some_and(|c| c.get("pending").is_some());
         if rec.data.contains_key("unsubscribed_at") && !pending {
-            return Ok(rec);
+            return Ok(None);
         }
         let mut data = rec.data.clone();
         if let Some(c) = data.get_mut("consent").and_then(Value::as_object_mut) {
@@ -593,9 +582,25 @@ pub fn unsubscribe(content: &ContentService, token: &str) -> Result<EntryRecord,
         }
         data.entry("unsubscribed_at")
             .or_insert_with(|| json!(now_text()));
+        Ok(Some(data))
+    })
+}
+
+/// Writes the data `change` makes of subscriber `id` (`None`: nothing to change), planned
+/// again on the current version when another write got there first.
+fn change_subscriber(
+    content: &ContentService,
+    id: &str,
+    mut change: impl FnMut(&EntryRecord) -> Result<Option<Map<String, Value>>, NewsletterError>,
+) -> Result<EntryRecord, NewsletterError> {
+    for _ in 0..SIGN_UP_ATTEMPTS {
+        let rec = content.get(SUBSCRIBER, id)?;
+        let Some(data) = change(&rec)? else {
+            return Ok(rec);
+        };
         match content.update(
             SUBSCRIBER,
-            &id,
+            id,
             Some(rec.version),
             Value::Object(data),
             Some("newsletter"),

@@ -19,13 +19,22 @@ pub struct EntryArgs {
     command: EntryCommand,
 }
 
+/// An entry named on the command line: its type and its id or slug.
+#[derive(Debug, clap::Args)]
+pub struct EntryRef {
+    /// The content type, e.g. story or member.
+    #[arg(value_name = "TYPE")]
+    ty: String,
+    /// The entry's id or its slug.
+    #[arg(value_name = "ID|SLUG")]
+    id: String,
+}
+
 /// One step along an entry's lifecycle.
 #[derive(Debug, clap::Args)]
 pub struct Step {
-    #[arg(value_name = "TYPE")]
-    ty: String,
-    #[arg(value_name = "ID|SLUG")]
-    id: String,
+    #[command(flatten)]
+    entry: EntryRef,
     /// A comment kept with the step in the entry's history.
     #[arg(long)]
     comment: Option<String>,
@@ -61,10 +70,8 @@ enum EntryCommand {
         after_help = "Examples:\n  verbund entry show story digitale-werkbank-im-mittelstand\n  verbund entry show member 01JD3… --json"
     )]
     Show {
-        #[arg(value_name = "TYPE")]
-        ty: String,
-        #[arg(value_name = "ID|SLUG")]
-        id: String,
+        #[command(flatten)]
+        entry: EntryRef,
         /// Print JSON (fields and metadata).
         #[arg(long)]
         json: bool,
@@ -88,10 +95,8 @@ enum EntryCommand {
         after_help = "Examples:\n  EDITOR=nano verbund entry edit story digitale-werkbank-im-mittelstand\n  verbund entry edit story 01JD3… --file geschichte.md"
     )]
     Edit {
-        #[arg(value_name = "TYPE")]
-        ty: String,
-        #[arg(value_name = "ID|SLUG")]
-        id: String,
+        #[command(flatten)]
+        entry: EntryRef,
         /// Take the new fields from this file instead of opening the editor.
         #[arg(long)]
         file: Option<PathBuf>,
@@ -102,10 +107,8 @@ enum EntryCommand {
     /// Delete an entry with all its versions (refused while other entries reference it).
     #[command(after_help = "Example:\n  verbund entry delete event 01JD3… --yes")]
     Delete {
-        #[arg(value_name = "TYPE")]
-        ty: String,
-        #[arg(value_name = "ID|SLUG")]
-        id: String,
+        #[command(flatten)]
+        entry: EntryRef,
         /// Do not ask for confirmation (needed when not on a terminal).
         #[arg(long, short = 'y')]
         yes: bool,
@@ -115,10 +118,8 @@ enum EntryCommand {
         after_help = "Example:\n  verbund entry revisions story digitale-werkbank-im-mittelstand"
     )]
     Revisions {
-        #[arg(value_name = "TYPE")]
-        ty: String,
-        #[arg(value_name = "ID|SLUG")]
-        id: String,
+        #[command(flatten)]
+        entry: EntryRef,
         #[arg(long)]
         json: bool,
     },
@@ -127,10 +128,8 @@ enum EntryCommand {
         after_help = "Examples:\n  verbund entry diff story digitale-werkbank-im-mittelstand\n  verbund entry diff story 01JD3… 1 3"
     )]
     Diff {
-        #[arg(value_name = "TYPE")]
-        ty: String,
-        #[arg(value_name = "ID|SLUG")]
-        id: String,
+        #[command(flatten)]
+        entry: EntryRef,
         /// The older version.
         v1: Option<u64>,
         /// The newer version (default: the current one).
@@ -169,10 +168,8 @@ enum EntryCommand {
     /// The timeline of an entry: creation, edits, transitions with comments, schedules.
     #[command(after_help = "Example:\n  verbund entry history story ausbildungsverbund-startet")]
     History {
-        #[arg(value_name = "TYPE")]
-        ty: String,
-        #[arg(value_name = "ID|SLUG")]
-        id: String,
+        #[command(flatten)]
+        entry: EntryRef,
         #[arg(long)]
         json: bool,
     },
@@ -205,8 +202,8 @@ pub fn enc(s: &str) -> String {
 }
 
 fn transition(client: &Client, step: &Step, name: &str) -> anyhow::Result<u8> {
-    let entry = fetch(client, &step.ty, &step.id)?;
-    let real_id = entry["id"].as_str().unwrap_or(&step.id).to_string();
+    let entry = fetch(client, &step.entry.ty, &step.entry.id)?;
+    let real_id = entry["id"].as_str().unwrap_or(&step.entry.id).to_string();
     let mut body = json!({ "transition": name });
     if let Some(c) = &step.comment {
         body["comment"] = json!(c);
@@ -223,7 +220,7 @@ fn transition(client: &Client, step: &Step, name: &str) -> anyhow::Result<u8> {
         reqwest::Method::POST,
         &format!(
             "/api/v1/manage/{}/{}/transitions",
-            enc(&step.ty),
+            enc(&step.entry.ty),
             enc(&real_id)
         ),
         Some(&body),
@@ -233,7 +230,7 @@ fn transition(client: &Client, step: &Step, name: &str) -> anyhow::Result<u8> {
     if let Some(s) = e["scheduled"].as_object() {
         println!(
             "{} {} „{}“: {} is scheduled for {} (now {})",
-            step.ty,
+            step.entry.ty,
             real_id,
             title_of(e),
             s.get("transition").and_then(Value::as_str).unwrap_or(name),
@@ -243,7 +240,7 @@ fn transition(client: &Client, step: &Step, name: &str) -> anyhow::Result<u8> {
     } else {
         println!(
             "{} {} „{}“ is now {} (version {})",
-            step.ty,
+            step.entry.ty,
             real_id,
             title_of(e),
             e["state"].as_str().unwrap_or(""),
@@ -351,14 +348,26 @@ pub fn run(args: EntryArgs) -> anyhow::Result<u8> {
             limit,
             json,
         } => list(&client, &ty, state, &filter, limit, json),
-        EntryCommand::Show { ty, id, json } => show(&client, &ty, &id, json),
+        EntryCommand::Show {
+            entry: EntryRef { ty, id },
+            json,
+        } => show(&client, &ty, &id, json),
         EntryCommand::New { ty, file, json } => new(&client, &ty, file, json),
-        EntryCommand::Edit { ty, id, file, json } => edit(&client, &ty, &id, file, json),
-        EntryCommand::Delete { ty, id, yes } => delete(&client, &ty, &id, yes),
-        EntryCommand::Revisions { ty, id, json } => revisions(&client, &ty, &id, json),
+        EntryCommand::Edit {
+            entry: EntryRef { ty, id },
+            file,
+            json,
+        } => edit(&client, &ty, &id, file, json),
+        EntryCommand::Delete {
+            entry: EntryRef { ty, id },
+            yes,
+        } => delete(&client, &ty, &id, yes),
+        EntryCommand::Revisions {
+            entry: EntryRef { ty, id },
+            json,
+        } => revisions(&client, &ty, &id, json),
         EntryCommand::Diff {
-            ty,
-            id,
+            entry: EntryRef { ty, id },
             v1,
             v2,
             json,
@@ -369,7 +378,10 @@ pub fn run(args: EntryArgs) -> anyhow::Result<u8> {
         EntryCommand::Submit(step) => transition(&client, &step, "submit"),
         EntryCommand::Approve(step) => transition(&client, &step, "approve"),
         EntryCommand::RequestChanges(step) => transition(&client, &step, "request_changes"),
-        EntryCommand::History { ty, id, json } => history(&client, &ty, &id, json),
+        EntryCommand::History {
+            entry: EntryRef { ty, id },
+            json,
+        } => history(&client, &ty, &id, json),
         EntryCommand::Queue { json } => queue(&client, json),
     }
 }

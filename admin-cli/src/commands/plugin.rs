@@ -301,20 +301,8 @@ pub fn run(args: PluginArgs) -> anyhow::Result<u8> {
                         state,
                         p["faults"].to_string(),
                         p["hash"].as_str().unwrap_or("").chars().take(12).collect(),
-                        p["hooks"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(Value::as_str)
-                            .collect::<Vec<_>>()
-                            .join(","),
-                        p["grants"]["granted"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(Value::as_str)
-                            .collect::<Vec<_>>()
-                            .join(","),
+                        joined(&p["hooks"], ","),
+                        joined(&p["grants"]["granted"], ","),
                     ]
                 })
                 .collect();
@@ -341,16 +329,7 @@ pub fn run(args: PluginArgs) -> anyhow::Result<u8> {
             }
             print_plugin(p);
             grant_lines(&requested(p));
-            println!(
-                "  granted: {}",
-                p["grants"]["granted"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+            println!("  granted: {}", joined(&p["grants"]["granted"], ", "));
             println!(
                 "  {}{}",
                 if p["enabled"].as_bool().unwrap_or(false) {
@@ -511,4 +490,14 @@ fn toggle(client: &Client, name: &str, verb: &str) -> anyhow::Result<u8> {
     )?;
     println!("{verb}d plugin {name}");
     Ok(exit::OK)
+}
+
+/// The strings of a JSON array joined with `sep` (empty for anything else).
+fn joined(v: &Value, sep: &str) -> String {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect::<Vec<_>>()
+        .join(sep)
 }

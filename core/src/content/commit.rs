@@ -149,6 +149,25 @@ impl ContentService {
             }),
         }
     }
+
+    /// [`Self::read_current`], refused with a version conflict when `expected` is given and
+    /// is not the current version.
+    pub(super) fn read_current_at(
+        &self,
+        plan: &mut Plan,
+        ct: &ContentType,
+        id: &str,
+        expected: Option<u64>,
+    ) -> ContentResult<EntryRecord> {
+        let old = self.read_current(plan, ct, id)?;
+        match expected {
+            Some(expected) if expected != old.version => Err(ContentError::VersionConflict {
+                expected,
+                current: old.version,
+            }),
+            _ => Ok(old),
+        }
+    }
 }
 
 pub(super) fn replace_index_keys(plan: &mut Plan, old: &EntryRecord, new: &EntryRecord) {

@@ -61,16 +61,9 @@ fn history_item(
     at: DateTime<Utc>,
 ) -> HistoryItem {
     HistoryItem {
-        kind,
-        transition: transition.map(String::from),
-        from_state: from.to_string(),
-        to_state: to.to_string(),
-        actor: actor.unwrap_or("system").to_string(),
         role: role.map(String::from),
-        at,
         comment: comment.map(String::from),
-        version,
-        at_planned: None,
+        ..HistoryItem::change(kind, transition, (from, to), actor, version, at)
     }
 }
 

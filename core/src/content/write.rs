@@ -236,15 +236,7 @@ impl ContentService {
             self.run_validators(&ct, &candidate)?;
         }
         self.commit_plan(|plan| {
-            let old = self.read_current(plan, &ct, id)?;
-            if let Some(expected) = expected_version
-                && expected != old.version
-            {
-                return Err(ContentError::VersionConflict {
-                    expected,
-                    current: old.version,
-                });
-            }
+            let old = self.read_current_at(plan, &ct, id, expected_version)?;
             let mut rec = old.clone();
             rec.data = data.clone();
             rec.version = old.version + 1;
@@ -351,15 +343,7 @@ impl ContentService {
         let ct = self.content_type(ty)?.clone();
         let now = Utc::now();
         self.commit_plan(|plan| {
-            let old = self.read_current(plan, &ct, id)?;
-            if let Some(expected) = expected_version
-                && expected != old.version
-            {
-                return Err(ContentError::VersionConflict {
-                    expected,
-                    current: old.version,
-                });
-            }
+            let old = self.read_current_at(plan, &ct, id, expected_version)?;
             let count =
                 super::plan::counter_value(plan.read(Tree::Refs, &keys::ref_count(ty, id))?);
             if count > 0 {

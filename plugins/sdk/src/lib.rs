@@ -215,6 +215,17 @@ impl Workflow {
         }
     }
 
+    /// The plain workflow of `content_type`: `draft` (Entwurf) and `published`
+    /// (Veröffentlicht), with `publish` and `unpublish` open to every role that
+    /// may write the type.
+    pub fn draft_published(content_type: impl Into<String>) -> Self {
+        Workflow::new(content_type, "draft")
+            .state("draft", "Entwurf", false)
+            .state("published", "Veröffentlicht", true)
+            .transition("publish", &["draft"], "published", &[])
+            .transition("unpublish", &["published"], "draft", &[])
+    }
+
     /// Add a state; `public`: entries in it are served publicly.
     pub fn state(
         mut self,

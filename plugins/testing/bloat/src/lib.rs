@@ -24,13 +24,7 @@ impl Plugin for Bloat {
         )
         .hook(Hook::Validate)
         .grant("story")
-        .workflow(
-            Workflow::new("story", "draft")
-                .state("draft", "Entwurf", false)
-                .state("published", "Veröffentlicht", true)
-                .transition("publish", &["draft"], "published", &[])
-                .transition("unpublish", &["published"], "draft", &[]),
-        )
+        .workflow(Workflow::draft_published("story"))
         .export(
             "big",
             "Ein Artefakt von 64 MiB (Parameter mib: andere Größe)",

@@ -57,13 +57,7 @@ impl Plugin for Snoop {
         .grant("story")
         .grant("member")
         .grant("subscriber")
-        .workflow(
-            Workflow::new("story", "draft")
-                .state("draft", "Entwurf", false)
-                .state("published", "Veröffentlicht", true)
-                .transition("publish", &["draft"], "published", &[])
-                .transition("unpublish", &["published"], "draft", &[]),
-        )
+        .workflow(Workflow::draft_published("story"))
     }
 
     fn validate(entry: Entry) -> Vec<Issue> {

@@ -21,13 +21,7 @@ impl Plugin for Spin {
         )
         .hook(Hook::Validate)
         .grant("story")
-        .workflow(
-            Workflow::new("story", "draft")
-                .state("draft", "Entwurf", false)
-                .state("published", "Veröffentlicht", true)
-                .transition("publish", &["draft"], "published", &[])
-                .transition("unpublish", &["published"], "draft", &[]),
-        )
+        .workflow(Workflow::draft_published("story"))
         .export("spin", "Endlosschleife")
     }
 

@@ -23,13 +23,7 @@ impl Plugin for Trap {
         )
         .hook(Hook::Validate)
         .grant("story")
-        .workflow(
-            Workflow::new("story", "draft")
-                .state("draft", "Entwurf", false)
-                .state("published", "Veröffentlicht", true)
-                .transition("publish", &["draft"], "published", &[])
-                .transition("unpublish", &["published"], "draft", &[]),
-        )
+        .workflow(Workflow::draft_published("story"))
         .export("panic", "Panik")
         .export("recurse", "Stapelüberlauf")
     }
