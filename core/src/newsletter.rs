@@ -612,18 +612,19 @@ fn change_subscriber(
     Err(ContentError::Contended.into())
 }
 
-/// RFC 2047 encoded-word for a header with non-ASCII text.
-fn encode_header(text: &str) -> String {
-    if text.is_ascii() {
-        text.to_string()
-    } else {
-        format!(
-            "=?UTF-8?B?{}?=",
-            base64::engine::general_purpose::STANDARD.encode(text)
-        )
+/// `Name <addr>` as name and address; a bare address has no name.
+fn split_mailbox(mailbox: &str) -> (Option<&str>, &str) {
+    match (mailbox.rfind('<'), mailbox.rfind('>')) {
+        (Some(a), Some(b)) if a < b => {
+            let name = mailbox[..a].trim().trim_matches('"');
+            ((!name.is_empty()).then_some(name), mailbox[a + 1..b].trim())
+        }
+        _ => (None, mailbox.trim()),
     }
 }
 
+/// Writes a plain-text mail to the outbox (MIME by `mail-builder`: encoded words within
+/// RFC 2047's limits, folded headers, a transfer encoding chosen for the text).
 fn write_mail(
     settings: &MailSettings,
     to: &str,
@@ -638,58 +639,44 @@ fn write_mail(
     };
     keys::private_dir(outbox).map_err(err)?;
     let now: DateTime<Utc> = Utc::now();
-    let body64 = base64::engine::general_purpose::STANDARD.encode(body);
-    let wrapped: Vec<&str> = body64
-        .as_bytes()
-        .chunks(76)
-        .map(|c| std::str::from_utf8(c).unwrap_or(""))
-        .collect();
-    let mail = format!(
-        "From: {}\r\nTo: {to}\r\nSubject: {}\r\nDate: {}\r\nMessage-ID: <{}.{id}@verbund>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n",
-        settings.from,
-        encode_header(subject),
-        now.to_rfc2822(),
-        now.timestamp_nanos_opt().unwrap_or_default(),
-        wrapped.join("\r\n")
-    );
+    let (from_name, from_addr) = split_mailbox(&settings.from);
+    let mail = mail_builder::MessageBuilder::new()
+        .from(mail_builder::headers::address::Address::new_address(
+            from_name, from_addr,
+        ))
+        .to(to)
+        .subject(subject)
+        .date(now.timestamp())
+        .message_id(format!(
+            "{}.{id}@verbund",
+            now.timestamp_nanos_opt().unwrap_or_default()
+        ))
+        .text_body(body)
+        .write_to_vec()
+        .map_err(err)?;
     let path = outbox.join(format!("{}-{id}.eml", now.format("%Y%m%dT%H%M%S%.6f")));
     let mut file = keys::private_file(&path, true).map_err(err)?;
-    file.write_all(mail.as_bytes()).map_err(err)?;
+    file.write_all(&mail).map_err(err)?;
     Ok(path)
 }
 
-/// The recipient address of an outbox mail, normalised ([`normalise`]): the `To` header
-/// (name case-insensitive, before the blank line that ends the header), `Name <addr>` reduced
-/// to `addr`. `None` when the file is no mail.
+/// The recipient address of an outbox mail, normalised ([`normalise`]). `None` when the
+/// file is no mail or names no recipient.
 pub fn mail_recipient(path: &Path) -> Option<String> {
-    let raw = std::fs::read_to_string(path).ok()?;
-    let head = raw.split("\r\n\r\n").next()?;
-    let value = head.lines().find_map(|l| {
-        let (name, value) = l.split_once(':')?;
-        name.trim().eq_ignore_ascii_case("to").then_some(value)
-    })?;
-    let addr = match (value.rfind('<'), value.rfind('>')) {
-        (Some(a), Some(b)) if a < b => &value[a + 1..b],
-        _ => value,
-    };
+    let raw = std::fs::read(path).ok()?;
+    let mail = mail_parser::MessageParser::default().parse(&raw)?;
+    let addr = mail.to()?.first()?.address()?;
     Some(normalise(addr))
 }
 
-/// Reads the text of a mail written to the outbox (tests, the CLI).
+/// Reads a mail written to the outbox as "subject\ntext" (tests, the CLI).
 pub fn mail_text(path: &Path) -> std::io::Result<String> {
-    let raw = std::fs::read_to_string(path)?;
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let subject = head
-        .lines()
-        .find_map(|l| l.strip_prefix("Subject: "))
-        .unwrap_or("")
-        .to_string();
-    let joined: String = body.split_whitespace().collect();
-    let text = base64::engine::general_purpose::STANDARD
-        .decode(joined)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .unwrap_or_default();
+    let raw = std::fs::read(path)?;
+    let Some(mail) = mail_parser::MessageParser::default().parse(&raw) else {
+        return Ok(String::new());
+    };
+    let subject = mail.subject().unwrap_or("");
+    let text = mail.body_text(0).unwrap_or_default();
     Ok(format!("{subject}\n{text}"))
 }
 

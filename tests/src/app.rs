@@ -271,9 +271,9 @@ impl TestApp {
             .map(|d| d.flatten().map(|e| e.path()).collect())
             .unwrap_or_default();
         paths.sort();
-        let header = format!("to: {}\r\n", to.to_lowercase());
         paths.retain(|p| {
-            std::fs::read_to_string(p).is_ok_and(|t| t.to_lowercase().contains(&header))
+            verbund_core::newsletter::mail_recipient(p)
+                .is_some_and(|r| r.eq_ignore_ascii_case(to.trim()))
         });
         paths
     }

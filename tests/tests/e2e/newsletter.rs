@@ -89,9 +89,19 @@ fn double_opt_in_one_click_unsubscribe_and_no_duplicates() {
     let mails = s.mails_to(email);
     assert_eq!(mails.len(), 1);
     assert!(
-        mails[0].starts_with("=?UTF-8?B?"),
-        "the subject is RFC 2047 encoded"
+        mails[0].starts_with("Bitte bestätigen Sie Ihre Anmeldung zum Newsletter\n"),
+        "{}",
+        mails[0]
     );
+    // On the wire the German subject is RFC 2047 encoded, each encoded word within 75
+    // characters, and no header line is longer than 78.
+    let raw = std::fs::read_to_string(&s.server.mail_paths(email)[0]).unwrap();
+    let (head, _) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(head.contains("=?utf-8?") || head.contains("=?UTF-8?"), "{head}");
+    for word in head.split_whitespace().filter(|w| w.starts_with("=?")) {
+        assert!(word.len() <= 75, "encoded word too long: {word}");
+    }
+    assert!(head.lines().all(|l| l.len() <= 78), "{head}");
     let confirm = link(&mails[0], "/api/v1/newsletter/confirm");
 
     // A tampered link is refused with a clear message.
