@@ -1,7 +1,8 @@
 //! Dates: strict parsing of the `YYYY-MM-DD` parameters and RFC 3339 times, and German
 //! formatting (month and weekday names, event times with MEZ/MESZ).
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Timelike};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Offset, Timelike};
+use chrono_tz::{OffsetName, Tz};
 
 const MONTHS: [&str; 12] = [
     "Januar",
@@ -29,41 +30,6 @@ const WEEKDAYS: [&str; 7] = [
     "Sonntag",
 ];
 
-/// Time zones that use Central European Time (MEZ, UTC+1) and its summer time (MESZ, UTC+2).
-const CET_ZONES: [&str; 30] = [
-    "Europe/Berlin",
-    "Europe/Busingen",
-    "Europe/Vienna",
-    "Europe/Zurich",
-    "Europe/Vaduz",
-    "Europe/Luxembourg",
-    "Europe/Brussels",
-    "Europe/Amsterdam",
-    "Europe/Paris",
-    "Europe/Monaco",
-    "Europe/Andorra",
-    "Europe/Madrid",
-    "Europe/Gibraltar",
-    "Europe/Rome",
-    "Europe/San_Marino",
-    "Europe/Vatican",
-    "Europe/Malta",
-    "Europe/Prague",
-    "Europe/Bratislava",
-    "Europe/Warsaw",
-    "Europe/Budapest",
-    "Europe/Ljubljana",
-    "Europe/Zagreb",
-    "Europe/Belgrade",
-    "Europe/Sarajevo",
-    "Europe/Podgorica",
-    "Europe/Skopje",
-    "Europe/Tirane",
-    "Europe/Copenhagen",
-    "Europe/Stockholm",
-];
-
-/// A calendar date written exactly as `YYYY-MM-DD` (and valid: no 2026-02-30).
 pub fn parse_ymd(s: &str) -> Option<NaiveDate> {
     let b = s.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
@@ -122,16 +88,19 @@ pub fn period(since: NaiveDate, until: NaiveDate) -> String {
     }
 }
 
-/// The name of a UTC offset at an event: `MEZ`/`MESZ` in the Central European zones,
-/// `UTC` for offset zero, else `UTC+hh:mm` / `UTC-hh:mm`.
-pub fn zone_label(offset_seconds: i32, timezone: &str) -> String {
-    if CET_ZONES.contains(&timezone) {
-        match offset_seconds {
-            3600 => return "MEZ".into(),
-            7200 => return "MESZ".into(),
-            _ => {}
-        }
+/// The name of the time at an event: `MEZ`/`MESZ` where the zone keeps Central European
+/// (summer) time then, `UTC` for offset zero, else `UTC+hh:mm` / `UTC-hh:mm`.
+pub fn zone_label(t: &DateTime<Tz>) -> String {
+    match t.offset().abbreviation() {
+        Some("CET") => return "MEZ".into(),
+        Some("CEST") => return "MESZ".into(),
+        _ => {}
     }
+    offset_label(t.offset().fix().local_minus_utc())
+}
+
+/// `UTC`, `UTC+hh:mm` or `UTC-hh:mm`.
+fn offset_label(offset_seconds: i32) -> String {
     if offset_seconds == 0 {
         return "UTC".into();
     }
@@ -140,12 +109,24 @@ pub fn zone_label(offset_seconds: i32, timezone: &str) -> String {
     format!("UTC{sign}{:02}:{:02}", a / 3600, (a % 3600) / 60)
 }
 
+/// `t` in the zone `timezone` (any IANA name) with its label; a name that is no IANA zone
+/// leaves the time at its own offset.
+fn local(t: &DateTime<FixedOffset>, timezone: &str) -> (DateTime<FixedOffset>, String) {
+    match timezone.parse::<Tz>() {
+        Ok(tz) => {
+            let there = t.with_timezone(&tz);
+            (there.fixed_offset(), zone_label(&there))
+        }
+        Err(_) => (*t, offset_label(t.offset().local_minus_utc())),
+    }
+}
+
 fn hm(t: &DateTime<FixedOffset>) -> String {
     format!("{:02}:{:02}", t.hour(), t.minute())
 }
 
-/// When an event takes place, in German, in the event's local time (the offsets of its
-/// times):
+/// When an event takes place, in German, in the local time of its zone `timezone` (any IANA
+/// name; times given with another offset are converted):
 ///
 /// - same day: `Donnerstag, 29. Oktober 2026, 15:00–19:30 Uhr (MEZ)`
 /// - several days: `Freitag, 30. Oktober 2026, 09:00 Uhr – Samstag, 31. Oktober 2026,
@@ -156,12 +137,13 @@ pub fn event_when(
     ends: Option<&DateTime<FixedOffset>>,
     timezone: &str,
 ) -> String {
-    let zs = zone_label(starts.offset().local_minus_utc(), timezone);
+    let (starts, zs) = local(starts, timezone);
+    let starts = &starts;
     let day_s = date_weekday(starts.date_naive());
-    let Some(ends) = ends.filter(|e| *e > starts) else {
+    let Some((ends, ze)) = ends.filter(|e| *e > starts).map(|e| local(e, timezone)) else {
         return format!("{day_s}, {} Uhr ({zs})", hm(starts));
     };
-    let ze = zone_label(ends.offset().local_minus_utc(), timezone);
+    let ends = &ends;
     let same_day = starts.date_naive() == ends.date_naive();
     match (same_day, zs == ze) {
         (true, true) => format!("{day_s}, {}–{} Uhr ({zs})", hm(starts), hm(ends)),
@@ -235,15 +217,44 @@ mod tests {
 
     #[test]
     fn zones() {
-        assert_eq!(zone_label(3600, "Europe/Berlin"), "MEZ");
-        assert_eq!(zone_label(7200, "Europe/Berlin"), "MESZ");
-        assert_eq!(zone_label(0, "UTC"), "UTC");
-        assert_eq!(zone_label(0, "Europe/London"), "UTC");
-        assert_eq!(zone_label(3600, "Europe/London"), "UTC+01:00");
-        assert_eq!(zone_label(-18000, "America/New_York"), "UTC-05:00");
-        assert_eq!(zone_label(19800, "Asia/Kolkata"), "UTC+05:30");
-        // An offset that does not fit Berlin is shown as it is.
-        assert_eq!(zone_label(10800, "Europe/Berlin"), "UTC+03:00");
+        let label = |at: &str, zone: &str| local(&t(at), zone).1;
+        assert_eq!(label("2026-12-01T12:00:00+01:00", "Europe/Berlin"), "MEZ");
+        assert_eq!(label("2026-07-01T12:00:00+02:00", "Europe/Berlin"), "MESZ");
+        // Any zone that keeps Central European time, not only a list of them.
+        assert_eq!(label("2026-12-01T12:00:00+01:00", "Europe/Oslo"), "MEZ");
+        assert_eq!(label("2026-07-01T12:00:00+02:00", "Africa/Ceuta"), "MESZ");
+        assert_eq!(label("2026-12-01T12:00:00Z", "UTC"), "UTC");
+        assert_eq!(label("2026-12-01T12:00:00Z", "Europe/London"), "UTC");
+        assert_eq!(label("2026-07-01T12:00:00Z", "Europe/London"), "UTC+01:00");
+        assert_eq!(
+            label("2026-12-01T12:00:00Z", "America/New_York"),
+            "UTC-05:00"
+        );
+        assert_eq!(label("2026-12-01T12:00:00Z", "Asia/Kolkata"), "UTC+05:30");
+        assert_eq!(label("2026-12-01T12:00:00Z", "Asia/Kathmandu"), "UTC+05:45");
+        // Not an IANA zone: the offset as it is.
+        assert_eq!(
+            label("2026-12-01T12:00:00+03:00", "Mars/Olympus"),
+            "UTC+03:00"
+        );
+    }
+
+    #[test]
+    fn times_are_shown_in_the_zone_of_the_event() {
+        // Stored in UTC, shown in Berlin time.
+        assert_eq!(
+            event_when(
+                &t("2026-12-10T15:00:00Z"),
+                Some(&t("2026-12-10T16:30:00Z")),
+                "Europe/Berlin"
+            ),
+            "Donnerstag, 10. Dezember 2026, 16:00–17:30 Uhr (MEZ)"
+        );
+        // Tokyo, for a delegation trip.
+        assert_eq!(
+            event_when(&t("2027-04-12T01:00:00Z"), None, "Asia/Tokyo"),
+            "Montag, 12. April 2027, 10:00 Uhr (UTC+09:00)"
+        );
     }
 
     #[test]
