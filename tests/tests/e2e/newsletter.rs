@@ -97,7 +97,10 @@ fn double_opt_in_one_click_unsubscribe_and_no_duplicates() {
     // characters, and no header line is longer than 78.
     let raw = std::fs::read_to_string(&s.server.mail_paths(email)[0]).unwrap();
     let (head, _) = raw.split_once("\r\n\r\n").unwrap();
-    assert!(head.contains("=?utf-8?") || head.contains("=?UTF-8?"), "{head}");
+    assert!(
+        head.contains("=?utf-8?") || head.contains("=?UTF-8?"),
+        "{head}"
+    );
     for word in head.split_whitespace().filter(|w| w.starts_with("=?")) {
         assert!(word.len() <= 75, "encoded word too long: {word}");
     }
