@@ -204,17 +204,22 @@ fn sigterm_stops_the_server_cleanly_and_keeps_the_data() {
     assert_eq!(before["data"], after["data"]);
 }
 
+/// An unauthenticated request to the management API with `headers`.
+fn manage(api: &verbund_tests::Api, headers: &[(&str, &str)]) -> verbund_tests::Res {
+    api.send(
+        reqwest::Method::GET,
+        "/api/v1/manage/story",
+        None,
+        headers,
+        None,
+    )
+}
+
 /// Sends unauthenticated management requests through `api` until one is rate limited;
 /// returns how many were answered before.
 fn requests_until_limited(api: &verbund_tests::Api, headers: &[(&str, &str)]) -> usize {
     for answered in 0..50 {
-        let res = api.send(
-            reqwest::Method::GET,
-            "/api/v1/manage/story",
-            None,
-            headers,
-            None,
-        );
+        let res = manage(api, headers);
         if res.status == 429 {
             res.expect_problem(429, "rate_limited");
             return answered;
@@ -235,60 +240,24 @@ fn rate_limits_key_by_the_forwarded_client_only_behind_a_trusted_proxy() {
     // The burst is five requests per client.
     assert_eq!(requests_until_limited(&proxy, &xff("203.0.113.7")), 5);
     // Another client behind the same proxy has its own bucket ...
-    proxy
-        .send(
-            reqwest::Method::GET,
-            "/api/v1/manage/story",
-            None,
-            &xff("203.0.113.8"),
-            None,
-        )
-        .expect(401);
+    manage(&proxy, &xff("203.0.113.8")).expect(401);
     // ... also when the proxy says so with RFC 7239 `Forwarded`.
-    proxy
-        .send(
-            reqwest::Method::GET,
-            "/api/v1/manage/story",
-            None,
-            &[("forwarded", "for=\"[2001:db8::7]:4711\";proto=https")],
-            None,
-        )
-        .expect(401);
+    manage(
+        &proxy,
+        &[("forwarded", "for=\"[2001:db8::7]:4711\";proto=https")],
+    )
+    .expect(401);
     // A client that prepends a fake address to the proxy's header gains nothing.
-    proxy
-        .send(
-            reqwest::Method::GET,
-            "/api/v1/manage/story",
-            None,
-            &xff("198.51.100.99, 203.0.113.7"),
-            None,
-        )
-        .expect_problem(429, "rate_limited");
+    manage(&proxy, &xff("198.51.100.99, 203.0.113.7")).expect_problem(429, "rate_limited");
 
     // From a peer that is not a trusted proxy the header is ignored: one bucket per peer.
     let direct = app
         .router()
         .from_peer("198.51.100.1:50000".parse().unwrap());
     assert_eq!(requests_until_limited(&direct, &xff("203.0.113.20")), 5);
-    direct
-        .send(
-            reqwest::Method::GET,
-            "/api/v1/manage/story",
-            None,
-            &xff("203.0.113.21"),
-            None,
-        )
-        .expect_problem(429, "rate_limited");
+    manage(&direct, &xff("203.0.113.21")).expect_problem(429, "rate_limited");
     // Over a real socket from 127.0.0.1 (not trusted here) the same holds.
     let socket = app.api();
     assert_eq!(requests_until_limited(&socket, &xff("203.0.113.30")), 5);
-    socket
-        .send(
-            reqwest::Method::GET,
-            "/api/v1/manage/story",
-            None,
-            &xff("203.0.113.31"),
-            None,
-        )
-        .expect_problem(429, "rate_limited");
+    manage(&socket, &xff("203.0.113.31")).expect_problem(429, "rate_limited");
 }
