@@ -38,6 +38,17 @@ pub struct Res {
 }
 
 impl Res {
+    /// A response read completely; `body` is its JSON, or `Null`.
+    fn new(status: u16, headers: reqwest::header::HeaderMap, text: String) -> Self {
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Res {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -186,14 +197,11 @@ impl Api {
                 .expect("response body");
             (parts.status.as_u16(), parts.headers, bytes)
         });
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Res {
+        Res::new(
             status,
             headers,
-            body,
-            text,
-        }
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
     }
 
     fn send_http(
@@ -218,14 +226,7 @@ impl Api {
         let res = req.send().expect("HTTP request");
         let status = res.status().as_u16();
         let headers = res.headers().clone();
-        let text = res.text().expect("response body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Res {
-            status,
-            headers,
-            body,
-            text,
-        }
+        Res::new(status, headers, res.text().expect("response body"))
     }
 
     pub fn get(&self, path: &str, token: Option<&str>) -> Res {

@@ -11,6 +11,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::http::HeaderMap;
 use governor::clock::{Clock, DefaultClock};
@@ -19,11 +20,14 @@ use ipnet::IpNet;
 
 /// Keyed buckets are forgotten when idle once there are this many.
 const MAX_TRACKED: usize = 100_000;
+/// How many requests pass between two checks of [`MAX_TRACKED`].
+const SWEEP_EVERY: u64 = 1024;
 
 /// A token bucket per client network.
 pub struct RateLimiter {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
+    taken: AtomicU64,
 }
 
 impl std::fmt::Debug for RateLimiter {
@@ -43,12 +47,16 @@ impl RateLimiter {
         Some(Self {
             limiter,
             clock: DefaultClock::default(),
+            taken: AtomicU64::new(0),
         })
     }
 
     /// Takes one request from `client`'s bucket; on refusal returns the whole seconds to wait.
     pub fn take(&self, client: IpAddr) -> Result<(), u64> {
-        if self.limiter.len() > MAX_TRACKED {
+        // Counting the keyed buckets visits every shard: do it once in a while, not on every
+        // request.
+        let n = self.taken.fetch_add(1, Ordering::Relaxed);
+        if n % SWEEP_EVERY == 0 && self.limiter.len() > MAX_TRACKED {
             self.limiter.retain_recent();
             self.limiter.shrink_to_fit();
         }
