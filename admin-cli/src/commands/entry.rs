@@ -47,7 +47,7 @@ pub struct Step {
 enum EntryCommand {
     /// List entries of a type as a table (id order).
     #[command(
-        after_help = "Examples:\n  verbund entry list story --state draft\n  verbund entry list member --filter state_region=Sachsen --filter services=cloud\n  verbund entry list event --json | jq '.[].title'"
+        after_help = "Examples:\n  verbund entry list story --state draft\n  verbund entry list member --filter state_region=Sachsen --filter services=cloud\n  verbund entry list story --filter kind:in=news,interview --filter updated_at:gte=2026-11-01\n  verbund entry list event --json | jq '.[].title'"
     )]
     List {
         #[arg(value_name = "TYPE")]
@@ -56,7 +56,9 @@ enum EntryCommand {
         #[arg(long)]
         state: Option<String>,
         /// Only entries whose field has this value (for a list field: holds it); repeatable.
-        #[arg(long, value_name = "FIELD=VALUE")]
+        /// FIELD:OP=VALUE uses another operator: ne, in (comma-separated), lt, lte, gt, gte,
+        /// contains — the filter language of the API.
+        #[arg(long, value_name = "FIELD[:OP]=VALUE")]
         filter: Vec<String>,
         /// At most this many entries.
         #[arg(long, default_value_t = 50)]
@@ -412,10 +414,18 @@ fn list(
     for f in filters {
         let Some((field, value)) = f.split_once('=') else {
             return Err(anyhow::Error::new(exit::Usage(format!(
-                "--filter {f:?} is not FIELD=VALUE, e.g. --filter state_region=Sachsen"
+                "--filter {f:?} is not FIELD=VALUE or FIELD:OP=VALUE, e.g. --filter state_region=Sachsen or --filter member_since:lt=2015-01-01"
             ))));
         };
-        query.push_str(&format!("&filter[{}]={}", enc(field), enc(value)));
+        match field.split_once(':') {
+            Some((field, op)) => query.push_str(&format!(
+                "&filter[{}][{}]={}",
+                enc(field),
+                enc(op),
+                enc(value)
+            )),
+            None => query.push_str(&format!("&filter[{}]={}", enc(field), enc(value))),
+        }
     }
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;

@@ -13,6 +13,7 @@
 
 mod commit;
 mod entry;
+pub mod filter;
 mod gdpr;
 mod hooks;
 mod import;
@@ -28,10 +29,11 @@ mod transition;
 mod write;
 
 pub use entry::{EntryRecord, NewEntry, Scheduled, State, render_public};
+pub use filter::{Filter, FilterOp, QueryError};
 pub use gdpr::ErasureReport;
 pub use hooks::{ContentHooks, HookFailure, TransitionContext};
 pub use import::{ImportLine, ImportProgress, ImportReport, LineError};
-pub use query::{DeliveryQuery, Filter, FilterOp, Page, QueryError, SortKey};
+pub use query::{DeliveryQuery, Page, SortKey};
 pub use read::{ChangeEvent, ChangeFeed, Referrer, public_id};
 pub use transition::{ScheduleOutcome, TransitionRequest};
 

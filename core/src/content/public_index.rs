@@ -49,29 +49,15 @@ fn field_values(ct: &ContentType, rec: &EntryRecord) -> Vec<(String, bool, Vec<V
     let mut out = Vec::new();
     // Personal data never enters the public index.
     for (name, spec) in ct.indexed_fields().filter(|(_, f)| !f.pii) {
-        let mut encoded = Vec::new();
-        match rec.data.get(name) {
-            Some(Value::Array(items)) => {
-                let kind = spec.item_kind.unwrap_or(FieldKind::String);
-                for item in items {
-                    let mut e = Vec::new();
-                    if encode_scalar(kind, item, &mut e) {
-                        encoded.push(e);
-                    }
-                }
-            }
-            Some(v) => {
-                let mut e = Vec::new();
-                if encode_scalar(spec.kind, v, &mut e) {
-                    encoded.push(e);
-                }
-            }
-            None if spec.sortable => {
-                let mut e = Vec::new();
-                encode_scalar(spec.kind, &Value::Null, &mut e);
-                encoded.push(e);
-            }
-            None => {}
+        let kind = match spec.kind {
+            FieldKind::Array => spec.item_kind.unwrap_or(FieldKind::String),
+            k => k,
+        };
+        let mut encoded = super::filter::encoded(kind, rec.data.get(name));
+        if encoded.is_empty() && spec.sortable && rec.data.get(name).is_none() {
+            let mut e = Vec::new();
+            encode_scalar(spec.kind, &Value::Null, &mut e);
+            encoded.push(e);
         }
         out.push((name.to_string(), spec.filterable, encoded));
     }

@@ -11,59 +11,12 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::Value;
 
-use super::keys::{self, TAG_NULL, encode_scalar};
+use super::filter::{self, Condition, Filter, FilterOp, QueryError, View};
+use super::keys;
 use super::public_index::{COMPOSITE_SORT, sort_fields, values_of};
 use super::{ContentError, ContentResult, ContentService};
-use crate::schema::{ContentType, FieldKind};
 use crate::store::{Tree, prefix_end};
-
-/// A comparison of a filter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FilterOp {
-    Eq,
-    Ne,
-    In,
-    Lt,
-    Lte,
-    Gt,
-    Gte,
-    Contains,
-}
-
-impl FilterOp {
-    pub const ALL: [(&'static str, FilterOp); 8] = [
-        ("eq", FilterOp::Eq),
-        ("ne", FilterOp::Ne),
-        ("in", FilterOp::In),
-        ("lt", FilterOp::Lt),
-        ("lte", FilterOp::Lte),
-        ("gt", FilterOp::Gt),
-        ("gte", FilterOp::Gte),
-        ("contains", FilterOp::Contains),
-    ];
-
-    pub fn parse(s: &str) -> Option<FilterOp> {
-        Self::ALL.iter().find(|(n, _)| *n == s).map(|(_, o)| *o)
-    }
-
-    pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, o)| *o == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("eq")
-    }
-}
-
-/// One filter as the client wrote it (`in` takes comma-separated values).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Filter {
-    pub field: String,
-    pub op: FilterOp,
-    pub value: String,
-}
 
 /// One sort key (`-published_at` is descending).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,127 +56,6 @@ pub struct Page {
     pub total: u64,
 }
 
-/// What is wrong with a query; each names the offending part.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum QueryError {
-    #[error("unknown field {field:?} in {param}; fields of {ty} you can use here: {}", allowed.join(", "))]
-    UnknownField {
-        param: &'static str,
-        ty: String,
-        field: String,
-        allowed: Vec<String>,
-    },
-    #[error(
-        "unknown filter operator {op:?} for {field}; use one of: eq, ne, in, lt, lte, gt, gte, contains"
-    )]
-    UnknownOperator { field: String, op: String },
-    #[error("operator {op} does not apply to {field} ({why})")]
-    OperatorMismatch {
-        field: String,
-        op: &'static str,
-        why: &'static str,
-    },
-    #[error("{value:?} is not a valid value for {field}: expected {expected}")]
-    BadValue {
-        field: String,
-        value: String,
-        expected: &'static str,
-    },
-    #[error("the cursor is not valid for this query; start again without a cursor")]
-    BadCursor,
-}
-
-/// A filter resolved against the schema: encoded targets.
-struct Resolved {
-    field: String,
-    op: FilterOp,
-    targets: Vec<Vec<u8>>,
-    /// Answered by the scan range itself.
-    consumed: bool,
-}
-
-fn encode_typed(field: &str, kind: FieldKind, raw: &str) -> Result<Vec<u8>, QueryError> {
-    let bad = |expected| QueryError::BadValue {
-        field: field.to_string(),
-        value: raw.to_string(),
-        expected,
-    };
-    let value = match kind {
-        FieldKind::Number => Value::from(raw.parse::<f64>().map_err(|_| bad("a number"))?),
-        FieldKind::Boolean => match raw {
-            "true" => Value::Bool(true),
-            "false" => Value::Bool(false),
-            _ => return Err(bad("true or false")),
-        },
-        FieldKind::DateTime => {
-            if let Some(t) = keys::normalise_instant(raw) {
-                Value::String(t)
-            } else if let Ok(d) = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-                // A bare date means its start, in UTC.
-                Value::String(
-                    d.and_hms_opt(0, 0, 0)
-                        .map(|t| t.and_utc().to_rfc3339())
-                        .unwrap_or_default(),
-                )
-            } else {
-                return Err(bad(
-                    "an RFC 3339 instant like 2026-11-22T09:00:00Z, or a date like 2026-11-22",
-                ));
-            }
-        }
-        _ => Value::String(raw.to_string()),
-    };
-    let mut out = Vec::new();
-    encode_scalar(kind, &value, &mut out);
-    Ok(out)
-}
-
-/// The kind of a field's (item) values, and whether the field is an array.
-fn field_shape(ct: &ContentType, field: &str) -> Option<(FieldKind, bool)> {
-    if field == "published_at" {
-        return Some((FieldKind::DateTime, false));
-    }
-    let spec = ct.fields.get(field)?;
-    // Personal data is never a delivery criterion: a filter would reveal it one guess at a time.
-    if spec.pii || !(spec.filterable || spec.sortable) {
-        return None;
-    }
-    Some(match spec.kind {
-        FieldKind::Array => (spec.item_kind.unwrap_or(FieldKind::String), true),
-        k => (k, false),
-    })
-}
-
-fn filterable_names(ct: &ContentType) -> Vec<String> {
-    let mut v: Vec<String> = ct
-        .indexed_fields()
-        .filter(|(_, f)| !f.pii)
-        .map(|(n, _)| n.to_string())
-        .collect();
-    v.push("published_at".into());
-    v
-}
-
-fn matches(values: &[&[u8]], f: &Resolved) -> bool {
-    let t = &f.targets;
-    match f.op {
-        FilterOp::Eq | FilterOp::Contains => values.iter().any(|v| *v == t[0].as_slice()),
-        FilterOp::Ne => values.iter().all(|v| *v != t[0].as_slice()),
-        FilterOp::In => values.iter().any(|v| t.iter().any(|x| *v == x.as_slice())),
-        FilterOp::Lt | FilterOp::Lte | FilterOp::Gt | FilterOp::Gte => {
-            values.first().is_some_and(|v| {
-                v.first() != Some(&TAG_NULL)
-                    && match f.op {
-                        FilterOp::Lt => *v < t[0].as_slice(),
-                        FilterOp::Lte => *v <= t[0].as_slice(),
-                        FilterOp::Gt => *v > t[0].as_slice(),
-                        _ => *v >= t[0].as_slice(),
-                    }
-            })
-        }
-    }
-}
-
 impl ContentService {
     /// Runs a delivery query over the published entries of `ty`.
     pub fn query_published(&self, ty: &str, q: &DeliveryQuery) -> ContentResult<Page> {
@@ -249,53 +81,17 @@ impl ContentService {
             .map(|k| (k.field.clone(), k.descending))
             .unwrap_or_else(|| ("published_at".into(), true));
 
-        // Filters.
-        let mut filters = Vec::new();
-        for f in &q.filters {
-            let Some((kind, is_array)) = field_shape(&ct, &f.field) else {
-                return Err(bad(QueryError::UnknownField {
-                    param: "filter",
-                    ty: ty.into(),
-                    field: f.field.clone(),
-                    allowed: filterable_names(&ct),
-                }));
-            };
-            let mismatch = |why| {
-                bad(QueryError::OperatorMismatch {
-                    field: f.field.clone(),
-                    op: f.op.name(),
-                    why,
-                })
-            };
-            match f.op {
-                FilterOp::Contains if !is_array => return Err(mismatch("it is not a list")),
-                FilterOp::Lt | FilterOp::Lte | FilterOp::Gt | FilterOp::Gte if is_array => {
-                    return Err(mismatch("it is a list; use contains or in"));
-                }
-                _ => {}
-            }
-            let raw: Vec<&str> = if f.op == FilterOp::In {
-                f.value.split(',').collect()
-            } else {
-                vec![f.value.as_str()]
-            };
-            let targets = raw
-                .iter()
-                .map(|r| encode_typed(&f.field, kind, r))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(bad)?;
-            filters.push(Resolved {
-                field: f.field.clone(),
-                op: f.op,
-                targets,
-                consumed: false,
-            });
-        }
+        // Filters, in the one filter language; `consumed` marks those the scan range answers.
+        let mut filters: Vec<(Condition, bool)> = filter::resolve(&ct, &q.filters, View::Published)
+            .map_err(bad)?
+            .into_iter()
+            .map(|c| (c, false))
+            .collect();
 
         // The driving range.
         let driver = (sort == COMPOSITE_SORT)
             .then(|| {
-                filters.iter().position(|f| {
+                filters.iter().position(|(f, _)| {
                     matches!(f.op, FilterOp::Eq | FilterOp::Contains)
                         && ct.fields.get(&f.field).is_some_and(|s| s.filterable)
                 })
@@ -303,14 +99,15 @@ impl ContentService {
             .flatten();
         let prefix = match driver {
             Some(i) => {
-                filters[i].consumed = true;
-                keys::composite_prefix(ty, locale, &filters[i].field, &filters[i].targets[0], &sort)
+                let (f, consumed) = &mut filters[i];
+                *consumed = true;
+                keys::composite_prefix(ty, locale, &f.field, &f.targets[0], &sort)
             }
             None => keys::public_index_prefix(ty, locale, &sort),
         };
         let mut start = prefix.clone();
         let mut end = prefix_end(&prefix);
-        for f in filters.iter_mut().filter(|f| f.field == sort) {
+        for (f, consumed) in filters.iter_mut().filter(|(f, _)| f.field == sort) {
             let mut bound = prefix.clone();
             bound.extend_from_slice(&f.targets[0]);
             match f.op {
@@ -322,9 +119,13 @@ impl ContentService {
                 FilterOp::Gt | FilterOp::Gte => start = start.max(bound),
                 _ => end = end.min(bound),
             }
-            f.consumed = true;
+            *consumed = true;
         }
-        let residual: Vec<&Resolved> = filters.iter().filter(|f| !f.consumed).collect();
+        let residual: Vec<&Condition> = filters
+            .iter()
+            .filter(|(_, consumed)| !consumed)
+            .map(|(f, _)| f)
+            .collect();
 
         let total = if filters.is_empty() {
             super::plan::counter_value(
@@ -332,7 +133,7 @@ impl ContentService {
                     .get(Tree::Meta, &keys::locale_count_key(ty, locale))?,
             )
         } else if filters.len() == 1 && driver.is_some() {
-            let f = &filters[0];
+            let f = &filters[0].0;
             super::plan::counter_value(self.store.get(
                 Tree::Meta,
                 &keys::value_count_key(ty, locale, &f.field, &f.targets[0]),
@@ -383,7 +184,7 @@ impl ContentService {
                     };
                     if !residual
                         .iter()
-                        .all(|f| matches(&values_of(&values, &f.field), f))
+                        .all(|f| f.matches(&values_of(&values, &f.field)))
                     {
                         continue;
                     }
@@ -426,7 +227,7 @@ impl ContentService {
         ty: &str,
         start: &[u8],
         end: &[u8],
-        residual: &[&Resolved],
+        residual: &[&Condition],
     ) -> ContentResult<u64> {
         let keys = self
             .store
@@ -442,7 +243,7 @@ impl ContentService {
             if let Some(values) = self.store.get(Tree::Index, &keys::values_key(ty, id))?
                 && residual
                     .iter()
-                    .all(|f| matches(&values_of(&values, &f.field), f))
+                    .all(|f| f.matches(&values_of(&values, &f.field)))
             {
                 n += 1;
             }

@@ -23,7 +23,7 @@ use super::typed::{
     Reply, TypePath,
 };
 use super::{ApiError, AppState};
-use crate::content::{DeliveryQuery, Filter, FilterOp, SortKey};
+use crate::content::{DeliveryQuery, FilterOp, SortKey};
 use crate::schema::{ContentType, RESERVED_FIELDS};
 
 const DEFAULT_LIMIT: usize = 20;
@@ -32,18 +32,9 @@ const MAX_LIMIT: usize = 100;
 /// Bounds of a delivery query, so that no anonymous request costs more than a page should
 /// (security review #9: 9,000 `in` values over 20k stories took 0.44 s).
 pub const MAX_QUERY_BYTES: usize = 4096;
-pub const MAX_FILTERS: usize = 16;
-pub const MAX_IN_VALUES: usize = 100;
 pub const MAX_SORT_KEYS: usize = 4;
 pub const MAX_FIELDS: usize = 64;
 pub const MAX_INCLUDES: usize = 8;
-
-fn too_many(what: &str, max: usize, got: usize) -> ApiError {
-    ApiError::new(
-        Code::QueryTooLarge,
-        format!("at most {max} {what} per query, got {got}; split the query or narrow it"),
-    )
-}
 
 fn check_length(raw: Option<&str>) -> Result<(), ApiError> {
     match raw {
@@ -62,10 +53,10 @@ fn check_shape_size(shape: &Shape) -> Result<(), ApiError> {
     if let Some(f) = &shape.fields
         && f.len() > MAX_FIELDS
     {
-        return Err(too_many("fields", MAX_FIELDS, f.len()));
+        return Err(params::too_many("fields", MAX_FIELDS, f.len()));
     }
     if shape.include.len() > MAX_INCLUDES {
-        return Err(too_many(
+        return Err(params::too_many(
             "include fields",
             MAX_INCLUDES,
             shape.include.len(),
@@ -290,35 +281,7 @@ pub(crate) fn parse_query(raw: Option<String>) -> Result<(DeliveryQuery, Shape),
     let mut shape = Shape::default();
     check_length(raw.as_deref())?;
     for (k, v) in params::pairs(raw)? {
-        if let Some(rest) = k.strip_prefix("filter[") {
-            let (field, op) = match rest.split_once("][") {
-                Some((f, op)) => (f, op.strip_suffix(']').unwrap_or(op)),
-                None => (rest.strip_suffix(']').unwrap_or(rest), "eq"),
-            };
-            let op = FilterOp::parse(op).ok_or_else(|| {
-                ApiError::new(
-                    Code::UnknownOperator,
-                    format!("unknown filter operator {op:?} for {field}; use one of: eq, ne, in, lt, lte, gt, gte, contains"),
-                )
-            })?;
-            if op == FilterOp::In {
-                let n = v.split(',').count();
-                if n > MAX_IN_VALUES {
-                    return Err(too_many(
-                        &format!("values in filter[{field}][in]"),
-                        MAX_IN_VALUES,
-                        n,
-                    ));
-                }
-            }
-            q.filters.push(Filter {
-                field: field.to_string(),
-                op,
-                value: v,
-            });
-            if q.filters.len() > MAX_FILTERS {
-                return Err(too_many("filters", MAX_FILTERS, q.filters.len()));
-            }
+        if params::filter(&k, &v, &mut q.filters)? {
             continue;
         }
         match k.as_str() {
@@ -351,7 +314,7 @@ pub(crate) fn parse_query(raw: Option<String>) -> Result<(DeliveryQuery, Shape),
         }
     }
     if q.sort.len() > MAX_SORT_KEYS {
-        return Err(too_many("sort keys", MAX_SORT_KEYS, q.sort.len()));
+        return Err(params::too_many("sort keys", MAX_SORT_KEYS, q.sort.len()));
     }
     check_shape_size(&shape)?;
     Ok((q, shape))

@@ -84,6 +84,8 @@ impl From<ContentError> for ApiError {
                     crate::content::QueryError::UnknownField { .. } => Code::UnknownField,
                     crate::content::QueryError::UnknownOperator { .. } => Code::UnknownOperator,
                     crate::content::QueryError::BadCursor => Code::InvalidCursor,
+                    crate::content::QueryError::PersonalData { .. } => Code::PersonalDataForbidden,
+                    crate::content::QueryError::TooMany { .. } => Code::QueryTooLarge,
                     _ => Code::InvalidQuery,
                 };
                 ApiError::new(code, q.to_string())

@@ -22,7 +22,8 @@ use super::typed::{
 };
 use super::{ApiError, AppState};
 use crate::auth::{Caller, Role};
-use crate::content::{EntryRecord, NewEntry};
+use crate::content::filter::{self, Filter, View};
+use crate::content::{ContentError, EntryRecord, NewEntry};
 
 /// Parses a JSON request body, with problem+json answers for everything a client can get wrong.
 pub fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
@@ -206,9 +207,10 @@ pub struct ListQuery {
     #[schemars(range(min = 1, max = 100))]
     #[serde(default = "ListQuery::default_limit")]
     pub limit: usize,
-    /// `filter[field]=value` (documented per type: `ManageFilter<Type>`).
+    /// `filter[field]=value` and `filter[field][op]=value`, the language of `content::filter`
+    /// (documented per type: `ManageFilter<Type>`).
     #[schemars(skip)]
-    pub filters: Vec<(String, String)>,
+    pub filters: Vec<Filter>,
 }
 
 impl ListQuery {
@@ -234,20 +236,14 @@ impl QueryParams for ListQuery {
                 "state" => q.state = Some(v),
                 "cursor" => q.cursor = Some(v),
                 "limit" => q.limit = params::limit(&v, 100)?,
-                other => match other
-                    .strip_prefix("filter[")
-                    .and_then(|f| f.strip_suffix(']'))
-                {
-                    Some(field) if !field.is_empty() && !field.contains('[') => {
-                        q.filters.push((field.to_string(), v));
-                    }
-                    _ => {
+                other => {
+                    if !params::filter(other, &v, &mut q.filters)? {
                         return Err(params::unknown(
                             other,
-                            "state, filter[field]=value, limit and cursor",
+                            "state, filter[field]=value, filter[field][op]=value, limit and cursor",
                         ));
                     }
-                },
+                }
             }
         }
         Ok(q)
@@ -281,38 +277,15 @@ pub async fn list(
         let state = st;
         let caller = who;
         let ct = state.content.content_type(&ty)?;
-        if !sees_personal(&caller)
-            && let Some((field, _)) = filters
-                .iter()
-                .find(|(f, _)| ct.fields.get(f).is_some_and(|s| s.pii))
-        {
-            return Err(ApiError::new(
-                Code::PersonalDataForbidden,
-                format!("{field} is personal data; only admins may filter on it"),
-            ));
-        }
-        if let Some((field, _)) = filters
-            .iter()
-            .find(|(f, _)| f != "locale" && !ct.fields.contains_key(f))
-        {
-            return Err(ApiError::new(
-                Code::UnknownField,
-                format!(
-                    "{ty} has no field {field:?}; its fields are {}",
-                    ct.fields.keys().cloned().collect::<Vec<_>>().join(", ")
-                ),
-            ));
-        }
+        let view = View::Current {
+            personal: sees_personal(&caller),
+        };
+        let conditions = filter::resolve(ct, &filters, view).map_err(ContentError::BadQuery)?;
         Ok(state
             .content
             .list_current_where(&ty, cursor.as_deref(), limit, |rec| {
                 filter_state.as_deref().is_none_or(|s| s == rec.state)
-                    && filters.iter().all(|(f, want)| {
-                        if f == "locale" {
-                            return rec.locale == *want;
-                        }
-                        rec.data.get(f).is_some_and(|v| field_matches(v, want))
-                    })
+                    && conditions.iter().all(|c| c.holds(rec))
             })?)
     })
     .await?;
@@ -324,19 +297,6 @@ pub async fn list(
         data,
         meta: CursorMeta { next_cursor: next },
     }))
-}
-
-/// Whether a field's value equals `want` (as text), or, for an array, holds such an item.
-fn field_matches(v: &Value, want: &str) -> bool {
-    match v {
-        Value::String(s) => s == want,
-        Value::Array(items) => items.iter().any(|i| field_matches(i, want)),
-        Value::Null | Value::Object(_) => false,
-        other => {
-            let text = other.to_string();
-            text == want
-        }
-    }
 }
 
 pub async fn get_one(

@@ -65,3 +65,29 @@ pub async fn blocking<T: Send + 'static>(
         .await
         .map_err(|_| ApiError::new(Code::Internal, "the request failed; it has been logged"))?
 }
+
+/// A query beyond one of the bounds that keep a request cheap.
+pub fn too_many(what: &str, max: usize, got: usize) -> ApiError {
+    ApiError::new(
+        Code::QueryTooLarge,
+        format!("at most {max} {what} per query, got {got}; split the query or narrow it"),
+    )
+}
+
+/// Reads one `filter[field]` / `filter[field][op]` parameter (the one filter language, see
+/// `content::filter`) into `filters`; `false` when `key` is not a filter parameter.
+pub fn filter(
+    key: &str,
+    value: &str,
+    filters: &mut Vec<crate::content::Filter>,
+) -> Result<bool, ApiError> {
+    let Some(f) = crate::content::Filter::from_param(key, value) else {
+        return Ok(false);
+    };
+    filters.push(f.map_err(crate::content::ContentError::BadQuery)?);
+    let max = crate::content::filter::MAX_FILTERS;
+    if filters.len() > max {
+        return Err(too_many("filters", max, filters.len()));
+    }
+    Ok(true)
+}

@@ -17,6 +17,7 @@ use wasmtime::{
 };
 
 use super::record::{CallLimits, HookKind, MAX_MEMORY_MIB, PluginRecord};
+use crate::content::filter::{self, Filter, QueryError, View};
 use crate::content::{ContentService, EntryRecord};
 
 wasmtime::component::bindgen!({
@@ -227,6 +228,50 @@ impl HostState {
 
     /// Whether the plugin may read `ty` with personal-data fields, or the error it gets.
     /// A type that is personal data as a whole (subscribers) needs a personal-data grant.
+    /// One page of a host query: the current versions of `ty` that meet every filter (the
+    /// language of `content::filter`), ordered by id, after `cursor`.
+    fn page(
+        &mut self,
+        ty: &str,
+        filters: &[wit::Filter],
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<wit::Page, wit::HostError> {
+        let personal = self.granted(ty)?;
+        let content = self.content()?;
+        let ct = content
+            .content_type(ty)
+            .map_err(|e| wit::HostError::Invalid(e.to_string()))?
+            .clone();
+        let filters = filters
+            .iter()
+            .map(|f| Filter::new(&f.field, &f.op, &f.value))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(query_error)?;
+        let conditions =
+            filter::resolve(&ct, &filters, View::Current { personal }).map_err(query_error)?;
+        let limit = (limit as usize).clamp(1, MAX_QUERY_LIMIT);
+        let (recs, next) = content
+            .list_current_until(ty, cursor, limit, |rec, bytes| {
+                self.spend(bytes)
+                    .then(|| conditions.iter().all(|c| c.holds(rec)))
+            })
+            .map_err(|e| wit::HostError::Invalid(e.to_string()))?;
+        if self.host_limit.is_some() {
+            return Err(self.host_limit_error());
+        }
+        let mut entries = Vec::with_capacity(recs.len());
+        for rec in &recs {
+            let e = entry_for_plugin(&content, rec, personal);
+            self.charge(entry_size(&e))?;
+            entries.push(e);
+        }
+        Ok(wit::Page {
+            entries,
+            next_cursor: next,
+        })
+    }
+
     fn granted(&self, ty: &str) -> Result<bool, wit::HostError> {
         let personal_type = self
             .content
@@ -320,49 +365,17 @@ impl verbund::plugin::host::Host for HostState {
         filters: Vec<wit::Filter>,
         limit: u32,
     ) -> Result<Vec<wit::Entry>, wit::HostError> {
-        let personal = self.granted(&content_type)?;
-        let content = self.content()?;
-        let ct = content
-            .content_type(&content_type)
-            .map_err(|e| wit::HostError::Invalid(e.to_string()))?
-            .clone();
-        let mut checks = Vec::new();
-        for f in &filters {
-            let Some(spec) = ct.fields.get(&f.field) else {
-                if matches!(f.field.as_str(), "state" | "locale" | "id") {
-                    checks.push(Check::parse(f)?);
-                    continue;
-                }
-                return Err(wit::HostError::Invalid(format!(
-                    "{content_type} has no field {:?}",
-                    f.field
-                )));
-            };
-            if spec.pii && !personal {
-                return Err(wit::HostError::NotGranted(format!(
-                    "{} is personal data; filtering on it needs a personal-data grant",
-                    f.field
-                )));
-            }
-            checks.push(Check::parse(f)?);
-        }
-        let limit = (limit as usize).clamp(1, 1000);
-        let (recs, _) = content
-            .list_current_until(&content_type, None, limit, |rec, bytes| {
-                self.spend(bytes)
-                    .then(|| checks.iter().all(|c| c.holds(rec)))
-            })
-            .map_err(|e| wit::HostError::Invalid(e.to_string()))?;
-        if self.host_limit.is_some() {
-            return Err(self.host_limit_error());
-        }
-        let mut out = Vec::with_capacity(recs.len());
-        for rec in &recs {
-            let e = entry_for_plugin(&content, rec, personal);
-            self.charge(entry_size(&e))?;
-            out.push(e);
-        }
-        Ok(out)
+        Ok(self.page(&content_type, &filters, limit, None)?.entries)
+    }
+
+    fn query_page(
+        &mut self,
+        content_type: String,
+        filters: Vec<wit::Filter>,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> Result<wit::Page, wit::HostError> {
+        self.page(&content_type, &filters, limit, cursor.as_deref())
     }
 
     fn now(&mut self) -> String {
@@ -376,72 +389,16 @@ impl verbund::plugin::host::Host for HostState {
     }
 }
 
-/// One filter of a host `query`.
-struct Check {
-    field: String,
-    op: String,
-    value: serde_json::Value,
-}
+/// At most this many entries per host query (page).
+const MAX_QUERY_LIMIT: usize = 1000;
 
-impl Check {
-    fn parse(f: &wit::Filter) -> Result<Check, wit::HostError> {
-        const OPS: [&str; 8] = ["eq", "ne", "in", "lt", "lte", "gt", "gte", "contains"];
-        if !OPS.contains(&f.op.as_str()) {
-            return Err(wit::HostError::Invalid(format!(
-                "unknown filter operator {:?}; use one of {}",
-                f.op,
-                OPS.join(", ")
-            )));
-        }
-        // The value is JSON when it parses as JSON, else a string.
-        let value = serde_json::from_str(&f.value)
-            .unwrap_or_else(|_| serde_json::Value::String(f.value.clone()));
-        Ok(Check {
-            field: f.field.clone(),
-            op: f.op.clone(),
-            value,
-        })
-    }
-
-    fn holds(&self, rec: &EntryRecord) -> bool {
-        use serde_json::Value;
-        let meta;
-        let have = match self.field.as_str() {
-            "state" => {
-                meta = Value::String(rec.state.clone());
-                Some(&meta)
-            }
-            "locale" => {
-                meta = Value::String(rec.locale.clone());
-                Some(&meta)
-            }
-            "id" => {
-                meta = Value::String(rec.id.clone());
-                Some(&meta)
-            }
-            f => rec.data.get(f),
-        };
-        let cmp = |a: &Value, b: &Value| -> Option<std::cmp::Ordering> {
-            match (a, b) {
-                (Value::Number(x), Value::Number(y)) => x.as_f64()?.partial_cmp(&y.as_f64()?),
-                (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
-                _ => None,
-            }
-        };
-        let want = &self.value;
-        match (self.op.as_str(), have) {
-            ("eq", Some(h)) => h == want,
-            ("eq", None) => want.is_null(),
-            ("ne", h) => h != Some(want),
-            ("in", Some(h)) => want.as_array().is_some_and(|a| a.contains(h)),
-            ("contains", Some(Value::Array(items))) => items.contains(want),
-            ("contains", Some(Value::String(s))) => want.as_str().is_some_and(|w| s.contains(w)),
-            ("lt", Some(h)) => cmp(h, want) == Some(std::cmp::Ordering::Less),
-            ("lte", Some(h)) => cmp(h, want).is_some_and(|o| o != std::cmp::Ordering::Greater),
-            ("gt", Some(h)) => cmp(h, want) == Some(std::cmp::Ordering::Greater),
-            ("gte", Some(h)) => cmp(h, want).is_some_and(|o| o != std::cmp::Ordering::Less),
-            _ => false,
-        }
+/// A query the filter language refused, as the plugin sees it.
+fn query_error(e: QueryError) -> wit::HostError {
+    match e {
+        QueryError::PersonalData { field } => wit::HostError::NotGranted(format!(
+            "{field} is personal data; filtering on it needs a personal-data grant"
+        )),
+        other => wit::HostError::Invalid(other.to_string()),
     }
 }
 

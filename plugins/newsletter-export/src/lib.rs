@@ -195,26 +195,17 @@ fn host_failed(ty: &str, e: &HostError) -> String {
     }
 }
 
-/// All entries of `ty` matching `base`, page by page (the host returns them by id).
-fn query_all(ty: &str, base: impl Fn() -> Query) -> Result<Vec<Entry>, String> {
-    let mut out: Vec<Entry> = Vec::new();
-    for _ in 0..MAX_PAGES {
-        let mut q = base().limit(PAGE);
-        if let Some(last) = out.last() {
-            q = q.filter("id", "gt", &last.id);
-        }
-        let page = q.run().map_err(|e| host_failed(ty, &e))?;
-        let full = page.len() >= PAGE as usize;
-        out.extend(page);
-        if !full {
-            return Ok(out);
-        }
-    }
-    Err(format!(
-        "Zu viele Einträge vom Typ „{ty}“ (mehr als {}). / Too many {ty:?} entries (more than {}).",
-        PAGE as usize * MAX_PAGES,
-        PAGE as usize * MAX_PAGES
-    ))
+/// All entries of `ty` matching `q`, page by page with the host's cursor.
+fn query_all(ty: &str, q: Query) -> Result<Vec<Entry>, String> {
+    let max = PAGE as usize * MAX_PAGES;
+    q.limit(PAGE)
+        .all(max)
+        .map_err(|e| host_failed(ty, &e))?
+        .ok_or_else(|| {
+            format!(
+                "Zu viele Einträge vom Typ „{ty}“ (mehr als {max}). / Too many {ty:?} entries (more than {max})."
+            )
+        })
 }
 
 struct NewsletterExport;
@@ -251,9 +242,9 @@ impl Plugin for NewsletterExport {
         let params = model::parse_params(&params, now.with_timezone(&Utc).date_naive())?;
         let settings = Settings::from_lookup(config);
         let published = |ty: &str| query(ty).eq("state", "published").eq("locale", "de");
-        let stories = query_all("story", || published("story"))?;
-        let events = query_all("event", || published("event"))?;
-        let subscribers = query_all("subscriber", || query("subscriber"))?;
+        let stories = query_all("story", published("story"))?;
+        let events = query_all("event", published("event"))?;
+        let subscribers = query_all("subscriber", query("subscriber"))?;
         let inputs = Inputs {
             stories: stories
                 .iter()

@@ -353,6 +353,24 @@ fn markdown_files_round_trip_and_deleting_needs_confirmation() {
             .iter()
             .all(|m| m["state_region"] == "Sachsen")
     );
+    // Another operator of the same filter language: the rest of the members, exactly.
+    let elsewhere = json_of(&cli(
+        &config,
+        &server,
+        token,
+        &[
+            "entry",
+            "list",
+            "member",
+            "--filter",
+            "state_region:ne=Sachsen",
+            "--json",
+        ],
+    ));
+    assert_eq!(
+        elsewhere.as_array().unwrap().len(),
+        all.as_array().unwrap().len() - n
+    );
     let out = cli(
         &config,
         &server,

@@ -97,6 +97,15 @@ impl Env {
     }
 }
 
+/// The text of an artifact of an export's answer.
+fn artifact_text(art: &Value) -> String {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(art["base64"].as_str().unwrap())
+        .unwrap();
+    String::from_utf8(bytes).unwrap()
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -157,13 +166,7 @@ fn a_well_behaved_plugin_validates_guards_and_exports_and_survives_a_restart() {
     assert_eq!(status, 200, "{body}");
     let art = &body["data"]["artifacts"][0];
     assert_eq!(art["name"], "summary.txt");
-    use base64::Engine as _;
-    let text = String::from_utf8(
-        base64::engine::general_purpose::STANDARD
-            .decode(art["base64"].as_str().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let text = artifact_text(art);
     assert!(text.contains("Nach dem Phishing-Angriff"), "{text}");
     let (status, body, _) = env.export("hello", "gibt-es-nicht", json!({}));
     assert_eq!(status, 422);
@@ -229,7 +232,10 @@ fn components_of_another_contract_and_non_components_are_refused() {
     let out = env.install("oldcontract", "");
     assert_eq!(out.status.code(), Some(5));
     assert!(
-        stderr(&out).contains("does not fit this server's plugin contract verbund:plugin@1.0.0"),
+        stderr(&out).contains(&format!(
+            "does not fit this server's plugin contract verbund:plugin@{}",
+            verbund_core::plugin::CONTRACT
+        )),
         "{}",
         stderr(&out)
     );
@@ -253,6 +259,52 @@ fn components_of_another_contract_and_non_components_are_refused() {
     let list = ok(&env.cli(&["plugin", "list"]));
     assert!(list.contains("no plugins installed"), "{list}");
     env.delivery_ok();
+}
+
+#[test]
+fn a_plugin_built_against_contract_1_0_still_links_and_its_query_means_what_the_api_means() {
+    let env = start();
+    // Built from a verbatim copy of the 1.0.0 WIT: it imports verbund:plugin/host@1.0.0
+    // and writes `in` as a JSON array, as the 1.0 host expected.
+    let out = env.install("contract-1-0", "read:story");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (status, body, _) = env.export("contract-1-0", "stories", json!({}));
+    assert_eq!(status, 200, "{body}");
+    let mut from_plugin: Vec<String> = artifact_text(&body["data"]["artifacts"][0])
+        .lines()
+        .map(String::from)
+        .collect();
+    from_plugin.sort();
+
+    // The same condition through the management list's filter language.
+    let api = Api::of(&env.server);
+    let mut from_api = Vec::new();
+    let mut path = "/api/v1/manage/story?state=published&filter[kind][in]=news,interview&limit=100"
+        .to_string();
+    loop {
+        let page = api.get(&path, Some(&env.editor)).expect(200);
+        for s in page.data() {
+            assert!(
+                ["news", "interview"].contains(&s["kind"].as_str().unwrap()),
+                "{s}"
+            );
+            from_api.push(s["id"].as_str().unwrap().to_string());
+        }
+        match page.body["meta"]["next_cursor"].as_str() {
+            Some(c) => {
+                path = format!(
+                    "/api/v1/manage/story?state=published&filter[kind][in]=news,interview&limit=100&cursor={c}"
+                )
+            }
+            None => break,
+        }
+    }
+    from_api.sort();
+    assert!(
+        !from_api.is_empty(),
+        "the demo has published news and interviews"
+    );
+    assert_eq!(from_plugin, from_api);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! `filter[…]`), the shared headers and the answers every operation may give.
 
 use super::*;
+use crate::content::filter::View;
 
 pub(super) fn header_ref(name: &str) -> Value {
     json!({"$ref": format!("#/components/headers/{name}")})
@@ -25,8 +26,6 @@ pub(super) struct QueryNames {
     /// `filter[…]` of the delivery API: filterable or sortable non-personal fields of public
     /// types and `published_at`.
     delivery_filter: BTreeSet<String>,
-    /// `filter[…]` of the management list: every field of every type, and `locale`.
-    manage_filter: BTreeSet<String>,
 }
 
 impl QueryNames {
@@ -36,9 +35,7 @@ impl QueryNames {
             .extend(RESERVED_FIELDS.iter().map(|s| s.to_string()));
         n.sort.insert("published_at".into());
         n.delivery_filter.insert("published_at".into());
-        n.manage_filter.insert("locale".into());
         for ct in types {
-            n.manage_filter.extend(ct.fields.keys().cloned());
             if !ct.is_public() {
                 continue;
             }
@@ -102,6 +99,7 @@ pub(super) fn filter_value_schema(kind: FieldKind) -> Value {
             "anyOf": [{"format": "date-time"}, {"format": "date"}],
             "examples": ["2026-11-22T09:00:00Z", "2026-11-22"],
         }),
+        FieldKind::Date => json!({"type": "string", "format": "date", "examples": ["2026-11-22"]}),
         _ => json!({"type": "string"}),
     }
 }
@@ -116,11 +114,15 @@ pub(super) fn type_parameters(ct: &ContentType) -> Vec<(String, Value)> {
         format!("ManageFilter{p}"),
         json!({
             "name": "filter", "in": "query", "style": "deepObject", "explode": true,
-            "description": format!("Filters `filter[field]=value`: {ty} entries whose field equals the value as text (for a list field: holds such an item), or `filter[locale]=de`. Another name is a 400 unknown_field."),
+            "description": format!("Filters `filter[field]=value` on the current versions of {ty}: any field that holds a value or a list of values, and the metadata `id`, `locale`, `state`, `created_at`, `updated_at`, `published_at` (personal fields for admins only, else 403). The same language as the delivery API: values are typed by the field's kind, a list field matches when it holds the value, and `filter[field][op]=value` takes eq, ne, in (comma-separated), lt, lte, gt, gte or contains. Another name is a 400 unknown_field."),
             "schema": {
                 "type": "object",
-                "propertyNames": {"enum": names.manage_filter},
-                "additionalProperties": {"type": "string"},
+                "properties": crate::content::filter::fields(ct, View::Current { personal: true })
+                    .into_iter()
+                    .map(|(name, kind)| (name, filter_value_schema(kind)))
+                    .collect::<Map<String, Value>>(),
+                "additionalProperties": false,
+                "maxProperties": crate::content::filter::MAX_FILTERS,
             },
         }),
     )];
@@ -165,7 +167,7 @@ pub(super) fn type_parameters(ct: &ContentType) -> Vec<(String, Value)> {
                 "type": "object",
                 "properties": delivery_filter_properties(ct, &names.delivery_filter),
                 "additionalProperties": false,
-                "maxProperties": crate::http::delivery::MAX_FILTERS,
+                "maxProperties": crate::content::filter::MAX_FILTERS,
             },
         }),
     ));
