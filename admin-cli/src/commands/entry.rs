@@ -175,7 +175,8 @@ enum EntryCommand {
         #[arg(long)]
         json: bool,
     },
-    /// What waits for you: entries a transition of your role can move on (not your own).
+    /// What waits for you: entries you may move toward publication now, as the plugin that
+    /// governs their workflow decides (four eyes, the number of approvals).
     #[command(after_help = "Example:\n  verbund entry queue")]
     Queue {
         #[arg(long)]

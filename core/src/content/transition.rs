@@ -249,6 +249,30 @@ impl ContentService {
                 plugin: plugin.to_string(),
             });
         }
+        let (history, seen, actor) = self.guard_view(ct, current, actor)?;
+        let mut first_denial = None;
+        for t in candidates {
+            match hooks.on_transition(plugin, ct, &seen, t, actor.as_deref(), ctx, &history)? {
+                None => return Ok(t.clone()),
+                Some(reason) => {
+                    first_denial.get_or_insert(reason);
+                }
+            }
+        }
+        Err(ContentError::Denied {
+            plugin: plugin.to_string(),
+            reason: first_denial.unwrap_or_default(),
+        })
+    }
+
+    /// What a guard is shown: a bounded history and the entry, with people instead of tokens,
+    /// and the actor as a person.
+    fn guard_view(
+        &self,
+        ct: &ContentType,
+        current: &EntryRecord,
+        actor: Option<&str>,
+    ) -> ContentResult<(Vec<HistoryItem>, EntryRecord, Option<String>)> {
         // The guard sees a bounded history: its input must not grow with the entry's past
         // (an unbounded one let callers push the governing plugin over its memory limit).
         let mut history = self.history(&ct.name, &current.id)?;
@@ -272,20 +296,50 @@ impl ContentService {
         let mut seen = current.clone();
         seen.created_by = seen.created_by.as_deref().map(person);
         seen.updated_by = seen.updated_by.as_deref().map(person);
-        let actor = actor.map(person);
-        let mut first_denial = None;
+        Ok((history, seen, actor.map(person)))
+    }
+
+    /// The transitions toward publication (see [`WorkflowDef::advances`]) that `actor`, in
+    /// `role`, may take on `current` now: the role's transitions that the governing plugin's
+    /// guard allows, asked without taking them. Empty for a type no plugin governs or whose
+    /// plugin cannot be asked; the review queue is built from this, so the plugin's rules
+    /// (four eyes, N approvals) decide what waits for whom.
+    pub fn actions_for(
+        &self,
+        ct: &ContentType,
+        current: &EntryRecord,
+        role: &str,
+        actor: &str,
+    ) -> ContentResult<Vec<TransitionDef>> {
+        let (plugin, wf) = self.lifecycle(ct);
+        let (Some(plugin), Some(hooks)) = (plugin, self.hooks()) else {
+            return Ok(Vec::new());
+        };
+        let candidates: Vec<&TransitionDef> = wf
+            .transitions
+            .iter()
+            .filter(|t| t.name != crate::workflow::ON_EDIT)
+            .filter(|t| t.from_states.contains(&current.state))
+            .filter(|t| role_may(t, Some(role)) && wf.advances(&current.state, t))
+            .collect();
+        if candidates.is_empty() || !hooks.available(&plugin) {
+            return Ok(Vec::new());
+        }
+        let (history, seen, actor) = self.guard_view(ct, current, Some(actor))?;
+        let ctx = TransitionContext {
+            role: Some(role.to_string()),
+            comment: None,
+        };
+        let mut allowed = Vec::new();
         for t in candidates {
-            match hooks.on_transition(plugin, ct, &seen, t, actor.as_deref(), ctx, &history)? {
-                None => return Ok(t.clone()),
-                Some(reason) => {
-                    first_denial.get_or_insert(reason);
-                }
+            if hooks
+                .on_transition(&plugin, ct, &seen, t, actor.as_deref(), &ctx, &history)?
+                .is_none()
+            {
+                allowed.push(t.clone());
             }
         }
-        Err(ContentError::Denied {
-            plugin: plugin.to_string(),
-            reason: first_denial.unwrap_or_default(),
-        })
+        Ok(allowed)
     }
 
     /// Writes a transition: the state, the public view, the history, audit and change feed.

@@ -563,41 +563,44 @@ pub async fn review_queue(
     caller: Caller,
 ) -> Result<Reply<Data<Vec<AnyEntry>>>, ApiError> {
     require_staff(&caller)?;
-    let role = caller.role.name().to_string();
-    // Four-eyes compares people, not tokens: nothing the caller wrote with any of their tokens.
-    let me = caller.person.clone();
-    let auth = state.auth.clone();
     let items = blocking(move || {
+        let role = caller.role.name();
         let mut out = Vec::new();
         for ct in state.content.schemas().types() {
             let (plugin, wf) = state.content.lifecycle(ct);
             if plugin.is_none() || (!ct.is_public() && caller.role != Role::Admin) {
                 continue;
             }
+            // States from which the caller's role could move an entry toward publication;
+            // whether this caller may, for this entry, is the governing plugin's answer.
             let waiting: Vec<&str> = wf
                 .states
                 .iter()
                 .map(|s| s.name.as_str())
                 .filter(|s| {
                     wf.transitions.iter().any(|t| {
-                        t.from_states.iter().any(|f| f == s)
-                            && t.name != crate::workflow::ON_EDIT
-                            && t.roles.iter().any(|r| *r == role || role == "admin")
+                        t.name != crate::workflow::ON_EDIT
+                            && t.from_states.iter().any(|f| f == s)
+                            && crate::workflow::role_may(t, Some(role))
+                            && wf.advances(s, t)
                     })
                 })
                 .collect();
             if waiting.is_empty() {
                 continue;
             }
-            let (recs, _) = state.content.list_current_where(&ct.name, None, 500, |r| {
-                let mine =
-                    |by: &Option<String>| by.as_deref().is_some_and(|b| auth.person_of(b) == me);
-                waiting.contains(&r.state.as_str()) && !mine(&r.created_by) && !mine(&r.updated_by)
-            })?;
-            out.extend(
-                recs.into_iter()
-                    .map(|r| AnyEntry(redact(&state, &caller, r).to_flat_json())),
-            );
+            let (recs, _) = state
+                .content
+                .list_current_where(&ct.name, None, 500, |r| waiting.contains(&r.state.as_str()))?;
+            for r in recs {
+                if !state
+                    .content
+                    .actions_for(ct, &r, role, &caller.token_id)?
+                    .is_empty()
+                {
+                    out.push(AnyEntry(redact(&state, &caller, r).to_flat_json()));
+                }
+            }
         }
         Ok(out)
     })

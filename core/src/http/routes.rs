@@ -370,7 +370,7 @@ fn manage_routes() -> ApiRouter<AppState> {
                     "reviewQueue",
                     "management",
                     "What waits for the caller",
-                    "Current entries of types governed by a plugin workflow that are in a state with a transition the caller's role may take (admins: any), and that the caller neither created nor last edited. Needs the editor, reviewer or admin role.",
+                    "Current entries of types governed by a plugin workflow that the caller may move toward publication now: a transition of the caller's role (admins: any) that the governing plugin's guard allows this caller for this entry (so its rules decide: four eyes, the number of approvals). Needs the editor, reviewer or admin role.",
                 )
                 .says(200, "The entries waiting, by type.")
             }),

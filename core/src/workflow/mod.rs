@@ -145,6 +145,47 @@ impl WorkflowDef {
         out
     }
 
+    /// Whether `t`, taken from `from`, moves an entry toward publication: to a state at most
+    /// as many steps from a public state as `from` (a step that stays, like an approval that
+    /// still needs others, counts; sending an entry back or taking it offline does not).
+    pub fn advances(&self, from: &str, t: &TransitionDef) -> bool {
+        let steps = self.steps_to_public();
+        match (steps.get(from), steps.get(t.to_state.as_str())) {
+            (Some(f), Some(to)) => to <= f && !self.is_public(from),
+            _ => false,
+        }
+    }
+
+    /// For each state from which a public state can be reached, the fewest transitions it
+    /// takes ([`ON_EDIT`] is not a step anyone takes).
+    fn steps_to_public(&self) -> std::collections::HashMap<&str, usize> {
+        let mut steps: std::collections::HashMap<&str, usize> = self
+            .states
+            .iter()
+            .filter(|s| s.public)
+            .map(|s| (s.name.as_str(), 0))
+            .collect();
+        let mut frontier: Vec<&str> = steps.keys().copied().collect();
+        let mut n = 0;
+        while !frontier.is_empty() {
+            n += 1;
+            let mut next = Vec::new();
+            for t in self.transitions.iter().filter(|t| t.name != ON_EDIT) {
+                if !frontier.contains(&t.to_state.as_str()) {
+                    continue;
+                }
+                for f in &t.from_states {
+                    if !steps.contains_key(f.as_str()) {
+                        steps.insert(f.as_str(), n);
+                        next.push(f.as_str());
+                    }
+                }
+            }
+            frontier = next;
+        }
+        steps
+    }
+
     /// The transition the core takes when an entry in `from` is edited, if any.
     pub fn on_edit(&self, from: &str) -> Option<&TransitionDef> {
         self.transitions
@@ -242,6 +283,48 @@ pub async fn run_scheduler(content: std::sync::Arc<crate::content::ContentServic
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_review_workflow_knows_which_steps_move_toward_publication() {
+        let w = WorkflowDef {
+            content_type: "story".into(),
+            initial: "draft".into(),
+            states: vec![
+                state("draft", "Entwurf", false),
+                state("in_review", "In Prüfung", false),
+                state("changes_requested", "Änderungen erbeten", false),
+                state("approved", "Freigegeben", false),
+                state("published", "Veröffentlicht", true),
+                state("archived", "Archiviert", false),
+            ],
+            transitions: vec![
+                transition("submit", &["draft", "changes_requested"], "in_review"),
+                transition("approve", &["in_review"], "approved"),
+                transition("approve", &["in_review"], "in_review"),
+                transition(
+                    "request_changes",
+                    &["in_review", "approved"],
+                    "changes_requested",
+                ),
+                transition("publish", &["approved"], "published"),
+                transition("archive", &["published"], "archived"),
+                transition(ON_EDIT, &["approved"], "in_review"),
+            ],
+        };
+        let t = |name: &str, to: &str| {
+            w.transitions
+                .iter()
+                .find(|t| t.name == name && t.to_state == to)
+                .unwrap()
+        };
+        assert!(w.advances("draft", t("submit", "in_review")));
+        assert!(w.advances("in_review", t("approve", "approved")));
+        // An approval that still needs others stays where it is, and counts.
+        assert!(w.advances("in_review", t("approve", "in_review")));
+        assert!(w.advances("approved", t("publish", "published")));
+        assert!(!w.advances("in_review", t("request_changes", "changes_requested")));
+        assert!(!w.advances("published", t("archive", "archived")));
+    }
 
     #[test]
     fn the_default_lifecycle_matches_requests_by_name_and_by_target() {

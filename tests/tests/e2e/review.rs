@@ -87,6 +87,18 @@ impl Team {
         e["data"]["state"].as_str().unwrap_or("").to_string()
     }
 
+    /// Whether the review queue of `token` offers the entry `id`.
+    fn queued(&self, token: &str, id: &str) -> bool {
+        let (status, q) = self.call(
+            reqwest::Method::GET,
+            "/api/v1/manage/review-queue",
+            token,
+            None,
+        );
+        assert_eq!(status, 200, "{q}");
+        q["data"].as_array().unwrap().iter().any(|e| e["id"] == id)
+    }
+
     fn new_story(&self, n: usize) -> String {
         let (status, body) = self.call(
             reqwest::Method::POST,
@@ -276,6 +288,11 @@ fn four_eyes_n_approvals_and_an_edit_resets_the_review() {
         body["data"]["state"], "in_review",
         "one approval is not enough"
     );
+    // The queue asks the plugin: it waits for the second reviewer only, not for the one who
+    // approved already nor for the admin who edited it.
+    assert!(!t.queued(&t.reviewer, &id));
+    assert!(!t.queued(&t.admin, &id));
+    assert!(t.queued(&t.reviewer2, &id));
     let (status, body) = t.step(&t.reviewer, &id, json!({"transition": "approve"}));
     assert_eq!(status, 409, "{body}");
     assert!(
@@ -288,6 +305,8 @@ fn four_eyes_n_approvals_and_an_edit_resets_the_review() {
     let (status, body) = t.step(&t.reviewer2, &id, json!({"transition": "approve"}));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["state"], "approved");
+    // Approved by two: now it waits to be published, which either reviewer may do.
+    assert!(t.queued(&t.reviewer, &id));
 
     // An edit after approval sends it back to review and drops the approvals.
     let res = client
