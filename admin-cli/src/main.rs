@@ -27,14 +27,15 @@ struct Cli {
 }
 
 /// Options shared by the commands that work directly on a data dir.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, clap::Args, serde::Serialize, serde::Deserialize)]
 pub struct DataArgs {
-    /// The data dir (created on first use).
-    #[arg(long, env = "VERBUND_DATA", default_value = "verbund-data")]
+    /// The data dir: entries, revisions, indexes, tokens, audit log, plugins (created on
+    /// first use).
+    #[arg(long, env = "VERBUND_DATA", default_value = "verbund-data", value_hint = clap::ValueHint::DirPath)]
     pub data: PathBuf,
-    /// A directory of content-type schemas; defaults to ./schemas if it exists, else the
-    /// schemas built into this binary.
-    #[arg(long, env = "VERBUND_SCHEMAS")]
+    /// A directory of content-type schemas (JSON Schema 2020-12 with x-verbund keywords);
+    /// without it ./schemas if it exists, else the schemas built into this binary.
+    #[arg(long, env = "VERBUND_SCHEMAS", value_hint = clap::ValueHint::DirPath)]
     pub schemas: Option<PathBuf>,
 }
 

@@ -23,20 +23,24 @@ macro_rules! say {
 }
 use crate::exit;
 
-#[derive(Debug, clap::Args)]
+/// The server's settings: each is a flag, a `VERBUND_*` variable and a key of `verbund.toml`
+/// (`config default` is generated from this struct, see `config::default_config`).
+#[derive(Debug, clap::Args, serde::Serialize, serde::Deserialize)]
 pub struct ServeArgs {
     /// A config file (see `verbund config default`); default ./verbund.toml if it exists.
-    #[arg(long, env = "VERBUND_CONFIG")]
+    #[arg(long, env = "VERBUND_CONFIG", value_hint = clap::ValueHint::FilePath)]
+    #[serde(skip)]
     config: Option<std::path::PathBuf>,
     #[command(flatten)]
-    data: DataArgs,
-    /// Address to listen on.
+    #[serde(flatten)]
+    pub data: DataArgs,
+    /// The address the HTTP server listens on. Use 0.0.0.0:8080 behind a reverse proxy.
     #[arg(long, env = "VERBUND_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
+    pub listen: SocketAddr,
     /// Load the demo content into an empty data dir.
-    #[arg(long)]
+    #[arg(long, env = "VERBUND_DEMO")]
     demo: bool,
-    /// The Cache-Control header of delivery responses.
+    /// The Cache-Control header of delivery responses (for CDNs and browsers).
     #[arg(
         long,
         env = "VERBUND_CACHE_CONTROL",
@@ -47,7 +51,8 @@ pub struct ServeArgs {
     /// change of published content empties it.
     #[arg(long, env = "VERBUND_RESPONSE_CACHE", default_value_t = 4096)]
     response_cache: usize,
-    /// An origin websites call the API from (repeatable); without any, every origin may.
+    /// Origins websites may call the API from (CORS; the flag is repeatable); without any,
+    /// every origin may.
     #[arg(
         long = "cors-origin",
         env = "VERBUND_CORS_ORIGINS",
@@ -57,26 +62,27 @@ pub struct ServeArgs {
     /// Requests per second per client on the management API (0 turns the limit off).
     #[arg(long, env = "VERBUND_RATE_LIMIT", default_value_t = 20)]
     rate_limit: u32,
-    /// A proxy (address or network, repeatable) whose Forwarded / X-Forwarded-For header names
-    /// the client for rate limits; the header from any other peer is ignored.
+    /// Proxies (addresses or networks; the flag is repeatable) in front of this server whose
+    /// Forwarded or X-Forwarded-For header names the client for the rate limit; from any
+    /// other peer the header is ignored.
     #[arg(
         long = "trusted-proxy",
         env = "VERBUND_TRUSTED_PROXIES",
         value_delimiter = ','
     )]
     trusted_proxies: Vec<String>,
-    /// A directory of static files to serve at `/` beside the API (e.g. examples/website).
-    #[arg(long, env = "VERBUND_SITE")]
+    /// A directory of static files served at / beside the API (e.g. examples/website).
+    #[arg(long, env = "VERBUND_SITE", value_hint = clap::ValueHint::DirPath)]
     site: Option<std::path::PathBuf>,
     /// Where newsletter mails (confirmation links) are written as .eml files for the mail
     /// service; default: DATA-outbox beside the data dir.
-    #[arg(long, env = "VERBUND_OUTBOX")]
+    #[arg(long, env = "VERBUND_OUTBOX", value_hint = clap::ValueHint::DirPath)]
     outbox: Option<std::path::PathBuf>,
     /// The server's public URL, for links in mails (default: http://LISTEN/).
     #[arg(long, env = "VERBUND_PUBLIC_URL")]
     public_url: Option<String>,
     /// Where `--demo` finds the reference plugins built by plugins/build.
-    #[arg(long, env = "VERBUND_PLUGINS_DIR", default_value = "plugins/dist")]
+    #[arg(long, env = "VERBUND_PLUGINS_DIR", default_value = "plugins/dist", value_hint = clap::ValueHint::DirPath)]
     plugins_dir: std::path::PathBuf,
     /// Run without the plugin host (no plugin hooks, no plugin admin API).
     #[arg(long, env = "VERBUND_NO_PLUGINS")]
@@ -84,57 +90,21 @@ pub struct ServeArgs {
     /// Largest request body in bytes.
     #[arg(long, env = "VERBUND_MAX_BODY", default_value_t = 1 << 20)]
     max_body: usize,
-    /// Seconds a client has to send a request's headers; also how long an idle keep-alive
-    /// connection stays open.
+    /// Seconds a client has to send a request's headers (1 to 3600); also how long an idle
+    /// keep-alive connection stays open.
     #[arg(long, env = "VERBUND_HEADER_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     header_timeout: u64,
-    /// Connections open at once; one more is answered with 503 and closed.
+    /// Connections open at once; one more is answered with 503 and closed. Keep it below the
+    /// process's file descriptor limit (ulimit -n).
     #[arg(long, env = "VERBUND_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_connections: u64,
 }
 
-/// Fills every setting that was left at its built-in default from the config file.
-fn apply_config(args: &mut ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
-    let Some((path, cfg)) = super::config::load(args.config.as_deref())? else {
-        return Ok(());
-    };
-    let defaulted = |id: &str| {
-        matches!(
-            matches.value_source(id),
-            None | Some(clap::parser::ValueSource::DefaultValue)
-        )
-    };
-    macro_rules! layer {
-        ($field:ident, $target:expr) => {
-            if let Some(v) = cfg.$field
-                && defaulted(stringify!($field))
-            {
-                $target = v.into();
-            }
-        };
-    }
-    layer!(data, args.data.data);
-    layer!(schemas, args.data.schemas);
-    layer!(listen, args.listen);
-    layer!(site, args.site);
-    layer!(cache_control, args.cache_control);
-    layer!(response_cache, args.response_cache);
-    layer!(cors_origins, args.cors_origins);
-    layer!(rate_limit, args.rate_limit);
-    layer!(trusted_proxies, args.trusted_proxies);
-    layer!(max_body, args.max_body);
-    layer!(header_timeout, args.header_timeout);
-    if let Some(v) = cfg.max_connections
-        && defaulted("max_connections")
-    {
-        args.max_connections = v as u64;
-    }
-    say!("Settings from {}", path.display());
-    Ok(())
-}
-
 pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
-    apply_config(&mut args, matches)?;
+    let explicit = args.config.clone();
+    if let Some(path) = super::config::layer(&mut args, matches, explicit.as_deref())? {
+        say!("Settings from {}", path.display());
+    }
     anyhow::ensure!(
         (1..=3600).contains(&args.header_timeout),
         "header_timeout = {} is out of range: give 1 to 3600 seconds",
