@@ -62,66 +62,52 @@ function resolveApiBase() {
 const API_BASE = resolveApiBase();
 
 // ---------------------------------------------------------------------------------------
-// German labels
+// German labels of enum values: topics, kinds, formats. They are written once, in the
+// schemas (`x-verbund.labels`), and read from GET /api/v1/schemas/{type} before the first
+// page renders (see loadLabels), so the website, the server and the plugins agree.
 // ---------------------------------------------------------------------------------------
 
-const TOPICS = {
-  'it-sicherheit': 'IT-Sicherheit',
-  cloud: 'Cloud',
-  'industrie-4-0': 'Industrie 4.0',
-  'smart-office': 'Smart Office',
-  'kuenstliche-intelligenz': 'Künstliche Intelligenz',
-  'software-entwicklung': 'Software-Entwicklung',
-  'e-government': 'E-Government',
-  datenschutz: 'Datenschutz',
-  iot: 'Internet der Dinge (IoT)',
-  'e-commerce': 'E-Commerce',
-  'digitale-bildung': 'Digitale Bildung',
-  fachkraefte: 'Fachkräfte',
-  'netzwerke-infrastruktur': 'Netzwerke & Infrastruktur',
-  'data-analytics': 'Data Analytics',
-};
+const LOCALE = 'de';
+const TOPICS = {};
+const STORY_KINDS = {};
+const MEMBER_KINDS = {};
+const PARTNER_KINDS = {};
+const EVENT_FORMATS = {};
+const EMPLOYEES = {};
 
-const STORY_KINDS = {
-  success_story: 'Erfolgsgeschichte',
-  best_practice: 'Best Practice',
-  interview: 'Interview',
-  news: 'Meldung',
-};
+/** The labels in LOCALE of a schema property (for a list: of its items). */
+function labelsOf(prop) {
+  const own = prop && prop['x-verbund'] && prop['x-verbund'].labels;
+  const items = prop && prop.items && prop.items['x-verbund'] && prop.items['x-verbund'].labels;
+  return (own || items || {})[LOCALE] || {};
+}
 
-const MEMBER_KINDS = {
-  unternehmen: 'Unternehmen',
-  hochschule: 'Hochschule',
-  forschungseinrichtung: 'Forschungseinrichtung',
-  verwaltung: 'Verwaltung',
-  verband: 'Verband',
-  startup: 'Start-up',
-};
-
-const PARTNER_KINDS = {
-  verwaltung: 'Verwaltung',
-  hochschule: 'Hochschule',
-  forschung: 'Forschung',
-  unternehmen: 'Unternehmen',
-  verband: 'Verband',
-};
-
-const EVENT_FORMATS = {
-  on_site: 'Vor Ort',
-  online: 'Online',
-  hybrid: 'Hybrid: vor Ort und online',
-};
-
-const EMPLOYEES = {
-  '1-9': '1 bis 9 Beschäftigte',
-  '10-49': '10 bis 49 Beschäftigte',
-  '50-249': '50 bis 249 Beschäftigte',
-  '250+': '250 und mehr Beschäftigte',
-};
+let labelsLoading = null;
+/** Fills the label maps from the schemas, once (again after a failure). */
+function loadLabels() {
+  if (!labelsLoading) {
+    const schema = async (type) => (await apiGet(`schemas/${type}`)).data.schema.properties || {};
+    labelsLoading = Promise.all(['story', 'member', 'event', 'cooperation'].map(schema))
+      .then(([story, member, event, cooperation]) => {
+        Object.assign(TOPICS, labelsOf(story.topics));
+        Object.assign(STORY_KINDS, labelsOf(story.kind));
+        Object.assign(MEMBER_KINDS, labelsOf(member.kind));
+        Object.assign(EMPLOYEES, labelsOf(member.employees));
+        Object.assign(EVENT_FORMATS, labelsOf(event.format));
+        const partners = cooperation.external_partners;
+        Object.assign(PARTNER_KINDS, labelsOf(partners && partners.items && partners.items.properties && partners.items.properties.kind));
+      })
+      .catch((e) => {
+        labelsLoading = null;
+        throw e;
+      });
+  }
+  return labelsLoading;
+}
 
 const label = (map, key) => (key != null && map[key]) || key || '';
 const topicLabel = (slug) => label(TOPICS, slug);
-const byGerman = (a, b) => a.localeCompare(b, 'de', { sensitivity: 'base' });
+const byGerman = (a, b) => a.localeCompare(b, LOCALE, { sensitivity: 'base' });
 
 // ---------------------------------------------------------------------------------------
 // DOM helpers: text only, never HTML (except renderMarkdown's escaped output)
@@ -1284,6 +1270,7 @@ async function render() {
   let view;
   let state = 'ready';
   try {
+    await loadLabels();
     view = handler
       ? await handler(ctx, ...args)
       : notFound('Diese Seite gibt es nicht.', '#/', 'Zur Startseite');

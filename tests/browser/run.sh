@@ -32,7 +32,9 @@ trap cleanup EXIT INT TERM
 VERBUND_TOKEN=$("$bin" token create --data "$data" --role editor --expires 1h --label browsertest 2>/dev/null)
 export VERBUND_TOKEN
 
-"$bin" serve --demo --data "$data" --listen "127.0.0.1:$port" --site "$repo/examples/website" >"$log" 2>&1 &
+# Without the plugin host, as the Rust test runs it: PUBLISH_CMD publishes a story at once,
+# which the review workflow of the demo plugins would (rightly) refuse.
+"$bin" serve --demo --no-plugins --data "$data" --listen "127.0.0.1:$port" --site "$repo/examples/website" >"$log" 2>&1 &
 server=$!
 i=0
 healthy() {

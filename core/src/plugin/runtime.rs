@@ -378,6 +378,17 @@ impl verbund::plugin::host::Host for HostState {
         self.page(&content_type, &filters, limit, cursor.as_deref())
     }
 
+    fn schema(&mut self, content_type: String) -> Result<String, wit::HostError> {
+        self.granted(&content_type)?;
+        let content = self.content()?;
+        content
+            .content_type(&content_type)
+            .map_err(|e| wit::HostError::Invalid(e.to_string()))?;
+        let text = content.schemas().resolved_schema(&content_type).to_string();
+        self.charge(text.len())?;
+        Ok(text)
+    }
+
     fn now(&mut self) -> String {
         chrono::Utc::now().to_rfc3339()
     }

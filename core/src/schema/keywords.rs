@@ -58,6 +58,61 @@ struct PropertyKeywords {
     reference: Option<String>,
     #[serde(default)]
     pii: bool,
+    /// Labels of enum values per locale (checked by [`check_labels`]).
+    #[serde(default)]
+    #[allow(dead_code)]
+    labels: Option<Value>,
+}
+
+/// Checks every `x-verbund.labels` of a schema document: `{"de": {"cloud": "Cloud", …}, …}`,
+/// beside an `enum` that holds each labelled value, with text labels. Websites, plugins and
+/// tools read the labels from the schema (`GET /api/v1/schemas/{type}`, the plugin host's
+/// `schema`), so they are written once.
+pub fn check_labels(v: &Value, at: &str) -> Result<(), String> {
+    match v {
+        Value::Object(m) => {
+            if let Some(labels) = m.get("x-verbund").and_then(|x| x.get("labels")) {
+                let values = m.get("enum").and_then(Value::as_array).ok_or_else(|| {
+                    format!(
+                        "x-verbund.labels at {at:?} labels an enum, but there is no enum beside it"
+                    )
+                })?;
+                let locales = labels.as_object().ok_or_else(|| {
+                    format!("x-verbund.labels at {at:?} must map locales to labels, e.g. {{\"de\": {{\"cloud\": \"Cloud\"}}}}")
+                })?;
+                for (locale, map) in locales {
+                    let map = map.as_object().ok_or_else(|| {
+                        format!(
+                            "x-verbund.labels.{locale} at {at:?} must map enum values to labels"
+                        )
+                    })?;
+                    for (value, label) in map {
+                        if !values.iter().any(|e| e.as_str() == Some(value)) {
+                            return Err(format!(
+                                "x-verbund.labels.{locale} at {at:?} labels {value:?}, which is not one of its enum values"
+                            ));
+                        }
+                        if !label.is_string() {
+                            return Err(format!(
+                                "x-verbund.labels.{locale}.{value} at {at:?} must be text"
+                            ));
+                        }
+                    }
+                }
+            }
+            for (k, child) in m {
+                check_labels(child, &format!("{at}/{k}"))?;
+            }
+            Ok(())
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                check_labels(child, &format!("{at}/{i}"))?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The JSON shape of a top-level property, as far as indexing cares.

@@ -180,6 +180,10 @@ impl SchemaRegistry {
                 file: file.clone(),
                 detail: format!("not valid JSON: {e}"),
             })?;
+            keywords::check_labels(&doc, "").map_err(|detail| SchemaError::Invalid {
+                file: file.clone(),
+                detail,
+            })?;
             docs.push((file.clone(), doc));
         }
         let mut resources = jsonschema::Registry::new();
@@ -362,5 +366,29 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("reserved"), "{err}");
+    }
+
+    #[test]
+    fn labels_must_name_values_of_their_enum() {
+        let with = |labels: &str| {
+            vec![(
+                "thing.json".to_string(),
+                format!(
+                    r#"{{"type":"object","x-verbund":{{"title":"name"}},"properties":{{"name":{{"type":"string"}},"farbe":{{"type":"string","enum":["rot","blau"],"x-verbund":{{"labels":{labels}}}}}}}}}"#
+                ),
+            )]
+        };
+        assert!(SchemaRegistry::from_sources(&with(r#"{"de":{"rot":"Rot"}}"#)).is_ok());
+        let err = SchemaRegistry::from_sources(&with(r#"{"de":{"gruen":"Grün"}}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"gruen\", which is not one of its enum values"),
+            "{err}"
+        );
+        let err = SchemaRegistry::from_sources(&with(r#"{"de":{"rot":1}}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("must be text"), "{err}");
     }
 }

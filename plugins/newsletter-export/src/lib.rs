@@ -240,7 +240,10 @@ impl Plugin for NewsletterExport {
         let now = dates::parse_time(&now_text)
             .ok_or_else(|| format!("Ungültige Uhrzeit vom Host: {now_text:?}"))?;
         let params = model::parse_params(&params, now.with_timezone(&Utc).date_naive())?;
-        let settings = Settings::from_lookup(config);
+        // Topic and kind labels are defined once, in the schema.
+        let story_schema = schema("story").map_err(|e| host_failed("story", &e))?;
+        let settings = Settings::from_lookup(config)
+            .with_labels(model::Labels::from_story_schema(&story_schema, "de"));
         let published = |ty: &str| query(ty).eq("state", "published").eq("locale", "de");
         let stories = query_all("story", published("story"))?;
         let events = query_all("event", published("event"))?;

@@ -174,6 +174,36 @@ pub struct Settings {
     pub address: Option<String>,
     /// Link to the privacy policy, in the footer.
     pub privacy_url: Option<String>,
+    /// German labels of topics and story kinds, from the story schema.
+    pub labels: Labels,
+}
+
+/// Labels of enum values, read from the schema (`x-verbund.labels`), where they are defined
+/// once for the server, the website and this plugin.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Labels {
+    pub topics: std::collections::BTreeMap<String, String>,
+    pub kinds: std::collections::BTreeMap<String, String>,
+}
+
+impl Labels {
+    /// The labels in `locale` of the story schema's `topics` and `kind`.
+    pub fn from_story_schema(schema: &Value, locale: &str) -> Labels {
+        Labels {
+            topics: verbund_plugin::labels(schema, "topics", locale),
+            kinds: verbund_plugin::labels(schema, "kind", locale),
+        }
+    }
+
+    /// The label of a topic slug, else the slug.
+    pub fn topic<'a>(&'a self, slug: &'a str) -> &'a str {
+        self.topics.get(slug).map_or(slug, String::as_str)
+    }
+
+    /// The label of a story kind, else „Geschichte“.
+    pub fn kind(&self, kind: &str) -> &str {
+        self.kinds.get(kind).map_or("Geschichte", String::as_str)
+    }
 }
 
 pub const DEFAULT_WEBSITE: &str = "http://127.0.0.1:8080/";
@@ -203,7 +233,14 @@ impl Settings {
             organisation: get("organisation").unwrap_or_else(|| DEFAULT_ORGANISATION.into()),
             address: get("address"),
             privacy_url: get("privacy_url"),
+            labels: Labels::default(),
         }
+    }
+
+    /// These settings with the labels of topics and story kinds.
+    pub fn with_labels(mut self, labels: Labels) -> Settings {
+        self.labels = labels;
+        self
     }
 
     /// `{website}#/geschichten/{slug}`.

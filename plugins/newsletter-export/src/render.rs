@@ -1,7 +1,7 @@
 //! The artifacts: e-mail-safe HTML, plain text, the recipient CSV and the summary.
 
 use crate::dates::{date_long, event_when, period};
-use crate::model::{Event, Params, Recipient, Settings, Story};
+use crate::model::{Event, Labels, Params, Recipient, Settings, Story};
 
 /// The placeholder a mail service replaces with each recipient's unsubscribe link.
 pub const UNSUBSCRIBE_PLACEHOLDER: &str = "{{unsubscribe_url}}";
@@ -31,51 +31,19 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// The German label of a topic slug (schemas/common.json), else the slug.
-pub fn topic_label(slug: &str) -> &str {
-    match slug {
-        "it-sicherheit" => "IT-Sicherheit",
-        "cloud" => "Cloud",
-        "industrie-4-0" => "Industrie 4.0",
-        "smart-office" => "Smart Office",
-        "kuenstliche-intelligenz" => "Künstliche Intelligenz",
-        "software-entwicklung" => "Software-Entwicklung",
-        "e-government" => "E-Government",
-        "datenschutz" => "Datenschutz",
-        "iot" => "Internet der Dinge (IoT)",
-        "e-commerce" => "E-Commerce",
-        "digitale-bildung" => "Digitale Bildung",
-        "fachkraefte" => "Fachkräfte",
-        "netzwerke-infrastruktur" => "Netzwerke & Infrastruktur",
-        "data-analytics" => "Data Analytics",
-        other => other,
-    }
-}
-
-fn topic_list(topics: &[String]) -> String {
+fn topic_list(topics: &[String], labels: &Labels) -> String {
     topics
         .iter()
-        .map(|t| topic_label(t))
+        .map(|t| labels.topic(t))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// The German label of a story kind.
-pub fn kind_label(kind: &str) -> &str {
-    match kind {
-        "success_story" => "Erfolgsgeschichte",
-        "best_practice" => "Best Practice",
-        "interview" => "Interview",
-        "news" => "Meldung",
-        _ => "Geschichte",
-    }
-}
-
 /// `Erfolgsgeschichte · 10. März 2026`.
-fn story_meta(s: &Story) -> String {
+fn story_meta(s: &Story, labels: &Labels) -> String {
     format!(
         "{} · {}",
-        kind_label(&s.kind),
+        labels.kind(&s.kind),
         date_long(s.published.date_naive())
     )
 }
@@ -182,7 +150,7 @@ fn story_html(s: &Story, settings: &Settings, first: bool) -> String {
             "margin-bottom:4px;font-size:12px;line-height:18px;color:{MUTED};\
              text-transform:uppercase;letter-spacing:0.5px;"
         ),
-        &escape(&story_meta(s)),
+        &escape(&story_meta(s, &settings.labels)),
     ));
     inner.push_str(&item_title(&url, &s.title));
     if !s.teaser.is_empty() {
@@ -196,7 +164,10 @@ fn story_html(s: &Story, settings: &Settings, first: bool) -> String {
         meta.push(escape(&b));
     }
     if !s.topics.is_empty() {
-        meta.push(format!("Themen: {}", escape(&topic_list(&s.topics))));
+        meta.push(format!(
+            "Themen: {}",
+            escape(&topic_list(&s.topics, &settings.labels))
+        ));
     }
     if !meta.is_empty() {
         inner.push_str(&p(
@@ -302,7 +273,10 @@ pub fn html(issue: &Issue) -> String {
     if let Some(t) = &issue.params.topics {
         intro_html.push_str(&p(
             &format!("margin-top:6px;font-size:14px;line-height:20px;color:{MUTED};"),
-            &format!("Themen dieser Ausgabe: {}", escape(&topic_list(t))),
+            &format!(
+                "Themen dieser Ausgabe: {}",
+                escape(&topic_list(t, &issue.settings.labels))
+            ),
         ));
     }
     body.push_str(&row("24px 32px 0 32px", &intro_html));
@@ -423,7 +397,7 @@ pub fn text(issue: &Issue) -> String {
     out.push('\n');
     if let Some(t) = &issue.params.topics {
         out.push_str(&wrap(
-            &format!("Themen dieser Ausgabe: {}", topic_list(t)),
+            &format!("Themen dieser Ausgabe: {}", topic_list(t, &s.labels)),
             W,
         ));
         out.push('\n');
@@ -435,7 +409,7 @@ pub fn text(issue: &Issue) -> String {
             out.push('\n');
             out.push_str(&wrap(&st.title, W));
             out.push('\n');
-            out.push_str(&story_meta(st));
+            out.push_str(&story_meta(st, &s.labels));
             out.push('\n');
             if !st.teaser.is_empty() {
                 out.push('\n');
@@ -447,7 +421,10 @@ pub fn text(issue: &Issue) -> String {
                 out.push('\n');
             }
             if !st.topics.is_empty() {
-                out.push_str(&wrap(&format!("Themen: {}", topic_list(&st.topics)), W));
+                out.push_str(&wrap(
+                    &format!("Themen: {}", topic_list(&st.topics, &s.labels)),
+                    W,
+                ));
                 out.push('\n');
             }
             out.push_str(&format!("Weiterlesen: {}\n", s.story_url(&st.slug)));
@@ -585,9 +562,11 @@ mod tests {
     }
 
     #[test]
-    fn labels() {
-        assert_eq!(topic_label("iot"), "Internet der Dinge (IoT)");
-        assert_eq!(topic_label("neu"), "neu");
-        assert_eq!(kind_label("success_story"), "Erfolgsgeschichte");
+    fn labels_come_from_the_schema() {
+        let l = crate::tests::schema_labels();
+        assert_eq!(l.topic("iot"), "Internet der Dinge (IoT)");
+        assert_eq!(l.topic("neu"), "neu");
+        assert_eq!(l.kind("success_story"), "Erfolgsgeschichte");
+        assert_eq!(l.kind("unbekannt"), "Geschichte");
     }
 }

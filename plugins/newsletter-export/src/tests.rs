@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::mime::tests::unbase64;
+use crate::model::Labels;
 use verbund_plugin::serde_json::{self, json};
 
 fn stories() -> Vec<(Value, Option<String>)> {
@@ -124,7 +125,7 @@ fn manifest() {
 
 #[test]
 fn artifacts_in_order_with_media_types() {
-    let s = Settings::from_lookup(|_| None);
+    let s = settings_of(|_| None);
     let b = build(&params(&[("since", "2026-10-01")]), &now(), &s, inputs());
     let got: Vec<(&str, &str)> = b
         .artifacts
@@ -146,7 +147,7 @@ fn artifacts_in_order_with_media_types() {
 
 #[test]
 fn summary_counts_and_topics() {
-    let s = Settings::from_lookup(|_| None);
+    let s = settings_of(|_| None);
     let b = build(&params(&[("since", "2026-10-01")]), &now(), &s, inputs());
     let summary: Value = serde_json::from_str(text_of(&b, "summary.json")).unwrap();
     assert_eq!(
@@ -181,7 +182,7 @@ fn summary_counts_and_topics() {
 
 #[test]
 fn html_is_email_safe_escaped_and_german() {
-    let s = Settings::from_lookup(|k| match k {
+    let s = settings_of(|k| match k {
         "website" => Some("https://cluster-it.example".into()),
         "address" => Some("Nonnenstraße 42, 04229 Leipzig".into()),
         "privacy_url" => Some("https://cluster-it.example/#/datenschutz".into()),
@@ -236,7 +237,7 @@ fn html_is_email_safe_escaped_and_german() {
 
 #[test]
 fn hybrid_event_and_empty_issue() {
-    let s = Settings::from_lookup(|_| None);
+    let s = settings_of(|_| None);
     let b = build(
         &params(&[("since", "2027-03-01"), ("until", "2027-03-31")]),
         &now(),
@@ -278,7 +279,7 @@ fn hybrid_event_and_empty_issue() {
 
 #[test]
 fn plain_text_has_content_and_urls() {
-    let s = Settings::from_lookup(|_| None);
+    let s = settings_of(|_| None);
     let b = build(&params(&[("since", "2026-10-01")]), &now(), &s, inputs());
     let txt = text_of(&b, "newsletter.txt");
     for want in [
@@ -312,7 +313,7 @@ fn plain_text_has_content_and_urls() {
 
 #[test]
 fn recipients_csv_only_confirmed_and_interested() {
-    let s = Settings::from_lookup(|k| (k == "api").then(|| "https://api.example/verbund".into()));
+    let s = settings_of(|k| (k == "api").then(|| "https://api.example/verbund".into()));
     let b = build(&params(&[("since", "2026-10-01")]), &now(), &s, inputs());
     assert_eq!(
         text_of(&b, "recipients.csv"),
@@ -324,7 +325,7 @@ fn recipients_csv_only_confirmed_and_interested() {
 
 #[test]
 fn sample_eml_is_a_complete_mime_message() {
-    let s = Settings::from_lookup(|_| None);
+    let s = settings_of(|_| None);
     let b = build(&params(&[("since", "2026-10-01")]), &now(), &s, inputs());
     let eml = text_of(&b, "sample.eml");
     assert!(!eml.replace("\r\n", "").contains('\n'), "only CRLF");
@@ -387,7 +388,7 @@ fn sample_eml_is_a_complete_mime_message() {
 
 #[test]
 fn settings_change_subject_sender_and_footer() {
-    let s = Settings::from_lookup(|k| match k {
+    let s = settings_of(|k| match k {
         "subject" => Some("Cluster-Post Nr. 7".into()),
         "from" => Some("Redaktion Süd <post@süd.example>".into()),
         "organisation" => Some("Verein & Co".into()),
@@ -402,4 +403,18 @@ fn settings_change_subject_sender_and_footer() {
     let html = text_of(&b, "newsletter.html");
     assert!(html.contains("<title>Cluster-Post Nr. 7</title>"));
     assert!(html.contains("Verein &amp; Co"));
+}
+
+/// The labels as the host hands them over: the story schema with its `$ref`s resolved.
+pub fn schema_labels() -> Labels {
+    let common: Value = serde_json::from_str(include_str!("../../../schemas/common.json")).unwrap();
+    let mut story: Value =
+        serde_json::from_str(include_str!("../../../schemas/story.json")).unwrap();
+    story["properties"]["topics"]["items"] = common["$defs"]["topic"].clone();
+    Labels::from_story_schema(&story, "de")
+}
+
+/// Settings read through `lookup`, with the labels of the real schemas.
+fn settings_of(lookup: impl Fn(&str) -> Option<String>) -> Settings {
+    Settings::from_lookup(lookup).with_labels(schema_labels())
 }

@@ -485,6 +485,34 @@ impl Query {
     }
 }
 
+/// The JSON Schema of `content_type` (references resolved, `x-verbund` annotations kept);
+/// needs a grant for the type. Labels of enum values are in `x-verbund.labels`, see
+/// [`labels`].
+pub fn schema(content_type: &str) -> Result<Value, HostError> {
+    let text = host::schema(content_type)?;
+    serde_json::from_str(&text)
+        .map_err(|e| HostError::Invalid(format!("schema of {content_type}: {e}")))
+}
+
+/// The labels in `locale` of the enum values of a field of a schema (see [`schema`]): for a
+/// list field, of its items. Empty when the field has none.
+pub fn labels(
+    schema: &Value,
+    field: &str,
+    locale: &str,
+) -> std::collections::BTreeMap<String, String> {
+    let prop = &schema["properties"][field];
+    [prop, &prop["items"]]
+        .iter()
+        .find_map(|s| s["x-verbund"]["labels"][locale].as_object())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The current time, RFC 3339 in UTC (a plugin has no clock of its own:
 /// `std::time::SystemTime::now()` traps on wasm32-unknown-unknown).
 pub fn now() -> String {
