@@ -28,13 +28,17 @@
 pub mod dates;
 pub mod mime;
 pub mod model;
+pub mod params;
 pub mod render;
+pub mod settings;
 
 use chrono::{DateTime, Datelike, FixedOffset, Timelike, Utc};
 use verbund_plugin::serde_json::json;
 use verbund_plugin::*;
 
-pub use model::{Event, Params, Recipient, Selection, Settings, Story};
+pub use model::{Event, Recipient, Selection, Story};
+pub use params::Params;
+pub use settings::Settings;
 
 /// The one export this plugin offers.
 pub const EXPORT: &str = "issue";
@@ -239,11 +243,11 @@ impl Plugin for NewsletterExport {
         let now_text = now();
         let now = dates::parse_time(&now_text)
             .ok_or_else(|| format!("Ungültige Uhrzeit vom Host: {now_text:?}"))?;
-        let params = model::parse_params(&params, now.with_timezone(&Utc).date_naive())?;
+        let params = params::parse_params(&params, now.with_timezone(&Utc).date_naive())?;
         // Topic and kind labels are defined once, in the schema.
         let story_schema = schema("story").map_err(|e| host_failed("story", &e))?;
         let settings = Settings::from_lookup(config)
-            .with_labels(model::Labels::from_story_schema(&story_schema, "de"));
+            .with_labels(settings::Labels::from_story_schema(&story_schema, "de"));
         let published = |ty: &str| query(ty).eq("state", "published").eq("locale", "de");
         let stories = query_all("story", published("story"))?;
         let events = query_all("event", published("event"))?;

@@ -1,7 +1,9 @@
 //! The artifacts: e-mail-safe HTML, plain text, the recipient CSV and the summary.
 
 use crate::dates::{date_long, event_when, period};
-use crate::model::{Event, Labels, Params, Recipient, Settings, Story};
+use crate::model::{Event, Recipient, Story};
+use crate::params::Params;
+use crate::settings::{Labels, Settings};
 
 /// The placeholder a mail service replaces with each recipient's unsubscribe link.
 pub const UNSUBSCRIBE_PLACEHOLDER: &str = "{{unsubscribe_url}}";
@@ -526,7 +528,7 @@ mod tests {
         assert_eq!(csv_field("Anna \"AW\" Wendt"), "\"Anna \"\"AW\"\" Wendt\"");
         assert_eq!(csv_field("a\nb"), "\"a\nb\"");
         assert_eq!(csv_field("a\rb"), "\"a\rb\"");
-        let s = crate::model::Settings::from_lookup(|_| None);
+        let s = crate::settings::Settings::from_lookup(|_| None);
         let csv = recipients_csv(
             &[
                 Recipient {

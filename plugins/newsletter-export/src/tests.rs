@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::mime::tests::unbase64;
-use crate::model::Labels;
+use crate::settings::Labels;
 use verbund_plugin::serde_json::{self, json};
 
 fn stories() -> Vec<(Value, Option<String>)> {
@@ -87,7 +87,7 @@ fn params(pairs: &[(&str, &str)]) -> Params {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    model::parse_params(&pairs, now().date_naive()).unwrap()
+    params::parse_params(&pairs, now().date_naive()).unwrap()
 }
 
 fn artifact<'a>(b: &'a Built, name: &str) -> &'a Artifact {
