@@ -25,6 +25,7 @@ mod publish;
 mod query;
 mod read;
 mod refs;
+mod schedule;
 mod transition;
 mod write;
 

@@ -38,6 +38,14 @@ use crate::keys::{self, Purpose as KeyPurpose};
 use crate::schema::FieldError;
 use crate::store::{Expect, StoreError, Tree, WriteBatch};
 
+mod mail;
+mod token;
+
+use mail::{confirmation_mail, link, write_mail};
+pub use mail::{mail_recipient, mail_text};
+pub use token::{Purpose, token, unsubscribe_token, verify};
+use token::{confirm_token, now_text, verify_payload};
+
 /// The content type of subscribers.
 pub const SUBSCRIBER: &str = "subscriber";
 /// How long a confirmation link works (and the most a confirmation token may claim).
@@ -50,37 +58,6 @@ pub const MAIL_GAP: Duration = Duration::minutes(5);
 pub const MAILS_PER_DAY: usize = 5;
 /// How often a sign-up retries when a concurrent write got in between.
 const SIGN_UP_ATTEMPTS: usize = 16;
-
-/// What a token is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Purpose {
-    #[serde(rename = "c")]
-    Confirm,
-    #[serde(rename = "u")]
-    Unsubscribe,
-}
-
-impl Purpose {
-    /// The longest validity a token of this purpose may have.
-    fn max_valid(self) -> Duration {
-        match self {
-            Purpose::Confirm => CONFIRM_VALID,
-            Purpose::Unsubscribe => UNSUBSCRIBE_VALID,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Payload {
-    /// The subscriber's id.
-    s: String,
-    p: Purpose,
-    /// Expiry, seconds since the epoch.
-    e: i64,
-    /// The nonce of the pending request a confirmation applies.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    n: Option<String>,
-}
 
 /// Errors of the newsletter operations.
 #[derive(Debug, thiserror::Error)]
@@ -102,103 +79,6 @@ pub enum NewsletterError {
         path: PathBuf,
         source: std::io::Error,
     },
-}
-
-fn now_text() -> String {
-    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-fn sign(content: &ContentService, payload: &Payload) -> String {
-    let bytes = serde_json::to_vec(payload).unwrap_or_default();
-    let (kid, tag) = content.keys().sign(KeyPurpose::NewsletterToken, &bytes);
-    format!("{}.{kid}.{}", B64.encode(&bytes), B64.encode(tag))
-}
-
-/// A signed token for `subscriber` and `purpose`, valid for `valid` (at most what the purpose
-/// allows).
-pub fn token(
-    content: &ContentService,
-    subscriber: &str,
-    purpose: Purpose,
-    valid: Duration,
-) -> Result<String, ContentError> {
-    Ok(sign(
-        content,
-        &Payload {
-            s: subscriber.to_string(),
-            p: purpose,
-            e: (Utc::now() + valid.min(purpose.max_valid())).timestamp(),
-            n: None,
-        },
-    ))
-}
-
-fn confirm_token(content: &ContentService, subscriber: &str, nonce: &str) -> String {
-    sign(
-        content,
-        &Payload {
-            s: subscriber.to_string(),
-            p: Purpose::Confirm,
-            e: (Utc::now() + CONFIRM_VALID).timestamp(),
-            n: Some(nonce.to_string()),
-        },
-    )
-}
-
-/// The one-click unsubscribe token of a subscriber (also handed to plugins with a
-/// personal-data grant, for the links in a newsletter).
-pub fn unsubscribe_token(
-    content: &ContentService,
-    subscriber: &str,
-) -> Result<String, ContentError> {
-    token(content, subscriber, Purpose::Unsubscribe, UNSUBSCRIBE_VALID)
-}
-
-fn verify_payload(
-    content: &ContentService,
-    token: &str,
-    purpose: Purpose,
-) -> Result<Payload, NewsletterError> {
-    let mut parts = token.trim().split('.');
-    let (Some(p), Some(kid), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(NewsletterError::BadToken);
-    };
-    let payload = B64.decode(p).map_err(|_| NewsletterError::BadToken)?;
-    let tag = B64.decode(s).map_err(|_| NewsletterError::BadToken)?;
-    if !content
-        .keys()
-        .verify(kid, KeyPurpose::NewsletterToken, &payload, &tag)
-    {
-        return Err(NewsletterError::BadToken);
-    }
-    let payload: Payload =
-        serde_json::from_slice(&payload).map_err(|_| NewsletterError::BadToken)?;
-    if payload.p != purpose {
-        return Err(NewsletterError::BadToken);
-    }
-    let now = Utc::now().timestamp();
-    // A token claiming more time than its purpose allows was not made by this code.
-    if payload.e > now + purpose.max_valid().num_seconds() {
-        return Err(NewsletterError::BadToken);
-    }
-    if payload.e < now {
-        return Err(NewsletterError::Expired);
-    }
-    if purpose == Purpose::Confirm && payload.n.is_none() {
-        return Err(NewsletterError::BadToken);
-    }
-    Ok(payload)
-}
-
-/// Checks a token and returns the subscriber it names.
-pub fn verify(
-    content: &ContentService,
-    token: &str,
-    purpose: Purpose,
-) -> Result<String, NewsletterError> {
-    Ok(verify_payload(content, token, purpose)?.s)
 }
 
 /// A newsletter sign-up from a website form. Unknown keys are refused (400 invalid_sign_up).
@@ -265,13 +145,6 @@ pub enum SignUpOutcome {
     AlreadySubscribed,
     /// Too many mails to this address lately: nothing changed, nothing sent.
     Throttled,
-}
-
-fn link(settings: &MailSettings, path: &str, token: &str) -> String {
-    format!(
-        "{}/{path}?token={token}",
-        settings.public_url.trim_end_matches('/')
-    )
 }
 
 /// The normalised form of an address: trimmed, lower-cased.
@@ -501,16 +374,6 @@ fn sign_up_once(
     Ok(outcome)
 }
 
-fn confirmation_mail(settings: &MailSettings, token: &str) -> (String, String) {
-    (
-        "Bitte bestätigen Sie Ihre Anmeldung zum Newsletter".to_string(),
-        format!(
-            "Guten Tag,\r\n\r\nbitte bestätigen Sie Ihre Anmeldung zu unserem Newsletter mit einem Klick auf diesen Link (gültig für 7 Tage):\r\n{}\r\n\r\nWenn Sie sich nicht angemeldet haben, ignorieren Sie diese E-Mail einfach; Sie erhalten dann keine weiteren Nachrichten.\r\n",
-            link(settings, "api/v1/newsletter/confirm", token)
-        ),
-    )
-}
-
 /// Checks a confirmation token without using it: `Ok` while it names the subscriber's
 /// current pending request (for the page with the button).
 pub fn check_confirm(content: &ContentService, token: &str) -> Result<(), NewsletterError> {
@@ -610,74 +473,6 @@ fn change_subscriber(
         }
     }
     Err(ContentError::Contended.into())
-}
-
-/// `Name <addr>` as name and address; a bare address has no name.
-fn split_mailbox(mailbox: &str) -> (Option<&str>, &str) {
-    match (mailbox.rfind('<'), mailbox.rfind('>')) {
-        (Some(a), Some(b)) if a < b => {
-            let name = mailbox[..a].trim().trim_matches('"');
-            ((!name.is_empty()).then_some(name), mailbox[a + 1..b].trim())
-        }
-        _ => (None, mailbox.trim()),
-    }
-}
-
-/// Writes a plain-text mail to the outbox (MIME by `mail-builder`: encoded words within
-/// RFC 2047's limits, folded headers, a transfer encoding chosen for the text).
-fn write_mail(
-    settings: &MailSettings,
-    to: &str,
-    subject: &str,
-    body: &str,
-    id: &str,
-) -> Result<PathBuf, NewsletterError> {
-    let outbox = &settings.outbox;
-    let err = |source| NewsletterError::Outbox {
-        path: outbox.clone(),
-        source,
-    };
-    keys::private_dir(outbox).map_err(err)?;
-    let now: DateTime<Utc> = Utc::now();
-    let (from_name, from_addr) = split_mailbox(&settings.from);
-    let mail = mail_builder::MessageBuilder::new()
-        .from(mail_builder::headers::address::Address::new_address(
-            from_name, from_addr,
-        ))
-        .to(to)
-        .subject(subject)
-        .date(now.timestamp())
-        .message_id(format!(
-            "{}.{id}@verbund",
-            now.timestamp_nanos_opt().unwrap_or_default()
-        ))
-        .text_body(body)
-        .write_to_vec()
-        .map_err(err)?;
-    let path = outbox.join(format!("{}-{id}.eml", now.format("%Y%m%dT%H%M%S%.6f")));
-    let mut file = keys::private_file(&path, true).map_err(err)?;
-    file.write_all(&mail).map_err(err)?;
-    Ok(path)
-}
-
-/// The recipient address of an outbox mail, normalised ([`normalise`]). `None` when the
-/// file is no mail or names no recipient.
-pub fn mail_recipient(path: &Path) -> Option<String> {
-    let raw = std::fs::read(path).ok()?;
-    let mail = mail_parser::MessageParser::default().parse(&raw)?;
-    let addr = mail.to()?.first()?.address()?;
-    Some(normalise(addr))
-}
-
-/// Reads a mail written to the outbox as "subject\ntext" (tests, the CLI).
-pub fn mail_text(path: &Path) -> std::io::Result<String> {
-    let raw = std::fs::read(path)?;
-    let Some(mail) = mail_parser::MessageParser::default().parse(&raw) else {
-        return Ok(String::new());
-    };
-    let subject = mail.subject().unwrap_or("");
-    let text = mail.body_text(0).unwrap_or_default();
-    Ok(format!("{subject}\n{text}"))
 }
 
 /// Checks a sign-up before anything is stored: every problem with a pointer.
