@@ -387,47 +387,48 @@ fn underline(text: &str, c: char) -> String {
 }
 
 /// The issue as plain text (72 columns, URLs on lines of their own).
+/// `text` wrapped to the text part's width, as its own line(s).
+fn para(out: &mut String, text: &str) {
+    out.push_str(&wrap(text, TEXT_WIDTH));
+    out.push('\n');
+}
+
+/// Width of the text part's lines.
+const TEXT_WIDTH: usize = 72;
+
 pub fn text(issue: &Issue) -> String {
-    const W: usize = 72;
     let s = issue.settings;
     let mut out = String::new();
-    out.push_str(&wrap(&s.organisation, W));
-    out.push('\n');
+    para(&mut out, &s.organisation);
     out.push_str(&underline(&issue.subject, '='));
     out.push('\n');
-    out.push_str(&wrap(&intro(issue), W));
-    out.push('\n');
+    para(&mut out, &intro(issue));
     if let Some(t) = &issue.params.topics {
-        out.push_str(&wrap(
+        para(
+            &mut out,
             &format!("Themen dieser Ausgabe: {}", topic_list(t, &s.labels)),
-            W,
-        ));
-        out.push('\n');
+        );
     }
     if !issue.stories.is_empty() {
         out.push('\n');
         out.push_str(&underline("NEUE GESCHICHTEN AUS DEM CLUSTER", '-'));
         for st in issue.stories {
             out.push('\n');
-            out.push_str(&wrap(&st.title, W));
-            out.push('\n');
+            para(&mut out, &st.title);
             out.push_str(&story_meta(st, &s.labels));
             out.push('\n');
             if !st.teaser.is_empty() {
                 out.push('\n');
-                out.push_str(&wrap(&st.teaser, W));
-                out.push('\n');
+                para(&mut out, &st.teaser);
             }
             if let Some(b) = byline(st) {
-                out.push_str(&wrap(&b, W));
-                out.push('\n');
+                para(&mut out, &b);
             }
             if !st.topics.is_empty() {
-                out.push_str(&wrap(
+                para(
+                    &mut out,
                     &format!("Themen: {}", topic_list(&st.topics, &s.labels)),
-                    W,
-                ));
-                out.push('\n');
+                );
             }
             out.push_str(&format!("Weiterlesen: {}\n", s.story_url(&st.slug)));
         }
@@ -437,19 +438,15 @@ pub fn text(issue: &Issue) -> String {
         out.push_str(&underline("KOMMENDE VERANSTALTUNGEN", '-'));
         for e in issue.events {
             out.push('\n');
-            out.push_str(&wrap(&e.title, W));
-            out.push('\n');
-            out.push_str(&wrap(
+            para(&mut out, &e.title);
+            para(
+                &mut out,
                 &event_when(&e.starts, e.ends.as_ref(), &e.timezone),
-                W,
-            ));
-            out.push('\n');
-            out.push_str(&wrap(&e.place(), W));
-            out.push('\n');
+            );
+            para(&mut out, &e.place());
             if let Some(summary) = &e.summary {
                 out.push('\n');
-                out.push_str(&wrap(summary, W));
-                out.push('\n');
+                para(&mut out, summary);
             }
             if let Some(r) = &e.registration_url {
                 out.push_str(&format!("Zur Anmeldung: {r}\n"));
@@ -459,20 +456,15 @@ pub fn text(issue: &Issue) -> String {
     }
     if issue.stories.is_empty() && issue.events.is_empty() {
         out.push('\n');
-        out.push_str(&wrap(EMPTY_NOTE, W));
-        out.push('\n');
+        para(&mut out, EMPTY_NOTE);
     }
     out.push_str("\n-- \n");
-    out.push_str(&wrap(WHY, W));
-    out.push('\n');
-    out.push_str(&wrap(LEAVE, W));
-    out.push('\n');
+    para(&mut out, WHY);
+    para(&mut out, LEAVE);
     out.push_str(&format!("Abmelden: {UNSUBSCRIBE_PLACEHOLDER}\n\n"));
-    out.push_str(&wrap(&s.organisation, W));
-    out.push('\n');
+    para(&mut out, &s.organisation);
     if let Some(a) = &s.address {
-        out.push_str(&wrap(a, W));
-        out.push('\n');
+        para(&mut out, a);
     }
     out.push_str(&format!("Website: {}\n", s.website));
     if let Some(u) = &s.privacy_url {

@@ -17,6 +17,17 @@ pub struct Reply<T, const S: u16 = 200> {
     body: PhantomData<fn() -> T>,
 }
 
+/// The one response an output type documents, under its status `status`.
+fn answered_with<T: OperationOutput>(
+    status: u16,
+    ctx: &mut GenContext,
+    op: &mut Operation,
+) -> Vec<(Option<DocStatus>, openapi::Response)> {
+    T::operation_response(ctx, op)
+        .map(|r| vec![(Some(DocStatus::Code(status)), r)])
+        .unwrap_or_default()
+}
+
 impl<T: Serialize, const S: u16> Reply<T, S> {
     pub fn json(body: &T) -> Self {
         let status = StatusCode::from_u16(S).unwrap_or(StatusCode::OK);
@@ -72,9 +83,7 @@ impl<T: JsonSchema, const S: u16> OperationOutput for Reply<T, S> {
         ctx: &mut GenContext,
         op: &mut Operation,
     ) -> Vec<(Option<DocStatus>, openapi::Response)> {
-        Self::operation_response(ctx, op)
-            .map(|r| vec![(Some(DocStatus::Code(S)), r)])
-            .unwrap_or_default()
+        answered_with::<Self>(S, ctx, op)
     }
 }
 
@@ -152,9 +161,7 @@ impl<M: Media, const S: u16> OperationOutput for Raw<M, S> {
         ctx: &mut GenContext,
         op: &mut Operation,
     ) -> Vec<(Option<DocStatus>, openapi::Response)> {
-        Self::operation_response(ctx, op)
-            .map(|r| vec![(Some(DocStatus::Code(S)), r)])
-            .unwrap_or_default()
+        answered_with::<Self>(S, ctx, op)
     }
 }
 
