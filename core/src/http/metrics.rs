@@ -4,12 +4,16 @@
 //! recorder (not the process-global one), so several servers in one process (tests, benchmarks)
 //! never count each other's requests.
 
+use std::collections::HashMap;
+use std::sync::RwLock;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderValue, Method, header};
 use axum::response::IntoResponse;
-use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge};
+use metrics::{
+    Counter, Histogram, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge,
+};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
@@ -30,6 +34,39 @@ const BUCKETS: [f64; 10] = [
 pub struct Metrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
+    /// The request series made so far, by route: a request looks its series up (a read lock,
+    /// no allocation) instead of building three label strings each time.
+    series: RwLock<HashMap<String, Vec<Series>>>,
+}
+
+/// The counter and histogram of one (route, method, status).
+struct Series {
+    method: &'static str,
+    status: u16,
+    requests: Counter,
+    duration: Histogram,
+}
+
+/// A method as a label: the standard ones by name, anything else as `other` (a client must
+/// not be able to create series at will).
+fn method_label(m: &Method) -> &'static str {
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::CONNECT,
+    ]
+    .into_iter()
+    .zip([
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT",
+    ])
+    .find_map(|(k, name)| (k == *m).then_some(name))
+    .unwrap_or("other")
 }
 
 impl std::fmt::Debug for Metrics {
@@ -54,21 +91,47 @@ impl Default for Metrics {
             );
             describe_gauge!(CHANGE_SEQ, "The newest change feed sequence number.");
         });
-        Self { recorder, handle }
+        Self {
+            recorder,
+            handle,
+            series: RwLock::new(HashMap::new()),
+        }
     }
 }
 
 impl Metrics {
     pub fn observe(&self, method: &Method, route: &str, status: u16, took: Duration) {
+        let method = method_label(method);
+        let record = |s: &Series| {
+            s.requests.increment(1);
+            s.duration.record(took.as_secs_f64());
+        };
+        let found = |all: &HashMap<String, Vec<Series>>| {
+            all.get(route)
+                .and_then(|v| v.iter().find(|s| s.method == method && s.status == status))
+                .map(record)
+                .is_some()
+        };
+        if found(&self.series.read().unwrap_or_else(|p| p.into_inner())) {
+            return;
+        }
+        let mut all = self.series.write().unwrap_or_else(|p| p.into_inner());
+        if found(&all) {
+            return;
+        }
         let labels = [
-            ("method", method.as_str().to_owned()),
-            ("route", route.to_owned()),
+            ("method", method.to_string()),
+            ("route", route.to_string()),
             ("status", status.to_string()),
         ];
-        metrics::with_local_recorder(&self.recorder, || {
-            counter!(REQUESTS, &labels).increment(1);
-            metrics::histogram!(DURATION, &labels).record(took.as_secs_f64());
+        let series = metrics::with_local_recorder(&self.recorder, || Series {
+            method,
+            status,
+            requests: counter!(REQUESTS, &labels),
+            duration: metrics::histogram!(DURATION, &labels),
         });
+        record(&series);
+        all.entry(route.to_string()).or_default().push(series);
     }
 }
 

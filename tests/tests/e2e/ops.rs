@@ -152,9 +152,24 @@ fn websites_get_cors_compression_and_metrics() {
         .to_ascii_lowercase();
     assert!(exposed.contains("etag"), "{exposed}");
 
+    // A method of the client's invention does not become a series of its own.
+    for _ in 0..2 {
+        client
+            .request(
+                reqwest::Method::from_bytes(b"BREW").unwrap(),
+                format!("{}/api/v1/content/story", server.url),
+            )
+            .send()
+            .unwrap();
+    }
     let metrics = server.get("/metrics").text().unwrap();
     assert!(
-        metrics.contains("verbund_http_requests_total{method=\"GET\",route=\"/api/v1/content/{type}\",status=\"200\"}"),
+        metrics.contains("verbund_http_requests_total{method=\"GET\",route=\"/api/v1/content/{type}\",status=\"200\"} 1"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("BREW"), "{metrics}");
+    assert!(
+        metrics.contains("verbund_http_requests_total{method=\"other\",route=\"/api/v1/content/{type}\",status=\"405\"} 2"),
         "{metrics}"
     );
     assert!(metrics.contains("verbund_entries{type=\"story\",scope=\"published\"}"));
