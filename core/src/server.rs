@@ -128,8 +128,8 @@ impl Server {
             .clone()
             .unwrap_or_else(|| format!("http://{addr}/"));
         let mut state = AppState::with_config(content.clone(), config.delivery, config.limits);
-        state.site = config.site;
-        state.mail = Some(Arc::new(MailSettings {
+        state.configure().site = config.site;
+        state.configure().mail = Some(Arc::new(MailSettings {
             outbox: config.outbox,
             public_url: public_url.clone(),
             from: MAIL_FROM.into(),
@@ -142,7 +142,7 @@ impl Server {
                     install_demo_plugins(&host, &config.plugins_dir, &public_url);
             }
             startup.plugins = Some((stats, started.elapsed()));
-            state.plugins = Some(host);
+            state.configure().plugins = Some(host);
         }
         Ok(Self {
             listener,

@@ -1,5 +1,7 @@
 //! HTTP delivery benchmark: the real `verbund` server with the 10,000 benchmark stories,
-//! loaded by `wrk` over loopback (one thread, 32 connections), repeated runs per request.
+//! loaded by `wrk` over loopback (one thread, 32 connections), repeated runs per request, and
+//! in the same run the ceiling (`ceiling`: bare axum + sled over the same stories) for the
+//! three requests both answer, with the ratios Verbund / ceiling first.
 //!
 //! Build first: `cargo build --release -p verbund -p verbund-bench`, then
 //! `target/release/http [N] [RUNS] [SECONDS]` (or `bench/run`).
@@ -140,15 +142,111 @@ fn main() -> anyhow::Result<()> {
         "## HTTP delivery benchmark: {n} stories, wrk -t1 -c32 -d{seconds}s, {runs} runs each\n"
     );
     println!("offline import via `verbund import`: {import_s:.2} s\n");
+    let ceiling = ceiling_run(&sibling("ceiling")?, &file, &lines, runs, seconds)?;
+    let mut measured = Vec::new();
+    let mut tables = String::new();
     for (title, cache) in [
         ("response cache on (default)", "4096"),
         ("response cache off (every request runs the query)", "0"),
     ] {
-        println!("### {title}\n");
-        serve_and_load(&verbund, &data, &schemas, &lines, cache, runs, seconds)?;
-        println!();
+        tables.push_str(&format!("### {title}\n\n"));
+        let rows = serve_and_load(&verbund, &data, &schemas, &lines, cache, runs, seconds)?;
+        tables.push_str(&rows.table);
+        tables.push('\n');
+        measured.push(rows.medians);
     }
+    println!("### Against the ceiling (bare axum + sled, same data, same run)\n");
+    println!(
+        "| request | ceiling req/s | Verbund cache on | ratio | Verbund cache off | ratio | p99 ms ceiling / on / off |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (label, c) in &ceiling {
+        let find = |m: &Vec<(String, f64, f64)>| {
+            m.iter()
+                .find(|(l, _, _)| l == label)
+                .map(|(_, rps, p99)| (*rps, *p99))
+                .unwrap_or((f64::NAN, f64::NAN))
+        };
+        let (on, on99) = find(&measured[0]);
+        let (off, off99) = find(&measured[1]);
+        println!(
+            "| {label} | {:.0} | {on:.0} | {:.2}× | {off:.0} | {:.2}× | {:.2} / {on99:.2} / {off99:.2} |",
+            c.rps,
+            on / c.rps,
+            off / c.rps,
+            c.p99_ms
+        );
+    }
+    println!();
+    print!("{tables}");
     Ok(())
+}
+
+/// The requests both servers answer, by the label of Verbund's table.
+const CEILING_CASES: [&str; 3] = [
+    "entry by slug",
+    "newest 20, full bodies",
+    "newest 20 with topic digital",
+];
+
+/// Measures the ceiling server over `file`: the median run of each of [`CEILING_CASES`].
+fn ceiling_run(
+    ceiling: &std::path::Path,
+    file: &std::path::Path,
+    lines: &[String],
+    runs: usize,
+    seconds: u64,
+) -> anyhow::Result<Vec<(String, Wrk)>> {
+    let mut server = Command::new(ceiling)
+        .arg(file)
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let stdout = server.stdout.take().context("stdout")?;
+    let base = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("listening on ").map(String::from))
+        .context("the ceiling server did not start")?;
+    let slug = published_slug(lines)?;
+    let urls = [
+        format!("{base}/story/{slug}"),
+        format!("{base}/newest"),
+        format!("{base}/topic/digital"),
+    ];
+    let mut out = Vec::new();
+    for (label, url) in CEILING_CASES.iter().zip(&urls) {
+        let _ = wrk(url, 2, None)?; // warm-up
+        let mut results: Vec<Wrk> = (0..runs)
+            .map(|_| wrk(url, seconds, None))
+            .collect::<anyhow::Result<_>>()?;
+        results.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+        let med = results.swap_remove(results.len() / 2);
+        if med.errors > 0 {
+            bail!("the ceiling answered {url} with {} errors", med.errors);
+        }
+        out.push((label.to_string(), med));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    Ok(out)
+}
+
+/// The slug of the first published story.
+fn published_slug(lines: &[String]) -> anyhow::Result<String> {
+    let first: serde_json::Value = serde_json::from_str(
+        lines
+            .iter()
+            .find(|l| l.contains("\"state\":\"published\""))
+            .context("a published story")?,
+    )?;
+    Ok(first["slug"].as_str().context("slug")?.to_string())
+}
+
+/// What one server configuration measured: its table, and per request the median req/s and
+/// p99 (ms).
+struct Measured {
+    table: String,
+    medians: Vec<(String, f64, f64)>,
 }
 
 fn serve_and_load(
@@ -159,7 +257,7 @@ fn serve_and_load(
     cache: &str,
     runs: usize,
     seconds: u64,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Measured> {
     let mut server = Command::new(verbund)
         .arg("serve")
         .arg("--data")
@@ -191,13 +289,7 @@ fn serve_and_load(
     let startup_ms = started.elapsed().as_secs_f64() * 1000.0;
     let pid = server.id();
 
-    let first: serde_json::Value = serde_json::from_str(
-        lines
-            .iter()
-            .find(|l| l.contains("\"state\":\"published\""))
-            .context("a published story")?,
-    )?;
-    let slug = first["slug"].as_str().context("slug")?;
+    let slug = published_slug(lines)?;
     let cases: Vec<(&str, String)> = vec![
         (
             "entry by slug",
@@ -216,11 +308,10 @@ fn serve_and_load(
             format!("{base}/api/v1/content/bench_story?limit=20&fields=title,slug,teaser"),
         ),
     ];
-    println!("server start-up: {startup_ms:.0} ms\n");
-    println!(
-        "| request | body | req/s min | req/s median | req/s max | p50 ms (median run) | p99 ms (median run) | errors | server RSS MB | server CPU % |"
-    );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut table = format!("server start-up: {startup_ms:.0} ms\n\n");
+    table.push_str("| request | body | req/s min | req/s median | req/s max | p50 ms (median run) | p99 ms (median run) | errors | server RSS MB | server CPU % |\n");
+    table.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    let mut medians = Vec::new();
     let client = |url: &str| -> anyhow::Result<(usize, String)> {
         let out = Command::new("curl").args(["-gsi", url]).output()?;
         let text = String::from_utf8_lossy(&out.stdout).to_string();
@@ -258,18 +349,19 @@ fn serve_and_load(
         } else {
             format!("{:.1} KB", body as f64 / 1024.0)
         };
-        println!(
-            "| {label} | {body} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {errors} | {:.0} | {cpu:.0} |",
+        table.push_str(&format!(
+            "| {label} | {body} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {errors} | {:.0} | {cpu:.0} |\n",
             results[0].rps,
             med.rps,
             results[results.len() - 1].rps,
             med.p50_ms,
             med.p99_ms,
             rss_mb(pid)
-        );
+        ));
+        medians.push((label.clone(), med.rps, med.p99_ms));
     }
     let _ = server.kill();
     let _ = server.wait();
     std::thread::sleep(Duration::from_millis(100));
-    Ok(())
+    Ok(Measured { table, medians })
 }

@@ -43,9 +43,22 @@ use tower_http::trace::TraceLayer;
 
 use crate::ContentService;
 
-/// Shared state of every handler.
+/// Shared state of every handler: a handle (one `Arc`), so that axum's per-request clone of
+/// the router state costs one reference count, not one per field. Fields are read through
+/// `Deref`; [`AppState::configure`] changes them before the server starts.
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What every handler shares (see [`AppState`]).
+#[derive(Clone, Debug)]
+pub struct Shared {
     pub content: Arc<ContentService>,
     pub auth: crate::auth::AuthService,
     pub delivery: Arc<DeliveryConfig>,
@@ -76,7 +89,7 @@ impl AppState {
     ) -> Self {
         let cache = cache::ResponseCache::new(delivery.cache_entries, delivery.cache_bytes);
         let rate = rate::RateLimiter::new(limits.rate_per_second, limits.rate_burst).map(Arc::new);
-        Self {
+        Self(Arc::new(Shared {
             auth: content.auth(),
             content,
             delivery: Arc::new(delivery),
@@ -88,7 +101,12 @@ impl AppState {
             plugins: None,
             mail: None,
             openapi: Arc::default(),
-        }
+        }))
+    }
+
+    /// The fields to set up before the state is shared (a copy if it is shared already).
+    pub fn configure(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.0)
     }
 }
 
