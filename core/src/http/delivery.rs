@@ -136,26 +136,38 @@ fn check_shape(ct: &ContentType, shape: &Shape) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Writes one item, projected to `fields` if asked.
+/// Writes one item, projected to `fields` if asked. The projection reads the stored document
+/// as raw values (keys parsed, values only delimited, never decoded), so `fields=` costs about
+/// a scan of the document, not a parse and a re-serialisation of every value.
 fn write_item(out: &mut Vec<u8>, doc: &[u8], fields: Option<&[String]>) -> Result<(), ApiError> {
-    match fields {
-        None => out.extend_from_slice(doc),
-        Some(fields) => {
-            let full: Map<String, Value> = serde_json::from_slice(doc).map_err(stored_json)?;
-            let mut m = Map::new();
-            for k in ["id", "type", "locale", "version"] {
-                if let Some(v) = full.get(k) {
-                    m.insert(k.into(), v.clone());
-                }
+    let Some(fields) = fields else {
+        out.extend_from_slice(doc);
+        return Ok(());
+    };
+    let full: std::collections::HashMap<std::borrow::Cow<'_, str>, &serde_json::value::RawValue> =
+        serde_json::from_slice(doc).map_err(stored_json)?;
+    out.push(b'{');
+    let always = ["id", "type", "locale", "version"];
+    let mut written: Vec<&str> = Vec::with_capacity(always.len() + fields.len());
+    for k in always
+        .iter()
+        .copied()
+        .chain(fields.iter().map(String::as_str))
+    {
+        if written.contains(&k) {
+            continue;
+        }
+        if let Some(v) = full.get(k) {
+            if !written.is_empty() {
+                out.push(b',');
             }
-            for f in fields {
-                if let Some(v) = full.get(f) {
-                    m.insert(f.clone(), v.clone());
-                }
-            }
-            serde_json::to_writer(&mut *out, &m).map_err(stored_json)?;
+            written.push(k);
+            serde_json::to_writer(&mut *out, k).map_err(stored_json)?;
+            out.push(b':');
+            out.extend_from_slice(v.get().as_bytes());
         }
     }
+    out.push(b'}');
     Ok(())
 }
 

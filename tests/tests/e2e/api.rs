@@ -1243,3 +1243,36 @@ fn the_management_list_speaks_the_delivery_filter_language() {
         .expect_problem(400, "unknown_field");
     assert!(res.detail().contains("topics"), "{}", res.text);
 }
+
+#[test]
+fn fields_project_each_item_to_its_metadata_and_the_fields_asked_for() {
+    let server = TestApp::demo();
+    let api = server.router();
+    let full = api.get("/api/v1/content/story?limit=100", None).expect(200);
+    let projected = api
+        .get(
+            "/api/v1/content/story?limit=100&fields=title,slug,title",
+            None,
+        )
+        .expect(200);
+    assert_eq!(projected.data().len(), full.data().len());
+    assert_eq!(projected.data().len(), demo::published("story", "de").len());
+    for (p, f) in projected.data().iter().zip(full.data()) {
+        let keys: Vec<&String> = p.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["id", "type", "locale", "version", "title", "slug"]);
+        for k in keys {
+            assert_eq!(p[k], f[k], "{k}");
+        }
+    }
+    let one = api
+        .get(
+            &format!(
+                "/api/v1/content/story/{}?fields=teaser",
+                full.data()[0]["slug"].as_str().unwrap()
+            ),
+            None,
+        )
+        .expect(200);
+    assert_eq!(one.body["data"]["teaser"], full.data()[0]["teaser"]);
+    assert!(one.body["data"].get("body").is_none());
+}

@@ -325,19 +325,15 @@ fn markdown_files_round_trip_and_deleting_needs_confirmation() {
     assert!(text(&out.stderr).contains("line"), "{}", text(&out.stderr));
 
     // Filters on the list.
-    let sachsen = json_of(&cli(
-        &config,
-        &server,
-        token,
-        &[
-            "entry",
-            "list",
-            "member",
-            "--filter",
-            "state_region=Sachsen",
-            "--json",
-        ],
-    ));
+    let members_where = |filter: &str| {
+        json_of(&cli(
+            &config,
+            &server,
+            token,
+            &["entry", "list", "member", "--filter", filter, "--json"],
+        ))
+    };
+    let sachsen = members_where("state_region=Sachsen");
     let all = json_of(&cli(
         &config,
         &server,
@@ -354,19 +350,7 @@ fn markdown_files_round_trip_and_deleting_needs_confirmation() {
             .all(|m| m["state_region"] == "Sachsen")
     );
     // Another operator of the same filter language: the rest of the members, exactly.
-    let elsewhere = json_of(&cli(
-        &config,
-        &server,
-        token,
-        &[
-            "entry",
-            "list",
-            "member",
-            "--filter",
-            "state_region:ne=Sachsen",
-            "--json",
-        ],
-    ));
+    let elsewhere = members_where("state_region:ne=Sachsen");
     assert_eq!(
         elsewhere.as_array().unwrap().len(),
         all.as_array().unwrap().len() - n
