@@ -27,14 +27,15 @@ pub use store::{SledStore, Store};
 ///
 /// The dir is made private to its owner (0700), and its key file (see [`keys`]) is read, or
 /// created on first use.
-pub fn open(data_dir: &Path, schemas: SchemaRegistry) -> Result<ContentService, store::StoreError> {
+///
+/// A type whose schema changed what it indexes or marks as personal since its entries were
+/// published gets its public view rebuilt here, before anything reads it.
+pub fn open(data_dir: &Path, schemas: SchemaRegistry) -> content::ContentResult<ContentService> {
     let store: Arc<dyn Store> = Arc::new(SledStore::open(data_dir)?);
-    keys::private_dir(data_dir)?;
+    keys::private_dir(data_dir).map_err(store::StoreError::from)?;
     let keys = keys::Keys::load_or_create(&keys::Keys::path_in(data_dir))
         .map_err(|e| store::StoreError::Keys(e.to_string()))?;
-    Ok(ContentService::with_keys(
-        store,
-        Arc::new(schemas),
-        Arc::new(keys),
-    ))
+    let content = ContentService::with_keys(store, Arc::new(schemas), Arc::new(keys));
+    content.refresh_public_view()?;
+    Ok(content)
 }

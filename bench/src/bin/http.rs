@@ -142,8 +142,10 @@ fn main() -> anyhow::Result<()> {
         "## HTTP delivery benchmark: {n} stories, wrk -t1 -c32 -d{seconds}s, {runs} runs each\n"
     );
     println!("offline import via `verbund import`: {import_s:.2} s\n");
-    let ceiling = ceiling_run(&sibling("ceiling")?, &file, &lines, runs, seconds)?;
+    let (ceiling, ceiling_footprint) =
+        ceiling_run(&sibling("ceiling")?, &file, &lines, runs, seconds)?;
     let mut measured = Vec::new();
+    let mut footprints = Vec::new();
     let mut tables = String::new();
     for (title, cache) in [
         ("response cache on (default)", "4096"),
@@ -154,6 +156,7 @@ fn main() -> anyhow::Result<()> {
         tables.push_str(&rows.table);
         tables.push('\n');
         measured.push(rows.medians);
+        footprints.push(rows.footprint);
     }
     println!("### Against the ceiling (bare axum + sled, same data, same run)\n");
     println!(
@@ -177,6 +180,36 @@ fn main() -> anyhow::Result<()> {
             c.p99_ms
         );
     }
+    let find = |m: &Vec<(String, f64, f64)>, label: &str| {
+        m.iter()
+            .find(|(l, _, _)| l == label)
+            .map_or(f64::NAN, |(_, rps, _)| *rps)
+    };
+    let fields = "newest 20, fields=title,slug,teaser";
+    let full = "newest 20, full bodies";
+    println!(
+        "| `fields=title,slug,teaser` against the same request without | — | {:.0} | {:.2}× | {:.0} | {:.2}× | — |",
+        find(&measured[0], fields),
+        find(&measured[0], fields) / find(&measured[0], full),
+        find(&measured[1], fields),
+        find(&measured[1], fields) / find(&measured[1], full),
+    );
+    println!(
+        "| server RSS after the load, MB | {:.0} | {:.0} | {:.2}× | {:.0} | {:.2}× | — |",
+        ceiling_footprint.rss_mb,
+        footprints[0].rss_mb,
+        footprints[0].rss_mb / ceiling_footprint.rss_mb,
+        footprints[1].rss_mb,
+        footprints[1].rss_mb / ceiling_footprint.rss_mb,
+    );
+    println!(
+        "| start-up until serving, ms | {:.0} | {:.0} | — | {:.0} | — | — |",
+        ceiling_footprint.startup_ms, footprints[0].startup_ms, footprints[1].startup_ms,
+    );
+    println!();
+    println!(
+        "The ceiling loads the stories into a fresh sled database before it listens; its start-up is that load, not an open."
+    );
     println!();
     print!("{tables}");
     Ok(())
@@ -196,7 +229,8 @@ fn ceiling_run(
     lines: &[String],
     runs: usize,
     seconds: u64,
-) -> anyhow::Result<Vec<(String, Wrk)>> {
+) -> anyhow::Result<(Vec<(String, Wrk)>, Footprint)> {
+    let started = Instant::now();
     let mut server = Command::new(ceiling)
         .arg(file)
         .stdout(Stdio::piped())
@@ -207,6 +241,7 @@ fn ceiling_run(
         .map_while(Result::ok)
         .find_map(|l| l.strip_prefix("listening on ").map(String::from))
         .context("the ceiling server did not start")?;
+    let startup_ms = started.elapsed().as_secs_f64() * 1000.0;
     let slug = published_slug(lines)?;
     let urls = [
         format!("{base}/story/{slug}"),
@@ -226,9 +261,20 @@ fn ceiling_run(
         }
         out.push((label.to_string(), med));
     }
+    let footprint = Footprint {
+        startup_ms,
+        rss_mb: rss_mb(server.id()),
+    };
     let _ = server.kill();
     let _ = server.wait();
-    Ok(out)
+    Ok((out, footprint))
+}
+
+/// Start-up time (until the server answers) and resident memory after the load.
+#[derive(Clone, Copy)]
+struct Footprint {
+    startup_ms: f64,
+    rss_mb: f64,
 }
 
 /// The slug of the first published story.
@@ -247,6 +293,7 @@ fn published_slug(lines: &[String]) -> anyhow::Result<String> {
 struct Measured {
     table: String,
     medians: Vec<(String, f64, f64)>,
+    footprint: Footprint,
 }
 
 fn serve_and_load(
@@ -360,8 +407,16 @@ fn serve_and_load(
         ));
         medians.push((label.clone(), med.rps, med.p99_ms));
     }
+    let footprint = Footprint {
+        startup_ms,
+        rss_mb: rss_mb(pid),
+    };
     let _ = server.kill();
     let _ = server.wait();
     std::thread::sleep(Duration::from_millis(100));
-    Ok(Measured { table, medians })
+    Ok(Measured {
+        table,
+        medians,
+        footprint,
+    })
 }

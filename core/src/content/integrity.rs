@@ -99,8 +99,9 @@ impl ContentService {
                     continue;
                 };
                 let k = keys::entry(&rec.ty, &rec.id);
+                let doc = render_public(ct, &prec);
                 match store.get(Tree::Published, &k)? {
-                    Some(b) if b == render_public(ct, &prec) => {}
+                    Some(b) if b == doc => {}
                     Some(_) => problems.push(format!("{name}: public view is not version {pv}")),
                     None => problems.push(format!("{name}: published but has no public view")),
                 }
@@ -113,6 +114,15 @@ impl ContentService {
                 }
                 let pi = public_index(ct, &prec);
                 index.extend(pi.keys);
+                for c in pi.covering {
+                    if store.get(Tree::Index, &c)?.as_deref() != Some(doc.as_slice()) {
+                        problems.push(format!(
+                            "{name}: index key {} does not hold version {pv}",
+                            printable(&c)
+                        ));
+                    }
+                    index.insert(c);
+                }
                 let vkey = keys::values_key(&rec.ty, &rec.id);
                 if store.get(Tree::Index, &vkey)?.as_deref() != Some(pi.values.as_slice()) {
                     problems.push(format!("{name}: index values record is missing or stale"));

@@ -25,6 +25,7 @@ mod publish;
 mod query;
 mod read;
 mod refs;
+mod reindex;
 mod schedule;
 mod transition;
 mod write;
@@ -34,7 +35,7 @@ pub use filter::{Filter, FilterOp, QueryError};
 pub use gdpr::ErasureReport;
 pub use hooks::{ContentHooks, HookFailure, TransitionContext};
 pub use import::{ImportLine, ImportProgress, ImportReport, LineError};
-pub use query::{DeliveryQuery, Page, SortKey};
+pub use query::{DeliveryQuery, Page, PageMeta, SortKey};
 pub use read::{ChangeEvent, ChangeFeed, Referrer, public_id};
 pub use transition::{ScheduleOutcome, TransitionRequest};
 

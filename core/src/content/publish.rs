@@ -71,12 +71,13 @@ impl ContentService {
             );
         }
         let before_index = before.map(|b| public_index(ct, b));
+        let doc = render_public(ct, rec);
         public_index::apply(
             plan,
             ty,
             &rec.id,
             before_index.as_ref(),
-            Some(&public_index(ct, rec)),
+            Some((&public_index(ct, rec), &doc)),
         )?;
         if let Some(slug) = rec.slug(ct) {
             plan.put(
@@ -85,11 +86,7 @@ impl ContentService {
                 rec.id.as_bytes().to_vec(),
             );
         }
-        plan.put(
-            Tree::Published,
-            keys::entry(ty, &rec.id),
-            render_public(ct, rec),
-        );
+        plan.put(Tree::Published, keys::entry(ty, &rec.id), doc);
         Ok(())
     }
 

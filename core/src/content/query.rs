@@ -56,9 +56,36 @@ pub struct Page {
     pub total: u64,
 }
 
+/// Where a page of a delivery query ends.
+#[derive(Debug, Clone)]
+pub struct PageMeta {
+    pub next_cursor: Option<String>,
+    pub total: u64,
+}
+
 impl ContentService {
     /// Runs a delivery query over the published entries of `ty`.
     pub fn query_published(&self, ty: &str, q: &DeliveryQuery) -> ContentResult<Page> {
+        let mut items = Vec::with_capacity(q.limit.max(1));
+        let meta = self.query_published_with(ty, q, &mut |id, doc| {
+            items.push((id.to_string(), doc.to_vec()));
+            Ok(())
+        })?;
+        Ok(Page {
+            items,
+            next_cursor: meta.next_cursor,
+            total: meta.total,
+        })
+    }
+
+    /// Runs a delivery query, handing each entry of the page (its id and public JSON) to
+    /// `item` in order as it is read, without copying it first.
+    pub fn query_published_with(
+        &self,
+        ty: &str,
+        q: &DeliveryQuery,
+        item: &mut dyn FnMut(&str, &[u8]) -> ContentResult<()>,
+    ) -> ContentResult<PageMeta> {
         let ct = self.content_type(ty)?.clone();
         let bad = |e: QueryError| ContentError::BadQuery(e);
         let locale = q.locale.as_str();
@@ -160,66 +187,61 @@ impl ContentService {
         }
 
         let limit = q.limit.max(1);
-        let mut items = Vec::with_capacity(limit);
-        let mut last_key = None;
+        let mut emitted = 0;
+        let mut last_key: Vec<u8> = Vec::new();
         let mut more = false;
-        let chunk = if residual.is_empty() {
-            limit + 1
-        } else {
-            (limit + 1) * 4
-        };
-        'scan: loop {
-            let batch = self
-                .store
-                .scan_range(Tree::Index, &start, &end, descending, chunk)?;
-            let exhausted = batch.len() < chunk;
-            for (k, _) in &batch {
-                let Some(id) = keys::id_of_index_key(k) else {
-                    continue;
+        let mut failed: Option<ContentError> = None;
+        // The default order's keys hold the public JSON (see `public_index`): no point reads.
+        let covering = sort == COMPOSITE_SORT;
+        let mut step = |k: &[u8], v: &[u8]| -> ContentResult<bool> {
+            let Some(id) = keys::id_of_index_key(k) else {
+                return Ok(true);
+            };
+            if !residual.is_empty() {
+                let Some(values) = self.store.get(Tree::Index, &keys::values_key(ty, id))? else {
+                    return Ok(true);
                 };
-                if !residual.is_empty() {
-                    let Some(values) = self.store.get(Tree::Index, &keys::values_key(ty, id))?
-                    else {
-                        continue;
-                    };
-                    if !residual
-                        .iter()
-                        .all(|f| f.matches(&values_of(&values, &f.field)))
-                    {
-                        continue;
-                    }
-                }
-                if items.len() == limit {
-                    more = true;
-                    break 'scan;
-                }
-                if let Some(doc) = self.store.get(Tree::Published, &keys::entry(ty, id))? {
-                    items.push((id.to_string(), doc));
-                    last_key = Some(k.clone());
+                if !residual
+                    .iter()
+                    .all(|f| f.matches(&values_of(&values, &f.field)))
+                {
+                    return Ok(true);
                 }
             }
-            match batch.last() {
-                Some((k, _)) if !exhausted => {
-                    if descending {
-                        end = k.clone();
-                    } else {
-                        start = k.clone();
-                        start.push(0);
-                    }
-                }
-                _ => break,
+            if emitted == limit {
+                more = true;
+                return Ok(false);
             }
-        }
-        let next_cursor = if more {
-            last_key.map(|k| URL_SAFE_NO_PAD.encode(k))
-        } else {
-            None
+            if covering && !v.is_empty() {
+                item(id, v)?;
+            } else if let Some(doc) = self.store.get(Tree::Published, &keys::entry(ty, id))? {
+                item(id, &doc)?;
+            } else {
+                return Ok(true);
+            }
+            emitted += 1;
+            last_key.clear();
+            last_key.extend_from_slice(k);
+            Ok(true)
         };
-        Ok(Page {
-            items,
-            next_cursor,
-            total,
-        })
+        self.store.visit_range(
+            Tree::Index,
+            &start,
+            &end,
+            descending,
+            &mut |k, v| match step(k, v) {
+                Ok(go_on) => go_on,
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            },
+        )?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let next_cursor = (more && emitted > 0).then(|| URL_SAFE_NO_PAD.encode(&last_key));
+        Ok(PageMeta { next_cursor, total })
     }
 
     fn count_range(
@@ -231,12 +253,12 @@ impl ContentService {
     ) -> ContentResult<u64> {
         let keys = self
             .store
-            .scan_range(Tree::Index, start, end, false, usize::MAX)?;
+            .scan_range_keys(Tree::Index, start, end, usize::MAX)?;
         if residual.is_empty() {
             return Ok(keys.len() as u64);
         }
         let mut n = 0;
-        for (k, _) in &keys {
+        for k in &keys {
             let Some(id) = keys::id_of_index_key(k) else {
                 continue;
             };

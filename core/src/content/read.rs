@@ -268,6 +268,13 @@ impl ContentService {
 
 /// The `id` of a stored public JSON document, read without parsing the rest.
 pub fn public_id(doc: &[u8]) -> Option<String> {
+    // `render_public` writes the id first, and an id is plain ASCII: no parsing at all.
+    if let Some(rest) = doc.strip_prefix(b"{\"id\":\"")
+        && let Some(end) = rest.iter().position(|b| *b == b'"')
+        && rest[..end].iter().all(u8::is_ascii_alphanumeric)
+    {
+        return std::str::from_utf8(&rest[..end]).ok().map(String::from);
+    }
     #[derive(serde::Deserialize)]
     struct Head {
         id: String,

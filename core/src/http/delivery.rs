@@ -237,13 +237,13 @@ fn included(
     Ok(out)
 }
 
-/// Turns a computed body into a cacheable response.
-fn finish(body: Vec<u8>, surrogate: &[String]) -> Arc<CachedResponse> {
+/// Turns a computed body and its space-separated surrogate keys into a cacheable response.
+fn finish(body: Vec<u8>, surrogate: String) -> Arc<CachedResponse> {
     let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&body));
     Arc::new(CachedResponse {
         body: Bytes::from(body),
         etag: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"0\"")),
-        surrogate: HeaderValue::from_str(&surrogate.join(" "))
+        surrogate: HeaderValue::from_maybe_shared(Bytes::from(surrogate))
             .unwrap_or(HeaderValue::from_static("")),
     })
 }
@@ -467,7 +467,8 @@ pub async fn list(
     )))
 }
 
-/// Computes a delivery list page (store work).
+/// Computes a delivery list page (store work). The entries are written into the body as the
+/// store hands them over; without `include`, nothing else reads them.
 fn list_page(
     state: &AppState,
     ct: &ContentType,
@@ -475,31 +476,55 @@ fn list_page(
     shape: &Shape,
 ) -> Result<Arc<CachedResponse>, ApiError> {
     let ty = ct.name.as_str();
-    let page = state.content.query_published(ty, q)?;
-    let mut keys = vec![ty.to_string()];
-    let mut body =
-        Vec::with_capacity(page.items.iter().map(|(_, b)| b.len() + 1).sum::<usize>() + 128);
+    let mut body = Vec::with_capacity(16 * 1024);
     body.extend_from_slice(b"{\"data\":[");
-    for (i, (id, doc)) in page.items.iter().enumerate() {
-        if i > 0 {
+    let mut surrogate = String::with_capacity(ty.len() * (q.limit + 1) * 2 + 32 * q.limit);
+    surrogate.push_str(ty);
+    let mut ids: Vec<String> = Vec::new();
+    let mut docs: Vec<Vec<u8>> = Vec::new();
+    let mut first = true;
+    let mut projection_error = None;
+    let meta = state.content.query_published_with(ty, q, &mut |id, doc| {
+        if !first {
             body.push(b',');
         }
-        write_item(&mut body, doc, shape.fields.as_deref())?;
-        keys.push(format!("{ty}/{id}"));
+        first = false;
+        if let Err(e) = write_item(&mut body, doc, shape.fields.as_deref()) {
+            projection_error = Some(e);
+        }
+        surrogate.push(' ');
+        surrogate.push_str(ty);
+        surrogate.push('/');
+        surrogate.push_str(id);
+        if !shape.include.is_empty() {
+            ids.push(id.to_string());
+            docs.push(doc.to_vec());
+        }
+        Ok(())
+    })?;
+    if let Some(e) = projection_error {
+        return Err(e);
     }
     body.extend_from_slice(b"]");
     if !shape.include.is_empty() {
-        let docs: Vec<&[u8]> = page.items.iter().map(|(_, d)| d.as_slice()).collect();
+        let mut keys = Vec::new();
+        let docs: Vec<&[u8]> = docs.iter().map(Vec::as_slice).collect();
         body.extend_from_slice(b",\"included\":");
         body.extend_from_slice(&included(state, ct, &docs, &shape.include, &mut keys)?);
+        for k in keys {
+            surrogate.push(' ');
+            surrogate.push_str(&k);
+        }
     }
     body.extend_from_slice(b",\"meta\":{\"next_cursor\":");
-    match &page.next_cursor {
+    match &meta.next_cursor {
         Some(c) => body.extend_from_slice(&serde_json::to_vec(c).unwrap_or_default()),
         None => body.extend_from_slice(b"null"),
     }
-    body.extend_from_slice(format!(",\"total\":{}}}}}", page.total).as_bytes());
-    Ok(finish(body, &keys))
+    body.extend_from_slice(b",\"total\":");
+    body.extend_from_slice(meta.total.to_string().as_bytes());
+    body.extend_from_slice(b"}}");
+    Ok(finish(body, surrogate))
 }
 
 pub async fn get_one(
@@ -602,7 +627,7 @@ fn one_entry(
         body.extend_from_slice(&included(state, &ct, &[&doc], &shape.include, &mut keys)?);
     }
     body.push(b'}');
-    Ok(One::Published(finish(body, &keys)))
+    Ok(One::Published(finish(body, keys.join(" "))))
 }
 
 /// Where a page of a feed ends.

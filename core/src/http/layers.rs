@@ -102,14 +102,27 @@ pub async fn record_metrics(State(state): State<AppState>, req: Request, next: N
     res
 }
 
-/// The edge of the API (one middleware, to keep the per-request cost low): rate limiting, then
-/// every error answer that is not problem+json yet (rejections of extractors, limits,
-/// timeouts, unknown methods) rendered as problem+json with a stable code.
+/// The edge of the API, one middleware to keep the per-request cost low: rate limiting, every
+/// error answer that is not problem+json yet rendered as problem+json, the browser-hardening
+/// headers on every answer, and a debug line per request when debug logging is on.
 pub async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if let Some(refused) = rate_limited(&state, &req) {
-        return refused;
+    let api_page = req.uri().path().starts_with("/api/");
+    let logged = tracing::enabled!(tracing::Level::DEBUG)
+        .then(|| (req.method().clone(), req.uri().clone(), Instant::now()));
+    let mut res = match rate_limited(&state, &req) {
+        Some(refused) => refused,
+        None => as_problem(next.run(req).await).await,
+    };
+    harden(&mut res, api_page);
+    if let Some((method, uri, started)) = logged {
+        tracing::debug!(%method, %uri, status = res.status().as_u16(), elapsed = ?started.elapsed(), "request");
     }
-    let res = next.run(req).await;
+    res
+}
+
+/// An error answer that is not problem+json yet (rejections of extractors, limits, timeouts,
+/// unknown methods), rendered as problem+json with a stable code.
+async fn as_problem(res: Response) -> Response {
     let status = res.status();
     if status.as_u16() < 400 {
         return res;
@@ -206,10 +219,9 @@ const CSP_SITE: &str = "default-src 'self'; script-src 'self'; style-src 'self';
 
 /// Browser-hardening headers on every response (security review #15): no MIME sniffing, no
 /// framing (clickjacking), no full URLs (with tokens in query strings) in `Referer`, and a CSP
-/// on HTML. The outermost layer, so panics, overload answers and CORS preflights get them too.
-pub async fn security_headers(req: Request, next: Next) -> Response {
-    let api_page = req.uri().path().starts_with("/api/");
-    let mut res = next.run(req).await;
+/// on HTML. Set by [`edge`], outside panic catching, load shedding and CORS, so panics,
+/// overload answers and CORS preflights get them too.
+fn harden(res: &mut Response, api_page: bool) {
     let headers = res.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -235,5 +247,4 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
             HeaderValue::from_static(csp),
         );
     }
-    res
 }

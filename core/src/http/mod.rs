@@ -39,7 +39,6 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::trace::TraceLayer;
 
 use crate::ContentService;
 
@@ -162,22 +161,37 @@ pub fn router(state: AppState) -> Router {
         }
         None => app.fallback(fallback),
     };
-    app.layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
+    let routed = app
         .route_layer(from_fn_with_state(state.clone(), layers::record_metrics))
-        .layer(from_fn_with_state(state.clone(), layers::edge))
-        .layer(
-            ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(layers::overload_response))
-                .load_shed()
-                .concurrency_limit(limits.max_concurrency.max(1))
-                .timeout(limits.request_timeout),
-        )
-        .layer(CompressionLayer::new())
-        .layer(cors_layer(&limits.cors_origins))
+        .with_state(state.clone());
+    // The layers wrap the router once, as one service, instead of every route (what
+    // `Router::layer` does): a request then clones one boxed service instead of one per layer,
+    // and the concurrency limit is one limit for the server, not one per route.
+    // Outermost first. The edge (rate limit, problem rendering, hardening headers) sits inside
+    // compression, so that it reads error bodies uncompressed, and outside everything else, so
+    // that panics, overload answers and CORS preflights get its headers.
+    let edge = ServiceBuilder::new()
+        .layer(CompressionLayer::new().compress_when(compressible()))
+        .layer(from_fn_with_state(state, layers::edge))
         .layer(CatchPanicLayer::custom(layers::panic_response))
-        .layer(axum::middleware::from_fn(layers::security_headers))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(cors_layer(&limits.cors_origins))
+        .layer(HandleErrorLayer::new(layers::overload_response))
+        .load_shed()
+        .concurrency_limit(limits.max_concurrency.max(1))
+        .timeout(limits.request_timeout)
+        .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
+        .service(routed);
+    Router::new().fallback_service(edge)
+}
+
+/// Which responses are compressed: bodies of at least 1 KiB (below that, gzip's header and
+/// the CPU cost more than the bytes saved), not images or event streams.
+fn compressible() -> impl tower_http::compression::Predicate {
+    use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+    SizeAbove::new(1024)
+        .and(NotForContentType::GRPC)
+        .and(NotForContentType::IMAGES)
+        .and(NotForContentType::SSE)
 }
 
 /// Which CORS policy a path falls under (security review #16).

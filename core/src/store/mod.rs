@@ -238,6 +238,51 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> StoreResult<Vec<KvPair>>;
 
+    /// Hands the pairs with `start <= key < end` to `visit` in key order (or reversed) until it
+    /// returns false, without copying them. The default reads in chunks through
+    /// [`Store::scan_range`]; engines that can lend their buffers do better.
+    fn visit_range(
+        &self,
+        tree: Tree,
+        start: &[u8],
+        end: &[u8],
+        reverse: bool,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> StoreResult<()> {
+        const CHUNK: usize = 64;
+        let (mut start, mut end) = (start.to_vec(), end.to_vec());
+        loop {
+            let batch = self.scan_range(tree, &start, &end, reverse, CHUNK)?;
+            let exhausted = batch.len() < CHUNK;
+            for (k, v) in &batch {
+                if !visit(k, v) {
+                    return Ok(());
+                }
+            }
+            match batch.into_iter().last() {
+                Some((k, _)) if !exhausted => {
+                    if reverse {
+                        end = k;
+                    } else {
+                        start = k;
+                        start.push(0);
+                    }
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// The keys with `start <= key < end` in key order, at most `limit`, without their values
+    /// (counting index ranges whose values are documents).
+    fn scan_range_keys(
+        &self,
+        tree: Tree,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+    ) -> StoreResult<Vec<Vec<u8>>>;
+
     /// Applies a batch atomically and durably (see the module invariants).
     fn commit(&self, batch: WriteBatch) -> StoreResult<Committed>;
 

@@ -257,6 +257,55 @@ impl Store for SledStore {
         }
     }
 
+    fn visit_range(
+        &self,
+        tree: Tree,
+        start: &[u8],
+        end: &[u8],
+        reverse: bool,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> StoreResult<()> {
+        if start >= end {
+            return Ok(());
+        }
+        let iter = self.tree(tree).range(start..end);
+        let mut each = |item: sled::Result<(sled::IVec, sled::IVec)>| -> StoreResult<bool> {
+            let (k, v) = item?;
+            Ok(visit(&k, &v))
+        };
+        if reverse {
+            for item in iter.rev() {
+                if !each(item)? {
+                    break;
+                }
+            }
+        } else {
+            for item in iter {
+                if !each(item)? {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn scan_range_keys(
+        &self,
+        tree: Tree,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+    ) -> StoreResult<Vec<Vec<u8>>> {
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for k in self.tree(tree).range(start..end).keys().take(limit) {
+            out.push(k?.to_vec());
+        }
+        Ok(out)
+    }
+
     fn commit(&self, batch: WriteBatch) -> StoreResult<Committed> {
         if batch.is_empty() && batch.checks.is_empty() {
             return Ok(Committed {

@@ -135,3 +135,103 @@ fn all_errors_come_at_once_from_a_write() {
         assert!(p.contains(&want.to_string()), "{want} missing in {p:?}");
     }
 }
+
+/// A schema of a small public type: `thema` filterable or not, `kontakt` personal or not.
+fn notiz_schema(dir: &std::path::Path, filterable: bool, personal: bool) {
+    let schema = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://schemas.verbund.dev/notiz.json",
+        "title": "Notiz",
+        "type": "object",
+        "additionalProperties": false,
+        "x-verbund": { "title": "titel", "slug": "slug" },
+        "required": ["titel", "slug"],
+        "properties": {
+            "titel": { "type": "string", "minLength": 1 },
+            "slug": { "type": "string", "pattern": "^[a-z0-9-]+$" },
+            "thema": { "type": "string", "x-verbund": { "filterable": filterable } },
+            "kontakt": { "type": "string", "x-verbund": { "pii": personal } }
+        }
+    });
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("notiz.json"), schema.to_string()).unwrap();
+}
+
+/// Entries published under one schema are served by the next one as if they had been published
+/// under it: a field made filterable finds them, a field made personal is no longer served.
+#[test]
+fn a_changed_schema_rebuilds_the_public_view_on_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (schemas, data) = (tmp.path().join("schemas"), tmp.path().join("data"));
+    notiz_schema(&schemas, false, false);
+    {
+        let svc = verbund_core::open(
+            &data,
+            verbund_core::SchemaRegistry::load_dir(&schemas).unwrap(),
+        )
+        .unwrap();
+        for (i, thema) in ["cloud", "ki", "cloud"].iter().enumerate() {
+            svc.create(
+                "notiz",
+                NewEntry {
+                    state: Some("published".into()),
+                    data: json!({
+                        "titel": format!("Notiz {i} über {thema}"),
+                        "slug": format!("notiz-{i}"),
+                        "thema": thema,
+                        "kontakt": "erika.mustermann@example.org"
+                    }),
+                    ..NewEntry::default()
+                },
+                None,
+            )
+            .unwrap();
+        }
+        let doc = svc
+            .get_published("notiz", "notiz-0", "de")
+            .unwrap()
+            .unwrap();
+        assert!(String::from_utf8(doc).unwrap().contains("erika.mustermann"));
+    }
+
+    notiz_schema(&schemas, true, true);
+    let svc = verbund_core::open(
+        &data,
+        verbund_core::SchemaRegistry::load_dir(&schemas).unwrap(),
+    )
+    .unwrap();
+    let doc = String::from_utf8(
+        svc.get_published("notiz", "notiz-0", "de")
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        !doc.contains("erika.mustermann"),
+        "a field marked personal is still served: {doc}"
+    );
+    let q = verbund_core::content::DeliveryQuery {
+        filters: vec![verbund_core::content::filter::Filter::new("thema", "eq", "cloud").unwrap()],
+        ..Default::default()
+    };
+    let page = svc.query_published("notiz", &q).unwrap();
+    assert_eq!(
+        page.total, 2,
+        "the new filter counts the entries published before"
+    );
+    let slugs: Vec<String> = page
+        .items
+        .iter()
+        .map(|(_, d)| serde_json::from_slice::<Value>(d).unwrap()["slug"].to_string())
+        .collect();
+    assert_eq!(slugs, ["\"notiz-2\"", "\"notiz-0\""]);
+    let newest = svc.query_published("notiz", &Default::default()).unwrap();
+    assert!(
+        newest
+            .items
+            .iter()
+            .all(|(_, d)| !String::from_utf8_lossy(d).contains("erika.mustermann")),
+        "the covering index still holds the personal field"
+    );
+    assert_eq!(svc.check_integrity().unwrap(), Vec::<String>::new());
+}
