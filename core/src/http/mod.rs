@@ -143,27 +143,7 @@ pub fn parse_delivery_query(raw: &str) -> Result<crate::content::DeliveryQuery, 
 /// The whole API as a router.
 pub fn router(state: AppState) -> Router {
     let limits = state.limits.clone();
-    let site = state.site.clone();
-    // The operations aide generates while building the router are the document's: made once,
-    // here, and served as they are.
-    let mut api = aide::openapi::OpenApi::default();
-    let app = routes::api_routes().finish_api(&mut api);
-    let _ = state.openapi.set(axum::body::Bytes::from(
-        serde_json::to_vec(&openapi::assemble(&api, state.content.schemas())).unwrap_or_default(),
-    ));
-    let app = match site {
-        Some(dir) => {
-            let site = Arc::new(Site::new(dir));
-            app.fallback(move |req: axum::extract::Request| {
-                let site = site.clone();
-                async move { site.serve(req).await }
-            })
-        }
-        None => app.fallback(fallback),
-    };
-    let routed = app
-        .route_layer(from_fn_with_state(state.clone(), layers::record_metrics))
-        .with_state(state.clone());
+    let routed = routed(state.clone());
     // The layers wrap the router once, as one service, instead of every route (what
     // `Router::layer` does): a request then clones one boxed service instead of one per layer,
     // and the concurrency limit is one limit for the server, not one per route.
@@ -182,6 +162,30 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
         .service(routed);
     Router::new().fallback_service(edge)
+}
+
+/// The routes of the API (with the site or the fallback), without the layers around them.
+fn routed(state: AppState) -> Router {
+    let site = state.site.clone();
+    // The operations aide generates while building the router are the document's: made once,
+    // here, and served as they are.
+    let mut api = aide::openapi::OpenApi::default();
+    let app = routes::api_routes().finish_api(&mut api);
+    let _ = state.openapi.set(axum::body::Bytes::from(
+        serde_json::to_vec(&openapi::assemble(&api, state.content.schemas())).unwrap_or_default(),
+    ));
+    let app = match site {
+        Some(dir) => {
+            let site = Arc::new(Site::new(dir));
+            app.fallback(move |req: axum::extract::Request| {
+                let site = site.clone();
+                async move { site.serve(req).await }
+            })
+        }
+        None => app.fallback(fallback),
+    };
+    app.route_layer(from_fn_with_state(state.clone(), layers::record_metrics))
+        .with_state(state)
 }
 
 /// Which responses are compressed: bodies of at least 1 KiB (below that, gzip's header and
@@ -442,13 +446,10 @@ mod tests {
             rate_per_second: 0,
             ..Limits::default()
         };
-        let app = router(AppState::with_config(
-            content,
-            DeliveryConfig::default(),
-            limits,
-        ));
+        let state = AppState::with_config(content, DeliveryConfig::default(), limits);
+        let app = router(state.clone());
         let mut from_router = BTreeSet::new();
-        let paths = router_paths(&app);
+        let paths = router_paths(&routed(state));
         assert!(paths.contains("/api/v1/manage/{type}/{id}"), "{paths:?}");
         for path in paths {
             let concrete: Vec<String> = if path.contains("{type}") {
