@@ -6,10 +6,12 @@
 //!   that sorting by it never hides the entry;
 //! - `q{T}\0{L}\0{filter field}\0{value}published_at\0{time}{id}` for every filterable field
 //!   value, so that "filter by one value, newest first" is one range scan;
-//! - the keys of the default order (`published_at`, alone or after one filter value) are
-//!   *covering*: their value is the entry's public JSON, so the lists websites ask for most are
-//!   one range read, with no point read per entry (on a networked store, one round trip instead
-//!   of one per entry). Other keys have empty values;
+//! - the keys of the default order (`published_at`) are *covering*: their value is the entry's
+//!   public JSON, so the list websites ask for most is one range read, with no point read per
+//!   entry (on a networked store, one round trip instead of one per entry). Other keys have
+//!   empty values: covering every filter value too (a story has 2–3 topics) made the data dir
+//!   2.8× as large and durable creates up to a third slower, for 0.1× of the ceiling on one
+//!   request (docs/benchmarks.md);
 //! - `v{T}\0{id}` → the entry's encoded index values, for checking further filters without
 //!   reading the document;
 //! - counters in `meta` (per type, per locale, per filter value), so that totals are reads.
@@ -116,7 +118,7 @@ pub(super) fn public_index(ct: &ContentType, rec: &EntryRecord) -> PublicIndex {
                     let mut k = keys::composite_prefix(ty, locale, field, e, sort);
                     k.extend_from_slice(sv);
                     k.extend_from_slice(rec.id.as_bytes());
-                    covering.insert(k);
+                    keys.insert(k);
                 }
             }
         }

@@ -192,7 +192,7 @@ impl ContentService {
         let mut more = false;
         let mut failed: Option<ContentError> = None;
         // The default order's keys hold the public JSON (see `public_index`): no point reads.
-        let covering = sort == COMPOSITE_SORT;
+        let covering = sort == COMPOSITE_SORT && driver.is_none();
         let mut step = |k: &[u8], v: &[u8]| -> ContentResult<bool> {
             let Some(id) = keys::id_of_index_key(k) else {
                 return Ok(true);

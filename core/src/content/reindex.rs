@@ -24,8 +24,9 @@ use crate::schema::ContentType;
 use crate::store::{Tree, WriteBatch, prefix_end};
 
 /// The layout of the public index; bump it when `public_index` writes other keys or values.
-/// 2: the keys of the default order hold the public JSON (covering).
-const LAYOUT: u32 = 2;
+/// 2: the keys of the default order and of every filter value hold the public JSON;
+/// 3: only the keys of the default order do.
+const LAYOUT: u32 = 3;
 
 /// Entries (or removed keys) per write batch of a rebuild.
 const CHUNK: usize = 500;
