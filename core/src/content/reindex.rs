@@ -18,6 +18,7 @@ use std::fmt::Write as _;
 use super::commit::parse_record;
 use super::entry::render_public;
 use super::keys::{self, SCOPE_PUBLISHED};
+use super::plan::Plan;
 use super::public_index::public_index;
 use super::{ContentResult, ContentService};
 use crate::schema::ContentType;
@@ -83,106 +84,82 @@ impl ContentService {
         Ok(rebuilt)
     }
 
-    /// Removes and rewrites the public view of `ct`; returns how many entries it had.
+    /// Removes and rewrites the public view of `ct`; returns how many entries it had. Reads
+    /// and writes in chunks, so that a large type never sits in memory as a whole.
     fn rebuild_public_view(&self, ct: &ContentType) -> ContentResult<usize> {
         let ty = ct.name.as_str();
-        let own = |scope: u8| {
-            let mut p = vec![scope];
+        let own = |head: &[u8]| {
+            let mut p = head.to_vec();
             p.extend_from_slice(&keys::entry(ty, ""));
             p
         };
-        let mut counter_prefixes = vec![keys::count_key(SCOPE_PUBLISHED, ty)];
-        for p in [&b"count\0l\0"[..], &b"count\0q\0"[..]] {
-            let mut k = p.to_vec();
-            k.extend_from_slice(&keys::entry(ty, ""));
-            counter_prefixes.push(k);
-        }
-        let mut doomed: Vec<(Tree, Vec<u8>)> = Vec::new();
-        for scope in [SCOPE_PUBLISHED, keys::SCOPE_COMPOSITE, keys::SCOPE_VALUES] {
-            let p = own(scope);
-            for k in self
-                .store
-                .scan_range_keys(Tree::Index, &p, &prefix_end(&p), usize::MAX)?
-            {
-                doomed.push((Tree::Index, k));
-            }
-        }
-        for p in counter_prefixes.iter().chain([&keys::entry(ty, "")]) {
-            let tree = if p.starts_with(b"count\0") {
-                Tree::Meta
-            } else {
-                Tree::Published
-            };
-            for k in self
-                .store
-                .scan_range_keys(tree, p, &prefix_end(p), usize::MAX)?
-            {
-                // `count\0p\0{type}` is a prefix of other types' keys (`count\0p\0{type}x`).
-                if tree == Tree::Meta && p == &counter_prefixes[0] && k != *p {
-                    continue;
+        let ranges = [
+            (Tree::Index, own(&[SCOPE_PUBLISHED])),
+            (Tree::Index, own(&[keys::SCOPE_COMPOSITE])),
+            (Tree::Index, own(&[keys::SCOPE_VALUES])),
+            (Tree::Published, own(b"")),
+            (Tree::Meta, own(b"count\0l\0")),
+            (Tree::Meta, own(b"count\0q\0")),
+        ];
+        for (tree, p) in &ranges {
+            loop {
+                let doomed = self
+                    .store
+                    .scan_range_keys(*tree, p, &prefix_end(p), CHUNK)?;
+                if doomed.is_empty() {
+                    break;
                 }
-                doomed.push((tree, k));
+                let mut batch = WriteBatch::new();
+                for k in doomed {
+                    batch.remove(*tree, k);
+                }
+                self.store.commit(batch)?;
             }
         }
-        for chunk in doomed.chunks(CHUNK) {
-            let mut batch = WriteBatch::new();
-            for (tree, k) in chunk {
-                batch.remove(*tree, k.clone());
-            }
-            self.store.commit(batch)?;
-        }
+        let mut batch = WriteBatch::new();
+        batch.remove(Tree::Meta, keys::count_key(SCOPE_PUBLISHED, ty));
+        self.store.commit(batch)?;
         if !ct.is_public() {
             return Ok(0);
         }
 
         let mut counters: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
-        let mut batch = WriteBatch::new();
-        let mut in_batch = 0;
         let mut entries = 0;
-        let records =
-            self.store
-                .scan_prefix(Tree::Entries, &keys::entry(ty, ""), false, usize::MAX)?;
-        for (_, bytes) in records {
-            let rec = parse_record(&bytes)?;
-            let Some(pv) = rec.published_version else {
-                continue;
+        let (mut from, end) = (own(b""), prefix_end(&own(b"")));
+        loop {
+            let records = self
+                .store
+                .scan_range(Tree::Entries, &from, &end, false, CHUNK)?;
+            let Some((last, _)) = records.last() else {
+                break;
             };
-            let published = if pv == rec.version {
-                rec
-            } else {
-                match self
-                    .store
-                    .get(Tree::Revisions, &keys::revision(ty, &rec.id, pv))?
-                {
-                    Some(b) => parse_record(&b)?,
-                    None => {
-                        return Err(super::ContentError::Corrupt(format!(
-                            "{ty} {} is published at version {pv}, but that revision is missing",
-                            rec.id
-                        )));
-                    }
+            from = last.clone();
+            from.push(0);
+            let mut batch = WriteBatch::new();
+            let mut reads = Plan::new(self.store.as_ref());
+            for (_, bytes) in records {
+                let rec = parse_record(&bytes)?;
+                let Some(published) = self.published_record(&mut reads, ct, &rec)? else {
+                    continue;
+                };
+                let doc = render_public(ct, &published);
+                let pi = public_index(ct, &published);
+                for k in pi.keys {
+                    batch.put(Tree::Index, k, Vec::new());
                 }
-            };
-            let doc = render_public(ct, &published);
-            let pi = public_index(ct, &published);
-            for k in pi.keys {
-                batch.put(Tree::Index, k, Vec::new());
+                for k in pi.covering {
+                    batch.put(Tree::Index, k, doc.clone());
+                }
+                batch.put(Tree::Index, keys::values_key(ty, &published.id), pi.values);
+                batch.put(Tree::Published, keys::entry(ty, &published.id), doc);
+                for c in pi.counters {
+                    *counters.entry(c).or_default() += 1;
+                }
+                entries += 1;
             }
-            for k in pi.covering {
-                batch.put(Tree::Index, k, doc.clone());
-            }
-            batch.put(Tree::Index, keys::values_key(ty, &published.id), pi.values);
-            batch.put(Tree::Published, keys::entry(ty, &published.id), doc);
-            for c in pi.counters {
-                *counters.entry(c).or_default() += 1;
-            }
-            entries += 1;
-            in_batch += 1;
-            if in_batch == CHUNK {
-                self.store.commit(std::mem::take(&mut batch))?;
-                in_batch = 0;
-            }
+            self.store.commit(batch)?;
         }
+        let mut batch = WriteBatch::new();
         for (k, n) in counters {
             batch.put(Tree::Meta, k, n.to_be_bytes().to_vec());
         }
