@@ -38,6 +38,8 @@ pub enum Purpose {
     CompiledPlugin,
     /// The end record of a backup file.
     Backup,
+    /// The record in a shared database of which keys its nodes hold.
+    KeyCheck,
 }
 
 impl Purpose {
@@ -47,6 +49,7 @@ impl Purpose {
             Purpose::AuditChain => b"verbund/audit-chain",
             Purpose::CompiledPlugin => b"verbund/compiled-plugin",
             Purpose::Backup => b"verbund/backup",
+            Purpose::KeyCheck => b"verbund/key-check",
         }
     }
 }
@@ -265,6 +268,73 @@ impl Keys {
         m.update(msg);
         m.verify_slice(tag).is_ok()
     }
+}
+
+/// The `Meta` key of a shared database's key record: key id → a MAC of a fixed message with
+/// that key (so the record tells whether two nodes hold the same key, and reveals nothing).
+const KEY_RECORD: &[u8] = b"keys";
+
+/// Checks that a node's keys are the keys a shared database is used with, and adds keys the
+/// node has and the record does not (after `verbund keys rotate`).
+pub fn check_shared(
+    store: &dyn crate::Store,
+    keys: &Keys,
+    path: &Path,
+) -> crate::store::StoreResult<()> {
+    use crate::store::{Expect, StoreError, Tree, WriteBatch};
+    use std::collections::BTreeMap;
+    for _ in 0..5 {
+        let stored = store.get(Tree::Meta, KEY_RECORD)?;
+        let record: BTreeMap<String, String> = stored
+            .as_deref()
+            .and_then(|v| serde_json::from_slice(v).ok())
+            .unwrap_or_default();
+        let ours: BTreeMap<String, String> = keys
+            .keys
+            .iter()
+            .map(|k| {
+                let tag = keys
+                    .tag(&k.id, Purpose::KeyCheck, b"verbund shared-store key check")
+                    .map(hex::encode)
+                    .unwrap_or_default();
+                (k.id.clone(), tag)
+            })
+            .collect();
+        if !record.is_empty() {
+            let common: Vec<&String> = record.keys().filter(|id| ours.contains_key(*id)).collect();
+            if common.is_empty() || common.iter().any(|id| record[*id] != ours[*id]) {
+                return Err(StoreError::Keys(format!(
+                    "the database is used by nodes with the keys {}, but {} holds {}; copy verbund.key from a node of this installation to {} (all nodes need the same keys: they sign newsletter links and the audit chain)",
+                    record.keys().cloned().collect::<Vec<_>>().join(", "),
+                    path.display(),
+                    ours.keys().cloned().collect::<Vec<_>>().join(", "),
+                    path.display(),
+                )));
+            }
+        }
+        if ours.keys().all(|id| record.contains_key(id)) {
+            return Ok(());
+        }
+        let mut merged = record;
+        merged.extend(ours);
+        let mut batch = WriteBatch::new();
+        let expect = match stored {
+            Some(v) => Expect::Equals(v),
+            None => Expect::Absent,
+        };
+        batch.check(Tree::Meta, KEY_RECORD.to_vec(), expect);
+        batch.put(
+            Tree::Meta,
+            KEY_RECORD.to_vec(),
+            serde_json::to_vec(&merged).unwrap_or_default(),
+        );
+        match store.commit(batch) {
+            Ok(_) => return Ok(()),
+            Err(StoreError::CheckFailed { .. }) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Creates a file only its owner can read and write (0600 on Unix).

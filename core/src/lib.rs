@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 pub use content::ContentService;
 pub use schema::SchemaRegistry;
-pub use store::{SledStore, Store};
+pub use store::{PgStore, SledStore, Store, StoreLocation};
 
 /// Opens a data dir with a schema registry: the usual way to get a [`ContentService`].
 ///
@@ -31,10 +31,33 @@ pub use store::{SledStore, Store};
 /// A type whose schema changed what it indexes or marks as personal since its entries were
 /// published gets its public view rebuilt here, before anything reads it.
 pub fn open(data_dir: &Path, schemas: SchemaRegistry) -> content::ContentResult<ContentService> {
-    let store: Arc<dyn Store> = Arc::new(SledStore::open(data_dir)?);
-    keys::private_dir(data_dir).map_err(store::StoreError::from)?;
-    let keys = keys::Keys::load_or_create(&keys::Keys::path_in(data_dir))
+    open_at(
+        &StoreLocation::Dir(data_dir.to_path_buf()),
+        data_dir,
+        schemas,
+    )
+}
+
+/// Opens the store at `location` with a schema registry. `node_dir` is this node's own
+/// directory: its key file, the compiled-plugin cache and the outbox (for a data dir it is the
+/// data dir itself).
+///
+/// Several nodes on one database must hold the same keys (they sign newsletter links and
+/// chain the audit log): the first node records which keys the database is used with, and a
+/// node whose key file holds other keys is refused with a message that says what to copy.
+pub fn open_at(
+    location: &StoreLocation,
+    node_dir: &Path,
+    schemas: SchemaRegistry,
+) -> content::ContentResult<ContentService> {
+    let store = store::open(location)?;
+    keys::private_dir(node_dir).map_err(store::StoreError::from)?;
+    let key_path = keys::Keys::path_in(node_dir);
+    let keys = keys::Keys::load_or_create(&key_path)
         .map_err(|e| store::StoreError::Keys(e.to_string()))?;
+    if store.shared() {
+        keys::check_shared(store.as_ref(), &keys, &key_path)?;
+    }
     let content = ContentService::with_keys(store, Arc::new(schemas), Arc::new(keys));
     content.refresh_public_view()?;
     Ok(content)

@@ -12,8 +12,14 @@
 //!   flushes (group commit).
 //! - A data dir records its format version; a dir from an unknown format is refused.
 
+#[cfg(test)]
+mod conformance;
+mod location;
+mod postgres;
 mod sled_store;
 
+pub use location::{StoreLocation, open};
+pub use postgres::{PgStore, scratch_schema};
 pub use sled_store::SledStore;
 
 use std::path::PathBuf;
@@ -22,7 +28,8 @@ use std::path::PathBuf;
 /// a way older builds cannot read.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// The keyspaces of a data dir. Each maps to one sled tree.
+/// The keyspaces of a store. Each maps to one sled tree, or to one value of the `tree` column
+/// of PostgreSQL's key/value table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Tree {
     /// `{type}\0{id}` → current entry record.
@@ -178,10 +185,10 @@ pub type KvPair = (Vec<u8>, Vec<u8>);
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(
-        "the data dir {path} was written by format version {found}, but this build of Verbund reads format version {supported}; use a Verbund release that supports format {found}, or restore a backup made with this release"
+        "the store {location} was written by format version {found}, but this build of Verbund reads format version {supported}; use a Verbund release that supports format {found}, or restore a backup made with this release"
     )]
     UnsupportedFormat {
-        path: PathBuf,
+        location: String,
         found: String,
         supported: u32,
     },
@@ -189,16 +196,16 @@ pub enum StoreError {
         "the data dir {path} is in use by another Verbund process (a running server?); stop it first, or work through its HTTP API"
     )]
     Locked { path: PathBuf },
-    #[error("could not open the data dir {path}: {source}")]
-    Open {
-        path: PathBuf,
-        #[source]
-        source: sled::Error,
-    },
+    #[error("could not open the store {location}: {detail}")]
+    Open { location: String, detail: String },
+    #[error(
+        "the database is unavailable ({detail}); Verbund retries on the next request, check that the database server is running and reachable"
+    )]
+    Unavailable { detail: String },
     #[error("a write conflicted: {tree:?} key {key} did not hold what the write expected")]
     CheckFailed { tree: Tree, key: String },
     #[error("storage engine error: {0}")]
-    Engine(#[from] sled::Error),
+    Engine(String),
     #[error("corrupt record in {tree:?}: {detail}")]
     Corrupt { tree: Tree, detail: String },
     #[error("could not write the snapshot: {0}")]
@@ -213,6 +220,19 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait Store: Send + Sync + 'static {
     /// Reads one value.
     fn get(&self, tree: Tree, key: &[u8]) -> StoreResult<Option<Vec<u8>>>;
+
+    /// Reads many values of one tree at once, in the order of `keys` (one round trip on a
+    /// networked engine instead of one per key).
+    fn get_many(&self, tree: Tree, keys: &[Vec<u8>]) -> StoreResult<Vec<Option<Vec<u8>>>> {
+        keys.iter().map(|k| self.get(tree, k)).collect()
+    }
+
+    /// Whether other processes may write this store at the same time (several nodes on one
+    /// database). Then whatever a process derives from the store (response caches, loaded
+    /// plugins) must follow the change feed instead of trusting its own writes to be all.
+    fn shared(&self) -> bool {
+        false
+    }
 
     /// Reads every pair whose key starts with `prefix`, in key order (or reversed), stopping
     /// after `limit` pairs.

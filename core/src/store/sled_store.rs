@@ -90,7 +90,7 @@ impl SledStore {
         match meta.get(FORMAT_KEY)? {
             Some(v) if v.as_ref() == FORMAT_VERSION.to_string().as_bytes() => Ok(()),
             Some(v) => Err(StoreError::UnsupportedFormat {
-                path: self.path.clone(),
+                location: self.path.display().to_string(),
                 found: String::from_utf8_lossy(&v).into_owned(),
                 supported: FORMAT_VERSION,
             }),
@@ -147,8 +147,8 @@ fn open_db(path: &Path) -> StoreResult<sled::Db> {
             }
             Err(source) => {
                 return Err(StoreError::Open {
-                    path: path.to_path_buf(),
-                    source,
+                    location: path.display().to_string(),
+                    detail: source.to_string(),
                 });
             }
         }
@@ -159,7 +159,7 @@ fn open_db(path: &Path) -> StoreResult<sled::Db> {
 fn check_format_marker(path: &Path) -> StoreResult<()> {
     let marker = path.join(FORMAT_FILE);
     let unsupported = |found: String| StoreError::UnsupportedFormat {
-        path: path.to_path_buf(),
+        location: path.display().to_string(),
         found,
         supported: FORMAT_VERSION,
     };
@@ -186,17 +186,19 @@ fn check_format_marker(path: &Path) -> StoreResult<()> {
                         .into(),
                 ));
             }
-            fs::create_dir_all(path).map_err(|e| StoreError::Open {
-                path: path.to_path_buf(),
-                source: sled::Error::Io(e),
-            })?;
-            fs::write(&marker, format!("verbund-data-format {FORMAT_VERSION}\n")).map_err(|e| {
-                StoreError::Open {
-                    path: path.to_path_buf(),
-                    source: sled::Error::Io(e),
-                }
-            })
+            let failed = |e: std::io::Error| StoreError::Open {
+                location: path.display().to_string(),
+                detail: e.to_string(),
+            };
+            fs::create_dir_all(path).map_err(failed)?;
+            fs::write(&marker, format!("verbund-data-format {FORMAT_VERSION}\n")).map_err(failed)
         }
+    }
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Engine(e.to_string())
     }
 }
 
@@ -358,7 +360,7 @@ impl Store for SledStore {
         let committed = match result {
             Ok(c) => c,
             Err(TransactionError::Abort(e)) => return Err(e),
-            Err(TransactionError::Storage(e)) => return Err(StoreError::Engine(e)),
+            Err(TransactionError::Storage(e)) => return Err(e.into()),
         };
         let my_number = self.durability.committed.fetch_add(1, Ordering::AcqRel) + 1;
         drop(gate);

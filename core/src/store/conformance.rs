@@ -1,0 +1,213 @@
+//! The invariants of [`Store`], checked against every engine: sled always, PostgreSQL when
+//! `VERBUND_TEST_POSTGRES` names a server (CI always does; there a missing server fails).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use super::*;
+
+fn engines() -> Vec<(String, Arc<dyn Store>, Option<tempfile::TempDir>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut out: Vec<(String, Arc<dyn Store>, Option<tempfile::TempDir>)> = vec![(
+        "sled".into(),
+        Arc::new(SledStore::open(dir.path()).unwrap()),
+        Some(dir),
+    )];
+    match std::env::var("VERBUND_TEST_POSTGRES") {
+        Ok(server) => {
+            let url = postgres::scratch_schema(&server).unwrap();
+            out.push(("postgres".into(), Arc::new(PgStore::open(&url).unwrap()), None));
+        }
+        Err(_) => assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the store tests on PostgreSQL too: set VERBUND_TEST_POSTGRES (tests/run does)"
+        ),
+    }
+    out
+}
+
+#[test]
+fn a_batch_whose_check_fails_leaves_no_trace() {
+    for (engine, store, _dir) in engines() {
+        let mut b = WriteBatch::new();
+        b.put(Tree::Entries, b"a".to_vec(), b"1".to_vec());
+        b.change(b"created a".to_vec());
+        store.commit(b).unwrap();
+
+        let mut b = WriteBatch::new();
+        b.check(Tree::Entries, b"a".to_vec(), Expect::Absent);
+        b.put(Tree::Entries, b"b".to_vec(), b"2".to_vec());
+        b.change(b"created b".to_vec());
+        let err = store.commit(b).unwrap_err();
+        assert!(matches!(err, StoreError::CheckFailed { .. }), "{engine}: {err}");
+        assert_eq!(store.get(Tree::Entries, b"b").unwrap(), None, "{engine}");
+        assert_eq!(store.last_seq().unwrap(), 1, "{engine}");
+
+        let mut b = WriteBatch::new();
+        b.check(Tree::Entries, b"a".to_vec(), Expect::Equals(b"2".to_vec()));
+        b.remove(Tree::Entries, b"a".to_vec());
+        assert!(store.commit(b).is_err(), "{engine}: Equals with other bytes");
+        let mut b = WriteBatch::new();
+        b.check(Tree::Entries, b"a".to_vec(), Expect::Equals(b"1".to_vec()));
+        b.check(Tree::Entries, b"zz".to_vec(), Expect::Absent);
+        b.check(Tree::Entries, b"a".to_vec(), Expect::Present);
+        b.put(Tree::Entries, b"a".to_vec(), b"x".to_vec());
+        b.remove(Tree::Entries, b"a".to_vec());
+        b.put(Tree::Entries, b"c".to_vec(), b"3".to_vec());
+        store.commit(b).unwrap();
+        assert_eq!(store.get(Tree::Entries, b"a").unwrap(), None, "{engine}: the last write of a key wins");
+        assert_eq!(store.get(Tree::Entries, b"c").unwrap(), Some(b"3".to_vec()), "{engine}");
+    }
+}
+
+#[test]
+fn concurrent_commits_get_gap_free_sequence_numbers_in_commit_order() {
+    for (engine, store, _dir) in engines() {
+        let threads: Vec<_> = (0..8u8)
+            .map(|t| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    let mut seen = Vec::new();
+                    for i in 0..40u8 {
+                        let mut b = WriteBatch::new();
+                        b.put(Tree::Entries, vec![t, i], vec![i]);
+                        b.change(vec![t, i, 0]);
+                        b.change(vec![t, i, 1]);
+                        let c = store.commit(b).unwrap();
+                        let first = c.first_seq.unwrap();
+                        assert_eq!(c.last_seq, first + 1);
+                        seen.push(first);
+                    }
+                    seen
+                })
+            })
+            .collect();
+        let mut firsts = HashSet::new();
+        for t in threads {
+            let seen = t.join().unwrap();
+            assert!(seen.windows(2).all(|w| w[0] < w[1]), "{engine}: one thread's commits are ordered");
+            firsts.extend(seen);
+        }
+        let feed = store.changes_since(0, 10_000).unwrap();
+        let seqs: Vec<u64> = feed.iter().map(|c| c.seq).collect();
+        assert_eq!(seqs, (1..=640).collect::<Vec<_>>(), "{engine}: gap-free");
+        assert_eq!(store.last_seq().unwrap(), 640, "{engine}");
+        for c in &feed {
+            // The two events of one batch are neighbours, in the batch's order.
+            if c.payload[2] == 0 {
+                assert!(firsts.contains(&c.seq), "{engine}");
+                let next = &feed[usize::try_from(c.seq).unwrap()];
+                assert_eq!(next.payload, vec![c.payload[0], c.payload[1], 1], "{engine}");
+            }
+        }
+        assert_eq!(store.changes_since(600, 5).unwrap()[0].seq, 601, "{engine}");
+    }
+}
+
+#[test]
+fn checked_read_modify_writes_lose_no_update() {
+    for (engine, store, _dir) in engines() {
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..25 {
+                        loop {
+                            let old = store.get(Tree::Meta, b"counter").unwrap();
+                            let n = old.as_ref().map_or(0, |v| v[0]);
+                            let mut b = WriteBatch::new();
+                            let expect = match old {
+                                Some(v) => Expect::Equals(v),
+                                None => Expect::Absent,
+                            };
+                            b.check(Tree::Meta, b"counter".to_vec(), expect);
+                            b.put(Tree::Meta, b"counter".to_vec(), vec![n + 1]);
+                            match store.commit(b) {
+                                Ok(_) => break,
+                                Err(StoreError::CheckFailed { .. }) => continue,
+                                Err(e) => panic!("{e}"),
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(store.get(Tree::Meta, b"counter").unwrap(), Some(vec![100]), "{engine}");
+    }
+}
+
+#[test]
+fn scans_order_keys_bytewise() {
+    for (engine, store, _dir) in engines() {
+        let mut b = WriteBatch::new();
+        for k in [&b"a\0b"[..], b"a\0a", b"a\xff", b"a", b"b", b"a\0a\0"] {
+            b.put(Tree::Index, k.to_vec(), k.to_vec());
+        }
+        b.put(Tree::Slugs, b"a\0other-tree".to_vec(), b"x".to_vec());
+        store.commit(b).unwrap();
+        let keys = |pairs: Vec<KvPair>| pairs.into_iter().map(|p| p.0).collect::<Vec<_>>();
+        assert_eq!(
+            keys(store.scan_prefix(Tree::Index, b"a\0", false, 10).unwrap()),
+            vec![b"a\0a".to_vec(), b"a\0a\0".to_vec(), b"a\0b".to_vec()],
+            "{engine}"
+        );
+        assert_eq!(
+            keys(store.scan_prefix(Tree::Index, b"a", true, 2).unwrap()),
+            vec![b"a\xff".to_vec(), b"a\0b".to_vec()],
+            "{engine}"
+        );
+        assert_eq!(store.scan_prefix(Tree::Index, b"", false, 100).unwrap().len(), 6, "{engine}");
+        assert_eq!(
+            keys(store.scan_range(Tree::Index, b"a\0a\0", b"b", false, 10).unwrap()),
+            vec![b"a\0a\0".to_vec(), b"a\0b".to_vec(), b"a\xff".to_vec()],
+            "{engine}"
+        );
+        assert_eq!(
+            store.scan_range_keys(Tree::Index, b"a", b"a\0b", 10).unwrap(),
+            vec![b"a".to_vec(), b"a\0a".to_vec(), b"a\0a\0".to_vec()],
+            "{engine}"
+        );
+        let mut visited = Vec::new();
+        store
+            .visit_range(Tree::Index, b"a", b"c", true, &mut |k, v| {
+                assert_eq!(k, v);
+                visited.push(k.to_vec());
+                visited.len() < 3
+            })
+            .unwrap();
+        assert_eq!(visited, vec![b"b".to_vec(), b"a\xff".to_vec(), b"a\0b".to_vec()], "{engine}");
+        assert_eq!(
+            store
+                .get_many(Tree::Index, &[b"b".to_vec(), b"nope".to_vec(), b"a".to_vec()])
+                .unwrap(),
+            vec![Some(b"b".to_vec()), None, Some(b"a".to_vec())],
+            "{engine}"
+        );
+    }
+}
+
+#[test]
+fn a_snapshot_holds_every_pair_of_every_tree() {
+    for (engine, store, _dir) in engines() {
+        let mut b = WriteBatch::new();
+        for i in 0..2500u32 {
+            b.put(Tree::Revisions, i.to_be_bytes().to_vec(), vec![1; 10]);
+        }
+        b.put(Tree::Tokens, b"t".to_vec(), b"v".to_vec());
+        b.change(b"c".to_vec());
+        store.commit(b).unwrap();
+        let mut per_tree = std::collections::HashMap::new();
+        store
+            .snapshot(&mut |tree, _, _| {
+                *per_tree.entry(tree).or_insert(0) += 1;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(per_tree[&Tree::Revisions], 2500, "{engine}");
+        assert_eq!(per_tree[&Tree::Tokens], 1, "{engine}");
+        assert_eq!(per_tree[&Tree::Changes], 1, "{engine}");
+    }
+}
