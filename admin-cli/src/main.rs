@@ -35,9 +35,14 @@ struct Cli {
 #[derive(Debug, Clone, clap::Args, serde::Serialize, serde::Deserialize)]
 pub struct DataArgs {
     /// The data dir: entries, revisions, indexes, tokens, audit log, plugins (created on
-    /// first use).
+    /// first use). With --store, only this node's key file, compiled plugins and outbox.
     #[arg(long, env = "VERBUND_DATA", default_value = "verbund-data", value_hint = clap::ValueHint::DirPath)]
     pub data: PathBuf,
+    /// A store shared by several nodes instead of the data dir: a PostgreSQL URL
+    /// (postgres://verbund@db.example.org:5432/verbund; the password from PGPASSWORD rather
+    /// than in the URL). Every node of an installation needs the same key file (DATA/verbund.key).
+    #[arg(long, env = "VERBUND_STORE")]
+    pub store: Option<String>,
     /// A directory of content-type schemas (JSON Schema 2020-12 with x-verbund keywords);
     /// without it ./schemas if it exists, else the schemas built into this binary.
     #[arg(long, env = "VERBUND_SCHEMAS", value_hint = clap::ValueHint::DirPath)]

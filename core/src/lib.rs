@@ -9,6 +9,7 @@ pub mod content;
 pub mod demo;
 pub mod http;
 pub mod keys;
+pub mod lease;
 pub mod newsletter;
 pub mod plugin;
 pub mod schema;

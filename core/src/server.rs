@@ -10,7 +10,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 
@@ -168,10 +168,57 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let scheduler = tokio::spawn(crate::workflow::run_scheduler(self.state.content.clone()));
+        let content = self.state.content.clone();
+        let shared = content.store().shared();
+        let lease = shared.then(|| {
+            crate::lease::Lease::new(
+                "scheduler",
+                &ulid::Ulid::new().to_string(),
+                Duration::from_secs(10),
+            )
+        });
+        let scheduler = tokio::spawn(crate::workflow::run_scheduler(content.clone(), lease));
+        let follower = shared.then(|| tokio::spawn(follow_store(self.state.clone())));
         let served = http::serve(self.listener, self.state, shutdown).await;
         scheduler.abort();
+        if let Some(f) = follower {
+            f.abort();
+        }
         served
+    }
+}
+
+/// How often a node on a shared store looks for other nodes' commits: a publication elsewhere
+/// reaches this node's response cache within this time (plus one query).
+pub const FOLLOW_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Follows a store shared with other nodes: their commits empty this node's response cache
+/// (through the public generation), and their plugin installs, settings and removals are
+/// loaded here. Correctness rests on these reads alone, not on any notification.
+async fn follow_store(state: AppState) {
+    let mut failing = false;
+    loop {
+        let s = state.clone();
+        let looked = tokio::task::spawn_blocking(move || -> Result<(), String> {
+            s.content.observe_store().map_err(|e| e.to_string())?;
+            if let Some(host) = &s.plugins {
+                host.sync_from_store().map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })
+        .await;
+        match looked {
+            Ok(Ok(())) if failing => {
+                tracing::info!("the shared store is reachable again");
+                failing = false;
+            }
+            Ok(Err(e)) if !failing => {
+                tracing::warn!("could not follow the shared store: {e}");
+                failing = true;
+            }
+            _ => {}
+        }
+        tokio::time::sleep(FOLLOW_INTERVAL).await;
     }
 }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 use verbund_core::auth::Role;
 use verbund_core::http::{self, AppState};
 use verbund_core::server::{Config, Server, Startup};
-use verbund_core::{ContentService, open};
+use verbund_core::{ContentService, StoreLocation, open_at};
 
 use crate::{Api, repo_schemas};
 
@@ -23,6 +23,7 @@ pub struct AppBuilder {
     config: Config,
     data: Option<PathBuf>,
     roles: Vec<&'static str>,
+    store: Option<(StoreLocation, PathBuf)>,
 }
 
 impl AppBuilder {
@@ -98,6 +99,13 @@ impl AppBuilder {
         self
     }
 
+    /// A second node of `other`'s installation: the same store (which must be shared, i.e.
+    /// PostgreSQL) and a copy of its key file in a node dir of its own.
+    pub fn node_of(mut self, other: &TestApp) -> Self {
+        self.store = Some((other.location.clone(), other.data.clone()));
+        self
+    }
+
     /// Uses `data` instead of a new temporary data dir.
     pub fn data(mut self, data: &Path) -> Self {
         self.data = Some(data.to_path_buf());
@@ -113,7 +121,20 @@ impl AppBuilder {
     pub fn start(self) -> TestApp {
         let tmp = tempfile::tempdir().expect("tempdir");
         let data = self.data.unwrap_or_else(|| tmp.path().join("data"));
-        let content = Arc::new(open(&data, repo_schemas()).expect("open data dir"));
+        let location = match self.store {
+            Some(shared) => {
+                // Another node of the same installation: the same store and the same keys.
+                std::fs::create_dir_all(&data).expect("node dir");
+                std::fs::copy(
+                    shared.1.join(verbund_core::keys::KEY_FILE),
+                    data.join(verbund_core::keys::KEY_FILE),
+                )
+                .expect("copy the key file of the first node");
+                shared.0
+            }
+            None => crate::store_for(&data),
+        };
+        let content = Arc::new(open_at(&location, &data, repo_schemas()).expect("open the store"));
         let tokens = self
             .roles
             .iter()
@@ -149,6 +170,7 @@ impl AppBuilder {
             let _ = stopped.await;
         }));
         TestApp {
+            location,
             url: format!("http://{addr}"),
             addr,
             data,
@@ -167,6 +189,8 @@ impl AppBuilder {
 
 /// A server running inside the test process; stopped on drop.
 pub struct TestApp {
+    /// Where its store is (the data dir, or a PostgreSQL schema).
+    pub location: StoreLocation,
     /// `http://127.0.0.1:PORT`, no trailing slash.
     pub url: String,
     pub addr: SocketAddr,
@@ -196,6 +220,7 @@ impl TestApp {
             config,
             data: None,
             roles: Vec::new(),
+            store: None,
         }
     }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use verbund_core::{ContentService, SchemaRegistry, SledStore, Store};
+use verbund_core::{ContentService, SchemaRegistry, StoreLocation};
 
 pub mod app;
 pub mod http;
@@ -33,10 +33,45 @@ pub fn verbund_bin() -> PathBuf {
     bin
 }
 
-/// A content service on a fresh data dir with the repository's schemas.
+/// A content service on a fresh data dir (or its PostgreSQL schema, see [`store_for`]) with
+/// the repository's schemas.
 pub fn open_service(dir: &Path) -> ContentService {
-    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir).expect("open data dir"));
+    let store = verbund_core::store::open(&store_for(dir)).expect("open the store");
     ContentService::new(store, Arc::new(repo_schemas()))
+}
+
+/// The PostgreSQL server the end-to-end tests run on, when `VERBUND_TEST_POSTGRES` names one
+/// (`tests/run` runs the suite once on sled and once on PostgreSQL).
+pub fn postgres_server() -> Option<String> {
+    std::env::var("VERBUND_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// The store of the data dir `data`: the dir itself on sled; on PostgreSQL a schema of its
+/// own, made on first use and the same for every later use of this dir in this test process.
+pub fn store_for(data: &Path) -> StoreLocation {
+    static SCHEMAS: std::sync::OnceLock<std::sync::Mutex<HashMap<PathBuf, String>>> =
+        std::sync::OnceLock::new();
+    let Some(server) = postgres_server() else {
+        return StoreLocation::Dir(data.to_path_buf());
+    };
+    let mut known = SCHEMAS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    let url = known
+        .entry(data.to_path_buf())
+        .or_insert_with(|| verbund_core::store::scratch_schema(&server).expect("a scratch schema"));
+    StoreLocation::Postgres(url.clone())
+}
+
+/// Points a `verbund` command at the store of `data` (sets `VERBUND_STORE` on PostgreSQL).
+pub fn with_store<'c>(cmd: &'c mut Command, data: &Path) -> &'c mut Command {
+    if let StoreLocation::Postgres(url) = store_for(data) {
+        cmd.env("VERBUND_STORE", url);
+    }
+    cmd
 }
 
 /// The schemas in the repository's `schemas/` directory.
@@ -77,7 +112,7 @@ impl TestServer {
 
     /// Starts the server on `data` with extra arguments and waits until it listens.
     pub fn start(data: &Path, extra: &[&str]) -> Self {
-        let mut child = Command::new(verbund_bin())
+        let mut child = with_store(&mut Command::new(verbund_bin()), data)
             .arg("serve")
             .arg("--data")
             .arg(data)
@@ -147,7 +182,7 @@ impl Drop for TestServer {
 /// Creates an API token with `verbund token create` on a data dir no server is running on,
 /// and returns it (the token is printed alone on stdout).
 pub fn create_token(data: &Path, role: &str, expires: &str) -> String {
-    let out = Command::new(verbund_bin())
+    let out = with_store(&mut Command::new(verbund_bin()), data)
         .args(["token", "create", "--data"])
         .arg(data)
         .args(["--role", role, "--expires", expires])

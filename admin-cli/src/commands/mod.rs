@@ -23,6 +23,17 @@ use crate::DataArgs;
 pub fn open(args: &DataArgs) -> anyhow::Result<ContentService> {
     let schemas = SchemaRegistry::load_default(args.schemas.as_deref())
         .context("could not load the content-type schemas")?;
-    verbund_core::open(&args.data, schemas)
-        .with_context(|| format!("could not open the data dir {}", args.data.display()))
+    let location = args.location();
+    verbund_core::open_at(&location, &args.data, schemas)
+        .with_context(|| format!("could not open the store {location}"))
+}
+
+impl DataArgs {
+    /// Where the store is: `--store`, else the data dir.
+    pub fn location(&self) -> verbund_core::StoreLocation {
+        match &self.store {
+            Some(url) => verbund_core::StoreLocation::parse(url),
+            None => verbund_core::StoreLocation::Dir(self.data.clone()),
+        }
+    }
 }

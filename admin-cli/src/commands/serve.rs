@@ -168,8 +168,8 @@ pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8
         report(&server.startup);
         let addr = server.local_addr();
         say!(
-            "Verbund is serving http://{addr}/ (data: {}, schemas: {})",
-            args.data.data.display(),
+            "Verbund is serving http://{addr}/ (store: {}, schemas: {})",
+            args.data.location(),
             content.schemas().source()
         );
         if let Some(site) = &args.site {

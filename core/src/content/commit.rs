@@ -120,7 +120,7 @@ impl ContentService {
                 .writes
                 .iter()
                 .any(|(t, _, _)| *t == Tree::Published);
-            match self.store.commit(plan.batch) {
+            match self.store.commit(plan.into_batch()) {
                 Ok(_) => {
                     if public {
                         self.public_generation

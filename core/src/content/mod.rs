@@ -99,6 +99,8 @@ pub struct ContentService {
     ids: Mutex<ulid::Generator>,
     /// Bumped after every commit that changed the published view (see `public_generation`).
     public_generation: AtomicU64,
+    /// The newest change sequence number this process has seen (see `observe_store`).
+    seen_seq: AtomicU64,
     /// Validators and guards (the plugin host), if any.
     hooks: RwLock<Option<Arc<dyn ContentHooks>>>,
     /// The installation's secret keys (kept outside the store).
@@ -130,6 +132,7 @@ impl ContentService {
             schemas,
             ids: Mutex::new(ulid::Generator::new()),
             public_generation: AtomicU64::new(0),
+            seen_seq: AtomicU64::new(0),
             hooks: RwLock::new(None),
             keys,
         }
@@ -183,11 +186,25 @@ impl ContentService {
             })
     }
 
-    /// A number that changes whenever the published view changes (in this process, which
-    /// is the only one a data dir can be open in). Read it before computing a response to
-    /// cache, and the response is valid while the number stays the same.
+    /// A number that changes whenever the published view changes. Read it before computing a
+    /// response to cache, and the response is valid while the number stays the same. This
+    /// process's own commits move it at once; on a store shared with other nodes, their
+    /// commits move it when [`ContentService::observe_store`] sees them.
     pub fn public_generation(&self) -> u64 {
         self.public_generation.load(Ordering::Acquire)
+    }
+
+    /// Follows the shared change feed: when the store's newest sequence number moved since the
+    /// last look (another node committed), everything derived from the published view here is
+    /// out of date, so the public generation moves on. Returns whether it did. Nodes call it
+    /// a few times a second (see `server`).
+    pub fn observe_store(&self) -> ContentResult<bool> {
+        let last = self.store.last_seq()?;
+        let seen = self.seen_seq.swap(last, Ordering::AcqRel);
+        if seen != last {
+            self.public_generation.fetch_add(1, Ordering::AcqRel);
+        }
+        Ok(seen != last)
     }
 
     /// A new time-ordered id (monotonic within one process).

@@ -15,6 +15,8 @@ pub(super) struct Plan<'a> {
     /// The audit record of this write, chained in at commit (management writes only).
     pub audit: Option<crate::auth::AuditRecord>,
     overlay: HashMap<(Tree, Vec<u8>), Seen>,
+    /// Counter increments not yet read by this plan (see `add_counter`).
+    pending: HashMap<(Tree, Vec<u8>), i64>,
 }
 
 /// What the plan knows about a key: a value read from the store, or the index of the write
@@ -31,11 +33,19 @@ impl<'a> Plan<'a> {
             batch: WriteBatch::new(),
             audit: None,
             overlay: HashMap::new(),
+            pending: HashMap::new(),
         }
     }
 
     /// Reads a key as this plan sees it; the first read from the store becomes a check.
     pub fn read(&mut self, tree: Tree, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        if let Some(delta) = self.pending.remove(&(tree, key.to_vec())) {
+            // From now on this counter is read: its increments become a checked write.
+            let v = self.read(tree, key)?;
+            let next = crate::store::add_to_counter(v.as_deref(), delta);
+            self.write(tree, key.to_vec(), next.clone());
+            return Ok(next);
+        }
         match self.overlay.get(&(tree, key.to_vec())) {
             Some(Seen::Read(v)) => return Ok(v.clone()),
             Some(Seen::Written(i)) => return Ok(self.batch.writes[*i].2.clone()),
@@ -73,20 +83,37 @@ impl<'a> Plan<'a> {
         self.overlay.insert(slot, Seen::Written(index));
     }
 
-    /// Adds `delta` to a u64 counter key (checked read-modify-write). Returns the new value.
-    pub fn add_counter(&mut self, tree: Tree, key: &[u8], delta: i64) -> StoreResult<u64> {
-        let current = self
-            .read(tree, key)?
-            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-            .map(u64::from_be_bytes)
-            .unwrap_or(0);
-        let next = current.saturating_add_signed(delta);
-        if next == 0 {
-            self.remove(tree, key.to_vec());
+    /// Adds `delta` to a u64 counter key. A counter this plan has not read is incremented at
+    /// commit without a check (see [`WriteBatch::add`]), so concurrent writers that only
+    /// count do not conflict; one it read (a check depends on it) is read, checked and
+    /// written like any other key.
+    pub fn add_counter(&mut self, tree: Tree, key: &[u8], delta: i64) -> StoreResult<()> {
+        if self.overlay.contains_key(&(tree, key.to_vec())) {
+            let current = self
+                .read(tree, key)?
+                .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            let next = current.saturating_add_signed(delta);
+            if next == 0 {
+                self.remove(tree, key.to_vec());
+            } else {
+                self.put(tree, key.to_vec(), next.to_be_bytes().to_vec());
+            }
         } else {
-            self.put(tree, key.to_vec(), next.to_be_bytes().to_vec());
+            *self.pending.entry((tree, key.to_vec())).or_default() += delta;
         }
-        Ok(next)
+        Ok(())
+    }
+
+    /// The batch to commit: the writes, with the pending increments summed per key.
+    pub fn into_batch(mut self) -> WriteBatch {
+        for ((tree, key), delta) in std::mem::take(&mut self.pending) {
+            if delta != 0 {
+                self.batch.add(tree, key, delta);
+            }
+        }
+        self.batch
     }
 
     pub fn change(&mut self, payload: Vec<u8>) {

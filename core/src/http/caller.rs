@@ -20,13 +20,8 @@ impl From<AuthError> for ApiError {
                 ApiError::new(Code::InvalidRequest, detail)
             }
             AuthError::NotFound(_) => ApiError::not_found(detail),
-            AuthError::Store(_) | AuthError::Corrupt(_) => {
-                tracing::error!(error = %detail, "auth storage failure");
-                ApiError::new(
-                    Code::Internal,
-                    "the server could not complete the request; it has been logged",
-                )
-            }
+            AuthError::Store(s) => ApiError::storage(Some(&s), &detail),
+            AuthError::Corrupt(_) => ApiError::storage(None, &detail),
         }
     }
 }

@@ -154,6 +154,8 @@ codes! {
         "The plugin governing this type's workflow is disabled or does not load; no transition but going offline is possible until an admin fixes it.";
     MailUnavailable = SERVICE_UNAVAILABLE, "mail_unavailable", "Mail unavailable",
         "The mail could not be handed on; try again later.";
+    StoreUnavailable = SERVICE_UNAVAILABLE, "store_unavailable", "Store unavailable",
+        "The database cannot be reached at the moment; the request can be repeated as it is after `Retry-After` seconds.";
     BackupFailed = SERVICE_UNAVAILABLE, "backup_failed", "Backup failed",
         "The backup could not be written; the detail says why.";
 }

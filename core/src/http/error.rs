@@ -37,6 +37,24 @@ impl ApiError {
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(Code::NotFound, detail)
     }
+
+    /// A failure of the store: while the database cannot be reached, a 503 with
+    /// `Retry-After` (the request can be repeated as it is); anything else is logged and
+    /// answered with a 500 that reveals nothing.
+    pub fn storage(error: Option<&crate::store::StoreError>, detail: &str) -> Self {
+        if let Some(crate::store::StoreError::Unavailable { .. }) = error {
+            tracing::warn!(error = %detail, "the store is unavailable");
+            return ApiError::new(
+                Code::StoreUnavailable,
+                "the database cannot be reached at the moment; try again in a few seconds",
+            );
+        }
+        tracing::error!(error = %detail, "storage failure");
+        ApiError::new(
+            Code::Internal,
+            "the server could not complete the request; it has been logged",
+        )
+    }
 }
 
 impl From<ContentError> for ApiError {
@@ -91,13 +109,8 @@ impl From<ContentError> for ApiError {
                 ApiError::new(code, q.to_string())
             }
             ContentError::Contended => ApiError::new(Code::Contended, detail),
-            ContentError::Store(_) | ContentError::Corrupt(_) => {
-                tracing::error!(error = %detail, "storage failure");
-                ApiError::new(
-                    Code::Internal,
-                    "the server could not complete the request; it has been logged",
-                )
-            }
+            ContentError::Store(s) => ApiError::storage(Some(&s), &detail),
+            ContentError::Corrupt(_) => ApiError::storage(None, &detail),
         }
     }
 }
@@ -159,6 +172,13 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if matches!(
+            self.code,
+            Code::StoreUnavailable | Code::Contended | Code::PluginsBusy
+        ) {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        }
         if let Some(v) = self.www_authenticate {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         } else if self.status == StatusCode::UNAUTHORIZED {

@@ -31,13 +31,8 @@ impl From<PluginError> for ApiError {
             PluginError::Disabled { .. } => ApiError::new(Code::PluginDisabled, detail),
             PluginError::Fault { .. } => ApiError::new(Code::PluginFailed, detail),
             PluginError::Busy => ApiError::new(Code::PluginsBusy, detail),
-            PluginError::Store(_) | PluginError::Audit(_) => {
-                tracing::error!(error = %detail, "plugin storage failure");
-                ApiError::new(
-                    Code::Internal,
-                    "the server could not complete the request; it has been logged",
-                )
-            }
+            PluginError::Store(s) => ApiError::storage(Some(&s), &detail),
+            PluginError::Audit(_) => ApiError::storage(None, &detail),
         }
     }
 }

@@ -138,7 +138,13 @@ pub struct PluginHost {
     auth: AuthService,
     loaded: RwLock<BTreeMap<String, Arc<Loaded>>>,
     faults: Mutex<HashMap<String, VecDeque<Instant>>>,
+    /// The plugin epoch (see [`EPOCH_KEY`]) the loaded plugins were last synced with.
+    epoch_seen: Mutex<Option<Vec<u8>>>,
 }
+
+/// The `Meta` key every change of the plugin records rewrites with a new value, so that other
+/// nodes on the same store notice it with one read (see [`PluginHost::sync_from_store`]).
+const EPOCH_KEY: &[u8] = b"plugins/epoch";
 
 impl std::fmt::Debug for PluginHost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -175,7 +181,10 @@ impl PluginHost {
             content: Arc::downgrade(content),
             loaded: RwLock::new(BTreeMap::new()),
             faults: Mutex::new(HashMap::new()),
+            epoch_seen: Mutex::new(None),
         });
+        *host.epoch_seen.lock().unwrap_or_else(|p| p.into_inner()) =
+            host.store.get(Tree::Meta, EPOCH_KEY)?;
         let mut stats = LoadStats::default();
         for rec in host.records()? {
             stats.plugins += 1;
@@ -258,12 +267,65 @@ impl PluginHost {
         self.commit_audited(b, audit)
     }
 
-    /// Commits a change of the plugin records with its audit record, atomically.
-    fn commit_audited(&self, b: WriteBatch, audit: AuditRecord) -> Result<(), PluginError> {
-        self.auth.commit_audited(b, audit).map_err(|e| match e {
+    /// Commits a change of the plugin records with its audit record, atomically, and moves
+    /// the plugin epoch on.
+    fn commit_audited(&self, mut b: WriteBatch, audit: AuditRecord) -> Result<(), PluginError> {
+        let epoch = ulid::Ulid::new().to_bytes().to_vec();
+        b.put(Tree::Meta, EPOCH_KEY.to_vec(), epoch.clone());
+        let mut seen = self.epoch_seen.lock().unwrap_or_else(|p| p.into_inner());
+        let previous = seen.replace(epoch);
+        self.auth.commit_audited(b, audit).map_err(|e| {
+            *seen = previous;
+            match e {
             crate::auth::AuthError::Store(s) => PluginError::from(s),
             other => PluginError::Audit(other.to_string()),
+        }
         })
+    }
+
+    /// Brings the loaded plugins in line with the store's records when another node installed,
+    /// configured, disabled or removed a plugin (the plugin epoch moved). Returns whether
+    /// anything changed here.
+    pub fn sync_from_store(&self) -> Result<bool, PluginError> {
+        let epoch = self.store.get(Tree::Meta, EPOCH_KEY)?;
+        if *self.epoch_seen.lock().unwrap_or_else(|p| p.into_inner()) == epoch {
+            return Ok(false);
+        }
+        let records = self.records()?;
+        let mut changed = false;
+        for rec in &records {
+            let current = self
+                .loaded
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&rec.name)
+                .map(|l| l.record.clone());
+            match current {
+                Some(r) if serde_json::to_vec(&*r).ok() == serde_json::to_vec(rec).ok() => {}
+                Some(r) if r.hash == rec.hash => {
+                    self.replace_record(rec);
+                    changed = true;
+                }
+                _ => {
+                    if let Err(e) = self.load(rec) {
+                        tracing::error!(plugin = %rec.name, "plugin installed by another node does not load here: {e}");
+                    }
+                    changed = true;
+                }
+            }
+        }
+        let names: std::collections::BTreeSet<&str> =
+            records.iter().map(|r| r.name.as_str()).collect();
+        self.loaded
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|name, _| {
+                let keep = names.contains(name.as_str());
+                changed |= !keep;
+                keep
+            });
+        *self.epoch_seen.lock().unwrap_or_else(|p| p.into_inner()) = epoch;
+        Ok(changed)
     }
 
     /// Loads an installed plugin into memory (if enabled). Returns whether the compiled cache

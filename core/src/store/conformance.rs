@@ -211,3 +211,34 @@ fn a_snapshot_holds_every_pair_of_every_tree() {
         assert_eq!(per_tree[&Tree::Changes], 1, "{engine}");
     }
 }
+
+#[test]
+fn counter_increments_need_no_check_and_lose_nothing() {
+    for (engine, store, _dir) in engines() {
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..30 {
+                        let mut b = WriteBatch::new();
+                        b.add(Tree::Meta, b"count".to_vec(), 2);
+                        b.add(Tree::Meta, b"count".to_vec(), -1);
+                        b.add(Tree::Refs, b"other".to_vec(), 1);
+                        store.commit(b).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let value = |k: &[u8], t| store.get(t, k).unwrap().map(|v| u64::from_be_bytes(v.try_into().unwrap()));
+        assert_eq!(value(b"count", Tree::Meta), Some(120), "{engine}");
+        assert_eq!(value(b"other", Tree::Refs), Some(120), "{engine}");
+        let mut b = WriteBatch::new();
+        b.put(Tree::Meta, b"count".to_vec(), 5u64.to_be_bytes().to_vec());
+        b.add(Tree::Meta, b"count".to_vec(), -5);
+        store.commit(b).unwrap();
+        assert_eq!(value(b"count", Tree::Meta), None, "{engine}: a counter at 0 is removed");
+    }
+}

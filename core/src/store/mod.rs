@@ -30,7 +30,7 @@ pub const FORMAT_VERSION: u32 = 1;
 
 /// The keyspaces of a store. Each maps to one sled tree, or to one value of the `tree` column
 /// of PostgreSQL's key/value table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Tree {
     /// `{type}\0{id}` → current entry record.
     Entries,
@@ -130,6 +130,10 @@ pub struct Check {
 pub struct WriteBatch {
     pub checks: Vec<Check>,
     pub writes: Vec<(Tree, Vec<u8>, Option<Vec<u8>>)>,
+    /// Counter increments, applied at commit after `writes` to the value the key holds then
+    /// (an 8-byte big-endian u64, absent = 0; a result of 0 removes the key). They need no
+    /// check, so writers that only count (every create counts its type) never conflict.
+    pub adds: Vec<(Tree, Vec<u8>, i64)>,
     /// Change event payloads; the store assigns each a sequence number at commit.
     pub changes: Vec<Vec<u8>>,
 }
@@ -154,8 +158,24 @@ impl WriteBatch {
     pub fn change(&mut self, payload: impl Into<Vec<u8>>) {
         self.changes.push(payload.into());
     }
+    pub fn add(&mut self, tree: Tree, key: impl Into<Vec<u8>>, delta: i64) {
+        self.adds.push((tree, key.into(), delta));
+    }
     pub fn is_empty(&self) -> bool {
-        self.writes.is_empty() && self.changes.is_empty()
+        self.writes.is_empty() && self.changes.is_empty() && self.adds.is_empty()
+    }
+}
+
+/// The value a counter increment leaves: `current` (8 bytes big-endian, absent = 0) plus
+/// `delta`, never below 0; `None` (remove the key) at 0.
+pub fn add_to_counter(current: Option<&[u8]>, delta: i64) -> Option<Vec<u8>> {
+    let now = current
+        .and_then(|v| <[u8; 8]>::try_from(v).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0);
+    match now.saturating_add_signed(delta) {
+        0 => None,
+        n => Some(n.to_be_bytes().to_vec()),
     }
 }
 

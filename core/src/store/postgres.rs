@@ -161,9 +161,17 @@ impl PgStore {
             location: location.clone(),
             detail,
         };
-        let config: tokio_postgres::Config = url
+        let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e: tokio_postgres::Error| open_err(format!("not a PostgreSQL URL: {e}")))?;
+        if config.get_password().is_none()
+            && let Ok(password) = std::env::var("PGPASSWORD")
+        {
+            config.password(password);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("verbund");
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("verbund-pg")
@@ -421,6 +429,52 @@ fn final_writes(batch: &WriteBatch, seq: u64) -> (Writes, Committed) {
     )
 }
 
+/// The batch with its counter increments turned into plain writes: under the commit lock the
+/// counters' current values cannot change until the commit.
+async fn resolve_adds(
+    tx: &deadpool_postgres::Transaction<'_>,
+    batch: &WriteBatch,
+) -> StoreResult<WriteBatch> {
+    let mut out = batch.clone();
+    out.adds.clear();
+    let mut value: HashMap<(Tree, Vec<u8>), Option<Vec<u8>>> = HashMap::new();
+    for (tree, key, v) in &batch.writes {
+        value.insert((*tree, key.clone()), v.clone());
+    }
+    let missing: Vec<(Tree, Vec<u8>)> = batch
+        .adds
+        .iter()
+        .map(|(t, k, _)| (*t, k.clone()))
+        .filter(|slot| !value.contains_key(slot))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !missing.is_empty() {
+        let stmt = tx
+            .prepare_cached(
+                "SELECT k.i, v.value FROM UNNEST($1::int2[], $2::bytea[]) WITH ORDINALITY AS k(tree, key, i)
+                 LEFT JOIN verbund_kv v ON v.tree = k.tree AND v.key = k.key",
+            )
+            .await
+            .map_err(classify)?;
+        let trees: Vec<i16> = missing.iter().map(|(t, _)| code(*t)).collect();
+        let keys: Vec<&[u8]> = missing.iter().map(|(_, k)| k.as_slice()).collect();
+        for row in tx.query(&stmt, &[&trees as Param, &keys]).await.map_err(classify)? {
+            let i: i64 = row.get(0);
+            if let Some(slot) = usize::try_from(i - 1).ok().and_then(|i| missing.get(i)) {
+                value.insert(slot.clone(), row.get(1));
+            }
+        }
+    }
+    for (tree, key, delta) in &batch.adds {
+        let slot = (*tree, key.clone());
+        let next = super::add_to_counter(value.get(&slot).cloned().flatten().as_deref(), *delta);
+        value.insert(slot, next.clone());
+        out.writes.push((*tree, key.clone(), next));
+    }
+    Ok(out)
+}
+
 fn seq_value(v: Option<Vec<u8>>) -> u64 {
     v.and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
         .map(u64::from_be_bytes)
@@ -479,6 +533,13 @@ async fn commit_once(client: &mut Object, batch: &WriteBatch) -> StoreResult<Com
             last_seq: seq,
         });
     }
+    let resolved;
+    let batch = if batch.adds.is_empty() {
+        batch
+    } else {
+        resolved = resolve_adds(&tx, batch).await?;
+        &resolved
+    };
     let (w, committed) = final_writes(batch, seq);
     if !w.removed.0.is_empty() {
         let stmt = tx

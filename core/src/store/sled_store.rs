@@ -341,6 +341,14 @@ impl Store for SledStore {
                     None => view.remove(key.as_slice())?,
                 };
             }
+            for (tree, key, delta) in &batch.adds {
+                let view = &tx[tree.position()];
+                let current = view.get(key.as_slice())?;
+                match super::add_to_counter(current.as_deref(), *delta) {
+                    Some(v) => view.insert(key.as_slice(), v)?,
+                    None => view.remove(key.as_slice())?,
+                };
+            }
             let meta = &tx[Tree::Meta.position()];
             let mut seq = read_seq(meta.get(SEQ_KEY)?);
             let first_seq = (!batch.changes.is_empty()).then_some(seq + 1);

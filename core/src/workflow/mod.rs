@@ -245,14 +245,31 @@ pub fn role_may(t: &TransitionDef, role: Option<&str>) -> bool {
 /// Takes scheduled transitions when they are due: checks four times a second (so a transition
 /// happens within a second of its time) and at once on start, so that one that came due while
 /// the server was down is taken right away. Runs until the task is dropped.
-pub async fn run_scheduler(content: std::sync::Arc<crate::content::ContentService>) {
+///
+/// With a `lease` (several nodes on one store), only the node holding it looks; if that node
+/// dies, another takes the lease over when it expires and catches up on what came due.
+pub async fn run_scheduler(
+    content: std::sync::Arc<crate::content::ContentService>,
+    lease: Option<crate::lease::Lease>,
+) {
+    let lease = std::sync::Arc::new(std::sync::Mutex::new(lease));
     loop {
         let c = content.clone();
         let now = chrono::Utc::now();
-        let fired = tokio::task::spawn_blocking(move || match c.next_scheduled() {
-            Ok(Some(at)) if at <= now => c.run_due(now),
-            Ok(_) => Ok(Vec::new()),
-            Err(e) => Err(e),
+        let l = lease.clone();
+        let fired = tokio::task::spawn_blocking(move || {
+            if let Some(lease) = l.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                match lease.hold(c.store().as_ref()) {
+                    Ok(true) => {}
+                    Ok(false) => return Ok(Vec::new()),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            match c.next_scheduled() {
+                Ok(Some(at)) if at <= now => c.run_due(now),
+                Ok(_) => Ok(Vec::new()),
+                Err(e) => Err(e),
+            }
         })
         .await;
         match fired {
