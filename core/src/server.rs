@@ -174,7 +174,7 @@ impl Server {
             crate::lease::Lease::new(
                 "scheduler",
                 &ulid::Ulid::new().to_string(),
-                Duration::from_secs(10),
+                Duration::from_secs(3),
             )
         });
         let scheduler = tokio::spawn(crate::workflow::run_scheduler(content.clone(), lease));

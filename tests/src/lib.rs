@@ -66,6 +66,16 @@ pub fn store_for(data: &Path) -> StoreLocation {
     StoreLocation::Postgres(url.clone())
 }
 
+/// For a test of what only a data dir does (sled's lock, restoring into a data dir): true (and
+/// a line saying why) when the suite runs on PostgreSQL, where the test does not apply.
+pub fn sled_only(why: &str) -> bool {
+    let pg = postgres_server().is_some();
+    if pg {
+        eprintln!("not on PostgreSQL: {why}");
+    }
+    pg
+}
+
 /// Points a `verbund` command at the store of `data` (sets `VERBUND_STORE` on PostgreSQL).
 pub fn with_store<'c>(cmd: &'c mut Command, data: &Path) -> &'c mut Command {
     if let StoreLocation::Postgres(url) = store_for(data) {

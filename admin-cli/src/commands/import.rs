@@ -30,6 +30,10 @@ pub struct ImportArgs {
     /// the server.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// With --data: the store shared by several nodes, if the installation has one (a
+    /// PostgreSQL URL; see `verbund serve --store`). Then the import goes into it directly.
+    #[arg(long, env = "VERBUND_STORE")]
+    store: Option<String>,
     /// With --data: a directory of content-type schemas.
     #[arg(long, env = "VERBUND_SCHEMAS")]
     schemas: Option<PathBuf>,
@@ -72,8 +76,12 @@ fn offline(args: &ImportArgs, data: &Path) -> anyhow::Result<u8> {
     };
     let schemas = verbund_core::SchemaRegistry::load_default(args.schemas.as_deref())
         .context("could not load the content-type schemas")?;
-    let content = verbund_core::open(data, schemas)
-        .with_context(|| format!("could not open the data dir {}", data.display()))?;
+    let location = match &args.store {
+        Some(url) => verbund_core::StoreLocation::parse(url),
+        None => verbund_core::StoreLocation::Dir(data.to_path_buf()),
+    };
+    let content = verbund_core::open_at(&location, data, schemas)
+        .with_context(|| format!("could not open the store {location}"))?;
     content.content_type(&ty)?;
     let reader = open_input(&args.file)?;
     let mut read_error = None;

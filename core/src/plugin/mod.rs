@@ -277,9 +277,9 @@ impl PluginHost {
         self.auth.commit_audited(b, audit).map_err(|e| {
             *seen = previous;
             match e {
-            crate::auth::AuthError::Store(s) => PluginError::from(s),
-            other => PluginError::Audit(other.to_string()),
-        }
+                crate::auth::AuthError::Store(s) => PluginError::from(s),
+                other => PluginError::Audit(other.to_string()),
+            }
         })
     }
 

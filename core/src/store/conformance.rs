@@ -16,7 +16,11 @@ fn engines() -> Vec<(String, Arc<dyn Store>, Option<tempfile::TempDir>)> {
     match std::env::var("VERBUND_TEST_POSTGRES") {
         Ok(server) => {
             let url = postgres::scratch_schema(&server).unwrap();
-            out.push(("postgres".into(), Arc::new(PgStore::open(&url).unwrap()), None));
+            out.push((
+                "postgres".into(),
+                Arc::new(PgStore::open(&url).unwrap()),
+                None,
+            ));
         }
         Err(_) => assert!(
             std::env::var_os("CI").is_none(),
@@ -39,14 +43,20 @@ fn a_batch_whose_check_fails_leaves_no_trace() {
         b.put(Tree::Entries, b"b".to_vec(), b"2".to_vec());
         b.change(b"created b".to_vec());
         let err = store.commit(b).unwrap_err();
-        assert!(matches!(err, StoreError::CheckFailed { .. }), "{engine}: {err}");
+        assert!(
+            matches!(err, StoreError::CheckFailed { .. }),
+            "{engine}: {err}"
+        );
         assert_eq!(store.get(Tree::Entries, b"b").unwrap(), None, "{engine}");
         assert_eq!(store.last_seq().unwrap(), 1, "{engine}");
 
         let mut b = WriteBatch::new();
         b.check(Tree::Entries, b"a".to_vec(), Expect::Equals(b"2".to_vec()));
         b.remove(Tree::Entries, b"a".to_vec());
-        assert!(store.commit(b).is_err(), "{engine}: Equals with other bytes");
+        assert!(
+            store.commit(b).is_err(),
+            "{engine}: Equals with other bytes"
+        );
         let mut b = WriteBatch::new();
         b.check(Tree::Entries, b"a".to_vec(), Expect::Equals(b"1".to_vec()));
         b.check(Tree::Entries, b"zz".to_vec(), Expect::Absent);
@@ -55,8 +65,16 @@ fn a_batch_whose_check_fails_leaves_no_trace() {
         b.remove(Tree::Entries, b"a".to_vec());
         b.put(Tree::Entries, b"c".to_vec(), b"3".to_vec());
         store.commit(b).unwrap();
-        assert_eq!(store.get(Tree::Entries, b"a").unwrap(), None, "{engine}: the last write of a key wins");
-        assert_eq!(store.get(Tree::Entries, b"c").unwrap(), Some(b"3".to_vec()), "{engine}");
+        assert_eq!(
+            store.get(Tree::Entries, b"a").unwrap(),
+            None,
+            "{engine}: the last write of a key wins"
+        );
+        assert_eq!(
+            store.get(Tree::Entries, b"c").unwrap(),
+            Some(b"3".to_vec()),
+            "{engine}"
+        );
     }
 }
 
@@ -85,7 +103,10 @@ fn concurrent_commits_get_gap_free_sequence_numbers_in_commit_order() {
         let mut firsts = HashSet::new();
         for t in threads {
             let seen = t.join().unwrap();
-            assert!(seen.windows(2).all(|w| w[0] < w[1]), "{engine}: one thread's commits are ordered");
+            assert!(
+                seen.windows(2).all(|w| w[0] < w[1]),
+                "{engine}: one thread's commits are ordered"
+            );
             firsts.extend(seen);
         }
         let feed = store.changes_since(0, 10_000).unwrap();
@@ -97,7 +118,11 @@ fn concurrent_commits_get_gap_free_sequence_numbers_in_commit_order() {
             if c.payload[2] == 0 {
                 assert!(firsts.contains(&c.seq), "{engine}");
                 let next = &feed[usize::try_from(c.seq).unwrap()];
-                assert_eq!(next.payload, vec![c.payload[0], c.payload[1], 1], "{engine}");
+                assert_eq!(
+                    next.payload,
+                    vec![c.payload[0], c.payload[1], 1],
+                    "{engine}"
+                );
             }
         }
         assert_eq!(store.changes_since(600, 5).unwrap()[0].seq, 601, "{engine}");
@@ -135,7 +160,11 @@ fn checked_read_modify_writes_lose_no_update() {
         for t in threads {
             t.join().unwrap();
         }
-        assert_eq!(store.get(Tree::Meta, b"counter").unwrap(), Some(vec![100]), "{engine}");
+        assert_eq!(
+            store.get(Tree::Meta, b"counter").unwrap(),
+            Some(vec![100]),
+            "{engine}"
+        );
     }
 }
 
@@ -159,14 +188,27 @@ fn scans_order_keys_bytewise() {
             vec![b"a\xff".to_vec(), b"a\0b".to_vec()],
             "{engine}"
         );
-        assert_eq!(store.scan_prefix(Tree::Index, b"", false, 100).unwrap().len(), 6, "{engine}");
         assert_eq!(
-            keys(store.scan_range(Tree::Index, b"a\0a\0", b"b", false, 10).unwrap()),
+            store
+                .scan_prefix(Tree::Index, b"", false, 100)
+                .unwrap()
+                .len(),
+            6,
+            "{engine}"
+        );
+        assert_eq!(
+            keys(
+                store
+                    .scan_range(Tree::Index, b"a\0a\0", b"b", false, 10)
+                    .unwrap()
+            ),
             vec![b"a\0a\0".to_vec(), b"a\0b".to_vec(), b"a\xff".to_vec()],
             "{engine}"
         );
         assert_eq!(
-            store.scan_range_keys(Tree::Index, b"a", b"a\0b", 10).unwrap(),
+            store
+                .scan_range_keys(Tree::Index, b"a", b"a\0b", 10)
+                .unwrap(),
             vec![b"a".to_vec(), b"a\0a".to_vec(), b"a\0a\0".to_vec()],
             "{engine}"
         );
@@ -178,10 +220,17 @@ fn scans_order_keys_bytewise() {
                 visited.len() < 3
             })
             .unwrap();
-        assert_eq!(visited, vec![b"b".to_vec(), b"a\xff".to_vec(), b"a\0b".to_vec()], "{engine}");
+        assert_eq!(
+            visited,
+            vec![b"b".to_vec(), b"a\xff".to_vec(), b"a\0b".to_vec()],
+            "{engine}"
+        );
         assert_eq!(
             store
-                .get_many(Tree::Index, &[b"b".to_vec(), b"nope".to_vec(), b"a".to_vec()])
+                .get_many(
+                    Tree::Index,
+                    &[b"b".to_vec(), b"nope".to_vec(), b"a".to_vec()]
+                )
                 .unwrap(),
             vec![Some(b"b".to_vec()), None, Some(b"a".to_vec())],
             "{engine}"
@@ -232,13 +281,22 @@ fn counter_increments_need_no_check_and_lose_nothing() {
         for t in threads {
             t.join().unwrap();
         }
-        let value = |k: &[u8], t| store.get(t, k).unwrap().map(|v| u64::from_be_bytes(v.try_into().unwrap()));
+        let value = |k: &[u8], t| {
+            store
+                .get(t, k)
+                .unwrap()
+                .map(|v| u64::from_be_bytes(v.try_into().unwrap()))
+        };
         assert_eq!(value(b"count", Tree::Meta), Some(120), "{engine}");
         assert_eq!(value(b"other", Tree::Refs), Some(120), "{engine}");
         let mut b = WriteBatch::new();
         b.put(Tree::Meta, b"count".to_vec(), 5u64.to_be_bytes().to_vec());
         b.add(Tree::Meta, b"count".to_vec(), -5);
         store.commit(b).unwrap();
-        assert_eq!(value(b"count", Tree::Meta), None, "{engine}: a counter at 0 is removed");
+        assert_eq!(
+            value(b"count", Tree::Meta),
+            None,
+            "{engine}: a counter at 0 is removed"
+        );
     }
 }

@@ -102,7 +102,10 @@ fn code(tree: Tree) -> i16 {
 /// What went wrong with one attempt at a statement.
 fn classify(e: tokio_postgres::Error) -> StoreError {
     match e.code() {
-        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED => {
+        Some(c)
+            if *c == SqlState::T_R_SERIALIZATION_FAILURE
+                || *c == SqlState::T_R_DEADLOCK_DETECTED =>
+        {
             StoreError::Engine(format!("retryable: {e}"))
         }
         Some(c)
@@ -246,14 +249,20 @@ impl PgStore {
             let mut client = pool.get().await.map_err(pool_error)?;
             // Two nodes creating the table at once: one of them may see a unique violation
             // of the catalogue; the table exists either way.
-            if let Err(e) = client
-                .batch_execute(
-                    "CREATE TABLE IF NOT EXISTS verbund_migrations (
+            let exists: bool = client
+                .query_one("SELECT to_regclass('verbund_migrations') IS NOT NULL", &[])
+                .await
+                .map_err(classify)?
+                .get(0);
+            if !exists
+                && let Err(e) = client
+                    .batch_execute(
+                        "CREATE TABLE IF NOT EXISTS verbund_migrations (
                         version INTEGER PRIMARY KEY,
                         applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
                     )",
-                )
-                .await
+                    )
+                    .await
                 && e.code() != Some(&SqlState::UNIQUE_VIOLATION)
             {
                 return Err(classify(e));
@@ -339,9 +348,17 @@ impl PgStore {
         if end.is_some_and(|e| start >= e) || limit == 0 {
             return Ok(Vec::new());
         }
-        let what = if keys_only { "key, ''::bytea" } else { "key, value" };
+        let what = if keys_only {
+            "key, ''::bytea"
+        } else {
+            "key, value"
+        };
         let order = if reverse { "DESC" } else { "ASC" };
-        let bound = if end.is_some() { "AND key < $3" } else { "AND $3::bytea IS NULL" };
+        let bound = if end.is_some() {
+            "AND key < $3"
+        } else {
+            "AND $3::bytea IS NULL"
+        };
         let sql = format!(
             "SELECT {what} FROM verbund_kv WHERE tree = $1 AND key >= $2 {bound} ORDER BY key {order} LIMIT $4"
         );
@@ -388,7 +405,12 @@ fn final_writes(batch: &WriteBatch, seq: u64) -> (Writes, Committed) {
     let mut last: HashMap<Slot, Option<&[u8]>> = HashMap::new();
     let mut order: Vec<Slot> = Vec::new();
     for (tree, key, value) in &batch.writes {
-        set(&mut last, &mut order, (*tree, key.clone()), value.as_deref());
+        set(
+            &mut last,
+            &mut order,
+            (*tree, key.clone()),
+            value.as_deref(),
+        );
     }
     for (i, payload) in batch.changes.iter().enumerate() {
         let key = (seq + 1 + i as u64).to_be_bytes().to_vec();
@@ -459,7 +481,11 @@ async fn resolve_adds(
             .map_err(classify)?;
         let trees: Vec<i16> = missing.iter().map(|(t, _)| code(*t)).collect();
         let keys: Vec<&[u8]> = missing.iter().map(|(_, k)| k.as_slice()).collect();
-        for row in tx.query(&stmt, &[&trees as Param, &keys]).await.map_err(classify)? {
+        for row in tx
+            .query(&stmt, &[&trees as Param, &keys])
+            .await
+            .map_err(classify)?
+        {
             let i: i64 = row.get(0);
             if let Some(slot) = usize::try_from(i - 1).ok().and_then(|i| missing.get(i)) {
                 value.insert(slot.clone(), row.get(1));
@@ -507,11 +533,17 @@ async fn commit_once(client: &mut Object, batch: &WriteBatch) -> StoreResult<Com
             .map_err(classify)?;
         let trees: Vec<i16> = batch.checks.iter().map(|c| code(c.tree)).collect();
         let keys: Vec<&[u8]> = batch.checks.iter().map(|c| c.key.as_slice()).collect();
-        let rows = tx.query(&stmt, &[&trees as Param, &keys]).await.map_err(classify)?;
+        let rows = tx
+            .query(&stmt, &[&trees as Param, &keys])
+            .await
+            .map_err(classify)?;
         for row in rows {
             let i: i64 = row.get(0);
             let current: Option<Vec<u8>> = row.get(1);
-            let Some(check) = usize::try_from(i - 1).ok().and_then(|i| batch.checks.get(i)) else {
+            let Some(check) = usize::try_from(i - 1)
+                .ok()
+                .and_then(|i| batch.checks.get(i))
+            else {
                 continue;
             };
             let holds = match (&check.expect, &current) {

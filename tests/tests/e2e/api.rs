@@ -13,7 +13,6 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset};
 use reqwest::Method;
 use serde_json::{Value, json};
-use verbund_core::Store;
 use verbund_core::store::{Tree, WriteBatch};
 use verbund_tests::demo;
 use verbund_tests::{Api, Res, TestApp, create_tokens, story, verbund_bin, wait_until};
@@ -889,7 +888,7 @@ fn the_audit_log_names_who_did_what_and_detects_tampering() {
 
     // Untouched: intact.
     let verify = |data: &Path| {
-        let out = Command::new(verbund_bin())
+        let out = verbund_tests::with_store(&mut Command::new(verbund_bin()), data)
             .args(["audit", "verify", "--data"])
             .arg(data)
             .output()
@@ -905,13 +904,15 @@ fn the_audit_log_names_who_did_what_and_detects_tampering() {
     assert!(stdout.contains("audit log intact"), "{stdout}");
 
     let stored = |data: &Path| -> Vec<(Vec<u8>, Vec<u8>)> {
-        let store = verbund_core::SledStore::open(data).expect("open the stopped data dir");
+        let store = verbund_core::store::open(&verbund_tests::store_for(data))
+            .expect("open the stopped store");
         store
             .scan_prefix(Tree::Audit, b"", false, usize::MAX)
             .expect("scan the audit log")
     };
     let commit = |data: &Path, batch: WriteBatch| {
-        let store = verbund_core::SledStore::open(data).expect("open the stopped data dir");
+        let store = verbund_core::store::open(&verbund_tests::store_for(data))
+            .expect("open the stopped store");
         store.commit(batch).expect("write to the audit log");
     };
     let original = stored(&data);

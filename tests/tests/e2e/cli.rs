@@ -153,6 +153,9 @@ fn exit_codes_and_messages_say_what_went_wrong() {
 
 #[test]
 fn offline_commands_refuse_a_data_dir_a_running_server_holds() {
+    if verbund_tests::sled_only("a database is meant to be shared; only a data dir is locked") {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let _server = TestApp::builder().data(&data).demo().start();

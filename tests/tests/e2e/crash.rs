@@ -32,7 +32,7 @@ fn write_stories(path: &std::path::Path, n: usize) {
 /// Runs an import and kills it with SIGKILL once `kill_after` entries were acknowledged.
 /// Returns the highest acknowledged count the importer printed before it died.
 fn import_and_kill(data: &std::path::Path, file: &std::path::Path, kill_after: usize) -> usize {
-    let mut child = Command::new(verbund_bin())
+    let mut child = verbund_tests::with_store(&mut Command::new(verbund_bin()), data)
         .args(["import"])
         .arg(file)
         .arg("--data")
@@ -121,7 +121,7 @@ fn import_reports_each_invalid_line_and_stores_nothing_of_it() {
     );
     std::fs::write(&file, text).unwrap();
     let data = tmp.path().join("data");
-    let out = Command::new(verbund_bin())
+    let out = verbund_tests::with_store(&mut Command::new(verbund_bin()), &data)
         .arg("import")
         .arg(&file)
         .arg("--data")

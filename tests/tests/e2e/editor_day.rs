@@ -45,15 +45,16 @@ fn output_into_a_closed_pipe_ends_quietly() {
 fn server_logs_in_a_file_have_no_colour_codes() {
     let tmp = tempfile::tempdir().unwrap();
     let log = tmp.path().join("server.log");
-    let mut child = Command::new(verbund_bin())
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
-        .arg(tmp.path().join("data"))
-        .env("VERBUND_LOG", "debug")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let mut child =
+        verbund_tests::with_store(&mut Command::new(verbund_bin()), &tmp.path().join("data"))
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
+            .arg(tmp.path().join("data"))
+            .env("VERBUND_LOG", "debug")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
     use std::io::BufRead;
     let stdout = child.stdout.take().unwrap();
     let url = std::io::BufReader::new(stdout)

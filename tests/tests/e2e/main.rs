@@ -3,6 +3,7 @@
 
 mod api;
 mod cli;
+mod cluster;
 mod content;
 mod crash;
 mod delivery;

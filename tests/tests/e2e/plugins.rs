@@ -187,7 +187,7 @@ fn a_well_behaved_plugin_validates_guards_and_exports_and_survives_a_restart() {
         _tmp,
     } = env;
     server.stop();
-    let mut child = Command::new(verbund_bin())
+    let mut child = verbund_tests::with_store(&mut Command::new(verbund_bin()), &data)
         .args([
             "serve",
             "--listen",

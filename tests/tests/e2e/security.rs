@@ -628,7 +628,7 @@ fn a_rotated_key_signs_new_records_while_old_ones_keep_verifying() {
     let data = tmp.path().join("data");
     let tokens = create_tokens(&data, &["admin"]);
     let run = |args: &[&str]| -> Output {
-        Command::new(verbund_bin())
+        verbund_tests::with_store(&mut Command::new(verbund_bin()), &data)
             .args(args)
             .arg("--data")
             .arg(&data)

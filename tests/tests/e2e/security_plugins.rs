@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
+use verbund_core::Store;
 use verbund_core::store::{Tree, WriteBatch};
-use verbund_core::{SledStore, Store};
 use verbund_tests::{TestApp, create_tokens, ok, plugin_component, run_cli, story, verbund_bin};
 
 const COMPILED: &[u8] = b"compiled\0";
@@ -49,7 +49,7 @@ fn install_hello() -> Install {
 
 /// The compiled-cache pairs of a stopped server's store.
 fn compiled_pairs(data: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let store = SledStore::open(data).unwrap();
+    let store = verbund_core::store::open(&verbund_tests::store_for(data)).unwrap();
     store
         .scan_prefix(Tree::Plugins, COMPILED, false, usize::MAX)
         .unwrap()
@@ -59,7 +59,7 @@ fn compiled_pairs(data: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 fn put_compiled(data: &Path, key: &[u8], value: &[u8]) {
-    let store: Arc<dyn Store> = Arc::new(SledStore::open(data).unwrap());
+    let store: Arc<dyn Store> = verbund_core::store::open(&verbund_tests::store_for(data)).unwrap();
     let mut b = WriteBatch::new();
     b.put(Tree::Plugins, key.to_vec(), value.to_vec());
     store.commit(b).unwrap();
@@ -67,7 +67,7 @@ fn put_compiled(data: &Path, key: &[u8], value: &[u8]) {
 
 /// The first line `serve` prints: how the plugins were loaded.
 fn plugins_line(data: &Path) -> String {
-    let mut child = Command::new(verbund_bin())
+    let mut child = verbund_tests::with_store(&mut Command::new(verbund_bin()), data)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
         .stdout(Stdio::piped())

@@ -1,0 +1,229 @@
+//! Several nodes on one PostgreSQL store: each node is a `TestApp` with its own node dir (a
+//! copy of the installation's key file) on the same database. On sled, where a data dir
+//! belongs to one process, there is nothing to test here.
+
+use std::time::Duration;
+
+use serde_json::json;
+use verbund_core::plugin::Grant;
+use verbund_tests::{Api, TestApp, plugin_component, story, wait_until};
+
+fn member(name: &str, slug: &str) -> serde_json::Value {
+    json!({
+        "name": name,
+        "slug": slug,
+        "legal_form": "GmbH",
+        "city": "Halle (Saale)",
+        "state_region": "Sachsen-Anhalt",
+        "services": ["cloud"],
+        "member_since": "2021-03-01",
+    })
+}
+
+/// Node A (demo content, an admin and an editor token) and node B of the same installation;
+/// `None` on sled.
+fn two_nodes(plugins: bool) -> Option<(TestApp, TestApp)> {
+    if verbund_tests::postgres_server().is_none() {
+        eprintln!(
+            "several nodes need a shared store: run with VERBUND_TEST_POSTGRES (tests/run does)"
+        );
+        return None;
+    }
+    let mut a = TestApp::builder().demo().tokens(&["admin", "editor"]);
+    if !plugins {
+        a = a.no_plugins();
+    }
+    let a = a.start();
+    let mut b = TestApp::builder().node_of(&a);
+    if !plugins {
+        b = b.no_plugins();
+    }
+    Some((a, b.start()))
+}
+
+#[test]
+fn a_write_on_one_node_is_read_on_the_other_and_empties_its_cached_responses() {
+    let Some((a, b)) = two_nodes(false) else {
+        return;
+    };
+    let (on_a, on_b) = (Api::of(&a), Api::of(&b));
+    let admin = &a.tokens["admin"];
+    // B answers (and caches) the member list.
+    let before = on_b
+        .get("/api/v1/content/member?limit=100", None)
+        .expect(200);
+    let count = before.data().len();
+    assert_eq!(
+        on_b.get("/api/v1/content/member?limit=100", None)
+            .expect(200)
+            .data()
+            .len(),
+        count
+    );
+    // A token made on A works on B: same store, same keys.
+    let created = on_b.create(
+        admin,
+        "member",
+        &member("Clusterwerk Test GmbH", "clusterwerk-test"),
+    );
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        on_a.get(&format!("/api/v1/manage/member/{id}"), Some(admin))
+            .expect(200)
+            .body["data"]["name"],
+        "Clusterwerk Test GmbH"
+    );
+
+    // Published on A: B's cached list follows within about a second.
+    on_a.transition(admin, "member", &id, "published");
+    assert!(
+        wait_until(Duration::from_secs(3), || {
+            on_b.get("/api/v1/content/member?limit=100", None)
+                .expect(200)
+                .data()
+                .len()
+                == count + 1
+        }),
+        "node B still serves its cached list without the member published on A"
+    );
+    assert_eq!(
+        on_b.get("/api/v1/content/member/clusterwerk-test", None)
+            .expect(200)
+            .body["data"]["name"],
+        "Clusterwerk Test GmbH"
+    );
+}
+
+#[test]
+fn a_plugin_installed_on_one_node_runs_on_the_other() {
+    let Some((a, b)) = two_nodes(true) else {
+        return;
+    };
+    let bytes = std::fs::read(plugin_component("hello")).expect("plugins/build built hello");
+    a.state
+        .plugins
+        .as_ref()
+        .expect("plugin host")
+        .install(
+            &bytes,
+            Some(vec![Grant::parse("read:story").unwrap()]),
+            false,
+            "test",
+        )
+        .expect("install hello on A");
+    // hello refuses placeholder text in titles: B refuses it too, once it has loaded hello.
+    let on_b = Api::of(&b);
+    let editor = &a.tokens["editor"];
+    let mut bad = story(1);
+    bad["title"] = json!("Lorem ipsum im Mittelstand");
+    bad["slug"] = json!("lorem-ipsum");
+    // Within a second or so (B follows the store's plugin epoch); each try a new slug, as a
+    // try before B loaded hello is stored.
+    let mut tries = 0;
+    let refused_by_hello = wait_until(Duration::from_secs(3), || {
+        tries += 1;
+        bad["slug"] = json!(format!("lorem-ipsum-{tries}"));
+        let res = on_b.post("/api/v1/manage/story", Some(editor), &bad);
+        res.status == 422
+            && res.body["errors"][0]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("plugin hello")
+    });
+    assert!(
+        refused_by_hello,
+        "node B does not run the validator installed on A"
+    );
+
+    // Disabled on B: A stops running it as well.
+    b.state
+        .plugins
+        .as_ref()
+        .unwrap()
+        .set_enabled(
+            "hello",
+            false,
+            Some("Test: auf Knoten B abgeschaltet".into()),
+            "test",
+        )
+        .expect("disable on B");
+    let on_a = Api::of(&a);
+    assert!(
+        wait_until(Duration::from_secs(3), || {
+            tries += 1;
+            bad["slug"] = json!(format!("lorem-ipsum-{tries}"));
+            on_a.post("/api/v1/manage/story", Some(editor), &bad).status == 201
+        }),
+        "node A still runs the validator disabled on B"
+    );
+}
+
+#[test]
+fn a_scheduled_publication_happens_once_with_two_nodes_and_after_the_lease_holder_dies() {
+    let Some((a, b)) = two_nodes(false) else {
+        return;
+    };
+    let on_a = Api::of(&a);
+    let admin = &a.tokens["admin"].clone();
+    let schedule = |n: usize, secs: i64| -> String {
+        let created = on_a.create(
+            admin,
+            "member",
+            &member(
+                &format!("Terminfirma {n} GmbH"),
+                &format!("terminfirma-{n}"),
+            ),
+        );
+        let id = created["id"].as_str().unwrap().to_string();
+        let at = (chrono::Utc::now() + chrono::Duration::seconds(secs)).to_rfc3339();
+        on_a.post(
+            &format!("/api/v1/manage/member/{id}/transitions"),
+            Some(admin),
+            &json!({"to": "published", "at": at}),
+        )
+        .expect(200);
+        id
+    };
+    let published_events = |id: &str| -> usize {
+        let (changes, _) = on_a.changes(0);
+        changes
+            .iter()
+            .filter(|c| c["id"] == id && c["state"] == "published")
+            .count()
+    };
+    let first = schedule(1, 2);
+    assert!(
+        wait_until(Duration::from_secs(6), || published_events(&first) > 0),
+        "the scheduled publication did not happen"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        published_events(&first),
+        1,
+        "published exactly once by two nodes"
+    );
+
+    // Whichever node holds the lease goes away; the other takes over and publishes.
+    let second = schedule(2, 2);
+    let survivor = {
+        let holder_is_a = a
+            .content
+            .store()
+            .get(verbund_core::store::Tree::Meta, b"lease/scheduler")
+            .unwrap()
+            .is_some();
+        assert!(holder_is_a, "a node holds the scheduler lease");
+        drop(a);
+        b
+    };
+    let on_b = Api::of(&survivor);
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            on_b.get(&format!("/api/v1/manage/member/{second}"), Some(admin))
+                .expect(200)
+                .body["data"]["state"]
+                == "published"
+        }),
+        "the remaining node did not take over the schedule"
+    );
+}
