@@ -40,12 +40,19 @@ pub fn open_service(dir: &Path) -> ContentService {
     ContentService::new(store, Arc::new(repo_schemas()))
 }
 
-/// The PostgreSQL server the end-to-end tests run on, when `VERBUND_TEST_POSTGRES` names one
-/// (`tests/run` runs the suite once on sled and once on PostgreSQL).
+/// The PostgreSQL server the end-to-end tests run on: with `VERBUND_E2E_STORE=postgres`, the
+/// one `VERBUND_TEST_POSTGRES` names (`tests/run` runs the suite once on sled and once on
+/// PostgreSQL).
 pub fn postgres_server() -> Option<String> {
-    std::env::var("VERBUND_TEST_POSTGRES")
-        .ok()
-        .filter(|s| !s.is_empty())
+    if std::env::var("VERBUND_E2E_STORE").as_deref() != Ok("postgres") {
+        return None;
+    }
+    let url = std::env::var("VERBUND_TEST_POSTGRES").unwrap_or_default();
+    assert!(
+        !url.is_empty(),
+        "VERBUND_E2E_STORE=postgres needs VERBUND_TEST_POSTGRES=postgres://… (tests/postgres/start prints one)"
+    );
+    Some(url)
 }
 
 /// The store of the data dir `data`: the dir itself on sled; on PostgreSQL a schema of its

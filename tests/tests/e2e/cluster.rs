@@ -25,7 +25,7 @@ fn member(name: &str, slug: &str) -> serde_json::Value {
 fn two_nodes(plugins: bool) -> Option<(TestApp, TestApp)> {
     if verbund_tests::postgres_server().is_none() {
         eprintln!(
-            "several nodes need a shared store: run with VERBUND_TEST_POSTGRES (tests/run does)"
+            "several nodes need a shared store: run with VERBUND_E2E_STORE=postgres (tests/run does)"
         );
         return None;
     }
