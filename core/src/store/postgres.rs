@@ -451,6 +451,35 @@ fn final_writes(batch: &WriteBatch, seq: u64) -> (Writes, Committed) {
     )
 }
 
+/// The values of many keys of any trees in one query, in the order of `slots` (inside the
+/// commit's transaction).
+async fn current_values(
+    tx: &deadpool_postgres::Transaction<'_>,
+    slots: &[(Tree, &[u8])],
+) -> StoreResult<Vec<Option<Vec<u8>>>> {
+    let stmt = tx
+        .prepare_cached(
+            "SELECT k.i, v.value FROM UNNEST($1::int2[], $2::bytea[]) WITH ORDINALITY AS k(tree, key, i)
+             LEFT JOIN verbund_kv v ON v.tree = k.tree AND v.key = k.key",
+        )
+        .await
+        .map_err(classify)?;
+    let trees: Vec<i16> = slots.iter().map(|(t, _)| code(*t)).collect();
+    let keys: Vec<&[u8]> = slots.iter().map(|(_, k)| *k).collect();
+    let mut out = vec![None; slots.len()];
+    for row in tx
+        .query(&stmt, &[&trees as Param, &keys])
+        .await
+        .map_err(classify)?
+    {
+        let i: i64 = row.get(0);
+        if let Some(slot) = usize::try_from(i - 1).ok().and_then(|i| out.get_mut(i)) {
+            *slot = row.get(1);
+        }
+    }
+    Ok(out)
+}
+
 /// The batch with its counter increments turned into plain writes: under the commit lock the
 /// counters' current values cannot change until the commit.
 async fn resolve_adds(
@@ -471,26 +500,9 @@ async fn resolve_adds(
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    if !missing.is_empty() {
-        let stmt = tx
-            .prepare_cached(
-                "SELECT k.i, v.value FROM UNNEST($1::int2[], $2::bytea[]) WITH ORDINALITY AS k(tree, key, i)
-                 LEFT JOIN verbund_kv v ON v.tree = k.tree AND v.key = k.key",
-            )
-            .await
-            .map_err(classify)?;
-        let trees: Vec<i16> = missing.iter().map(|(t, _)| code(*t)).collect();
-        let keys: Vec<&[u8]> = missing.iter().map(|(_, k)| k.as_slice()).collect();
-        for row in tx
-            .query(&stmt, &[&trees as Param, &keys])
-            .await
-            .map_err(classify)?
-        {
-            let i: i64 = row.get(0);
-            if let Some(slot) = usize::try_from(i - 1).ok().and_then(|i| missing.get(i)) {
-                value.insert(slot.clone(), row.get(1));
-            }
-        }
+    let slots: Vec<(Tree, &[u8])> = missing.iter().map(|(t, k)| (*t, k.as_slice())).collect();
+    for (slot, v) in missing.iter().zip(current_values(tx, &slots).await?) {
+        value.insert(slot.clone(), v);
     }
     for (tree, key, delta) in &batch.adds {
         let slot = (*tree, key.clone());
@@ -524,28 +536,12 @@ async fn commit_once(client: &mut Object, batch: &WriteBatch) -> StoreResult<Com
         seq = seq_value(row.map(|r| r.get(0)));
     }
     if !batch.checks.is_empty() {
-        let stmt = tx
-            .prepare_cached(
-                "SELECT k.i, v.value FROM UNNEST($1::int2[], $2::bytea[]) WITH ORDINALITY AS k(tree, key, i)
-                 LEFT JOIN verbund_kv v ON v.tree = k.tree AND v.key = k.key",
-            )
-            .await
-            .map_err(classify)?;
-        let trees: Vec<i16> = batch.checks.iter().map(|c| code(c.tree)).collect();
-        let keys: Vec<&[u8]> = batch.checks.iter().map(|c| c.key.as_slice()).collect();
-        let rows = tx
-            .query(&stmt, &[&trees as Param, &keys])
-            .await
-            .map_err(classify)?;
-        for row in rows {
-            let i: i64 = row.get(0);
-            let current: Option<Vec<u8>> = row.get(1);
-            let Some(check) = usize::try_from(i - 1)
-                .ok()
-                .and_then(|i| batch.checks.get(i))
-            else {
-                continue;
-            };
+        let slots: Vec<(Tree, &[u8])> = batch
+            .checks
+            .iter()
+            .map(|c| (c.tree, c.key.as_slice()))
+            .collect();
+        for (check, current) in batch.checks.iter().zip(current_values(&tx, &slots).await?) {
             let holds = match (&check.expect, &current) {
                 (Expect::Absent, None) | (Expect::Present, Some(_)) => true,
                 (Expect::Equals(want), Some(have)) => want == have,

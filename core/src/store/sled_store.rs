@@ -425,25 +425,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn commit_is_atomic_when_a_check_fails() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
-        let mut b = WriteBatch::new();
-        b.put(Tree::Entries, b"a".to_vec(), b"1".to_vec());
-        b.change(b"created a".to_vec());
-        store.commit(b).unwrap();
-
-        let mut b = WriteBatch::new();
-        b.check(Tree::Entries, b"a".to_vec(), Expect::Absent);
-        b.put(Tree::Entries, b"b".to_vec(), b"2".to_vec());
-        b.change(b"created b".to_vec());
-        let err = store.commit(b).unwrap_err();
-        assert!(matches!(err, StoreError::CheckFailed { .. }), "{err}");
-        assert_eq!(store.get(Tree::Entries, b"b").unwrap(), None);
-        assert_eq!(store.last_seq().unwrap(), 1);
-    }
-
-    #[test]
     fn change_feed_is_gap_free_and_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
         {
