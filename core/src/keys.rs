@@ -383,6 +383,31 @@ mod tests {
     }
 
     #[test]
+    fn nodes_of_one_store_must_hold_the_same_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::SledStore::open(dir.path()).unwrap();
+        let path = Path::new("/srv/node/verbund.key");
+        let first = Keys::ephemeral();
+        check_shared(&store, &first, path).unwrap();
+        check_shared(&store, &first, path).unwrap();
+        // A node that made a key of its own (its key file was not copied) is refused.
+        let stranger = Keys::ephemeral();
+        let err = check_shared(&store, &stranger, path)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("copy verbund.key"), "{err}");
+        // The same id with another secret (a forged or mixed-up file) is refused too.
+        let mut forged = first.clone();
+        forged.keys[0].bytes = vec![7; 32];
+        assert!(check_shared(&store, &forged, path).is_err());
+        // After `keys rotate` the node holds one more key: accepted and recorded.
+        let mut rotated = first.clone();
+        rotated.rotate().unwrap();
+        check_shared(&store, &rotated, path).unwrap();
+        check_shared(&store, &first, path).unwrap();
+    }
+
+    #[test]
     fn rotation_keeps_old_keys_verifying() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(KEY_FILE);

@@ -61,5 +61,9 @@ pub fn open_at(
     }
     let content = ContentService::with_keys(store, Arc::new(schemas), Arc::new(keys));
     content.refresh_public_view()?;
+    if content.store().shared() {
+        // Where the shared feed stands now: later looks compare with it.
+        content.observe_store()?;
+    }
     Ok(content)
 }

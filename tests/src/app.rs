@@ -23,7 +23,9 @@ pub struct AppBuilder {
     config: Config,
     data: Option<PathBuf>,
     roles: Vec<&'static str>,
-    store: Option<(StoreLocation, PathBuf)>,
+    store: Option<StoreLocation>,
+    /// The node dir whose key file this node copies (another node of the installation).
+    keys_from: Option<PathBuf>,
 }
 
 impl AppBuilder {
@@ -102,7 +104,14 @@ impl AppBuilder {
     /// A second node of `other`'s installation: the same store (which must be shared, i.e.
     /// PostgreSQL) and a copy of its key file in a node dir of its own.
     pub fn node_of(mut self, other: &TestApp) -> Self {
-        self.store = Some((other.location.clone(), other.data.clone()));
+        self.store = Some(other.location.clone());
+        self.keys_from = Some(other.data.clone());
+        self
+    }
+
+    /// On the store at `location` instead of the data dir's own (see [`crate::store_for`]).
+    pub fn store(mut self, location: StoreLocation) -> Self {
+        self.store = Some(location);
         self
     }
 
@@ -121,19 +130,16 @@ impl AppBuilder {
     pub fn start(self) -> TestApp {
         let tmp = tempfile::tempdir().expect("tempdir");
         let data = self.data.unwrap_or_else(|| tmp.path().join("data"));
-        let location = match self.store {
-            Some(shared) => {
-                // Another node of the same installation: the same store and the same keys.
-                std::fs::create_dir_all(&data).expect("node dir");
-                std::fs::copy(
-                    shared.1.join(verbund_core::keys::KEY_FILE),
-                    data.join(verbund_core::keys::KEY_FILE),
-                )
-                .expect("copy the key file of the first node");
-                shared.0
-            }
-            None => crate::store_for(&data),
-        };
+        if let Some(first) = &self.keys_from {
+            // Another node of the same installation: the same keys.
+            std::fs::create_dir_all(&data).expect("node dir");
+            std::fs::copy(
+                first.join(verbund_core::keys::KEY_FILE),
+                data.join(verbund_core::keys::KEY_FILE),
+            )
+            .expect("copy the key file of the first node");
+        }
+        let location = self.store.unwrap_or_else(|| crate::store_for(&data));
         let content = Arc::new(open_at(&location, &data, repo_schemas()).expect("open the store"));
         let tokens = self
             .roles
@@ -221,6 +227,7 @@ impl TestApp {
             data: None,
             roles: Vec::new(),
             store: None,
+            keys_from: None,
         }
     }
 

@@ -121,14 +121,16 @@ impl ContentService {
                 .iter()
                 .any(|(t, _, _)| *t == Tree::Published);
             match self.store.commit(plan.into_batch()) {
-                Ok(_) => {
+                Ok(committed) => {
                     if public {
                         self.public_generation
                             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
                     }
+                    self.saw_own_commit(committed);
                     return Ok(out);
                 }
-                Err(StoreError::CheckFailed { .. }) => continue,
+                // A check failed, or the database gave up ordering it: plan again.
+                Err(StoreError::CheckFailed { .. } | StoreError::Conflict { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
         }

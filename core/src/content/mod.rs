@@ -207,6 +207,20 @@ impl ContentService {
         Ok(seen != last)
     }
 
+    /// This process's own commit needs no look at the feed when it directly follows what was
+    /// seen (its effect on the published view moved the generation already); one that skips
+    /// sequence numbers leaves them to `observe_store`, which then sees another node's commits.
+    fn saw_own_commit(&self, committed: crate::store::Committed) {
+        if let Some(first) = committed.first_seq {
+            let _ = self.seen_seq.compare_exchange(
+                first - 1,
+                committed.last_seq,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+        }
+    }
+
     /// A new time-ordered id (monotonic within one process).
     pub fn new_id(&self) -> String {
         let mut g = self.ids.lock().unwrap_or_else(|p| p.into_inner());

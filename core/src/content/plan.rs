@@ -89,17 +89,8 @@ impl<'a> Plan<'a> {
     /// written like any other key.
     pub fn add_counter(&mut self, tree: Tree, key: &[u8], delta: i64) -> StoreResult<()> {
         if self.overlay.contains_key(&(tree, key.to_vec())) {
-            let current = self
-                .read(tree, key)?
-                .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-                .map(u64::from_be_bytes)
-                .unwrap_or(0);
-            let next = current.saturating_add_signed(delta);
-            if next == 0 {
-                self.remove(tree, key.to_vec());
-            } else {
-                self.put(tree, key.to_vec(), next.to_be_bytes().to_vec());
-            }
+            let next = crate::store::add_to_counter(self.read(tree, key)?.as_deref(), delta);
+            self.write(tree, key.to_vec(), next);
         } else {
             *self.pending.entry((tree, key.to_vec())).or_default() += delta;
         }
@@ -123,7 +114,5 @@ impl<'a> Plan<'a> {
 
 /// Reads a u64 counter stored big-endian.
 pub(super) fn counter_value(v: Option<Vec<u8>>) -> u64 {
-    v.and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0)
+    crate::store::counter(v.as_deref())
 }

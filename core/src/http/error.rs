@@ -42,12 +42,21 @@ impl ApiError {
     /// `Retry-After` (the request can be repeated as it is); anything else is logged and
     /// answered with a 500 that reveals nothing.
     pub fn storage(error: Option<&crate::store::StoreError>, detail: &str) -> Self {
-        if let Some(crate::store::StoreError::Unavailable { .. }) = error {
-            tracing::warn!(error = %detail, "the store is unavailable");
-            return ApiError::new(
-                Code::StoreUnavailable,
-                "the database cannot be reached at the moment; try again in a few seconds",
-            );
+        match error {
+            Some(crate::store::StoreError::Unavailable { .. }) => {
+                tracing::warn!(error = %detail, "the store is unavailable");
+                return ApiError::new(
+                    Code::StoreUnavailable,
+                    "the database cannot be reached at the moment; try again in a few seconds",
+                );
+            }
+            Some(crate::store::StoreError::Conflict { .. }) => {
+                return ApiError::new(
+                    Code::Contended,
+                    "the write kept conflicting with concurrent writes; try again",
+                );
+            }
+            _ => {}
         }
         tracing::error!(error = %detail, "storage failure");
         ApiError::new(

@@ -272,15 +272,13 @@ impl PluginHost {
     fn commit_audited(&self, mut b: WriteBatch, audit: AuditRecord) -> Result<(), PluginError> {
         let epoch = ulid::Ulid::new().to_bytes().to_vec();
         b.put(Tree::Meta, EPOCH_KEY.to_vec(), epoch.clone());
-        let mut seen = self.epoch_seen.lock().unwrap_or_else(|p| p.into_inner());
-        let previous = seen.replace(epoch);
-        self.auth.commit_audited(b, audit).map_err(|e| {
-            *seen = previous;
-            match e {
-                crate::auth::AuthError::Store(s) => PluginError::from(s),
-                other => PluginError::Audit(other.to_string()),
-            }
-        })
+        self.auth.commit_audited(b, audit).map_err(|e| match e {
+            crate::auth::AuthError::Store(s) => PluginError::from(s),
+            other => PluginError::Audit(other.to_string()),
+        })?;
+        // This node's own change: nothing to sync (the caller updates what it loaded).
+        *self.epoch_seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(epoch);
+        Ok(())
     }
 
     /// Brings the loaded plugins in line with the store's records when another node installed,
@@ -301,7 +299,7 @@ impl PluginHost {
                 .get(&rec.name)
                 .map(|l| l.record.clone());
             match current {
-                Some(r) if serde_json::to_vec(&*r).ok() == serde_json::to_vec(rec).ok() => {}
+                Some(r) if *r == *rec => {}
                 Some(r) if r.hash == rec.hash => {
                     self.replace_record(rec);
                     changed = true;

@@ -156,7 +156,7 @@ pub struct ExportDef {
 }
 
 /// An installed plugin.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PluginRecord {
     pub name: String,
     pub version: String,

@@ -166,14 +166,18 @@ impl WriteBatch {
     }
 }
 
-/// The value a counter increment leaves: `current` (8 bytes big-endian, absent = 0) plus
-/// `delta`, never below 0; `None` (remove the key) at 0.
-pub fn add_to_counter(current: Option<&[u8]>, delta: i64) -> Option<Vec<u8>> {
-    let now = current
+/// A counter or sequence number as stored: 8 bytes big-endian; absent (or malformed) is 0.
+pub fn counter(value: Option<&[u8]>) -> u64 {
+    value
         .and_then(|v| <[u8; 8]>::try_from(v).ok())
         .map(u64::from_be_bytes)
-        .unwrap_or(0);
-    match now.saturating_add_signed(delta) {
+        .unwrap_or(0)
+}
+
+/// The value a counter increment leaves: `current` (see [`counter`]) plus `delta`, never below
+/// 0; `None` (remove the key) at 0.
+pub fn add_to_counter(current: Option<&[u8]>, delta: i64) -> Option<Vec<u8>> {
+    match counter(current).saturating_add_signed(delta) {
         0 => None,
         n => Some(n.to_be_bytes().to_vec()),
     }
@@ -222,6 +226,8 @@ pub enum StoreError {
         "the database is unavailable ({detail}); Verbund retries on the next request, check that the database server is running and reachable"
     )]
     Unavailable { detail: String },
+    #[error("the database could not order this commit against concurrent ones ({detail})")]
+    Conflict { detail: String },
     #[error("a write conflicted: {tree:?} key {key} did not hold what the write expected")]
     CheckFailed { tree: Tree, key: String },
     #[error("storage engine error: {0}")]

@@ -25,7 +25,9 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime,
+};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
@@ -44,6 +46,9 @@ const FORMAT_KEY: &[u8] = b"format";
 const MAX_ATTEMPTS: u32 = 12;
 /// Rows per page of a snapshot.
 const SNAPSHOT_PAGE: i64 = 2_000;
+/// How long one call may wait for the database before it is answered as unavailable (a
+/// database that stalls without closing the connection must not hang requests).
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The schema migrations, in order. Each runs once per database, in a transaction that also
 /// records it, so two nodes starting at once apply it once.
@@ -60,6 +65,8 @@ const MIGRATIONS: &[(i32, &str)] = &[(
 /// A Verbund store in a PostgreSQL database.
 pub struct PgStore {
     location: String,
+    /// The connection settings (the pool's, and a snapshot's own connection).
+    config: tokio_postgres::Config,
     pool: Pool,
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -106,7 +113,9 @@ fn classify(e: tokio_postgres::Error) -> StoreError {
             if *c == SqlState::T_R_SERIALIZATION_FAILURE
                 || *c == SqlState::T_R_DEADLOCK_DETECTED =>
         {
-            StoreError::Engine(format!("retryable: {e}"))
+            StoreError::Conflict {
+                detail: db_message(&e),
+            }
         }
         Some(c)
             if *c == SqlState::ADMIN_SHUTDOWN
@@ -142,10 +151,6 @@ fn db_message(e: &tokio_postgres::Error) -> String {
     }
 }
 
-fn is_retryable(e: &StoreError) -> bool {
-    matches!(e, StoreError::Engine(m) if m.starts_with("retryable: "))
-}
-
 fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
     match e {
         deadpool_postgres::PoolError::Backend(e) => classify(e),
@@ -175,6 +180,9 @@ impl PgStore {
         if config.get_application_name().is_none() {
             config.application_name("verbund");
         }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("verbund-pg")
@@ -182,7 +190,7 @@ impl PgStore {
             .build()
             .map_err(|e| open_err(e.to_string()))?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -198,6 +206,7 @@ impl PgStore {
             .map_err(|e| open_err(e.to_string()))?;
         let store = PgStore {
             location: location.clone(),
+            config,
             pool,
             runtime: Some(runtime),
         };
@@ -226,7 +235,17 @@ impl PgStore {
         };
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         rt.spawn(async move {
-            let _ = tx.send(fut.await);
+            let answer = tokio::time::timeout(CALL_TIMEOUT, fut)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(StoreError::Unavailable {
+                        detail: format!(
+                            "the database did not answer within {} s",
+                            CALL_TIMEOUT.as_secs()
+                        ),
+                    })
+                });
+            let _ = tx.send(answer);
         });
         let wait = move || {
             rx.recv().unwrap_or_else(|_| {
@@ -245,6 +264,7 @@ impl PgStore {
 
     fn migrate(&self) -> StoreResult<()> {
         let pool = self.pool.clone();
+        let location = self.location.clone();
         self.run(async move {
             let mut client = pool.get().await.map_err(pool_error)?;
             // Two nodes creating the table at once: one of them may see a unique violation
@@ -277,7 +297,7 @@ impl PgStore {
                 && n > known
             {
                 return Err(StoreError::UnsupportedFormat {
-                    location: String::from("the database"),
+                    location,
                     found: format!("schema migration {n}"),
                     supported: FORMAT_VERSION,
                 });
@@ -328,10 +348,7 @@ impl PgStore {
             None => {
                 let mut b = WriteBatch::new();
                 b.put(Tree::Meta, FORMAT_KEY.to_vec(), want);
-                match self.commit(b) {
-                    Ok(_) => Ok(()),
-                    Err(e) => Err(e),
-                }
+                self.commit(b).map(|_| ())
             }
         }
     }
@@ -451,13 +468,12 @@ fn final_writes(batch: &WriteBatch, seq: u64) -> (Writes, Committed) {
     )
 }
 
-/// The values of many keys of any trees in one query, in the order of `slots` (inside the
-/// commit's transaction).
+/// The values of many keys (of any trees) in one query, in the order of `slots`.
 async fn current_values(
-    tx: &deadpool_postgres::Transaction<'_>,
+    client: &impl GenericClient,
     slots: &[(Tree, &[u8])],
 ) -> StoreResult<Vec<Option<Vec<u8>>>> {
-    let stmt = tx
+    let stmt = client
         .prepare_cached(
             "SELECT k.i, v.value FROM UNNEST($1::int2[], $2::bytea[]) WITH ORDINALITY AS k(tree, key, i)
              LEFT JOIN verbund_kv v ON v.tree = k.tree AND v.key = k.key",
@@ -467,7 +483,7 @@ async fn current_values(
     let trees: Vec<i16> = slots.iter().map(|(t, _)| code(*t)).collect();
     let keys: Vec<&[u8]> = slots.iter().map(|(_, k)| *k).collect();
     let mut out = vec![None; slots.len()];
-    for row in tx
+    for row in client
         .query(&stmt, &[&trees as Param, &keys])
         .await
         .map_err(classify)?
@@ -514,9 +530,7 @@ async fn resolve_adds(
 }
 
 fn seq_value(v: Option<Vec<u8>>) -> u64 {
-    v.and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0)
+    super::counter(v.as_deref())
 }
 
 /// One attempt at a commit on `client`.
@@ -624,25 +638,8 @@ impl Store for PgStore {
         let keys = keys.to_vec();
         self.run(async move {
             let client = pool.get().await.map_err(pool_error)?;
-            let stmt = client
-                .prepare_cached(
-                    "SELECT k.i, v.value FROM UNNEST($2::bytea[]) WITH ORDINALITY AS k(key, i)
-                     LEFT JOIN verbund_kv v ON v.tree = $1 AND v.key = k.key",
-                )
-                .await
-                .map_err(classify)?;
-            let rows = client
-                .query(&stmt, &[&code(tree) as Param, &keys])
-                .await
-                .map_err(classify)?;
-            let mut out = vec![None; keys.len()];
-            for row in rows {
-                let i: i64 = row.get(0);
-                if let Some(slot) = usize::try_from(i - 1).ok().and_then(|i| out.get_mut(i)) {
-                    *slot = row.get(1);
-                }
-            }
-            Ok(out)
+            let slots: Vec<(Tree, &[u8])> = keys.iter().map(|k| (tree, k.as_slice())).collect();
+            current_values(&client, &slots).await
         })
     }
 
@@ -662,11 +659,14 @@ impl Store for PgStore {
     }
 
     fn snapshot(&self, visit: &mut super::SnapshotVisitor<'_>) -> StoreResult<u64> {
-        // One REPEATABLE READ transaction: every page is read from the same instant. The
-        // connection is handed into each query and back out.
-        let pool = self.pool.clone();
+        // One REPEATABLE READ transaction, so every page is read from the same instant, on a
+        // connection of its own: handed into each page's query and back out, and closed when
+        // dropped — also when a page or the visitor fails half-way — so no pooled connection
+        // is ever left inside the snapshot's transaction.
+        let config = self.config.clone();
         let mut client = self.run(async move {
-            let client = pool.get().await.map_err(pool_error)?;
+            let (client, conn) = config.connect(NoTls).await.map_err(classify)?;
+            tokio::spawn(conn);
             client
                 .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 .await
@@ -702,10 +702,6 @@ impl Store for PgStore {
                 }
             }
         }
-        self.run(async move {
-            client.batch_execute("COMMIT").await.map_err(classify)?;
-            Ok(())
-        })?;
         Ok(n)
     }
 
@@ -748,15 +744,10 @@ impl Store for PgStore {
                 attempt += 1;
                 let mut client = pool.get().await.map_err(pool_error)?;
                 match commit_once(&mut client, &batch).await {
-                    Err(e) if is_retryable(&e) && attempt < MAX_ATTEMPTS => {
+                    Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => {
                         let jitter = u64::from(ulid::Ulid::new().random() as u8 % 8);
                         tokio::time::sleep(Duration::from_millis((1 << attempt.min(6)) + jitter))
                             .await;
-                    }
-                    Err(e) if is_retryable(&e) => {
-                        return Err(StoreError::Engine(format!(
-                            "the commit kept conflicting after {MAX_ATTEMPTS} attempts: {e}"
-                        )));
                     }
                     other => return other,
                 }

@@ -215,9 +215,7 @@ fn collect(
 }
 
 fn read_seq(v: Option<sled::IVec>) -> u64 {
-    v.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0)
+    super::counter(v.as_deref())
 }
 
 impl Store for SledStore {

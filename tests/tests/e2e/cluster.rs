@@ -227,3 +227,124 @@ fn a_scheduled_publication_happens_once_with_two_nodes_and_after_the_lease_holde
         "the remaining node did not take over the schedule"
     );
 }
+
+/// A PostgreSQL server of the test's own (it is stopped and started again), stopped on drop.
+struct OwnServer {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl OwnServer {
+    fn script(name: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("postgres")
+            .join(name)
+    }
+
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = Self::start_in(dir.path());
+        OwnServer { dir, url }
+    }
+
+    fn start_in(dir: &std::path::Path) -> String {
+        let out = std::process::Command::new(Self::script("start"))
+            .arg(dir)
+            .env("FAST", "1")
+            .output()
+            .expect("run tests/postgres/start");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// Stops it the way a crash or power cut would (no checkpoint, connections cut).
+    fn crash(&self) {
+        let ok = std::process::Command::new(Self::script("stop"))
+            .arg(self.dir.path())
+            .arg("immediate")
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tests/postgres/stop failed");
+    }
+
+    fn restart(&self) {
+        assert_eq!(Self::start_in(self.dir.path()), self.url, "same port again");
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(Self::script("stop"))
+            .arg(self.dir.path())
+            .arg("immediate")
+            .status();
+    }
+}
+
+#[test]
+fn while_the_database_is_down_the_api_answers_503_and_the_node_recovers_by_itself() {
+    if verbund_tests::postgres_server().is_none() {
+        eprintln!("needs PostgreSQL: run with VERBUND_E2E_STORE=postgres (tests/run does)");
+        return;
+    }
+    let pg = OwnServer::start();
+    let app = TestApp::builder()
+        .store(verbund_core::StoreLocation::Postgres(pg.url.clone()))
+        .demo()
+        .no_plugins()
+        .tokens(&["admin"])
+        .start();
+    let api = Api::of(&app);
+    let admin = &app.tokens["admin"];
+    let listed = api.get("/api/v1/content/member?limit=5", None).expect(200);
+
+    pg.crash();
+    // What the node answered before, it still answers from its cache.
+    assert_eq!(
+        api.get("/api/v1/content/member?limit=5", None)
+            .expect(200)
+            .body,
+        listed.body
+    );
+    // Everything else: a 503 that says to come back, never a 500 or a hang.
+    let res = api
+        .post(
+            "/api/v1/manage/member",
+            Some(admin),
+            &member("Ausfallsicher GmbH", "ausfallsicher"),
+        )
+        .expect_problem(503, "store_unavailable");
+    assert!(res.header("retry-after").is_some(), "Retry-After is sent");
+    api.get("/api/v1/content/member/nicht-im-cache", None)
+        .expect_problem(503, "store_unavailable");
+
+    // The database returns: the node uses it again without a restart.
+    pg.restart();
+    assert!(
+        wait_until(Duration::from_secs(15), || {
+            api.post(
+                "/api/v1/manage/member",
+                Some(admin),
+                &member("Ausfallsicher GmbH", "ausfallsicher"),
+            )
+            .status
+                == 201
+        }),
+        "the node did not recover after the database came back"
+    );
+    assert_eq!(
+        api.get("/api/v1/manage/member?limit=100", Some(admin))
+            .expect(200)
+            .data()
+            .iter()
+            .filter(|m| m["slug"] == "ausfallsicher")
+            .count(),
+        1,
+        "nothing was stored while the database was down"
+    );
+}
