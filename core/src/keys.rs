@@ -283,23 +283,23 @@ pub fn check_shared(
 ) -> crate::store::StoreResult<()> {
     use crate::store::{Expect, StoreError, Tree, WriteBatch};
     use std::collections::BTreeMap;
+    let ours: BTreeMap<String, String> = keys
+        .keys
+        .iter()
+        .map(|k| {
+            let tag = keys
+                .tag(&k.id, Purpose::KeyCheck, b"verbund shared-store key check")
+                .map(hex::encode)
+                .unwrap_or_default();
+            (k.id.clone(), tag)
+        })
+        .collect();
     for _ in 0..5 {
         let stored = store.get(Tree::Meta, KEY_RECORD)?;
         let record: BTreeMap<String, String> = stored
             .as_deref()
             .and_then(|v| serde_json::from_slice(v).ok())
             .unwrap_or_default();
-        let ours: BTreeMap<String, String> = keys
-            .keys
-            .iter()
-            .map(|k| {
-                let tag = keys
-                    .tag(&k.id, Purpose::KeyCheck, b"verbund shared-store key check")
-                    .map(hex::encode)
-                    .unwrap_or_default();
-                (k.id.clone(), tag)
-            })
-            .collect();
         if !record.is_empty() {
             let common: Vec<&String> = record.keys().filter(|id| ours.contains_key(*id)).collect();
             if common.is_empty() || common.iter().any(|id| record[*id] != ours[*id]) {
@@ -316,7 +316,7 @@ pub fn check_shared(
             return Ok(());
         }
         let mut merged = record;
-        merged.extend(ours);
+        merged.extend(ours.clone());
         let mut batch = WriteBatch::new();
         let expect = match stored {
             Some(v) => Expect::Equals(v),
