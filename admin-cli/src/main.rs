@@ -76,6 +76,12 @@ enum Command {
         after_help = "Examples:\n  verbund restore sicherung.backup --data verbund-data-neu\n  verbund restore sicherung.backup --data verbund-data --force   # keeps the old dir beside"
     )]
     Restore(commands::backup::RestoreArgs),
+    /// Copy an installation's whole store into another engine (a data dir into PostgreSQL, or
+    /// back), with every server on it stopped; both are compared record by record afterwards.
+    #[command(
+        after_help = "Examples:\n  verbund migrate --from verbund-data --to postgres://verbund@db.example.org/verbund\n  verbund migrate --from postgres://verbund@db.example.org/verbund --to verbund-data-neu --keys node/verbund.key\n\nCopied: entries, every revision, indexes, history, tokens, the audit chain, plugins and the change feed (with its sequence numbers). Not copied: compiled plugin code (compiled again on the first start). A copy that stopped half-way is started over by running the same command again; no server opens the destination before it is complete."
+    )]
+    Migrate(commands::migrate::MigrateArgs),
     /// Set up a directory: a commented verbund.toml, the data dir and the first admin token.
     #[command(after_help = "Example:\n  verbund init /srv/verbund")]
     Init(commands::config::InitArgs),
@@ -151,6 +157,7 @@ fn main() -> std::process::ExitCode {
         Command::Export(args) => commands::export::run(args),
         Command::Backup(args) => commands::backup::backup(args),
         Command::Restore(args) => commands::backup::restore(args),
+        Command::Migrate(args) => commands::migrate::run(args),
         Command::Init(args) => commands::config::init(args),
         Command::Config(cmd) => commands::config::run(cmd),
         Command::Completions { shell } => {

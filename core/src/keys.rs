@@ -12,6 +12,7 @@
 //! its own sub-key (HMAC of the key with the purpose's name), so a MAC made for one purpose is
 //! never valid for another.
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -226,6 +227,11 @@ impl Keys {
     }
 
     /// The ids of all keys, oldest first.
+    /// Whether `other` holds the same keys under the same ids.
+    pub fn same_as(&self, other: &Keys) -> bool {
+        key_record(self) == key_record(other)
+    }
+
     pub fn ids(&self) -> Vec<&str> {
         self.keys.iter().map(|k| k.id.as_str()).collect()
     }
@@ -272,7 +278,7 @@ impl Keys {
 
 /// The `Meta` key of a shared database's key record: key id → a MAC of a fixed message with
 /// that key (so the record tells whether two nodes hold the same key, and reveals nothing).
-const KEY_RECORD: &[u8] = b"keys";
+pub(crate) const KEY_RECORD: &[u8] = b"keys";
 
 /// Checks that a node's keys are the keys a shared database is used with, and adds keys the
 /// node has and the record does not (after `verbund keys rotate`).
@@ -282,35 +288,15 @@ pub fn check_shared(
     path: &Path,
 ) -> crate::store::StoreResult<()> {
     use crate::store::{Expect, StoreError, Tree, WriteBatch};
-    use std::collections::BTreeMap;
-    let ours: BTreeMap<String, String> = keys
-        .keys
-        .iter()
-        .map(|k| {
-            let tag = keys
-                .tag(&k.id, Purpose::KeyCheck, b"verbund shared-store key check")
-                .map(hex::encode)
-                .unwrap_or_default();
-            (k.id.clone(), tag)
-        })
-        .collect();
+    let ours = key_record(keys);
     for _ in 0..5 {
         let stored = store.get(Tree::Meta, KEY_RECORD)?;
         let record: BTreeMap<String, String> = stored
             .as_deref()
             .and_then(|v| serde_json::from_slice(v).ok())
             .unwrap_or_default();
-        if !record.is_empty() {
-            let common: Vec<&String> = record.keys().filter(|id| ours.contains_key(*id)).collect();
-            if common.is_empty() || common.iter().any(|id| record[*id] != ours[*id]) {
-                return Err(StoreError::Keys(format!(
-                    "the database is used by nodes with the keys {}, but {} holds {}; copy verbund.key from a node of this installation to {} (all nodes need the same keys: they sign newsletter links and the audit chain)",
-                    record.keys().cloned().collect::<Vec<_>>().join(", "),
-                    path.display(),
-                    ours.keys().cloned().collect::<Vec<_>>().join(", "),
-                    path.display(),
-                )));
-            }
+        if let Some(why) = mismatch(&record, &ours, path) {
+            return Err(StoreError::Keys(why));
         }
         if ours.keys().all(|id| record.contains_key(id)) {
             return Ok(());
@@ -335,6 +321,60 @@ pub fn check_shared(
         }
     }
     Ok(())
+}
+
+/// A shared store's record of the keys of its installation: key id → MAC of a fixed message.
+fn key_record(keys: &Keys) -> BTreeMap<String, String> {
+    keys.keys
+        .iter()
+        .map(|k| {
+            let tag = keys
+                .tag(&k.id, Purpose::KeyCheck, b"verbund shared-store key check")
+                .map(hex::encode)
+                .unwrap_or_default();
+            (k.id.clone(), tag)
+        })
+        .collect()
+}
+
+/// Why the keys `ours` (from the key file at `path`) are not the keys of a store whose record
+/// is `record`: no key in common, or a key id in common with other key material.
+fn mismatch(
+    record: &BTreeMap<String, String>,
+    ours: &BTreeMap<String, String>,
+    path: &Path,
+) -> Option<String> {
+    if record.is_empty() {
+        return None;
+    }
+    let common: Vec<&String> = record.keys().filter(|id| ours.contains_key(*id)).collect();
+    if !common.is_empty() && common.iter().all(|id| record[*id] == ours[*id]) {
+        return None;
+    }
+    Some(format!(
+        "the store is used by nodes with the keys {}, but {} holds {}; use verbund.key from a node of this installation (all nodes need the same keys: they sign newsletter links and the audit chain)",
+        record.keys().cloned().collect::<Vec<_>>().join(", "),
+        path.display(),
+        ours.keys().cloned().collect::<Vec<_>>().join(", "),
+    ))
+}
+
+/// Checks, without writing, that `keys` are the keys of the shared store `store` (a store that
+/// records none, like every sled data dir, passes).
+pub fn verify_shared(
+    store: &dyn crate::Store,
+    keys: &Keys,
+    path: &Path,
+) -> crate::store::StoreResult<()> {
+    let stored = store.get(crate::store::Tree::Meta, KEY_RECORD)?;
+    let record: BTreeMap<String, String> = stored
+        .as_deref()
+        .and_then(|v| serde_json::from_slice(v).ok())
+        .unwrap_or_default();
+    match mismatch(&record, &key_record(keys), path) {
+        Some(why) => Err(crate::store::StoreError::Keys(why)),
+        None => Ok(()),
+    }
 }
 
 /// Creates a file only its owner can read and write (0600 on Unix).

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod http;
 pub mod keys;
 pub mod lease;
+pub mod migrate;
 pub mod newsletter;
 pub mod plugin;
 pub mod schema;
@@ -52,6 +53,13 @@ pub fn open_at(
     schemas: SchemaRegistry,
 ) -> content::ContentResult<ContentService> {
     let store = store::open(location)?;
+    if migrate::unfinished(store.as_ref())? {
+        return Err(store::StoreError::Open {
+            location: location.redacted(),
+            detail: "a `verbund migrate` into it has not finished; run the same `verbund migrate` again (it starts over) before a server uses it".into(),
+        }
+        .into());
+    }
     keys::private_dir(node_dir).map_err(store::StoreError::from)?;
     let key_path = keys::Keys::path_in(node_dir);
     let keys = keys::Keys::load_or_create(&key_path)

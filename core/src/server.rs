@@ -170,20 +170,32 @@ impl Server {
     ) -> std::io::Result<()> {
         let content = self.state.content.clone();
         let shared = content.store().shared();
-        let lease = shared.then(|| {
+        let lease = Arc::new(std::sync::Mutex::new(shared.then(|| {
             crate::lease::Lease::new(
                 "scheduler",
                 &ulid::Ulid::new().to_string(),
                 Duration::from_secs(3),
             )
-        });
-        let scheduler = tokio::spawn(crate::workflow::run_scheduler(content.clone(), lease));
+        })));
+        let scheduler = tokio::spawn(crate::workflow::run_scheduler(
+            content.clone(),
+            lease.clone(),
+        ));
         let follower = shared.then(|| tokio::spawn(follow_store(self.state.clone())));
         let served = http::serve(self.listener, self.state, shutdown).await;
         scheduler.abort();
+        let _ = scheduler.await;
         if let Some(f) = follower {
             f.abort();
         }
+        // A clean stop hands the scheduler lease on at once (and lets `verbund migrate` see
+        // that no node is left).
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Some(lease) = lease.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                lease.release(content.store().as_ref());
+            }
+        })
+        .await;
         served
     }
 }

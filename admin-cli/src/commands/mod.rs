@@ -9,6 +9,7 @@ pub mod gdpr;
 pub mod import;
 pub mod keys;
 pub mod login;
+pub mod migrate;
 pub mod newsletter;
 pub mod plugin;
 pub mod serve;

@@ -250,9 +250,8 @@ pub fn role_may(t: &TransitionDef, role: Option<&str>) -> bool {
 /// dies, another takes the lease over when it expires and catches up on what came due.
 pub async fn run_scheduler(
     content: std::sync::Arc<crate::content::ContentService>,
-    lease: Option<crate::lease::Lease>,
+    lease: std::sync::Arc<std::sync::Mutex<Option<crate::lease::Lease>>>,
 ) {
-    let lease = std::sync::Arc::new(std::sync::Mutex::new(lease));
     loop {
         let c = content.clone();
         let now = chrono::Utc::now();

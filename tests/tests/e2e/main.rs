@@ -9,6 +9,7 @@ mod crash;
 mod delivery;
 mod editor_cli;
 mod editor_day;
+mod migrate;
 mod newsletter;
 mod ops;
 mod plugins;
