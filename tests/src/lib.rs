@@ -129,7 +129,17 @@ impl TestServer {
 
     /// Starts the server on `data` with extra arguments and waits until it listens.
     pub fn start(data: &Path, extra: &[&str]) -> Self {
-        let mut child = with_store(&mut Command::new(verbund_bin()), data)
+        Self::start_on(data, &store_for(data), extra)
+    }
+
+    /// Starts a node with the node dir `data` on the store at `store` (another node's, for
+    /// several nodes on one database).
+    pub fn start_on(data: &Path, store: &StoreLocation, extra: &[&str]) -> Self {
+        let mut cmd = Command::new(verbund_bin());
+        if let StoreLocation::Postgres(url) = store {
+            cmd.env("VERBUND_STORE", url);
+        }
+        let mut child = cmd
             .arg("serve")
             .arg("--data")
             .arg(data)

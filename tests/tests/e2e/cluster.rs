@@ -229,9 +229,9 @@ fn a_scheduled_publication_happens_once_with_two_nodes_and_after_the_lease_holde
 }
 
 /// A PostgreSQL server of the test's own (it is stopped and started again), stopped on drop.
-struct OwnServer {
+pub(crate) struct OwnServer {
     dir: tempfile::TempDir,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl OwnServer {
@@ -241,7 +241,7 @@ impl OwnServer {
             .join(name)
     }
 
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = Self::start_in(dir.path());
         OwnServer { dir, url }
@@ -262,7 +262,7 @@ impl OwnServer {
     }
 
     /// Stops it the way a crash or power cut would (no checkpoint, connections cut).
-    fn crash(&self) {
+    pub(crate) fn crash(&self) {
         let ok = std::process::Command::new(Self::script("stop"))
             .arg(self.dir.path())
             .arg("immediate")
@@ -272,7 +272,7 @@ impl OwnServer {
         assert!(ok, "tests/postgres/stop failed");
     }
 
-    fn restart(&self) {
+    pub(crate) fn restart(&self) {
         assert_eq!(Self::start_in(self.dir.path()), self.url, "same port again");
     }
 }

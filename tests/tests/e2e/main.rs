@@ -4,6 +4,7 @@
 mod api;
 mod cli;
 mod cluster;
+mod cluster_crash;
 mod content;
 mod crash;
 mod delivery;
