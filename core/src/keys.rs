@@ -352,10 +352,11 @@ fn mismatch(
         return None;
     }
     Some(format!(
-        "the store is used by nodes with the keys {}, but {} holds {}; use verbund.key from a node of this installation (all nodes need the same keys: they sign newsletter links and the audit chain)",
+        "the store is used by nodes with the keys {}, but {} holds {}; copy verbund.key from a node of this installation to {} (all nodes need the same keys: they sign newsletter links and the audit chain)",
         record.keys().cloned().collect::<Vec<_>>().join(", "),
         path.display(),
         ours.keys().cloned().collect::<Vec<_>>().join(", "),
+        path.display(),
     ))
 }
 

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use verbund_bench::{bench_dir, stories};
+use verbund_bench::{Wrk, bench_dir, stories, wrk};
 
 fn sibling(name: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
@@ -24,64 +24,6 @@ fn sibling(name: &str) -> anyhow::Result<PathBuf> {
         );
     }
     Ok(p)
-}
-
-struct Wrk {
-    rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    errors: u64,
-}
-
-fn parse_ms(s: &str) -> f64 {
-    let s = s.trim();
-    let (num, mult) = if let Some(v) = s.strip_suffix("us") {
-        (v, 0.001)
-    } else if let Some(v) = s.strip_suffix("ms") {
-        (v, 1.0)
-    } else if let Some(v) = s.strip_suffix('s') {
-        (v, 1000.0)
-    } else {
-        (s, 1.0)
-    };
-    num.parse::<f64>().unwrap_or(f64::NAN) * mult
-}
-
-fn wrk(url: &str, seconds: u64, header: Option<&str>) -> anyhow::Result<Wrk> {
-    let mut cmd = Command::new("wrk");
-    cmd.args(["-t1", "-c32", &format!("-d{seconds}s"), "--latency"]);
-    if let Some(h) = header {
-        cmd.args(["-H", h]);
-    }
-    let out = cmd
-        .arg(url)
-        .output()
-        .context("could not run wrk (apt-get install wrk)")?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut r = Wrk {
-        rps: 0.0,
-        p50_ms: f64::NAN,
-        p99_ms: f64::NAN,
-        errors: 0,
-    };
-    for line in text.lines() {
-        let t = line.trim();
-        if let Some(v) = t.strip_prefix("Requests/sec:") {
-            r.rps = v.trim().parse().unwrap_or(0.0);
-        } else if let Some(v) = t.strip_prefix("50%") {
-            r.p50_ms = parse_ms(v);
-        } else if let Some(v) = t.strip_prefix("99%") {
-            r.p99_ms = parse_ms(v);
-        } else if let Some(v) = t.strip_prefix("Non-2xx or 3xx responses:") {
-            r.errors += v.trim().parse::<u64>().unwrap_or(0);
-        } else if t.starts_with("Socket errors:") {
-            r.errors += t
-                .split(|c: char| !c.is_ascii_digit())
-                .filter_map(|n| n.parse::<u64>().ok())
-                .sum::<u64>();
-        }
-    }
-    Ok(r)
 }
 
 fn rss_mb(pid: u32) -> f64 {

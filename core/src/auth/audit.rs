@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AuthError, AuthService};
 use crate::keys::{Keys, Purpose};
-use crate::store::{Expect, StoreError, Tree, WriteBatch};
+use crate::store::{Tree, WriteBatch};
 
 /// The `meta` key holding the last record's sequence number and hash.
 pub const HEAD_KEY: &[u8] = b"audit_head";
@@ -124,6 +124,15 @@ pub fn chain(
     ]
 }
 
+/// Chains `draft` into the audit log when `batch` commits, after the head the log has then
+/// (see [`WriteBatch::derive`]): writers append without checking the head, so concurrent
+/// writers on several nodes do not fail each other's commits.
+pub fn append(batch: &mut WriteBatch, keys: std::sync::Arc<Keys>, draft: AuditRecord) {
+    batch.derive(Tree::Meta, HEAD_KEY.to_vec(), move |head| {
+        chain(&keys, head, draft.clone())
+    });
+}
+
 /// The result of checking the chain.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditReport {
@@ -139,35 +148,14 @@ impl AuthService {
     }
 
     /// Commits `batch` and chains `draft` into the audit log in the same atomic commit: the
-    /// change and its record are stored together or not at all. When only the log's head
-    /// moved meanwhile (another audited write), it is tried again; any other failed check of
-    /// `batch` is returned.
+    /// change and its record are stored together or not at all. The record is linked to the
+    /// head the log has at commit time, so concurrent audited writes never conflict; a failed
+    /// check of `batch` is the caller's answer.
     pub fn commit_audited(&self, batch: WriteBatch, draft: AuditRecord) -> Result<(), AuthError> {
-        for _ in 0..32 {
-            let head = self.store.get(Tree::Meta, HEAD_KEY)?;
-            let mut b = batch.clone();
-            b.check(
-                Tree::Meta,
-                HEAD_KEY.to_vec(),
-                head.clone().map_or(Expect::Absent, Expect::Equals),
-            );
-            for (t, k, v) in chain(&self.keys, head.as_deref(), draft.clone()) {
-                b.put(t, k, v);
-            }
-            match self.store.commit(b) {
-                Ok(_) => return Ok(()),
-                // Retry only when the log moved on; a failed check of `batch` itself is the
-                // caller's answer.
-                Err(e @ StoreError::CheckFailed { .. }) => {
-                    if self.store.get(Tree::Meta, HEAD_KEY)? != head {
-                        continue;
-                    }
-                    return Err(e.into());
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(AuthError::Corrupt("the audit log kept conflicting".into()))
+        let mut b = batch;
+        append(&mut b, self.keys.clone(), draft);
+        self.store.commit(b)?;
+        Ok(())
     }
 
     /// Audit records with `seq > since`, oldest first.

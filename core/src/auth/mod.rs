@@ -10,12 +10,8 @@
 mod audit;
 mod tokens;
 
-pub use audit::{AuditRecord, AuditReport, chain};
+pub use audit::{AuditRecord, AuditReport, append as append_audit, chain};
 
-/// The `meta` key of the audit log's head.
-pub fn audit_head_key() -> &'static [u8] {
-    audit::HEAD_KEY
-}
 pub use tokens::{Caller, IssuedToken, Person, Role, TokenInfo, parse_duration};
 
 use std::sync::Arc;

@@ -106,10 +106,7 @@ impl ContentService {
             let mut plan = Plan::new(self.store.as_ref());
             let out = f(&mut plan)?;
             if let Some(draft) = plan.audit.take() {
-                let head = plan.read(Tree::Meta, crate::auth::audit_head_key())?;
-                for (tree, key, value) in crate::auth::chain(&self.keys, head.as_deref(), draft) {
-                    plan.put(tree, key, value);
-                }
+                crate::auth::append_audit(&mut plan.batch, self.keys.clone(), draft);
             }
             // Personal types (subscribers) never enter the change feed: its sequence numbers
             // are public, and a sign-up must not move them (nobody may learn from the feed

@@ -300,3 +300,127 @@ fn counter_increments_need_no_check_and_lose_nothing() {
         );
     }
 }
+
+#[test]
+fn derived_writes_extend_a_chain_from_its_head_at_commit_time() {
+    // A chain as the audit log keeps one: `head` holds the number of the last link, each
+    // commit appends link head+1 without checking the head first.
+    fn link(head: Option<&[u8]>, who: &str) -> Vec<(Tree, Vec<u8>, Vec<u8>)> {
+        let n = counter(head) + 1;
+        vec![
+            (
+                Tree::Audit,
+                n.to_be_bytes().to_vec(),
+                who.as_bytes().to_vec(),
+            ),
+            (Tree::Meta, b"head".to_vec(), n.to_be_bytes().to_vec()),
+        ]
+    }
+    for (engine, store, _dir) in engines() {
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    for i in 0..25 {
+                        let mut b = WriteBatch::new();
+                        b.put(
+                            Tree::Entries,
+                            format!("{t}/{i}").into_bytes(),
+                            b"x".to_vec(),
+                        );
+                        let who = format!("{t}/{i}");
+                        b.derive(Tree::Meta, b"head".to_vec(), move |h| link(h, &who));
+                        // Two links in one batch: the second starts from the first.
+                        if i % 5 == 0 {
+                            let who = format!("{t}/{i}b");
+                            b.derive(Tree::Meta, b"head".to_vec(), move |h| link(h, &who));
+                        }
+                        store.commit(b).expect("no conflict: nothing was checked");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let links = store
+            .scan_range(Tree::Audit, &[], &prefix_end(&[]), false, 1000)
+            .unwrap();
+        let expected = 8 * (25 + 5);
+        assert_eq!(links.len(), expected, "{engine}: a link was lost");
+        for (i, (k, _)) in links.iter().enumerate() {
+            assert_eq!(counter(Some(k)), i as u64 + 1, "{engine}: gap in the chain");
+        }
+        assert_eq!(
+            counter(store.get(Tree::Meta, b"head").unwrap().as_deref()),
+            expected as u64
+        );
+        let names: HashSet<Vec<u8>> = links.into_iter().map(|(_, v)| v).collect();
+        assert_eq!(names.len(), expected, "{engine}: a link was overwritten");
+    }
+}
+
+#[test]
+fn among_concurrent_batches_a_failed_check_fails_only_its_own_batch() {
+    for (engine, store, _dir) in engines() {
+        for round in 0..5 {
+            let claim = format!("claim/{round}").into_bytes();
+            let threads: Vec<_> = (0..8)
+                .map(|t| {
+                    let (store, claim) = (store.clone(), claim.clone());
+                    std::thread::spawn(move || {
+                        // Every thread writes something of its own, half of them also try to
+                        // take the one claim.
+                        let mut b = WriteBatch::new();
+                        b.put(
+                            Tree::Refs,
+                            format!("{round}/{t}").into_bytes(),
+                            b"x".to_vec(),
+                        );
+                        b.change(format!("{round}/{t}").into_bytes());
+                        if t % 2 == 0 {
+                            b.check(Tree::Meta, claim.clone(), Expect::Absent);
+                            b.put(Tree::Meta, claim, format!("{t}").into_bytes());
+                        }
+                        (t, store.commit(b))
+                    })
+                })
+                .collect();
+            let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+            let won: Vec<usize> = results
+                .iter()
+                .filter(|(t, r)| t % 2 == 0 && r.is_ok())
+                .map(|(t, _)| *t)
+                .collect();
+            assert_eq!(won.len(), 1, "{engine}: exactly one takes the claim");
+            assert_eq!(
+                store.get(Tree::Meta, &claim).unwrap(),
+                Some(won[0].to_string().into_bytes())
+            );
+            for (t, r) in &results {
+                let mine = store
+                    .get(Tree::Refs, format!("{round}/{t}").as_bytes())
+                    .unwrap();
+                match r {
+                    Ok(_) => assert!(mine.is_some(), "{engine}: {t} committed"),
+                    Err(StoreError::CheckFailed { .. }) => {
+                        assert!(mine.is_none(), "{engine}: {t} failed and left nothing")
+                    }
+                    Err(e) => panic!("{engine}: {e}"),
+                }
+            }
+            assert_eq!(
+                results.iter().filter(|(_, r)| r.is_ok()).count(),
+                5,
+                "{engine}: the four without the claim and its winner commit"
+            );
+        }
+        let seqs: Vec<u64> = store
+            .changes_since(0, 1000)
+            .unwrap()
+            .iter()
+            .map(|c| c.seq)
+            .collect();
+        assert_eq!(seqs, (1..=25).collect::<Vec<_>>(), "{engine}: gap-free");
+    }
+}

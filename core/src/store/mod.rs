@@ -136,6 +136,30 @@ pub struct WriteBatch {
     pub adds: Vec<(Tree, Vec<u8>, i64)>,
     /// Change event payloads; the store assigns each a sequence number at commit.
     pub changes: Vec<Vec<u8>>,
+    /// Writes made at commit from the value a key holds then (after `writes` and `adds`,
+    /// in order): appending to a chain this way needs no check that every concurrent writer
+    /// would fail.
+    pub derived: Vec<Derive>,
+}
+
+/// What turns the value of a key at commit time into writes.
+pub type DeriveFn = dyn Fn(Option<&[u8]>) -> Vec<(Tree, Vec<u8>, Vec<u8>)> + Send + Sync;
+
+/// A write computed at commit (see [`WriteBatch::derive`]).
+#[derive(Clone)]
+pub struct Derive {
+    pub tree: Tree,
+    pub key: Vec<u8>,
+    pub make: std::sync::Arc<DeriveFn>,
+}
+
+impl std::fmt::Debug for Derive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Derive")
+            .field("tree", &self.tree)
+            .field("key", &String::from_utf8_lossy(&self.key))
+            .finish_non_exhaustive()
+    }
 }
 
 impl WriteBatch {
@@ -161,8 +185,26 @@ impl WriteBatch {
     pub fn add(&mut self, tree: Tree, key: impl Into<Vec<u8>>, delta: i64) {
         self.adds.push((tree, key.into(), delta));
     }
+    /// At commit, in the commit order: reads `tree[key]` as it stands after every earlier
+    /// commit and this batch's own writes, and applies the writes `make` returns for it. `make`
+    /// may run more than once (a database retries a transaction) and must not have effects.
+    pub fn derive(
+        &mut self,
+        tree: Tree,
+        key: impl Into<Vec<u8>>,
+        make: impl Fn(Option<&[u8]>) -> Vec<(Tree, Vec<u8>, Vec<u8>)> + Send + Sync + 'static,
+    ) {
+        self.derived.push(Derive {
+            tree,
+            key: key.into(),
+            make: std::sync::Arc::new(make),
+        });
+    }
     pub fn is_empty(&self) -> bool {
-        self.writes.is_empty() && self.changes.is_empty() && self.adds.is_empty()
+        self.writes.is_empty()
+            && self.changes.is_empty()
+            && self.adds.is_empty()
+            && self.derived.is_empty()
     }
 }
 

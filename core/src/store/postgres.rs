@@ -52,14 +52,29 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The schema migrations, in order. Each runs once per database, in a transaction that also
 /// records it, so two nodes starting at once apply it once.
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    "CREATE TABLE verbund_kv (
-        tree SMALLINT NOT NULL,
-        key BYTEA NOT NULL,
-        value BYTEA NOT NULL,
-        PRIMARY KEY (tree, key)
-    )",
+const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        "CREATE TABLE verbund_kv (
+            tree SMALLINT NOT NULL,
+            key BYTEA NOT NULL,
+            value BYTEA NOT NULL,
+            PRIMARY KEY (tree, key)
+        )",
+    ),
+    // Storage tuning, PostgreSQL's own (see `TUNING`): the SQL of the migration itself is
+    // empty, so every engine records it.
+    (2, ""),
+];
+
+/// Tuning a migration applies where the engine knows it, and skips where it does not
+/// (PostgreSQL-compatible engines lack some of PostgreSQL's storage settings): documents
+/// (about 1–8 KB of JSON) stay inside the table's rows and are not compressed, so a read of 20
+/// of them does not decompress 20 values out of a side table.
+const TUNING: &[(i32, &str)] = &[(
+    2,
+    "ALTER TABLE verbund_kv SET (toast_tuple_target = 8160);
+     ALTER TABLE verbund_kv ALTER COLUMN value SET STORAGE EXTERNAL",
 )];
 
 /// A Verbund store in a PostgreSQL database.
@@ -69,7 +84,17 @@ pub struct PgStore {
     config: tokio_postgres::Config,
     pool: Pool,
     runtime: Option<tokio::runtime::Runtime>,
+    /// The queue of this node's committer task (see [`committer`]).
+    commits: tokio::sync::mpsc::UnboundedSender<Pending>,
 }
+
+/// A batch waiting for the committer, and where its answer goes.
+type Pending = (
+    WriteBatch,
+    tokio::sync::oneshot::Sender<StoreResult<Committed>>,
+);
+/// At most this many batches share one transaction.
+const MAX_GROUP: usize = 64;
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -204,11 +229,14 @@ impl PgStore {
             .recycle_timeout(Some(Duration::from_secs(5)))
             .build()
             .map_err(|e| open_err(e.to_string()))?;
+        let (commits, queue) = tokio::sync::mpsc::unbounded_channel();
+        runtime.spawn(committer(pool.clone(), queue));
         let store = PgStore {
             location: location.clone(),
             config,
             pool,
             runtime: Some(runtime),
+            commits,
         };
         store.migrate().map_err(|e| match e {
             StoreError::UnsupportedFormat { .. } => e,
@@ -322,6 +350,14 @@ impl PgStore {
                 }
                 tx.batch_execute(sql).await.map_err(classify)?;
                 tx.commit().await.map_err(classify)?;
+                for (_, tuning) in TUNING.iter().filter(|(v, _)| v == version) {
+                    if let Err(e) = client.batch_execute(tuning).await {
+                        tracing::info!(
+                            "storage tuning {version} does not apply to this database ({}); it works without",
+                            db_message(&e)
+                        );
+                    }
+                }
             }
             let meta = code(Tree::Meta);
             client
@@ -496,29 +532,15 @@ async fn current_values(
     Ok(out)
 }
 
-/// The batch with its counter increments turned into plain writes: under the commit lock the
-/// counters' current values cannot change until the commit.
-async fn resolve_adds(
-    tx: &deadpool_postgres::Transaction<'_>,
-    batch: &WriteBatch,
-) -> StoreResult<WriteBatch> {
+/// The batch with its counter increments and derived writes turned into plain writes, from
+/// `value`: what the keys they start from hold under the commit lock (where they cannot change
+/// until the commit).
+fn resolve(batch: &WriteBatch, mut value: HashMap<(Tree, Vec<u8>), Option<Vec<u8>>>) -> WriteBatch {
     let mut out = batch.clone();
     out.adds.clear();
-    let mut value: HashMap<(Tree, Vec<u8>), Option<Vec<u8>>> = HashMap::new();
+    out.derived.clear();
     for (tree, key, v) in &batch.writes {
         value.insert((*tree, key.clone()), v.clone());
-    }
-    let missing: Vec<(Tree, Vec<u8>)> = batch
-        .adds
-        .iter()
-        .map(|(t, k, _)| (*t, k.clone()))
-        .filter(|slot| !value.contains_key(slot))
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let slots: Vec<(Tree, &[u8])> = missing.iter().map(|(t, k)| (*t, k.as_slice())).collect();
-    for (slot, v) in missing.iter().zip(current_values(tx, &slots).await?) {
-        value.insert(slot.clone(), v);
     }
     for (tree, key, delta) in &batch.adds {
         let slot = (*tree, key.clone());
@@ -526,16 +548,107 @@ async fn resolve_adds(
         value.insert(slot, next.clone());
         out.writes.push((*tree, key.clone(), next));
     }
-    Ok(out)
+    for d in &batch.derived {
+        let current = value.get(&(d.tree, d.key.clone())).cloned().flatten();
+        for (tree, key, v) in (d.make)(current.as_deref()) {
+            value.insert((tree, key.clone()), Some(v.clone()));
+            out.writes.push((tree, key, Some(v)));
+        }
+    }
+    out
 }
 
 fn seq_value(v: Option<Vec<u8>>) -> u64 {
     super::counter(v.as_deref())
 }
 
-/// One attempt at a commit on `client`.
-async fn commit_once(client: &mut Object, batch: &WriteBatch) -> StoreResult<Committed> {
-    let writes = !batch.is_empty();
+/// Commits every batch of this node, one group at a time: the batches that queued up while
+/// the previous group committed share one transaction (one turn of the `Meta/seq` lock and one
+/// WAL flush), so concurrent writers of a node do not wait for each other's flushes. A batch
+/// whose checks fail is left out of its group; the others commit.
+async fn committer(pool: Pool, mut queue: tokio::sync::mpsc::UnboundedReceiver<Pending>) {
+    while let Some(first) = queue.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(p) => group.push(p),
+                Err(_) => break,
+            }
+        }
+        let batches: Vec<WriteBatch> = group.iter().map(|(b, _)| b.clone()).collect();
+        let results = match tokio::time::timeout(CALL_TIMEOUT, commit_group(&pool, &batches)).await
+        {
+            Ok(r) => r,
+            Err(_) => batches
+                .iter()
+                .map(|_| {
+                    Err(StoreError::Unavailable {
+                        detail: format!(
+                            "the database did not answer within {} s",
+                            CALL_TIMEOUT.as_secs()
+                        ),
+                    })
+                })
+                .collect(),
+        };
+        for ((_, answer), result) in group.into_iter().zip(results) {
+            let _ = answer.send(result);
+        }
+    }
+}
+
+/// Commits `batches` together, retrying serialization failures; if the group fails for
+/// another reason, each batch is tried alone, so that one bad batch fails only itself.
+async fn commit_group(pool: &Pool, batches: &[WriteBatch]) -> Vec<StoreResult<Committed>> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let outcome = match pool.get().await.map_err(pool_error) {
+            Ok(mut client) => commit_many(&mut client, batches).await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(results) => return results,
+            Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => {
+                let jitter = u64::from(ulid::Ulid::new().random() as u8 % 8);
+                tokio::time::sleep(Duration::from_millis((1 << attempt.min(6)) + jitter)).await;
+            }
+            Err(e @ (StoreError::Unavailable { .. } | StoreError::Conflict { .. })) => {
+                return batches.iter().map(|_| Err(same_error(&e))).collect();
+            }
+            Err(e) if batches.len() == 1 => return vec![Err(e)],
+            Err(_) => {
+                let mut out = Vec::with_capacity(batches.len());
+                for b in batches {
+                    out.extend(Box::pin(commit_group(pool, std::slice::from_ref(b))).await);
+                }
+                return out;
+            }
+        }
+    }
+}
+
+/// One more of an error that goes to every batch of a group.
+fn same_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Unavailable { detail } => StoreError::Unavailable {
+            detail: detail.clone(),
+        },
+        StoreError::Conflict { detail } => StoreError::Conflict {
+            detail: detail.clone(),
+        },
+        other => StoreError::Engine(other.to_string()),
+    }
+}
+
+/// One transaction for `batches`, in order: each batch's checks see the batches before it,
+/// a batch whose checks fail writes nothing (its result says so), and the others get their
+/// sequence numbers from the locked `Meta/seq` row. An `Err` means nothing was committed.
+async fn commit_many(
+    client: &mut Object,
+    batches: &[WriteBatch],
+) -> StoreResult<Vec<StoreResult<Committed>>> {
+    let writes = batches.iter().any(|b| !b.is_empty());
     let tx = client.transaction().await.map_err(classify)?;
     let mut seq = 0;
     if writes {
@@ -549,67 +662,97 @@ async fn commit_once(client: &mut Object, batch: &WriteBatch) -> StoreResult<Com
             .map_err(classify)?;
         seq = seq_value(row.map(|r| r.get(0)));
     }
-    if !batch.checks.is_empty() {
-        let slots: Vec<(Tree, &[u8])> = batch
+    let mut results = Vec::with_capacity(batches.len());
+    for batch in batches {
+        // What the checks, counters and derived writes start from, in one query.
+        let mut slots: Vec<(Tree, &[u8])> = batch
             .checks
             .iter()
             .map(|c| (c.tree, c.key.as_slice()))
             .collect();
-        for (check, current) in batch.checks.iter().zip(current_values(&tx, &slots).await?) {
-            let holds = match (&check.expect, &current) {
-                (Expect::Absent, None) | (Expect::Present, Some(_)) => true,
-                (Expect::Equals(want), Some(have)) => want == have,
-                _ => false,
-            };
-            if !holds {
-                return Err(StoreError::CheckFailed {
-                    tree: check.tree,
-                    key: String::from_utf8_lossy(&check.key).replace('\0', "/"),
-                });
-            }
+        let n_checks = slots.len();
+        slots.extend(batch.adds.iter().map(|(t, k, _)| (*t, k.as_slice())));
+        slots.extend(batch.derived.iter().map(|d| (d.tree, d.key.as_slice())));
+        let current = if slots.is_empty() {
+            Vec::new()
+        } else {
+            current_values(&tx, &slots).await?
+        };
+        let failed = batch
+            .checks
+            .iter()
+            .zip(&current[..n_checks])
+            .find(|(check, current)| {
+                !matches!(
+                    (&check.expect, current),
+                    (Expect::Absent, None) | (Expect::Present, Some(_))
+                ) && !matches!((&check.expect, current), (Expect::Equals(want), Some(have)) if want == have)
+            });
+        if let Some((check, _)) = failed {
+            results.push(Err(StoreError::CheckFailed {
+                tree: check.tree,
+                key: String::from_utf8_lossy(&check.key).replace('\0', "/"),
+            }));
+            continue;
         }
+        if batch.is_empty() {
+            results.push(Ok(Committed {
+                first_seq: None,
+                last_seq: seq,
+            }));
+            continue;
+        }
+        let resolved;
+        let batch = if batch.adds.is_empty() && batch.derived.is_empty() {
+            batch
+        } else {
+            let value = slots[n_checks..]
+                .iter()
+                .zip(current[n_checks..].iter().cloned())
+                .map(|((t, k), v)| ((*t, k.to_vec()), v))
+                .collect();
+            resolved = resolve(batch, value);
+            &resolved
+        };
+        let (w, committed) = final_writes(batch, seq);
+        seq = committed.last_seq;
+        // The removals and the puts touch different keys: both go out at once.
+        let removals = async {
+            if w.removed.0.is_empty() {
+                return Ok(0);
+            }
+            let stmt = tx
+                .prepare_cached(
+                    "DELETE FROM verbund_kv WHERE (tree, key) IN
+                     (SELECT * FROM UNNEST($1::int2[], $2::bytea[]))",
+                )
+                .await?;
+            tx.execute(&stmt, &[&w.removed.0 as Param, &w.removed.1])
+                .await
+        };
+        let puts = async {
+            if w.put.0.is_empty() {
+                return Ok(0);
+            }
+            let stmt = tx
+                .prepare_cached(
+                    "INSERT INTO verbund_kv (tree, key, value)
+                     SELECT * FROM UNNEST($1::int2[], $2::bytea[], $3::bytea[])
+                     ON CONFLICT (tree, key) DO UPDATE SET value = EXCLUDED.value",
+                )
+                .await?;
+            tx.execute(&stmt, &[&w.put.0 as Param, &w.put.1, &w.put.2])
+                .await
+        };
+        tokio::try_join!(removals, puts).map_err(classify)?;
+        results.push(Ok(committed));
     }
-    if !writes {
-        return Ok(Committed {
-            first_seq: None,
-            last_seq: seq,
-        });
-    }
-    let resolved;
-    let batch = if batch.adds.is_empty() {
-        batch
+    if results.iter().any(Result::is_ok) {
+        tx.commit().await.map_err(classify)?;
     } else {
-        resolved = resolve_adds(&tx, batch).await?;
-        &resolved
-    };
-    let (w, committed) = final_writes(batch, seq);
-    if !w.removed.0.is_empty() {
-        let stmt = tx
-            .prepare_cached(
-                "DELETE FROM verbund_kv WHERE (tree, key) IN
-                 (SELECT * FROM UNNEST($1::int2[], $2::bytea[]))",
-            )
-            .await
-            .map_err(classify)?;
-        tx.execute(&stmt, &[&w.removed.0 as Param, &w.removed.1])
-            .await
-            .map_err(classify)?;
+        tx.rollback().await.map_err(classify)?;
     }
-    if !w.put.0.is_empty() {
-        let stmt = tx
-            .prepare_cached(
-                "INSERT INTO verbund_kv (tree, key, value)
-                 SELECT * FROM UNNEST($1::int2[], $2::bytea[], $3::bytea[])
-                 ON CONFLICT (tree, key) DO UPDATE SET value = EXCLUDED.value",
-            )
-            .await
-            .map_err(classify)?;
-        tx.execute(&stmt, &[&w.put.0 as Param, &w.put.1, &w.put.2])
-            .await
-            .map_err(classify)?;
-    }
-    tx.commit().await.map_err(classify)?;
-    Ok(committed)
+    Ok(results)
 }
 
 impl Store for PgStore {
@@ -737,21 +880,18 @@ impl Store for PgStore {
                 last_seq: self.last_seq()?,
             });
         }
-        let pool = self.pool.clone();
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        if self.commits.send((batch, answer)).is_err() {
+            return Err(StoreError::Unavailable {
+                detail: "the store is closed".into(),
+            });
+        }
         self.run(async move {
-            let mut attempt = 0;
-            loop {
-                attempt += 1;
-                let mut client = pool.get().await.map_err(pool_error)?;
-                match commit_once(&mut client, &batch).await {
-                    Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => {
-                        let jitter = u64::from(ulid::Ulid::new().random() as u8 % 8);
-                        tokio::time::sleep(Duration::from_millis((1 << attempt.min(6)) + jitter))
-                            .await;
-                    }
-                    other => return other,
-                }
-            }
+            answered.await.unwrap_or_else(|_| {
+                Err(StoreError::Unavailable {
+                    detail: "the committer ended without an answer".into(),
+                })
+            })
         })
     }
 

@@ -347,6 +347,12 @@ impl Store for SledStore {
                     None => view.remove(key.as_slice())?,
                 };
             }
+            for d in &batch.derived {
+                let current = tx[d.tree.position()].get(d.key.as_slice())?;
+                for (tree, key, value) in (d.make)(current.as_deref()) {
+                    tx[tree.position()].insert(key, value)?;
+                }
+            }
             let meta = &tx[Tree::Meta.position()];
             let mut seq = read_seq(meta.get(SEQ_KEY)?);
             let first_seq = (!batch.changes.is_empty()).then_some(seq + 1);
