@@ -111,9 +111,104 @@ impl Lease {
     }
 }
 
+/// The `Meta` key prefix of the nodes' presence rows.
+pub const PRESENCE_PREFIX: &[u8] = b"node/";
+
+/// A node's presence on a shared store: a row it renews while it runs, so that every node
+/// knows how many nodes there are (the management rate limit is shared out among them) and
+/// `verbund migrate` knows that one still runs. A node that dies stops renewing; its row
+/// counts until it expires.
+#[derive(Debug)]
+pub struct Presence {
+    key: Vec<u8>,
+    ttl: Duration,
+    /// Whether the node left; held while the row is written, so that a renewal in flight
+    /// cannot bring the row back after [`Presence::leave`].
+    left: std::sync::Mutex<bool>,
+}
+
+impl Presence {
+    pub fn new(node: &str, ttl: Duration) -> Self {
+        let mut key = PRESENCE_PREFIX.to_vec();
+        key.extend_from_slice(node.as_bytes());
+        Self {
+            key,
+            ttl,
+            left: std::sync::Mutex::new(false),
+        }
+    }
+
+    /// Renews this node's row and returns how many nodes are present (this one included).
+    pub fn renew(&self, store: &dyn Store) -> StoreResult<usize> {
+        let left = self.left.lock().unwrap_or_else(|p| p.into_inner());
+        if *left {
+            return Ok(present(store)?.len().max(1));
+        }
+        let now = Utc::now().timestamp_millis();
+        let ttl = i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX);
+        let mut batch = WriteBatch::new();
+        batch.put(
+            Tree::Meta,
+            self.key.clone(),
+            serde_json::json!({ "until": now + ttl })
+                .to_string()
+                .into_bytes(),
+        );
+        store.commit(batch)?;
+        drop(left);
+        Ok(present(store)?.len().max(1))
+    }
+
+    /// Removes this node's row (a clean shutdown).
+    pub fn leave(&self, store: &dyn Store) {
+        let mut left = self.left.lock().unwrap_or_else(|p| p.into_inner());
+        *left = true;
+        let mut batch = WriteBatch::new();
+        batch.remove(Tree::Meta, self.key.clone());
+        let _ = store.commit(batch);
+    }
+}
+
+/// The nodes whose presence row has not expired.
+pub fn present(store: &dyn Store) -> StoreResult<Vec<String>> {
+    let now = Utc::now().timestamp_millis();
+    let rows = store.scan_range(
+        Tree::Meta,
+        PRESENCE_PREFIX,
+        &crate::store::prefix_end(PRESENCE_PREFIX),
+        false,
+        10_000,
+    )?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, v)| {
+            serde_json::from_slice::<serde_json::Value>(v)
+                .ok()
+                .and_then(|h| h["until"].as_i64())
+                .is_some_and(|until| until > now)
+        })
+        .map(|(k, _)| String::from_utf8_lossy(&k[PRESENCE_PREFIX.len()..]).into_owned())
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nodes_count_while_they_renew_and_not_after_they_leave_or_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::SledStore::open(dir.path()).unwrap();
+        let a = Presence::new("a", Duration::from_millis(300));
+        let b = Presence::new("b", Duration::from_secs(60));
+        assert_eq!(a.renew(&store).unwrap(), 1);
+        assert_eq!(b.renew(&store).unwrap(), 2);
+        b.leave(&store);
+        assert_eq!(present(&store).unwrap(), vec!["a".to_string()]);
+        std::thread::sleep(Duration::from_millis(350));
+        assert!(present(&store).unwrap().is_empty(), "a stopped renewing");
+        assert_eq!(b.renew(&store).unwrap(), 1);
+    }
 
     #[test]
     fn one_node_holds_a_lease_until_it_expires_or_is_released() {

@@ -6,8 +6,8 @@
 //! written as plain puts: entries, every revision, indexes, history, tokens, the audit chain,
 //! plugins and the change feed arrive as they were, with the same sequence numbers. Left out
 //! are what the destination derives for itself: compiled plugin code (native code for the
-//! machine that compiled it), the leases of the source's nodes and a shared store's record of
-//! its nodes' keys (made again from the key file).
+//! machine that compiled it), the leases and presence rows of the source's nodes and a shared
+//! store's record of its nodes' keys (made again from the key file).
 //!
 //! While the copy runs, the destination carries a marker that keeps servers from opening it;
 //! the last commit removes it. A copy that stopped half-way is cleared and started over by the
@@ -50,15 +50,21 @@ fn derived(tree: Tree, key: &[u8]) -> bool {
     match tree {
         Tree::Plugins => key.starts_with(crate::plugin::COMPILED_KEY_PREFIX),
         Tree::Meta => {
-            key.starts_with(LEASE_PREFIX) || key == MARKER || key == crate::keys::KEY_RECORD
+            key.starts_with(LEASE_PREFIX)
+                || key.starts_with(crate::lease::PRESENCE_PREFIX)
+                || key == MARKER
+                || key == crate::keys::KEY_RECORD
         }
         _ => false,
     }
 }
 
-/// A node that still works on `store`: the holder of a lease that has not expired (every
-/// running node on a shared store renews the scheduler lease every few seconds).
+/// A node that still works on `store`: one whose presence row (renewed every second) or
+/// lease has not expired.
 pub fn running_node(store: &dyn Store) -> StoreResult<Option<String>> {
+    if let Some(node) = crate::lease::present(store)?.into_iter().next() {
+        return Ok(Some(node));
+    }
     let now = chrono::Utc::now().timestamp_millis();
     let leases = store.scan_range(
         Tree::Meta,

@@ -170,18 +170,17 @@ impl Server {
     ) -> std::io::Result<()> {
         let content = self.state.content.clone();
         let shared = content.store().shared();
+        let node = ulid::Ulid::new().to_string();
         let lease = Arc::new(std::sync::Mutex::new(shared.then(|| {
-            crate::lease::Lease::new(
-                "scheduler",
-                &ulid::Ulid::new().to_string(),
-                Duration::from_secs(3),
-            )
+            crate::lease::Lease::new("scheduler", &node, Duration::from_secs(3))
         })));
         let scheduler = tokio::spawn(crate::workflow::run_scheduler(
             content.clone(),
             lease.clone(),
         ));
-        let follower = shared.then(|| tokio::spawn(follow_store(self.state.clone())));
+        let presence = Arc::new(crate::lease::Presence::new(&node, PRESENCE_TTL));
+        let follower =
+            shared.then(|| tokio::spawn(follow_store(self.state.clone(), presence.clone())));
         let served = http::serve(self.listener, self.state, shutdown).await;
         scheduler.abort();
         let _ = scheduler.await;
@@ -194,6 +193,9 @@ impl Server {
             if let Some(lease) = lease.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
                 lease.release(content.store().as_ref());
             }
+            if shared {
+                presence.leave(content.store().as_ref());
+            }
         })
         .await;
         served
@@ -203,18 +205,37 @@ impl Server {
 /// How often a node on a shared store looks for other nodes' commits: a publication elsewhere
 /// reaches this node's response cache within this time (plus one query).
 pub const FOLLOW_INTERVAL: Duration = Duration::from_millis(200);
+/// Every how many looks at the feed a node renews its presence (once a second).
+const PRESENCE_EVERY: u32 = 5;
+/// How long a node's presence row counts without renewal.
+const PRESENCE_TTL: Duration = Duration::from_secs(4);
 
 /// Follows a store shared with other nodes: their commits empty this node's response cache
 /// (through the public generation), and their plugin installs, settings and removals are
 /// loaded here. Correctness rests on these reads alone, not on any notification.
-async fn follow_store(state: AppState) {
+///
+/// Every [`PRESENCE_EVERY`] looks it also renews this node's presence row and shares the
+/// management rate limit among the nodes present.
+async fn follow_store(state: AppState, presence: Arc<crate::lease::Presence>) {
     let mut failing = false;
+    let mut looks = 0u32;
     loop {
         let s = state.clone();
+        let renew = looks % PRESENCE_EVERY == 0;
+        looks = looks.wrapping_add(1);
+        let presence = presence.clone();
         let looked = tokio::task::spawn_blocking(move || -> Result<(), String> {
             s.content.observe_store().map_err(|e| e.to_string())?;
             if let Some(host) = &s.plugins {
                 host.sync_from_store().map_err(|e| e.to_string())?;
+            }
+            if renew {
+                let nodes = presence
+                    .renew(s.content.store().as_ref())
+                    .map_err(|e| e.to_string())?;
+                if let Some(rate) = &s.rate {
+                    rate.share_among(nodes);
+                }
             }
             Ok(())
         })

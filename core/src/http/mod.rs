@@ -63,7 +63,8 @@ pub struct Shared {
     pub delivery: Arc<DeliveryConfig>,
     pub limits: Arc<Limits>,
     cache: Arc<cache::ResponseCache>,
-    rate: Option<Arc<rate::RateLimiter>>,
+    /// The management rate limit (shared out among the nodes of a shared store).
+    pub rate: Option<Arc<rate::RateLimiter>>,
     metrics: Arc<metrics::Metrics>,
     /// A directory of static files served at `/` (a website pulling from this API).
     pub site: Option<std::path::PathBuf>,

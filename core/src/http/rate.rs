@@ -23,9 +23,15 @@ const MAX_TRACKED: usize = 100_000;
 /// How many requests pass between two checks of [`MAX_TRACKED`].
 const SWEEP_EVERY: u64 = 1024;
 
-/// A token bucket per client network.
+/// A token bucket per client network. On several nodes each node keeps its own buckets with
+/// its share of the rate (the rate divided by the number of nodes present, see
+/// [`RateLimiter::share_among`]): behind a balancer that spreads a client's requests over the
+/// nodes, the client gets the configured rate in total, without a store round trip per request.
 pub struct RateLimiter {
-    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    per_second: u32,
+    burst: u32,
+    nodes: std::sync::atomic::AtomicU32,
+    limiter: std::sync::RwLock<std::sync::Arc<DefaultKeyedRateLimiter<IpAddr>>>,
     clock: DefaultClock,
     taken: AtomicU64,
 }
@@ -33,39 +39,66 @@ pub struct RateLimiter {
 impl std::fmt::Debug for RateLimiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RateLimiter")
-            .field("clients", &self.limiter.len())
+            .field("per_second", &self.per_second)
+            .field("nodes", &self.nodes)
             .finish()
     }
+}
+
+fn keyed(per_second: u32, burst: u32) -> DefaultKeyedRateLimiter<IpAddr> {
+    let rate = NonZeroU32::new(per_second.max(1)).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(burst.max(per_second)).unwrap_or(rate);
+    governor::RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst))
 }
 
 impl RateLimiter {
     /// `per_second` sustained with bursts of `burst`; `None` when the rate is 0 (no limit).
     pub fn new(per_second: u32, burst: u32) -> Option<Self> {
-        let rate = NonZeroU32::new(per_second)?;
-        let burst = NonZeroU32::new(burst.max(per_second)).unwrap_or(rate);
-        let limiter = governor::RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst));
+        NonZeroU32::new(per_second)?;
         Some(Self {
-            limiter,
+            per_second,
+            burst,
+            nodes: std::sync::atomic::AtomicU32::new(1),
+            limiter: std::sync::RwLock::new(std::sync::Arc::new(keyed(per_second, burst))),
             clock: DefaultClock::default(),
             taken: AtomicU64::new(0),
         })
     }
 
+    /// Shares the rate among `nodes` nodes: this node allows its part (rounded up). The
+    /// buckets start afresh when the number changes.
+    pub fn share_among(&self, nodes: usize) {
+        let nodes = u32::try_from(nodes.max(1)).unwrap_or(u32::MAX);
+        if self.nodes.swap(nodes, Ordering::AcqRel) == nodes {
+            return;
+        }
+        let fresh = keyed(self.per_second.div_ceil(nodes), self.burst.div_ceil(nodes));
+        *self.limiter.write().unwrap_or_else(|p| p.into_inner()) = std::sync::Arc::new(fresh);
+    }
+
+    /// The number of nodes the rate is shared among.
+    pub fn nodes(&self) -> u32 {
+        self.nodes.load(Ordering::Acquire)
+    }
+
     /// Takes one request from `client`'s bucket; on refusal returns the whole seconds to wait.
     pub fn take(&self, client: IpAddr) -> Result<(), u64> {
+        let limiter = self
+            .limiter
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         // Counting the keyed buckets visits every shard: do it once in a while, not on every
         // request.
         let n = self.taken.fetch_add(1, Ordering::Relaxed);
-        if n % SWEEP_EVERY == 0 && self.limiter.len() > MAX_TRACKED {
-            self.limiter.retain_recent();
-            self.limiter.shrink_to_fit();
+        if n % SWEEP_EVERY == 0 && limiter.len() > MAX_TRACKED {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
         }
-        self.limiter
-            .check_key(&bucket_key(client))
-            .map_err(|not_until| {
-                let wait = not_until.wait_time_from(self.clock.now());
-                wait.as_secs_f64().ceil().max(1.0) as u64
-            })
+        limiter.check_key(&bucket_key(client)).map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            wait.as_secs_f64().ceil().max(1.0) as u64
+        })
     }
 }
 
@@ -254,5 +287,21 @@ mod tests {
             "another /64 has its own bucket"
         );
         assert!(RateLimiter::new(0, 5).is_none());
+    }
+
+    #[test]
+    fn the_rate_is_shared_among_the_nodes_present() {
+        let rl = RateLimiter::new(10, 10).unwrap();
+        let c = ip("192.0.2.7");
+        assert_eq!((0..30).filter(|_| rl.take(c).is_ok()).count(), 10);
+        // Two nodes: each allows half; the buckets start afresh.
+        rl.share_among(2);
+        assert_eq!(rl.nodes(), 2);
+        assert_eq!((0..30).filter(|_| rl.take(c).is_ok()).count(), 5);
+        // Three nodes: a third, rounded up.
+        rl.share_among(3);
+        assert_eq!((0..30).filter(|_| rl.take(c).is_ok()).count(), 4);
+        rl.share_among(0);
+        assert_eq!(rl.nodes(), 1, "never fewer than this node");
     }
 }

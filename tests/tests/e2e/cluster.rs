@@ -348,3 +348,56 @@ fn while_the_database_is_down_the_api_answers_503_and_the_node_recovers_by_itsel
         "nothing was stored while the database was down"
     );
 }
+
+#[test]
+fn the_management_rate_limit_is_shared_among_the_nodes() {
+    if verbund_tests::postgres_server().is_none() {
+        eprintln!(
+            "several nodes need PostgreSQL: run with VERBUND_E2E_STORE=postgres (tests/run does)"
+        );
+        return;
+    }
+    // 4 requests a second with bursts of 20 for the whole installation.
+    let a = TestApp::builder()
+        .no_plugins()
+        .tokens(&["editor"])
+        .rate_limit(4)
+        .start();
+    let burst_alone = |app: &TestApp| {
+        let api = Api::of(app);
+        (0..40)
+            .filter(|_| {
+                api.get("/api/v1/manage/story?limit=1", Some(&a.tokens["editor"]))
+                    .status
+                    == 200
+            })
+            .count()
+    };
+    let rate = a.state.rate.clone().expect("a rate limit");
+    assert!(
+        wait_until(Duration::from_secs(5), || rate.nodes() == 1),
+        "one node alone"
+    );
+    assert_eq!(burst_alone(&a), 20, "alone, a node allows the whole burst");
+    let b = TestApp::builder()
+        .node_of(&a)
+        .no_plugins()
+        .rate_limit(4)
+        .start();
+    assert!(
+        wait_until(Duration::from_secs(5), || rate.nodes() == 2),
+        "node A counts node B within a few seconds"
+    );
+    let b_rate = b.state.rate.clone().expect("a rate limit");
+    assert!(wait_until(Duration::from_secs(5), || b_rate.nodes() == 2));
+    // Each node now allows half: a client spread over both gets the configured burst in all.
+    let on_a = burst_alone(&a);
+    let on_b = burst_alone(&b);
+    assert_eq!((on_a, on_b), (10, 10));
+    // B stops cleanly: A has the whole rate again.
+    b.stop();
+    assert!(
+        wait_until(Duration::from_secs(8), || rate.nodes() == 1),
+        "node A no longer counts the stopped node"
+    );
+}
