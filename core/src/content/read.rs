@@ -174,13 +174,12 @@ impl ContentService {
             return Ok(Some(b));
         }
         let slug_key = keys::slug(SCOPE_PUBLISHED, ty, locale, id_or_slug);
-        match self.store.get(Tree::Slugs, &slug_key)? {
-            Some(id) => Ok(self.store.get(
-                Tree::Published,
-                &keys::entry(ty, &String::from_utf8_lossy(&id)),
-            )?),
-            None => Ok(None),
-        }
+        Ok(self.store.get_through(
+            Tree::Slugs,
+            &slug_key,
+            Tree::Published,
+            &keys::entry(ty, ""),
+        )?)
     }
 
     /// Number of entries of a type: all, or only published ones.

@@ -424,3 +424,34 @@ fn among_concurrent_batches_a_failed_check_fails_only_its_own_batch() {
         assert_eq!(seqs, (1..=25).collect::<Vec<_>>(), "{engine}: gap-free");
     }
 }
+
+#[test]
+fn a_pointer_is_followed_to_its_target() {
+    for (engine, store, _dir) in engines() {
+        let mut b = WriteBatch::new();
+        b.put(Tree::Slugs, b"story\0de\0hallo".to_vec(), b"01ABC".to_vec());
+        b.put(
+            Tree::Published,
+            b"story\x0001ABC".to_vec(),
+            b"{\"ok\":1}".to_vec(),
+        );
+        b.put(
+            Tree::Slugs,
+            b"story\0de\0verwaist".to_vec(),
+            b"01XYZ".to_vec(),
+        );
+        store.commit(b).unwrap();
+        let follow = |slug: &[u8]| {
+            store
+                .get_through(Tree::Slugs, slug, Tree::Published, b"story\0")
+                .unwrap()
+        };
+        assert_eq!(
+            follow(b"story\0de\0hallo"),
+            Some(b"{\"ok\":1}".to_vec()),
+            "{engine}"
+        );
+        assert_eq!(follow(b"story\0de\0verwaist"), None, "{engine}: no target");
+        assert_eq!(follow(b"story\0de\0fehlt"), None, "{engine}: no pointer");
+    }
+}

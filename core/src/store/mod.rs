@@ -295,6 +295,26 @@ pub trait Store: Send + Sync + 'static {
         keys.iter().map(|k| self.get(tree, k)).collect()
     }
 
+    /// Follows a pointer: the value of `to[prefix + from[key]]`, if `from[key]` exists (a slug
+    /// to its entry's published document). Engines with a network round trip per read do it
+    /// in one.
+    fn get_through(
+        &self,
+        from: Tree,
+        key: &[u8],
+        to: Tree,
+        prefix: &[u8],
+    ) -> StoreResult<Option<Vec<u8>>> {
+        match self.get(from, key)? {
+            Some(pointer) => {
+                let mut target = prefix.to_vec();
+                target.extend_from_slice(&pointer);
+                self.get(to, &target)
+            }
+            None => Ok(None),
+        }
+    }
+
     /// Whether other processes may write this store at the same time (several nodes on one
     /// database). Then whatever a process derives from the store (response caches, loaded
     /// plugins) must follow the change feed instead of trusting its own writes to be all.

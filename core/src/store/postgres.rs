@@ -786,6 +786,33 @@ impl Store for PgStore {
         })
     }
 
+    fn get_through(
+        &self,
+        from: Tree,
+        key: &[u8],
+        to: Tree,
+        prefix: &[u8],
+    ) -> StoreResult<Option<Vec<u8>>> {
+        let pool = self.pool.clone();
+        let (key, prefix) = (key.to_vec(), prefix.to_vec());
+        self.run(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let stmt = client
+                .prepare_cached(
+                    "SELECT t.value FROM verbund_kv f JOIN verbund_kv t
+                     ON t.tree = $3 AND t.key = $4::bytea || f.value
+                     WHERE f.tree = $1 AND f.key = $2",
+                )
+                .await
+                .map_err(classify)?;
+            let row = client
+                .query_opt(&stmt, &[&code(from) as Param, &key, &code(to), &prefix])
+                .await
+                .map_err(classify)?;
+            Ok(row.map(|r| r.get(0)))
+        })
+    }
+
     fn shared(&self) -> bool {
         true
     }
