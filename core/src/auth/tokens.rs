@@ -309,13 +309,15 @@ impl AuthService {
         let (Some("vb"), Some(prefix), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(AuthError::Invalid);
         };
-        let Some(id) = self.store.get(Tree::Tokens, &prefix_key(prefix))? else {
+        // The prefix names the token's id, which names its record: one store call.
+        let Some(record) =
+            self.store
+                .get_through(Tree::Tokens, &prefix_key(prefix), Tree::Tokens, b"id\0")?
+        else {
             return Err(AuthError::Invalid);
         };
-        let id = String::from_utf8_lossy(&id).into_owned();
-        let Some(info) = self.load(&id)? else {
-            return Err(AuthError::Invalid);
-        };
+        let info: TokenInfo =
+            serde_json::from_slice(&record).map_err(|e| AuthError::Corrupt(e.to_string()))?;
         // Compare hashes, not tokens: equal-length hex digests, compared in full.
         let given = hash(token);
         let same = given.len() == info.hash.len()
