@@ -123,12 +123,42 @@ fn clear(store: &dyn Store) -> StoreResult<()> {
     Ok(())
 }
 
-fn hash_record(hash: &mut Sha256, tree: Tree, key: &[u8], value: &[u8]) {
-    hash.update(tree.name().as_bytes());
-    hash.update((key.len() as u64).to_be_bytes());
-    hash.update(key);
-    hash.update((value.len() as u64).to_be_bytes());
-    hash.update(value);
+/// Counts and hashes the records a copy carries (the same way for a copy and a fingerprint).
+#[derive(Default)]
+struct Tally {
+    hash: Sha256,
+    records: u64,
+    bytes: u64,
+    last_seq: u64,
+}
+
+impl Tally {
+    /// Takes a record in; false for one a copy leaves out.
+    fn take(&mut self, tree: Tree, key: &[u8], value: &[u8]) -> bool {
+        if derived(tree, key) {
+            return false;
+        }
+        if tree == Tree::Meta && key == b"seq" {
+            self.last_seq = crate::store::counter(Some(value));
+        }
+        self.hash.update(tree.name().as_bytes());
+        self.hash.update((key.len() as u64).to_be_bytes());
+        self.hash.update(key);
+        self.hash.update((value.len() as u64).to_be_bytes());
+        self.hash.update(value);
+        self.records += 1;
+        self.bytes += (key.len() + value.len()) as u64;
+        true
+    }
+
+    fn finish(self) -> Copied {
+        Copied {
+            records: self.records,
+            bytes: self.bytes,
+            last_seq: self.last_seq,
+            digest: hex::encode(self.hash.finalize()),
+        }
+    }
 }
 
 /// Copies every record of `from` into `to`, which must hold no data (or an unfinished copy,
@@ -158,23 +188,14 @@ pub fn copy(
     marker.put(Tree::Meta, MARKER.to_vec(), b"1".to_vec());
     to.commit(marker)?;
 
-    let mut hash = Sha256::new();
-    let mut records = 0u64;
-    let mut bytes = 0u64;
-    let mut last_seq = 0u64;
+    let mut tally = Tally::default();
     let mut batch = WriteBatch::new();
     let mut batch_bytes = 0usize;
     let mut failed: Option<StoreError> = None;
     from.snapshot(&mut |tree, key, value| {
-        if derived(tree, key) {
+        if !tally.take(tree, key, value) {
             return Ok(());
         }
-        if tree == Tree::Meta && key == b"seq" {
-            last_seq = crate::store::counter(Some(value));
-        }
-        hash_record(&mut hash, tree, key, value);
-        records += 1;
-        bytes += (key.len() + value.len()) as u64;
         batch_bytes += key.len() + value.len();
         batch.put(tree, key.to_vec(), value.to_vec());
         if batch_bytes >= BATCH_BYTES || batch.writes.len() >= BATCH_RECORDS {
@@ -183,7 +204,7 @@ pub fn copy(
                 failed = Some(e);
                 return Err(std::io::Error::other("the destination refused a write"));
             }
-            progress(records);
+            progress(tally.records);
         }
         Ok(())
     })
@@ -191,38 +212,19 @@ pub fn copy(
     // The last records and the end of the marker land together.
     batch.remove(Tree::Meta, MARKER.to_vec());
     to.commit(batch)?;
-    progress(records);
-    Ok(Copied {
-        records,
-        bytes,
-        last_seq,
-        digest: hex::encode(hash.finalize()),
-    })
+    progress(tally.records);
+    Ok(tally.finish())
 }
 
 /// What [`copy`] would have copied from `store`, counted and hashed the same way: equal
 /// results for source and destination mean equal contents.
 pub fn fingerprint(store: &dyn Store) -> StoreResult<Copied> {
-    let mut hash = Sha256::new();
-    let (mut records, mut bytes, mut last_seq) = (0u64, 0u64, 0u64);
+    let mut tally = Tally::default();
     store.snapshot(&mut |tree, key, value| {
-        if derived(tree, key) {
-            return Ok(());
-        }
-        if tree == Tree::Meta && key == b"seq" {
-            last_seq = crate::store::counter(Some(value));
-        }
-        hash_record(&mut hash, tree, key, value);
-        records += 1;
-        bytes += (key.len() + value.len()) as u64;
+        tally.take(tree, key, value);
         Ok(())
     })?;
-    Ok(Copied {
-        records,
-        bytes,
-        last_seq,
-        digest: hex::encode(hash.finalize()),
-    })
+    Ok(tally.finish())
 }
 
 #[cfg(test)]
