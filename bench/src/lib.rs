@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
@@ -145,4 +146,67 @@ pub fn wrk(url: &str, seconds: u64, header: Option<&str>) -> anyhow::Result<Wrk>
         }
     }
     Ok(r)
+}
+
+/// Creates `bodies` with `clients` concurrent clients; returns entries per second.
+pub fn creates(url: &str, token: &str, bodies: Vec<String>, clients: usize) -> anyhow::Result<f64> {
+    let bodies = Arc::new(bodies);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let t = Instant::now();
+    let handles: Vec<_> = (0..clients)
+        .map(|_| {
+            let (bodies, next) = (bodies.clone(), next.clone());
+            let (url, token) = (url.to_string(), token.to_string());
+            std::thread::spawn(move || -> anyhow::Result<()> {
+                let client = reqwest::blocking::Client::new();
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(body) = bodies.get(i) else {
+                        return Ok(());
+                    };
+                    let res = client
+                        .post(format!("{url}/api/v1/manage/bench_story"))
+                        .bearer_auth(&token)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()?;
+                    if res.status() != 201 {
+                        bail!("create failed: {} {}", res.status(), res.text()?);
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join()
+            .map_err(|_| anyhow::anyhow!("a client panicked"))??;
+    }
+    Ok(bodies.len() as f64 / t.elapsed().as_secs_f64())
+}
+
+/// Draft bodies for the API (the state comes from the lifecycle), with unique slugs.
+pub fn bodies(lines: &[String], tag: &str) -> anyhow::Result<Vec<String>> {
+    lines
+        .iter()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l)?;
+            let o = v.as_object_mut().context("object")?;
+            o.remove("state");
+            o.remove("published_at");
+            let slug = o["slug"].as_str().unwrap_or("s").to_string();
+            o.insert("slug".into(), format!("{slug}-{tag}").into());
+            Ok(v.to_string())
+        })
+        .collect()
+}
+
+/// The slug of the first published story.
+pub fn published_slug(lines: &[String]) -> anyhow::Result<String> {
+    let first: serde_json::Value = serde_json::from_str(
+        lines
+            .iter()
+            .find(|l| l.contains("\"state\":\"published\""))
+            .context("a published story")?,
+    )?;
+    Ok(first["slug"].as_str().context("slug")?.to_string())
 }

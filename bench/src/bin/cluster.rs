@@ -10,11 +10,10 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use verbund_bench::{arg, bench_dir, spread, stories, wrk};
+use verbund_bench::{arg, bench_dir, bodies, creates, published_slug, spread, stories, wrk};
 
 fn verbund() -> anyhow::Result<PathBuf> {
     let p = std::env::current_exe()?
@@ -212,58 +211,6 @@ http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path
     bail!("nginx did not start (see {d}/nginx-error.log)")
 }
 
-/// Creates `bodies` with `clients` concurrent clients; returns entries per second.
-fn creates(url: &str, token: &str, bodies: Vec<String>, clients: usize) -> anyhow::Result<f64> {
-    let bodies = Arc::new(bodies);
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let t = Instant::now();
-    let handles: Vec<_> = (0..clients)
-        .map(|_| {
-            let (bodies, next) = (bodies.clone(), next.clone());
-            let (url, token) = (url.to_string(), token.to_string());
-            std::thread::spawn(move || -> anyhow::Result<()> {
-                let client = reqwest::blocking::Client::new();
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(body) = bodies.get(i) else {
-                        return Ok(());
-                    };
-                    let res = client
-                        .post(format!("{url}/api/v1/manage/bench_story"))
-                        .bearer_auth(&token)
-                        .header("content-type", "application/json")
-                        .body(body.clone())
-                        .send()?;
-                    if res.status() != 201 {
-                        bail!("create failed: {} {}", res.status(), res.text()?);
-                    }
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join()
-            .map_err(|_| anyhow::anyhow!("a client panicked"))??;
-    }
-    Ok(bodies.len() as f64 / t.elapsed().as_secs_f64())
-}
-
-/// Draft bodies for the API with unique slugs.
-fn bodies(lines: &[String], tag: &str) -> anyhow::Result<Vec<String>> {
-    lines
-        .iter()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l)?;
-            let o = v.as_object_mut().context("object")?;
-            o.remove("state");
-            o.remove("published_at");
-            let slug = o["slug"].as_str().unwrap_or("s").to_string();
-            o.insert("slug".into(), format!("{slug}-{tag}").into());
-            Ok(v.to_string())
-        })
-        .collect()
-}
-
 /// One measured figure of one setup: median (and min, max) over the runs.
 #[derive(Clone, Copy)]
 struct Figure {
@@ -320,15 +267,7 @@ fn main() -> anyhow::Result<()> {
             writeln!(f, "{l}")?;
         }
     }
-    let slug = {
-        let first: serde_json::Value = serde_json::from_str(
-            lines
-                .iter()
-                .find(|l| l.contains("\"state\":\"published\""))
-                .context("a published story")?,
-        )?;
-        first["slug"].as_str().context("slug")?.to_string()
-    };
+    let slug = published_slug(&lines)?;
     let pg = Postgres::start()?;
     let schema = verbund_core::store::scratch_schema(&pg.url)?;
     let stores = [Store::Sled, Store::Postgres(schema)];

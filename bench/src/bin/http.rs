@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use verbund_bench::{Wrk, bench_dir, stories, wrk};
+use verbund_bench::{Wrk, bench_dir, published_slug, stories, wrk};
 
 fn sibling(name: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
@@ -217,17 +217,6 @@ fn ceiling_run(
 struct Footprint {
     startup_ms: f64,
     rss_mb: f64,
-}
-
-/// The slug of the first published story.
-fn published_slug(lines: &[String]) -> anyhow::Result<String> {
-    let first: serde_json::Value = serde_json::from_str(
-        lines
-            .iter()
-            .find(|l| l.contains("\"state\":\"published\""))
-            .context("a published story")?,
-    )?;
-    Ok(first["slug"].as_str().context("slug")?.to_string())
 }
 
 /// What one server configuration measured: its table, and per request the median req/s and

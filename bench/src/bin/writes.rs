@@ -8,11 +8,10 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use verbund_bench::{arg, bench_dir, row, row_f, stories};
+use verbund_bench::{arg, bench_dir, bodies, creates, row, row_f, stories};
 
 fn verbund() -> anyhow::Result<PathBuf> {
     let p = std::env::current_exe()?
@@ -111,58 +110,6 @@ fn serve(bin: &Path, data: &Path) -> anyhow::Result<Server> {
         }
     }
     bail!("the server did not start")
-}
-
-/// Creates `bodies` with `clients` concurrent clients; returns entries per second.
-fn creates(url: &str, token: &str, bodies: Vec<String>, clients: usize) -> anyhow::Result<f64> {
-    let bodies = Arc::new(bodies);
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let t = Instant::now();
-    let handles: Vec<_> = (0..clients)
-        .map(|_| {
-            let (bodies, next) = (bodies.clone(), next.clone());
-            let (url, token) = (url.to_string(), token.to_string());
-            std::thread::spawn(move || -> anyhow::Result<()> {
-                let client = reqwest::blocking::Client::new();
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(body) = bodies.get(i) else {
-                        return Ok(());
-                    };
-                    let res = client
-                        .post(format!("{url}/api/v1/manage/bench_story"))
-                        .bearer_auth(&token)
-                        .header("content-type", "application/json")
-                        .body(body.clone())
-                        .send()?;
-                    if res.status() != 201 {
-                        bail!("create failed: {} {}", res.status(), res.text()?);
-                    }
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join()
-            .map_err(|_| anyhow::anyhow!("a client panicked"))??;
-    }
-    Ok(bodies.len() as f64 / t.elapsed().as_secs_f64())
-}
-
-/// Draft bodies for the API (the state comes from the lifecycle), with unique slugs.
-fn bodies(lines: &[String], tag: &str) -> anyhow::Result<Vec<String>> {
-    lines
-        .iter()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l)?;
-            let o = v.as_object_mut().context("object")?;
-            o.remove("state");
-            o.remove("published_at");
-            let slug = o["slug"].as_str().unwrap_or("s").to_string();
-            o.insert("slug".into(), format!("{slug}-{tag}").into());
-            Ok(v.to_string())
-        })
-        .collect()
 }
 
 fn import(bin: &Path, data: &Path, lines: &[String]) -> anyhow::Result<f64> {
