@@ -119,32 +119,7 @@ fn assert_consistent(store: &StoreLocation, acked: &[Acked], round: usize) {
         verbund_core::store::open(store).unwrap(),
         Arc::new(repo_schemas()),
     );
-    for (id, title, published) in acked {
-        let e = svc
-            .get("story", id)
-            .unwrap_or_else(|_| panic!("round {round}: acknowledged entry {id} is lost"));
-        assert_eq!(&e.data["title"], title, "round {round}");
-        if *published {
-            assert!(
-                svc.get_published("story", id, "de").unwrap().is_some(),
-                "round {round}: the acknowledged publication of {id} is lost"
-            );
-        }
-    }
-    let problems = svc.check_integrity().unwrap();
-    assert!(problems.is_empty(), "round {round}: {problems:#?}");
-    let seqs: Vec<u64> = svc
-        .store()
-        .changes_since(0, usize::MAX)
-        .unwrap()
-        .iter()
-        .map(|c| c.seq)
-        .collect();
-    assert_eq!(
-        seqs,
-        (1..=seqs.len() as u64).collect::<Vec<_>>(),
-        "round {round}: the change feed has a gap"
-    );
+    verbund_tests::assert_acknowledged_survived(&svc, acked, round);
 }
 
 /// 150–550 ms, different each round.

@@ -231,27 +231,7 @@ fn a_server_killed_during_concurrent_writes_keeps_every_acknowledged_write() {
         }
 
         let svc = open_service(&data);
-        let acked = acked.lock().unwrap();
-        for (id, title, published) in acked.iter() {
-            let e = svc
-                .get("story", id)
-                .unwrap_or_else(|_| panic!("round {round}: acknowledged entry {id} is lost"));
-            assert_eq!(&e.data["title"], title, "round {round}");
-            if *published {
-                assert!(
-                    svc.get_published("story", id, "de").unwrap().is_some(),
-                    "round {round}: acknowledged publication of {id} is lost"
-                );
-            }
-        }
-        let problems = svc.check_integrity().unwrap();
-        assert!(problems.is_empty(), "round {round}: {problems:#?}");
-        let seqs = change_seqs(&svc);
-        assert_eq!(
-            seqs,
-            (1..=seqs.len() as u64).collect::<Vec<_>>(),
-            "round {round}: the change feed has a gap"
-        );
+        verbund_tests::assert_acknowledged_survived(&svc, &acked.lock().unwrap(), round);
     }
     let acked = acked.lock().unwrap().len();
     assert!(
