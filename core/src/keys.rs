@@ -41,6 +41,8 @@ pub enum Purpose {
     Backup,
     /// The record in a shared database of which keys its nodes hold.
     KeyCheck,
+    /// Rendition URLs with custom parameters (sizes, formats) of media assets.
+    MediaUrl,
 }
 
 impl Purpose {
@@ -51,6 +53,7 @@ impl Purpose {
             Purpose::CompiledPlugin => b"verbund/compiled-plugin",
             Purpose::Backup => b"verbund/backup",
             Purpose::KeyCheck => b"verbund/key-check",
+            Purpose::MediaUrl => b"verbund/media-url",
         }
     }
 }

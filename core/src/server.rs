@@ -43,6 +43,10 @@ pub struct Config {
     pub demo: bool,
     /// Where the demo finds the reference plugins built by `plugins/build`.
     pub plugins_dir: PathBuf,
+    /// Where asset files live (none: media off).
+    pub media: Option<crate::media::Blobs>,
+    /// Limits, presets and caches of media.
+    pub media_config: crate::media::MediaConfig,
 }
 
 impl Config {
@@ -57,6 +61,8 @@ impl Config {
             plugins: true,
             demo: false,
             plugins_dir: PathBuf::from("plugins/dist"),
+            media: None,
+            media_config: crate::media::MediaConfig::default(),
         }
     }
 }
@@ -107,8 +113,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Puts the server together on `listener`: demo content, plugin host, mail settings.
-    pub fn start(
+    /// Puts the server together on `listener`: media, demo content, plugin host, mail settings.
+    pub async fn start(
         config: Config,
         content: Arc<ContentService>,
         listener: TcpListener,
@@ -120,8 +126,16 @@ impl Server {
         }
         let addr = listener.local_addr().map_err(ServerError::Listener)?;
         let mut startup = Startup::default();
+        let media = config
+            .media
+            .clone()
+            .map(|blobs| Arc::new(crate::media::Media::new(blobs, config.media_config.clone())));
         if config.demo {
-            startup.demo = Some(demo::load(&content).map_err(ServerError::Demo)?);
+            startup.demo = Some(
+                demo::load(&content, media.as_deref())
+                    .await
+                    .map_err(ServerError::Demo)?,
+            );
         }
         let public_url = config
             .public_url
@@ -129,6 +143,7 @@ impl Server {
             .unwrap_or_else(|| format!("http://{addr}/"));
         let mut state = AppState::with_config(content.clone(), config.delivery, config.limits);
         state.configure().site = config.site;
+        state.configure().media = media;
         state.configure().mail = Some(Arc::new(MailSettings {
             outbox: config.outbox,
             public_url: public_url.clone(),
@@ -262,7 +277,8 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    Server::start(config, content, listener)?
+    Server::start(config, content, listener)
+        .await?
         .run(shutdown)
         .await?;
     Ok(())

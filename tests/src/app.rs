@@ -166,7 +166,9 @@ impl AppBuilder {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
                 .expect("bind 127.0.0.1:0");
-            Server::start(config, content.clone(), listener).expect("server starts")
+            Server::start(config, content.clone(), listener)
+                .await
+                .expect("server starts")
         });
         let addr = server.local_addr();
         let state = server.state().clone();

@@ -98,6 +98,12 @@ pub struct ServeArgs {
     /// process's file descriptor limit (ulimit -n).
     #[arg(long, env = "VERBUND_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_connections: u64,
+    /// Where asset files (logos, photos, documents) and their renditions live: a directory, or
+    /// an S3 bucket as s3://BUCKET (endpoint and credentials from AWS_ENDPOINT, AWS_REGION,
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY; AWS_ALLOW_HTTP=true for a server without
+    /// TLS). Default: DATA/media. Several nodes on one database need one bucket.
+    #[arg(long, env = "VERBUND_MEDIA_STORE")]
+    media_store: Option<String>,
 }
 
 pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
@@ -145,6 +151,23 @@ pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8
             .unwrap_or_else(|| "verbund-data".into());
         args.data.data.with_file_name(format!("{name}-outbox"))
     });
+    let content = Arc::new(super::open(&args.data)?);
+    let media = match args.media_store.as_deref() {
+        Some(url) if url.starts_with("s3://") => verbund_core::media::Blobs::s3(url)
+            .map_err(|e| anyhow::anyhow!("--media-store {url}: {e}"))?,
+        Some(dir) => verbund_core::media::Blobs::dir(std::path::Path::new(dir))
+            .map_err(|e| anyhow::anyhow!("--media-store {dir}: {e}"))?,
+        None => {
+            if args.data.store.is_some() {
+                say!(
+                    "Note: asset files go to {}/media on this node only; with several nodes, give them one bucket (--media-store s3://BUCKET).",
+                    args.data.data.display()
+                );
+            }
+            verbund_core::media::Blobs::dir(&args.data.data.join("media"))
+                .map_err(|e| anyhow::anyhow!("media storage in the data dir: {e}"))?
+        }
+    };
     let config = server::Config {
         delivery,
         limits,
@@ -154,8 +177,9 @@ pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8
         plugins: !args.no_plugins,
         demo: args.demo,
         plugins_dir: args.plugins_dir.clone(),
+        media: Some(media),
+        media_config: verbund_core::media::MediaConfig::default(),
     };
-    let content = Arc::new(super::open(&args.data)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -164,7 +188,7 @@ pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("could not listen on {}; is another server using that port? Pick another with --listen", args.listen))?;
-        let server = server::Server::start(config, content.clone(), listener)?;
+        let server = server::Server::start(config, content.clone(), listener).await?;
         report(&server.startup);
         let addr = server.local_addr();
         say!(

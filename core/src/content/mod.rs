@@ -11,6 +11,7 @@
 //!   entry is published, unpublished or deleted; editing a published entry leaves the public
 //!   version in place until the new version is published.
 
+pub mod assets;
 mod commit;
 mod entry;
 pub mod filter;
@@ -38,6 +39,7 @@ pub use import::{ImportLine, ImportProgress, ImportReport, LineError};
 pub use query::{DeliveryQuery, Page, PageMeta, SortKey};
 pub use read::{ChangeEvent, ChangeFeed, Referrer, public_id};
 pub use transition::{ScheduleOutcome, TransitionRequest};
+pub use write::is_locale;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};

@@ -54,6 +54,10 @@ impl ContentService {
             // Personal types have a lifecycle but no public view.
             return Ok(());
         }
+        self.check_alt_texts(plan, ct, rec, errors)?;
+        if !errors.is_empty() {
+            return Ok(());
+        }
         let slug_changes = before.and_then(|b| b.slug(ct)) != rec.slug(ct);
         if slug_changes || before.is_none() {
             self.check_slug(plan, ct, rec, SCOPE_PUBLISHED, errors)?;

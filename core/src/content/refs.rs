@@ -21,7 +21,8 @@ pub(super) type RefMap = BTreeMap<(String, String), Vec<String>>;
 /// The references a record's fields make, by target.
 pub(super) fn refs_of(ct: &ContentType, data: &serde_json::Map<String, Value>) -> RefMap {
     let mut out = RefMap::new();
-    for (field, target) in ct.reference_fields() {
+    let assets = ct.asset_fields().map(|(f, _)| (f, crate::media::ASSET_REF));
+    for (field, target) in ct.reference_fields().chain(assets) {
         let ids: Vec<&str> = match data.get(field) {
             Some(Value::String(s)) => vec![s.as_str()],
             Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
@@ -79,6 +80,10 @@ impl ContentService {
         errors: &mut Vec<FieldError>,
     ) -> ContentResult<()> {
         for ((target, target_id), fields) in refs {
+            // Asset fields are checked by `check_assets`, with their kind.
+            if target == crate::media::ASSET_REF {
+                continue;
+            }
             if is_valid_id(target_id)
                 && plan
                     .read(Tree::Entries, &keys::entry(target, target_id))?

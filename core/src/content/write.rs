@@ -23,6 +23,11 @@ pub(super) fn is_valid_id(s: &str) -> bool {
         })
 }
 
+/// Whether `s` is a locale Verbund takes (`de`, `en`, `de-AT`).
+pub fn is_locale(s: &str) -> bool {
+    is_valid_locale(s)
+}
+
 pub(super) fn is_valid_locale(s: &str) -> bool {
     let b = s.as_bytes();
     (b.len() == 2 && b.iter().all(u8::is_ascii_lowercase))
@@ -166,6 +171,7 @@ impl ContentService {
         }
         let refs = refs_of(ct, &rec.data);
         self.check_refs_exist(plan, &refs, &rec.data, errors)?;
+        self.check_assets(plan, ct, &rec.data, errors)?;
         if let Some(orig) = &new.translation_of {
             rec.translation_of = self.check_translation(plan, ct, orig, &rec.locale, errors)?;
         }
@@ -278,6 +284,7 @@ impl ContentService {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             self.check_refs_exist(plan, &added, &rec.data, &mut errors)?;
+            self.check_assets(plan, &ct, &rec.data, &mut errors)?;
             if !errors.is_empty() {
                 return Err(ContentError::Invalid { errors });
             }

@@ -68,6 +68,8 @@ codes! {
         "The body of a bulk operation cannot be read (e.g. an NDJSON line that is not JSON); the detail names the line.";
     InvalidIfMatch = BAD_REQUEST, "invalid_if_match", "Invalid If-Match",
         "`If-Match` is not the quoted version (ETag) of an entry.";
+    InvalidTransform = BAD_REQUEST, "invalid_transform", "Invalid transform",
+        "A rendition parameter is unknown or out of range, or the asset cannot be transformed (a PDF).";
     InvalidGrant = BAD_REQUEST, "invalid_grant", "Invalid grant",
         "A plugin grant is not of the form `read:{type}` or `read:{type}+personal`, or names an unknown type.";
     InvalidLimits = BAD_REQUEST, "invalid_limits", "Invalid plugin limits",
@@ -89,6 +91,8 @@ codes! {
         "The bearer token is unknown or revoked.";
     TokenExpired = UNAUTHORIZED, "token_expired", "Token expired",
         "The bearer token has expired; an admin creates a new one.";
+    UnsignedTransform = FORBIDDEN, "unsigned_transform", "Unsigned transform",
+        "Custom rendition parameters need the signature the delivery API puts into its URLs; use a preset or a `srcset` URL.";
     Forbidden = FORBIDDEN, "forbidden", "Forbidden",
         "The token's role may not do this (e.g. admin operations need an admin token).";
     RoleNotAllowed = FORBIDDEN, "role_not_allowed", "Role not allowed",
@@ -121,6 +125,8 @@ codes! {
         "The confirmation link was used already, or replaced by a newer sign-up or an unsubscription.";
     PayloadTooLarge = PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large",
         "The body is over the server's limit (`--max-body`, 1 MiB by default).";
+    ImageTooLarge = PAYLOAD_TOO_LARGE, "image_too_large", "Image too large",
+        "The upload is over the media limits (bytes, or pixels read from its header before decoding); the detail names the limit.";
     UnsupportedMediaType = UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type",
         "The body's `Content-Type` is not one the operation reads.";
     ValidationFailed = UNPROCESSABLE_ENTITY, "validation_failed", "Validation failed",
@@ -129,6 +135,8 @@ codes! {
         "The body is well-formed JSON but not what the operation expects; the detail says what is wrong.";
     PluginInvalid = UNPROCESSABLE_ENTITY, "plugin_invalid", "Plugin refused",
         "The plugin component, its settings or its export parameters were refused; the detail says why.";
+    AssetRefused = UNPROCESSABLE_ENTITY, "asset_refused", "File refused",
+        "The upload is not a file Verbund takes (type, damage, a file that is also another format); the detail says why and what to do.";
     PreconditionRequired = PRECONDITION_REQUIRED, "precondition_required", "If-Match required",
         "A write needs `If-Match` with the version it changes (read the entry first).";
     RateLimited = TOO_MANY_REQUESTS, "rate_limited", "Too many requests",
@@ -138,6 +146,8 @@ codes! {
         "The server could not complete the request; it has been logged.";
     NewsletterOff = NOT_IMPLEMENTED, "newsletter_off", "Newsletter off",
         "This server has no mail outbox, so no newsletter.";
+    MediaOff = NOT_IMPLEMENTED, "media_off", "Media off",
+        "This server runs without media storage.";
     PluginsOff = NOT_IMPLEMENTED, "plugins_off", "Plugins off",
         "This server runs without the plugin host (`--no-plugins`).";
     PluginFailed = BAD_GATEWAY, "plugin_failed", "Plugin failed",
@@ -156,6 +166,8 @@ codes! {
         "The mail could not be handed on; try again later.";
     StoreUnavailable = SERVICE_UNAVAILABLE, "store_unavailable", "Store unavailable",
         "The database cannot be reached at the moment; the request can be repeated as it is after `Retry-After` seconds.";
+    MediaBusy = SERVICE_UNAVAILABLE, "media_busy", "Media busy",
+        "Every image transform slot is in use, or the media storage cannot be reached; try again shortly.";
     BackupFailed = SERVICE_UNAVAILABLE, "backup_failed", "Backup failed",
         "The backup could not be written; the detail says why.";
 }

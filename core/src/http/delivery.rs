@@ -237,6 +237,63 @@ fn included(
     Ok(out)
 }
 
+/// The asset fields of a type that an answer shows (all, or those in `fields`).
+fn shown_asset_fields<'a>(ct: &'a ContentType, shape: &Shape) -> Vec<&'a str> {
+    ct.asset_fields()
+        .map(|(f, _)| f)
+        .filter(|f| {
+            shape
+                .fields
+                .as_ref()
+                .is_none_or(|fs| fs.iter().any(|x| x == f))
+        })
+        .collect()
+}
+
+/// `"assets": {id: {url, presets, srcset, alt, …}}` for the assets the documents show: what a
+/// website needs to render `<img srcset>` and `<picture>` without another request. `None`
+/// when the type has no asset fields (or media are off).
+fn assets_of(
+    state: &AppState,
+    fields: &[&str],
+    docs: &[&[u8]],
+    keys: &mut Vec<String>,
+) -> Result<Option<Vec<u8>>, ApiError> {
+    let Some(media) = &state.media else {
+        return Ok(None);
+    };
+    if fields.is_empty() {
+        return Ok(None);
+    }
+    let mut ids = BTreeSet::new();
+    for doc in docs {
+        let v: Map<String, Value> = serde_json::from_slice(doc).map_err(stored_json)?;
+        for f in fields {
+            match v.get(*f) {
+                Some(Value::String(s)) => {
+                    ids.insert(s.clone());
+                }
+                Some(Value::Array(a)) => {
+                    ids.extend(a.iter().filter_map(|x| x.as_str().map(String::from)));
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut out = Map::new();
+    for id in ids {
+        match state.content.get_asset(&id) {
+            Ok(asset) => {
+                out.insert(id.clone(), media.public_view(state.content.keys(), &asset));
+                keys.push(format!("asset/{id}"));
+            }
+            Err(crate::content::ContentError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(Some(serde_json::to_vec(&out).unwrap_or_default()))
+}
+
 /// Turns a computed body and its space-separated surrogate keys into a cacheable response.
 fn finish(body: Vec<u8>, surrogate: String) -> Arc<CachedResponse> {
     let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&body));
@@ -391,6 +448,9 @@ pub struct ContentPage {
     #[serde(default)]
     #[schemars(with = "Included")]
     pub included: Option<Included>,
+    /// For types with asset fields: every asset the page shows, by id.
+    #[serde(default)]
+    pub assets: Option<BTreeMap<String, DeliveredAsset>>,
     pub meta: ContentPageMeta,
 }
 
@@ -413,6 +473,46 @@ pub struct ContentOne {
     #[serde(default)]
     #[schemars(with = "Included")]
     pub included: Option<Included>,
+    /// For types with asset fields: every asset the entry shows, by id.
+    #[serde(default)]
+    pub assets: Option<BTreeMap<String, DeliveredAsset>>,
+}
+
+/// An asset as the delivery API shows it (never its consent note).
+#[allow(dead_code)] // Describes what the handler writes as bytes.
+#[derive(schemars::JsonSchema)]
+pub struct DeliveredAsset {
+    pub id: String,
+    /// `image` or `file`.
+    pub kind: String,
+    pub media_type: String,
+    pub filename: String,
+    pub bytes: u64,
+    /// The original (sanitised), with its version: cacheable for a year.
+    pub url: String,
+    pub caption: Option<String>,
+    pub credit: Option<String>,
+    pub license: Option<String>,
+    /// Images: the displayed size (the crop's).
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// Images: alternative text per locale.
+    pub alt: Option<BTreeMap<String, String>>,
+    pub decorative: Option<bool>,
+    pub focal: Option<crate::media::Focal>,
+    /// Images: each preset's URL and size.
+    pub presets: Option<BTreeMap<String, DeliveredPreset>>,
+    /// Images: an `srcset` of signed widths (format negotiated from `Accept`).
+    pub srcset: Option<String>,
+}
+
+/// A preset rendition of an image.
+#[allow(dead_code)] // Describes what the handler writes as bytes.
+#[derive(schemars::JsonSchema)]
+pub struct DeliveredPreset {
+    pub url: String,
+    pub width: u32,
+    pub height: u32,
 }
 
 pub async fn list(
@@ -484,6 +584,8 @@ fn list_page(
     let mut docs: Vec<Vec<u8>> = Vec::new();
     let mut first = true;
     let mut projection_error = None;
+    let asset_fields = shown_asset_fields(ct, shape);
+    let keep_docs = !shape.include.is_empty() || !asset_fields.is_empty();
     let meta = state.content.query_published_with(ty, q, &mut |id, doc| {
         if !first {
             body.push(b',');
@@ -496,7 +598,7 @@ fn list_page(
         surrogate.push_str(ty);
         surrogate.push('/');
         surrogate.push_str(id);
-        if !shape.include.is_empty() {
+        if keep_docs {
             ids.push(id.to_string());
             docs.push(doc.to_vec());
         }
@@ -511,6 +613,16 @@ fn list_page(
         let docs: Vec<&[u8]> = docs.iter().map(Vec::as_slice).collect();
         body.extend_from_slice(b",\"included\":");
         body.extend_from_slice(&included(state, ct, &docs, &shape.include, &mut keys)?);
+        for k in keys {
+            surrogate.push(' ');
+            surrogate.push_str(&k);
+        }
+    }
+    let mut keys = Vec::new();
+    let doc_refs: Vec<&[u8]> = docs.iter().map(Vec::as_slice).collect();
+    if let Some(assets) = assets_of(state, &asset_fields, &doc_refs, &mut keys)? {
+        body.extend_from_slice(b",\"assets\":");
+        body.extend_from_slice(&assets);
         for k in keys {
             surrogate.push(' ');
             surrogate.push_str(&k);
@@ -596,6 +708,15 @@ fn one_entry(
         let doc = state.content.preview(ty, id_or_slug, &locale)?;
         let mut body = b"{\"data\":".to_vec();
         write_item(&mut body, &doc, shape.fields.as_deref())?;
+        if let Some(assets) = assets_of(
+            state,
+            &shown_asset_fields(&ct, &shape),
+            &[&doc],
+            &mut Vec::new(),
+        )? {
+            body.extend_from_slice(b",\"assets\":");
+            body.extend_from_slice(&assets);
+        }
         body.push(b'}');
         let mut res = body.into_response();
         let h = res.headers_mut();
@@ -625,6 +746,10 @@ fn one_entry(
     if !shape.include.is_empty() {
         body.extend_from_slice(b",\"included\":");
         body.extend_from_slice(&included(state, &ct, &[&doc], &shape.include, &mut keys)?);
+    }
+    if let Some(assets) = assets_of(state, &shown_asset_fields(&ct, &shape), &[&doc], &mut keys)? {
+        body.extend_from_slice(b",\"assets\":");
+        body.extend_from_slice(&assets);
     }
     body.push(b'}');
     Ok(One::Published(finish(body, keys.join(" "))))

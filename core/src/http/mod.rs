@@ -5,6 +5,7 @@
 //! requests.
 
 mod admin;
+pub mod assets;
 mod bulk;
 mod cache;
 mod caller;
@@ -70,6 +71,8 @@ pub struct Shared {
     pub site: Option<std::path::PathBuf>,
     /// The plugin host, when plugins are on.
     pub plugins: Option<Arc<crate::plugin::PluginHost>>,
+    /// Media storage and transforms, when media are on.
+    pub media: Option<Arc<crate::media::Media>>,
     /// Where newsletter mails go and how their links start, when the newsletter is on.
     pub mail: Option<Arc<crate::newsletter::MailSettings>>,
     /// The OpenAPI document, made when the router is built (it depends only on the routes and
@@ -99,6 +102,7 @@ impl AppState {
             metrics: Arc::default(),
             site: None,
             plugins: None,
+            media: None,
             mail: None,
             openapi: Arc::default(),
         }))

@@ -12,7 +12,7 @@ use aide::transform::TransformOperation as Op;
 use serde_json::{Value, json};
 
 use super::typed::Doc;
-use super::{AppState, admin, bulk, delivery, manage, metrics, newsletter, plugins};
+use super::{AppState, admin, assets, bulk, delivery, manage, metrics, newsletter, plugins};
 
 /// Links from a response naming an entry (`id`, a runtime expression) to the operations on
 /// it; with `etag`, also to the writes that need `If-Match`.
@@ -163,6 +163,7 @@ pub(super) fn api_routes() -> ApiRouter<AppState> {
             }),
         )
         .merge(delivery_routes())
+        .merge(asset_routes())
         .merge(manage_routes())
         .merge(bulk_routes())
         .merge(newsletter_routes())
@@ -230,6 +231,104 @@ fn delivery_routes() -> ApiRouter<AppState> {
                 .public()
                 .says(200, "A page of the feed.")
                 .header(200, "Cache-Control", "CacheControl", true)
+            }),
+        )
+}
+
+fn asset_routes() -> ApiRouter<AppState> {
+    const MEDIA_OFF: &str = "This server runs without media storage (media_off).";
+    ApiRouter::new()
+        .api_route(
+            "/assets/{id}/{name}",
+            get_with(assets::serve, |op| {
+                op.doc(
+                    "getAssetFile",
+                    "delivery",
+                    "An asset's file or a rendition",
+                    "Without parameters, the sanitised original (metadata removed, orientation applied). `preset=` gives a rendition defined in the server's configuration (`thumb`, `card`, `hero`, `logo` by default); `w`, `h`, `fit`, `fm` and `q` need the signature `s` that the delivery API's `srcset` URLs carry. `fm=auto` (the default of presets) picks WebP, AVIF or JPEG from `Accept` and answers with `Vary: Accept`. With the current `v` (in every URL the API hands out), the answer is `Cache-Control: public, max-age=31536000, immutable`. Only assets shown by a published entry are public; others need a token.",
+                )
+                .public()
+                .says(200, "The file.")
+                .header(200, "ETag", "ETag", true)
+                .header(200, "Cache-Control", "CacheControl", true)
+                .header(200, "Surrogate-Key", "SurrogateKey", true)
+                .parameter_ref("IfNoneMatch")
+                .response_json(304, json!({"description": "Not modified: the client's `If-None-Match` matches."}))
+                .problem(400, "An unknown parameter, a parameter out of range or a rendition of a document (invalid_transform, unknown_parameter).")
+                .problem(403, "Custom parameters without a valid signature (unsigned_transform).")
+                .problem(404, "No such asset, or it is not public (not_found).")
+                .problem(501, MEDIA_OFF)
+                .problem(503, "Every transform slot is busy or the media storage cannot be reached (media_busy); try again.")
+            }),
+        )
+        .api_route(
+            "/api/v1/manage/assets",
+            post_with(assets::upload, |op| {
+                op.doc(
+                    "uploadAsset",
+                    "media",
+                    "Upload an asset",
+                    "The body is the file (any `Content-Type`: the type is read from the file's bytes) with its metadata as query parameters, or a `multipart/form-data` form with a `file` part and the same fields. Accepted: JPEG, PNG, GIF, WebP images and PDF documents; SVG and AVIF originals are refused. Bytes and pixels are bounded before anything is decoded; EXIF orientation is applied, and EXIF (GPS), XMP, IPTC, comments and embedded thumbnails are removed from the stored original (the colour profile is kept). Needs the editor role.",
+                )
+                .says(201, "Stored: the asset.")
+                .header(201, "Location", "Location", true)
+                .header(201, "ETag", "ETag", true)
+                .problem(400, "An unknown parameter, an empty body or a form without a `file` part.")
+                .problem(413, "Over the media limits: bytes or pixels (image_too_large).")
+                .problem(422, "Not a file Verbund takes: its type, damage, or a file that is also another format (asset_refused); or metadata that does not fit (validation_failed).")
+                .problem(501, MEDIA_OFF)
+                .errors(&[503])
+            })
+            .layer(axum::extract::DefaultBodyLimit::max(assets::UPLOAD_BODY_LIMIT))
+            .get_with(assets::list, |op| {
+                op.doc(
+                    "listAssets",
+                    "media",
+                    "The asset library",
+                    "Every asset, oldest first, with the entries using it and its delivery URLs. Needs the editor, reviewer or admin role.",
+                )
+                .says(200, "A page of assets.")
+                .problem(501, MEDIA_OFF)
+            }),
+        )
+        .api_route(
+            "/api/v1/manage/assets/{id}",
+            get_with(assets::show, |op| {
+                op.doc(
+                    "getAsset",
+                    "media",
+                    "An asset",
+                    "Its record (with the consent note), the entries using it, whether it is public and its delivery URLs; the ETag is the version to send as If-Match. Needs the editor, reviewer or admin role.",
+                )
+                .says(200, "The asset.")
+                .header(200, "ETag", "ETag", true)
+                .errors(&[404])
+                .problem(501, MEDIA_OFF)
+            })
+            .patch_with(assets::edit, |op| {
+                op.doc(
+                    "editAsset",
+                    "media",
+                    "Change an asset's metadata (JSON Merge Patch)",
+                    "An RFC 7386 merge patch of `filename`, `alt` (per locale), `decorative`, `caption`, `credit`, `license`, `focal` ({x, y} fractions), `crop` ({x, y, w, h} fractions, applied at delivery, never to the original) and `consent` ({person, email, given_at, scope}). Needs the editor role and `If-Match`.",
+                )
+                .says(200, "The asset's new version.")
+                .header(200, "ETag", "ETag", true)
+                .problem(409, "The asset was changed meanwhile (version_conflict).")
+                .errors(&[404, 422, 428])
+                .problem(501, MEDIA_OFF)
+            })
+            .delete_with(assets::delete, |op| {
+                op.doc(
+                    "deleteAsset",
+                    "media",
+                    "Delete an asset",
+                    "Deletes an asset that no entry uses; its file and renditions are removed when no other asset has the same bytes. Needs the editor role and `If-Match`.",
+                )
+                .says(204, "Deleted.")
+                .problem(409, "The asset was changed meanwhile (version_conflict) or is used by entries (still_referenced, with `referrers`).")
+                .errors(&[404, 428])
+                .problem(501, MEDIA_OFF)
             }),
         )
 }

@@ -58,6 +58,9 @@ struct PropertyKeywords {
     reference: Option<String>,
     #[serde(default)]
     pii: bool,
+    /// The field holds asset ids: `"image"` or `"file"`.
+    #[serde(default)]
+    asset: Option<crate::media::AssetKind>,
     /// Labels of enum values per locale (checked by [`check_labels`]).
     #[serde(default)]
     #[allow(dead_code)]
@@ -141,6 +144,8 @@ pub struct FieldSpec {
     /// Personal data: never served publicly, covered by data-subject export and erasure.
     pub pii: bool,
     pub required: bool,
+    /// The field holds the id (or a list of ids) of assets of this kind.
+    pub asset: Option<crate::media::AssetKind>,
 }
 
 /// Resolves `$ref`s of a schema: `(base URI or "" for the same document, JSON pointer)`.
@@ -235,6 +240,15 @@ pub fn read<'a>(
                     "property {name} is marked filterable/sortable but is not a scalar or an array of scalars"
                 ));
             }
+            if kw.asset.is_some() {
+                let holds_ids = kind == FieldKind::String
+                    || (kind == FieldKind::Array && item_kind == Some(FieldKind::String));
+                if !holds_ids || kw.reference.is_some() || kw.pii {
+                    return Err(format!(
+                        "property {name} is marked as an asset field, so it must hold an asset id (a string, or a list of strings) and be neither a ref nor pii"
+                    ));
+                }
+            }
             fields.insert(
                 name.clone(),
                 FieldSpec {
@@ -245,6 +259,7 @@ pub fn read<'a>(
                     reference: kw.reference,
                     pii: kw.pii,
                     required: required.contains(&name.as_str()),
+                    asset: kw.asset,
                 },
             );
         }

@@ -96,6 +96,13 @@ impl ContentType {
             .filter_map(|(name, f)| f.reference.as_deref().map(|t| (name.as_str(), t)))
     }
 
+    /// Fields holding assets, with the kind they hold.
+    pub fn asset_fields(&self) -> impl Iterator<Item = (&str, crate::media::AssetKind)> {
+        self.fields
+            .iter()
+            .filter_map(|(name, f)| f.asset.map(|k| (name.as_str(), k)))
+    }
+
     /// Fields with a secondary index (filterable or sortable).
     pub fn indexed_fields(&self) -> impl Iterator<Item = (&str, &FieldSpec)> {
         self.fields
@@ -241,6 +248,13 @@ impl SchemaRegistry {
                     validator,
                 }),
             );
+        }
+        if types.contains_key(crate::media::ASSET_REF) {
+            return Err(SchemaError::Invalid {
+                file: format!("{}.json", crate::media::ASSET_REF),
+                detail: "the name \"asset\" is taken by media assets; name the type otherwise"
+                    .into(),
+            });
         }
         for t in types.values() {
             for (field, target) in t.reference_fields() {

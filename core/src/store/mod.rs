@@ -56,6 +56,8 @@ pub enum Tree {
     History,
     /// Format version, counters and other bookkeeping.
     Meta,
+    /// `a\0{id}` → asset record (media); `h\0{sha256}\0{id}` → empty (assets by blob).
+    Assets,
 }
 
 impl Tree {
@@ -65,7 +67,7 @@ impl Tree {
     }
 
     /// Every tree, in a fixed order (the order of the views inside a transaction).
-    pub const ALL: [Tree; 12] = [
+    pub const ALL: [Tree; 13] = [
         Tree::Entries,
         Tree::Revisions,
         Tree::Slugs,
@@ -78,6 +80,7 @@ impl Tree {
         Tree::Plugins,
         Tree::History,
         Tree::Meta,
+        Tree::Assets,
     ];
 
     /// The on-disk name of this tree.
@@ -95,6 +98,7 @@ impl Tree {
             Tree::Plugins => "plugins",
             Tree::History => "history",
             Tree::Meta => "meta",
+            Tree::Assets => "assets",
         }
     }
 

@@ -128,6 +128,7 @@ fn code(tree: Tree) -> i16 {
         Tree::Plugins => 10,
         Tree::History => 11,
         Tree::Meta => 12,
+        Tree::Assets => 13,
     }
 }
 

@@ -122,6 +122,45 @@ text_media!(
     Html = "text/html"
 );
 
+/// An asset's bytes: an image or a document.
+pub struct AssetFile;
+
+impl Media for AssetFile {
+    fn content() -> Value {
+        let binary = json!({"schema": {"type": "string", "format": "binary"}});
+        json!({
+            "image/jpeg": binary, "image/png": binary, "image/gif": binary,
+            "image/webp": binary, "image/avif": binary, "application/pdf": binary,
+        })
+    }
+}
+
+/// An upload: the file's bytes, or a form with a `file` part.
+pub struct UploadFile;
+
+impl Media for UploadFile {
+    fn content() -> Value {
+        let binary = json!({"schema": {"type": "string", "format": "binary"}});
+        json!({
+            "application/octet-stream": binary,
+            "image/jpeg": binary, "image/png": binary, "image/gif": binary,
+            "image/webp": binary, "application/pdf": binary,
+            "multipart/form-data": {"schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    "filename": {"type": "string"}, "alt": {"type": "string"},
+                    "locale": {"type": "string"}, "decorative": {"type": "string", "enum": ["true", "false"]},
+                    "caption": {"type": "string"}, "credit": {"type": "string"},
+                    "license": {"type": "string"},
+                    "meta": {"type": "string", "description": "A JSON object of asset fields (alt per locale, focal, crop, consent, …)."},
+                },
+            }},
+        })
+    }
+}
+
 /// NDJSON: one JSON object per line.
 pub struct Ndjson;
 
