@@ -98,6 +98,9 @@ enum Command {
     Login(commands::login::LoginArgs),
     /// Work with entries on a running server.
     Entry(commands::entry::EntryArgs),
+    /// The media library on a running server: upload, list, show, edit and delete assets
+    /// (logos, photos, documents).
+    Asset(commands::asset::AssetArgs),
     /// Install and manage sandboxed plugins on a running server (admin).
     Plugin(commands::plugin::PluginArgs),
     /// Newsletter issues (through the newsletter-export plugin).
@@ -172,6 +175,7 @@ fn main() -> std::process::ExitCode {
         Command::Token(cmd) => commands::token::run(cmd),
         Command::Login(args) => commands::login::run(args),
         Command::Entry(args) => commands::entry::run(args),
+        Command::Asset(args) => commands::asset::run(args),
         Command::Plugin(args) => commands::plugin::run(args),
         Command::Newsletter(args) => commands::newsletter::run(args),
         Command::Gdpr(args) => commands::gdpr::run(args),

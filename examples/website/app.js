@@ -14,6 +14,8 @@ import { renderMarkdown, markdownToText } from './markdown.js';
 /** @typedef {Schemas['EventPublic']} ClusterEvent */
 /** @typedef {Schemas['CooperationPublic']} Cooperation */
 /** @typedef {Schemas['Problem']} Problem */
+/** @typedef {Schemas['DeliveredAsset']} MediaAsset */
+/** @typedef {Record<string, MediaAsset>} Assets  the `assets` of a delivery answer, by id */
 
 // ---------------------------------------------------------------------------------------
 // Configuration: where the API is
@@ -152,15 +154,142 @@ function extLink(url, text, props = {}) {
   return h('a', { href: url, rel: 'noopener noreferrer', target: '_blank', ...props }, text || url);
 }
 
-/** An image by URL (http(s) only) that removes itself if it cannot be loaded. */
-function image(img, props = {}) {
-  if (!img || !isHttpUrl(img.url)) return null;
-  const el = h('img', { src: img.url, alt: img.alt || '', loading: 'lazy', decoding: 'async', ...props });
+// ---- images: from the `assets` of a delivery answer ----
+
+/**
+ * A URL of the delivery API (`/assets/…`: relative to the API's origin, which is not the
+ * page's with `?api=`) as an absolute URL; null for anything but http(s).
+ */
+function apiUrl(path) {
+  if (typeof path !== 'string' || !path) return null;
+  try {
+    const u = new URL(path, `${API_BASE}/`);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** An asset's `srcset` ("URL 320w, URL 640w, …") with its URLs resolved by apiUrl; null if malformed. */
+function assetSrcset(srcset) {
+  if (typeof srcset !== 'string') return null;
+  const out = [];
+  for (const candidate of srcset.split(',')) {
+    const [url, width, ...rest] = candidate.trim().split(/\s+/);
+    const abs = apiUrl(url);
+    if (!abs || !/^\d+w$/.test(width || '') || rest.length) return null;
+    out.push(`${abs} ${width}`);
+  }
+  return out.length ? out.join(', ') : null;
+}
+
+/**
+ * The alternative text of an image in the page's language, else German; '' only for an image
+ * marked decorative; null when a described image has none (it is not shown then).
+ * @param {MediaAsset} asset
+ */
+function altText(asset) {
+  if (asset.decorative) return '';
+  const alt = asset.alt || {};
+  const text = (alt[LOCALE] || alt.de || '').trim();
+  return text || null;
+}
+
+/** @typedef {Array<[string | null, string]>} Sizes */
+
+/**
+ * How wide the layout shows an image, for `sizes`: [media condition, width] pairs, the last
+ * without a condition. Keep in step with style.css.
+ * @type {Record<'gridCard' | 'homeCard' | 'story' | 'eventMain', Sizes>}
+ */
+const SIZES = {
+  // a card in .grid (3 columns from ~65rem, 2 from 45rem): the card's inner width
+  gridCard: [['(min-width: 65rem)', '22rem'], ['(min-width: 45rem)', '50vw'], [null, '100vw']],
+  // a card in the wide column of the start page
+  homeCard: [['(min-width: 72rem)', '40rem'], ['(min-width: 60rem)', '56vw'], [null, '100vw']],
+  // the story page (.story, 48rem)
+  story: [['(min-width: 51rem)', '48rem'], [null, '100vw']],
+  // the main column of an event page (2 of 3 columns from 56rem)
+  eventMain: [['(min-width: 72rem)', '45rem'], ['(min-width: 56rem)', '64vw'], [null, '100vw']],
+};
+
+/**
+ * An image of the `assets` sidecar as `<img>`: `src` is the preset (for browsers without
+ * srcset), `srcset` the asset's signed widths (the server picks WebP or AVIF by `Accept`),
+ * `sizes` how wide the layout shows it. The width and height attributes are the preset's
+ * (the size the server renders, never more than the original's), scaled down to fit `box`
+ * ([width, height] in CSS pixels) if given; CSS only ever shrinks them (max-width: 100%), so
+ * a picture is never stretched beyond its pixels. A cover preset (card, hero, thumb) keeps its
+ * aspect ratio with the focal point in view. Null if there is no image or no alt text although
+ * the image is not decorative. An image that cannot be loaded removes itself (or its
+ * `[data-image-box]`).
+ * @param {MediaAsset | undefined} asset
+ * @param {string} preset  thumb, card, hero or logo (the server's presets)
+ * @param {{sizes?: Sizes, box?: [number, number], cover?: boolean} & Record<string, any>} [options]
+ */
+function assetImage(asset, preset, { sizes = [[null, '100vw']], box, cover = false, ...props } = {}) {
+  if (!asset || asset.kind !== 'image' || !asset.presets || !asset.presets[preset]) return null;
+  const p = asset.presets[preset];
+  const src = apiUrl(p.url);
+  const alt = altText(asset);
+  if (!src || alt == null || !(p.width > 0 && p.height > 0)) return null;
+  const scale = box ? Math.min(1, box[0] / p.width, box[1] / p.height) : 1;
+  const width = Math.max(1, Math.round(p.width * scale));
+  const height = Math.max(1, Math.round(p.height * scale));
+  // With object-fit: cover a picture wider than its box is shown wider than the box: ask for
+  // that many pixels (the srcset candidates have the original's aspect ratio).
+  const stretch = cover && asset.width && asset.height ? Math.max(1, asset.width / asset.height / (p.width / p.height)) : 1;
+  const length = (l) => (stretch > 1.01 ? `calc(${l} * ${stretch.toFixed(3)})` : l);
+  const el = h('img', {
+    src,
+    srcset: assetSrcset(asset.srcset),
+    sizes: box ? `${Math.ceil(width * stretch)}px` : sizes.map(([cond, l]) => (cond ? `${cond} ${length(l)}` : length(l))).join(', '),
+    width,
+    height,
+    alt,
+    loading: 'lazy',
+    decoding: 'async',
+    ...props,
+  });
+  if (cover) {
+    // CSSOM, not a style attribute: allowed by the site's CSP (style-src 'self').
+    el.classList.add('img-cover');
+    el.style.aspectRatio = `${width} / ${height}`;
+    if (asset.focal) el.style.objectPosition = `${Math.round(asset.focal.x * 100)}% ${Math.round(asset.focal.y * 100)}%`;
+  }
   el.addEventListener('error', () => {
-    const box = el.closest('[data-image-box]') || el;
-    box.remove();
+    const boxEl = el.closest('[data-image-box]') || el;
+    boxEl.remove();
   });
   return el;
+}
+
+/** "Foto: Redaktion … · Lizenz: CC BY 4.0" for an image's credit line; '' without credit and licence. */
+function creditLine(asset) {
+  return [asset.credit ? `Foto: ${asset.credit}` : null, asset.license ? `Lizenz: ${asset.license}` : null].filter(Boolean).join(' · ');
+}
+
+/**
+ * A figure: the image and under it the asset's caption and credit line.
+ * @param {MediaAsset | undefined} asset
+ * @param {HTMLElement | null} img  from assetImage
+ */
+function assetFigure(asset, img, props = {}) {
+  if (!asset || !img) return null;
+  const credit = creditLine(asset);
+  return h(
+    'figure',
+    { 'data-image-box': '', ...props, class: ['figure', props.class].filter(Boolean).join(' ') },
+    img,
+    asset.caption || credit
+      ? h(
+          'figcaption',
+          {},
+          asset.caption ? h('span', { class: 'figure-caption' }, asset.caption) : null,
+          credit ? h('small', { class: 'credit', 'data-testid': 'image-credit' }, credit) : null,
+        )
+      : null,
+  );
 }
 
 function chips(slugs, hrefFor) {
@@ -303,14 +432,21 @@ async function apiGet(path, params = {}) {
   }
 }
 
-/** All pages of a list (follows meta.next_cursor), with `included` merged. */
+/**
+ * All pages of a list (follows meta.next_cursor), with `included` and `assets` merged.
+ * @returns {Promise<{data: any[], included: Record<string, any[]>, assets: Assets}>}
+ */
 async function apiAll(type, params = {}, maxPages = 20) {
   const data = [];
+  /** @type {Record<string, any[]>} */
   const included = {};
+  /** @type {Assets} */
+  const assets = {};
   let cursor = null;
   for (let page = 0; page < maxPages; page++) {
     const res = await apiGet(`content/${type}`, { ...params, limit: 100, cursor });
     data.push(...(res.data || []));
+    Object.assign(assets, res.assets);
     for (const [t, list] of Object.entries(res.included || {})) {
       const have = (included[t] ||= []);
       for (const item of list) if (!have.some((x) => x.id === item.id)) have.push(item);
@@ -318,7 +454,7 @@ async function apiAll(type, params = {}, maxPages = 20) {
     cursor = res.meta && res.meta.next_cursor;
     if (!cursor) break;
   }
-  return { data, included };
+  return { data, included, assets };
 }
 
 const byId = (list) => new Map((list || []).map((x) => [x.id, x]));
@@ -404,12 +540,17 @@ function excerpt(markdownSource, max = 170) {
 
 // ---- cards ----
 
-/** @param {Member} m */
-function memberCard(m, { headingLevel = 'h2', compact = false } = {}) {
+/**
+ * @param {Member} m
+ * @param {{headingLevel?: string, compact?: boolean, assets?: Assets}} [options]  `assets`: where its logo is
+ */
+function memberCard(m, { headingLevel = 'h2', compact = false, assets = {} } = {}) {
   const H = headingLevel;
+  const logo = compact ? null : assetImage(assets[m.logo], 'logo', { box: [160, 64], class: 'card-logo', 'data-testid': 'member-logo' });
   return h(
     'article',
     { class: 'card member-card', 'data-testid': 'member-card' },
+    logo ? h('div', { class: 'card-logo-box', 'data-image-box': '' }, logo) : null,
     h('p', { class: 'eyebrow' }, label(MEMBER_KINDS, m.kind) || 'Mitglied'),
     h(H, { class: 'card-title' }, h('a', { href: slugPath('mitglieder', m.slug), 'data-testid': 'member-name' }, m.name)),
     h('p', { class: 'card-meta', 'data-testid': 'member-place' }, [m.city, m.state_region].filter(Boolean).join(' · ')),
@@ -418,12 +559,18 @@ function memberCard(m, { headingLevel = 'h2', compact = false } = {}) {
   );
 }
 
-/** @param {Story} s */
-function storyCard(s, { headingLevel = 'h2' } = {}) {
+/**
+ * @param {Story} s
+ * @param {{headingLevel?: string, assets?: Assets, sizes?: Sizes}} [options]
+ *   `assets`: where its image is; `sizes`: how wide the card is (SIZES)
+ */
+function storyCard(s, { headingLevel = 'h2', assets = {}, sizes = SIZES.gridCard } = {}) {
   const H = headingLevel;
+  const img = assetImage(assets[s.image], 'card', { sizes, cover: true, class: 'card-image', 'data-testid': 'story-card-image' });
   return h(
     'article',
     { class: 'card story-card', 'data-testid': 'story-card' },
+    img ? h('div', { class: 'card-image-box', 'data-image-box': '' }, img) : null,
     h(
       'p',
       { class: 'eyebrow' },
@@ -511,9 +658,13 @@ function registration(ev) {
   );
 }
 
-/** @param {ClusterEvent} ev */
-function eventCard(ev, { headingLevel = 'h2', compact = false } = {}) {
+/**
+ * @param {ClusterEvent} ev
+ * @param {{headingLevel?: string, compact?: boolean, assets?: Assets}} [options]  `assets`: where its photos are
+ */
+function eventCard(ev, { headingLevel = 'h2', compact = false, assets = {} } = {}) {
   const H = headingLevel;
+  const photo = compact || !Array.isArray(ev.photos) ? null : assetImage(assets[ev.photos[0]], 'thumb', { box: [128, 128], cover: true, class: 'event-thumb', 'data-testid': 'event-thumb' });
   return h(
     'article',
     { class: `card event-card${compact ? ' event-card-compact' : ''}`, 'data-testid': 'event-card' },
@@ -531,6 +682,7 @@ function eventCard(ev, { headingLevel = 'h2', compact = false } = {}) {
         : null,
       compact ? null : registration(ev),
     ),
+    photo ? h('div', { class: 'event-thumb-box', 'data-image-box': '' }, photo) : null,
   );
 }
 
@@ -601,7 +753,7 @@ function cooperationCard(coop, members, { headingLevel = 'h2', full = true } = {
 // Pages
 // ---------------------------------------------------------------------------------------
 
-const STORY_CARD_FIELDS = 'title,slug,kind,teaser,topics,published_at';
+const STORY_CARD_FIELDS = 'title,slug,kind,teaser,topics,published_at,image';
 
 async function pageHome() {
   const [stories, events, members, stories_, coops] = await Promise.all([
@@ -640,7 +792,7 @@ async function pageHome() {
         'Neueste Geschichten',
         'home-stories',
         stories.data.length
-          ? h('div', { class: 'stack' }, stories.data.map((s) => storyCard(s, { headingLevel: 'h3' })))
+          ? h('div', { class: 'stack' }, stories.data.map((s) => storyCard(s, { headingLevel: 'h3', assets: stories.assets, sizes: SIZES.homeCard })))
           : empty('Noch keine Geschichten veröffentlicht.'),
         h('p', { class: 'more' }, h('a', { href: '#/geschichten' }, 'Alle Geschichten →')),
       ),
@@ -738,6 +890,8 @@ async function pageMembers(ctx) {
   const results = h('div', { class: 'results', 'data-testid': 'member-results' });
 
   let loaded = []; // members matching the API filters
+  /** @type {Assets} */
+  let logos = {}; // their logos
   let seq = 0;
 
   const state = () => ({
@@ -756,7 +910,7 @@ async function pageMembers(ctx) {
         : `${shown.length} von ${plural(all.data.length, 'Mitglied', 'Mitgliedern')}`
       : 'Keine Mitglieder gefunden. Ändern Sie die Filter oder die Suche.';
     results.replaceChildren(
-      shown.length ? h('ul', { class: 'grid' }, shown.map((m) => h('li', {}, memberCard(m)))) : empty('Keine passenden Mitglieder.'),
+      shown.length ? h('ul', { class: 'grid' }, shown.map((m) => h('li', {}, memberCard(m, { assets: logos })))) : empty('Keine passenden Mitglieder.'),
     );
     results.dataset.state = 'ready';
   };
@@ -770,6 +924,7 @@ async function pageMembers(ctx) {
       const res = await apiAll('member', { 'filter[state_region]': s.land, 'filter[services]': s.kompetenz, sort: 'name' });
       if (mine !== seq || !ctx.current()) return;
       loaded = res.data.slice().sort((a, b) => byGerman(a.name || '', b.name || ''));
+      logos = res.assets;
       show();
     } catch (err) {
       if (mine !== seq || !ctx.current()) return;
@@ -824,8 +979,12 @@ async function pageMembers(ctx) {
 
 async function pageMember(ctx, slug) {
   let member;
+  /** @type {Assets} */
+  let assets = {};
   try {
-    member = (await apiGet(`content/member/${encodeURIComponent(slug)}`)).data;
+    const res = await apiGet(`content/member/${encodeURIComponent(slug)}`);
+    member = res.data;
+    assets = res.assets || {};
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) {
       return notFound('Dieses Mitglied gibt es nicht oder sein Profil ist nicht veröffentlicht.', '#/mitglieder', 'Zum Mitgliederverzeichnis');
@@ -840,7 +999,7 @@ async function pageMember(ctx, slug) {
   const coopMembers = byId((coops.included.member || []).concat([member]));
   ctx.title = member.name;
 
-  const logo = image(member.logo, { class: 'member-logo', 'data-testid': 'member-logo' });
+  const logo = assetImage(assets[member.logo], 'logo', { box: [240, 96], class: 'member-logo', 'data-testid': 'member-logo' });
   const facts = [
     ['Rechtsform', member.legal_form],
     ['Art', label(MEMBER_KINDS, member.kind)],
@@ -888,7 +1047,7 @@ async function pageMember(ctx, slug) {
       'Geschichten',
       'member-stories',
       stories.data.length
-        ? h('div', { class: 'grid' }, stories.data.map((s) => storyCard(s, { headingLevel: 'h3' })))
+        ? h('div', { class: 'grid' }, stories.data.map((s) => storyCard(s, { headingLevel: 'h3', assets: stories.assets })))
         : empty('Über dieses Mitglied gibt es noch keine Geschichten.'),
     ),
     section(
@@ -957,7 +1116,7 @@ async function pageStories(ctx) {
       if (mine !== seq || !ctx.current()) return;
       const total = res.meta ? res.meta.total : res.data.length;
       if (!cursor) list.replaceChildren();
-      append(list, res.data.map((s) => storyCard(s)));
+      append(list, res.data.map((s) => storyCard(s, { assets: res.assets })));
       status.textContent = total ? plural(total, 'Geschichte', 'Geschichten') : '';
       if (!total) list.replaceChildren(empty('Zu dieser Auswahl gibt es noch keine Geschichten.'));
       const next = res.meta && res.meta.next_cursor;
@@ -1010,7 +1169,9 @@ async function pageStory(ctx, slug) {
   const members = byId(res.included && res.included.member);
   const related = (s.members || []).map((id) => members.get(id)).filter(Boolean);
   const author = s.author && s.author.name ? [s.author.name, s.author.role].filter(Boolean).join(', ') : null;
-  const img = image(s.image, { 'data-testid': 'story-image' });
+  const assets = res.assets || {};
+  const lead = assets[s.image];
+  const img = assetImage(lead, 'hero', { sizes: SIZES.story, cover: true, 'data-testid': 'story-image' });
 
   return h(
     'article',
@@ -1030,7 +1191,7 @@ async function pageStory(ctx, slug) {
       ),
       s.teaser ? h('p', { class: 'lead' }, s.teaser) : null,
     ),
-    img ? h('figure', { class: 'story-figure', 'data-image-box': '' }, img) : null,
+    assetFigure(lead, img, { class: 'story-figure', 'data-testid': 'story-figure' }),
     markdown(s.body, { 'data-testid': 'story-body' }),
     Array.isArray(s.lessons_learned) && s.lessons_learned.length
       ? h(
@@ -1061,7 +1222,7 @@ async function pageEvents() {
     pageHeader('Veranstaltungen', 'Kommende Termine des Clusters und seiner Mitglieder: vor Ort, online und hybrid. Alle Zeiten in der Ortszeit der Veranstaltung.'),
     h('p', { class: 'result-count', role: 'status', 'data-testid': 'result-count' }, res.data.length ? plural(res.data.length, 'Veranstaltung', 'Veranstaltungen') : ''),
     res.data.length
-      ? h('div', { class: 'stack' }, res.data.map((ev) => eventCard(ev)))
+      ? h('div', { class: 'stack' }, res.data.map((ev) => eventCard(ev, { assets: res.assets })))
       : empty('Zurzeit sind keine Veranstaltungen angekündigt. Schauen Sie bald wieder vorbei.'),
   );
 }
@@ -1082,6 +1243,15 @@ async function pageEvent(ctx, slug) {
   const organisers = (ev.organisers || []).map((id) => members.get(id)).filter(Boolean);
   const past = isPast(ev);
   const v = ev.venue;
+  // The first photo large above the description, the others as a gallery below.
+  const assets = res.assets || {};
+  const photos = (Array.isArray(ev.photos) ? ev.photos : [])
+    .map((id, i) => {
+      const asset = assets[id];
+      const img = assetImage(asset, i ? 'card' : 'hero', { sizes: i ? SIZES.gridCard : SIZES.eventMain, cover: true, 'data-testid': 'event-photo' });
+      return assetFigure(asset, img, { class: i ? 'gallery-figure' : 'event-figure' });
+    })
+    .filter(Boolean);
 
   return h(
     'article',
@@ -1102,8 +1272,10 @@ async function pageEvent(ctx, slug) {
       h(
         'div',
         { class: 'event-main' },
+        photos[0] || null,
         ev.description ? markdown(ev.description, { 'data-testid': 'event-description' }) : null,
         ev.programme && ev.programme.length ? h('section', { class: 'section' }, h('h2', {}, 'Programm'), programme(ev)) : null,
+        photos.length > 1 ? section('Weitere Fotos', 'event-photos', h('div', { class: 'gallery' }, photos.slice(1))) : null,
       ),
       h(
         'aside',
@@ -1196,7 +1368,7 @@ function pagePrivacy() {
       {},
       'Diese Seite setzt keine Cookies und bindet keine Schriften, Skripte oder Stile von Drittanbietern ein. ' +
         'Die Adresse der Inhalte-Schnittstelle wird, falls über die Adresszeile gewählt, nur für die laufende Sitzung im Browser gespeichert. ' +
-        'Logos und Bilder der Mitglieder können von deren eigenen Webseiten geladen werden.',
+        'Logos, Fotos und Bilder kommen vom selben Server wie die Inhalte; es werden keine Bilder von anderen Anbietern geladen.',
     ),
   );
 }

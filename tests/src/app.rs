@@ -116,6 +116,12 @@ impl AppBuilder {
     }
 
     /// Uses `data` instead of a new temporary data dir.
+    /// Where asset files go (default: a directory of the test's own).
+    pub fn media(mut self, blobs: verbund_core::media::Blobs) -> Self {
+        self.config.media = Some(blobs);
+        self
+    }
+
     pub fn data(mut self, data: &Path) -> Self {
         self.data = Some(data.to_path_buf());
         self
@@ -154,6 +160,11 @@ impl AppBuilder {
             .collect();
         let mut config = self.config;
         config.outbox = tmp.path().join("outbox");
+        if config.media.is_none() {
+            config.media = Some(
+                verbund_core::media::Blobs::dir(&tmp.path().join("media")).expect("media dir"),
+            );
+        }
         let runtime = Arc::new(
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)

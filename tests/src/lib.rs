@@ -55,6 +55,33 @@ pub fn postgres_server() -> Option<String> {
     Some(url)
 }
 
+/// The media backends the media tests run on: a directory, and an S3 bucket on the local S3
+/// server that `tests/run` starts (`s3s-fs`, its data under `VERBUND_TEST_S3_ROOT`, endpoint
+/// and keys in the `AWS_*` variables). Without that server the S3 pass is skipped, unless
+/// `VERBUND_REQUIRE_S3=1` (as `tests/run` sets) makes its absence a failure.
+pub fn media_backends(tmp: &Path) -> Vec<(&'static str, verbund_core::media::Blobs)> {
+    let mut out = vec![(
+        "dir",
+        verbund_core::media::Blobs::dir(&tmp.join("media")).expect("media dir"),
+    )];
+    match std::env::var("VERBUND_TEST_S3_ROOT") {
+        Ok(root) if !root.is_empty() => {
+            // s3s-fs keeps a bucket as a directory under its root.
+            let bucket = format!("verbund-{}", ulid::Ulid::new().to_string().to_lowercase());
+            std::fs::create_dir_all(Path::new(&root).join(&bucket)).expect("bucket dir");
+            out.push((
+                "s3",
+                verbund_core::media::Blobs::s3(&format!("s3://{bucket}")).expect("S3 media"),
+            ));
+        }
+        _ => assert!(
+            std::env::var("VERBUND_REQUIRE_S3").as_deref() != Ok("1"),
+            "VERBUND_REQUIRE_S3=1 but no S3 server: set VERBUND_TEST_S3_ROOT and AWS_ENDPOINT (tests/run starts s3s-fs)"
+        ),
+    }
+    out
+}
+
 /// The store of the data dir `data`: the dir itself on sled; on PostgreSQL a schema of its
 /// own, made on first use and the same for every later use of this dir in this test process.
 pub fn store_for(data: &Path) -> StoreLocation {

@@ -104,12 +104,13 @@ pub fn run(args: GdprArgs) -> anyhow::Result<u8> {
             }
             let e = &d["erasure"];
             println!(
-                "erased {email}: {} entries deleted ({} versions), personal fields removed from {} entries ({} versions), {} outbox mails deleted",
+                "erased {email}: {} entries deleted ({} versions), personal fields removed from {} entries ({} versions), {} outbox mails deleted, {} photos deleted with their files",
                 e["entries_deleted"],
                 e["versions_deleted"],
                 e["entries_cleaned"],
                 e["versions_cleaned"],
-                d["outbox_mails_deleted"]
+                d["outbox_mails_deleted"],
+                d["assets_deleted"]
             );
             println!("note: backups made before keep the data until they are deleted");
             Ok(exit::OK)

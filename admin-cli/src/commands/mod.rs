@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod asset;
 pub mod audit;
 pub mod backup;
 pub mod config;

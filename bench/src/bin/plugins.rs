@@ -84,7 +84,7 @@ fn main() -> anyhow::Result<()> {
             &data,
             verbund_core::SchemaRegistry::builtin(),
         )?);
-        verbund_core::demo::load(&content)?;
+        futures_block_on(verbund_core::demo::load(&content, None))?;
         let (host, _) = PluginHost::start(&content)?;
         host.install(&hello, Some(vec![grant("read:story")]), false, "bench")?;
         host.install(&snoop, Some(vec![grant("read:story")]), false, "bench")?;
@@ -190,7 +190,7 @@ fn main() -> anyhow::Result<()> {
             &data,
             verbund_core::SchemaRegistry::builtin(),
         )?);
-        verbund_core::demo::load(&content)?;
+        futures_block_on(verbund_core::demo::load(&content, None))?;
         let (host, _) = PluginHost::start(&content)?;
         host.install(
             &newsletter,
@@ -260,4 +260,13 @@ fn main() -> anyhow::Result<()> {
         println!("(build the verbund binary for the server start-up figure)");
     }
     Ok(())
+}
+
+/// Runs a future to completion on a small runtime of its own (the demo loader is async).
+fn futures_block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
 }

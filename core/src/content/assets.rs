@@ -268,6 +268,15 @@ impl ContentService {
         Ok((out, still_used))
     }
 
+    /// The assets whose consent note names this address (photos showing the person).
+    pub fn assets_of_person(&self, email: &str) -> ContentResult<Vec<Asset>> {
+        Ok(self
+            .list_assets()?
+            .into_iter()
+            .filter(|a| a.names_person(email))
+            .collect())
+    }
+
     /// Whether any asset uses the blob with this hash.
     pub fn blob_in_use(&self, sha: &str) -> ContentResult<bool> {
         Ok(!self

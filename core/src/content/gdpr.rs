@@ -166,11 +166,13 @@ impl ContentService {
                 }));
             }
         }
+        let assets = self.assets_of_person(email)?;
         Ok(json!({
             "email": email,
             "exported_at": chrono::Utc::now().to_rfc3339(),
             "entries": entries,
-            "note": "Alle in Verbund gespeicherten Daten zu dieser E-Mail-Adresse: Newsletter-Anmeldungen mit jeder Fassung (Einwilligungsverlauf) und Verlauf, sowie personenbezogene Felder anderer Einträge in jeder Fassung.",
+            "assets": assets,
+            "note": "Alle in Verbund gespeicherten Daten zu dieser E-Mail-Adresse: Newsletter-Anmeldungen mit jeder Fassung (Einwilligungsverlauf) und Verlauf, personenbezogene Felder anderer Einträge in jeder Fassung, sowie Bilder, deren Einwilligungsvermerk die Person nennt (die Dateien unter ihrer URL).",
         }))
     }
 

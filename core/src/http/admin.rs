@@ -156,6 +156,9 @@ pub struct ErasureResult {
     pub erasure: crate::content::ErasureReport,
     /// Mails to the address removed from the outbox.
     pub outbox_mails_deleted: usize,
+    /// Assets whose consent note named the person, deleted with their files and renditions
+    /// (entries that showed them keep a dangling id and show no picture).
+    pub assets_deleted: usize,
 }
 
 /// `POST /api/v1/admin/gdpr/erase` `{"email"}`: erases that person from current entries, every
@@ -168,6 +171,36 @@ pub async fn gdpr_erase(
     caller.require(Role::Admin)?;
     let email = subject_email(&body)?;
     let outbox = state.mail.as_ref().map(|m| m.outbox.clone());
+    let media = state.media.clone();
+    let st = state.clone();
+    let who = caller.token_id.clone();
+    let subject = email.clone();
+    // Photos showing the person: their records go in the audit log's order, then their files.
+    let erased_assets = blocking(move || {
+        let mut out = Vec::new();
+        for a in st.content.assets_of_person(&subject)? {
+            out.push(
+                st.content
+                    .delete_asset(&a.id, None, Some(&who), "asset.erase")?,
+            );
+        }
+        Ok(out)
+    })
+    .await?;
+    let assets_deleted = erased_assets.len();
+    if let Some(media) = &media {
+        for (asset, still_used) in &erased_assets {
+            if !still_used {
+                media.collect(&asset.sha256).await.map_err(|e| {
+                    tracing::error!(error = %e, "erasing an asset's files failed");
+                    ApiError::new(
+                        Code::MediaBusy,
+                        "the asset records were erased, but their files could not be removed from the media storage; run the erasure again",
+                    )
+                })?;
+            }
+        }
+    }
     let data = blocking(move || {
         let report = state
             .content
@@ -191,6 +224,7 @@ pub async fn gdpr_erase(
         Ok(ErasureResult {
             erasure: report,
             outbox_mails_deleted: mails,
+            assets_deleted,
         })
     })
     .await?;

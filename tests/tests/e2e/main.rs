@@ -10,6 +10,7 @@ mod crash;
 mod delivery;
 mod editor_cli;
 mod editor_day;
+mod media;
 mod migrate;
 mod newsletter;
 mod ops;

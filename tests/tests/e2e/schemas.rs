@@ -37,7 +37,7 @@ fn demo_entry(ty: &str, index: usize) -> Value {
 fn the_demo_content_loads_completely() {
     let dir = tempfile::tempdir().unwrap();
     let svc = open_service(dir.path());
-    let DemoOutcome::Loaded(counts) = demo::load(&svc).unwrap() else {
+    let DemoOutcome::Loaded(counts) = block_on(demo::load(&svc, None)).unwrap() else {
         panic!("an empty data dir must get the demo content");
     };
     let count = |t: &str| {
@@ -51,7 +51,10 @@ fn the_demo_content_loads_completely() {
         assert_eq!(count(ty), demo_files::entries(ty).len(), "{ty}: {counts:?}");
     }
     // Loading again leaves the content alone.
-    assert_eq!(demo::load(&svc).unwrap(), DemoOutcome::AlreadyHasContent);
+    assert_eq!(
+        block_on(demo::load(&svc, None)).unwrap(),
+        DemoOutcome::AlreadyHasContent
+    );
     assert_eq!(svc.count("member", false).unwrap(), count("member") as u64);
 }
 
@@ -234,4 +237,11 @@ fn a_changed_schema_rebuilds_the_public_view_on_open() {
         "the covering index still holds the personal field"
     );
     assert_eq!(svc.check_integrity().unwrap(), Vec::<String>::new());
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+        .block_on(f)
 }

@@ -51,7 +51,13 @@ pub(super) fn new(
     json: bool,
 ) -> anyhow::Result<u8> {
     let info = type_info(client, ty)?;
-    let post = |body: Value| -> anyhow::Result<Value> {
+    let base = file
+        .as_deref()
+        .and_then(std::path::Path::parent)
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let post = |mut body: Value| -> anyhow::Result<Value> {
+        crate::commands::asset::upload_local_files(client, &info, &mut body, &base)?;
         Ok(client.send(
             reqwest::Method::POST,
             &format!("/api/v1/manage/{}", enc(ty)),
@@ -84,7 +90,13 @@ pub(super) fn edit(
     let current = fetch(client, ty, id)?;
     let real_id = current["id"].as_str().unwrap_or(id).to_string();
     let version = current["version"].as_u64().unwrap_or(0);
-    let put = |body: Value| -> anyhow::Result<Value> {
+    let base = file
+        .as_deref()
+        .and_then(std::path::Path::parent)
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let put = |mut body: Value| -> anyhow::Result<Value> {
+        crate::commands::asset::upload_local_files(client, &info, &mut body, &base)?;
         Ok(client.send(
             reqwest::Method::PUT,
             &format!("/api/v1/manage/{}/{}", enc(ty), enc(&real_id)),
@@ -100,7 +112,8 @@ pub(super) fn edit(
             // never overwritten (the server answers with a conflict instead).
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("could not read {}", path.display()))?;
-            let body = read_file(&path, &info)?;
+            let mut body = read_file(&path, &info)?;
+            crate::commands::asset::upload_local_files(client, &info, &mut body, &base)?;
             let base = match based_on(&text) {
                 Some((file_id, _)) if file_id != real_id => {
                     return Err(anyhow::Error::new(exit::Usage(format!(
