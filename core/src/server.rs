@@ -193,12 +193,29 @@ impl Server {
             content.clone(),
             lease.clone(),
         ));
+        let sweeper = self.state.media.clone().map(|media| {
+            let content = content.clone();
+            tokio::spawn(async move {
+                // Files of uploads that never became assets, once at start and every 6 hours.
+                loop {
+                    match media.sweep(&content, MEDIA_SWEEP_GRACE).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!("collected {n} media files no asset uses"),
+                        Err(e) => tracing::warn!(error = %e, "media sweep failed"),
+                    }
+                    tokio::time::sleep(Duration::from_secs(6 * 3600)).await;
+                }
+            })
+        });
         let presence = Arc::new(crate::lease::Presence::new(&node, PRESENCE_TTL));
         let follower =
             shared.then(|| tokio::spawn(follow_store(self.state.clone(), presence.clone())));
         let served = http::serve(self.listener, self.state, shutdown).await;
         scheduler.abort();
         let _ = scheduler.await;
+        if let Some(s) = sweeper {
+            s.abort();
+        }
         if let Some(f) = follower {
             f.abort();
         }
@@ -216,6 +233,10 @@ impl Server {
         served
     }
 }
+
+/// How old an unused media file must be before the sweep removes it (an upload's file is
+/// written a moment before its record commits).
+const MEDIA_SWEEP_GRACE: Duration = Duration::from_secs(3600);
 
 /// How often a node on a shared store looks for other nodes' commits: a publication elsewhere
 /// reaches this node's response cache within this time (plus one query).

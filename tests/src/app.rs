@@ -26,6 +26,8 @@ pub struct AppBuilder {
     store: Option<StoreLocation>,
     /// The node dir whose key file this node copies (another node of the installation).
     keys_from: Option<PathBuf>,
+    /// Run without media storage (the demo then has no pictures).
+    no_media: bool,
 }
 
 impl AppBuilder {
@@ -116,6 +118,13 @@ impl AppBuilder {
     }
 
     /// Uses `data` instead of a new temporary data dir.
+    /// No media storage: the demo content comes without pictures (and asset ids), so that
+    /// its export fits an installation without those assets.
+    pub fn no_media(mut self) -> Self {
+        self.no_media = true;
+        self
+    }
+
     /// Where asset files go (default: a directory of the test's own).
     pub fn media(mut self, blobs: verbund_core::media::Blobs) -> Self {
         self.config.media = Some(blobs);
@@ -160,7 +169,7 @@ impl AppBuilder {
             .collect();
         let mut config = self.config;
         config.outbox = tmp.path().join("outbox");
-        if config.media.is_none() {
+        if config.media.is_none() && !self.no_media {
             config.media = Some(
                 verbund_core::media::Blobs::dir(&tmp.path().join("media")).expect("media dir"),
             );
@@ -241,6 +250,7 @@ impl TestApp {
             roles: Vec::new(),
             store: None,
             keys_from: None,
+            no_media: false,
         }
     }
 

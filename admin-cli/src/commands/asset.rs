@@ -66,6 +66,9 @@ enum AssetCommand {
         json: bool,
     },
     /// Show an asset: its metadata, where it is used and its URLs.
+    #[command(
+        after_help = "Examples:\n  verbund asset show 01J…\n  verbund asset show 01J… --json | jq .urls.srcset"
+    )]
     Show {
         id: String,
         #[arg(long)]
@@ -119,7 +122,8 @@ enum AssetCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Delete an asset that no entry uses.
+    /// Delete an asset that no entry uses (its file goes when no other asset has the same bytes).
+    #[command(after_help = "Example:\n  verbund asset delete 01J…")]
     Delete { id: String },
 }
 

@@ -33,6 +33,53 @@ fn hash_prefix(sha: &str) -> Vec<u8> {
     k
 }
 
+/// `p\0{asset id}\0{type}\0{entry id}`: a published version shows the asset (so it is public,
+/// and it stays undeletable even when the entry's current draft no longer names it).
+fn shown_key(asset: &str, ty: &str, id: &str) -> Vec<u8> {
+    crate::store::key(&[b"p", asset.as_bytes(), ty.as_bytes(), id.as_bytes()])
+}
+
+fn shown_prefix(asset: &str) -> Vec<u8> {
+    let mut k = crate::store::key(&[b"p", asset.as_bytes()]);
+    k.push(0);
+    k
+}
+
+/// The asset ids a record's asset fields hold.
+fn ids_of(ct: &ContentType, rec: &EntryRecord) -> Vec<String> {
+    let mut out = Vec::new();
+    for (field, _) in ct.asset_fields() {
+        for (_, id) in asset_ids(rec.data.get(field)) {
+            if !out.iter().any(|x| x == id) {
+                out.push(id.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Moves the "shown by a published version" keys from `before` (the version that was public)
+/// to `after` (the one that is now; `None` when the entry goes offline).
+pub(super) fn plan_shown(
+    plan: &mut Plan,
+    ct: &ContentType,
+    before: Option<&EntryRecord>,
+    after: Option<&EntryRecord>,
+) {
+    let old = before.map(|b| ids_of(ct, b)).unwrap_or_default();
+    let new = after.map(|a| ids_of(ct, a)).unwrap_or_default();
+    let (ty, id) = match (before, after) {
+        (_, Some(r)) | (Some(r), None) => (r.ty.clone(), r.id.clone()),
+        (None, None) => return,
+    };
+    for a in old.iter().filter(|a| !new.contains(a)) {
+        plan.remove(Tree::Assets, shown_key(a, &ty, &id));
+    }
+    for a in new.iter().filter(|a| !old.contains(a)) {
+        plan.put(Tree::Assets, shown_key(a, &ty, &id), Vec::new());
+    }
+}
+
 fn parse(bytes: &[u8]) -> ContentResult<Asset> {
     serde_json::from_slice(bytes).map_err(|e| ContentError::Corrupt(format!("asset record: {e}")))
 }
@@ -245,10 +292,17 @@ impl ContentService {
             }
             let count =
                 super::plan::counter_value(plan.read(Tree::Refs, &keys::ref_count(ASSET_REF, id))?);
-            if count > 0 && action != "asset.erase" {
-                return Err(ContentError::Referenced {
-                    referrers: self.referrers(ASSET_REF, id)?,
-                });
+            if action != "asset.erase" {
+                let shown = self.published_users(id)?;
+                if count > 0 || !shown.is_empty() {
+                    let mut referrers = self.referrers(ASSET_REF, id)?;
+                    for r in shown {
+                        if !referrers.iter().any(|x| x.ty == r.ty && x.id == r.id) {
+                            referrers.push(r);
+                        }
+                    }
+                    return Err(ContentError::Referenced { referrers });
+                }
             }
             plan.remove(Tree::Assets, asset_key(id));
             plan.remove(Tree::Assets, by_hash(&old.sha256, id));
@@ -290,19 +344,34 @@ impl ContentService {
         self.referrers(ASSET_REF, id)
     }
 
-    /// Whether an asset is shown by a published entry (and so may be served to anyone): an
-    /// entry that uses it is published, and its public version names it.
+    /// Whether an asset is shown by the published version of an entry (and so may be served
+    /// to anyone).
     pub fn asset_is_public(&self, id: &str) -> ContentResult<bool> {
-        for r in self.referrers(ASSET_REF, id)? {
-            if let Some(doc) = self
-                .store
-                .get(Tree::Published, &keys::entry(&r.ty, &r.id))?
-                && doc.windows(id.len()).any(|w| w == id.as_bytes())
-            {
-                return Ok(true);
+        Ok(!self
+            .store
+            .scan_prefix(Tree::Assets, &shown_prefix(id), false, 1)?
+            .is_empty())
+    }
+
+    /// The entries whose published version shows an asset.
+    fn published_users(&self, id: &str) -> ContentResult<Vec<Referrer>> {
+        let prefix = shown_prefix(id);
+        let mut out = Vec::new();
+        for (k, _) in self
+            .store
+            .scan_prefix(Tree::Assets, &prefix, false, usize::MAX)?
+        {
+            let rest = &k[prefix.len()..];
+            let mut parts = rest.splitn(2, |b| *b == 0);
+            if let (Some(ty), Some(eid)) = (parts.next(), parts.next()) {
+                out.push(Referrer {
+                    ty: String::from_utf8_lossy(ty).into_owned(),
+                    id: String::from_utf8_lossy(eid).into_owned(),
+                    fields: vec!["(published version)".into()],
+                });
             }
         }
-        Ok(false)
+        Ok(out)
     }
 
     /// Asset changes alter delivery answers (their metadata is part of them).

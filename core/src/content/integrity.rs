@@ -56,6 +56,17 @@ impl ContentService {
             }
             index.extend(index_keys(&rec));
             *counts.entry(count_key(SCOPE_CURRENT, &rec.ty)).or_default() += 1;
+            // Asset fields are references too (to `asset`); an asset erased with a person may
+            // leave its id behind on purpose, so only the counts are checked.
+            for (field, _) in ct.asset_fields() {
+                for (_, tid) in super::assets::asset_ids(rec.data.get(field)) {
+                    let target = crate::media::ASSET_REF;
+                    let k = keys::reference(target, tid, &rec.ty, &rec.id);
+                    if ref_keys.insert(k) {
+                        *refs.entry(keys::ref_count(target, tid)).or_default() += 1;
+                    }
+                }
+            }
             for (field, target) in ct.reference_fields() {
                 let ids: Vec<String> = match rec.data.get(field) {
                     Some(serde_json::Value::String(s)) => vec![s.clone()],

@@ -91,6 +91,7 @@ impl ContentService {
             );
         }
         plan.put(Tree::Published, keys::entry(ty, &rec.id), doc);
+        super::assets::plan_shown(plan, ct, before, Some(rec));
         Ok(())
     }
 
@@ -113,6 +114,7 @@ impl ContentService {
         }
         public_index::apply(plan, ty, &before.id, Some(&public_index(ct, before)), None)?;
         plan.remove(Tree::Published, keys::entry(ty, &before.id));
+        super::assets::plan_shown(plan, ct, Some(before), None);
         Ok(())
     }
 }

@@ -306,10 +306,7 @@ pub async fn upload(
             .await
             .map_err(|e| ApiError::new(Code::Internal, format!("ingest failed: {e}")))?
             .map_err(ingest_error)?;
-    let sha = media
-        .store_original(&ingested.bytes)
-        .await
-        .map_err(media_error)?;
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&ingested.bytes));
     let now = chrono::Utc::now();
     let ext = match ingested.format {
         crate::media::Format::Jpeg => "jpg",
@@ -365,6 +362,12 @@ pub async fn upload(
     if !errors.is_empty() {
         return Err(ContentError::Invalid { errors }.into());
     }
+    // The file first, then the record: a crash between them leaves a file that the sweep
+    // collects, never a record without its file.
+    media
+        .store_original(&ingested.bytes)
+        .await
+        .map_err(media_error)?;
     let st = state.clone();
     let who = caller.token_id.clone();
     let asset = blocking(move || Ok(st.content.create_asset(asset, Some(&who))?)).await?;

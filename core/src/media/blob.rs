@@ -184,6 +184,42 @@ impl Blobs {
         }
     }
 
+    /// The keys under `prefix` (which ends with `/`) last written more than `age` ago.
+    pub async fn older_than(
+        &self,
+        prefix: &str,
+        age: std::time::Duration,
+    ) -> Result<Vec<String>, BlobError> {
+        let cutoff = std::time::SystemTime::now()
+            .checked_sub(age)
+            .unwrap_or(std::time::UNIX_EPOCH);
+        match self {
+            Blobs::Dir(root) => {
+                let mut out = Vec::new();
+                for key in self.list(prefix).await? {
+                    let meta = tokio::fs::metadata(Self::file(root, &key)?).await?;
+                    if meta.modified()? < cutoff {
+                        out.push(key);
+                    }
+                }
+                Ok(out)
+            }
+            Blobs::Object(store, _) => {
+                let p = ObjectPath::from(checked(prefix.trim_end_matches('/'))?);
+                let mut stream = store.list(Some(&p));
+                let mut out = Vec::new();
+                let cutoff: chrono::DateTime<chrono::Utc> = cutoff.into();
+                while let Some(meta) = stream.next().await {
+                    let meta = meta?;
+                    if meta.last_modified < cutoff {
+                        out.push(meta.location.to_string());
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+
     /// Removes every key under `prefix`.
     pub async fn delete_prefix(&self, prefix: &str) -> Result<usize, BlobError> {
         let keys = self.list(prefix).await?;

@@ -345,6 +345,30 @@ impl Media {
         Ok(n)
     }
 
+    /// Collects files no asset uses: originals left by an upload that never committed (a
+    /// crash, a refused record) and their renditions. Only files older than `grace` are
+    /// looked at, so an upload in flight keeps its file. Returns how many originals went.
+    pub async fn sweep(
+        &self,
+        content: &crate::ContentService,
+        grace: Duration,
+    ) -> Result<usize, MediaError> {
+        let mut collected = 0;
+        for key in self.blobs.older_than("originals/", grace).await? {
+            let Some(sha) = key.strip_prefix("originals/") else {
+                continue;
+            };
+            let used = content.blob_in_use(sha).map_err(|e| {
+                MediaError::Blob(BlobError::Io(std::io::Error::other(e.to_string())))
+            })?;
+            if !used {
+                self.collect(sha).await?;
+                collected += 1;
+            }
+        }
+        Ok(collected)
+    }
+
     /// The original's bytes.
     pub async fn original(&self, asset: &Asset) -> Result<Bytes, MediaError> {
         let key = blob::original_key(&asset.sha256);

@@ -468,6 +468,24 @@ fn alt_texts_references_and_unused_files() {
             &json!({"image": null}),
         )
         .expect(200);
+        // The public page still shows the picture until the new version is published.
+        let res = del("\"2\"").expect_problem(409, "still_referenced");
+        assert!(
+            res.detail().contains("published version"),
+            "{backend}: {}",
+            res.detail()
+        );
+        assert_eq!(
+            fetch(&card, "image/webp", None).0,
+            200,
+            "{backend}: still public"
+        );
+        api.transition(&editor, "story", &sid, "published");
+        assert_eq!(
+            fetch(&card, "image/webp", None).0,
+            404,
+            "{backend}: no longer public"
+        );
         del("\"2\"").expect(204);
         assert!(
             !rt.block_on(probe.exists(&key)).unwrap(),

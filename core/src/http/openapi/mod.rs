@@ -240,6 +240,7 @@ pub(super) fn assemble(api: &aide::openapi::OpenApi, schemas: &SchemaRegistry) -
             {"name": "delivery", "description": "Public, read-only, cacheable: published entries of public types, without personal data."},
             {"name": "management", "description": "Creating, editing, publishing and deleting entries; needs a token with a role."},
             {"name": "admin", "description": "Tokens, the audit log, backups, data-subject requests and plugins; needs an admin token."},
+            {"name": "media", "description": "The asset library: uploading, listing, editing and deleting logos, photos and documents; needs a token with a role. Their files are served under /assets (tag delivery)."},
             {"name": "newsletter", "description": "Public newsletter sign-up with double opt-in, confirmation and one-click unsubscribe (RFC 8058)."},
             {"name": "ops", "description": "Health, metrics, this description and the content types' schemas."},
         ],
