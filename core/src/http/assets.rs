@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use super::caller::MaybeCaller;
 use super::params::{self, blocking};
-use super::typed::{ApiPath, Data, IfMatch, JsonBody, MergePatch, NoContent, Page, Reply};
+use super::typed::{ApiPath, Data, IfMatch, JsonBody, NoContent, Page, Reply};
 use super::{ApiError, AppState, Code};
 use crate::auth::{Caller, Role};
 use crate::content::{ContentError, Referrer};
@@ -146,6 +146,18 @@ struct UploadMeta {
     fields: serde_json::Map<String, Value>,
 }
 
+/// A `true`/`false` parameter.
+fn flag(name: &str, v: &str) -> Result<bool, ApiError> {
+    match v {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ApiError::new(
+            Code::InvalidParameter,
+            format!("{name} must be true or false, got {v:?}"),
+        )),
+    }
+}
+
 /// Reads the metadata of an upload from query parameters or form fields: `filename`, `alt`
 /// (with `locale`, default de), `decorative`, `caption`, `credit`, `license`.
 fn meta_field(
@@ -162,7 +174,7 @@ fn meta_field(
         }
         "decorative" => {
             meta.fields
-                .insert("decorative".into(), Value::Bool(v == "true" || v == "1"));
+                .insert("decorative".into(), Value::Bool(flag("decorative", &v)?));
         }
         "caption" | "credit" | "license" => {
             meta.fields.insert(k.into(), Value::String(v));
@@ -236,16 +248,87 @@ async fn read_multipart(
 #[derive(schemars::JsonSchema)]
 pub struct UploadQuery {
     /// The file's name (else the form part's file name).
+    #[schemars(length(min = 1, max = 255), regex(pattern = r"^[^/\\]*\S[^/\\]*$"))]
     pub filename: Option<String>,
     /// Alternative text in `locale`.
+    #[schemars(length(min = 1, max = 500), regex(pattern = r"\S"))]
     pub alt: Option<String>,
     /// The locale of `alt` (default de).
+    #[schemars(regex(pattern = r"^[a-z]{2}(-[A-Z]{2})?$"))]
     pub locale: Option<String>,
     /// `true` for a purely decorative image that needs no alt text.
     pub decorative: Option<bool>,
+    #[schemars(length(min = 1, max = 2000), regex(pattern = r"\S"))]
     pub caption: Option<String>,
+    #[schemars(length(min = 1, max = 300), regex(pattern = r"\S"))]
     pub credit: Option<String>,
+    #[schemars(length(min = 1, max = 300), regex(pattern = r"\S"))]
     pub license: Option<String>,
+}
+
+/// The kinds of assets.
+#[derive(schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // Describes a parameter the handler reads itself.
+pub enum KindParam {
+    Image,
+    File,
+}
+
+/// An edit of an asset's metadata: a JSON Merge Patch (RFC 7386) of these fields; `null`
+/// removes a field (or one locale's alt text).
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // The handler applies the patch as JSON; this type describes it.
+pub struct AssetPatch {
+    #[schemars(length(min = 1, max = 255), regex(pattern = r"^[^/\\]*\S[^/\\]*$"))]
+    pub filename: Option<String>,
+    /// Alternative text per locale (`de`, `en`, …); `null` for a locale removes it.
+    pub alt: Option<BTreeMap<String, Option<AltText>>>,
+    pub decorative: Option<bool>,
+    #[schemars(length(min = 1, max = 2000), regex(pattern = r"\S"))]
+    pub caption: Option<String>,
+    #[schemars(length(min = 1, max = 300), regex(pattern = r"\S"))]
+    pub credit: Option<String>,
+    #[schemars(length(min = 1, max = 300), regex(pattern = r"\S"))]
+    pub license: Option<String>,
+    /// The point that stays in view when a rendition cuts the image (fractions 0–1).
+    pub focal: Option<FocalDoc>,
+    /// The part shown (fractions 0–1; inside the image, at least 16×16 pixels). Applied at
+    /// delivery, never to the original.
+    pub crop: Option<CropDoc>,
+    /// Who agreed to be shown, when and for what (personal data: staff only).
+    pub consent: Option<crate::media::Consent>,
+}
+
+/// An alt text: 1 to 500 characters.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[schemars(transparent)]
+#[allow(dead_code)] // Describes JSON the handler reads as such.
+pub struct AltText(#[schemars(length(min = 1, max = 500), regex(pattern = r"\S"))] String);
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // Describes JSON the handler reads as such.
+pub struct FocalDoc {
+    #[schemars(range(min = 0.0, max = 1.0))]
+    x: f64,
+    #[schemars(range(min = 0.0, max = 1.0))]
+    y: f64,
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // Describes JSON the handler reads as such.
+pub struct CropDoc {
+    #[schemars(range(min = 0.0, max = 1.0))]
+    x: f64,
+    #[schemars(range(min = 0.0, max = 1.0))]
+    y: f64,
+    #[schemars(range(min = 0.0, max = 1.0))]
+    w: f64,
+    #[schemars(range(min = 0.0, max = 1.0))]
+    h: f64,
 }
 
 impl super::typed::ParameterRefs for UploadQuery {
@@ -290,8 +373,8 @@ pub async fn upload(
     };
     if bytes.is_empty() {
         return Err(ApiError::new(
-            Code::EmptyBody,
-            "the request body is empty; send the file's bytes (or a multipart form with a `file` part)",
+            Code::AssetRefused,
+            "the file is empty; send the file's bytes as the body (or a multipart form with a `file` part)",
         ));
     }
     if !crate::content::is_locale(&locale) {
@@ -390,12 +473,13 @@ pub async fn upload(
 #[derive(schemars::JsonSchema)]
 pub struct AssetListQuery {
     /// `image` or `file`.
-    pub kind: Option<String>,
+    pub kind: Option<KindParam>,
     /// Text in the file name, alt texts, caption or credit (case-insensitive).
     pub q: Option<String>,
     /// `true`: only assets no entry uses.
     pub unused: Option<bool>,
     /// Page size, 1–200 (default 50).
+    #[schemars(range(min = 1, max = 200))]
     pub limit: Option<usize>,
     /// `meta.next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -429,7 +513,7 @@ pub async fn list(
                 })
             }
             "q" => q = Some(v.to_lowercase()),
-            "unused" => unused = v == "true",
+            "unused" => unused = flag("unused", &v)?,
             "limit" => limit = params::limit(&v, 200)?,
             "cursor" => cursor = Some(v),
             other => return Err(params::unknown(other, "kind, q, unused, limit, cursor")),
@@ -501,7 +585,7 @@ pub async fn edit(
     caller: Caller,
     ApiPath(AssetPath { id }): ApiPath<AssetPath>,
     if_match: IfMatch,
-    body: JsonBody<MergePatch>,
+    body: JsonBody<AssetPatch>,
 ) -> Result<Reply<Data<AssetView>>, ApiError> {
     caller.require(Role::Editor)?;
     let media = media(&state)?.clone();
@@ -575,17 +659,39 @@ pub struct AssetFileQuery {
     /// A preset rendition (`thumb`, `card`, `hero`, `logo`, or as configured).
     pub preset: Option<String>,
     /// Width (signed parameters only).
+    #[schemars(range(min = 1, max = 4096))]
     pub w: Option<u32>,
     /// Height (signed parameters only).
+    #[schemars(range(min = 1, max = 4096))]
     pub h: Option<u32>,
     /// `cover` or `inside` (signed parameters only).
-    pub fit: Option<String>,
+    pub fit: Option<FitParam>,
     /// `webp`, `avif`, `jpg`, `png` or `auto` (negotiated from `Accept`).
-    pub fm: Option<String>,
+    pub fm: Option<FormatParam>,
     /// Quality 1–100 (signed parameters only).
+    #[schemars(range(min = 1, max = 100))]
     pub q: Option<u8>,
     /// The signature of custom parameters, as the delivery API's `srcset` URLs carry it.
     pub s: Option<String>,
+}
+
+#[derive(schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // Describes a parameter the handler reads itself.
+pub enum FitParam {
+    Cover,
+    Inside,
+}
+
+#[derive(schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // Describes a parameter the handler reads itself.
+pub enum FormatParam {
+    Webp,
+    Avif,
+    Jpg,
+    Png,
+    Auto,
 }
 
 impl super::typed::ParameterRefs for AssetFileQuery {

@@ -235,6 +235,28 @@ fn delivery_routes() -> ApiRouter<AppState> {
         )
 }
 
+/// Links from an answer naming an asset to the operations on it (with `etag`, the writes).
+fn asset_links(id: &str, name: &str, etag: Option<&str>) -> Value {
+    let mut links = serde_json::Map::new();
+    links.insert(
+        "GetAsset".into(),
+        json!({"operationId": "getAsset", "parameters": {"id": id}}),
+    );
+    links.insert(
+        "GetAssetFile".into(),
+        json!({"operationId": "getAssetFile", "parameters": {"id": id, "name": name}}),
+    );
+    if let Some(etag) = etag {
+        for (link, op) in [("EditAsset", "editAsset"), ("DeleteAsset", "deleteAsset")] {
+            links.insert(
+                link.into(),
+                json!({"operationId": op, "parameters": {"id": id, "header.If-Match": etag}}),
+            );
+        }
+    }
+    Value::Object(links)
+}
+
 fn asset_routes() -> ApiRouter<AppState> {
     const MEDIA_OFF: &str = "This server runs without media storage (media_off).";
     ApiRouter::new()
@@ -273,6 +295,7 @@ fn asset_routes() -> ApiRouter<AppState> {
                 .says(201, "Stored: the asset.")
                 .header(201, "Location", "Location", true)
                 .header(201, "ETag", "ETag", true)
+                .links(201, asset_links("$response.body#/data/id", "$response.body#/data/filename", Some("$response.header.ETag")))
                 .problem(400, "An unknown parameter, an empty body or a form without a `file` part.")
                 .problem(413, "Over the media limits: bytes or pixels (image_too_large).")
                 .problem(422, "Not a file Verbund takes: its type, damage, or a file that is also another format (asset_refused); or metadata that does not fit (validation_failed).")
@@ -288,6 +311,7 @@ fn asset_routes() -> ApiRouter<AppState> {
                     "Every asset, oldest first, with the entries using it and its delivery URLs. Needs the editor, reviewer or admin role.",
                 )
                 .says(200, "A page of assets.")
+                .links(200, asset_links("$response.body#/data/0/id", "$response.body#/data/0/filename", None))
                 .problem(501, MEDIA_OFF)
             }),
         )

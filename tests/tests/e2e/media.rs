@@ -352,7 +352,9 @@ fn hostile_uploads_are_refused_with_a_reason() {
         truncated.truncate(4000);
         upload(&api, &editor, "filename=kaputt.jpg", truncated)
             .expect_problem(422, "asset_refused");
-        upload(&api, &editor, "filename=leer.png", Vec::new()).expect_problem(400, "empty_body");
+        upload(&api, &editor, "filename=leer.png", Vec::new()).expect_problem(422, "asset_refused");
+        upload(&api, &editor, "filename=x.png&decorative=ja", small_png())
+            .expect_problem(400, "invalid_parameter");
 
         // A clean PDF is a file asset: no renditions.
         let pdf =
