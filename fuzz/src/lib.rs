@@ -10,6 +10,10 @@ pub static DEMO: LazyLock<Arc<ContentService>> = LazyLock::new(|| {
     let dir = tempfile::tempdir().expect("temp dir").keep();
     let content = verbund_core::open(&dir.join("data"), verbund_core::SchemaRegistry::builtin())
         .expect("open a data dir");
-    verbund_core::demo::load(&content).expect("demo content");
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+        .block_on(verbund_core::demo::load(&content, None))
+        .expect("demo content");
     Arc::new(content)
 });

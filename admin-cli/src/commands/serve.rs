@@ -159,8 +159,8 @@ pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8
             .map_err(|e| anyhow::anyhow!("--media-store {dir}: {e}"))?,
         None => {
             if args.data.store.is_some() {
-                say!(
-                    "Note: asset files go to {}/media on this node only; with several nodes, give them one bucket (--media-store s3://BUCKET).",
+                eprintln!(
+                    "note: asset files go to {}/media on this node only; with several nodes, give them one bucket (--media-store s3://BUCKET)",
                     args.data.data.display()
                 );
             }
