@@ -316,7 +316,7 @@ fn main() -> anyhow::Result<()> {
     let took = started.elapsed().as_secs_f64();
     let peak = vmhwm_mb(pid, "VmHWM:");
     println!(
-        "Memory: 8 transforms of 4000×3000 photos asked for at once (4 full-size WebP, 4 hero JPEG; {} at a time, the rest wait): answers {:?} in {took:.1} s; server RSS before {before:.0} MB, peak (VmHWM, whole run so far) **{peak:.0} MB**.",
+        "Memory: 8 transforms of 4000×3000 photos asked for at once (4 of the widest `srcset` width, 2560 px WebP, 4 hero JPEG; {} at a time, the rest wait): answers {:?} in {took:.1} s; server RSS before {before:.0} MB, peak (VmHWM, whole run so far) **{peak:.0} MB**.",
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2)

@@ -659,10 +659,10 @@ pub struct AssetFileQuery {
     /// A preset rendition (`thumb`, `card`, `hero`, `logo`, or as configured).
     pub preset: Option<String>,
     /// Width (signed parameters only).
-    #[schemars(range(min = 1, max = 4096))]
+    #[schemars(range(min = 1, max = 2560))]
     pub w: Option<u32>,
     /// Height (signed parameters only).
-    #[schemars(range(min = 1, max = 4096))]
+    #[schemars(range(min = 1, max = 2560))]
     pub h: Option<u32>,
     /// `cover` or `inside` (signed parameters only).
     pub fit: Option<FitParam>,

@@ -161,7 +161,8 @@ pub struct MediaConfig {
     pub transform_timeout: Duration,
     /// Bytes of originals and renditions kept in memory.
     pub memory_cache_bytes: usize,
-    /// The largest side a signed custom rendition may have.
+    /// The largest side a signed custom rendition may have (also the widest `srcset` entry:
+    /// wider renditions of large photos cost much memory and no screen needs them).
     pub max_custom_side: u32,
 }
 
@@ -182,14 +183,14 @@ impl Default for MediaConfig {
                 ("hero".to_string(), preset(1600, 700, Fit::Cover)),
                 ("logo".to_string(), preset(320, 160, Fit::Inside)),
             ]),
-            srcset_widths: vec![320, 640, 960, 1280, 1920],
+            srcset_widths: vec![320, 640, 960, 1280, 1920, 2560],
             transform_concurrency: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2)
                 .clamp(1, 8),
             transform_timeout: Duration::from_secs(30),
             memory_cache_bytes: 128 * 1024 * 1024,
-            max_custom_side: 4096,
+            max_custom_side: 2560,
         }
     }
 }

@@ -409,7 +409,7 @@ pub fn encode_webp(img: &DynamicImage, q: f32, icc: Option<&[u8]>) -> Result<Vec
 pub fn encode_avif(img: &DynamicImage, q: u8) -> Result<Vec<u8>, RenderError> {
     let enc = ravif::Encoder::new()
         .with_quality(q.clamp(1, 100) as f32)
-        .with_speed(9)
+        .with_speed(10)
         .with_num_threads(Some(1));
     let encoded = match img {
         DynamicImage::ImageRgba8(i) => {
