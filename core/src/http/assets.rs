@@ -345,17 +345,22 @@ pub async fn upload(
     caller.require(Role::Editor)?;
     let media = media(&state)?.clone();
     let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, UPLOAD_BODY_LIMIT)
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                Code::ImageTooLarge,
-                format!(
-                    "the upload cannot be read ({e}); at most {} bytes are allowed",
-                    media.config.limits.max_bytes
-                ),
-            )
-        })?;
+    // The file plus room for a form's headers and fields: nothing larger is read into memory.
+    let most = media
+        .config
+        .limits
+        .max_bytes
+        .saturating_add(1 << 20)
+        .min(UPLOAD_BODY_LIMIT);
+    let body = axum::body::to_bytes(body, most).await.map_err(|e| {
+        ApiError::new(
+            Code::ImageTooLarge,
+            format!(
+                "the upload cannot be read ({e}); files of at most {} bytes are taken",
+                media.config.limits.max_bytes
+            ),
+        )
+    })?;
     let mut meta = UploadMeta::default();
     let mut locale = "de".to_string();
     for (k, v) in params::pairs(parts.uri.query().map(String::from))? {
@@ -384,11 +389,11 @@ pub async fn upload(
         ));
     }
     let limits = media.config.limits;
-    let ingested =
-        tokio::task::spawn_blocking(move || crate::media::ingest::ingest(&bytes, &limits))
-            .await
-            .map_err(|e| ApiError::new(Code::Internal, format!("ingest failed: {e}")))?
-            .map_err(ingest_error)?;
+    let ingested = media
+        .limited(move || crate::media::ingest::ingest(&bytes, &limits))
+        .await
+        .map_err(media_error)?
+        .map_err(ingest_error)?;
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&ingested.bytes));
     let now = chrono::Utc::now();
     let ext = match ingested.format {

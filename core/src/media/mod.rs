@@ -314,6 +314,23 @@ impl Media {
         self.memory.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Runs CPU-heavy media work (an upload's ingest) on the blocking pool under the same
+    /// bound as transforms: at most `transform_concurrency` at once, within the time limit.
+    pub async fn limited<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, MediaError> {
+        let work = async {
+            let _permit = self.permits.acquire().await.map_err(|_| MediaError::Busy)?;
+            tokio::task::spawn_blocking(f)
+                .await
+                .map_err(|e| MediaError::Render(render::RenderError::Encode(e.to_string())))
+        };
+        tokio::time::timeout(self.config.transform_timeout, work)
+            .await
+            .map_err(|_| MediaError::Busy)?
+    }
+
     /// Stores a sanitised original; returns its SHA-256 (hex).
     pub async fn store_original(&self, bytes: &Bytes) -> Result<String, MediaError> {
         let sha = hex::encode(Sha256::digest(bytes));

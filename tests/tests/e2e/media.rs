@@ -371,6 +371,31 @@ fn hostile_uploads_are_refused_with_a_reason() {
 }
 
 #[test]
+fn an_upload_over_the_byte_limit_is_refused_before_it_is_read_whole() {
+    let app = TestApp::builder()
+        .tokens(&["editor"])
+        .config(|c| c.media_config.limits.max_bytes = 20_000)
+        .start();
+    let api = Api::of(&app);
+    let editor = app.tokens["editor"].clone();
+    // Far over the limit: refused while reading (the server reads at most the limit + 1 MiB).
+    let mut huge = small_png();
+    huge.resize(3 << 20, 0);
+    upload(&api, &editor, "filename=riesig.png", huge).expect_problem(413, "image_too_large");
+    // Just over: refused by the limit, which the answer names.
+    let big = photo();
+    assert!(big.len() > 20_000, "{} bytes", big.len());
+    let res =
+        upload(&api, &editor, "filename=gross.jpg", big).expect_problem(413, "image_too_large");
+    assert!(
+        res.detail().contains("20000"),
+        "the limit is named: {}",
+        res.detail()
+    );
+    upload(&api, &editor, "filename=klein.png", small_png()).expect(201);
+}
+
+#[test]
 fn alt_texts_references_and_unused_files() {
     let tmp = tempfile::tempdir().unwrap();
     for (backend, blobs) in media_backends(tmp.path()) {
