@@ -171,6 +171,7 @@ fn a_server_killed_during_concurrent_writes_keeps_every_acknowledged_write() {
     let acked: Arc<Mutex<Vec<(String, String, bool)>>> = Arc::default();
     let mut total_attempts = 0;
     for round in 0..crash_rounds() {
+        let before = acked.lock().unwrap().len();
         let server = verbund_tests::TestServer::start(&data, &[]);
         let url = server.url.clone();
         let writers: Vec<_> = (0..4)
@@ -222,9 +223,13 @@ fn a_server_killed_during_concurrent_writes_keeps_every_acknowledged_write() {
                 })
             })
             .collect();
-        // Kill at a pseudo-random moment between 150 and 550 ms into the writes.
+        // Kill at a pseudo-random moment once the round's writes are flowing (a few
+        // acknowledged, however loaded the machine is), 0 to 400 ms later.
+        verbund_tests::wait_until(Duration::from_secs(15), || {
+            acked.lock().unwrap().len() >= before + 4
+        });
         let jitter = (Instant::now().elapsed().as_nanos() as u64 ^ (round as u64 * 7919)) % 400;
-        std::thread::sleep(Duration::from_millis(150 + jitter));
+        std::thread::sleep(Duration::from_millis(jitter));
         server.stop(); // SIGKILL
         for w in writers {
             total_attempts += w.join().unwrap();

@@ -708,18 +708,22 @@ fn a_full_instance_pool_answers_busy_not_a_plugin_fault() {
         "configure",
         "spin",
         "--limit",
-        "export.wall_ms=2000",
+        "export.wall_ms=4000",
     ]));
     let url = format!("{}/api/v1/manage/exports/spin/spin", env.server.url);
+    // All calls leave together (a loaded machine must not spread them over the spin time).
+    let start = std::sync::Barrier::new(90);
     let answers: Vec<(u16, Value)> = std::thread::scope(|s| {
         let calls: Vec<_> = (0..90)
             .map(|_| {
-                let (url, token) = (&url, &env.editor);
+                let (url, token, start) = (&url, &env.editor, &start);
                 s.spawn(move || {
-                    let res = reqwest::blocking::Client::builder()
+                    let client = reqwest::blocking::Client::builder()
                         .timeout(Duration::from_secs(60))
                         .build()
-                        .unwrap()
+                        .unwrap();
+                    start.wait();
+                    let res = client
                         .post(url)
                         .bearer_auth(token)
                         .json(&json!({}))
