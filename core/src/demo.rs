@@ -197,37 +197,18 @@ mod pictures {
     ) -> Result<String, ContentError> {
         let ingested = ingest::ingest(&bytes, &media.config.limits)
             .map_err(|e| ContentError::Corrupt(format!("demo picture {filename}: {e}")))?;
-        let sha = media
+        media
             .store_original(&ingested.bytes)
             .await
             .map_err(|e| ContentError::Corrupt(format!("demo picture {filename}: {e}")))?;
-        let now = chrono::Utc::now();
-        let asset = Asset {
-            id: content.new_id(),
-            version: 1,
-            kind: ingested.kind,
-            filename,
-            media_type: ingested.format.media_type().into(),
-            bytes: ingested.bytes.len() as u64,
-            width: ingested.width,
-            height: ingested.height,
-            sha256: sha,
-            alt: alt
-                .iter()
-                .map(|(l, t)| (l.to_string(), t.clone()))
-                .collect(),
-            decorative: false,
-            caption: None,
-            credit: Some(credit.into()),
-            license: Some("CC BY 4.0".into()),
-            focal: None,
-            crop: None,
-            consent,
-            sanitised: ingested.removed,
-            created_at: now,
-            updated_at: now,
-            created_by: None,
-        };
+        let mut asset = Asset::new(content.new_id(), filename, &ingested, None);
+        asset.alt = alt
+            .iter()
+            .map(|(l, t)| (l.to_string(), t.clone()))
+            .collect();
+        asset.credit = Some(credit.into());
+        asset.license = Some("CC BY 4.0".into());
+        asset.consent = consent;
         Ok(content.create_asset(asset, None)?.id)
     }
 

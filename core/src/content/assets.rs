@@ -80,6 +80,21 @@ pub(super) fn plan_shown(
     }
 }
 
+/// An asset as a write reads it (a check at commit), at the version the writer edited.
+fn read_for_write(plan: &mut Plan, id: &str, expected: Option<u64>) -> ContentResult<Asset> {
+    let Some(bytes) = plan.read(Tree::Assets, &asset_key(id))? else {
+        return Err(not_found(id));
+    };
+    let old = parse(&bytes)?;
+    match expected {
+        Some(e) if e != old.version => Err(ContentError::VersionConflict {
+            expected: e,
+            current: old.version,
+        }),
+        _ => Ok(old),
+    }
+}
+
 fn parse(bytes: &[u8]) -> ContentResult<Asset> {
     serde_json::from_slice(bytes).map_err(|e| ContentError::Corrupt(format!("asset record: {e}")))
 }
@@ -216,18 +231,7 @@ impl ContentService {
             return Err(ContentError::Invalid { errors: unknown });
         }
         let out = self.commit_plan(|plan| {
-            let Some(bytes) = plan.read(Tree::Assets, &asset_key(id))? else {
-                return Err(not_found(id));
-            };
-            let old = parse(&bytes)?;
-            if let Some(e) = expected_version
-                && e != old.version
-            {
-                return Err(ContentError::VersionConflict {
-                    expected: e,
-                    current: old.version,
-                });
-            }
+            let old = read_for_write(plan, id, expected_version)?;
             let mut doc =
                 serde_json::to_value(&old).map_err(|e| ContentError::Corrupt(e.to_string()))?;
             json_patch::merge(&mut doc, patch);
@@ -278,18 +282,7 @@ impl ContentService {
         action: &str,
     ) -> ContentResult<(Asset, bool)> {
         let out = self.commit_plan(|plan| {
-            let Some(bytes) = plan.read(Tree::Assets, &asset_key(id))? else {
-                return Err(not_found(id));
-            };
-            let old = parse(&bytes)?;
-            if let Some(e) = expected_version
-                && e != old.version
-            {
-                return Err(ContentError::VersionConflict {
-                    expected: e,
-                    current: old.version,
-                });
-            }
+            let old = read_for_write(plan, id, expected_version)?;
             let count =
                 super::plan::counter_value(plan.read(Tree::Refs, &keys::ref_count(ASSET_REF, id))?);
             if action != "asset.erase" {

@@ -394,8 +394,6 @@ pub async fn upload(
         .await
         .map_err(media_error)?
         .map_err(ingest_error)?;
-    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&ingested.bytes));
-    let now = chrono::Utc::now();
     let ext = match ingested.format {
         crate::media::Format::Jpeg => "jpg",
         crate::media::Format::Png => "png",
@@ -409,29 +407,13 @@ pub async fn upload(
         .filename
         .clone()
         .unwrap_or_else(|| format!("upload.{ext}"));
-    let mut asset = Asset {
-        id: state.content.new_id(),
-        version: 1,
-        kind: ingested.kind,
+    let mut asset = Asset::new(
+        state.content.new_id(),
         filename,
-        media_type: ingested.format.media_type().into(),
-        bytes: ingested.bytes.len() as u64,
-        width: ingested.width,
-        height: ingested.height,
-        sha256: sha.clone(),
-        alt: BTreeMap::new(),
-        decorative: false,
-        caption: None,
-        credit: None,
-        license: None,
-        focal: None,
-        crop: None,
-        consent: None,
-        sanitised: ingested.removed.clone(),
-        created_at: now,
-        updated_at: now,
-        created_by: Some(caller.token_id.clone()),
-    };
+        &ingested,
+        Some(caller.token_id.clone()),
+    );
+    let sha = asset.sha256.clone();
     if let Some(Value::String(alt)) = meta.fields.remove("alt") {
         asset.alt.insert(locale, alt);
     }

@@ -95,6 +95,34 @@ pub struct Asset {
 }
 
 impl Asset {
+    /// The record of a newly taken-in file: version 1, no metadata yet.
+    pub fn new(id: String, filename: String, file: &Ingested, created_by: Option<String>) -> Self {
+        let now = Utc::now();
+        Asset {
+            id,
+            version: 1,
+            kind: file.kind,
+            filename,
+            media_type: file.format.media_type().into(),
+            bytes: file.bytes.len() as u64,
+            width: file.width,
+            height: file.height,
+            sha256: hex::encode(Sha256::digest(&file.bytes)),
+            alt: BTreeMap::new(),
+            decorative: false,
+            caption: None,
+            credit: None,
+            license: None,
+            focal: None,
+            crop: None,
+            consent: None,
+            sanitised: file.removed.clone(),
+            created_at: now,
+            updated_at: now,
+            created_by,
+        }
+    }
+
     /// The version of what renditions look like (original, crop, focal point): part of every
     /// URL, so that a URL's bytes never change and can be cached for a year.
     pub fn render_version(&self) -> String {
