@@ -103,6 +103,9 @@ enum Command {
     Asset(commands::asset::AssetArgs),
     /// Install and manage sandboxed plugins on a running server (admin).
     Plugin(commands::plugin::PluginArgs),
+    /// Webhooks on a running server (admin): endpoints that hear about publications and
+    /// other changes, their delivery log and replays.
+    Webhook(commands::webhook::WebhookArgs),
     /// Newsletter issues (through the newsletter-export plugin).
     Newsletter(commands::newsletter::NewsletterArgs),
     /// Data-subject requests: export or erase everything stored about a person (admin).
@@ -176,6 +179,7 @@ fn main() -> std::process::ExitCode {
         Command::Login(args) => commands::login::run(args),
         Command::Entry(args) => commands::entry::run(args),
         Command::Asset(args) => commands::asset::run(args),
+        Command::Webhook(args) => commands::webhook::run(args),
         Command::Plugin(args) => commands::plugin::run(args),
         Command::Newsletter(args) => commands::newsletter::run(args),
         Command::Gdpr(args) => commands::gdpr::run(args),

@@ -43,6 +43,8 @@ pub enum Purpose {
     KeyCheck,
     /// Rendition URLs with custom parameters (sizes, formats) of media assets.
     MediaUrl,
+    /// The signing secrets of webhook endpoints (derived, never stored).
+    WebhookSecret,
 }
 
 impl Purpose {
@@ -54,6 +56,7 @@ impl Purpose {
             Purpose::Backup => b"verbund/backup",
             Purpose::KeyCheck => b"verbund/key-check",
             Purpose::MediaUrl => b"verbund/media-url",
+            Purpose::WebhookSecret => b"verbund/webhook-secret",
         }
     }
 }

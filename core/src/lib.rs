@@ -17,6 +17,7 @@ pub mod plugin;
 pub mod schema;
 pub mod server;
 pub mod store;
+pub mod webhooks;
 pub mod workflow;
 
 use std::path::Path;

@@ -47,6 +47,8 @@ pub struct Config {
     pub media: Option<crate::media::Blobs>,
     /// Limits, presets and caches of media.
     pub media_config: crate::media::MediaConfig,
+    /// How webhooks are delivered (allow-list, retry schedule, timeout).
+    pub webhooks: crate::webhooks::WebhookConfig,
 }
 
 impl Config {
@@ -63,6 +65,7 @@ impl Config {
             plugins_dir: PathBuf::from("plugins/dist"),
             media: None,
             media_config: crate::media::MediaConfig::default(),
+            webhooks: crate::webhooks::WebhookConfig::default(),
         }
     }
 }
@@ -144,6 +147,7 @@ impl Server {
         let mut state = AppState::with_config(content.clone(), config.delivery, config.limits);
         state.configure().site = config.site;
         state.configure().media = media;
+        state.configure().webhooks = crate::webhooks::Webhooks::new(&content, config.webhooks);
         state.configure().mail = Some(Arc::new(MailSettings {
             outbox: config.outbox,
             public_url: public_url.clone(),
@@ -207,12 +211,27 @@ impl Server {
                 }
             })
         });
+        // Webhooks: one sender among the nodes of a shared store.
+        let webhook_lease =
+            Arc::new(std::sync::Mutex::new(shared.then(|| {
+                crate::lease::Lease::new("webhooks", &node, Duration::from_secs(5))
+            })));
+        let dispatcher = tokio::spawn(crate::webhooks::run_dispatcher(
+            Arc::new(crate::webhooks::Dispatcher::new(
+                &content,
+                self.state.webhooks.clone(),
+            )),
+            webhook_lease.clone(),
+            content.watch_feed(),
+        ));
         let presence = Arc::new(crate::lease::Presence::new(&node, PRESENCE_TTL));
         let follower =
             shared.then(|| tokio::spawn(follow_store(self.state.clone(), presence.clone())));
         let served = http::serve(self.listener, self.state, shutdown).await;
         scheduler.abort();
         let _ = scheduler.await;
+        dispatcher.abort();
+        let _ = dispatcher.await;
         if let Some(s) = sweeper {
             s.abort();
         }
@@ -222,8 +241,10 @@ impl Server {
         // A clean stop hands the scheduler lease on at once (and lets `verbund migrate` see
         // that no node is left).
         let _ = tokio::task::spawn_blocking(move || {
-            if let Some(lease) = lease.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-                lease.release(content.store().as_ref());
+            for lease in [lease, webhook_lease] {
+                if let Some(lease) = lease.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                    lease.release(content.store().as_ref());
+                }
             }
             if shared {
                 presence.leave(content.store().as_ref());

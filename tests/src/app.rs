@@ -120,6 +120,17 @@ impl AppBuilder {
     /// Uses `data` instead of a new temporary data dir.
     /// No media storage: the demo content comes without pictures (and asset ids), so that
     /// its export fits an installation without those assets.
+    /// Webhooks may reach 127.0.0.1 (over plain http), with these retry delays and attempt
+    /// timeout instead of the hours of the standard schedule.
+    pub fn webhooks_local(mut self, schedule: &str, timeout: std::time::Duration) -> Self {
+        self.config.webhooks.allow =
+            verbund_core::webhooks::parse_allow_list("127.0.0.1").expect("allow-list");
+        self.config.webhooks.schedule =
+            verbund_core::webhooks::parse_schedule(schedule).expect("schedule");
+        self.config.webhooks.timeout = timeout;
+        self
+    }
+
     pub fn no_media(mut self) -> Self {
         self.no_media = true;
         self

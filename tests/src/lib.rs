@@ -13,8 +13,10 @@ use verbund_core::{ContentService, SchemaRegistry, StoreLocation};
 
 pub mod app;
 pub mod http;
+pub mod receiver;
 pub use app::TestApp;
 pub use http::{Api, Res, Served};
+pub use receiver::{Answer, Received, Receiver, verify_with_standardwebhooks};
 
 /// The `verbund` binary of this workspace (built by `cargo test --workspace`).
 pub fn verbund_bin() -> PathBuf {

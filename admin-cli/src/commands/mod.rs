@@ -15,6 +15,7 @@ pub mod newsletter;
 pub mod plugin;
 pub mod serve;
 pub mod token;
+pub mod webhook;
 
 use anyhow::Context;
 use verbund_core::{ContentService, SchemaRegistry};

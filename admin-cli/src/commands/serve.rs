@@ -104,6 +104,25 @@ pub struct ServeArgs {
     /// TLS). Default: DATA/media. Several nodes on one database need one bucket.
     #[arg(long, env = "VERBUND_MEDIA_STORE")]
     media_store: Option<String>,
+    /// Addresses and networks webhooks may reach although they are not public (loopback,
+    /// private, link-local), also over plain http://: e.g. 127.0.0.1 or 10.0.0.0/8 (the flag
+    /// is repeatable). Without them, webhook URLs must be https:// to public addresses.
+    #[arg(
+        long = "webhook-allow",
+        env = "VERBUND_WEBHOOK_ALLOW",
+        value_delimiter = ','
+    )]
+    webhook_allow: Vec<String>,
+    /// The delays before each webhook attempt, comma-separated (units ms, s, m, h).
+    #[arg(
+        long,
+        env = "VERBUND_WEBHOOK_RETRIES",
+        default_value = "0,5s,5m,30m,2h,5h,10h,14h,20h,24h"
+    )]
+    webhook_retries: String,
+    /// Seconds a webhook receiver has to answer (1 to 120).
+    #[arg(long, env = "VERBUND_WEBHOOK_TIMEOUT", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=120))]
+    webhook_timeout: u64,
 }
 
 pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
@@ -151,6 +170,14 @@ pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8
             .unwrap_or_else(|| "verbund-data".into());
         args.data.data.with_file_name(format!("{name}-outbox"))
     });
+    let webhooks = verbund_core::webhooks::WebhookConfig {
+        allow: verbund_core::webhooks::parse_allow_list(&args.webhook_allow.join(","))
+            .map_err(|e| anyhow::anyhow!("--webhook-allow: {e}"))?,
+        schedule: verbund_core::webhooks::parse_schedule(&args.webhook_retries)
+            .map_err(|e| anyhow::anyhow!("--webhook-retries: {e}"))?,
+        timeout: std::time::Duration::from_secs(args.webhook_timeout.clamp(1, 120)),
+        ..verbund_core::webhooks::WebhookConfig::default()
+    };
     let content = Arc::new(super::open(&args.data)?);
     let media = match args.media_store.as_deref() {
         Some(url) if url.starts_with("s3://") => verbund_core::media::Blobs::s3(url)
@@ -179,6 +206,7 @@ pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8
         plugins_dir: args.plugins_dir.clone(),
         media: Some(media),
         media_config: verbund_core::media::MediaConfig::default(),
+        webhooks,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

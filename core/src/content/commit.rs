@@ -71,16 +71,34 @@ pub(super) fn change_event(
     public: bool,
     at: DateTime<Utc>,
 ) -> Vec<u8> {
-    serde_json::to_vec(&json!({
+    transition_event(op, rec, None, public, at)
+}
+
+/// A change event; `from` is the state before a transition. The event is the outbox of
+/// everything that follows the store (webhooks, the live stream, other nodes' caches): it is
+/// written in the commit of the change, so it carries what they need to tell what happened.
+pub(super) fn transition_event(
+    op: &str,
+    rec: &EntryRecord,
+    from: Option<&str>,
+    public: bool,
+    at: DateTime<Utc>,
+) -> Vec<u8> {
+    let mut event = json!({
         "op": op,
         "type": rec.ty,
         "id": rec.id,
+        "locale": rec.locale,
         "version": rec.version,
         "state": rec.state,
+        "published_version": rec.published_version,
         "public": public,
         "at": at.to_rfc3339(),
-    }))
-    .unwrap_or_default()
+    });
+    if let Some(from) = from {
+        event["from"] = json!(from);
+    }
+    serde_json::to_vec(&event).unwrap_or_default()
 }
 
 impl ContentService {

@@ -107,6 +107,9 @@ pub struct ContentService {
     hooks: RwLock<Option<Arc<dyn ContentHooks>>>,
     /// The installation's secret keys (kept outside the store).
     keys: Arc<crate::keys::Keys>,
+    /// The newest change sequence number this process knows of, for whoever follows the
+    /// feed live (webhooks, the change stream): moved by own commits and `observe_store`.
+    feed: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for ContentService {
@@ -135,6 +138,7 @@ impl ContentService {
             ids: Mutex::new(ulid::Generator::new()),
             public_generation: AtomicU64::new(0),
             seen_seq: AtomicU64::new(0),
+            feed: tokio::sync::watch::Sender::new(0),
             hooks: RwLock::new(None),
             keys,
         }
@@ -206,6 +210,7 @@ impl ContentService {
         if seen != last {
             self.public_generation.fetch_add(1, Ordering::AcqRel);
         }
+        self.announce(last);
         Ok(seen != last)
     }
 
@@ -213,6 +218,9 @@ impl ContentService {
     /// seen (its effect on the published view moved the generation already); one that skips
     /// sequence numbers leaves them to `observe_store`, which then sees another node's commits.
     fn saw_own_commit(&self, committed: crate::store::Committed) {
+        if committed.first_seq.is_some() {
+            self.announce(committed.last_seq);
+        }
         if let Some(first) = committed.first_seq {
             let _ = self.seen_seq.compare_exchange(
                 first - 1,
@@ -221,6 +229,22 @@ impl ContentService {
                 Ordering::Acquire,
             );
         }
+    }
+
+    /// Tells followers of the feed that it reached `seq`.
+    fn announce(&self, seq: u64) {
+        self.feed.send_if_modified(|known| {
+            let newer = seq > *known;
+            if newer {
+                *known = seq;
+            }
+            newer
+        });
+    }
+
+    /// A receiver that changes whenever this process learns of newer changes in the feed.
+    pub fn watch_feed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.feed.subscribe()
     }
 
     /// A new time-ordered id (monotonic within one process).

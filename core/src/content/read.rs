@@ -204,16 +204,28 @@ pub struct ChangeEvent {
     #[serde(default)]
     #[schemars(range(min = 1), transform = drop_default)]
     pub seq: u64,
-    /// create, update, state (a transition) or schedule.
+    /// create, update, state (a transition), schedule or delete.
     #[schemars(example = &"state")]
     pub op: String,
     #[serde(rename = "type")]
     pub ty: String,
     pub id: String,
+    /// The entry's locale (absent on events recorded before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"de")]
+    pub locale: Option<String>,
     /// The entry's version after the change.
     pub version: u64,
     /// The entry's state after the change.
     pub state: String,
+    /// The state before a transition (`op` = state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"review")]
+    pub from: Option<String>,
+    /// The version the public sees after the change; absent when none (unpublished).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub published_version: Option<u64>,
     /// When it happened.
     #[schemars(with = "chrono::DateTime<chrono::Utc>")]
     pub at: String,

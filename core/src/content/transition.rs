@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::commit::{audit, change_event, replace_index_keys};
+use super::commit::{audit, replace_index_keys, transition_event};
 use super::entry::EntryRecord;
 use super::keys;
 use super::{ContentError, ContentResult, ContentService, TransitionContext};
@@ -395,7 +395,13 @@ impl ContentService {
             replace_index_keys(plan, &old, &rec);
             plan.put(Tree::Entries, keys::entry(ty, id), rec.to_bytes());
             let public = to_public || (leaves_public && published_before.is_some());
-            plan.change(change_event("state", &rec, public, now));
+            plan.change(transition_event(
+                "state",
+                &rec,
+                Some(&old.state),
+                public,
+                now,
+            ));
             self.plan_history(
                 plan,
                 ty,

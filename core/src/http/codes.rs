@@ -137,6 +137,10 @@ codes! {
         "The plugin component, its settings or its export parameters were refused; the detail says why.";
     AssetRefused = UNPROCESSABLE_ENTITY, "asset_refused", "File refused",
         "The upload is not a file Verbund takes (type, damage, a file that is also another format); the detail says why and what to do.";
+    InvalidWebhook = UNPROCESSABLE_ENTITY, "invalid_webhook", "Invalid webhook",
+        "A webhook endpoint's events, types, locales, header or description cannot be taken; the detail names the value and the allowed ones.";
+    WebhookTargetRefused = UNPROCESSABLE_ENTITY, "webhook_target_refused", "Webhook target refused",
+        "The webhook URL is not https://, holds credentials, or reaches a loopback, private, link-local or metadata address the server's allow-list (`--webhook-allow`) does not name.";
     PreconditionRequired = PRECONDITION_REQUIRED, "precondition_required", "If-Match required",
         "A write needs `If-Match` with the version it changes (read the entry first).";
     RateLimited = TOO_MANY_REQUESTS, "rate_limited", "Too many requests",

@@ -37,6 +37,8 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Connections open at once; a connection beyond them is answered with 503 and closed.
     pub max_connections: usize,
+    /// Change streams (`GET /api/v1/changes/stream`) open at once; one more is answered 503.
+    pub max_streams: usize,
 }
 
 impl Default for Limits {
@@ -51,6 +53,7 @@ impl Default for Limits {
             cors_origins: Vec::new(),
             header_timeout: Duration::from_secs(10),
             max_connections: 4096,
+            max_streams: 2048,
         }
     }
 }

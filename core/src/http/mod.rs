@@ -22,7 +22,9 @@ mod plugins;
 pub mod rate;
 mod routes;
 mod server;
+mod stream;
 mod typed;
+mod webhooks;
 
 pub use codes::Code;
 pub use error::ApiError;
@@ -75,6 +77,12 @@ pub struct Shared {
     pub media: Option<Arc<crate::media::Media>>,
     /// Where newsletter mails go and how their links start, when the newsletter is on.
     pub mail: Option<Arc<crate::newsletter::MailSettings>>,
+    /// Webhook endpoints and their deliveries.
+    pub webhooks: crate::webhooks::Webhooks,
+    /// Change streams open at once (bounded by `Limits::max_streams`).
+    pub streams: Arc<tokio::sync::Semaphore>,
+    /// Set when the server stops: open change streams end, so that the stop is not held up.
+    pub closing: Arc<tokio::sync::watch::Sender<bool>>,
     /// The OpenAPI document, made when the router is built (it depends only on the routes and
     /// the content types).
     openapi: Arc<std::sync::OnceLock<axum::body::Bytes>>,
@@ -92,7 +100,13 @@ impl AppState {
     ) -> Self {
         let cache = cache::ResponseCache::new(delivery.cache_entries, delivery.cache_bytes);
         let rate = rate::RateLimiter::new(limits.rate_per_second, limits.rate_burst).map(Arc::new);
+        let streams = Arc::new(tokio::sync::Semaphore::new(limits.max_streams));
+        let webhooks =
+            crate::webhooks::Webhooks::new(&content, crate::webhooks::WebhookConfig::default());
         Self(Arc::new(Shared {
+            webhooks,
+            streams,
+            closing: Arc::new(tokio::sync::watch::Sender::new(false)),
             auth: content.auth(),
             content,
             delivery: Arc::new(delivery),
@@ -220,6 +234,7 @@ enum CorsClass {
 fn cors_class(path: &str) -> CorsClass {
     let public = path == "/openapi.json"
         || path == "/api/v1/changes"
+        || path == "/api/v1/changes/stream"
         || path == "/api/v1/schemas"
         || path.starts_with("/api/v1/content/")
         || path.starts_with("/api/v1/schemas/");
@@ -391,6 +406,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = state.limits.clone();
+    let closing = state.closing.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closing.send_replace(true);
+    };
     server::serve_with_limits(listener, router(state), &limits, shutdown).await
 }
 

@@ -12,7 +12,9 @@ use aide::transform::TransformOperation as Op;
 use serde_json::{Value, json};
 
 use super::typed::Doc;
-use super::{AppState, admin, assets, bulk, delivery, manage, metrics, newsletter, plugins};
+use super::{
+    AppState, admin, assets, bulk, delivery, manage, metrics, newsletter, plugins, stream, webhooks,
+};
 
 /// Links from a response naming an entry (`id`, a runtime expression) to the operations on
 /// it; with `etag`, also to the writes that need `If-Match`.
@@ -168,6 +170,7 @@ pub(super) fn api_routes() -> ApiRouter<AppState> {
         .merge(bulk_routes())
         .merge(newsletter_routes())
         .merge(admin_routes())
+        .merge(webhook_routes())
         .merge(plugin_routes())
 }
 
@@ -231,6 +234,161 @@ fn delivery_routes() -> ApiRouter<AppState> {
                 .public()
                 .says(200, "A page of the feed.")
                 .header(200, "Cache-Control", "CacheControl", true)
+            }),
+        )
+        .api_route(
+            "/api/v1/changes/stream",
+            get_with(stream::stream, |op| {
+                op.doc(
+                    "streamChanges",
+                    "delivery",
+                    "The change feed, live (Server-Sent Events)",
+                    "The changes of the published view as they happen, as Server-Sent Events: `id:` is the sequence number, `event: change`, `data:` the event as GET /api/v1/changes gives it; a comment line every 15 s keeps the connection open. A client that reconnects with `Last-Event-ID` (EventSource does) gets every change after it, so nothing is missed; `since` does the same on the first connection. Without either it starts with the next change. The server keeps a bounded number of streams open: one more is answered 503.",
+                )
+                .public()
+                .edit(|op| {
+                    let params = op["parameters"].as_array().cloned().unwrap_or_default();
+                    let mut params = params;
+                    params.push(json!({
+                        "name": "Last-Event-ID",
+                        "in": "header",
+                        "required": false,
+                        "description": "The `id:` of the last event received: the stream goes on after it (a whole number).",
+                        "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"},
+                    }));
+                    op["parameters"] = json!(params);
+                })
+                .says(200, "The stream; it ends only when the client or the server closes it.")
+                .problem(400, "`since` or `Last-Event-ID` is not a sequence number, or an unknown query parameter.")
+                .problem(503, "The server keeps as many change streams open as it allows (overloaded); poll GET /api/v1/changes or try again later.")
+            }),
+        )
+}
+
+fn webhook_routes() -> ApiRouter<AppState> {
+    const INVALID: &str = "The body is not JSON of this shape (invalid_json, invalid_request), names an unknown event type, content type or locale or a header Verbund sets itself (invalid_webhook), or a URL that is not https:// or reaches a private, loopback, link-local or metadata address (webhook_target_refused).";
+    ApiRouter::new()
+        .api_route(
+            "/api/v1/admin/webhooks",
+            post_with(webhooks::create, |op| {
+                op.doc(
+                    "createWebhook",
+                    "admin",
+                    "Add a webhook endpoint",
+                    "Deliveries are POSTed to the URL the Standard Webhooks way (`webhook-id`, `webhook-timestamp`, `webhook-signature`), for the changes after now that match its events, content types and locales; retried on the schedule 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h. The secret is in this answer only. Needs the admin role.",
+                )
+                .says(201, "The endpoint, with its secret.")
+                .problem(400, "The body is not JSON (invalid_json).")
+                .problem(422, INVALID)
+            })
+            .get_with(webhooks::list, |op| {
+                op.doc(
+                    "listWebhooks",
+                    "admin",
+                    "List webhook endpoints",
+                    "Every endpoint, without secrets or header values. Needs the admin role.",
+                )
+                .says(200, "The endpoints.")
+            }),
+        )
+        .api_route(
+            "/api/v1/admin/webhooks/{id}",
+            get_with(webhooks::show, |op| {
+                op.doc("getWebhook", "admin", "Show a webhook endpoint", "Needs the admin role.")
+                    .says(200, "The endpoint.")
+                    .errors(&[404])
+            })
+            .patch_with(webhooks::update, |op| {
+                op.doc(
+                    "updateWebhook",
+                    "admin",
+                    "Change a webhook endpoint",
+                    "Members present replace the stored ones (`header: null` removes the custom header; `enabled: true` enables it again and forgets its failures). With `If-Match` (the endpoint's `version`), a change made meanwhile is a 409. Needs the admin role.",
+                )
+                .says(200, "The endpoint as changed.")
+                .errors(&[404])
+                .problem(400, "The body is not JSON (invalid_json) or `If-Match` is not a version (invalid_if_match).")
+                .problem(409, "The endpoint was changed since the version in If-Match (version_conflict).")
+                .problem(422, INVALID)
+            })
+            .delete_with(webhooks::remove, |op| {
+                op.doc(
+                    "removeWebhook",
+                    "admin",
+                    "Remove a webhook endpoint",
+                    "Its pending deliveries and its delivery log go with it. Needs the admin role.",
+                )
+                .says(204, "Removed.")
+                .errors(&[404])
+            }),
+        )
+        .api_route(
+            "/api/v1/admin/webhooks/{id}/rotate-secret",
+            post_with(webhooks::rotate_secret, |op| {
+                op.doc(
+                    "rotateWebhookSecret",
+                    "admin",
+                    "Give a webhook endpoint a new secret",
+                    "The new secret signs from now on; for 24 hours the old one signs too (both signatures are sent), so the receiver can switch without losing a delivery. The new secret is in this answer only. Needs the admin role.",
+                )
+                .says(200, "The endpoint, with its new secret.")
+                .errors(&[404])
+            }),
+        )
+        .api_route(
+            "/api/v1/admin/webhooks/{id}/test",
+            post_with(webhooks::test, |op| {
+                op.doc(
+                    "testWebhook",
+                    "admin",
+                    "Send a test event",
+                    "Sends a signed `webhook.test` event now and answers with the delivery once its first attempt is done (or after the attempt timeout): status, latency, the start of the receiver's answer. Failed tests are retried like any delivery. Needs the admin role.",
+                )
+                .says(200, "The test delivery with its first attempt.")
+                .errors(&[404])
+                .problem(422, "The endpoint is disabled (invalid_webhook).")
+            }),
+        )
+        .api_route(
+            "/api/v1/admin/webhooks/{id}/deliveries",
+            get_with(webhooks::deliveries, |op| {
+                op.doc(
+                    "listWebhookDeliveries",
+                    "admin",
+                    "The delivery log of an endpoint",
+                    "Deliveries newest first, each with its attempts (time, status, latency, error, the start of the answer). Finished deliveries stay 30 days. Needs the admin role.",
+                )
+                .says(200, "A page of deliveries.")
+                .errors(&[400, 404])
+            }),
+        )
+        .api_route(
+            "/api/v1/admin/webhooks/{id}/deliveries/{delivery}/replay",
+            post_with(webhooks::replay_one, |op| {
+                op.doc(
+                    "replayWebhookDelivery",
+                    "admin",
+                    "Send one delivery again",
+                    "The delivery is due at once with a fresh retry schedule and its original `webhook-id`. Needs the admin role.",
+                )
+                .says(202, "The delivery, queued.")
+                .errors(&[404])
+                .problem(422, "The endpoint is disabled (invalid_webhook).")
+            }),
+        )
+        .api_route(
+            "/api/v1/admin/webhooks/{id}/replay",
+            post_with(webhooks::replay_since, |op| {
+                op.doc(
+                    "replayWebhook",
+                    "admin",
+                    "Send every change since a sequence number again",
+                    "Queues a delivery for every change after `since` (at most 100,000 changes back) that the endpoint asks for now, each with its original `webhook-id`: to recover a receiver that lost data or was down longer than the retries. Needs the admin role.",
+                )
+                .says(202, "How many deliveries were queued.")
+                .errors(&[404])
+                .problem(400, "The body is not JSON (invalid_json).")
+                .problem(422, "`since` is missing or not a whole number (invalid_request), too far back or the endpoint is disabled (invalid_webhook).")
             }),
         )
 }

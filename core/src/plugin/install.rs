@@ -211,7 +211,21 @@ impl PluginHost {
         );
         a.id = Some(name.to_string());
         a.detail = rec.disabled_reason.clone();
-        self.put_record(&rec, a)?;
+        // Disabled by the server itself after faults: an event for webhooks (the name only;
+        // the fault's text may quote content).
+        let faulted = (!enabled && actor == "server").then(|| {
+            serde_json::to_vec(&serde_json::json!({
+                "op": "plugin.faulted",
+                "type": "plugin",
+                "id": name,
+                "version": 0,
+                "state": "disabled",
+                "public": false,
+                "at": rec.updated_at.to_rfc3339(),
+            }))
+            .unwrap_or_default()
+        });
+        self.put_record_noting(&rec, a, faulted)?;
         if enabled {
             self.faults
                 .lock()

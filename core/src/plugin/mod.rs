@@ -258,7 +258,21 @@ impl PluginHost {
     }
 
     fn put_record(&self, rec: &PluginRecord, audit: AuditRecord) -> Result<(), PluginError> {
+        self.put_record_noting(rec, audit, None)
+    }
+
+    /// [`Self::put_record`] with a change event in the same commit (a plugin the server
+    /// disabled after faults: webhooks announce it as `plugin.faulted`).
+    fn put_record_noting(
+        &self,
+        rec: &PluginRecord,
+        audit: AuditRecord,
+        change: Option<Vec<u8>>,
+    ) -> Result<(), PluginError> {
         let mut b = WriteBatch::new();
+        if let Some(c) = change {
+            b.change(c);
+        }
         b.put(
             Tree::Plugins,
             key(RECORD_PREFIX, &rec.name),

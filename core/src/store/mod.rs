@@ -58,6 +58,8 @@ pub enum Tree {
     Meta,
     /// `a\0{id}` → asset record (media); `h\0{sha256}\0{id}` → empty (assets by blob).
     Assets,
+    /// Webhook subscriptions, their deliveries (the delivery log) and the due queue.
+    Webhooks,
 }
 
 impl Tree {
@@ -67,7 +69,7 @@ impl Tree {
     }
 
     /// Every tree, in a fixed order (the order of the views inside a transaction).
-    pub const ALL: [Tree; 13] = [
+    pub const ALL: [Tree; 14] = [
         Tree::Entries,
         Tree::Revisions,
         Tree::Slugs,
@@ -81,6 +83,7 @@ impl Tree {
         Tree::History,
         Tree::Meta,
         Tree::Assets,
+        Tree::Webhooks,
     ];
 
     /// The on-disk name of this tree.
@@ -99,6 +102,7 @@ impl Tree {
             Tree::History => "history",
             Tree::Meta => "meta",
             Tree::Assets => "assets",
+            Tree::Webhooks => "webhooks",
         }
     }
 

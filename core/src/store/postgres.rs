@@ -129,6 +129,7 @@ fn code(tree: Tree) -> i16 {
         Tree::History => 11,
         Tree::Meta => 12,
         Tree::Assets => 13,
+        Tree::Webhooks => 14,
     }
 }
 

@@ -24,4 +24,5 @@ mod security_newsletter;
 mod security_plugins;
 mod shapes;
 mod soak;
+mod webhooks;
 mod website;

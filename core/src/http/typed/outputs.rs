@@ -121,6 +121,10 @@ text_media!(
     /// `text/html`: a page for people.
     Html = "text/html"
 );
+text_media!(
+    /// `text/event-stream`: Server-Sent Events.
+    EventStream = "text/event-stream"
+);
 
 /// An asset's bytes: an image or a document.
 pub struct AssetFile;

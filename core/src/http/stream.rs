@@ -1,0 +1,164 @@
+//! The live change stream: the public change feed as Server-Sent Events.
+//!
+//! Each event is one change of the published view (`id:` its sequence number, `event:
+//! change`, `data:` the event as `GET /api/v1/changes` gives it). A client that reconnects
+//! sends `Last-Event-ID` (browsers' `EventSource` does it by itself) and gets every change
+//! after it, read from the store, so a reconnect leaves no gap. A stream holds at most one page
+//! of events in memory and is polled only as fast as its client reads; the number of streams a
+//! server keeps open is bounded (`Limits::max_streams`), and streams end when the server stops.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use schemars::JsonSchema;
+
+use super::params;
+use super::typed::{EventStream, ParameterRefs, QueryParams, Raw};
+use super::{ApiError, AppState, Code};
+use crate::content::ChangeEvent;
+
+/// Events read from the store at once per stream.
+const PAGE: usize = 200;
+/// How often a stream without events sends a comment, so that proxies keep it open and
+/// clients notice a dead connection.
+const HEARTBEAT: Duration = Duration::from_secs(15);
+/// How long a stream waits for news before it looks at the store anyway.
+const LOOK_EVERY: Duration = Duration::from_secs(5);
+
+/// Where a stream starts.
+#[derive(JsonSchema)]
+pub struct StreamQuery {
+    /// Start after this sequence number (`Last-Event-ID` wins when both are given); without
+    /// either, the stream starts with the next change.
+    pub since: Option<u64>,
+}
+
+impl ParameterRefs for StreamQuery {}
+
+impl QueryParams for StreamQuery {
+    fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        let mut q = StreamQuery { since: None };
+        for (k, v) in params::pairs(raw.map(String::from))? {
+            match k.as_str() {
+                "since" => {
+                    q.since = Some(v.parse().map_err(|_| {
+                        ApiError::new(
+                            Code::InvalidQuery,
+                            format!("since must be a sequence number (a whole number), got {v:?}"),
+                        )
+                    })?)
+                }
+                other => return Err(params::unknown(other, "since")),
+            }
+        }
+        Ok(q)
+    }
+}
+
+struct Cursor {
+    state: AppState,
+    pos: u64,
+    buf: VecDeque<ChangeEvent>,
+    wake: tokio::sync::watch::Receiver<u64>,
+    closing: tokio::sync::watch::Receiver<bool>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+pub async fn stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    super::typed::ApiQuery(q): super::typed::ApiQuery<StreamQuery>,
+) -> Result<Raw<EventStream>, ApiError> {
+    let last_event_id = match headers.get("last-event-id") {
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or_else(|| {
+                    ApiError::new(
+                        Code::BadRequest,
+                        "Last-Event-ID must be the sequence number of an event of this stream",
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let permit = state.streams.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            Code::Overloaded,
+            "this server has as many change streams open as it keeps; try again later or poll GET /api/v1/changes",
+        )
+    })?;
+    let pos = match last_event_id.or(q.since) {
+        Some(p) => p,
+        None => {
+            let content = state.content.clone();
+            params::blocking(move || {
+                Ok(content
+                    .store()
+                    .last_seq()
+                    .map_err(crate::content::ContentError::from)?)
+            })
+            .await?
+        }
+    };
+    let cursor = Cursor {
+        wake: state.content.watch_feed(),
+        closing: state.closing.subscribe(),
+        state,
+        pos,
+        buf: VecDeque::new(),
+        _permit: permit,
+    };
+    let events = futures_util::stream::unfold(cursor, next_event);
+    let sse = Sse::new(events).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat"));
+    let mut response = sse.into_response();
+    // Through nginx and other buffering proxies, as it happens.
+    response.headers_mut().insert(
+        axum::http::HeaderName::from_static("x-accel-buffering"),
+        axum::http::HeaderValue::from_static("no"),
+    );
+    Ok(Raw::new(response))
+}
+
+async fn next_event(mut c: Cursor) -> Option<(Result<Event, Infallible>, Cursor)> {
+    loop {
+        if *c.closing.borrow() {
+            return None;
+        }
+        if let Some(ev) = c.buf.pop_front() {
+            let id = ev.seq.to_string();
+            let data = serde_json::to_string(&ev).unwrap_or_default();
+            let event = Event::default().id(id).event("change").data(data);
+            return Some((Ok(event), c));
+        }
+        // Mark what the feed said before reading, so that a commit during the read wakes us.
+        c.wake.borrow_and_update();
+        let content = c.state.content.clone();
+        let pos = c.pos;
+        let read = tokio::task::spawn_blocking(move || content.public_changes(pos, PAGE)).await;
+        let caught_up = match read {
+            Ok(Ok(feed)) => {
+                c.pos = feed.next_since;
+                c.buf.extend(feed.events);
+                feed.next_since >= feed.last_seq
+            }
+            _ => true,
+        };
+        if c.buf.is_empty() && caught_up {
+            let closing = async {
+                let _ = c.closing.changed().await;
+            };
+            tokio::select! {
+                _ = c.wake.changed() => {}
+                _ = tokio::time::sleep(LOOK_EVERY) => {}
+                _ = closing => return None,
+            }
+        }
+    }
+}
