@@ -1417,7 +1417,12 @@ function markNav(section) {
   }
 }
 
-async function render() {
+/**
+ * Renders the page the hash names. `live` re-renders the open page in place after a
+ * publication (see connectLive): no loading placeholder, the scroll position and focus stay.
+ * @param {{ live?: boolean }} [options]
+ */
+async function render({ live = false } = {}) {
   const seq = ++renderSeq;
   const { path, params } = parseHash();
   let handler = null;
@@ -1435,9 +1440,11 @@ async function render() {
   markNav(section);
   const ctx = { params, title: section, current: () => seq === renderSeq };
 
-  main.dataset.state = 'loading';
-  main.setAttribute('aria-busy', 'true');
-  main.replaceChildren(h('p', { class: 'loading', role: 'status', 'data-testid': 'loading' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Inhalte werden geladen …'));
+  if (!live) {
+    main.dataset.state = 'loading';
+    main.setAttribute('aria-busy', 'true');
+    main.replaceChildren(h('p', { class: 'loading', role: 'status', 'data-testid': 'loading' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Inhalte werden geladen …'));
+  }
 
   let view;
   let state = 'ready';
@@ -1453,11 +1460,16 @@ async function render() {
     state = 'error';
   }
   if (seq !== renderSeq) return; // a newer navigation has taken over
+  if (live && state === 'error') return; // keep what is shown; the next change tries again
   main.replaceChildren(view);
   main.dataset.state = state;
   main.removeAttribute('aria-busy');
   document.title = ctx.title && ctx.title !== 'Start' ? `${ctx.title} – ${SITE_NAME}` : `${SITE_NAME} – Mitgliederplattform`;
-  if (!firstRender) {
+  if (live) {
+    main.dataset.updated = String(Date.now());
+    const status = document.getElementById('live-status');
+    if (status) status.textContent = 'Die Seite wurde mit neu veröffentlichten Inhalten aktualisiert.';
+  } else if (!firstRender) {
     window.scrollTo(0, 0);
     const heading = main.querySelector('h1, h2');
     if (heading instanceof HTMLElement) {
@@ -1479,5 +1491,45 @@ if (skip) {
 const apiInfo = document.getElementById('api-info');
 if (apiInfo) apiInfo.textContent = API_BASE;
 
-window.addEventListener('hashchange', render);
+// ---------------------------------------------------------------------------------------
+// Live updates: the change stream of the API (Server-Sent Events) tells the open page when
+// content was published, changed or unpublished, and the page renders itself again in place.
+// EventSource reconnects by itself and resumes with Last-Event-ID, so no change is missed.
+// ---------------------------------------------------------------------------------------
+
+let liveTimer = 0;
+let livePending = false;
+
+function refreshLive() {
+  const active = document.activeElement;
+  // Someone typing in a filter keeps their field; the page follows when they leave it.
+  if (active && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName)) {
+    livePending = true;
+    return;
+  }
+  livePending = false;
+  render({ live: true });
+}
+
+function connectLive() {
+  if (typeof EventSource === 'undefined') return;
+  const source = new EventSource(`${API_BASE}/api/v1/changes/stream`);
+  source.addEventListener('open', () => {
+    document.body.dataset.live = 'connected';
+  });
+  source.addEventListener('error', () => {
+    document.body.dataset.live = 'reconnecting';
+  });
+  source.addEventListener('change', () => {
+    // Several changes in a burst (an import, a publication with its assets) render once.
+    clearTimeout(liveTimer);
+    liveTimer = window.setTimeout(refreshLive, 300);
+  });
+}
+
+document.addEventListener('focusout', () => {
+  if (livePending) window.setTimeout(refreshLive, 0);
+});
+window.addEventListener('hashchange', () => render());
 render();
+connectLive();

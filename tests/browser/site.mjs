@@ -807,10 +807,13 @@ async function main() {
 
   // ---- Publishing without restart ----
   if (PUBLISH_CMD) {
-    await step('Veröffentlichen: neue Geschichte erscheint nach Neuladen', async () => {
+    await step('Veröffentlichen: neue Geschichte erscheint auf der offenen Seite, ohne Neuladen', async () => {
       await go(page, '#/geschichten');
       await waitList(page, 'story-results');
+      // The page follows the change stream (Server-Sent Events).
+      await page.waitForFunction(() => document.body.dataset.live === 'connected', null, { timeout: 10000 });
       const before = await texts(page.locator('[data-testid="story-title"]'));
+      const marker = await page.evaluate(() => { window.__notReloaded = true; return true; });
       let out;
       try {
         out = execSync(PUBLISH_CMD, { encoding: 'utf8', shell: '/bin/sh', stdio: ['ignore', 'pipe', 'inherit'], timeout: 120000 });
@@ -820,11 +823,22 @@ async function main() {
       const title = out.split('\n').map((l) => l.trim()).filter(Boolean).pop();
       check(title, 'PUBLISH_CMD printed no title');
       check(!before.includes(title), `"${title}" was already shown before publishing`);
+      const appeared = await page
+        .waitForFunction(
+          (t) => [...document.querySelectorAll('[data-testid="story-title"]')].some((e) => e.textContent.trim() === t),
+          title,
+          { timeout: 15000 },
+        )
+        .then(() => true, () => false);
+      const after = await texts(page.locator('[data-testid="story-title"]'));
+      check(appeared, `the new story "${title}" does not appear on the open page; shown: ${after.join(' | ')}`);
+      check(marker && (await page.evaluate(() => window.__notReloaded === true)), 'the page was reloaded instead of updated in place');
+      equal(await page.textContent('#live-status'), 'Die Seite wurde mit neu veröffentlichten Inhalten aktualisiert.', 'the update is announced to screen readers');
+      // After a reload it is there too (the delivery API, not only the page, has it).
       await page.reload({ waitUntil: 'domcontentloaded' });
       await waitRendered(page);
       await waitList(page, 'story-results');
-      const after = await texts(page.locator('[data-testid="story-title"]'));
-      check(after.includes(title), `the new story "${title}" does not appear after a reload; shown: ${after.join(' | ')}`);
+      check((await texts(page.locator('[data-testid="story-title"]'))).includes(title), `the new story "${title}" is gone after a reload`);
       equal(after[0], title, 'the new story is the newest');
       await assertNoDrafts(page);
       await shot(page, '14-geschichten-nach-veroeffentlichung');

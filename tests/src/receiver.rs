@@ -92,6 +92,11 @@ impl Receiver {
         format!("http://{}/hook", self.addr)
     }
 
+    /// How many requests arrived so far.
+    pub fn count(&self) -> usize {
+        self.received.lock().unwrap().len()
+    }
+
     /// Everything received so far.
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
