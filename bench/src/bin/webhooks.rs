@@ -93,7 +93,15 @@ fn serve(verbund: &Path, data: &Path) -> anyhow::Result<Server> {
 
 fn token(verbund: &Path, data: &Path) -> anyhow::Result<String> {
     let out = Command::new(verbund)
-        .args(["token", "create", "--role", "admin", "--expires", "1d", "--data"])
+        .args([
+            "token",
+            "create",
+            "--role",
+            "admin",
+            "--expires",
+            "1d",
+            "--data",
+        ])
         .arg(data)
         .output()?;
     if !out.status.success() {
@@ -245,7 +253,8 @@ fn fan_out(api: &Api, lines: &[String], n: usize, base: usize) -> anyhow::Result
             .map(|chunk| s.spawn(move || chunk.iter().try_for_each(|id| api.publish(id))))
             .collect();
         for h in handles {
-            h.join().map_err(|_| anyhow::anyhow!("publisher panicked"))??;
+            h.join()
+                .map_err(|_| anyhow::anyhow!("publisher panicked"))??;
         }
         Ok(())
     })?;
@@ -447,7 +456,8 @@ fn main() -> anyhow::Result<()> {
             n += 1;
             api.publish(&id)
         };
-        let (p50, _, _) = runtime.block_on(stream_latency(&server.url, 1, 20, &mut publish, pid))?;
+        let (p50, _, _) =
+            runtime.block_on(stream_latency(&server.url, 1, 20, &mut publish, pid))?;
         one.push(p50);
         let (p50, p99, r) =
             runtime.block_on(stream_latency(&server.url, clients, 20, &mut publish, pid))?;

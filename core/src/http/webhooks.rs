@@ -157,7 +157,7 @@ pub async fn test(
     let wid = id.clone();
     let d = blocking(move || Ok(hooks.queue_test(&wid, &caller.token_id)?)).await?;
     // The dispatcher sends it at once; wait for its first attempt (or the attempt timeout).
-    let deadline = Instant::now() + state.webhooks.config().timeout + Duration::from_secs(5);
+    let deadline = Instant::now() + state.webhooks.config().timeout + Duration::from_secs(2);
     loop {
         let hooks = state.webhooks.clone();
         let (wid, did) = (id.clone(), d.id.clone());

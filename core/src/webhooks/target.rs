@@ -16,6 +16,9 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use reqwest::Url;
 
+/// How long resolving a target's name may take.
+const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Parses an allow-list: comma- or space-separated addresses and networks (`127.0.0.1`,
 /// `10.0.0.0/8`, `::1`).
 pub fn parse_allow_list(text: &str) -> Result<Vec<IpNet>, String> {
@@ -75,10 +78,17 @@ impl AddressPolicy {
             Some(url::Host::Ipv4(ip)) => self.permits(IpAddr::V4(ip), https),
             Some(url::Host::Ipv6(ip)) => self.permits(IpAddr::V6(ip), https),
             Some(url::Host::Domain(name)) => {
-                let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name, port))
-                    .await
-                    .map_err(|e| format!("the host {name} cannot be resolved: {e}"))?
-                    .collect();
+                let addrs: Vec<SocketAddr> =
+                    tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((name, port)))
+                        .await
+                        .map_err(|_| {
+                            format!(
+                                "the host {name} could not be resolved within {} s",
+                                RESOLVE_TIMEOUT.as_secs()
+                            )
+                        })?
+                        .map_err(|e| format!("the host {name} cannot be resolved: {e}"))?
+                        .collect();
                 if addrs.is_empty() {
                     return Err(format!("the host {name} resolves to no address"));
                 }
@@ -229,7 +239,10 @@ impl reqwest::dns::Resolve for GuardedResolver {
         Box::pin(async move {
             let host = name.as_str().to_string();
             let found: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+                tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host.as_str(), 0)))
+                    .await
+                    .map_err(|_| format!("{host} could not be resolved in time"))??
+                    .collect();
             let mut refused = None;
             let permitted: Vec<SocketAddr> = found
                 .into_iter()
