@@ -60,6 +60,42 @@ impl QueryParams for StreamQuery {
     }
 }
 
+/// A page of the feed read for the streams at `pos` when the newest known change was `known`.
+#[derive(Debug)]
+pub(super) struct FeedMemo {
+    pos: u64,
+    known: u64,
+    feed: std::sync::Arc<crate::content::ChangeFeed>,
+}
+
+/// The page after `pos`: read once for all streams at the same position (a publication with a
+/// thousand streams open is one read, not a thousand).
+async fn page_after(
+    state: &AppState,
+    pos: u64,
+    known: u64,
+) -> Option<std::sync::Arc<crate::content::ChangeFeed>> {
+    let mut memo = state.feed_memo.lock().await;
+    if let Some(m) = memo.as_ref()
+        && m.pos == pos
+        && m.known >= known
+    {
+        return Some(m.feed.clone());
+    }
+    let content = state.content.clone();
+    let feed = tokio::task::spawn_blocking(move || content.public_changes(pos, PAGE))
+        .await
+        .ok()?
+        .ok()?;
+    let feed = std::sync::Arc::new(feed);
+    *memo = Some(FeedMemo {
+        pos,
+        known,
+        feed: feed.clone(),
+    });
+    Some(feed)
+}
+
 struct Cursor {
     state: AppState,
     pos: u64,
@@ -138,17 +174,14 @@ async fn next_event(mut c: Cursor) -> Option<(Result<Event, Infallible>, Cursor)
             return Some((Ok(event), c));
         }
         // Mark what the feed said before reading, so that a commit during the read wakes us.
-        c.wake.borrow_and_update();
-        let content = c.state.content.clone();
-        let pos = c.pos;
-        let read = tokio::task::spawn_blocking(move || content.public_changes(pos, PAGE)).await;
-        let caught_up = match read {
-            Ok(Ok(feed)) => {
+        let known = *c.wake.borrow_and_update();
+        let caught_up = match page_after(&c.state, c.pos, known).await {
+            Some(feed) => {
                 c.pos = feed.next_since;
-                c.buf.extend(feed.events);
+                c.buf.extend(feed.events.iter().cloned());
                 feed.next_since >= feed.last_seq
             }
-            _ => true,
+            None => true,
         };
         if c.buf.is_empty() && caught_up {
             let closing = async {

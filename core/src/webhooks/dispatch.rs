@@ -24,7 +24,7 @@ use crate::store::{Expect, StoreError, Tree, WriteBatch, counter};
 /// Changes read per fan-out commit.
 const FAN_OUT_PAGE: usize = 500;
 /// Due deliveries picked per look at the queue.
-const PICK: usize = 256;
+const PICK: usize = 512;
 /// Bytes of an answer's body kept in the log.
 const EXCERPT_BYTES: usize = 1024;
 /// The longest `Retry-After` honoured.
@@ -164,7 +164,6 @@ impl Dispatcher {
         .await
         .map_err(|e| StoreError::Engine(e.to_string()))??;
         let per_endpoint = self.hooks.config().per_endpoint.max(1);
-        let mut next = next;
         for k in due {
             let Some((ms, endpoint, delivery)) = parse_queue_key(&k) else {
                 continue;
@@ -175,13 +174,11 @@ impl Dispatcher {
                 if busy.0.contains(&delivery) {
                     continue;
                 }
+                // Full: look again when an attempt ends (`finished` wakes the loop).
                 if running >= per_endpoint {
-                    // Look again as soon as one of this endpoint's attempts ends.
-                    next = Some(Utc::now());
                     continue;
                 }
                 let Ok(permit) = self.permits.clone().try_acquire_owned() else {
-                    next = Some(Utc::now());
                     break;
                 };
                 busy.0.insert(delivery.clone());

@@ -17,7 +17,7 @@
 //! Store layout (`Tree::Webhooks`):
 //! - `s\0{endpoint}` → [`Endpoint`]
 //! - `d\0{endpoint}\0{delivery}` → [`Delivery`] (the delivery log, ids time-ordered)
-//! - `q\0{due ms:be8}{endpoint}\0{delivery}` → empty: the due queue
+//! - `q\0{due ms:be8}{delivery}\0{endpoint}` → empty: the due queue
 //! - `Meta` `webhooks/cursor` → the last change sequence number fanned out.
 
 mod dispatch;
@@ -378,12 +378,14 @@ fn delivery_key(endpoint: &str, delivery: &str) -> Vec<u8> {
     key(&[b"d", endpoint.as_bytes(), delivery.as_bytes()])
 }
 
+/// The delivery before the endpoint: deliveries due at the same time interleave their
+/// endpoints in the queue, so that one busy endpoint does not hold up the others.
 fn queue_key(due: DateTime<Utc>, endpoint: &str, delivery: &str) -> Vec<u8> {
     let mut k = b"q\0".to_vec();
     k.extend_from_slice(&(due.timestamp_millis().max(0) as u64).to_be_bytes());
-    k.extend_from_slice(endpoint.as_bytes());
-    k.push(0);
     k.extend_from_slice(delivery.as_bytes());
+    k.push(0);
+    k.extend_from_slice(endpoint.as_bytes());
     k
 }
 
@@ -392,8 +394,8 @@ fn parse_queue_key(k: &[u8]) -> Option<(i64, String, String)> {
     let rest = k.strip_prefix(b"q\0")?;
     let due = i64::try_from(u64::from_be_bytes(rest.get(..8)?.try_into().ok()?)).ok()?;
     let mut parts = rest.get(8..)?.split(|b| *b == 0);
-    let endpoint = String::from_utf8(parts.next()?.to_vec()).ok()?;
     let delivery = String::from_utf8(parts.next()?.to_vec()).ok()?;
+    let endpoint = String::from_utf8(parts.next()?.to_vec()).ok()?;
     Some((due, endpoint, delivery))
 }
 
@@ -1027,5 +1029,45 @@ fn new_delivery(endpoint: &str, event: &Event, now: DateTime<Utc>) -> Delivery {
         next_attempt_at: Some(now),
         created_at: now,
         payload: event.body(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_keys_order_by_due_time_and_read_back() {
+        let t = DateTime::from_timestamp_millis(1_796_000_000_000).unwrap();
+        let a = queue_key(
+            t,
+            "01ENDPOINTAAAAAAAAAAAAAAAA",
+            "01DELIVERY0000000000000001",
+        );
+        let b = queue_key(
+            t + chrono::Duration::milliseconds(1),
+            "01ENDPOINT0000000000000000",
+            "01DELIVERY0000000000000000",
+        );
+        assert!(a < b, "earlier due first, whatever the ids");
+        assert_eq!(
+            parse_queue_key(&a),
+            Some((
+                1_796_000_000_000,
+                "01ENDPOINTAAAAAAAAAAAAAAAA".to_string(),
+                "01DELIVERY0000000000000001".to_string()
+            ))
+        );
+    }
+
+    #[test]
+    fn schedules_parse_with_units_and_refuse_nonsense() {
+        assert_eq!(
+            parse_schedule("0,5s,5m,2h,250ms").unwrap(),
+            [0, 5_000, 300_000, 7_200_000, 250].map(Duration::from_millis)
+        );
+        assert!(parse_schedule("5 Minuten").is_err());
+        assert!(parse_schedule("").is_err());
+        assert!(parse_schedule("9999h").is_err());
     }
 }
