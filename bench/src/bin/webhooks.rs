@@ -138,7 +138,7 @@ fn story_body(line: &str, n: usize) -> anyhow::Result<Value> {
     Ok(json!({
         "kind": "news",
         "title": cut(v["title"].as_str().unwrap_or("Meldung"), 120),
-        "slug": format!("webhook-{n}-{}", cut(v["slug"].as_str().unwrap_or("meldung"), 40)),
+        "slug": format!("meldung-{n}"),
         "teaser": cut(v["teaser"].as_str().unwrap_or("Kurzfassung."), 280),
         "body": v["body"].as_str().unwrap_or("Text."),
         "topics": ["cloud"],

@@ -31,7 +31,7 @@ const EXCERPT_BYTES: usize = 1024;
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// What one attempt brought.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Outcome {
     status: Option<u16>,
     retry_after: Option<Duration>,
@@ -51,6 +51,17 @@ pub struct Dispatcher {
     busy: Mutex<(HashSet<String>, HashMap<String, usize>)>,
     /// Rung when an attempt finished (its retry may be due soon).
     finished: Notify,
+    /// Where attempts go to be recorded together (see [`record_many`]), once running.
+    recorder: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<ToRecord>>,
+}
+
+/// An attempt waiting to be recorded, and who waits for the result.
+struct ToRecord {
+    qkey: Vec<u8>,
+    endpoint: String,
+    delivery: String,
+    outcome: Outcome,
+    done: tokio::sync::oneshot::Sender<WebhookResult<Option<String>>>,
 }
 
 impl Dispatcher {
@@ -79,6 +90,7 @@ impl Dispatcher {
             permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
             busy: Mutex::default(),
             finished: Notify::new(),
+            recorder: std::sync::OnceLock::new(),
             is_public: Arc::new(move |t: &str| schemas.get(t).is_some_and(|ct| ct.is_public())),
             hooks,
         }
@@ -220,9 +232,29 @@ impl Dispatcher {
             return Ok(());
         };
         let outcome = self.send(&e, &d).await;
-        let hooks = self.hooks.clone();
-        let q = qkey.to_vec();
-        let disable = blocking(move || record(&hooks, &q, &e.id, &d.id, outcome)).await?;
+        let disable = match self.recorder.get() {
+            Some(recorder) => {
+                let (done, result) = tokio::sync::oneshot::channel();
+                let item = ToRecord {
+                    qkey: qkey.to_vec(),
+                    endpoint: e.id.clone(),
+                    delivery: d.id.clone(),
+                    outcome,
+                    done,
+                };
+                if recorder.send(item).is_err() {
+                    return Ok(());
+                }
+                result
+                    .await
+                    .map_err(|_| StoreError::Engine("the recorder stopped".into()))??
+            }
+            None => {
+                let hooks = self.hooks.clone();
+                let q = qkey.to_vec();
+                blocking(move || record(&hooks, &q, &e.id, &d.id, outcome)).await?
+            }
+        };
         if let Some(reason) = disable {
             let hooks = self.hooks.clone();
             let id = endpoint.to_string();
@@ -529,6 +561,108 @@ fn record(
     Ok(None)
 }
 
+/// Records many attempts at once: the successes of endpoints that need no update share one
+/// commit (one flush for a burst of deliveries); everything else, and everything of a shared
+/// commit that a check refused, goes through [`record`] one by one.
+fn record_many(
+    hooks: &Webhooks,
+    items: Vec<(Vec<u8>, String, String, Outcome)>,
+) -> Vec<WebhookResult<Option<String>>> {
+    let store = hooks.store();
+    let now = Utc::now();
+    let mut results: Vec<Option<WebhookResult<Option<String>>>> =
+        items.iter().map(|_| None).collect();
+    let mut batch = WriteBatch::new();
+    let mut shared = Vec::new();
+    for (i, (qkey, endpoint, delivery, outcome)) in items.iter().enumerate() {
+        if !outcome.status.is_some_and(|s| (200..300).contains(&s)) {
+            continue;
+        }
+        let dkey = delivery_key(endpoint, delivery);
+        let read = (|| -> WebhookResult<Option<(Vec<u8>, Delivery, Endpoint)>> {
+            let (Some(dbytes), Some(ebytes)) = (
+                store.get(Tree::Webhooks, &dkey)?,
+                store.get(Tree::Webhooks, &endpoint_key(endpoint))?,
+            ) else {
+                return Ok(None);
+            };
+            Ok(Some((
+                dbytes.clone(),
+                Delivery::from_bytes(&dbytes)?,
+                Endpoint::from_bytes(&ebytes)?,
+            )))
+        })();
+        match read {
+            Ok(None) => results[i] = Some(Ok(None)),
+            // Clearing `failing_since` changes the endpoint: one by one.
+            Ok(Some((_, _, e))) if e.failing_since.is_some() => {}
+            Ok(Some((dbytes, mut d, _))) => {
+                d.attempts.push(super::Attempt {
+                    at: now,
+                    status: outcome.status,
+                    latency_ms: outcome.latency_ms,
+                    error: None,
+                    response: outcome.response.clone(),
+                });
+                if d.attempts.len() > 30 {
+                    d.attempts.remove(0);
+                }
+                d.state = DeliveryState::Succeeded;
+                d.next_attempt_at = None;
+                batch.check(Tree::Webhooks, qkey.clone(), Expect::Present);
+                batch.check(Tree::Webhooks, dkey.clone(), Expect::Equals(dbytes));
+                batch.remove(Tree::Webhooks, qkey.clone());
+                batch.put(Tree::Webhooks, dkey, d.to_bytes());
+                shared.push(i);
+            }
+            Err(e) => results[i] = Some(Err(e)),
+        }
+    }
+    if !shared.is_empty() && store.commit(batch).is_ok() {
+        for i in shared {
+            results[i] = Some(Ok(None));
+        }
+    }
+    items
+        .into_iter()
+        .zip(results)
+        .map(|((qkey, endpoint, delivery, outcome), r)| {
+            r.unwrap_or_else(|| record(hooks, &qkey, &endpoint, &delivery, outcome))
+        })
+        .collect()
+}
+
+/// Takes attempts off the channel and records them in groups: while one group commits, the
+/// next gathers.
+async fn recorder(hooks: Webhooks, mut rx: tokio::sync::mpsc::UnboundedReceiver<ToRecord>) {
+    while let Some(first) = rx.recv().await {
+        let mut items = vec![first];
+        while items.len() < 256 {
+            match rx.try_recv() {
+                Ok(item) => items.push(item),
+                Err(_) => break,
+            }
+        }
+        let (work, waiting): (Vec<_>, Vec<_>) = items
+            .into_iter()
+            .map(|t| ((t.qkey, t.endpoint, t.delivery, t.outcome), t.done))
+            .unzip();
+        let h = hooks.clone();
+        match tokio::task::spawn_blocking(move || record_many(&h, work)).await {
+            Ok(results) => {
+                for (done, r) in waiting.into_iter().zip(results) {
+                    let _ = done.send(r);
+                }
+            }
+            Err(e) => {
+                for done in waiting {
+                    let _ = done.send(Err(StoreError::Engine(e.to_string()).into()));
+                }
+            }
+        }
+    }
+}
+
 /// A delay with ±10 % jitter, so that retries of many deliveries spread out.
 fn jitter(delay: Duration) -> Duration {
     if delay.is_zero() {
@@ -571,6 +705,10 @@ pub async fn run(
     lease: Arc<Mutex<Option<crate::lease::Lease>>>,
     mut wake: tokio::sync::watch::Receiver<u64>,
 ) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    if dispatcher.recorder.set(tx).is_ok() {
+        tokio::spawn(recorder(dispatcher.hooks.clone(), rx));
+    }
     let mut failing = false;
     let mut last_prune: Option<Instant> = None;
     loop {
@@ -627,7 +765,14 @@ pub async fn run(
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = changed => {}
-            _ = dispatcher.finished.notified() => {}
+            _ = dispatcher.finished.notified() => {
+                // Under load attempts end in bursts: one look at the queue for a few of them,
+                // not one each. A lone attempt's end is looked at at once.
+                let limit = dispatcher.hooks.config().concurrency.max(1);
+                if limit - dispatcher.permits.available_permits().min(limit) >= 8 {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }
         }
     }
 }
