@@ -265,6 +265,25 @@ fn delivery_routes() -> ApiRouter<AppState> {
         )
 }
 
+/// Links from an answer naming a webhook endpoint to the operations on it (not the test,
+/// which sends a request to the endpoint's URL).
+fn webhook_links(id: &str) -> Value {
+    let mut links = serde_json::Map::new();
+    for (name, op) in [
+        ("GetWebhook", "getWebhook"),
+        ("UpdateWebhook", "updateWebhook"),
+        ("ListWebhookDeliveries", "listWebhookDeliveries"),
+        ("RotateWebhookSecret", "rotateWebhookSecret"),
+        ("RemoveWebhook", "removeWebhook"),
+    ] {
+        links.insert(
+            name.into(),
+            json!({"operationId": op, "parameters": {"id": id}}),
+        );
+    }
+    Value::Object(links)
+}
+
 fn webhook_routes() -> ApiRouter<AppState> {
     const INVALID: &str = "The body is not JSON of this shape (invalid_json, invalid_request), names an unknown event type, content type or locale or a header Verbund sets itself (invalid_webhook), or a URL that is not https:// or reaches a private, loopback, link-local or metadata address (webhook_target_refused).";
     ApiRouter::new()
@@ -278,6 +297,7 @@ fn webhook_routes() -> ApiRouter<AppState> {
                     "Deliveries are POSTed to the URL the Standard Webhooks way (`webhook-id`, `webhook-timestamp`, `webhook-signature`), for the changes after now that match its events, content types and locales; retried on the schedule 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h. The secret is in this answer only. Needs the admin role.",
                 )
                 .says(201, "The endpoint, with its secret.")
+                .links(201, webhook_links("$response.body#/data/id"))
                 .problem(400, "The body is not JSON (invalid_json).")
                 .problem(422, INVALID)
             })

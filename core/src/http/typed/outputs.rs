@@ -121,10 +121,28 @@ text_media!(
     /// `text/html`: a page for people.
     Html = "text/html"
 );
-text_media!(
-    /// `text/event-stream`: Server-Sent Events.
-    EventStream = "text/event-stream"
-);
+/// `text/event-stream`: the change stream's Server-Sent Events, each described as an object of
+/// its fields (`id`, `event`, `data`: a `ChangeEvent` as JSON text).
+pub struct EventStream;
+
+impl Media for EventStream {
+    fn content() -> Value {
+        json!({"text/event-stream": {"schema": {
+            "type": "object",
+            "required": ["data"],
+            "properties": {
+                "id": {"type": "string", "pattern": "^[0-9]+$", "description": "The change's sequence number (send it back as Last-Event-ID)."},
+                "event": {"type": "string", "const": "change"},
+                "data": {
+                    "type": "string",
+                    "contentMediaType": "application/json",
+                    "contentSchema": {"$ref": "#/components/schemas/ChangeEvent"},
+                },
+                "retry": {"type": "integer", "minimum": 0},
+            },
+        }}})
+    }
+}
 
 /// An asset's bytes: an image or a document.
 pub struct AssetFile;
