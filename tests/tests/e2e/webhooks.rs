@@ -655,3 +655,72 @@ fn the_change_stream_is_live_and_resumes_from_last_event_id_without_gaps() {
         .unwrap();
     assert_eq!(bad.status(), 400);
 }
+
+/// A redirect is a failure and is not followed; an endpoint that keeps failing for the
+/// configured time (5 days by default) is disabled, with an audit record.
+#[test]
+fn redirects_are_not_followed_and_a_long_failing_endpoint_is_disabled() {
+    let app = TestApp::builder()
+        .tokens(&["admin", "editor"])
+        .webhooks_local(
+            "0,150ms,150ms,150ms,150ms,150ms,150ms",
+            Duration::from_secs(2),
+        )
+        .config(|c| c.webhooks.disable_after = Duration::from_millis(500))
+        .start();
+    let elsewhere = Receiver::start();
+    let target = elsewhere.url();
+    let rx = Receiver::with(move |_, _| {
+        Answer::Status(
+            302,
+            vec![("Location".into(), target.clone())],
+            Duration::ZERO,
+        )
+    });
+    let (hook, _) = add(&app, &rx.url(), json!({"events": ["entry.published"]}));
+    publish_story(&app, 1);
+    let admin = app.token("admin");
+    assert!(wait_until(WAIT, || {
+        app.api()
+            .get(&format!("/api/v1/admin/webhooks/{hook}"), Some(admin))
+            .expect(200)
+            .body["data"]["enabled"]
+            == false
+    }));
+    assert!(rx.received().len() >= 2, "retried after the 302");
+    assert!(elsewhere.received().is_empty(), "the redirect was followed");
+    let w = app
+        .api()
+        .get(&format!("/api/v1/admin/webhooks/{hook}"), Some(admin))
+        .expect(200);
+    assert!(
+        w.body["data"]["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("every delivery failed since"),
+        "{}",
+        w.text
+    );
+    let d = &deliveries(&app, &hook)[0];
+    assert!(
+        d["attempts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["status"] == 302),
+        "{d}"
+    );
+    let audit = app
+        .api()
+        .get("/api/v1/admin/audit?limit=1000", Some(admin))
+        .expect(200);
+    assert!(
+        audit
+            .data()
+            .iter()
+            .any(|a| a["action"] == "webhook.disable" && a["actor"] == "server"),
+        "the server's disabling is audited"
+    );
+    // Its pending delivery is cancelled, not sent later.
+    assert!(wait_until(WAIT, || deliveries(&app, &hook)[0]["state"] != "pending"));
+}
