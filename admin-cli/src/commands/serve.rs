@@ -104,6 +104,9 @@ pub struct ServeArgs {
     /// TLS). Default: DATA/media. Several nodes on one database need one bucket.
     #[arg(long, env = "VERBUND_MEDIA_STORE")]
     media_store: Option<String>,
+    /// Change streams (GET /api/v1/changes/stream) one client address may keep open at once.
+    #[arg(long, env = "VERBUND_MAX_STREAMS_PER_CLIENT", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    max_streams_per_client: u64,
     /// Addresses and networks webhooks may reach although they are not public (loopback,
     /// private, link-local), also over plain http://: e.g. 127.0.0.1 or 10.0.0.0/8 (the flag
     /// is repeatable). Without them, webhook URLs must be https:// to public addresses.
@@ -159,6 +162,8 @@ pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8
         max_body_bytes: args.max_body,
         header_timeout: std::time::Duration::from_secs(args.header_timeout),
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        max_streams_per_client: usize::try_from(args.max_streams_per_client.max(1))
+            .unwrap_or(usize::MAX),
         ..http::Limits::default()
     };
     let outbox = args.outbox.clone().unwrap_or_else(|| {

@@ -64,6 +64,9 @@ fn serve(verbund: &Path, data: &Path) -> anyhow::Result<Server> {
             "127.0.0.1",
             "--max-connections",
             "8192",
+            // The stream clients all come from this machine's one address.
+            "--max-streams-per-client",
+            "100000",
         ])
         .arg("--data")
         .arg(data)

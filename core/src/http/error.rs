@@ -183,7 +183,7 @@ impl IntoResponse for ApiError {
         );
         if matches!(
             self.code,
-            Code::StoreUnavailable | Code::Contended | Code::PluginsBusy
+            Code::StoreUnavailable | Code::Contended | Code::PluginsBusy | Code::RateLimited
         ) {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));

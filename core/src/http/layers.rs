@@ -39,6 +39,9 @@ pub struct Limits {
     pub max_connections: usize,
     /// Change streams (`GET /api/v1/changes/stream`) open at once; one more is answered 503.
     pub max_streams: usize,
+    /// Change streams one client address may keep open at once (so that one client cannot
+    /// take them all); one more is answered 429.
+    pub max_streams_per_client: usize,
 }
 
 impl Default for Limits {
@@ -54,6 +57,7 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(10),
             max_connections: 4096,
             max_streams: 2048,
+            max_streams_per_client: 16,
         }
     }
 }

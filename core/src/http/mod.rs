@@ -83,6 +83,8 @@ pub struct Shared {
     pub streams: Arc<tokio::sync::Semaphore>,
     /// Set when the server stops: open change streams end, so that the stop is not held up.
     pub closing: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Change streams open per client address.
+    stream_clients: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
     /// The last page of the feed a change stream read: the streams at one position share it.
     feed_memo: Arc<tokio::sync::Mutex<Option<stream::FeedMemo>>>,
     /// The OpenAPI document, made when the router is built (it depends only on the routes and
@@ -110,6 +112,7 @@ impl AppState {
             streams,
             closing: Arc::new(tokio::sync::watch::Sender::new(false)),
             feed_memo: Arc::default(),
+            stream_clients: Arc::default(),
             auth: content.auth(),
             content,
             delivery: Arc::new(delivery),

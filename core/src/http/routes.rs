@@ -260,6 +260,7 @@ fn delivery_routes() -> ApiRouter<AppState> {
                 })
                 .says(200, "The stream; it ends only when the client or the server closes it.")
                 .problem(400, "`since` or `Last-Event-ID` is not a sequence number, or an unknown query parameter.")
+                .problem(429, "This client address has as many streams open as one client may (16 by default; rate_limited).")
                 .problem(503, "The server keeps as many change streams open as it allows (overloaded); poll GET /api/v1/changes or try again later.")
             }),
         )

@@ -96,6 +96,63 @@ async fn page_after(
     Some(feed)
 }
 
+/// The address of the connection's peer, if the request came over one.
+pub struct Peer(Option<std::net::IpAddr>);
+
+impl axum::extract::FromRequestParts<AppState> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+impl aide::OperationInput for Peer {}
+
+/// One open stream of a client address; counted down when the stream ends.
+struct ClientSlot {
+    clients: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+    client: std::net::IpAddr,
+}
+
+impl ClientSlot {
+    fn take(state: &AppState, client: std::net::IpAddr) -> Option<Self> {
+        let mut open = state
+            .stream_clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(client).or_default();
+        if *n >= state.limits.max_streams_per_client.max(1) {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot {
+            clients: state.stream_clients.clone(),
+            client,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut open = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.client) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.client);
+            }
+        }
+    }
+}
+
 struct Cursor {
     state: AppState,
     pos: u64,
@@ -103,10 +160,12 @@ struct Cursor {
     wake: tokio::sync::watch::Receiver<u64>,
     closing: tokio::sync::watch::Receiver<bool>,
     _permit: tokio::sync::OwnedSemaphorePermit,
+    _slot: ClientSlot,
 }
 
 pub async fn stream(
     State(state): State<AppState>,
+    Peer(peer): Peer,
     headers: HeaderMap,
     super::typed::ApiQuery(q): super::typed::ApiQuery<StreamQuery>,
 ) -> Result<Raw<EventStream>, ApiError> {
@@ -124,6 +183,16 @@ pub async fn stream(
         ),
         None => None,
     };
+    let client = super::rate::client_address(peer, &headers, &state.limits.trusted_proxies);
+    let slot = ClientSlot::take(&state, client).ok_or_else(|| {
+        ApiError::new(
+            Code::RateLimited,
+            format!(
+                "this client has {} change streams open, the most one client may; one per page is enough (EventSource)",
+                state.limits.max_streams_per_client
+            ),
+        )
+    })?;
     let permit = state.streams.clone().try_acquire_owned().map_err(|_| {
         ApiError::new(
             Code::Overloaded,
@@ -150,6 +219,7 @@ pub async fn stream(
         pos,
         buf: VecDeque::new(),
         _permit: permit,
+        _slot: slot,
     };
     let events = futures_util::stream::unfold(cursor, next_event);
     let sse = Sse::new(events).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat"));

@@ -101,26 +101,25 @@ impl Dispatcher {
     pub fn fan_out(&self) -> WebhookResult<bool> {
         let store = self.hooks.store();
         let stored = store.get(Tree::Meta, CURSOR_KEY)?;
-        // The page first, the endpoints second: an endpoint added in between starts after
-        // the newest change, so it wants nothing of this page.
-        let cursor = match &stored {
-            Some(v) => counter(Some(v)),
-            None => {
-                let last = store.last_seq()?;
-                self.hooks
-                    .list()?
-                    .iter()
-                    .map(|e| e.since_seq)
-                    .min()
-                    .unwrap_or(last)
-                    .min(last)
-            }
-        };
-        let page = store.changes_since(cursor, FAN_OUT_PAGE)?;
-        let end = page.last().map_or(cursor, |c| c.seq);
-        if page.is_empty() && stored.is_some() {
+        // Only changes after the earliest start of an enabled endpoint can make a delivery:
+        // without endpoints there is nothing to read or write (no commit per change).
+        let Some(first) = self
+            .hooks
+            .list()?
+            .iter()
+            .filter(|e| e.enabled)
+            .map(|e| e.since_seq)
+            .min()
+        else {
             return Ok(false);
-        }
+        };
+        let cursor = counter(stored.as_deref()).max(first);
+        let page = store.changes_since(cursor, FAN_OUT_PAGE)?;
+        let Some(end) = page.last().map(|c| c.seq) else {
+            return Ok(false);
+        };
+        // The endpoints again, after the page: one added in between starts after the newest
+        // change, so it wants nothing of this page.
         let endpoints: Vec<Endpoint> = self
             .hooks
             .list()?

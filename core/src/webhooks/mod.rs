@@ -364,6 +364,11 @@ pub type WebhookResult<T> = Result<T, WebhookError>;
 
 pub(crate) const CURSOR_KEY: &[u8] = b"webhooks/cursor";
 
+/// The longest target URL taken.
+const MAX_URL: usize = 2048;
+/// The most endpoints a server keeps (each change is matched against all of them).
+const MAX_ENDPOINTS: usize = 1000;
+
 fn endpoint_key(id: &str) -> Vec<u8> {
     key(&[b"s", id.as_bytes()])
 }
@@ -527,12 +532,24 @@ impl Webhooks {
 
     fn check_fields(
         &self,
+        url: &str,
         events: &[String],
         types: &[String],
         locales: &[String],
         header: Option<&CustomHeader>,
         description: Option<&str>,
     ) -> WebhookResult<()> {
+        if url.len() > MAX_URL {
+            return Err(WebhookError::Invalid(format!(
+                "the URL is {} bytes long; at most {MAX_URL}",
+                url.len()
+            )));
+        }
+        if events.len() > 32 || types.len() > 64 || locales.len() > 32 {
+            return Err(WebhookError::Invalid(
+                "at most 32 event types, 64 content types and 32 locales per endpoint".into(),
+            ));
+        }
         if events.is_empty() {
             return Err(WebhookError::Invalid(format!(
                 "`events` names no event type; use one or more of {} (or a pattern like `entry.*`, or `*` for all)",
@@ -614,12 +631,22 @@ impl Webhooks {
     /// Adds an endpoint; returns it and its secret (shown this once).
     pub fn create(&self, new: NewWebhook, actor: &str) -> WebhookResult<(Endpoint, String)> {
         self.check_fields(
+            &new.url,
             &new.events,
             &new.types,
             &new.locales,
             new.header.as_ref(),
             new.description.as_deref(),
         )?;
+        let count = self
+            .store
+            .scan_range_keys(Tree::Webhooks, b"s\0", b"s\x01", MAX_ENDPOINTS + 1)?
+            .len();
+        if count >= MAX_ENDPOINTS {
+            return Err(WebhookError::Invalid(format!(
+                "this server has {MAX_ENDPOINTS} webhook endpoints, the most it keeps; remove one first (`verbund webhook list`)"
+            )));
+        }
         let now = Utc::now();
         let id = ulid::Ulid::new().to_string();
         let endpoint = Endpoint {
@@ -686,6 +713,7 @@ impl Webhooks {
         expected: Option<u64>,
         actor: &str,
     ) -> WebhookResult<Endpoint> {
+        let now_seq = self.store.last_seq()?;
         self.modify(id, expected, actor, "webhook.update", |e| {
             if let Some(url) = patch.url.clone() {
                 e.url = url;
@@ -710,6 +738,8 @@ impl Webhooks {
                     e.enabled = true;
                     e.disabled_reason = None;
                     e.failing_since = None;
+                    // What happened while it was off is not sent by itself (`replay --since`).
+                    e.since_seq = now_seq;
                 }
                 Some(false) if e.enabled => {
                     e.enabled = false;
@@ -757,6 +787,7 @@ impl Webhooks {
             }
             change(&mut e)?;
             self.check_fields(
+                &e.url,
                 &e.events,
                 &e.types,
                 &e.locales,

@@ -654,6 +654,21 @@ fn the_change_stream_is_live_and_resumes_from_last_event_id_without_gaps() {
         .send()
         .unwrap();
     assert_eq!(bad.status(), 400);
+
+    // One client address cannot take every stream of the server.
+    let one_each = TestApp::builder()
+        .config(|c| c.limits.max_streams_per_client = 1)
+        .start();
+    let url = format!("{}/api/v1/changes/stream", one_each.url);
+    let first = client.get(&url).send().unwrap();
+    assert_eq!(first.status(), 200);
+    let second = client.get(&url).send().unwrap();
+    assert_eq!(second.status(), 429);
+    drop(first);
+    assert!(
+        wait_until(WAIT, || client.get(&url).send().unwrap().status() == 200),
+        "a closed stream frees its client's slot"
+    );
 }
 
 /// A redirect is a failure and is not followed; an endpoint that keeps failing for the
