@@ -98,3 +98,12 @@ pub fn json(v: &serde_json::Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
+
+/// An RFC 3339 time of an answer in the local time zone, formatted (`%Y-%m-%d %H:%M`); empty
+/// when it is not a time.
+pub fn local_time(v: &serde_json::Value, format: &str) -> String {
+    v.as_str()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&chrono::Local).format(format).to_string())
+        .unwrap_or_default()
+}

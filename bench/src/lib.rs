@@ -3,8 +3,9 @@
 //! The data comes from `bench/gen_stories.py` (10,000 German-like stories, fixed seed), the
 //! same data the peer CMS was measured with.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -209,4 +210,98 @@ pub fn published_slug(lines: &[String]) -> anyhow::Result<String> {
             .context("a published story")?,
     )?;
     Ok(first["slug"].as_str().context("slug")?.to_string())
+}
+
+/// A program built next to the running benchmark (`target/release/NAME`).
+pub fn sibling(name: &str) -> anyhow::Result<PathBuf> {
+    let p = std::env::current_exe()?
+        .parent()
+        .context("exe dir")?
+        .join(name);
+    if !p.exists() {
+        bail!(
+            "{} is missing; build it with `cargo build --release -p verbund`",
+            p.display()
+        );
+    }
+    Ok(p)
+}
+
+/// A `verbund serve` process, killed on drop.
+pub struct Server {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `verbund serve` on `data` on a free port with `extra` flags, once it listens.
+pub fn serve(verbund: &Path, data: &Path, extra: &[&str]) -> anyhow::Result<Server> {
+    let mut child = Command::new(verbund)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .arg("--data")
+        .arg(data)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let mut url = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        if let Some(rest) = line.split("serving ").nth(1) {
+            url = Some(
+                rest.split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches('/')
+                    .to_string(),
+            );
+            break;
+        }
+    }
+    Ok(Server {
+        url: url.context("the server printed no address")?,
+        child,
+    })
+}
+
+/// A token of `role` made with `verbund token create` on a stopped server's data dir.
+pub fn token(verbund: &Path, data: &Path, role: &str) -> anyhow::Result<String> {
+    let out = Command::new(verbund)
+        .args([
+            "token",
+            "create",
+            "--role",
+            role,
+            "--expires",
+            "1d",
+            "--data",
+        ])
+        .arg(data)
+        .output()?;
+    if !out.status.success() {
+        bail!("token create: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8(out.stdout)?.trim().to_string())
+}
+
+/// A memory figure of a process from `/proc/PID/status` (`VmRSS:`, `VmHWM:`), in MB.
+pub fn status_mb(pid: u32, key: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with(key)).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|k| k.parse::<f64>().ok())
+            })
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
 }

@@ -119,14 +119,7 @@ fn header_of(text: &str) -> anyhow::Result<Value> {
 }
 
 fn time(v: &Value) -> String {
-    v.as_str()
-        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| {
-            t.with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M:%S %:z")
-                .to_string()
-        })
-        .unwrap_or_default()
+    output::local_time(v, "%Y-%m-%d %H:%M:%S %:z")
 }
 
 fn print_endpoint(w: &Value) {

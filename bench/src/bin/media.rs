@@ -11,29 +11,14 @@
 //! Build first: `cargo build --release -p verbund -p verbund-bench`, then
 //! `target/release/media [RUNS] [SECONDS]` (or `bench/run`).
 
-use std::io::{BufRead, BufReader, Cursor};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::io::Cursor;
+use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
-use verbund_bench::{row, row_f, spread, wrk};
+use verbund_bench::{row, row_f, serve, sibling, spread, status_mb, token, wrk};
 use verbund_core::media::{Fit, Format, OutFormat, Variant, render};
-
-fn sibling(name: &str) -> anyhow::Result<PathBuf> {
-    let p = std::env::current_exe()?
-        .parent()
-        .context("exe dir")?
-        .join(name);
-    if !p.exists() {
-        bail!(
-            "{} is missing; build it with `cargo build --release -p verbund`",
-            p.display()
-        );
-    }
-    Ok(p)
-}
 
 /// A photo-like 4000×3000 JPEG (sky, hills, a light, grain), different per seed.
 fn photo(seed: u32) -> Vec<u8> {
@@ -62,86 +47,6 @@ fn photo(seed: u32) -> Vec<u8> {
     let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(Cursor::new(&mut out), 90);
     enc.encode_image(&img).expect("encode");
     out
-}
-
-fn vmhwm_mb(pid: u32, key: &str) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with(key)).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|k| k.parse::<f64>().ok())
-            })
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(verbund: &Path, data: &Path) -> anyhow::Result<Server> {
-    let mut child = Command::new(verbund)
-        .args([
-            "serve",
-            "--no-plugins",
-            "--listen",
-            "127.0.0.1:0",
-            "--rate-limit",
-            "100000",
-        ])
-        .arg("--data")
-        .arg(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let stdout = child.stdout.take().context("stdout")?;
-    let mut url = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line?;
-        if let Some(rest) = line.split("serving ").nth(1) {
-            url = Some(
-                rest.split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .trim_end_matches('/')
-                    .to_string(),
-            );
-            break;
-        }
-    }
-    Ok(Server {
-        url: url.context("the server printed no address")?,
-        child,
-    })
-}
-
-fn token(verbund: &Path, data: &Path) -> anyhow::Result<String> {
-    let out = Command::new(verbund)
-        .args([
-            "token",
-            "create",
-            "--role",
-            "editor",
-            "--expires",
-            "1d",
-            "--data",
-        ])
-        .arg(data)
-        .output()?;
-    if !out.status.success() {
-        bail!("token create: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(String::from_utf8(out.stdout)?.trim().to_string())
 }
 
 fn upload(
@@ -219,8 +124,8 @@ fn main() -> anyhow::Result<()> {
 
     // 1. Serving a cached rendition vs the same bytes as an original.
     let data = tmp.path().join("data");
-    let token = token(&verbund, &data)?;
-    let server = serve(&verbund, &data)?;
+    let token = token(&verbund, &data, "editor")?;
+    let server = serve(&verbund, &data, &["--no-plugins", "--rate-limit", "100000"])?;
     let http = reqwest::blocking::Client::new();
     let a = upload(&http, &server.url, &token, "foto0.jpg", photos[0].clone())?;
     let a_id = a["id"].as_str().context("id")?.to_string();
@@ -297,7 +202,7 @@ fn main() -> anyhow::Result<()> {
         urls.push((format!("{}{full}", server.url), "image/webp"));
         urls.push((format!("{}{hero}", server.url), "image/jpeg"));
     }
-    let before = vmhwm_mb(pid, "VmRSS:");
+    let before = status_mb(pid, "VmRSS:");
     let started = Instant::now();
     let handles: Vec<_> = urls
         .into_iter()
@@ -314,7 +219,7 @@ fn main() -> anyhow::Result<()> {
         .collect();
     let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap_or(0)).collect();
     let took = started.elapsed().as_secs_f64();
-    let peak = vmhwm_mb(pid, "VmHWM:");
+    let peak = status_mb(pid, "VmHWM:");
     println!(
         "Memory: 8 transforms of 4000×3000 photos asked for at once (4 of the widest `srcset` width, 2560 px WebP, 4 hero JPEG; {} at a time, the rest wait): answers {:?} in {took:.1} s; server RSS before {before:.0} MB, peak (VmHWM, whole run so far) **{peak:.0} MB**.",
         std::thread::available_parallelism()

@@ -14,117 +14,13 @@
 //! Build first: `cargo build --release -p verbund -p verbund-bench`, then
 //! `target/release/webhooks [PUBLICATIONS] [RUNS] [CLIENTS]` (or `bench/run`).
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
-use verbund_bench::{arg, row, row_f, spread};
+use verbund_bench::{arg, row, row_f, serve, sibling, spread, status_mb, token};
 use verbund_tests::Receiver;
-
-fn sibling(name: &str) -> anyhow::Result<PathBuf> {
-    let p = std::env::current_exe()?
-        .parent()
-        .context("exe dir")?
-        .join(name);
-    if !p.exists() {
-        bail!(
-            "{} is missing; build it with `cargo build --release -p verbund`",
-            p.display()
-        );
-    }
-    Ok(p)
-}
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(verbund: &Path, data: &Path) -> anyhow::Result<Server> {
-    let mut child = Command::new(verbund)
-        .args([
-            "serve",
-            "--no-plugins",
-            "--listen",
-            "127.0.0.1:0",
-            "--rate-limit",
-            "0",
-            "--webhook-allow",
-            "127.0.0.1",
-            "--max-connections",
-            "8192",
-            // The stream clients all come from this machine's one address.
-            "--max-streams-per-client",
-            "100000",
-        ])
-        .arg("--data")
-        .arg(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let stdout = child.stdout.take().context("stdout")?;
-    let mut url = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line?;
-        if let Some(rest) = line.split("serving ").nth(1) {
-            url = Some(
-                rest.split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .trim_end_matches('/')
-                    .to_string(),
-            );
-            break;
-        }
-    }
-    Ok(Server {
-        url: url.context("the server printed no address")?,
-        child,
-    })
-}
-
-fn token(verbund: &Path, data: &Path) -> anyhow::Result<String> {
-    let out = Command::new(verbund)
-        .args([
-            "token",
-            "create",
-            "--role",
-            "admin",
-            "--expires",
-            "1d",
-            "--data",
-        ])
-        .arg(data)
-        .output()?;
-    if !out.status.success() {
-        bail!("token create: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(String::from_utf8(out.stdout)?.trim().to_string())
-}
-
-fn rss_mb(pid: u32, key: &str) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with(key)).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|k| k.parse::<f64>().ok())
-            })
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
 
 fn percentile(xs: &mut [f64], p: f64) -> f64 {
     xs.sort_by(|a, b| a.total_cmp(b));
@@ -339,7 +235,7 @@ async fn stream_latency(
         .acquire_many(u32::try_from(clients).unwrap_or(u32::MAX))
         .await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let rss = rss_mb(pid, "VmRSS:");
+    let rss = status_mb(pid, "VmRSS:");
     let mut per_client: Vec<Vec<f64>> = vec![Vec::new(); clients];
     for _ in 0..pubs {
         let t0 = Instant::now();
@@ -378,8 +274,23 @@ fn main() -> anyhow::Result<()> {
     let lines = verbund_bench::stories(10_000)?;
     let tmp = tempfile::tempdir()?;
     let data = tmp.path().join("data");
-    let token = token(&verbund, &data)?;
-    let server = serve(&verbund, &data)?;
+    let token = token(&verbund, &data, "admin")?;
+    let server = serve(
+        &verbund,
+        &data,
+        &[
+            "--no-plugins",
+            "--rate-limit",
+            "0",
+            "--webhook-allow",
+            "127.0.0.1",
+            "--max-connections",
+            "8192",
+            // The stream clients all come from this machine's one address.
+            "--max-streams-per-client",
+            "100000",
+        ],
+    )?;
     let api = Api {
         http: reqwest::blocking::Client::new(),
         url: server.url.clone(),
@@ -450,7 +361,7 @@ fn main() -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let idle_rss = rss_mb(pid, "VmRSS:");
+    let idle_rss = status_mb(pid, "VmRSS:");
     let (mut one, mut many, mut many99, mut rss) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
         let mut n = base;
@@ -483,7 +394,7 @@ fn main() -> anyhow::Result<()> {
         "MB",
         rss,
     );
-    let (_, peak, _) = spread(vec![rss_mb(pid, "VmHWM:")]);
+    let (_, peak, _) = spread(vec![status_mb(pid, "VmHWM:")]);
     println!();
     println!("Peak RSS of the server over the whole run: {peak:.0} MB.");
     Ok(())

@@ -57,6 +57,23 @@ fn deliveries(app: &TestApp, id: &str) -> Vec<Value> {
         .clone()
 }
 
+/// Waits until the endpoint is disabled; returns why.
+fn disabled_reason(app: &TestApp, id: &str) -> String {
+    let admin = app.token("admin");
+    let get = || {
+        app.api()
+            .get(&format!("/api/v1/admin/webhooks/{id}"), Some(admin))
+            .expect(200)
+            .body["data"]
+            .clone()
+    };
+    assert!(
+        wait_until(WAIT, || get()["enabled"] == false),
+        "webhook {id} stays enabled"
+    );
+    get()["disabled_reason"].as_str().unwrap_or("").to_string()
+}
+
 fn ids(got: &[verbund_tests::Received]) -> Vec<String> {
     got.iter()
         .map(|r| r.header("webhook-id").to_string())
@@ -252,25 +269,8 @@ fn gone_disables_the_endpoint_and_retry_after_is_honoured() {
     );
 
     let admin = app.token("admin");
-    assert!(wait_until(WAIT, || {
-        app.api()
-            .get(&format!("/api/v1/admin/webhooks/{gone_id}"), Some(admin))
-            .expect(200)
-            .body["data"]["enabled"]
-            == false
-    }));
-    let w = app
-        .api()
-        .get(&format!("/api/v1/admin/webhooks/{gone_id}"), Some(admin))
-        .expect(200);
-    assert!(
-        w.body["data"]["disabled_reason"]
-            .as_str()
-            .unwrap()
-            .contains("410"),
-        "{}",
-        w.text
-    );
+    let reason = disabled_reason(&app, &gone_id);
+    assert!(reason.contains("410"), "{reason}");
     let audit = app
         .api()
         .get("/api/v1/admin/audit?limit=1000", Some(admin))
@@ -465,6 +465,13 @@ fn a_rotated_secret_signs_beside_the_old_one_and_the_cli_manages_endpoints() {
     publish_story(&app, 2);
     std::thread::sleep(Duration::from_millis(800));
     assert_eq!(rx.received().len(), 2, "a disabled endpoint gets nothing");
+    // Enabled again, it hears what happens from now on, not what it missed.
+    ok(&cli(&["webhook", "enable", &id]));
+    let third = publish_story(&app, 3);
+    let got = rx.wait_for(WAIT, |r| r.len() >= 3);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(rx.received().len(), 3);
+    assert_eq!(got[2].json()["data"]["id"], third.as_str());
     ok(&cli(&["webhook", "remove", &id]));
     let out = cli(&["webhook", "show", &id]);
     assert!(!out.status.success());
@@ -695,27 +702,10 @@ fn redirects_are_not_followed_and_a_long_failing_endpoint_is_disabled() {
     let (hook, _) = add(&app, &rx.url(), json!({"events": ["entry.published"]}));
     publish_story(&app, 1);
     let admin = app.token("admin");
-    assert!(wait_until(WAIT, || {
-        app.api()
-            .get(&format!("/api/v1/admin/webhooks/{hook}"), Some(admin))
-            .expect(200)
-            .body["data"]["enabled"]
-            == false
-    }));
+    let reason = disabled_reason(&app, &hook);
     assert!(rx.received().len() >= 2, "retried after the 302");
     assert!(elsewhere.received().is_empty(), "the redirect was followed");
-    let w = app
-        .api()
-        .get(&format!("/api/v1/admin/webhooks/{hook}"), Some(admin))
-        .expect(200);
-    assert!(
-        w.body["data"]["disabled_reason"]
-            .as_str()
-            .unwrap()
-            .contains("every delivery failed since"),
-        "{}",
-        w.text
-    );
+    assert!(reason.contains("every delivery failed since"), "{reason}");
     let d = &deliveries(&app, &hook)[0];
     assert!(
         d["attempts"]

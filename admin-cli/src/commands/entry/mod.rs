@@ -272,14 +272,7 @@ fn fetch(client: &Client, ty: &str, id: &str) -> anyhow::Result<Value> {
 }
 
 fn short_time(v: &Value) -> String {
-    v.as_str()
-        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| {
-            t.with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        })
-        .unwrap_or_default()
+    crate::output::local_time(v, "%Y-%m-%d %H:%M")
 }
 fn header_of(ty: &str, e: &Value) -> String {
     format!(
