@@ -235,7 +235,10 @@ mod pictures {
                             media,
                             logo(name),
                             format!("{slug}-logo.png"),
-                            &[("de", format!("Logo der {name}"))],
+                            &[
+                                ("de", format!("Logo der {name}")),
+                                ("en", format!("Logo of {name}")),
+                            ],
                             name,
                             None,
                         )
@@ -264,10 +267,13 @@ mod pictures {
                             media,
                             photo(&format!("event-{slug}")),
                             format!("{slug}-foto.jpg"),
-                            &[(
-                                "de",
-                                format!("Veranstaltungsort von „{title}“ am Abend vor Beginn"),
-                            )],
+                            &[
+                                (
+                                    "de",
+                                    format!("Veranstaltungsort von „{title}“ am Abend vor Beginn"),
+                                ),
+                                ("en", "The venue in the evening before the event".into()),
+                            ],
                             "Geschäftsstelle Cluster IT Mitteldeutschland",
                             Some(Consent {
                                 person:

@@ -123,6 +123,11 @@ pub struct ServeArgs {
         default_value = "0,5s,5m,30m,2h,5h,10h,14h,20h,24h"
     )]
     webhook_retries: String,
+    /// The locale the delivery API falls back to where an entry has no published translation
+    /// in the asked `locale` (e.g. de; a request's `fallback=` overrides it, `fallback=none`
+    /// turns it off). Default: no fallback.
+    #[arg(long, env = "VERBUND_FALLBACK_LOCALE")]
+    fallback_locale: Option<String>,
     /// Seconds a webhook receiver has to answer (1 to 120).
     #[arg(long, env = "VERBUND_WEBHOOK_TIMEOUT", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=120))]
     webhook_timeout: u64,
@@ -148,9 +153,16 @@ pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8
             args.cache_control
         )
     })?;
+    if let Some(l) = &args.fallback_locale {
+        anyhow::ensure!(
+            verbund_core::content::is_locale(l),
+            "fallback_locale = {l:?} is not a locale like \"de\", \"en\" or \"de-AT\""
+        );
+    }
     let delivery = http::DeliveryConfig {
         cache_control,
         cache_entries: args.response_cache,
+        fallback_locale: args.fallback_locale.clone(),
         ..http::DeliveryConfig::default()
     };
     let limits = http::Limits {

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 use crate::schema::ContentType;
 
@@ -48,8 +49,50 @@ pub struct EntryRecord {
     /// A transition planned for later (`publish_at`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled: Option<Scheduled>,
+    /// For a translation: per translatable field, the original's text it was translated from
+    /// (its version and a hash of the value), so that a later change of the original marks
+    /// exactly that field outdated.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub translated_from: BTreeMap<String, FieldOrigin>,
     /// The fields, as validated against the type's schema.
     pub data: Map<String, Value>,
+}
+
+/// The original's text a translated field was made from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FieldOrigin {
+    /// The original's version at the time.
+    pub version: u64,
+    /// A hash of the original's value of the field then (xxh3, hex).
+    pub hash: String,
+}
+
+impl FieldOrigin {
+    /// The hash of a field's value (absent values hash as `null`).
+    pub fn hash_of(value: Option<&Value>) -> String {
+        let bytes = serde_json::to_vec(value.unwrap_or(&Value::Null)).unwrap_or_default();
+        format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes))
+    }
+}
+
+/// What the public JSON of an entry says about its translations: the other published
+/// members of its group and, for a translation, the fields whose original changed since.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PublicLinks {
+    pub translations: Vec<TranslationLink>,
+    pub outdated: Vec<String>,
+}
+
+/// A published translation (or the original) of an entry, as delivery answers name it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TranslationLink {
+    pub id: String,
+    pub locale: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
+    /// The website path (from the type's `path` pattern), if the type has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 /// A transition that the server takes at `at` (e.g. publishing at a set time).
@@ -158,7 +201,24 @@ fn meta_object(rec: &EntryRecord, version: u64) -> Map<String, Value> {
 
 /// The public JSON of a record: metadata and every field not marked personal data.
 pub fn render_public(ty: &ContentType, rec: &EntryRecord) -> Vec<u8> {
+    render_public_with(ty, rec, &PublicLinks::default())
+}
+
+/// The public JSON of a record with what it says about its translations.
+pub fn render_public_with(ty: &ContentType, rec: &EntryRecord, links: &PublicLinks) -> Vec<u8> {
     let mut m = meta_object(rec, rec.version);
+    if !links.translations.is_empty() {
+        m.insert(
+            "translations".into(),
+            serde_json::to_value(&links.translations).unwrap_or_default(),
+        );
+    }
+    if !links.outdated.is_empty() {
+        m.insert(
+            "outdated".into(),
+            serde_json::to_value(&links.outdated).unwrap_or_default(),
+        );
+    }
     for (k, v) in &rec.data {
         if ty.fields.get(k).is_some_and(|f| f.pii) {
             continue;

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::commit::index_keys;
-use super::entry::{EntryRecord, render_public};
+use super::entry::{EntryRecord, render_public_with};
 use super::keys::count_key;
 use super::keys::{self, SCOPE_CURRENT, SCOPE_PUBLISHED};
 use super::public_index::public_index;
@@ -23,6 +23,7 @@ impl ContentService {
         let mut refs: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
         let mut counts: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
         let mut ref_keys = BTreeSet::new();
+        let mut groups: BTreeMap<Vec<u8>, super::translate::Group> = BTreeMap::new();
 
         for (key, bytes) in store.scan_prefix(Tree::Entries, b"", false, usize::MAX)? {
             let rec = match EntryRecord::from_bytes(&bytes) {
@@ -92,6 +93,10 @@ impl ContentService {
                 }
             }
             if let Some(orig) = &rec.translation_of {
+                groups
+                    .entry(super::translate::group_key(&rec.ty, orig))
+                    .or_default()
+                    .insert(rec.locale.clone(), rec.id.clone());
                 let k = keys::reference(&rec.ty, orig, &rec.ty, &rec.id);
                 if ref_keys.insert(k) {
                     *refs.entry(keys::ref_count(&rec.ty, orig)).or_default() += 1;
@@ -110,7 +115,9 @@ impl ContentService {
                     continue;
                 };
                 let k = keys::entry(&rec.ty, &rec.id);
-                let doc = render_public(ct, &prec);
+                let mut reads = super::plan::Plan::new(store);
+                let links = self.public_links(&mut reads, ct, &prec)?;
+                let doc = render_public_with(ct, &prec, &links);
                 match store.get(Tree::Published, &k)? {
                     Some(b) if b == doc => {}
                     Some(_) => problems.push(format!("{name}: public view is not version {pv}")),
@@ -197,6 +204,18 @@ impl ContentService {
         }
         for k in refs.keys().chain(ref_keys.iter()) {
             problems.push(format!("reference bookkeeping missing: {}", printable(k)));
+        }
+        let stored_groups: BTreeMap<Vec<u8>, super::translate::Group> = store
+            .scan_prefix(Tree::Meta, b"group\0", false, usize::MAX)?
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::from_slice(&v).unwrap_or_default()))
+            .collect();
+        if stored_groups != groups {
+            problems.push(format!(
+                "translation groups disagree with entries: {} stored, {} expected",
+                stored_groups.len(),
+                groups.len()
+            ));
         }
         let stored_counts: BTreeMap<Vec<u8>, u64> = store
             .scan_prefix(Tree::Meta, b"count\0", false, usize::MAX)?

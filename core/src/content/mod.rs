@@ -29,9 +29,13 @@ mod refs;
 mod reindex;
 mod schedule;
 mod transition;
+pub mod translate;
 mod write;
 
-pub use entry::{EntryRecord, NewEntry, Scheduled, State, render_public};
+pub use entry::{
+    EntryRecord, FieldOrigin, NewEntry, PublicLinks, Scheduled, State, TranslationLink,
+    render_public, render_public_with,
+};
 pub use filter::{Filter, FilterOp, QueryError};
 pub use gdpr::ErasureReport;
 pub use hooks::{ContentHooks, HookFailure, TransitionContext};
@@ -39,6 +43,7 @@ pub use import::{ImportLine, ImportProgress, ImportReport, LineError};
 pub use query::{DeliveryQuery, Page, PageMeta, SortKey};
 pub use read::{ChangeEvent, ChangeFeed, Referrer, public_id};
 pub use transition::{ScheduleOutcome, TransitionRequest};
+pub use translate::{Confirm, OutdatedField, TranslationStatus};
 pub use write::is_locale;
 
 use std::sync::atomic::{AtomicU64, Ordering};

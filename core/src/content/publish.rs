@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::commit::parse_record;
-use super::entry::{EntryRecord, render_public};
+use super::entry::{EntryRecord, render_public_with};
 use super::keys::{self, SCOPE_PUBLISHED};
 use super::plan::Plan;
 use super::public_index::{self, public_index};
@@ -75,7 +75,8 @@ impl ContentService {
             );
         }
         let before_index = before.map(|b| public_index(ct, b));
-        let doc = render_public(ct, rec);
+        let links = self.public_links(plan, ct, rec)?;
+        let doc = render_public_with(ct, rec, &links);
         public_index::apply(
             plan,
             ty,
@@ -92,6 +93,16 @@ impl ContentService {
         }
         plan.put(Tree::Published, keys::entry(ty, &rec.id), doc);
         super::assets::plan_shown(plan, ct, before, Some(rec));
+        let root = rec.translation_of.clone().unwrap_or_else(|| rec.id.clone());
+        if rec.translation_of.is_some() || !self.read_group(plan, ty, &root)?.is_empty() {
+            // The other members read this one's record: it is public now (the caller writes
+            // its final record later in the same batch).
+            plan.put(Tree::Entries, keys::entry(ty, &rec.id), rec.to_bytes());
+            if rec.translation_of.is_none() {
+                self.propagate_linked(plan, ct, rec, now)?;
+            }
+            self.refresh_group(plan, ct, &root, &rec.id)?;
+        }
         Ok(())
     }
 
@@ -115,6 +126,23 @@ impl ContentService {
         public_index::apply(plan, ty, &before.id, Some(&public_index(ct, before)), None)?;
         plan.remove(Tree::Published, keys::entry(ty, &before.id));
         super::assets::plan_shown(plan, ct, Some(before), None);
+        let root = before
+            .translation_of
+            .clone()
+            .unwrap_or_else(|| before.id.clone());
+        if before.translation_of.is_some() || !self.read_group(plan, ty, &root)?.is_empty() {
+            // The other members must no longer name this one (see `plan_publish`).
+            if let Some(bytes) = plan.read(Tree::Entries, &keys::entry(ty, &before.id))? {
+                let mut current = parse_record(&bytes)?;
+                current.published_version = None;
+                plan.put(
+                    Tree::Entries,
+                    keys::entry(ty, &before.id),
+                    current.to_bytes(),
+                );
+            }
+            self.refresh_group(plan, ct, &root, &before.id)?;
+        }
         Ok(())
     }
 }

@@ -16,6 +16,7 @@ use super::filter::{self, Condition, Filter, FilterOp, QueryError, View};
 use super::keys;
 use super::public_index::{COMPOSITE_SORT, sort_fields, values_of};
 use super::{ContentError, ContentResult, ContentService};
+use crate::schema::ContentType;
 use crate::store::{Tree, prefix_end};
 
 /// One sort key (`-published_at` is descending).
@@ -56,6 +57,36 @@ pub struct Page {
     pub total: u64,
 }
 
+/// The index range of a delivery query in one locale.
+struct Range {
+    prefix: Vec<u8>,
+    start: Vec<u8>,
+    end: Vec<u8>,
+    /// Filters the range does not answer: checked per entry.
+    residual: Vec<Condition>,
+    /// Every filter of the query.
+    conditions: Vec<Condition>,
+    total: u64,
+    descending: bool,
+    /// Whether the range's keys hold the public JSON.
+    covering: bool,
+}
+
+impl Range {
+    /// Moves the range's start (or end, when descending) past the key suffix (sort value
+    /// and id) of the last entry of the previous page.
+    fn resume_after(&mut self, suffix: &[u8]) {
+        let mut key = self.prefix.clone();
+        key.extend_from_slice(suffix);
+        if self.descending {
+            self.end = self.end.clone().min(key);
+        } else {
+            key.push(0);
+            self.start = self.start.clone().max(key);
+        }
+    }
+}
+
 /// Where a page of a delivery query ends.
 #[derive(Debug, Clone)]
 pub struct PageMeta {
@@ -88,10 +119,199 @@ impl ContentService {
     ) -> ContentResult<PageMeta> {
         let ct = self.content_type(ty)?.clone();
         let bad = |e: QueryError| ContentError::BadQuery(e);
-        let locale = q.locale.as_str();
+        let mut r = self.range_for(&ct, q, &q.locale)?;
+        // Resume after the cursor.
+        if let Some(c) = &q.cursor {
+            let key = URL_SAFE_NO_PAD
+                .decode(c.as_bytes())
+                .map_err(|_| bad(QueryError::BadCursor))?;
+            if !key.starts_with(&r.prefix) || key.len() < r.prefix.len() + keys::ID_LEN {
+                return Err(bad(QueryError::BadCursor));
+            }
+            r.resume_after(&key[r.prefix.len()..]);
+        }
+        let limit = q.limit.max(1);
+        let mut emitted = 0;
+        let mut last_key: Vec<u8> = Vec::new();
+        let more = self.scan(ty, &r, &mut |k, id, doc| {
+            if emitted == limit {
+                return Ok(false);
+            }
+            item(id, doc)?;
+            emitted += 1;
+            last_key.clear();
+            last_key.extend_from_slice(k);
+            Ok(true)
+        })?;
+        let next_cursor = (more && emitted > 0).then(|| URL_SAFE_NO_PAD.encode(&last_key));
+        Ok(PageMeta {
+            next_cursor,
+            total: r.total,
+        })
+    }
+
+    /// Runs a delivery query over a chain of locales (`locale` with `fallback`): every entry
+    /// in the first locale, then every entry in a later one whose translation group has no
+    /// published entry in an earlier locale, merged in the query's order.
+    pub fn query_published_chain(
+        &self,
+        ty: &str,
+        q: &DeliveryQuery,
+        chain: &[String],
+        item: &mut dyn FnMut(&str, &[u8]) -> ContentResult<()>,
+    ) -> ContentResult<PageMeta> {
+        if chain.len() < 2 {
+            return self.query_published_with(ty, q, item);
+        }
+        let ct = self.content_type(ty)?.clone();
+        let bad = |e: QueryError| ContentError::BadQuery(e);
+        let mut ranges = chain
+            .iter()
+            .map(|l| self.range_for(&ct, q, l))
+            .collect::<ContentResult<Vec<_>>>()?;
+        if let Some(c) = &q.cursor {
+            let key = URL_SAFE_NO_PAD
+                .decode(c.as_bytes())
+                .map_err(|_| bad(QueryError::BadCursor))?;
+            let Some(suffix) = ranges
+                .iter()
+                .find_map(|r| key.strip_prefix(r.prefix.as_slice()))
+                .filter(|s| s.len() >= keys::ID_LEN)
+                .map(<[u8]>::to_vec)
+            else {
+                return Err(bad(QueryError::BadCursor));
+            };
+            for r in &mut ranges {
+                r.resume_after(&suffix);
+            }
+        }
+        // Entries hidden because their group is shown in an earlier locale of the chain.
+        let hidden = self.hidden_by_chain(&ct, chain)?;
+        let limit = q.limit.max(1);
+        let descending = ranges[0].descending;
+        // (suffix of the index key, full key, id, document) of up to limit + 1 per locale.
+        let mut found: Vec<(Vec<u8>, Vec<u8>, String, Vec<u8>)> = Vec::new();
+        let mut total = 0;
+        for (i, r) in ranges.iter().enumerate() {
+            let hide = &hidden[i];
+            total += r.total;
+            if !hide.is_empty() {
+                total -= self.count_matching(ty, hide, &r.conditions)?;
+            }
+            let mut taken = 0;
+            self.scan(ty, r, &mut |k, id, doc| {
+                if hide.contains(id) {
+                    return Ok(true);
+                }
+                if taken > limit {
+                    return Ok(false);
+                }
+                taken += 1;
+                found.push((
+                    k[r.prefix.len()..].to_vec(),
+                    k.to_vec(),
+                    id.to_string(),
+                    doc.to_vec(),
+                ));
+                Ok(true)
+            })?;
+        }
+        found.sort_by(|a, b| {
+            if descending {
+                b.0.cmp(&a.0)
+            } else {
+                a.0.cmp(&b.0)
+            }
+        });
+        let more = found.len() > limit;
+        found.truncate(limit);
+        for (_, _, id, doc) in &found {
+            item(id, doc)?;
+        }
+        let next_cursor = found
+            .last()
+            .filter(|_| more)
+            .map(|(_, key, _, _)| URL_SAFE_NO_PAD.encode(key));
+        Ok(PageMeta { next_cursor, total })
+    }
+
+    /// Per locale of `chain`, the ids of published entries in it whose translation group has a
+    /// published entry in an earlier locale of the chain. Reads the type's translation groups
+    /// (one record per original that has translations).
+    fn hidden_by_chain(
+        &self,
+        ct: &ContentType,
+        chain: &[String],
+    ) -> ContentResult<Vec<std::collections::HashSet<String>>> {
+        let ty = ct.name.as_str();
+        let mut hidden = vec![std::collections::HashSet::new(); chain.len()];
+        let prefix = super::translate::group_key(ty, "");
+        for (k, v) in self
+            .store
+            .scan_prefix(Tree::Meta, &prefix, false, usize::MAX)?
+        {
+            let root = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            let group: super::translate::Group = serde_json::from_slice(&v)
+                .map_err(|e| ContentError::Corrupt(format!("translation group {root}: {e}")))?;
+            let mut members: Vec<String> = group.into_values().collect();
+            members.push(root);
+            // The locale of each published member (its public JSON says it).
+            let mut shown: Vec<(usize, String)> = Vec::new();
+            for m in members {
+                let Some(doc) = self.store.get(Tree::Published, &keys::entry(ty, &m))? else {
+                    continue;
+                };
+                #[derive(serde::Deserialize)]
+                struct Head {
+                    locale: String,
+                }
+                let Ok(head) = serde_json::from_slice::<Head>(&doc) else {
+                    continue;
+                };
+                if let Some(i) = chain.iter().position(|l| *l == head.locale) {
+                    shown.push((i, m));
+                }
+            }
+            if let Some(first) = shown.iter().map(|(i, _)| *i).min() {
+                for (i, m) in shown {
+                    if i > first {
+                        hidden[i].insert(m);
+                    }
+                }
+            }
+        }
+        Ok(hidden)
+    }
+
+    /// How many of `ids` match every condition (by their index values).
+    fn count_matching(
+        &self,
+        ty: &str,
+        ids: &std::collections::HashSet<String>,
+        conditions: &[Condition],
+    ) -> ContentResult<u64> {
+        let mut n = 0;
+        for id in ids {
+            let Some(values) = self.store.get(Tree::Index, &keys::values_key(ty, id))? else {
+                continue;
+            };
+            if conditions
+                .iter()
+                .all(|f| f.matches(&values_of(&values, &f.field)))
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// The index range that answers `q` in `locale`, with its total.
+    fn range_for(&self, ct: &ContentType, q: &DeliveryQuery, locale: &str) -> ContentResult<Range> {
+        let ty = ct.name.as_str();
+        let bad = |e: QueryError| ContentError::BadQuery(e);
 
         // Sort: the first key drives the scan; ties are broken by id.
-        let sortable: Vec<String> = sort_fields(&ct).into_iter().map(|(n, _)| n).collect();
+        let sortable: Vec<String> = sort_fields(ct).into_iter().map(|(n, _)| n).collect();
         for key in &q.sort {
             if !sortable.contains(&key.field) {
                 return Err(bad(QueryError::UnknownField {
@@ -109,7 +329,7 @@ impl ContentService {
             .unwrap_or_else(|| ("published_at".into(), true));
 
         // Filters, in the one filter language; `consumed` marks those the scan range answers.
-        let mut filters: Vec<(Condition, bool)> = filter::resolve(&ct, &q.filters, View::Published)
+        let mut filters: Vec<(Condition, bool)> = filter::resolve(ct, &q.filters, View::Published)
             .map_err(bad)?
             .into_iter()
             .map(|c| (c, false))
@@ -148,10 +368,10 @@ impl ContentService {
             }
             *consumed = true;
         }
-        let residual: Vec<&Condition> = filters
+        let residual: Vec<Condition> = filters
             .iter()
             .filter(|(_, consumed)| !consumed)
-            .map(|(f, _)| f)
+            .map(|(f, _)| f.clone())
             .collect();
 
         let total = if filters.is_empty() {
@@ -166,69 +386,66 @@ impl ContentService {
                 &keys::value_count_key(ty, locale, &f.field, &f.targets[0]),
             )?)
         } else {
+            let residual: Vec<&Condition> = residual.iter().collect();
             self.count_range(ty, &start, &end, &residual)?
         };
+        Ok(Range {
+            // The default order's keys hold the public JSON (see `public_index`).
+            covering: sort == COMPOSITE_SORT && driver.is_none(),
+            prefix,
+            start,
+            end,
+            residual,
+            conditions: filters.into_iter().map(|(f, _)| f).collect(),
+            total,
+            descending,
+        })
+    }
 
-        // Resume after the cursor.
-        if let Some(c) = &q.cursor {
-            let key = URL_SAFE_NO_PAD
-                .decode(c.as_bytes())
-                .map_err(|_| bad(QueryError::BadCursor))?;
-            if !key.starts_with(&prefix) || key.len() < prefix.len() + keys::ID_LEN {
-                return Err(bad(QueryError::BadCursor));
-            }
-            if descending {
-                end = end.min(key);
-            } else {
-                let mut after = key;
-                after.push(0);
-                start = start.max(after);
-            }
-        }
-
-        let limit = q.limit.max(1);
-        let mut emitted = 0;
-        let mut last_key: Vec<u8> = Vec::new();
+    /// Visits the entries of a range in order that pass its residual filters, handing `item`
+    /// each index key, id and public JSON; `item` answers whether to go on. Returns whether
+    /// the scan was stopped with entries left.
+    fn scan(
+        &self,
+        ty: &str,
+        r: &Range,
+        item: &mut dyn FnMut(&[u8], &str, &[u8]) -> ContentResult<bool>,
+    ) -> ContentResult<bool> {
         let mut more = false;
         let mut failed: Option<ContentError> = None;
-        // The default order's keys hold the public JSON (see `public_index`): no point reads.
-        let covering = sort == COMPOSITE_SORT && driver.is_none();
         let mut step = |k: &[u8], v: &[u8]| -> ContentResult<bool> {
             let Some(id) = keys::id_of_index_key(k) else {
                 return Ok(true);
             };
-            if !residual.is_empty() {
+            if !r.residual.is_empty() {
                 let Some(values) = self.store.get(Tree::Index, &keys::values_key(ty, id))? else {
                     return Ok(true);
                 };
-                if !residual
+                if !r
+                    .residual
                     .iter()
                     .all(|f| f.matches(&values_of(&values, &f.field)))
                 {
                     return Ok(true);
                 }
             }
-            if emitted == limit {
-                more = true;
-                return Ok(false);
-            }
-            if covering && !v.is_empty() {
-                item(id, v)?;
+            let go_on = if r.covering && !v.is_empty() {
+                item(k, id, v)?
             } else if let Some(doc) = self.store.get(Tree::Published, &keys::entry(ty, id))? {
-                item(id, &doc)?;
+                item(k, id, &doc)?
             } else {
-                return Ok(true);
+                true
+            };
+            if !go_on {
+                more = true;
             }
-            emitted += 1;
-            last_key.clear();
-            last_key.extend_from_slice(k);
-            Ok(true)
+            Ok(go_on)
         };
         self.store.visit_range(
             Tree::Index,
-            &start,
-            &end,
-            descending,
+            &r.start,
+            &r.end,
+            r.descending,
             &mut |k, v| match step(k, v) {
                 Ok(go_on) => go_on,
                 Err(e) => {
@@ -240,8 +457,7 @@ impl ContentService {
         if let Some(e) = failed {
             return Err(e);
         }
-        let next_cursor = (more && emitted > 0).then(|| URL_SAFE_NO_PAD.encode(&last_key));
-        Ok(PageMeta { next_cursor, total })
+        Ok(more)
     }
 
     fn count_range(

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::commit::parse_record;
-use super::entry::render_public;
+use super::entry::render_public_with;
 use super::keys::{self, SCOPE_PUBLISHED};
 use super::plan::Plan;
 use super::public_index::public_index;
@@ -26,8 +26,9 @@ use crate::store::{Tree, WriteBatch, prefix_end};
 
 /// The layout of the public index; bump it when `public_index` writes other keys or values.
 /// 2: the keys of the default order and of every filter value hold the public JSON;
-/// 3: only the keys of the default order do.
-const LAYOUT: u32 = 3;
+/// 3: only the keys of the default order do;
+/// 4: public JSON names the entry's published translations (and translation groups exist).
+const LAYOUT: u32 = 4;
 
 /// Entries (or removed keys) per write batch of a rebuild.
 const CHUNK: usize = 500;
@@ -45,9 +46,12 @@ fn fingerprint(ct: &ContentType) -> Vec<u8> {
     for (name, f) in &ct.fields {
         let _ = write!(
             s,
-            "; {name} {:?}/{:?} filter {} sort {} pii {}",
-            f.kind, f.item_kind, f.filterable, f.sortable, f.pii
+            "; {name} {:?}/{:?} filter {} sort {} pii {} translated {}",
+            f.kind, f.item_kind, f.filterable, f.sortable, f.pii, f.translatable
         );
+    }
+    if let Some(path) = &ct.options.path {
+        let _ = write!(s, "; path {path}");
     }
     s.into_bytes()
 }
@@ -100,6 +104,7 @@ impl ContentService {
             (Tree::Published, own(b"")),
             (Tree::Meta, own(b"count\0l\0")),
             (Tree::Meta, own(b"count\0q\0")),
+            (Tree::Meta, own(b"group\0")),
         ];
         for (tree, p) in &ranges {
             loop {
@@ -123,6 +128,37 @@ impl ContentService {
             return Ok(0);
         }
 
+        // The translation groups first: the public JSON names the published members.
+        let mut groups: BTreeMap<String, super::translate::Group> = BTreeMap::new();
+        let (mut from, end) = (own(b""), prefix_end(&own(b"")));
+        loop {
+            let records = self
+                .store
+                .scan_range(Tree::Entries, &from, &end, false, CHUNK)?;
+            let Some((last, _)) = records.last() else {
+                break;
+            };
+            from = last.clone();
+            from.push(0);
+            for (_, bytes) in records {
+                let rec = parse_record(&bytes)?;
+                if let Some(root) = rec.translation_of {
+                    groups.entry(root).or_default().insert(rec.locale, rec.id);
+                }
+            }
+        }
+        for chunk in groups.iter().collect::<Vec<_>>().chunks(CHUNK) {
+            let mut batch = WriteBatch::new();
+            for (root, group) in chunk {
+                batch.put(
+                    Tree::Meta,
+                    super::translate::group_key(ty, root),
+                    serde_json::to_vec(group).unwrap_or_default(),
+                );
+            }
+            self.store.commit(batch)?;
+        }
+
         let mut counters: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
         let mut entries = 0;
         let (mut from, end) = (own(b""), prefix_end(&own(b"")));
@@ -142,7 +178,8 @@ impl ContentService {
                 let Some(published) = self.published_record(&mut reads, ct, &rec)? else {
                     continue;
                 };
-                let doc = render_public(ct, &published);
+                let links = self.public_links(&mut reads, ct, &published)?;
+                let doc = render_public_with(ct, &published, &links);
                 let pi = public_index(ct, &published);
                 for k in pi.keys {
                     batch.put(Tree::Index, k, Vec::new());

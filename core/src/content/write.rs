@@ -8,6 +8,7 @@ use super::entry::{EntryRecord, NewEntry, RECORD_FORMAT, State};
 use super::keys::{self, SCOPE_CURRENT, SCOPE_PUBLISHED};
 use super::plan::Plan;
 use super::refs::{RefMap, refs_of};
+use super::translate::Confirm;
 use super::{ContentError, ContentResult, ContentService};
 use crate::schema::{ContentType, FieldError};
 use crate::store::Tree;
@@ -46,6 +47,14 @@ impl ContentService {
         actor: Option<&str>,
     ) -> ContentResult<EntryRecord> {
         let ct = self.content_type(ty)?.clone();
+        let mut new = new;
+        if let Some(orig) = &new.translation_of
+            && let Some(source) = self.link_source_now(&ct, orig)?
+            && let Some(data) = new.data.as_object_mut()
+        {
+            // A translation holds only its translated fields; the rest is the original's.
+            super::translate::take_linked(&ct, data, &source);
+        }
         let errors = ct.validate(&new.data);
         if !errors.is_empty() {
             return Err(ContentError::Invalid { errors });
@@ -69,6 +78,7 @@ impl ContentService {
                 updated_by: actor.map(String::from),
                 data: new.data.as_object().cloned().unwrap_or_default(),
                 scheduled: None,
+                translated_from: Default::default(),
             };
             self.run_validators(&ct, &candidate)?;
         }
@@ -163,7 +173,14 @@ impl ContentService {
             updated_by: actor.map(String::from),
             data,
             scheduled: None,
+            translated_from: Default::default(),
         };
+        if let Some(orig) = &new.translation_of {
+            rec.translation_of = self.check_translation(plan, ct, orig, &rec.locale, errors)?;
+            if let Some(root) = rec.translation_of.clone() {
+                self.plan_join_group(plan, ct, &mut rec, &root, errors)?;
+            }
+        }
         self.check_slug(plan, ct, &rec, SCOPE_CURRENT, errors)?;
         let public = state == State::PUBLISHED;
         if public && ct.is_public() {
@@ -172,9 +189,6 @@ impl ContentService {
         let refs = refs_of(ct, &rec.data);
         self.check_refs_exist(plan, &refs, &rec.data, errors)?;
         self.check_assets(plan, ct, &rec.data, errors)?;
-        if let Some(orig) = &new.translation_of {
-            rec.translation_of = self.check_translation(plan, ct, orig, &rec.locale, errors)?;
-        }
         if errors.len() > start {
             return Ok(rec);
         }
@@ -225,7 +239,31 @@ impl ContentService {
         data: Value,
         actor: Option<&str>,
     ) -> ContentResult<EntryRecord> {
+        self.update_with(ty, id, expected_version, data, actor, &Confirm::Changed)
+    }
+
+    /// Like [`update`](Self::update); for a translation, `confirm` names translated fields
+    /// the write confirms as up to date with the original besides those it changes.
+    pub fn update_with(
+        &self,
+        ty: &str,
+        id: &str,
+        expected_version: Option<u64>,
+        mut data: Value,
+        actor: Option<&str>,
+        confirm: &Confirm,
+    ) -> ContentResult<EntryRecord> {
         let ct = self.content_type(ty)?.clone();
+        if let Some(Value::String(root)) = self
+            .get_raw(ty, id)?
+            .map(|b| super::commit::parse_record(&b))
+            .transpose()?
+            .map(|r| r.translation_of.map(Value::String).unwrap_or(Value::Null))
+            && let Some(source) = self.link_source_now(&ct, &root)?
+            && let Some(obj) = data.as_object_mut()
+        {
+            super::translate::take_linked(&ct, obj, &source);
+        }
         let errors = ct.validate(&data);
         if !errors.is_empty() {
             return Err(ContentError::Invalid { errors });
@@ -245,6 +283,14 @@ impl ContentService {
             let old = self.read_current_at(plan, &ct, id, expected_version)?;
             let mut rec = old.clone();
             rec.data = data.clone();
+            if let Some(root) = &old.translation_of {
+                if let Some(source) = self.link_source(plan, &ct, root)? {
+                    super::translate::take_linked(&ct, &mut rec.data, &source);
+                }
+                let original = self.read_current(plan, &ct, root)?;
+                rec.translated_from =
+                    super::translate::origins_after(&ct, Some(&old), &rec.data, &original, confirm);
+            }
             rec.version = old.version + 1;
             rec.updated_at = now;
             rec.updated_by = actor.map(String::from);
@@ -357,6 +403,13 @@ impl ContentService {
                 return Err(ContentError::Referenced {
                     referrers: self.referrers(ty, id)?,
                 });
+            }
+            if let Some(root) = &old.translation_of {
+                let mut group = self.read_group(plan, ty, root)?;
+                if group.get(&old.locale) == Some(&old.id) {
+                    group.remove(&old.locale);
+                    self.write_group(plan, ty, root, &group);
+                }
             }
             if let Some(before) = self.published_record(plan, &ct, &old)? {
                 self.plan_unpublish(plan, &ct, &before)?;

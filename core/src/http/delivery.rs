@@ -79,8 +79,46 @@ fn public_type(state: &AppState, ty: &str) -> Result<std::sync::Arc<ContentType>
 #[derive(Default)]
 pub(crate) struct Shape {
     locale: Option<String>,
+    /// `fallback=`: a locale, or `none`.
+    fallback: Option<String>,
     fields: Option<Vec<String>>,
     include: Vec<String>,
+}
+
+impl Shape {
+    /// The locales to look in, in order: `locale`, then `fallback` (or the platform's
+    /// fallback locale unless `fallback=none`). Empty when no `locale` was asked for.
+    fn chain(&self, state: &AppState) -> Result<Vec<String>, ApiError> {
+        let Some(locale) = &self.locale else {
+            return Ok(Vec::new());
+        };
+        let mut chain = vec![check_locale("locale", locale)?];
+        let fallback = match self.fallback.as_deref() {
+            Some("none") => None,
+            Some(f) => Some(check_locale("fallback", f)?),
+            None => state.delivery.fallback_locale.clone(),
+        };
+        if let Some(f) = fallback
+            && f != *locale
+        {
+            chain.push(f);
+        }
+        Ok(chain)
+    }
+}
+
+fn check_locale(param: &str, v: &str) -> Result<String, ApiError> {
+    if crate::content::is_locale(v) {
+        Ok(v.to_string())
+    } else {
+        Err(ApiError::new(
+            Code::InvalidParameter,
+            format!(
+                "{param}={v:?} is not a locale like \"de\", \"en\" or \"de-AT\"{}",
+                if param == "fallback" { ", or none" } else { "" }
+            ),
+        ))
+    }
 }
 
 fn list_param(v: &str) -> Vec<String> {
@@ -372,12 +410,13 @@ pub(crate) fn parse_query(raw: Option<String>) -> Result<(DeliveryQuery, Shape),
             "limit" => q.limit = params::limit(&v, MAX_LIMIT)?,
             "cursor" => q.cursor = Some(v),
             "locale" => shape.locale = Some(v),
+            "fallback" => shape.fallback = Some(v),
             "fields" => shape.fields = Some(list_param(&v)),
             "include" => shape.include = list_param(&v),
             other => {
                 return Err(params::unknown(
                     other,
-                    "filter[field][op], sort, limit, cursor, fields, include or locale",
+                    "filter[field][op], sort, limit, cursor, fields, include, locale or fallback",
                 ));
             }
         }
@@ -406,6 +445,11 @@ pub struct ListQuery {
     /// The locale of the entries, e.g. `de` (default) or `en`.
     #[serde(default = "ListQuery::default_locale")]
     pub locale: String,
+    /// With `locale`: where an entry has no published translation in `locale`, its version in
+    /// this locale is listed instead (its `locale` says so); `none` turns the platform's
+    /// default fallback off.
+    #[schemars(example = &"de")]
+    pub fallback: Option<String>,
 }
 
 impl ListQuery {
@@ -426,9 +470,15 @@ impl ParameterRefs for ListQuery {
 #[allow(dead_code)] // Describes what the handler reads or writes as bytes (see above).
 #[derive(schemars::JsonSchema)]
 pub struct GetQuery {
-    /// The locale of the entry's slug and fields, e.g. `de` (default) or `en`.
+    /// The locale of the entry's slug and fields, e.g. `de` (default) or `en`. With a locale, an
+    /// id or slug of any translation answers with the translation in this locale.
     #[serde(default = "ListQuery::default_locale")]
     pub locale: String,
+    /// With `locale`: the locale to answer in where there is no published translation in
+    /// `locale` (the answer's `locale` says which one it is); `none` turns the platform's
+    /// default fallback off.
+    #[schemars(example = &"de")]
+    pub fallback: Option<String>,
     /// `true` returns the current version (a draft, too) instead of the published one; needs a token (reader role or above). Any other value means false. Preview responses are `Cache-Control: private, no-store` and have no ETag.
     #[schemars(example = &"true")]
     pub preview: Option<String>,
@@ -536,7 +586,8 @@ pub async fn list(
     let ct = public_type(&state, &ty)?;
     let (mut q, shape) = parse_query(raw)?;
     check_shape(&ct, &shape)?;
-    if let Some(l) = &shape.locale {
+    let chain = shape.chain(&state)?;
+    if let Some(l) = chain.first() {
         q.locale = l.clone();
     }
     let by_published = match q.sort.as_slice() {
@@ -544,20 +595,21 @@ pub async fn list(
         [k] => k.field == "published_at",
         _ => false,
     };
-    let one_range = match q.filters.as_slice() {
-        [] => true,
-        [f] => {
-            by_published
-                && matches!(f.op, FilterOp::Eq | FilterOp::Contains)
-                && ct.fields.get(&f.field).is_some_and(|spec| spec.filterable)
-        }
-        _ => false,
-    };
+    let one_range = chain.len() < 2
+        && match q.filters.as_slice() {
+            [] => true,
+            [f] => {
+                by_published
+                    && matches!(f.op, FilterOp::Eq | FilterOp::Contains)
+                    && ct.fields.get(&f.field).is_some_and(|spec| spec.filterable)
+            }
+            _ => false,
+        };
     let response = if one_range {
-        list_page(&state, &ct, &q, &shape)?
+        list_page(&state, &ct, &q, &shape, &chain)?
     } else {
         let worker = state.clone();
-        params::blocking(move || list_page(&worker, &ct, &q, &shape)).await?
+        params::blocking(move || list_page(&worker, &ct, &q, &shape, &chain)).await?
     };
     state.cache.put(key, generation, response.clone());
     Ok(Reply::from_response(respond(
@@ -574,6 +626,7 @@ fn list_page(
     ct: &ContentType,
     q: &DeliveryQuery,
     shape: &Shape,
+    chain: &[String],
 ) -> Result<Arc<CachedResponse>, ApiError> {
     let ty = ct.name.as_str();
     let mut body = Vec::with_capacity(16 * 1024);
@@ -586,24 +639,26 @@ fn list_page(
     let mut projection_error = None;
     let asset_fields = shown_asset_fields(ct, shape);
     let keep_docs = !shape.include.is_empty() || !asset_fields.is_empty();
-    let meta = state.content.query_published_with(ty, q, &mut |id, doc| {
-        if !first {
-            body.push(b',');
-        }
-        first = false;
-        if let Err(e) = write_item(&mut body, doc, shape.fields.as_deref()) {
-            projection_error = Some(e);
-        }
-        surrogate.push(' ');
-        surrogate.push_str(ty);
-        surrogate.push('/');
-        surrogate.push_str(id);
-        if keep_docs {
-            ids.push(id.to_string());
-            docs.push(doc.to_vec());
-        }
-        Ok(())
-    })?;
+    let meta = state
+        .content
+        .query_published_chain(ty, q, chain, &mut |id, doc| {
+            if !first {
+                body.push(b',');
+            }
+            first = false;
+            if let Err(e) = write_item(&mut body, doc, shape.fields.as_deref()) {
+                projection_error = Some(e);
+            }
+            surrogate.push(' ');
+            surrogate.push_str(ty);
+            surrogate.push('/');
+            surrogate.push_str(id);
+            if keep_docs {
+                ids.push(id.to_string());
+                docs.push(doc.to_vec());
+            }
+            Ok(())
+        })?;
     if let Some(e) = projection_error {
         return Err(e);
     }
@@ -690,11 +745,15 @@ fn one_entry(
     for (k, v) in params::pairs(raw)? {
         match k.as_str() {
             "locale" => shape.locale = Some(v),
+            "fallback" => shape.fallback = Some(v),
             "fields" => shape.fields = Some(list_param(&v)),
             "include" => shape.include = list_param(&v),
             "preview" => preview = v == "true",
             other => {
-                return Err(params::unknown(other, "fields, include, locale or preview"));
+                return Err(params::unknown(
+                    other,
+                    "fields, include, locale, fallback or preview",
+                ));
             }
         }
     }
@@ -732,11 +791,17 @@ fn one_entry(
     }
     let ct = public_type(state, ty)?;
     check_shape(&ct, &shape)?;
-    let locale = shape.locale.clone().unwrap_or_else(|| "de".into());
-    let Some(doc) = state.content.get_published(ty, id_or_slug, &locale)? else {
-        return Err(ApiError::not_found(format!(
-            "no published {ty} with id or slug {id_or_slug:?} in locale {locale}"
-        )));
+    let chain = shape.chain(state)?;
+    let Some(doc) = published_one(state, ty, id_or_slug, &chain)? else {
+        let locale = chain.first().map_or("de", String::as_str);
+        return Err(ApiError::not_found(match chain.get(1) {
+            Some(f) => format!(
+                "no published {ty} with id or slug {id_or_slug:?} in locale {locale} or {f}"
+            ),
+            None => format!(
+                "no published {ty} with id or slug {id_or_slug:?} in locale {locale}; add fallback=LOCALE to get another locale's version where there is no translation"
+            ),
+        }));
     };
     let id = crate::content::public_id(&doc).unwrap_or_default();
     let mut keys = vec![format!("{ty}/{id}")];
@@ -753,6 +818,34 @@ fn one_entry(
     }
     body.push(b'}');
     Ok(One::Published(finish(body, keys.join(" "))))
+}
+
+/// The public JSON of one entry. Without a locale: by id, or by slug in `de`. With a chain of
+/// locales: the entry (by id, or by slug in the first locale that has it) in the first locale
+/// of the chain in which it or a translation of it is published.
+fn published_one(
+    state: &AppState,
+    ty: &str,
+    id_or_slug: &str,
+    chain: &[String],
+) -> Result<Option<Vec<u8>>, ApiError> {
+    if chain.is_empty() {
+        return Ok(state.content.get_published(ty, id_or_slug, "de")?);
+    }
+    let locales: Vec<&str> = chain.iter().map(String::as_str).collect();
+    for locale in &locales {
+        if let Some(doc) = state.content.get_published(ty, id_or_slug, locale)?
+            && let Some(id) = crate::content::public_id(&doc)
+        {
+            return Ok(state.content.published_in_chain(ty, &id, &locales)?);
+        }
+    }
+    // An entry that is not published itself may have a published translation.
+    match state.content.get_by_id_or_slug(ty, id_or_slug, locales[0]) {
+        Ok(rec) => Ok(state.content.published_in_chain(ty, &rec.id, &locales)?),
+        Err(crate::content::ContentError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Where a page of a feed ends.

@@ -81,9 +81,24 @@ pub(super) fn if_match(header: Option<&HeaderValue>) -> Result<u64, ApiError> {
         })
 }
 
+/// The management JSON of an entry: its fields and metadata, and for a translation where it
+/// stands against the original (`translation`).
+fn flat(state: &AppState, rec: &EntryRecord) -> AnyEntry {
+    let mut v = rec.to_flat_json();
+    if let Ok(Some(status)) = state.content.translation_status(rec)
+        && let Some(obj) = v.as_object_mut()
+    {
+        obj.insert(
+            "translation".into(),
+            serde_json::to_value(status).unwrap_or_default(),
+        );
+    }
+    AnyEntry(v)
+}
+
 /// An entry with its version as ETag.
-fn entry_response<const S: u16>(rec: &EntryRecord) -> Reply<Data<AnyEntry>, S> {
-    let mut res = Reply::json(&Data::of(AnyEntry(rec.to_flat_json())))
+fn entry_response<const S: u16>(state: &AppState, rec: &EntryRecord) -> Reply<Data<AnyEntry>, S> {
+    let mut res = Reply::json(&Data::of(flat(state, rec)))
         .header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", rec.version)) {
         res = res.header(header::ETAG, v);
@@ -189,7 +204,7 @@ pub async fn create(
     let who = caller.clone();
     let rec = blocking(move || Ok(st.content.create(&ty, new, Some(&who.token_id))?)).await?;
     let rec = redact(&state, &caller, rec);
-    let mut res = entry_response(&rec);
+    let mut res = entry_response(&state, &rec);
     if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/manage/{}/{}", rec.ty, rec.id)) {
         res = res.header(header::LOCATION, v);
     }
@@ -207,6 +222,13 @@ pub struct ListQuery {
     #[schemars(range(min = 1, max = 100))]
     #[serde(default = "ListQuery::default_limit")]
     pub limit: usize,
+    /// Only entries in this locale, e.g. `en`.
+    #[schemars(example = &"en")]
+    pub locale: Option<String>,
+    /// `true`: only translations with a field whose original text changed since it was
+    /// translated.
+    #[schemars(example = &"true")]
+    pub outdated: Option<bool>,
     /// `filter[field]=value` and `filter[field][op]=value`, the language of `content::filter`
     /// (documented per type: `ManageFilter<Type>`).
     #[schemars(skip)]
@@ -227,6 +249,8 @@ impl QueryParams for ListQuery {
     fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
         let mut q = ListQuery {
             state: None,
+            locale: None,
+            outdated: None,
             cursor: None,
             limit: Self::default_limit(),
             filters: Vec::new(),
@@ -234,13 +258,26 @@ impl QueryParams for ListQuery {
         for (k, v) in params::pairs(raw.map(String::from))? {
             match k.as_str() {
                 "state" => q.state = Some(v),
+                "locale" => q.locale = Some(v),
+                "outdated" => {
+                    q.outdated = Some(match v.as_str() {
+                        "true" => true,
+                        "false" => false,
+                        _ => {
+                            return Err(ApiError::new(
+                                Code::InvalidParameter,
+                                format!("outdated={v:?}: give true or false"),
+                            ));
+                        }
+                    })
+                }
                 "cursor" => q.cursor = Some(v),
                 "limit" => q.limit = params::limit(&v, 100)?,
                 other => {
                     if !params::filter(other, &v, &mut q.filters)? {
                         return Err(params::unknown(
                             other,
-                            "state, filter[field]=value, filter[field][op]=value, limit and cursor",
+                            "state, locale, outdated, filter[field]=value, filter[field][op]=value, limit and cursor",
                         ));
                     }
                 }
@@ -267,6 +304,8 @@ pub async fn list(
     require_type(&state, &caller, &ty)?;
     let ListQuery {
         state: filter_state,
+        locale,
+        outdated,
         cursor,
         limit,
         filters,
@@ -285,13 +324,23 @@ pub async fn list(
             .content
             .list_current_where(&ty, cursor.as_deref(), limit, |rec| {
                 filter_state.as_deref().is_none_or(|s| s == rec.state)
+                    && locale.as_deref().is_none_or(|l| l == rec.locale)
                     && conditions.iter().all(|c| c.holds(rec))
+                    && outdated.is_none_or(|want| {
+                        let behind = state
+                            .content
+                            .translation_status(rec)
+                            .ok()
+                            .flatten()
+                            .is_some_and(|t| !t.outdated.is_empty());
+                        behind == want
+                    })
             })?)
     })
     .await?;
     let data: Vec<AnyEntry> = items
         .into_iter()
-        .map(|r| AnyEntry(redact(&state, &caller, r).to_flat_json()))
+        .map(|r| flat(&state, &redact(&state, &caller, r)))
         .collect();
     Ok(Reply::json(&Page {
         data,
@@ -308,7 +357,7 @@ pub async fn get_one(
     require_type(&state, &caller, &ty)?;
     let st = state.clone();
     let rec = blocking(move || Ok(st.content.get_by_id_or_slug(&ty, &id, "de")?)).await?;
-    Ok(entry_response(&redact(&state, &caller, rec)))
+    Ok(entry_response(&state, &redact(&state, &caller, rec)))
 }
 
 pub async fn replace(
@@ -360,6 +409,16 @@ async fn write_fields(
             "a JSON Merge Patch (RFC 7386) body must be an object",
         ));
     }
+    let confirm = crate::content::Confirm::from_value(
+        value
+            .as_object_mut()
+            .and_then(|o| o.remove("translation_current")),
+    )
+    .map_err(|e| {
+        ApiError::from(crate::content::ContentError::Invalid {
+            errors: vec![crate::schema::FieldError::new("/translation_current", e)],
+        })
+    })?;
     strip_meta(&mut value);
     refuse_personal_fields(&state, &caller, &ty, &value)?;
     let keep_personal = !sees_personal(&caller);
@@ -387,12 +446,17 @@ async fn write_fields(
         } else {
             value
         };
-        Ok(state
-            .content
-            .update(&ty, &id, Some(version), data, Some(&who.token_id))?)
+        Ok(state.content.update_with(
+            &ty,
+            &id,
+            Some(version),
+            data,
+            Some(&who.token_id),
+            &confirm,
+        )?)
     })
     .await?;
-    Ok(entry_response(&redact(&state, &caller, rec)))
+    Ok(entry_response(&state, &redact(&state, &caller, rec)))
 }
 
 /// Metadata a client may send back from a GET is not part of the fields.
@@ -423,6 +487,28 @@ pub async fn delete(
     })
     .await?;
     Ok(NoContent)
+}
+
+/// The original and every translation of an entry, the original first.
+pub async fn translations(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(EntryPath { ty, id }): ApiPath<EntryPath>,
+) -> Result<Reply<Data<Vec<AnyEntry>>>, ApiError> {
+    require_staff(&caller)?;
+    require_type(&state, &caller, &ty)?;
+    let st = state.clone();
+    let group = blocking(move || {
+        let rec = st.content.get_by_id_or_slug(&ty, &id, "de")?;
+        Ok(st.content.translations(&ty, &rec.id)?)
+    })
+    .await?;
+    let data: Vec<AnyEntry> = group
+        .into_iter()
+        .map(|r| flat(&state, &redact(&state, &caller, r)))
+        .collect();
+    Ok(Reply::json(&Data::of(data))
+        .header(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
 }
 
 pub async fn revisions(
@@ -537,7 +623,7 @@ pub async fn transition(
             .request_transition(&ty, &id, &req, Some(&who.token_id))?)
     })
     .await?;
-    Ok(entry_response(&redact(&state, &caller, rec)))
+    Ok(entry_response(&state, &redact(&state, &caller, rec)))
 }
 
 /// The history of an entry (creation, edits, transitions, schedules), oldest first.

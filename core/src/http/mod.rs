@@ -143,6 +143,9 @@ pub struct DeliveryConfig {
     pub cache_entries: usize,
     /// How many bytes of delivery responses the server keeps in memory.
     pub cache_bytes: usize,
+    /// The locale delivery falls back to where an entry has no translation in the asked
+    /// `locale` (a request's `fallback` overrides it); none by default.
+    pub fallback_locale: Option<String>,
 }
 
 impl Default for DeliveryConfig {
@@ -153,6 +156,7 @@ impl Default for DeliveryConfig {
             ),
             cache_entries: 4096,
             cache_bytes: 64 << 20,
+            fallback_locale: None,
         }
     }
 }

@@ -622,6 +622,19 @@ fn manage_routes() -> ApiRouter<AppState> {
             }),
         )
         .api_route(
+            "/api/v1/manage/{type}/{id}/translations",
+            get_with(manage::translations, |op| {
+                op.doc(
+                    "listTranslations",
+                    "management",
+                    "An entry's original and its translations",
+                    "The original first, then every translation (one per locale), each with `translation`: the fields whose original text changed since they were translated. The entry is named by id, or by slug in de. Needs the editor, reviewer or admin role.",
+                )
+                .says(200, "The original and its translations.")
+                .errors(&[404])
+            }),
+        )
+        .api_route(
             "/api/v1/manage/{type}/{id}/revisions",
             get_with(manage::revisions, |op| {
                 op.doc(

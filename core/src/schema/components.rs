@@ -259,6 +259,11 @@ pub(crate) fn type_components(
             )
         })
         .collect();
+    let mut ignored = ignored;
+    ignored.insert(
+        "translation_current".into(),
+        json!({"type": ["boolean", "array"], "items": {"type": "string"}, "description": "For a translation: `true` (or a list of field names) confirms translated fields as up to date with the original's current text, besides those the write changes."}),
+    );
     add_properties(&mut replace, ignored);
     set_doc(
         &mut replace,
@@ -339,6 +344,26 @@ pub(crate) fn public_meta(ty: &str) -> Map<String, Value> {
         "published_at": {"type": "string", "format": "date-time", "description": "When the entry was (first) published."},
         "updated_at": {"type": "string", "format": "date-time", "description": "When this version was written."},
         "translation_of": {"type": "string", "description": "The id of the entry this one translates."},
+        "translations": {
+            "type": "array",
+            "description": "The other published versions of this entry in other locales (the original and its translations), for a language switch and `hreflang` links.",
+            "items": {
+                "type": "object",
+                "required": ["id", "locale"],
+                "additionalProperties": false,
+                "properties": {
+                    "id": {"type": "string"},
+                    "locale": {"type": "string"},
+                    "slug": {"type": "string"},
+                    "path": {"type": "string", "description": "Where the website shows it (the type's `x-verbund.path`)."},
+                },
+            },
+        },
+        "outdated": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "A translation's fields whose original text changed (in its published version) since they were translated.",
+        },
     });
     into_map(v)
 }
@@ -355,6 +380,28 @@ pub(crate) fn entry_meta(ty: &str) -> Map<String, Value> {
         "published_at": {"type": "string", "format": "date-time"},
         "published_version": {"type": "integer", "minimum": 1, "description": "The version the public sees, if any."},
         "translation_of": {"type": "string", "description": "The id of the entry this one translates."},
+        "translation": {
+            "type": "object",
+            "description": "For a translation: where it stands against its original's current version.",
+            "required": ["original", "original_locale", "original_version", "outdated"],
+            "properties": {
+                "original": {"type": "string"},
+                "original_locale": {"type": "string"},
+                "original_version": {"type": "integer", "minimum": 1},
+                "outdated": {
+                    "type": "array",
+                    "description": "Translated fields whose original text changed since they were translated.",
+                    "items": {
+                        "type": "object",
+                        "required": ["field", "translated_from"],
+                        "properties": {
+                            "field": {"type": "string"},
+                            "translated_from": {"type": ["integer", "null"], "description": "The original's version the field was translated from (null: never translated)."},
+                        },
+                    },
+                },
+            },
+        },
         "scheduled": {
             "type": "object",
             "description": "A transition planned for later (POST …/transitions with `at`).",

@@ -2,7 +2,9 @@
 //!
 //! Root: `{"title": "name", "slug": "slug", "markdown": ["body"], "personal": false,
 //! "rules": [{"field": "ends_at", "after": "starts_at"}], "workflow": "default"}`.
-//! Top-level property: `{"filterable": true, "sortable": true, "ref": "member", "pii": true}`.
+//! Top-level property: `{"filterable": true, "sortable": true, "ref": "member", "pii": true,
+//! "translatable": true}`. Root `path`: where a website shows an entry, e.g.
+//! `"/{locale}/geschichten/{slug}"` (for `hreflang` links).
 //! Unknown keys are errors, so that a typo does not silently switch a feature off.
 
 use std::collections::BTreeMap;
@@ -33,6 +35,10 @@ pub struct TypeOptions {
     /// The lifecycle the type uses.
     #[serde(default = "default_workflow")]
     pub workflow: String,
+    /// Where a website shows an entry: a pattern with `{locale}`, `{slug}` and `{id}`, e.g.
+    /// `/{locale}/geschichten/{slug}`; delivery answers give each translation's path.
+    #[serde(default)]
+    pub path: Option<String>,
 }
 
 fn default_workflow() -> String {
@@ -61,6 +67,9 @@ struct PropertyKeywords {
     /// The field holds asset ids: `"image"` or `"file"`.
     #[serde(default)]
     asset: Option<crate::media::AssetKind>,
+    /// The field is translated: a translation has its own value (see `content::translate`).
+    #[serde(default)]
+    translatable: bool,
     /// Labels of enum values per locale (checked by [`check_labels`]).
     #[serde(default)]
     #[allow(dead_code)]
@@ -146,6 +155,8 @@ pub struct FieldSpec {
     pub required: bool,
     /// The field holds the id (or a list of ids) of assets of this kind.
     pub asset: Option<crate::media::AssetKind>,
+    /// A translation has its own value; other fields are taken from the original.
+    pub translatable: bool,
 }
 
 /// Resolves `$ref`s of a schema: `(base URI or "" for the same document, JSON pointer)`.
@@ -249,6 +260,16 @@ pub fn read<'a>(
                     ));
                 }
             }
+            if kw.translatable {
+                let text = kind == FieldKind::String
+                    || (kind == FieldKind::Array && item_kind == Some(FieldKind::String));
+                if !text || kw.reference.is_some() || kw.pii || kw.asset.is_some() || kw.filterable
+                {
+                    return Err(format!(
+                        "property {name} is marked translatable, so it must hold text (a string or a list of strings) and be neither a ref, an asset, pii nor filterable (a filter value is the same in every locale)"
+                    ));
+                }
+            }
             fields.insert(
                 name.clone(),
                 FieldSpec {
@@ -260,9 +281,16 @@ pub fn read<'a>(
                     pii: kw.pii,
                     required: required.contains(&name.as_str()),
                     asset: kw.asset,
+                    translatable: kw.translatable,
                 },
             );
         }
+    }
+    if let Some(slug) = &options.slug
+        && let Some(f) = fields.get_mut(slug)
+    {
+        // Slugs are unique per locale: every translation has its own.
+        f.translatable = true;
     }
     let known = |f: &str| fields.contains_key(f);
     if !known(&options.title) {
@@ -276,6 +304,13 @@ pub fn read<'a>(
     {
         return Err(format!(
             "x-verbund.slug names {slug:?}, which is not a property"
+        ));
+    }
+    if let Some(path) = &options.path
+        && (!path.starts_with('/') || path.contains("//"))
+    {
+        return Err(format!(
+            "x-verbund.path {path:?} must be a path like \"/{{locale}}/geschichten/{{slug}}\""
         ));
     }
     for f in &options.markdown {

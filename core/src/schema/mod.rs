@@ -30,6 +30,8 @@ pub const RESERVED_FIELDS: &[&str] = &[
     "published_at",
     "translations",
     "translation_of",
+    "outdated",
+    "translation",
 ];
 
 /// The schemas shipped with Verbund, used when no schema directory is configured.
@@ -109,6 +111,31 @@ impl ContentType {
             .iter()
             .filter(|(_, f)| f.filterable || f.sortable)
             .map(|(n, f)| (n.as_str(), f))
+    }
+
+    /// Whether a field is translated (a translation has its own value), or linked: taken from
+    /// the original.
+    pub fn is_translatable(&self, field: &str) -> bool {
+        self.fields.get(field).is_some_and(|f| f.translatable)
+    }
+
+    /// The translatable fields, in schema order.
+    pub fn translatable_fields(&self) -> impl Iterator<Item = &str> {
+        self.fields
+            .iter()
+            .filter(|(_, f)| f.translatable)
+            .map(|(n, _)| n.as_str())
+    }
+
+    /// The website path of an entry, from the type's `path` pattern (if it has one).
+    pub fn path_of(&self, locale: &str, slug: Option<&str>, id: &str) -> Option<String> {
+        let pattern = self.options.path.as_deref()?;
+        Some(
+            pattern
+                .replace("{locale}", locale)
+                .replace("{slug}", slug.unwrap_or(id))
+                .replace("{id}", id),
+        )
     }
 
     /// Whether entries of this type may ever be served publicly.
