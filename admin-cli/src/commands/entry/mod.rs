@@ -12,6 +12,7 @@ use crate::editor::{self, Outcome};
 use crate::{exit, output};
 
 mod read;
+mod translate;
 mod workflow;
 mod write;
 
@@ -55,7 +56,7 @@ pub struct Step {
 enum EntryCommand {
     /// List entries of a type as a table (id order).
     #[command(
-        after_help = "Examples:\n  verbund entry list story --state draft\n  verbund entry list member --filter state_region=Sachsen --filter services=cloud\n  verbund entry list story --filter kind:in=news,interview --filter updated_at:gte=2026-11-01\n  verbund entry list event --json | jq '.[].title'"
+        after_help = "Examples:\n  verbund entry list story --state draft\n  verbund entry list story --locale en --outdated\n  verbund entry list member --filter state_region=Sachsen --filter services=cloud\n  verbund entry list story --filter kind:in=news,interview --filter updated_at:gte=2026-11-01\n  verbund entry list event --json | jq '.[].title'"
     )]
     List {
         #[arg(value_name = "TYPE")]
@@ -63,6 +64,12 @@ enum EntryCommand {
         /// Only entries in this state (draft, published, archived …).
         #[arg(long)]
         state: Option<String>,
+        /// Only entries in this locale (de, en …).
+        #[arg(long)]
+        locale: Option<String>,
+        /// Only translations with a field whose original changed since it was translated.
+        #[arg(long)]
+        outdated: bool,
         /// Only entries whose field has this value (for a list field: holds it); repeatable.
         /// FIELD:OP=VALUE uses another operator: ne, in (comma-separated), lt, lte, gt, gte,
         /// contains — the filter language of the API.
@@ -111,6 +118,22 @@ enum EntryCommand {
         #[arg(long)]
         file: Option<PathBuf>,
         /// Print the stored entry as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Translate an entry in your editor: a file with the translatable fields (the original's
+    /// text beside each as a comment) opens; the other fields are taken from the original.
+    /// A second run edits the translation, marking fields whose original changed.
+    #[command(
+        after_help = "Examples:\n  verbund entry translate story retrofit-giesserei-erzgebirge --to en\n  EDITOR=nano verbund entry translate event mitgliederversammlung-herbst-2026 --to en"
+    )]
+    Translate {
+        #[command(flatten)]
+        entry: EntryRef,
+        /// The locale to translate into, e.g. en.
+        #[arg(long, value_name = "LOCALE")]
+        to: String,
+        /// Print the stored translation as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -218,10 +241,26 @@ pub fn run(args: EntryArgs) -> anyhow::Result<u8> {
         EntryCommand::List {
             ty,
             state,
+            locale,
+            outdated,
             filter,
             limit,
             json,
-        } => list(&client, &ty, state, &filter, limit, json),
+        } => list(
+            &client,
+            &ty,
+            read::Selection {
+                state,
+                locale,
+                outdated,
+            },
+            &filter,
+            limit,
+            json,
+        ),
+        EntryCommand::Translate { entry, to, json } => {
+            translate::translate(&client, &entry.ty, &entry.id, &to, json)
+        }
         EntryCommand::Show {
             entry: EntryRef { ty, id },
             json,

@@ -4,18 +4,32 @@ use serde_json::Value;
 
 use super::*;
 
+/// What `entry list` selects besides the filters.
+pub(super) struct Selection {
+    pub state: Option<String>,
+    pub locale: Option<String>,
+    pub outdated: bool,
+}
+
 pub(super) fn list(
     client: &Client,
     ty: &str,
-    state: Option<String>,
+    sel: Selection,
     filters: &[String],
     limit: usize,
     json: bool,
 ) -> anyhow::Result<u8> {
     let mut query = String::new();
-    if let Some(s) = &state {
+    if let Some(s) = &sel.state {
         query.push_str(&format!("&state={}", enc(s)));
     }
+    if let Some(l) = &sel.locale {
+        query.push_str(&format!("&locale={}", enc(l)));
+    }
+    if sel.outdated {
+        query.push_str("&outdated=true");
+    }
+    let state = sel.state;
     for f in filters {
         let Some((field, value)) = f.split_once('=') else {
             return Err(anyhow::Error::new(exit::Usage(format!(
@@ -54,7 +68,8 @@ pub(super) fn list(
         output::json(&Value::Array(items))?;
     } else if items.is_empty() {
         println!(
-            "no {ty} entries{}",
+            "no {}{ty} entries{}",
+            if sel.outdated { "outdated " } else { "" },
             state.map(|s| format!(" in state {s}")).unwrap_or_default()
         );
     } else {
@@ -69,13 +84,17 @@ pub(super) fn list(
                         short_time(s.get("at").unwrap_or(&Value::Null))
                     );
                 }
+                let mut title = title_of(e);
+                if let Some(fields) = outdated_names(e) {
+                    title = format!("{title}  [outdated: {fields}]");
+                }
                 vec![
                     e["id"].as_str().unwrap_or("").to_string(),
                     state,
                     e["version"].to_string(),
                     e["locale"].as_str().unwrap_or("").to_string(),
                     short_time(&e["updated_at"]),
-                    title_of(e),
+                    title,
                 ]
             })
             .collect();
@@ -100,6 +119,38 @@ pub(super) fn show(client: &Client, ty: &str, id: &str, json: bool) -> anyhow::R
     let info = type_info(client, ty)?;
     println!("{}", output::paint("1", &title_of(&e)));
     println!("{}", output::paint("2", &header_of(ty, &e)));
+    if let Some(t) = e["translation"].as_object() {
+        let original = format!(
+            "translation of {} ({}, now version {})",
+            t.get("original").and_then(Value::as_str).unwrap_or(""),
+            t.get("original_locale")
+                .and_then(Value::as_str)
+                .unwrap_or(""),
+            t.get("original_version").unwrap_or(&Value::Null)
+        );
+        println!("{}", output::paint("2", &original));
+        for o in t
+            .get("outdated")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let from = match o["translated_from"].as_u64() {
+                Some(v) => format!("translated from version {v}"),
+                None => "never translated".into(),
+            };
+            println!(
+                "{}",
+                output::paint(
+                    "33",
+                    &format!(
+                        "outdated: {} ({from}; the original changed since)",
+                        o["field"].as_str().unwrap_or("")
+                    )
+                )
+            );
+        }
+    }
     println!();
     print!("{}", doc::render(&info, &doc::fields_of(&e, &info), &[]));
     Ok(exit::OK)
@@ -193,4 +244,14 @@ pub(super) fn diff(
         println!("{shown}");
     }
     Ok(exit::OK)
+}
+
+/// The outdated fields of a translation, comma-separated, if any.
+pub(super) fn outdated_names(e: &Value) -> Option<String> {
+    let names: Vec<&str> = e["translation"]["outdated"]
+        .as_array()?
+        .iter()
+        .filter_map(|o| o["field"].as_str())
+        .collect();
+    (!names.is_empty()).then(|| names.join(", "))
 }
