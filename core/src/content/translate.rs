@@ -511,6 +511,18 @@ impl ContentService {
         }
     }
 
+    /// The locales in which `ty` has published entries.
+    pub fn published_locales(&self, ty: &str) -> ContentResult<Vec<String>> {
+        let prefix = keys::locale_count_key(ty, "");
+        Ok(self
+            .store
+            .scan_prefix(Tree::Meta, &prefix, false, 64)?
+            .into_iter()
+            .filter(|(_, v)| super::plan::counter_value(Some(v.clone())) > 0)
+            .map(|(k, _)| String::from_utf8_lossy(&k[prefix.len()..]).into_owned())
+            .collect())
+    }
+
     /// The published public JSON of `id`'s group member in the first locale of `chain` that
     /// has one (the delivery API's `locale` with `fallback`).
     pub fn published_in_chain(

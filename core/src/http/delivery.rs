@@ -833,7 +833,14 @@ fn published_one(
         return Ok(state.content.get_published(ty, id_or_slug, "de")?);
     }
     let locales: Vec<&str> = chain.iter().map(String::as_str).collect();
-    for locale in &locales {
+    // A slug of any language version names the entry (the chain's locales first).
+    let mut look_in: Vec<String> = chain.to_vec();
+    for l in state.content.published_locales(ty)? {
+        if !look_in.contains(&l) {
+            look_in.push(l);
+        }
+    }
+    for locale in &look_in {
         if let Some(doc) = state.content.get_published(ty, id_or_slug, locale)?
             && let Some(id) = crate::content::public_id(&doc)
         {

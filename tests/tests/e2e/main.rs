@@ -24,5 +24,6 @@ mod security_newsletter;
 mod security_plugins;
 mod shapes;
 mod soak;
+mod translations;
 mod webhooks;
 mod website;

@@ -80,6 +80,10 @@ fn document(
     let mut front = String::new();
     let mut body = String::new();
     for f in fields {
+        if original[f.as_str()].is_null() && source[f.as_str()].is_null() {
+            // Nothing to translate.
+            continue;
+        }
         let note = outdated.iter().find(|(name, _)| name == f).map(|(_, v)| {
             format!(
                 "# ⚠ outdated: the original changed since {} (it is at version {} now)\n",
@@ -156,7 +160,7 @@ pub(super) fn translate(
         let Some(obj) = body.as_object_mut() else {
             anyhow::bail!("the document must hold the fields");
         };
-        obj.retain(|k, _| fields.contains(k));
+        obj.retain(|k, v| fields.contains(k) && !v.is_null());
         let res = match &existing {
             None => {
                 obj.insert("locale".into(), Value::String(to.to_string()));
