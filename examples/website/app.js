@@ -64,12 +64,318 @@ function resolveApiBase() {
 const API_BASE = resolveApiBase();
 
 // ---------------------------------------------------------------------------------------
-// German labels of enum values: topics, kinds, formats. They are written once, in the
+// Languages: German (the default, routes without prefix or with #/de/…) and English (#/en/…).
+// LOCALE is the language of the page being shown; render() sets it from the route.
+// ---------------------------------------------------------------------------------------
+
+/** @type {string} one of LANGS */
+let LOCALE = 'de';
+const LANGS = ['de', 'en'];
+const INTL_LOCALES = { de: 'de-DE', en: 'en-GB' };
+const intlLocale = () => INTL_LOCALES[LOCALE] || 'de-DE';
+const LANGUAGE_NAMES = { de: { de: 'Deutsch', en: 'Englisch' }, en: { de: 'German', en: 'English' } };
+const languageName = (code) => LANGUAGE_NAMES[LOCALE][code] || code;
+
+/**
+ * The page's texts (not the content's: that comes from the API in its own language). A value
+ * is a string or a function of the arguments given to `t`. German is the default: a key
+ * missing in English shows the German text.
+ * @type {Record<string, Record<string, string | ((...args: any[]) => string)>>}
+ */
+const STRINGS = {
+  de: {
+    // frame (index.html: data-i18n) and router
+    skip: 'Zum Inhalt springen',
+    platform: 'Mitgliederplattform',
+    mainNav: 'Hauptnavigation',
+    home: 'Start',
+    members: 'Mitglieder',
+    stories: 'Geschichten',
+    events: 'Veranstaltungen',
+    cooperations: 'Kooperationen',
+    imprint: 'Impressum',
+    privacy: 'Datenschutz',
+    footerAbout: '– das Netzwerk der IT-Wirtschaft in Sachsen, Sachsen-Anhalt und Thüringen (Demo, alle Inhalte fiktiv).',
+    footerApi: 'Inhalte über die Verbund-API:',
+    loading: 'Inhalte werden geladen …',
+    liveUpdated: 'Die Seite wurde mit neu veröffentlichten Inhalten aktualisiert.',
+    error: 'Fehler',
+    pageMissing: 'Diese Seite gibt es nicht.',
+    toHome: 'Zur Startseite',
+    // languages
+    onlyIn: (code) => `Nur auf ${languageName(code)} verfügbar`,
+    outdated: (code) => `Das Original (${languageName(code)}) wurde seit dieser Übersetzung geändert.`,
+    // errors
+    errTitle: 'Die Inhalte können gerade nicht geladen werden',
+    errTimeout: 'Der Server hat nicht rechtzeitig geantwortet.',
+    errOffline: 'Der Server mit den Inhalten ist nicht erreichbar. Bitte prüfen Sie Ihre Internetverbindung oder versuchen Sie es in ein paar Minuten noch einmal.',
+    errBusy: 'Der Server ist gerade stark ausgelastet. Bitte versuchen Sie es in einigen Augenblicken noch einmal.',
+    errStatus: (status) => `Der Server hat die Anfrage mit einem Fehler beantwortet (Status ${status}).`,
+    errUnexpected: 'Beim Anzeigen der Inhalte ist ein unerwarteter Fehler aufgetreten.',
+    errServerSays: 'Meldung des Servers: ',
+    errBadJson: 'Die Antwort des Servers ist kein gültiges JSON.',
+    retry: 'Erneut versuchen',
+    apiLabel: 'Schnittstelle: ',
+    notFound: 'Nicht gefunden',
+    // shared
+    topics: 'Themen',
+    photo: 'Foto',
+    licence: 'Lizenz',
+    member: 'Mitglied',
+    time: (time) => `${time} Uhr`,
+    dateTime: (date, time) => `${date}, ${time} Uhr`,
+    until: 'bis',
+    localTime: (zone) => `Ortszeit ${zone}`,
+    venue: 'Ort',
+    andOnline: 'und online',
+    onlineEvent: 'Online-Veranstaltung',
+    speakers: 'Mitwirkende',
+    register: 'Zur Anmeldung',
+    mediaNotice: 'Hinweis zu Foto-, Video- und Bildschirmaufnahmen: ',
+    showProgramme: 'Programm anzeigen',
+    clusterPartners: 'Partner im Cluster: ',
+    otherPartners: 'Weitere Partner: ',
+    coopExample: 'Kooperationsbeispiel',
+    challenge: 'Herausforderung',
+    solution: 'Lösung',
+    outcome: 'Ergebnis',
+    // start
+    heroTitle: 'Digitale Kompetenz aus Mitteldeutschland',
+    heroLead:
+      'Im Cluster IT Mitteldeutschland arbeiten IT-Unternehmen, Hochschulen und Forschungseinrichtungen aus Sachsen, Sachsen-Anhalt und Thüringen zusammen. ' +
+      'Auf dieser Plattform stellen sich die Mitglieder mit ihren Kompetenzen vor, berichten von gemeinsamen Projekten und laden zu Veranstaltungen ein.',
+    statMembers: 'Mitglieder',
+    statStories: 'Geschichten',
+    statCoops: 'Kooperationen',
+    latestStories: 'Neueste Geschichten',
+    noStories: 'Noch keine Geschichten veröffentlicht.',
+    allStories: 'Alle Geschichten',
+    nextEvents: 'Nächste Veranstaltungen',
+    noEvents: 'Zurzeit sind keine Veranstaltungen angekündigt.',
+    allEvents: 'Alle Veranstaltungen',
+    // members
+    membersIntro: 'Unternehmen, Hochschulen und Forschungseinrichtungen im Cluster. Filtern Sie nach Bundesland und Kompetenz oder suchen Sie nach einem Namen.',
+    federalState: 'Bundesland',
+    allStates: 'Alle Bundesländer',
+    competence: 'Kompetenz',
+    allCompetences: 'Alle Kompetenzen',
+    searchExample: 'z. B. Netz',
+    name: 'Name',
+    resetFilters: 'Filter zurücksetzen',
+    filterMembers: 'Mitglieder filtern',
+    nMembers: (n) => plural(n, 'Mitglied', 'Mitglieder'),
+    nOfMembers: (k, n) => `${k} von ${plural(n, 'Mitglied', 'Mitgliedern')}`,
+    noMembersFound: 'Keine Mitglieder gefunden. Ändern Sie die Filter oder die Suche.',
+    noMatchingMembers: 'Keine passenden Mitglieder.',
+    memberMissing: 'Dieses Mitglied gibt es nicht oder sein Profil ist nicht veröffentlicht.',
+    toMembers: 'Zum Mitgliederverzeichnis',
+    allMembers: 'Alle Mitglieder',
+    legalForm: 'Rechtsform',
+    memberKind: 'Art',
+    seat: 'Sitz',
+    size: 'Größe',
+    memberSince: 'Mitglied seit',
+    website: 'Website',
+    competences: 'Kompetenzen',
+    profile: 'Steckbrief',
+    noMemberStories: 'Über dieses Mitglied gibt es noch keine Geschichten.',
+    noMemberCoops: 'Noch keine veröffentlichten Kooperationsbeispiele.',
+    // stories
+    storiesIntro: 'Erfolgsgeschichten, Best Practices, Interviews und Meldungen aus dem Cluster und seinen Mitgliedsunternehmen.',
+    topic: 'Thema',
+    allTopics: 'Alle Themen',
+    storyKind: 'Art',
+    allKinds: 'Alle Arten',
+    filterStories: 'Geschichten filtern',
+    nStories: (n) => plural(n, 'Geschichte', 'Geschichten'),
+    noStoriesForFilter: 'Zu dieser Auswahl gibt es noch keine Geschichten.',
+    moreStories: 'Weitere Geschichten laden',
+    storyMissing: 'Diese Geschichte gibt es nicht oder sie ist (noch) nicht veröffentlicht.',
+    toStories: 'Zu allen Geschichten',
+    by: 'Von ',
+    lessons: 'Lessons Learned: Was andere mitnehmen können',
+    involvedMembers: 'Beteiligte Mitglieder',
+    // events
+    eventsIntro: 'Kommende Termine des Clusters und seiner Mitglieder: vor Ort, online und hybrid. Alle Zeiten in der Ortszeit der Veranstaltung.',
+    nEvents: (n) => plural(n, 'Veranstaltung', 'Veranstaltungen'),
+    noEventsLong: 'Zurzeit sind keine Veranstaltungen angekündigt. Schauen Sie bald wieder vorbei.',
+    eventMissing: 'Diese Veranstaltung gibt es nicht oder sie ist nicht veröffentlicht.',
+    toEvents: 'Zu allen Veranstaltungen',
+    eventPast: 'Diese Veranstaltung hat bereits stattgefunden.',
+    programme: 'Programm',
+    morePhotos: 'Weitere Fotos',
+    atAGlance: 'Auf einen Blick',
+    when: 'Wann',
+    format: 'Format',
+    online: 'Online',
+    onlineRoom: 'Zum Online-Raum',
+    accessAfterRegistration: 'Zugang nach Anmeldung',
+    organisers: 'Veranstalter',
+    // cooperations
+    coopsIntro: 'Wie Mitglieder gemeinsam Aufgaben lösen: Beispiele mit Ausgangslage, Lösung und Ergebnis – oft zusammen mit Verwaltungen, Hochschulen und Verbänden.',
+    nCoops: (n) => plural(n, 'Kooperationsbeispiel', 'Kooperationsbeispiele'),
+    noCoops: 'Noch keine Kooperationsbeispiele veröffentlicht.',
+    coopMissing: 'Dieses Kooperationsbeispiel gibt es nicht oder es ist nicht veröffentlicht.',
+    toCoops: 'Zu allen Kooperationen',
+    allCoops: 'Alle Kooperationen',
+    // legal
+    imprintPlaceholder: 'Platzhalter: Hier stehen die Anbieterangaben nach § 5 DDG (Name und Anschrift des Vereins, Vertretungsberechtigte, Kontakt, Registereintrag).',
+    fictional: 'Cluster IT Mitteldeutschland e. V. ist ein fiktiver Verein. Alle Unternehmen, Personen und Projekte auf dieser Demo-Seite sind erfunden.',
+    privacyPlaceholder: 'Platzhalter: Hier steht die Datenschutzerklärung des Betreibers.',
+    privacyText:
+      'Diese Seite setzt keine Cookies und bindet keine Schriften, Skripte oder Stile von Drittanbietern ein. ' +
+      'Die Adresse der Inhalte-Schnittstelle wird, falls über die Adresszeile gewählt, nur für die laufende Sitzung im Browser gespeichert. ' +
+      'Logos, Fotos und Bilder kommen vom selben Server wie die Inhalte; es werden keine Bilder von anderen Anbietern geladen.',
+  },
+  en: {
+    skip: 'Skip to content',
+    platform: 'Member platform',
+    mainNav: 'Main navigation',
+    home: 'Home',
+    members: 'Members',
+    stories: 'Stories',
+    events: 'Events',
+    cooperations: 'Cooperations',
+    imprint: 'Legal notice',
+    privacy: 'Privacy',
+    footerAbout: '– the network of the IT industry in Saxony, Saxony-Anhalt and Thuringia (demo, all content fictional).',
+    footerApi: 'Content from the Verbund API:',
+    loading: 'Loading content …',
+    liveUpdated: 'The page has been updated with newly published content.',
+    error: 'Error',
+    pageMissing: 'This page does not exist.',
+    toHome: 'To the home page',
+    onlyIn: (code) => `Only available in ${languageName(code)}`,
+    outdated: (code) => `The ${languageName(code)} original has been updated since this translation.`,
+    errTitle: 'The content cannot be loaded right now',
+    errTimeout: 'The server did not answer in time.',
+    errOffline: 'The content server cannot be reached. Please check your internet connection or try again in a few minutes.',
+    errBusy: 'The server is very busy right now. Please try again in a few moments.',
+    errStatus: (status) => `The server answered the request with an error (status ${status}).`,
+    errUnexpected: 'An unexpected error occurred while showing the content.',
+    errServerSays: 'Message from the server: ',
+    errBadJson: "The server's answer is not valid JSON.",
+    retry: 'Try again',
+    apiLabel: 'API: ',
+    notFound: 'Not found',
+    topics: 'Topics',
+    photo: 'Photo',
+    licence: 'Licence',
+    member: 'Member',
+    time: (time) => time,
+    dateTime: (date, time) => `${date}, ${time}`,
+    until: 'to',
+    localTime: (zone) => `local time ${zone}`,
+    venue: 'Venue',
+    andOnline: 'and online',
+    onlineEvent: 'Online event',
+    speakers: 'Speakers',
+    register: 'Register',
+    mediaNotice: 'Note on photo, video and screen recordings: ',
+    showProgramme: 'Show programme',
+    clusterPartners: 'Partners in the cluster: ',
+    otherPartners: 'Further partners: ',
+    coopExample: 'Cooperation example',
+    challenge: 'Challenge',
+    solution: 'Solution',
+    outcome: 'Outcome',
+    heroTitle: 'Digital expertise from Central Germany',
+    heroLead:
+      'In the Cluster IT Mitteldeutschland, IT companies, universities and research institutes from Saxony, Saxony-Anhalt and Thuringia work together. ' +
+      'On this platform the members present their expertise, report on joint projects and invite you to events.',
+    statMembers: 'members',
+    statStories: 'stories',
+    statCoops: 'cooperations',
+    latestStories: 'Latest stories',
+    noStories: 'No stories published yet.',
+    allStories: 'All stories',
+    nextEvents: 'Upcoming events',
+    noEvents: 'No events are announced at the moment.',
+    allEvents: 'All events',
+    membersIntro: 'Companies, universities and research institutes in the cluster. Filter by federal state and expertise or search for a name.',
+    federalState: 'Federal state',
+    allStates: 'All federal states',
+    competence: 'Expertise',
+    allCompetences: 'All areas of expertise',
+    searchExample: 'e.g. Netz',
+    name: 'Name',
+    resetFilters: 'Reset filters',
+    filterMembers: 'Filter members',
+    nMembers: (n) => plural(n, 'member', 'members'),
+    nOfMembers: (k, n) => `${k} of ${plural(n, 'member', 'members')}`,
+    noMembersFound: 'No members found. Change the filters or the search.',
+    noMatchingMembers: 'No matching members.',
+    memberMissing: 'This member does not exist or its profile is not published.',
+    toMembers: 'To the member directory',
+    allMembers: 'All members',
+    legalForm: 'Legal form',
+    memberKind: 'Type',
+    seat: 'Based in',
+    size: 'Size',
+    memberSince: 'Member since',
+    website: 'Website',
+    competences: 'Expertise',
+    profile: 'Fact sheet',
+    noMemberStories: 'There are no stories about this member yet.',
+    noMemberCoops: 'No published cooperation examples yet.',
+    storiesIntro: 'Success stories, best practices, interviews and news from the cluster and its member companies.',
+    topic: 'Topic',
+    allTopics: 'All topics',
+    storyKind: 'Type',
+    allKinds: 'All types',
+    filterStories: 'Filter stories',
+    nStories: (n) => plural(n, 'story', 'stories'),
+    noStoriesForFilter: 'There are no stories for this selection yet.',
+    moreStories: 'Load more stories',
+    storyMissing: 'This story does not exist or is not published (yet).',
+    toStories: 'To all stories',
+    by: 'By ',
+    lessons: 'Lessons learned: what others can take away',
+    involvedMembers: 'Members involved',
+    eventsIntro: 'Upcoming events of the cluster and its members: on site, online and hybrid. All times in the local time of the event.',
+    nEvents: (n) => plural(n, 'event', 'events'),
+    noEventsLong: 'No events are announced at the moment. Do come back soon.',
+    eventMissing: 'This event does not exist or is not published.',
+    toEvents: 'To all events',
+    eventPast: 'This event has already taken place.',
+    programme: 'Programme',
+    morePhotos: 'More photos',
+    atAGlance: 'At a glance',
+    when: 'When',
+    format: 'Format',
+    online: 'Online',
+    onlineRoom: 'Join online',
+    accessAfterRegistration: 'Access after registration',
+    organisers: 'Organisers',
+    coopsIntro: 'How members solve problems together: examples with challenge, solution and outcome – often together with public administrations, universities and associations.',
+    nCoops: (n) => plural(n, 'cooperation example', 'cooperation examples'),
+    noCoops: 'No cooperation examples published yet.',
+    coopMissing: 'This cooperation example does not exist or is not published.',
+    toCoops: 'To all cooperations',
+    allCoops: 'All cooperations',
+    imprintPlaceholder: 'Placeholder: the provider information required by § 5 DDG goes here (name and address of the association, authorised representatives, contact, register entry).',
+    fictional: 'Cluster IT Mitteldeutschland e. V. is a fictional association. All companies, people and projects on this demo site are made up.',
+    privacyPlaceholder: "Placeholder: the operator's privacy policy goes here.",
+    privacyText:
+      'This site sets no cookies and loads no fonts, scripts or styles from third parties. ' +
+      'The address of the content API, if chosen in the address bar, is stored in the browser for the current session only. ' +
+      'Logos, photos and pictures come from the same server as the content; no pictures are loaded from other providers.',
+  },
+};
+
+/** The page's text `key` in LOCALE (else German), with `args` for the texts that take some. */
+function t(key, ...args) {
+  const value = STRINGS[LOCALE][key] ?? STRINGS.de[key];
+  if (typeof value === 'function') return value(...args);
+  return value ?? key;
+}
+
+// ---------------------------------------------------------------------------------------
+// Labels of enum values: topics, kinds, formats. They are written once per locale, in the
 // schemas (`x-verbund.labels`), and read from GET /api/v1/schemas/{type} before the first
 // page renders (see loadLabels), so the website, the server and the plugins agree.
 // ---------------------------------------------------------------------------------------
 
-const LOCALE = 'de';
 const TOPICS = {};
 const STORY_KINDS = {};
 const MEMBER_KINDS = {};
@@ -77,39 +383,47 @@ const PARTNER_KINDS = {};
 const EVENT_FORMATS = {};
 const EMPLOYEES = {};
 
-/** The labels in LOCALE of a schema property (for a list: of its items). */
+/** The labels in LOCALE (a missing one in German) of a schema property (for a list: of its items). */
 function labelsOf(prop) {
   const own = prop && prop['x-verbund'] && prop['x-verbund'].labels;
   const items = prop && prop.items && prop.items['x-verbund'] && prop.items['x-verbund'].labels;
-  return (own || items || {})[LOCALE] || {};
+  const labels = own || items || {};
+  return { ...labels.de, ...labels[LOCALE] };
 }
 
+/** Replaces the contents of a label map. */
+const setLabels = (map, labels) => {
+  for (const key of Object.keys(map)) delete map[key];
+  Object.assign(map, labels);
+};
+
 let labelsLoading = null;
-/** Fills the label maps from the schemas, once (again after a failure). */
-function loadLabels() {
+let labelsLocale = null;
+/** Reads the schemas, once (again after a failure), and fills the label maps in LOCALE. */
+async function loadLabels() {
   if (!labelsLoading) {
     const schema = async (type) => (await apiGet(`schemas/${type}`)).data.schema.properties || {};
-    labelsLoading = Promise.all(['story', 'member', 'event', 'cooperation'].map(schema))
-      .then(([story, member, event, cooperation]) => {
-        Object.assign(TOPICS, labelsOf(story.topics));
-        Object.assign(STORY_KINDS, labelsOf(story.kind));
-        Object.assign(MEMBER_KINDS, labelsOf(member.kind));
-        Object.assign(EMPLOYEES, labelsOf(member.employees));
-        Object.assign(EVENT_FORMATS, labelsOf(event.format));
-        const partners = cooperation.external_partners;
-        Object.assign(PARTNER_KINDS, labelsOf(partners && partners.items && partners.items.properties && partners.items.properties.kind));
-      })
-      .catch((e) => {
-        labelsLoading = null;
-        throw e;
-      });
+    labelsLoading = Promise.all(['story', 'member', 'event', 'cooperation'].map(schema)).catch((e) => {
+      labelsLoading = null;
+      throw e;
+    });
+    labelsLocale = null;
   }
-  return labelsLoading;
+  const [story, member, event, cooperation] = await labelsLoading;
+  if (labelsLocale === LOCALE) return;
+  setLabels(TOPICS, labelsOf(story.topics));
+  setLabels(STORY_KINDS, labelsOf(story.kind));
+  setLabels(MEMBER_KINDS, labelsOf(member.kind));
+  setLabels(EMPLOYEES, labelsOf(member.employees));
+  setLabels(EVENT_FORMATS, labelsOf(event.format));
+  const partners = cooperation.external_partners;
+  setLabels(PARTNER_KINDS, labelsOf(partners && partners.items && partners.items.properties && partners.items.properties.kind));
+  labelsLocale = LOCALE;
 }
 
 const label = (map, key) => (key != null && map[key]) || key || '';
 const topicLabel = (slug) => label(TOPICS, slug);
-const byGerman = (a, b) => a.localeCompare(b, LOCALE, { sensitivity: 'base' });
+const byLocale = (a, b) => a.localeCompare(b, LOCALE, { sensitivity: 'base' });
 
 // ---------------------------------------------------------------------------------------
 // DOM helpers: text only, never HTML (except renderMarkdown's escaped output)
@@ -266,7 +580,7 @@ function assetImage(asset, preset, { sizes = [[null, '100vw']], box, cover = fal
 
 /** "Foto: Redaktion … · Lizenz: CC BY 4.0" for an image's credit line; '' without credit and licence. */
 function creditLine(asset) {
-  return [asset.credit ? `Foto: ${asset.credit}` : null, asset.license ? `Lizenz: ${asset.license}` : null].filter(Boolean).join(' · ');
+  return [asset.credit ? `${t('photo')}: ${asset.credit}` : null, asset.license ? `${t('licence')}: ${asset.license}` : null].filter(Boolean).join(' · ');
 }
 
 /**
@@ -292,22 +606,56 @@ function assetFigure(asset, img, props = {}) {
   );
 }
 
-function chips(slugs, hrefFor) {
+function chips(slugs, hrefFor, lang = null) {
   if (!Array.isArray(slugs) || !slugs.length) return null;
   return h(
     'ul',
-    { class: 'chips', 'aria-label': 'Themen' },
+    { class: 'chips', 'aria-label': t('topics'), lang },
     slugs.map((s) =>
       h('li', {}, hrefFor ? h('a', { class: 'chip', href: hrefFor(s) }, topicLabel(s)) : h('span', { class: 'chip' }, topicLabel(s))),
     ),
   );
 }
 
+/** The route prefix of a language: none for German (the routes as they always were), `/en` for English. */
+const langPrefix = (lang = LOCALE) => (lang === 'de' ? '' : `/${lang}`);
+/** A link to a route of the site in the page's language: route('/mitglieder', {land}) → "#/en/mitglieder?land=…". */
 const route = (path, params) => {
   const qs = params ? new URLSearchParams(Object.entries(params).filter(([, v]) => v)).toString() : '';
-  return `#${path}${qs ? `?${qs}` : ''}`;
+  return `#${langPrefix()}${path}${qs ? `?${qs}` : ''}`;
 };
-const slugPath = (base, slug) => `#/${base}/${encodeURIComponent(slug)}`;
+const slugPath = (base, slug) => route(`/${base}/${encodeURIComponent(slug)}`);
+
+// ---- entries in another language than the page's ----
+
+/**
+ * The language of an entry shown on a page in another one (a German original on the English
+ * site, where there is no English translation), for its container's `lang`; null otherwise.
+ * @param {{locale?: string} | null | undefined} entry
+ */
+const otherLang = (entry) => (entry && entry.locale && entry.locale !== LOCALE ? entry.locale : null);
+/** `lang` for the page's own texts (labels, headings) inside such an entry's container; null elsewhere. */
+const uiLang = (entry) => (otherLang(entry) ? LOCALE : null);
+
+/**
+ * "Only available in German": the visible mark of an entry shown in another language (else null).
+ * @param {{locale?: string}} entry
+ */
+function fallbackNotice(entry, tag = 'span', className = 'fallback-notice') {
+  const lang = otherLang(entry);
+  return lang ? h(tag, { class: className, lang: LOCALE, 'data-testid': 'fallback-notice' }, t('onlyIn', lang)) : null;
+}
+
+/**
+ * The note on a translation some of whose fields changed in the original since it was
+ * translated (its `outdated`); null otherwise.
+ * @param {{outdated?: string[], translation_of?: string, translations?: Array<{id: string, locale: string}>}} entry
+ */
+function outdatedNotice(entry) {
+  if (!Array.isArray(entry.outdated) || !entry.outdated.length) return null;
+  const original = (entry.translations || []).find((v) => v.id === entry.translation_of);
+  return h('p', { class: 'notice notice-info notice-small', 'data-testid': 'outdated-notice' }, t('outdated', original ? original.locale : 'de'));
+}
 
 // ---------------------------------------------------------------------------------------
 // Dates
@@ -327,42 +675,46 @@ function formatDay(date) {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date || '');
   if (!m) return date || '';
   const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
-  return new Intl.DateTimeFormat('de-DE', { timeZone: 'UTC', day: 'numeric', month: 'long', year: 'numeric' }).format(d);
+  return new Intl.DateTimeFormat(intlLocale(), { timeZone: 'UTC', day: 'numeric', month: 'long', year: 'numeric' }).format(d);
 }
 
 /** "5. November 2026" for an instant, in German time. */
 function formatPublished(iso) {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return '';
-  return new Intl.DateTimeFormat('de-DE', { timeZone: 'Europe/Berlin', day: 'numeric', month: 'long', year: 'numeric' }).format(d);
+  return new Intl.DateTimeFormat(intlLocale(), { timeZone: 'Europe/Berlin', day: 'numeric', month: 'long', year: 'numeric' }).format(d);
 }
 
 function eventParts(iso, tz) {
   const d = new Date(iso);
   const zone = validTimeZone(tz);
-  const date = new Intl.DateTimeFormat('de-DE', {
+  const locale = intlLocale();
+  const date = new Intl.DateTimeFormat(locale, {
     timeZone: zone,
     weekday: 'long',
     day: 'numeric',
     month: 'long',
     year: 'numeric',
   }).format(d);
-  const time = new Intl.DateTimeFormat('de-DE', { timeZone: zone, hour: '2-digit', minute: '2-digit' }).format(d);
-  const day = new Intl.DateTimeFormat('de-DE', { timeZone: zone, day: 'numeric' }).format(d);
-  const month = new Intl.DateTimeFormat('de-DE', { timeZone: zone, month: 'short' }).format(d);
+  const time = new Intl.DateTimeFormat(locale, { timeZone: zone, hour: '2-digit', minute: '2-digit' }).format(d);
+  const day = new Intl.DateTimeFormat(locale, { timeZone: zone, day: 'numeric' }).format(d);
+  const month = new Intl.DateTimeFormat(locale, { timeZone: zone, month: 'short' }).format(d);
   return { date, time, day, month };
 }
 
-/** "Donnerstag, 29. Oktober 2026, 15:00 Uhr – 19:30 Uhr" in the event's own time zone. */
+/**
+ * "Donnerstag, 29. Oktober 2026, 15:00 Uhr – 19:30 Uhr" ("Thursday, 29 October 2026, 15:00 –
+ * 19:30" in English) in the event's own time zone.
+ */
 function formatEventTime(ev) {
   const start = eventParts(ev.starts_at, ev.timezone);
-  let text = `${start.date}, ${start.time} Uhr`;
+  let text = t('dateTime', start.date, start.time);
   if (ev.ends_at) {
     const end = eventParts(ev.ends_at, ev.timezone);
-    text += end.date === start.date ? ` – ${end.time} Uhr` : ` bis ${end.date}, ${end.time} Uhr`;
+    text += end.date === start.date ? ` – ${t('time', end.time)}` : ` ${t('until')} ${t('dateTime', end.date, end.time)}`;
   }
   const zone = validTimeZone(ev.timezone);
-  if (zone !== 'Europe/Berlin') text += ` (Ortszeit ${zone})`;
+  if (zone !== 'Europe/Berlin') text += ` (${t('localTime', zone)})`;
   return text;
 }
 
@@ -400,6 +752,11 @@ const TIMEOUT_MS = 15000;
  */
 async function apiGet(path, params = {}) {
   const url = new URL(`${API_BASE}/api/v1/${path}`);
+  // Content in the page's language; where an entry has no translation into it, its German version.
+  if (path.startsWith('content/') && LOCALE !== 'de') {
+    url.searchParams.set('locale', LOCALE);
+    url.searchParams.set('fallback', 'de');
+  }
   for (const [k, v] of Object.entries(params)) {
     if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, v);
   }
@@ -425,7 +782,7 @@ async function apiGet(path, params = {}) {
     try {
       return await res.json();
     } catch {
-      throw new ApiError(res.status, { detail: 'Die Antwort des Servers ist kein gültiges JSON.' }, url);
+      throw new ApiError(res.status, { detail: t('errBadJson') }, url);
     }
   } finally {
     clearTimeout(timer);
@@ -457,7 +814,8 @@ async function apiAll(type, params = {}, maxPages = 20) {
   return { data, included, assets };
 }
 
-const byId = (list) => new Map((list || []).map((x) => [x.id, x]));
+/** Entries by id; a translation also by its original's id (what references hold). */
+const byId = (list) => new Map((list || []).flatMap((x) => (x.translation_of ? [[x.translation_of, x], [x.id, x]] : [[x.id, x]])));
 
 // ---------------------------------------------------------------------------------------
 // Shared views
@@ -468,31 +826,31 @@ function errorBox(err, retry) {
   const detail = err instanceof ApiError ? err.problem.detail : null;
   let why;
   if (status === 0 && detail === 'timeout') {
-    why = 'Der Server hat nicht rechtzeitig geantwortet.';
+    why = t('errTimeout');
   } else if (status === 0) {
-    why = 'Der Server mit den Inhalten ist nicht erreichbar. Bitte prüfen Sie Ihre Internetverbindung oder versuchen Sie es in ein paar Minuten noch einmal.';
+    why = t('errOffline');
   } else if (status === 429 || status === 503) {
-    why = 'Der Server ist gerade stark ausgelastet. Bitte versuchen Sie es in einigen Augenblicken noch einmal.';
+    why = t('errBusy');
   } else if (status > 0) {
-    why = `Der Server hat die Anfrage mit einem Fehler beantwortet (Status ${status}).`;
+    why = t('errStatus', status);
   } else {
-    why = 'Beim Anzeigen der Inhalte ist ein unerwarteter Fehler aufgetreten.';
+    why = t('errUnexpected');
   }
   return h(
     'section',
     { class: 'notice notice-error', role: 'alert', 'data-testid': 'error' },
-    h('h2', { text: 'Die Inhalte können gerade nicht geladen werden' }),
+    h('h2', { text: t('errTitle') }),
     h('p', { text: why }),
     status > 0 && detail && detail !== 'timeout'
-      ? h('p', { class: 'notice-detail' }, h('strong', { text: 'Meldung des Servers: ' }), detail)
+      ? h('p', { class: 'notice-detail' }, h('strong', { text: t('errServerSays') }), h('span', { lang: 'en' }, detail))
       : null,
     status === -1 && err && err.message ? h('p', { class: 'notice-detail', text: err.message }) : null,
     h(
       'p',
       { class: 'notice-actions' },
-      h('button', { type: 'button', class: 'button', 'data-testid': 'retry', on: { click: retry } }, 'Erneut versuchen'),
+      h('button', { type: 'button', class: 'button', 'data-testid': 'retry', on: { click: retry } }, t('retry')),
     ),
-    h('p', { class: 'notice-meta' }, 'Schnittstelle: ', h('code', { text: API_BASE })),
+    h('p', { class: 'notice-meta' }, t('apiLabel'), h('code', { text: API_BASE })),
   );
 }
 
@@ -500,7 +858,7 @@ function notFound(what, backHref, backText) {
   return h(
     'section',
     { class: 'notice', 'data-testid': 'not-found' },
-    h('h1', { text: 'Nicht gefunden', tabindex: '-1' }),
+    h('h1', { text: t('notFound'), tabindex: '-1' }),
     h('p', { text: what }),
     h('p', {}, h('a', { href: backHref }, backText)),
   );
@@ -515,8 +873,15 @@ function pageHeader(title, intro) {
   );
 }
 
-function back(href, text) {
-  return h('p', { class: 'back' }, h('a', { href }, `← ${text}`));
+function back(href, text, lang = null) {
+  return h('p', { class: 'back', lang }, h('a', { href }, `← ${text}`));
+}
+
+/** On an entry's page: "Only available in German" and the note on an outdated translation (each only if so). */
+function languageNotices(entry) {
+  const outdated = outdatedNotice(entry);
+  const fallback = fallbackNotice(entry, 'p', 'notice notice-info notice-small');
+  return fallback || outdated ? h('div', { class: 'language-notices', lang: LOCALE }, fallback, outdated) : null;
 }
 
 function section(title, testid, ...children) {
@@ -528,7 +893,7 @@ function empty(text) {
 }
 
 function plural(n, one, many) {
-  return `${n.toLocaleString('de-DE')} ${n === 1 ? one : many}`;
+  return `${n.toLocaleString(intlLocale())} ${n === 1 ? one : many}`;
 }
 
 function excerpt(markdownSource, max = 170) {
@@ -547,15 +912,18 @@ function excerpt(markdownSource, max = 170) {
 function memberCard(m, { headingLevel = 'h2', compact = false, assets = {} } = {}) {
   const H = headingLevel;
   const logo = compact ? null : assetImage(assets[m.logo], 'logo', { box: [160, 64], class: 'card-logo', 'data-testid': 'member-logo' });
+  // A compact card (the members a story names, from `include`: the originals) shows only the
+  // name and the place, no text in the member's language: no language mark.
+  const marked = compact ? null : m;
   return h(
     'article',
-    { class: 'card member-card', 'data-testid': 'member-card' },
+    { class: 'card member-card', 'data-testid': 'member-card', lang: otherLang(marked) },
     logo ? h('div', { class: 'card-logo-box', 'data-image-box': '' }, logo) : null,
-    h('p', { class: 'eyebrow' }, label(MEMBER_KINDS, m.kind) || 'Mitglied'),
+    h('p', { class: 'eyebrow', lang: uiLang(marked) }, label(MEMBER_KINDS, m.kind) || t('member'), fallbackNotice(marked)),
     h(H, { class: 'card-title' }, h('a', { href: slugPath('mitglieder', m.slug), 'data-testid': 'member-name' }, m.name)),
     h('p', { class: 'card-meta', 'data-testid': 'member-place' }, [m.city, m.state_region].filter(Boolean).join(' · ')),
     compact || !m.description ? null : h('p', { class: 'card-text' }, excerpt(m.description)),
-    compact ? null : chips(m.services),
+    compact ? null : chips(m.services, null, uiLang(m)),
   );
 }
 
@@ -569,17 +937,18 @@ function storyCard(s, { headingLevel = 'h2', assets = {}, sizes = SIZES.gridCard
   const img = assetImage(assets[s.image], 'card', { sizes, cover: true, class: 'card-image', 'data-testid': 'story-card-image' });
   return h(
     'article',
-    { class: 'card story-card', 'data-testid': 'story-card' },
+    { class: 'card story-card', 'data-testid': 'story-card', lang: otherLang(s) },
     img ? h('div', { class: 'card-image-box', 'data-image-box': '' }, img) : null,
     h(
       'p',
-      { class: 'eyebrow' },
+      { class: 'eyebrow', lang: uiLang(s) },
       h('span', { class: `kind kind-${s.kind || 'news'}`, 'data-testid': 'story-kind' }, label(STORY_KINDS, s.kind)),
       s.published_at ? h('time', { datetime: s.published_at }, formatPublished(s.published_at)) : null,
+      fallbackNotice(s),
     ),
     h(H, { class: 'card-title' }, h('a', { href: slugPath('geschichten', s.slug), 'data-testid': 'story-title' }, s.title)),
     s.teaser ? h('p', { class: 'card-text' }, s.teaser) : null,
-    chips(s.topics),
+    chips(s.topics, null, uiLang(s)),
   );
 }
 
@@ -603,9 +972,9 @@ function eventPlace(ev) {
     parts.push(h('span', {}, v.name + (street ? `, ${street}` : '')));
   }
   if (ev.format === 'online' || ev.format === 'hybrid') {
-    parts.push(h('span', {}, ev.format === 'hybrid' ? 'und online' : 'Online-Veranstaltung'));
+    parts.push(h('span', { lang: uiLang(ev) }, ev.format === 'hybrid' ? t('andOnline') : t('onlineEvent')));
   }
-  return parts.length ? h('p', { class: 'event-place', 'data-testid': 'event-place' }, h('span', { class: 'sr-label' }, 'Ort: '), parts.map((p, i) => [i ? ' ' : '', p])) : null;
+  return parts.length ? h('p', { class: 'event-place', 'data-testid': 'event-place' }, h('span', { class: 'sr-label', lang: uiLang(ev) }, `${t('venue')}: `), parts.map((p, i) => [i ? ' ' : '', p])) : null;
 }
 
 /** @param {ClusterEvent} ev */
@@ -618,7 +987,7 @@ function programme(ev) {
       h(
         'li',
         {},
-        h('span', { class: 'programme-time' }, `${item.time} Uhr`),
+        h('span', { class: 'programme-time', lang: uiLang(ev) }, t('time', item.time)),
         h(
           'div',
           { class: 'programme-body' },
@@ -626,7 +995,7 @@ function programme(ev) {
           Array.isArray(item.speakers) && item.speakers.length
             ? h(
                 'ul',
-                { class: 'speakers', 'aria-label': 'Mitwirkende' },
+                { class: 'speakers', 'aria-label': t('speakers') },
                 item.speakers.map((sp) =>
                   h('li', { 'data-testid': 'speaker' }, sp.name, sp.organisation ? h('span', { class: 'speaker-org' }, `, ${sp.organisation}`) : null),
                 ),
@@ -645,13 +1014,13 @@ function registration(ev) {
     'div',
     { class: 'registration' },
     !past && isHttpUrl(ev.registration_url)
-      ? h('p', {}, extLink(ev.registration_url, 'Zur Anmeldung', { class: 'button', 'data-testid': 'registration' }))
+      ? h('p', { lang: uiLang(ev) }, extLink(ev.registration_url, t('register'), { class: 'button', 'data-testid': 'registration' }))
       : null,
     ev.media_notice
       ? h(
           'p',
           { class: 'media-notice', 'data-testid': 'media-notice' },
-          h('strong', {}, 'Hinweis zu Foto-, Video- und Bildschirmaufnahmen: '),
+          h('strong', { lang: uiLang(ev) }, t('mediaNotice')),
           ev.media_notice,
         )
       : null,
@@ -667,18 +1036,18 @@ function eventCard(ev, { headingLevel = 'h2', compact = false, assets = {} } = {
   const photo = compact || !Array.isArray(ev.photos) ? null : assetImage(assets[ev.photos[0]], 'thumb', { box: [128, 128], cover: true, class: 'event-thumb', 'data-testid': 'event-thumb' });
   return h(
     'article',
-    { class: `card event-card${compact ? ' event-card-compact' : ''}`, 'data-testid': 'event-card' },
+    { class: `card event-card${compact ? ' event-card-compact' : ''}`, 'data-testid': 'event-card', lang: otherLang(ev) },
     eventDateBadge(ev),
     h(
       'div',
       { class: 'event-main' },
-      h('p', { class: 'eyebrow' }, label(EVENT_FORMATS, ev.format)),
+      h('p', { class: 'eyebrow', lang: uiLang(ev) }, label(EVENT_FORMATS, ev.format), fallbackNotice(ev)),
       h(H, { class: 'card-title' }, h('a', { href: slugPath('veranstaltungen', ev.slug), 'data-testid': 'event-title' }, ev.title)),
-      h('p', { class: 'event-time', 'data-testid': 'event-time' }, h('time', { datetime: ev.starts_at }, formatEventTime(ev))),
+      h('p', { class: 'event-time', 'data-testid': 'event-time', lang: uiLang(ev) }, h('time', { datetime: ev.starts_at }, formatEventTime(ev))),
       eventPlace(ev),
       !compact && ev.summary ? h('p', { class: 'card-text' }, ev.summary) : null,
       !compact && ev.programme && ev.programme.length
-        ? h('details', { class: 'programme-details' }, h('summary', {}, 'Programm anzeigen'), programme(ev))
+        ? h('details', { class: 'programme-details' }, h('summary', { lang: uiLang(ev) }, t('showProgramme')), programme(ev))
         : null,
       compact ? null : registration(ev),
     ),
@@ -700,7 +1069,7 @@ function partnerList(coop, members) {
       ? h(
           'p',
           {},
-          h('strong', {}, 'Partner im Cluster: '),
+          h('strong', { lang: uiLang(coop) }, t('clusterPartners')),
           partners.map((m, i) => [
             i ? ', ' : '',
             h('a', { href: slugPath('mitglieder', m.slug), 'data-testid': 'cooperation-partner' }, m.name),
@@ -711,7 +1080,7 @@ function partnerList(coop, members) {
       ? h(
           'p',
           { 'data-testid': 'external-partners' },
-          h('strong', {}, 'Weitere Partner: '),
+          h('strong', { lang: uiLang(coop) }, t('otherPartners')),
           external.map((p, i) => [i ? ', ' : '', p.name, p.kind ? ` (${label(PARTNER_KINDS, p.kind)})` : '']),
         )
       : null,
@@ -727,8 +1096,8 @@ function cooperationCard(coop, members, { headingLevel = 'h2', full = true } = {
   const sub = headingLevel === 'h1' ? 'h2' : 'h3';
   return h(
     'article',
-    { class: `card cooperation-card${full ? ' cooperation-full' : ''}`, 'data-testid': 'cooperation-card' },
-    h('p', { class: 'eyebrow' }, 'Kooperationsbeispiel', coop.year ? ` · ${coop.year}` : ''),
+    { class: `card cooperation-card${full ? ' cooperation-full' : ''}`, 'data-testid': 'cooperation-card', lang: otherLang(coop) },
+    h('p', { class: 'eyebrow', lang: uiLang(coop) }, t('coopExample'), coop.year ? ` · ${coop.year}` : '', fallbackNotice(coop)),
     h(H, { class: 'card-title', tabindex: headingLevel === 'h1' ? '-1' : null }, headingLevel === 'h1' ? coop.title : h('a', { href: slugPath('kooperationen', coop.slug), 'data-testid': 'cooperation-title' }, coop.title)),
     coop.summary ? h('p', { class: 'card-text lead-small' }, coop.summary) : null,
     partnerList(coop, members),
@@ -737,15 +1106,15 @@ function cooperationCard(coop, members, { headingLevel = 'h2', full = true } = {
           'div',
           { class: 'csr' },
           [
-            ['Herausforderung', coop.challenge],
-            ['Lösung', coop.solution],
-            ['Ergebnis', coop.outcome],
+            [t('challenge'), coop.challenge],
+            [t('solution'), coop.solution],
+            [t('outcome'), coop.outcome],
           ]
             .filter(([, text]) => text)
-            .map(([title, text]) => h('section', { class: 'csr-part' }, h(sub, {}, title), markdown(text))),
+            .map(([title, text]) => h('section', { class: 'csr-part' }, h(sub, { lang: uiLang(coop) }, title), markdown(text))),
         )
       : null,
-    chips(coop.topics),
+    chips(coop.topics, null, uiLang(coop)),
   );
 }
 
@@ -770,39 +1139,34 @@ async function pageHome() {
     h(
       'section',
       { class: 'hero' },
-      h('h1', { tabindex: '-1' }, 'Digitale Kompetenz aus Mitteldeutschland'),
-      h(
-        'p',
-        { class: 'lead' },
-        'Im Cluster IT Mitteldeutschland arbeiten IT-Unternehmen, Hochschulen und Forschungseinrichtungen aus Sachsen, Sachsen-Anhalt und Thüringen zusammen. ' +
-          'Auf dieser Plattform stellen sich die Mitglieder mit ihren Kompetenzen vor, berichten von gemeinsamen Projekten und laden zu Veranstaltungen ein.',
-      ),
+      h('h1', { tabindex: '-1' }, t('heroTitle')),
+      h('p', { class: 'lead' }, t('heroLead')),
       h(
         'ul',
         { class: 'stats', 'data-testid': 'stats' },
-        h('li', {}, h('a', { href: '#/mitglieder' }, h('strong', {}, String(total(members))), ' Mitglieder')),
-        h('li', {}, h('a', { href: '#/geschichten' }, h('strong', {}, String(total(stories_))), ' Geschichten')),
-        h('li', {}, h('a', { href: '#/kooperationen' }, h('strong', {}, String(total(coops))), ' Kooperationen')),
+        h('li', {}, h('a', { href: route('/mitglieder') }, h('strong', {}, String(total(members))), ` ${t('statMembers')}`)),
+        h('li', {}, h('a', { href: route('/geschichten') }, h('strong', {}, String(total(stories_))), ` ${t('statStories')}`)),
+        h('li', {}, h('a', { href: route('/kooperationen') }, h('strong', {}, String(total(coops))), ` ${t('statCoops')}`)),
       ),
     ),
     h(
       'div',
       { class: 'home-columns' },
       section(
-        'Neueste Geschichten',
+        t('latestStories'),
         'home-stories',
         stories.data.length
           ? h('div', { class: 'stack' }, stories.data.map((s) => storyCard(s, { headingLevel: 'h3', assets: stories.assets, sizes: SIZES.homeCard })))
-          : empty('Noch keine Geschichten veröffentlicht.'),
-        h('p', { class: 'more' }, h('a', { href: '#/geschichten' }, 'Alle Geschichten →')),
+          : empty(t('noStories')),
+        h('p', { class: 'more' }, h('a', { href: route('/geschichten') }, `${t('allStories')} →`)),
       ),
       section(
-        'Nächste Veranstaltungen',
+        t('nextEvents'),
         'home-events',
         events.data.length
           ? h('div', { class: 'stack' }, events.data.map((ev) => eventCard(ev, { headingLevel: 'h3', compact: true })))
-          : empty('Zurzeit sind keine Veranstaltungen angekündigt.'),
-        h('p', { class: 'more' }, h('a', { href: '#/veranstaltungen' }, 'Alle Veranstaltungen →')),
+          : empty(t('noEvents')),
+        h('p', { class: 'more' }, h('a', { href: route('/veranstaltungen') }, `${t('allEvents')} →`)),
       ),
     ),
   );
@@ -851,21 +1215,21 @@ async function pageMembers(ctx) {
 
   const landField = selectField({
     id: 'filter-land',
-    labelText: 'Bundesland',
+    labelText: t('federalState'),
     testid: 'filter-land',
-    allLabel: 'Alle Bundesländer',
+    allLabel: t('allStates'),
     value: land,
-    options: [...stateCounts.keys()].sort(byGerman).map((s) => ({ value: s, text: `${s} (${stateCounts.get(s)})` })),
+    options: [...stateCounts.keys()].sort(byLocale).map((s) => ({ value: s, text: `${s} (${stateCounts.get(s)})` })),
   });
   const topicField = selectField({
     id: 'filter-kompetenz',
-    labelText: 'Kompetenz',
+    labelText: t('competence'),
     testid: 'filter-kompetenz',
-    allLabel: 'Alle Kompetenzen',
+    allLabel: t('allCompetences'),
     value: kompetenz,
     options: [...topicCounts.keys()]
       .map((t) => ({ value: t, text: topicLabel(t), n: topicCounts.get(t) }))
-      .sort((a, b) => byGerman(a.text, b.text))
+      .sort((a, b) => byLocale(a.text, b.text))
       .map((o) => ({ value: o.value, text: `${o.text} (${o.n})` })),
   });
   const search = h('input', {
@@ -873,17 +1237,17 @@ async function pageMembers(ctx) {
     name: 'q',
     type: 'search',
     value: q,
-    placeholder: 'z. B. Netz',
+    placeholder: t('searchExample'),
     autocomplete: 'off',
     'data-testid': 'search',
   });
-  const reset = h('button', { type: 'reset', class: 'button button-secondary', 'data-testid': 'filter-reset' }, 'Filter zurücksetzen');
+  const reset = h('button', { type: 'reset', class: 'button button-secondary', 'data-testid': 'filter-reset' }, t('resetFilters'));
   const form = h(
     'form',
-    { class: 'filters', role: 'search', 'aria-label': 'Mitglieder filtern', on: { submit: (e) => e.preventDefault() } },
+    { class: 'filters', role: 'search', 'aria-label': t('filterMembers'), on: { submit: (e) => e.preventDefault() } },
     landField.field,
     topicField.field,
-    h('div', { class: 'field field-grow' }, h('label', { for: 'search' }, 'Name'), search),
+    h('div', { class: 'field field-grow' }, h('label', { for: 'search' }, t('name')), search),
     h('div', { class: 'field field-button' }, reset),
   );
   const status = h('p', { class: 'result-count', role: 'status', 'aria-live': 'polite', 'data-testid': 'result-count' });
@@ -906,11 +1270,11 @@ async function pageMembers(ctx) {
     const shown = needle ? loaded.filter((m) => fold(m.name).includes(needle)) : loaded;
     status.textContent = shown.length
       ? shown.length === all.data.length
-        ? `${plural(shown.length, 'Mitglied', 'Mitglieder')}`
-        : `${shown.length} von ${plural(all.data.length, 'Mitglied', 'Mitgliedern')}`
-      : 'Keine Mitglieder gefunden. Ändern Sie die Filter oder die Suche.';
+        ? t('nMembers', shown.length)
+        : t('nOfMembers', shown.length, all.data.length)
+      : t('noMembersFound');
     results.replaceChildren(
-      shown.length ? h('ul', { class: 'grid' }, shown.map((m) => h('li', {}, memberCard(m, { assets: logos })))) : empty('Keine passenden Mitglieder.'),
+      shown.length ? h('ul', { class: 'grid' }, shown.map((m) => h('li', {}, memberCard(m, { assets: logos })))) : empty(t('noMatchingMembers')),
     );
     results.dataset.state = 'ready';
   };
@@ -923,7 +1287,7 @@ async function pageMembers(ctx) {
     try {
       const res = await apiAll('member', { 'filter[state_region]': s.land, 'filter[services]': s.kompetenz, sort: 'name' });
       if (mine !== seq || !ctx.current()) return;
-      loaded = res.data.slice().sort((a, b) => byGerman(a.name || '', b.name || ''));
+      loaded = res.data.slice().sort((a, b) => byLocale(a.name || '', b.name || ''));
       logos = res.assets;
       show();
     } catch (err) {
@@ -967,10 +1331,7 @@ async function pageMembers(ctx) {
   return h(
     'div',
     { class: 'members' },
-    pageHeader(
-      'Mitglieder',
-      'Unternehmen, Hochschulen und Forschungseinrichtungen im Cluster. Filtern Sie nach Bundesland und Kompetenz oder suchen Sie nach einem Namen.',
-    ),
+    pageHeader(t('members'), t('membersIntro')),
     form,
     status,
     results,
@@ -987,38 +1348,42 @@ async function pageMember(ctx, slug) {
     assets = res.assets || {};
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) {
-      return notFound('Dieses Mitglied gibt es nicht oder sein Profil ist nicht veröffentlicht.', '#/mitglieder', 'Zum Mitgliederverzeichnis');
+      return notFound(t('memberMissing'), route('/mitglieder'), t('toMembers'));
     }
     throw err;
   }
+  showEntry(ctx, member, 'mitglieder', slug);
+  // References hold the original's id (a translation's is its own).
+  const ref = member.translation_of || member.id;
   const [stories, coops, events] = await Promise.all([
-    apiAll('story', { 'filter[members]': member.id, fields: STORY_CARD_FIELDS }),
-    apiAll('cooperation', { 'filter[partners]': member.id, include: 'partners' }),
-    apiAll('event', { 'filter[organisers]': member.id, 'filter[ends_at][gte]': nowIso(), sort: 'starts_at' }),
+    apiAll('story', { 'filter[members]': ref, fields: STORY_CARD_FIELDS }),
+    apiAll('cooperation', { 'filter[partners]': ref, include: 'partners' }),
+    apiAll('event', { 'filter[organisers]': ref, 'filter[ends_at][gte]': nowIso(), sort: 'starts_at' }),
   ]);
   const coopMembers = byId((coops.included.member || []).concat([member]));
   ctx.title = member.name;
 
   const logo = assetImage(assets[member.logo], 'logo', { box: [240, 96], class: 'member-logo', 'data-testid': 'member-logo' });
   const facts = [
-    ['Rechtsform', member.legal_form],
-    ['Art', label(MEMBER_KINDS, member.kind)],
-    ['Sitz', member.city],
-    ['Bundesland', member.state_region ? h('a', { href: route('/mitglieder', { land: member.state_region }) }, member.state_region) : null],
-    ['Größe', label(EMPLOYEES, member.employees)],
-    ['Mitglied seit', member.member_since ? h('time', { datetime: member.member_since }, formatDay(member.member_since)) : null],
-    ['Website', extLink(member.website, member.website ? member.website.replace(/^https?:\/\//, '').replace(/\/$/, '') : '', { 'data-testid': 'member-website' })],
+    [t('legalForm'), member.legal_form],
+    [t('memberKind'), label(MEMBER_KINDS, member.kind)],
+    [t('seat'), member.city],
+    [t('federalState'), member.state_region ? h('a', { href: route('/mitglieder', { land: member.state_region }) }, member.state_region) : null],
+    [t('size'), label(EMPLOYEES, member.employees)],
+    [t('memberSince'), member.member_since ? h('time', { datetime: member.member_since }, formatDay(member.member_since)) : null],
+    [t('website'), extLink(member.website, member.website ? member.website.replace(/^https?:\/\//, '').replace(/\/$/, '') : '', { 'data-testid': 'member-website' })],
   ].filter(([, v]) => v);
 
   return h(
     'article',
-    { class: 'member', 'data-testid': 'member' },
-    back('#/mitglieder', 'Alle Mitglieder'),
+    { class: 'member', 'data-testid': 'member', lang: otherLang(member) },
+    back(route('/mitglieder'), t('allMembers'), uiLang(member)),
+    languageNotices(member),
     h(
       'header',
       { class: 'member-header' },
       logo ? h('div', { class: 'member-logo-box', 'data-image-box': '' }, logo) : null,
-      h('div', {}, h('p', { class: 'eyebrow' }, label(MEMBER_KINDS, member.kind) || 'Mitglied'), h('h1', { tabindex: '-1' }, member.name)),
+      h('div', {}, h('p', { class: 'eyebrow', lang: uiLang(member) }, label(MEMBER_KINDS, member.kind) || t('member')), h('h1', { tabindex: '-1' }, member.name)),
     ),
     h(
       'div',
@@ -1030,36 +1395,36 @@ async function pageMember(ctx, slug) {
         member.services && member.services.length
           ? h(
               'section',
-              { class: 'section', 'data-testid': 'member-services' },
-              h('h2', {}, 'Kompetenzen'),
+              { class: 'section', 'data-testid': 'member-services', lang: uiLang(member) },
+              h('h2', {}, t('competences')),
               chips(member.services, (s) => route('/mitglieder', { kompetenz: s })),
             )
           : null,
       ),
       h(
         'aside',
-        { class: 'facts', 'aria-label': 'Steckbrief' },
-        h('h2', { class: 'facts-title' }, 'Steckbrief'),
+        { class: 'facts', 'aria-label': t('profile'), lang: uiLang(member) },
+        h('h2', { class: 'facts-title' }, t('profile')),
         h('dl', { 'data-testid': 'member-facts' }, facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
       ),
     ),
     section(
-      'Geschichten',
+      t('stories'),
       'member-stories',
       stories.data.length
         ? h('div', { class: 'grid' }, stories.data.map((s) => storyCard(s, { headingLevel: 'h3', assets: stories.assets })))
-        : empty('Über dieses Mitglied gibt es noch keine Geschichten.'),
+        : empty(t('noMemberStories')),
     ),
     section(
-      'Kooperationen',
+      t('cooperations'),
       'member-cooperations',
       coops.data.length
         ? h('div', { class: 'grid' }, coops.data.map((c) => cooperationCard(c, coopMembers, { headingLevel: 'h3', full: false })))
-        : empty('Noch keine veröffentlichten Kooperationsbeispiele.'),
+        : empty(t('noMemberCoops')),
     ),
     events.data.length
       ? section(
-          'Veranstaltungen',
+          t('events'),
           'member-events',
           h('div', { class: 'stack' }, events.data.map((ev) => eventCard(ev, { headingLevel: 'h3', compact: true }))),
         )
@@ -1074,25 +1439,25 @@ async function pageStories(ctx) {
 
   const topicField = selectField({
     id: 'filter-thema',
-    labelText: 'Thema',
+    labelText: t('topic'),
     testid: 'filter-thema',
-    allLabel: 'Alle Themen',
+    allLabel: t('allTopics'),
     value: thema,
     options: Object.entries(TOPICS)
       .map(([value, text]) => ({ value, text }))
-      .sort((a, b) => byGerman(a.text, b.text)),
+      .sort((a, b) => byLocale(a.text, b.text)),
   });
   const kindField = selectField({
     id: 'filter-art',
-    labelText: 'Art',
+    labelText: t('storyKind'),
     testid: 'filter-art',
-    allLabel: 'Alle Arten',
+    allLabel: t('allKinds'),
     value: art,
     options: Object.entries(STORY_KINDS).map(([value, text]) => ({ value, text })),
   });
   const form = h(
     'form',
-    { class: 'filters', 'aria-label': 'Geschichten filtern', on: { submit: (e) => e.preventDefault() } },
+    { class: 'filters', 'aria-label': t('filterStories'), on: { submit: (e) => e.preventDefault() } },
     topicField.field,
     kindField.field,
   );
@@ -1117,12 +1482,12 @@ async function pageStories(ctx) {
       const total = res.meta ? res.meta.total : res.data.length;
       if (!cursor) list.replaceChildren();
       append(list, res.data.map((s) => storyCard(s, { assets: res.assets })));
-      status.textContent = total ? plural(total, 'Geschichte', 'Geschichten') : '';
-      if (!total) list.replaceChildren(empty('Zu dieser Auswahl gibt es noch keine Geschichten.'));
+      status.textContent = total ? t('nStories', total) : '';
+      if (!total) list.replaceChildren(empty(t('noStoriesForFilter')));
       const next = res.meta && res.meta.next_cursor;
       more.replaceChildren(
         next
-          ? h('button', { type: 'button', class: 'button button-secondary', 'data-testid': 'load-more', on: { click: () => load(next) } }, 'Weitere Geschichten laden')
+          ? h('button', { type: 'button', class: 'button button-secondary', 'data-testid': 'load-more', on: { click: () => load(next) } }, t('moreStories'))
           : '',
       );
       list.dataset.state = 'ready';
@@ -1146,7 +1511,7 @@ async function pageStories(ctx) {
   return h(
     'div',
     { class: 'stories' },
-    pageHeader('Geschichten', 'Erfolgsgeschichten, Best Practices, Interviews und Meldungen aus dem Cluster und seinen Mitgliedsunternehmen.'),
+    pageHeader(t('stories'), t('storiesIntro')),
     form,
     status,
     list,
@@ -1160,12 +1525,13 @@ async function pageStory(ctx, slug) {
     res = await apiGet(`content/story/${encodeURIComponent(slug)}`, { include: 'members' });
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) {
-      return notFound('Diese Geschichte gibt es nicht oder sie ist (noch) nicht veröffentlicht.', '#/geschichten', 'Zu allen Geschichten');
+      return notFound(t('storyMissing'), route('/geschichten'), t('toStories'));
     }
     throw err;
   }
   const s = res.data;
   ctx.title = s.title;
+  showEntry(ctx, s, 'geschichten', slug);
   const members = byId(res.included && res.included.member);
   const related = (s.members || []).map((id) => members.get(id)).filter(Boolean);
   const author = s.author && s.author.name ? [s.author.name, s.author.role].filter(Boolean).join(', ') : null;
@@ -1175,17 +1541,18 @@ async function pageStory(ctx, slug) {
 
   return h(
     'article',
-    { class: 'story', 'data-testid': 'story' },
-    back('#/geschichten', 'Alle Geschichten'),
+    { class: 'story', 'data-testid': 'story', lang: otherLang(s) },
+    back(route('/geschichten'), t('allStories'), uiLang(s)),
+    languageNotices(s),
     h(
       'header',
       { class: 'story-header' },
-      h('p', { class: 'eyebrow' }, h('span', { class: `kind kind-${s.kind || 'news'}`, 'data-testid': 'story-kind' }, label(STORY_KINDS, s.kind))),
+      h('p', { class: 'eyebrow', lang: uiLang(s) }, h('span', { class: `kind kind-${s.kind || 'news'}`, 'data-testid': 'story-kind' }, label(STORY_KINDS, s.kind))),
       h('h1', { tabindex: '-1' }, s.title),
       h(
         'p',
         { class: 'byline', 'data-testid': 'story-byline' },
-        author ? ['Von ', h('span', { 'data-testid': 'story-author' }, author)] : null,
+        author ? [h('span', { lang: uiLang(s) }, t('by')), h('span', { 'data-testid': 'story-author' }, author)] : null,
         author && s.published_at ? ' · ' : null,
         s.published_at ? h('time', { datetime: s.published_at }, formatPublished(s.published_at)) : null,
       ),
@@ -1197,16 +1564,16 @@ async function pageStory(ctx, slug) {
       ? h(
           'aside',
           { class: 'lessons', 'data-testid': 'lessons-learned', 'aria-labelledby': 'lessons-title' },
-          h('h2', { id: 'lessons-title' }, 'Lessons Learned: Was andere mitnehmen können'),
+          h('h2', { id: 'lessons-title', lang: uiLang(s) }, t('lessons')),
           h('ul', {}, s.lessons_learned.map((l) => h('li', {}, l))),
         )
       : null,
     s.topics && s.topics.length
-      ? h('section', { class: 'section' }, h('h2', {}, 'Themen'), chips(s.topics, (t) => route('/geschichten', { thema: t })))
+      ? h('section', { class: 'section', lang: uiLang(s) }, h('h2', {}, t('topics')), chips(s.topics, (topic) => route('/geschichten', { thema: topic })))
       : null,
     related.length
       ? section(
-          'Beteiligte Mitglieder',
+          t('involvedMembers'),
           'story-members',
           h('div', { class: 'grid' }, related.map((m) => memberCard(m, { headingLevel: 'h3', compact: true }))),
         )
@@ -1219,11 +1586,11 @@ async function pageEvents() {
   return h(
     'div',
     { class: 'events' },
-    pageHeader('Veranstaltungen', 'Kommende Termine des Clusters und seiner Mitglieder: vor Ort, online und hybrid. Alle Zeiten in der Ortszeit der Veranstaltung.'),
-    h('p', { class: 'result-count', role: 'status', 'data-testid': 'result-count' }, res.data.length ? plural(res.data.length, 'Veranstaltung', 'Veranstaltungen') : ''),
+    pageHeader(t('events'), t('eventsIntro')),
+    h('p', { class: 'result-count', role: 'status', 'data-testid': 'result-count' }, res.data.length ? t('nEvents', res.data.length) : ''),
     res.data.length
       ? h('div', { class: 'stack' }, res.data.map((ev) => eventCard(ev, { assets: res.assets })))
-      : empty('Zurzeit sind keine Veranstaltungen angekündigt. Schauen Sie bald wieder vorbei.'),
+      : empty(t('noEventsLong')),
   );
 }
 
@@ -1233,12 +1600,13 @@ async function pageEvent(ctx, slug) {
     res = await apiGet(`content/event/${encodeURIComponent(slug)}`, { include: 'organisers' });
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) {
-      return notFound('Diese Veranstaltung gibt es nicht oder sie ist nicht veröffentlicht.', '#/veranstaltungen', 'Zu allen Veranstaltungen');
+      return notFound(t('eventMissing'), route('/veranstaltungen'), t('toEvents'));
     }
     throw err;
   }
   const ev = res.data;
   ctx.title = ev.title;
+  showEntry(ctx, ev, 'veranstaltungen', slug);
   const members = byId(res.included && res.included.member);
   const organisers = (ev.organisers || []).map((id) => members.get(id)).filter(Boolean);
   const past = isPast(ev);
@@ -1255,15 +1623,16 @@ async function pageEvent(ctx, slug) {
 
   return h(
     'article',
-    { class: 'event', 'data-testid': 'event' },
-    back('#/veranstaltungen', 'Alle Veranstaltungen'),
+    { class: 'event', 'data-testid': 'event', lang: otherLang(ev) },
+    back(route('/veranstaltungen'), t('allEvents'), uiLang(ev)),
+    languageNotices(ev),
     h(
       'header',
       { class: 'event-header' },
-      h('p', { class: 'eyebrow' }, label(EVENT_FORMATS, ev.format)),
+      h('p', { class: 'eyebrow', lang: uiLang(ev) }, label(EVENT_FORMATS, ev.format)),
       h('h1', { tabindex: '-1' }, ev.title),
-      h('p', { class: 'event-time event-time-large', 'data-testid': 'event-time' }, h('time', { datetime: ev.starts_at }, formatEventTime(ev))),
-      past ? h('p', { class: 'notice notice-info', 'data-testid': 'event-past' }, 'Diese Veranstaltung hat bereits stattgefunden.') : null,
+      h('p', { class: 'event-time event-time-large', 'data-testid': 'event-time', lang: uiLang(ev) }, h('time', { datetime: ev.starts_at }, formatEventTime(ev))),
+      past ? h('p', { class: 'notice notice-info', 'data-testid': 'event-past', lang: uiLang(ev) }, t('eventPast')) : null,
       ev.summary ? h('p', { class: 'lead' }, ev.summary) : null,
     ),
     h(
@@ -1274,32 +1643,32 @@ async function pageEvent(ctx, slug) {
         { class: 'event-main' },
         photos[0] || null,
         ev.description ? markdown(ev.description, { 'data-testid': 'event-description' }) : null,
-        ev.programme && ev.programme.length ? h('section', { class: 'section' }, h('h2', {}, 'Programm'), programme(ev)) : null,
-        photos.length > 1 ? section('Weitere Fotos', 'event-photos', h('div', { class: 'gallery' }, photos.slice(1))) : null,
+        ev.programme && ev.programme.length ? h('section', { class: 'section' }, h('h2', { lang: uiLang(ev) }, t('programme')), programme(ev)) : null,
+        photos.length > 1 ? section(t('morePhotos'), 'event-photos', h('div', { class: 'gallery' }, photos.slice(1))) : null,
       ),
       h(
         'aside',
-        { class: 'facts', 'aria-label': 'Auf einen Blick' },
-        h('h2', { class: 'facts-title' }, 'Auf einen Blick'),
+        { class: 'facts', 'aria-label': t('atAGlance'), lang: uiLang(ev) },
+        h('h2', { class: 'facts-title' }, t('atAGlance')),
         h(
           'dl',
           {},
-          h('dt', {}, 'Wann'),
+          h('dt', {}, t('when')),
           h('dd', {}, formatEventTime(ev)),
-          h('dt', {}, 'Format'),
+          h('dt', {}, t('format')),
           h('dd', {}, label(EVENT_FORMATS, ev.format)),
           v && ev.format !== 'online'
             ? [
-                h('dt', {}, 'Ort'),
-                h('dd', { 'data-testid': 'event-venue' }, v.name, v.street ? [h('br'), v.street] : null, v.city ? [h('br'), [v.postal_code, v.city].filter(Boolean).join(' ')] : null),
+                h('dt', {}, t('venue')),
+                h('dd', { 'data-testid': 'event-venue', lang: otherLang(ev) }, v.name, v.street ? [h('br'), v.street] : null, v.city ? [h('br'), [v.postal_code, v.city].filter(Boolean).join(' ')] : null),
               ]
             : null,
           ev.format === 'online' || ev.format === 'hybrid'
-            ? [h('dt', {}, 'Online'), h('dd', {}, !past && isHttpUrl(ev.online_url) ? extLink(ev.online_url, 'Zum Online-Raum') : 'Zugang nach Anmeldung')]
+            ? [h('dt', {}, t('online')), h('dd', {}, !past && isHttpUrl(ev.online_url) ? extLink(ev.online_url, t('onlineRoom')) : t('accessAfterRegistration'))]
             : null,
           organisers.length
             ? [
-                h('dt', {}, 'Veranstalter'),
+                h('dt', {}, t('organisers')),
                 h('dd', { 'data-testid': 'event-organisers' }, organisers.map((m, i) => [i ? ', ' : '', h('a', { href: slugPath('mitglieder', m.slug) }, m.name)])),
               ]
             : null,
@@ -1307,7 +1676,7 @@ async function pageEvent(ctx, slug) {
         registration(ev),
       ),
     ),
-    ev.topics && ev.topics.length ? h('section', { class: 'section' }, h('h2', {}, 'Themen'), chips(ev.topics)) : null,
+    ev.topics && ev.topics.length ? h('section', { class: 'section', lang: uiLang(ev) }, h('h2', {}, t('topics')), chips(ev.topics)) : null,
   );
 }
 
@@ -1317,14 +1686,11 @@ async function pageCooperations() {
   return h(
     'div',
     { class: 'cooperations' },
-    pageHeader(
-      'Kooperationen',
-      'Wie Mitglieder gemeinsam Aufgaben lösen: Beispiele mit Ausgangslage, Lösung und Ergebnis – oft zusammen mit Verwaltungen, Hochschulen und Verbänden.',
-    ),
-    h('p', { class: 'result-count', role: 'status', 'data-testid': 'result-count' }, res.data.length ? plural(res.data.length, 'Kooperationsbeispiel', 'Kooperationsbeispiele') : ''),
+    pageHeader(t('cooperations'), t('coopsIntro')),
+    h('p', { class: 'result-count', role: 'status', 'data-testid': 'result-count' }, res.data.length ? t('nCoops', res.data.length) : ''),
     res.data.length
       ? h('div', { class: 'stack' }, res.data.map((c) => cooperationCard(c, members)))
-      : empty('Noch keine Kooperationsbeispiele veröffentlicht.'),
+      : empty(t('noCoops')),
   );
 }
 
@@ -1334,15 +1700,17 @@ async function pageCooperation(ctx, slug) {
     res = await apiGet(`content/cooperation/${encodeURIComponent(slug)}`, { include: 'partners' });
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) {
-      return notFound('Dieses Kooperationsbeispiel gibt es nicht oder es ist nicht veröffentlicht.', '#/kooperationen', 'Zu allen Kooperationen');
+      return notFound(t('coopMissing'), route('/kooperationen'), t('toCoops'));
     }
     throw err;
   }
   ctx.title = res.data.title;
+  showEntry(ctx, res.data, 'kooperationen', slug);
   return h(
     'div',
     { class: 'cooperation' },
-    back('#/kooperationen', 'Alle Kooperationen'),
+    back(route('/kooperationen'), t('allCoops')),
+    outdatedNotice(res.data),
     cooperationCard(res.data, byId(res.included && res.included.member), { headingLevel: 'h1' }),
   );
 }
@@ -1351,9 +1719,9 @@ function pageImprint() {
   return h(
     'div',
     { class: 'legal' },
-    pageHeader('Impressum'),
-    h('p', { class: 'notice notice-info' }, 'Platzhalter: Hier stehen die Anbieterangaben nach § 5 DDG (Name und Anschrift des Vereins, Vertretungsberechtigte, Kontakt, Registereintrag).'),
-    h('p', {}, 'Cluster IT Mitteldeutschland e. V. ist ein fiktiver Verein. Alle Unternehmen, Personen und Projekte auf dieser Demo-Seite sind erfunden.'),
+    pageHeader(t('imprint')),
+    h('p', { class: 'notice notice-info' }, t('imprintPlaceholder')),
+    h('p', {}, t('fictional')),
   );
 }
 
@@ -1361,15 +1729,9 @@ function pagePrivacy() {
   return h(
     'div',
     { class: 'legal' },
-    pageHeader('Datenschutz'),
-    h('p', { class: 'notice notice-info' }, 'Platzhalter: Hier steht die Datenschutzerklärung des Betreibers.'),
-    h(
-      'p',
-      {},
-      'Diese Seite setzt keine Cookies und bindet keine Schriften, Skripte oder Stile von Drittanbietern ein. ' +
-        'Die Adresse der Inhalte-Schnittstelle wird, falls über die Adresszeile gewählt, nur für die laufende Sitzung im Browser gespeichert. ' +
-        'Logos, Fotos und Bilder kommen vom selben Server wie die Inhalte; es werden keine Bilder von anderen Anbietern geladen.',
-    ),
+    pageHeader(t('privacy')),
+    h('p', { class: 'notice notice-info' }, t('privacyPlaceholder')),
+    h('p', {}, t('privacyText')),
   );
 }
 
@@ -1378,18 +1740,20 @@ function pagePrivacy() {
 // ---------------------------------------------------------------------------------------
 
 /** @type {Array<[RegExp, (ctx: any, ...args: string[]) => Promise<Node>, string]>} */
+// The route after the language prefix (#/en/…, #/de/…, none: German); the third value names
+// the section (the `data-nav` of its link, the key of its name in STRINGS).
 const ROUTES = [
-  [/^\/?$/, pageHome, 'Start'],
-  [/^\/mitglieder\/?$/, pageMembers, 'Mitglieder'],
-  [/^\/mitglieder\/([^/]+)$/, pageMember, 'Mitglieder'],
-  [/^\/geschichten\/?$/, pageStories, 'Geschichten'],
-  [/^\/geschichten\/([^/]+)$/, pageStory, 'Geschichten'],
-  [/^\/veranstaltungen\/?$/, pageEvents, 'Veranstaltungen'],
-  [/^\/veranstaltungen\/([^/]+)$/, pageEvent, 'Veranstaltungen'],
-  [/^\/kooperationen\/?$/, pageCooperations, 'Kooperationen'],
-  [/^\/kooperationen\/([^/]+)$/, pageCooperation, 'Kooperationen'],
-  [/^\/impressum\/?$/, pageImprint, 'Impressum'],
-  [/^\/datenschutz\/?$/, pagePrivacy, 'Datenschutz'],
+  [/^\/?$/, pageHome, 'home'],
+  [/^\/mitglieder\/?$/, pageMembers, 'members'],
+  [/^\/mitglieder\/([^/]+)$/, pageMember, 'members'],
+  [/^\/geschichten\/?$/, pageStories, 'stories'],
+  [/^\/geschichten\/([^/]+)$/, pageStory, 'stories'],
+  [/^\/veranstaltungen\/?$/, pageEvents, 'events'],
+  [/^\/veranstaltungen\/([^/]+)$/, pageEvent, 'events'],
+  [/^\/kooperationen\/?$/, pageCooperations, 'cooperations'],
+  [/^\/kooperationen\/([^/]+)$/, pageCooperation, 'cooperations'],
+  [/^\/impressum\/?$/, pageImprint, 'imprint'],
+  [/^\/datenschutz\/?$/, pagePrivacy, 'privacy'],
 ];
 
 const SITE_NAME = 'Cluster IT Mitteldeutschland';
@@ -1397,16 +1761,85 @@ const main = document.getElementById('inhalt');
 let renderSeq = 0;
 let firstRender = true;
 
+/**
+ * The hash as language (its prefix: #/en/…, #/de/…; none is German), route path and query;
+ * `rest` is the route as it stands in the hash, without the prefix ("/mitglieder?land=…").
+ */
 function parseHash() {
   const raw = location.hash.replace(/^#/, '');
-  const [pathPart, query = ''] = raw.split('?', 2);
+  const prefix = /^\/(de|en)(?=[/?]|$)/.exec(raw);
+  const lang = prefix ? prefix[1] : 'de';
+  const rest = prefix ? raw.slice(prefix[0].length) : raw;
+  const [pathPart, query = ''] = rest.split('?', 2);
   let path = pathPart || '/';
   try {
     path = decodeURIComponent(path);
   } catch {
     /* keep as is */
   }
-  return { path, params: new URLSearchParams(query) };
+  return { lang, rest: rest.startsWith('/') ? rest : `/${rest}`, path, params: new URLSearchParams(query) };
+}
+
+/** The frame of index.html in LOCALE: `lang`, texts (data-i18n), labels (data-i18n-label), links (data-route). */
+function localizeFrame() {
+  document.documentElement.lang = LOCALE;
+  for (const el of document.querySelectorAll('[data-i18n]')) {
+    if (el instanceof HTMLElement) el.textContent = t(el.dataset.i18n);
+  }
+  for (const el of document.querySelectorAll('[data-i18n-label]')) {
+    if (el instanceof HTMLElement) el.setAttribute('aria-label', t(el.dataset.i18nLabel));
+  }
+  for (const el of document.querySelectorAll('a[data-route]')) {
+    if (el instanceof HTMLElement) el.setAttribute('href', route(el.dataset.route));
+  }
+}
+
+/**
+ * Notes the entry an entry page shows (`segment`: its route, e.g. "geschichten") for the
+ * language switch and the hreflang links: its language versions, itself and its
+ * `translations` (each with the website path the API names). An entry reached by the slug of
+ * another language version, or by its id, gets its own slug in the address.
+ * @param {any} ctx
+ * @param {{locale?: string, slug?: string, translations?: Array<{locale: string, path?: string}>}} entry
+ * @param {string} segment
+ * @param {string} slug  the one in the address
+ */
+function showEntry(ctx, entry, segment, slug) {
+  const locale = entry.locale || 'de';
+  ctx.versions = [
+    { locale, path: `/${locale}/${segment}/${encodeURIComponent(entry.slug)}` },
+    ...(entry.translations || []).filter((v) => v.path).map((v) => ({ locale: v.locale, path: v.path })),
+  ];
+  if (locale === LOCALE && entry.slug && entry.slug !== slug && ctx.current()) setHashQuiet(slugPath(segment, entry.slug));
+}
+
+/**
+ * The language switch in the header and the `<link rel="alternate" hreflang>` of the page.
+ * The current language links to the page itself; the other one to the entry's version in it
+ * (`versions`, from showEntry) if there is one, else to the same route in that language
+ * (where an entry has no English translation, the English site shows the German version).
+ * The hreflang links name every language version of an entry that has translations; other
+ * pages have none.
+ * @param {Array<{locale: string, path: string}> | null} versions
+ */
+function setLanguageLinks(versions) {
+  const { rest } = parseHash();
+  for (const a of document.querySelectorAll('.lang-switch a[data-lang]')) {
+    if (!(a instanceof HTMLElement)) continue;
+    const lang = a.dataset.lang;
+    const version = versions ? versions.find((v) => v.locale === lang) : null;
+    const here = lang === LOCALE ? location.hash || '#/' : null;
+    a.setAttribute('href', here || (version ? `#${version.path}` : `#${langPrefix(lang)}${rest}`));
+    if (lang === LOCALE) a.setAttribute('aria-current', 'true');
+    else a.removeAttribute('aria-current');
+  }
+  for (const link of document.head.querySelectorAll('link[data-alternate]')) link.remove();
+  if (versions && versions.length > 1) {
+    const base = `${location.origin}${location.pathname}`;
+    for (const v of versions) {
+      if (LANGS.includes(v.locale)) document.head.append(h('link', { rel: 'alternate', hreflang: v.locale, href: `${base}#${v.path}`, 'data-alternate': '' }));
+    }
+  }
 }
 
 function markNav(section) {
@@ -1424,7 +1857,9 @@ function markNav(section) {
  */
 async function render({ live = false } = {}) {
   const seq = ++renderSeq;
-  const { path, params } = parseHash();
+  const { lang, path, params } = parseHash();
+  LOCALE = lang;
+  localizeFrame();
   let handler = null;
   let args = [];
   let section = null;
@@ -1438,12 +1873,13 @@ async function render({ live = false } = {}) {
     }
   }
   markNav(section);
-  const ctx = { params, title: section, current: () => seq === renderSeq };
+  const ctx = { params, title: section ? t(section) : null, current: () => seq === renderSeq, versions: null };
 
   if (!live) {
+    setLanguageLinks(null);
     main.dataset.state = 'loading';
     main.setAttribute('aria-busy', 'true');
-    main.replaceChildren(h('p', { class: 'loading', role: 'status', 'data-testid': 'loading' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Inhalte werden geladen …'));
+    main.replaceChildren(h('p', { class: 'loading', role: 'status', 'data-testid': 'loading' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), t('loading')));
   }
 
   let view;
@@ -1452,11 +1888,12 @@ async function render({ live = false } = {}) {
     await loadLabels();
     view = handler
       ? await handler(ctx, ...args)
-      : notFound('Diese Seite gibt es nicht.', '#/', 'Zur Startseite');
+      : notFound(t('pageMissing'), route('/'), t('toHome'));
   } catch (err) {
     if (!(err instanceof ApiError)) console.error(err);
     view = errorBox(err, render);
-    ctx.title = 'Fehler';
+    ctx.title = t('error');
+    ctx.versions = null;
     state = 'error';
   }
   if (seq !== renderSeq) return; // a newer navigation has taken over
@@ -1464,11 +1901,12 @@ async function render({ live = false } = {}) {
   main.replaceChildren(view);
   main.dataset.state = state;
   main.removeAttribute('aria-busy');
-  document.title = ctx.title && ctx.title !== 'Start' ? `${ctx.title} – ${SITE_NAME}` : `${SITE_NAME} – Mitgliederplattform`;
+  setLanguageLinks(ctx.versions);
+  document.title = ctx.title && ctx.title !== t('home') ? `${ctx.title} – ${SITE_NAME}` : `${SITE_NAME} – ${t('platform')}`;
   if (live) {
     main.dataset.updated = String(Date.now());
     const status = document.getElementById('live-status');
-    if (status) status.textContent = 'Die Seite wurde mit neu veröffentlichten Inhalten aktualisiert.';
+    if (status) status.textContent = t('liveUpdated');
   } else if (!firstRender) {
     window.scrollTo(0, 0);
     const heading = main.querySelector('h1, h2');

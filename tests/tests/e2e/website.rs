@@ -59,6 +59,8 @@ fn the_website_shows_the_demo_content_and_newly_published_stories() {
         .env("SITE_URL", format!("{}/", server.url))
         .env("SCREENSHOT_DIR", &screenshots)
         .env("PUBLISH_CMD", publish)
+        // Lets site.mjs change a German original and expect the English page's outdated note.
+        .env("VERBUND_TOKEN", token)
         .env(
             "DRAFT_TITLE",
             "Entwurf: Dieser Text ist noch nicht freigegeben",
