@@ -20,7 +20,7 @@ enum NewsletterCommand {
     /// Build an issue from the stories published and the events of a period: HTML, text,
     /// the recipients (CSV, with each one's unsubscribe link) and a sample e-mail.
     #[command(
-        after_help = "Examples:\n  verbund newsletter export --since 2026-11-01 --out newsletter-november/\n  verbund newsletter export --since 2026-11-01 --until 2026-11-30 --topics cloud,it-sicherheit --out ausgabe/"
+        after_help = "Examples:\n  verbund newsletter export --since 2026-11-01 --out newsletter-november/\n  verbund newsletter export --since 2026-11-01 --until 2026-11-30 --topics cloud,it-sicherheit --out ausgabe/\n  verbund newsletter export --since 2026-11-01 --locale en --out issue-en/"
     )]
     Export {
         /// First day of the period (YYYY-MM-DD).
@@ -32,6 +32,10 @@ enum NewsletterCommand {
         /// Only items on these topics (comma-separated topic slugs).
         #[arg(long)]
         topics: Option<String>,
+        /// The issue's language: stories and events in it, for the subscribers who chose it
+        /// (default de).
+        #[arg(long)]
+        locale: Option<String>,
         /// The directory for the files.
         #[arg(long)]
         out: PathBuf,
@@ -48,6 +52,7 @@ pub fn run(args: NewsletterArgs) -> anyhow::Result<u8> {
             since,
             until,
             topics,
+            locale,
             out,
             plugin,
         } => {
@@ -57,6 +62,9 @@ pub fn run(args: NewsletterArgs) -> anyhow::Result<u8> {
             }
             if let Some(t) = topics {
                 params["topics"] = json!(t);
+            }
+            if let Some(l) = locale {
+                params["locale"] = json!(l);
             }
             let res = client.send(
                 reqwest::Method::POST,

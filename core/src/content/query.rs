@@ -57,6 +57,14 @@ pub struct Page {
     pub total: u64,
 }
 
+/// An entry of a chained query: its index key's suffix (sort value and id), the whole key,
+/// its id and its public JSON.
+type Found = (Vec<u8>, Vec<u8>, String, Vec<u8>);
+
+/// What a range scan hands each entry to: its index key, id and public JSON; answers whether
+/// to go on.
+type ScanItem<'a> = dyn FnMut(&[u8], &str, &[u8]) -> ContentResult<bool> + 'a;
+
 /// The index range of a delivery query in one locale.
 struct Range {
     prefix: Vec<u8>,
@@ -190,7 +198,7 @@ impl ContentService {
         let limit = q.limit.max(1);
         let descending = ranges[0].descending;
         // (suffix of the index key, full key, id, document) of up to limit + 1 per locale.
-        let mut found: Vec<(Vec<u8>, Vec<u8>, String, Vec<u8>)> = Vec::new();
+        let mut found: Vec<Found> = Vec::new();
         let mut total = 0;
         for (i, r) in ranges.iter().enumerate() {
             let hide = &hidden[i];
@@ -405,12 +413,7 @@ impl ContentService {
     /// Visits the entries of a range in order that pass its residual filters, handing `item`
     /// each index key, id and public JSON; `item` answers whether to go on. Returns whether
     /// the scan was stopped with entries left.
-    fn scan(
-        &self,
-        ty: &str,
-        r: &Range,
-        item: &mut dyn FnMut(&[u8], &str, &[u8]) -> ContentResult<bool>,
-    ) -> ContentResult<bool> {
+    fn scan(&self, ty: &str, r: &Range, item: &mut ScanItem<'_>) -> ContentResult<bool> {
         let mut more = false;
         let mut failed: Option<ContentError> = None;
         let mut step = |k: &[u8], v: &[u8]| -> ContentResult<bool> {

@@ -47,7 +47,7 @@ codes! {
     InvalidQuery = BAD_REQUEST, "invalid_query", "Invalid query",
         "The query string cannot be read, or a parameter has a value of the wrong kind.";
     InvalidParameter = BAD_REQUEST, "invalid_parameter", "Invalid parameter",
-        "A query parameter of a bulk operation is out of range (e.g. `first_line`).";
+        "A query parameter is out of range: e.g. `first_line` of a bulk operation, a `locale` or `fallback` that is no locale, `outdated` other than true or false.";
     UnknownParameter = BAD_REQUEST, "unknown_parameter", "Unknown parameter",
         "The operation has no such query parameter; the detail lists the ones it has.";
     InvalidLimit = BAD_REQUEST, "invalid_limit", "Invalid limit",

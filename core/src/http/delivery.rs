@@ -217,14 +217,17 @@ fn stored_json(e: serde_json::Error) -> ApiError {
     )
 }
 
-/// Resolves `include` for a set of documents: every referenced entry that is published, once.
+/// Resolves `include` for a set of documents: every referenced entry that is published, once
+/// (with a chain of locales, in the first of them it is published in).
 fn included(
     state: &AppState,
     ct: &ContentType,
     docs: &[&[u8]],
     include: &[String],
+    chain: &[String],
     keys: &mut Vec<String>,
 ) -> Result<Vec<u8>, ApiError> {
+    let locales: Vec<&str> = chain.iter().map(String::as_str).collect();
     let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for doc in docs {
         let v: Map<String, Value> = serde_json::from_slice(doc).map_err(stored_json)?;
@@ -260,13 +263,19 @@ fn included(
             if !target_public {
                 break;
             }
-            if let Some(doc) = state.content.get_published(target, id, "")? {
+            let doc = if locales.is_empty() {
+                state.content.get_published(target, id, "")?
+            } else {
+                state.content.published_in_chain(target, id, &locales)?
+            };
+            if let Some(doc) = doc {
                 if !first {
                     out.push(b',');
                 }
                 first = false;
                 out.extend_from_slice(&doc);
-                keys.push(format!("{target}/{id}"));
+                let shown = crate::content::public_id(&doc).unwrap_or_else(|| id.clone());
+                keys.push(format!("{target}/{shown}"));
             }
         }
         out.push(b']');
@@ -667,7 +676,14 @@ fn list_page(
         let mut keys = Vec::new();
         let docs: Vec<&[u8]> = docs.iter().map(Vec::as_slice).collect();
         body.extend_from_slice(b",\"included\":");
-        body.extend_from_slice(&included(state, ct, &docs, &shape.include, &mut keys)?);
+        body.extend_from_slice(&included(
+            state,
+            ct,
+            &docs,
+            &shape.include,
+            chain,
+            &mut keys,
+        )?);
         for k in keys {
             surrogate.push(' ');
             surrogate.push_str(&k);
@@ -810,7 +826,14 @@ fn one_entry(
     write_item(&mut body, &doc, shape.fields.as_deref())?;
     if !shape.include.is_empty() {
         body.extend_from_slice(b",\"included\":");
-        body.extend_from_slice(&included(state, &ct, &[&doc], &shape.include, &mut keys)?);
+        body.extend_from_slice(&included(
+            state,
+            &ct,
+            &[&doc],
+            &shape.include,
+            &chain,
+            &mut keys,
+        )?);
     }
     if let Some(assets) = assets_of(state, &shown_asset_fields(&ct, &shape), &[&doc], &mut keys)? {
         body.extend_from_slice(b",\"assets\":");

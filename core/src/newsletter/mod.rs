@@ -99,6 +99,11 @@ pub struct SignUp {
     /// The version of the consent text the person agreed to.
     #[schemars(length(min = 1, max = 50), example = &"2026-01")]
     pub consent_text_version: String,
+    /// The language of the issues the person receives (`de` when absent), e.g. `en`; set at
+    /// the first sign-up.
+    #[serde(default)]
+    #[schemars(example = &"en", length(max = 5))]
+    pub locale: Option<String>,
 }
 
 /// The topics of `schemas/common.json` (a component of the OpenAPI document), or null.
@@ -361,6 +366,7 @@ fn sign_up_once(
                 SUBSCRIBER,
                 NewEntry {
                     id: Some(subscriber_id(content, email)),
+                    locale: req.locale.clone(),
                     data: Value::Object(data),
                     ..NewEntry::default()
                 },
@@ -492,6 +498,14 @@ pub fn check_sign_up(content: &ContentService, req: &SignUp) -> Result<(), Conte
     let mut errors: Vec<FieldError> = content
         .content_type(SUBSCRIBER)?
         .validate(&Value::Object(probe));
+    if let Some(l) = &req.locale
+        && !crate::content::is_locale(l)
+    {
+        errors.push(FieldError::new(
+            "/locale",
+            format!("{l:?} is not a language like \"de\" or \"en\""),
+        ));
+    }
     for e in &mut errors {
         if e.pointer == "/consent/text_version" {
             e.pointer = "/consent_text_version".into();

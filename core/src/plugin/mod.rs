@@ -45,7 +45,7 @@ use install::link_error;
 use runtime::{HostState, PluginPre, Runtime, wit};
 
 /// The contract this server implements (major.minor of `plugins/wit`).
-pub const CONTRACT: &str = "1.1.0";
+pub const CONTRACT: &str = "1.2.0";
 /// Faults within [`FAULT_WINDOW`] that disable a plugin.
 pub const FAULT_LIMIT: usize = 5;
 pub const FAULT_WINDOW: Duration = Duration::from_secs(60);

@@ -389,6 +389,33 @@ impl verbund::plugin::host::Host for HostState {
         Ok(text)
     }
 
+    fn translations(
+        &mut self,
+        content_type: String,
+        id: String,
+    ) -> Result<Vec<wit::Entry>, wit::HostError> {
+        let personal = self.granted(&content_type)?;
+        let content = self.content()?;
+        if !self.spend(0) {
+            return Err(self.host_limit_error());
+        }
+        let rec = match content.get_by_id_or_slug(&content_type, &id, "de") {
+            Ok(rec) => rec,
+            Err(crate::content::ContentError::NotFound { .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(wit::HostError::Invalid(e.to_string())),
+        };
+        let group = content
+            .translations(&content_type, &rec.id)
+            .map_err(|e| wit::HostError::Invalid(e.to_string()))?;
+        let mut out = Vec::with_capacity(group.len());
+        for r in &group {
+            let e = entry_for_plugin(&content, r, personal);
+            self.charge(entry_size(&e))?;
+            out.push(e);
+        }
+        Ok(out)
+    }
+
     fn now(&mut self) -> String {
         chrono::Utc::now().to_rfc3339()
     }

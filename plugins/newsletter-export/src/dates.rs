@@ -1,34 +1,11 @@
-//! Dates: strict parsing of the `YYYY-MM-DD` parameters and RFC 3339 times, and German
-//! formatting (month and weekday names, event times with MEZ/MESZ).
+//! Dates: strict parsing of the `YYYY-MM-DD` parameters and RFC 3339 times, and formatting
+//! in the language (month and weekday names, event times with MEZ/MESZ or CET/CEST;
+//! see [`Texts`]).
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Offset, Timelike};
 use chrono_tz::{OffsetName, Tz};
 
-const MONTHS: [&str; 12] = [
-    "Januar",
-    "Februar",
-    "März",
-    "April",
-    "Mai",
-    "Juni",
-    "Juli",
-    "August",
-    "September",
-    "Oktober",
-    "November",
-    "Dezember",
-];
-
-/// Monday first, as chrono's `num_days_from_monday`.
-const WEEKDAYS: [&str; 7] = [
-    "Montag",
-    "Dienstag",
-    "Mittwoch",
-    "Donnerstag",
-    "Freitag",
-    "Samstag",
-    "Sonntag",
-];
+use crate::texts::Texts;
 
 pub fn parse_ymd(s: &str) -> Option<NaiveDate> {
     let b = s.as_bytes();
@@ -51,52 +28,65 @@ pub fn parse_time(s: &str) -> Option<DateTime<FixedOffset>> {
     DateTime::parse_from_rfc3339(s.trim()).ok()
 }
 
+fn month(d: NaiveDate, t: &Texts) -> &'static str {
+    t.months[d.month0() as usize]
+}
+
 /// `November 2026`.
-pub fn month_year(d: NaiveDate) -> String {
-    format!("{} {}", MONTHS[d.month0() as usize], d.year())
+pub fn month_year(d: NaiveDate, t: &Texts) -> String {
+    format!("{} {}", month(d, t), d.year())
 }
 
-/// `29. Oktober 2026`.
-pub fn date_long(d: NaiveDate) -> String {
-    format!("{}. {} {}", d.day(), MONTHS[d.month0() as usize], d.year())
+/// `29. Oktober 2026` / `29 October 2026`.
+pub fn date_long(d: NaiveDate, t: &Texts) -> String {
+    format!("{}{} {} {}", d.day(), t.day_suffix, month(d, t), d.year())
 }
 
-/// `Donnerstag, 29. Oktober 2026`.
-pub fn date_weekday(d: NaiveDate) -> String {
+/// `Donnerstag, 29. Oktober 2026` / `Thursday, 29 October 2026`.
+pub fn date_weekday(d: NaiveDate, t: &Texts) -> String {
     format!(
         "{}, {}",
-        WEEKDAYS[d.weekday().num_days_from_monday() as usize],
-        date_long(d)
+        t.weekdays[d.weekday().num_days_from_monday() as usize],
+        date_long(d, t)
     )
 }
 
-/// `1. bis 22. November 2026`, `28. Oktober bis 22. November 2026`, or with both years.
-pub fn period(since: NaiveDate, until: NaiveDate) -> String {
+/// `1. bis 22. November 2026`, `28. Oktober bis 22. November 2026`, or with both years
+/// (English: `1 to 22 November 2026`, …).
+pub fn period(since: NaiveDate, until: NaiveDate, t: &Texts) -> String {
+    let to = t.until;
     if since == until {
-        date_long(since)
+        date_long(since, t)
     } else if since.year() != until.year() {
-        format!("{} bis {}", date_long(since), date_long(until))
+        format!("{} {to} {}", date_long(since, t), date_long(until, t))
     } else if since.month() != until.month() {
         format!(
-            "{}. {} bis {}",
+            "{}{} {} {to} {}",
             since.day(),
-            MONTHS[since.month0() as usize],
-            date_long(until)
+            t.day_suffix,
+            month(since, t),
+            date_long(until, t)
         )
     } else {
-        format!("{}. bis {}", since.day(), date_long(until))
+        format!(
+            "{}{} {to} {}",
+            since.day(),
+            t.day_suffix,
+            date_long(until, t)
+        )
     }
 }
 
-/// The name of the time at an event: `MEZ`/`MESZ` where the zone keeps Central European
-/// (summer) time then, `UTC` for offset zero, else `UTC+hh:mm` / `UTC-hh:mm`.
-pub fn zone_label(t: &DateTime<Tz>) -> String {
-    match t.offset().abbreviation() {
-        Some("CET") => return "MEZ".into(),
-        Some("CEST") => return "MESZ".into(),
+/// The name of the time at an event: `MEZ`/`MESZ` (English `CET`/`CEST`) where the zone
+/// keeps Central European (summer) time then, `UTC` for offset zero, else `UTC+hh:mm` /
+/// `UTC-hh:mm`.
+pub fn zone_label(at: &DateTime<Tz>, t: &Texts) -> String {
+    match at.offset().abbreviation() {
+        Some("CET") => return t.cet.into(),
+        Some("CEST") => return t.cest.into(),
         _ => {}
     }
-    offset_label(t.offset().fix().local_minus_utc())
+    offset_label(at.offset().fix().local_minus_utc())
 }
 
 /// `UTC`, `UTC+hh:mm` or `UTC-hh:mm`.
@@ -109,26 +99,27 @@ fn offset_label(offset_seconds: i32) -> String {
     format!("UTC{sign}{:02}:{:02}", a / 3600, (a % 3600) / 60)
 }
 
-/// `t` in the zone `timezone` (any IANA name) with its label; a name that is no IANA zone
+/// `at` in the zone `timezone` (any IANA name) with its label; a name that is no IANA zone
 /// leaves the time at its own offset.
-fn local(t: &DateTime<FixedOffset>, timezone: &str) -> (DateTime<FixedOffset>, String) {
+fn local(at: &DateTime<FixedOffset>, timezone: &str, t: &Texts) -> (DateTime<FixedOffset>, String) {
     match timezone.parse::<Tz>() {
         Ok(tz) => {
-            let there = t.with_timezone(&tz);
-            (there.fixed_offset(), zone_label(&there))
+            let there = at.with_timezone(&tz);
+            (there.fixed_offset(), zone_label(&there, t))
         }
-        Err(_) => (*t, offset_label(t.offset().local_minus_utc())),
+        Err(_) => (*at, offset_label(at.offset().local_minus_utc())),
     }
 }
 
-fn hm(t: &DateTime<FixedOffset>) -> String {
-    format!("{:02}:{:02}", t.hour(), t.minute())
+fn hm(at: &DateTime<FixedOffset>) -> String {
+    format!("{:02}:{:02}", at.hour(), at.minute())
 }
 
-/// When an event takes place, in German, in the local time of its zone `timezone` (any IANA
-/// name; times given with another offset are converted):
+/// When an event takes place, in the language, in the local time of its zone
+/// `timezone` (any IANA name; times given with another offset are converted):
 ///
 /// - same day: `Donnerstag, 29. Oktober 2026, 15:00–19:30 Uhr (MEZ)`
+///   (`Thursday, 29 October 2026, 15:00–19:30 (CET)`)
 /// - several days: `Freitag, 30. Oktober 2026, 09:00 Uhr – Samstag, 31. Oktober 2026,
 ///   16:00 Uhr (MEZ)` (each time with its own zone when the offsets differ)
 /// - no (valid) end: `Donnerstag, 29. Oktober 2026, 15:00 Uhr (MEZ)`
@@ -136,32 +127,34 @@ pub fn event_when(
     starts: &DateTime<FixedOffset>,
     ends: Option<&DateTime<FixedOffset>>,
     timezone: &str,
+    t: &Texts,
 ) -> String {
-    let (starts, zs) = local(starts, timezone);
+    let uhr = t.clock_suffix;
+    let (starts, zs) = local(starts, timezone, t);
     let starts = &starts;
-    let day_s = date_weekday(starts.date_naive());
-    let Some((ends, ze)) = ends.filter(|e| *e > starts).map(|e| local(e, timezone)) else {
-        return format!("{day_s}, {} Uhr ({zs})", hm(starts));
+    let day_s = date_weekday(starts.date_naive(), t);
+    let Some((ends, ze)) = ends.filter(|e| *e > starts).map(|e| local(e, timezone, t)) else {
+        return format!("{day_s}, {}{uhr} ({zs})", hm(starts));
     };
     let ends = &ends;
     let same_day = starts.date_naive() == ends.date_naive();
     match (same_day, zs == ze) {
-        (true, true) => format!("{day_s}, {}–{} Uhr ({zs})", hm(starts), hm(ends)),
+        (true, true) => format!("{day_s}, {}–{}{uhr} ({zs})", hm(starts), hm(ends)),
         (true, false) => format!(
-            "{day_s}, {} Uhr ({zs}) – {} Uhr ({ze})",
+            "{day_s}, {}{uhr} ({zs}) – {}{uhr} ({ze})",
             hm(starts),
             hm(ends)
         ),
         (false, true) => format!(
-            "{day_s}, {} Uhr – {}, {} Uhr ({zs})",
+            "{day_s}, {}{uhr} – {}, {}{uhr} ({zs})",
             hm(starts),
-            date_weekday(ends.date_naive()),
+            date_weekday(ends.date_naive(), t),
             hm(ends)
         ),
         (false, false) => format!(
-            "{day_s}, {} Uhr ({zs}) – {}, {} Uhr ({ze})",
+            "{day_s}, {}{uhr} ({zs}) – {}, {}{uhr} ({ze})",
             hm(starts),
-            date_weekday(ends.date_naive()),
+            date_weekday(ends.date_naive(), t),
             hm(ends)
         ),
     }
@@ -170,6 +163,7 @@ pub fn event_when(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::texts::{DE, EN};
 
     fn t(s: &str) -> DateTime<FixedOffset> {
         parse_time(s).unwrap()
@@ -199,25 +193,79 @@ mod tests {
     #[test]
     fn german_names() {
         let d = NaiveDate::from_ymd_opt(2026, 3, 10).unwrap();
-        assert_eq!(month_year(d), "März 2026");
-        assert_eq!(date_long(d), "10. März 2026");
-        assert_eq!(date_weekday(d), "Dienstag, 10. März 2026");
+        assert_eq!(month_year(d, &DE), "März 2026");
+        assert_eq!(date_long(d, &DE), "10. März 2026");
+        assert_eq!(date_weekday(d, &DE), "Dienstag, 10. März 2026");
         let n = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
-        assert_eq!(period(n(11, 1), n(11, 22)), "1. bis 22. November 2026");
+        assert_eq!(period(n(11, 1), n(11, 22), &DE), "1. bis 22. November 2026");
         assert_eq!(
-            period(n(10, 28), n(11, 22)),
+            period(n(10, 28), n(11, 22), &DE),
             "28. Oktober bis 22. November 2026"
         );
-        assert_eq!(period(n(11, 22), n(11, 22)), "22. November 2026");
+        assert_eq!(period(n(11, 22), n(11, 22), &DE), "22. November 2026");
         assert_eq!(
-            period(NaiveDate::from_ymd_opt(2025, 12, 15).unwrap(), n(1, 5)),
+            period(NaiveDate::from_ymd_opt(2025, 12, 15).unwrap(), n(1, 5), &DE),
             "15. Dezember 2025 bis 5. Januar 2026"
         );
     }
 
     #[test]
+    fn english_names() {
+        let d = NaiveDate::from_ymd_opt(2026, 3, 10).unwrap();
+        assert_eq!(month_year(d, &EN), "March 2026");
+        assert_eq!(date_long(d, &EN), "10 March 2026");
+        assert_eq!(date_weekday(d, &EN), "Tuesday, 10 March 2026");
+        let n = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+        assert_eq!(period(n(11, 1), n(11, 22), &EN), "1 to 22 November 2026");
+        assert_eq!(
+            period(n(10, 28), n(11, 22), &EN),
+            "28 October to 22 November 2026"
+        );
+        assert_eq!(period(n(11, 22), n(11, 22), &EN), "22 November 2026");
+        assert_eq!(
+            period(NaiveDate::from_ymd_opt(2025, 12, 15).unwrap(), n(1, 5), &EN),
+            "15 December 2025 to 5 January 2026"
+        );
+    }
+
+    #[test]
+    fn english_event_times() {
+        assert_eq!(
+            event_when(
+                &t("2026-10-29T15:00:00+01:00"),
+                Some(&t("2026-10-29T19:30:00+01:00")),
+                "Europe/Berlin",
+                &EN
+            ),
+            "Thursday, 29 October 2026, 15:00–19:30 (CET)"
+        );
+        assert_eq!(
+            event_when(
+                &t("2027-03-27T10:00:00+01:00"),
+                Some(&t("2027-03-28T14:00:00+02:00")),
+                "Europe/Berlin",
+                &EN
+            ),
+            "Saturday, 27 March 2027, 10:00 (CET) – Sunday, 28 March 2027, 14:00 (CEST)"
+        );
+        assert_eq!(
+            event_when(
+                &t("2027-03-05T09:00:00+01:00"),
+                Some(&t("2027-03-06T16:00:00+01:00")),
+                "Europe/Berlin",
+                &EN
+            ),
+            "Friday, 5 March 2027, 09:00 – Saturday, 6 March 2027, 16:00 (CET)"
+        );
+        assert_eq!(
+            event_when(&t("2027-04-12T01:00:00Z"), None, "Asia/Tokyo", &EN),
+            "Monday, 12 April 2027, 10:00 (UTC+09:00)"
+        );
+    }
+
+    #[test]
     fn zones() {
-        let label = |at: &str, zone: &str| local(&t(at), zone).1;
+        let label = |at: &str, zone: &str| local(&t(at), zone, &DE).1;
         assert_eq!(label("2026-12-01T12:00:00+01:00", "Europe/Berlin"), "MEZ");
         assert_eq!(label("2026-07-01T12:00:00+02:00", "Europe/Berlin"), "MESZ");
         // Any zone that keeps Central European time, not only a list of them.
@@ -246,13 +294,14 @@ mod tests {
             event_when(
                 &t("2026-12-10T15:00:00Z"),
                 Some(&t("2026-12-10T16:30:00Z")),
-                "Europe/Berlin"
+                "Europe/Berlin",
+                &DE
             ),
             "Donnerstag, 10. Dezember 2026, 16:00–17:30 Uhr (MEZ)"
         );
         // Tokyo, for a delegation trip.
         assert_eq!(
-            event_when(&t("2027-04-12T01:00:00Z"), None, "Asia/Tokyo"),
+            event_when(&t("2027-04-12T01:00:00Z"), None, "Asia/Tokyo", &DE),
             "Montag, 12. April 2027, 10:00 Uhr (UTC+09:00)"
         );
     }
@@ -263,7 +312,8 @@ mod tests {
             event_when(
                 &t("2026-10-29T15:00:00+01:00"),
                 Some(&t("2026-10-29T19:30:00+01:00")),
-                "Europe/Berlin"
+                "Europe/Berlin",
+                &DE
             ),
             "Donnerstag, 29. Oktober 2026, 15:00–19:30 Uhr (MEZ)"
         );
@@ -271,7 +321,8 @@ mod tests {
             event_when(
                 &t("2026-06-18T09:30:00+02:00"),
                 Some(&t("2026-06-18T12:00:00+02:00")),
-                "Europe/Berlin"
+                "Europe/Berlin",
+                &DE
             ),
             "Donnerstag, 18. Juni 2026, 09:30–12:00 Uhr (MESZ)"
         );
@@ -280,7 +331,8 @@ mod tests {
             event_when(
                 &t("2027-03-05T09:00:00+01:00"),
                 Some(&t("2027-03-06T16:00:00+01:00")),
-                "Europe/Berlin"
+                "Europe/Berlin",
+                &DE
             ),
             "Freitag, 5. März 2027, 09:00 Uhr – Samstag, 6. März 2027, 16:00 Uhr (MEZ)"
         );
@@ -289,20 +341,22 @@ mod tests {
             event_when(
                 &t("2027-03-27T10:00:00+01:00"),
                 Some(&t("2027-03-28T14:00:00+02:00")),
-                "Europe/Berlin"
+                "Europe/Berlin",
+                &DE
             ),
             "Samstag, 27. März 2027, 10:00 Uhr (MEZ) – Sonntag, 28. März 2027, 14:00 Uhr (MESZ)"
         );
         // No end, or an end before the start: only the start.
         assert_eq!(
-            event_when(&t("2026-12-01T18:00:00Z"), None, "UTC"),
+            event_when(&t("2026-12-01T18:00:00Z"), None, "UTC", &DE),
             "Dienstag, 1. Dezember 2026, 18:00 Uhr (UTC)"
         );
         assert_eq!(
             event_when(
                 &t("2026-12-01T18:00:00-05:00"),
                 Some(&t("2026-12-01T17:00:00-05:00")),
-                "America/New_York"
+                "America/New_York",
+                &DE
             ),
             "Dienstag, 1. Dezember 2026, 18:00 Uhr (UTC-05:00)"
         );

@@ -9,15 +9,21 @@
 //! | `until` | optional | `YYYY-MM-DD`, default the date of the host's `now()`: last day of stories |
 //! | `topics` | optional | topic slugs, comma-separated (`cloud,it-sicherheit`): only items about one of them |
 //! | `events_until` | optional | `YYYY-MM-DD`, default `until` + 60 days: upcoming events starting (local day) from the later of `since` and today up to `events_until` |
+//! | `locale` | optional | `de` (default), `en`, `de-AT`, …: the issue's language — its stories, events, recipients, labels and texts |
 //!
 //! Artifacts, in this order: `newsletter.html` (e-mail-safe HTML; footer link
 //! `{{unsubscribe_url}}` for the mail service to replace), `newsletter.txt`,
 //! `recipients.csv` (`email,name,unsubscribe_url`), `sample.eml` (a complete MIME message
 //! for the first recipient, RFC 8058 one-click unsubscribe headers) and `summary.json`.
 //!
-//! Recipients: subscribers with double-opt-in consent (`consent.confirmed_at`), not
-//! unsubscribed, whose topics (absent: all) meet the issue's topics. This needs the grant
-//! `read:subscriber+personal`; the host adds each subscriber's `unsubscribe_token`.
+//! Recipients: subscribers of the issue's locale (the entry's `locale`) with double-opt-in
+//! consent (`consent.confirmed_at`), not unsubscribed, whose topics (absent: all) meet the
+//! issue's topics. This needs the grant `read:subscriber+personal`; the host adds each
+//! subscriber's `unsubscribe_token`.
+//!
+//! Languages: stories and events are those of the issue's locale, topic and kind labels come
+//! from the schema in that locale (else German), and the fixed texts are German for `de`
+//! (and `de-AT`, …) and English for every other locale (see [`texts`]).
 //!
 //! Settings (`verbund plugin configure newsletter-export --set KEY=VALUE`): `website`,
 //! `api`, `from`, `subject`, `organisation`, `address`, `privacy_url` (see [`Settings`]).
@@ -31,6 +37,7 @@ pub mod model;
 pub mod params;
 pub mod render;
 pub mod settings;
+pub mod texts;
 
 use chrono::{DateTime, Datelike, FixedOffset, Timelike, Utc};
 use verbund_plugin::serde_json::json;
@@ -48,20 +55,58 @@ const PAGE: u32 = 1000;
 /// At most this many pages per content type (100,000 entries).
 const MAX_PAGES: usize = 100;
 
-/// Shown as the recipient of `sample.eml` when nobody would receive the issue.
-pub const PLACEHOLDER_RECIPIENT: &str = "empfaenger@example.org";
+/// Shown as the recipient of `sample.eml` when nobody would receive a German issue (the
+/// English one: [`texts::EN`]`.placeholder_recipient`).
+pub const PLACEHOLDER_RECIPIENT: &str = texts::DE.placeholder_recipient;
 /// The unsubscribe token of that placeholder (the link is only an illustration).
-pub const PLACEHOLDER_TOKEN: &str = "BEISPIEL";
+pub const PLACEHOLDER_TOKEN: &str = texts::DE.placeholder_token;
 
-/// The entries the export reads, as plain values.
+/// One entry as the export reads it: its fields and the metadata it needs.
+#[derive(Debug, Default, Clone)]
+pub struct Item {
+    /// The entry's fields (`Entry::json`).
+    pub data: Value,
+    /// The entry's locale (`de`, `en`, `de-AT`).
+    pub locale: String,
+    /// When it was published (stories).
+    pub published_at: Option<String>,
+}
+
+impl Item {
+    /// An entry of `locale` with these fields, not published.
+    pub fn new(locale: &str, data: Value) -> Item {
+        Item {
+            data,
+            locale: locale.to_string(),
+            published_at: None,
+        }
+    }
+
+    /// The same, published at `at` (RFC 3339).
+    pub fn published(mut self, at: &str) -> Item {
+        self.published_at = Some(at.to_string());
+        self
+    }
+
+    fn from_entry(e: &Entry) -> Item {
+        Item {
+            data: e.json(),
+            locale: e.locale.clone(),
+            published_at: e.published_at.clone(),
+        }
+    }
+}
+
+/// The entries the export reads, as plain values. [`build`] uses only those of the issue's
+/// locale (the host is asked for only those, too).
 #[derive(Debug, Default, Clone)]
 pub struct Inputs {
-    /// Published German stories: data and `published-at`.
-    pub stories: Vec<(Value, Option<String>)>,
-    /// Published German events: data.
-    pub events: Vec<Value>,
-    /// All subscribers: data (with personal data and `unsubscribe_token`).
-    pub subscribers: Vec<Value>,
+    /// Published stories.
+    pub stories: Vec<Item>,
+    /// Published events.
+    pub events: Vec<Item>,
+    /// Subscribers (with personal data and `unsubscribe_token`).
+    pub subscribers: Vec<Item>,
 }
 
 /// The result of [`build`].
@@ -100,23 +145,38 @@ pub fn build(
     settings: &Settings,
     inputs: Inputs,
 ) -> Built {
-    let n_stories = inputs.stories.len();
-    let n_events = inputs.events.len();
-    let stories: Vec<Story> = inputs
-        .stories
-        .iter()
-        .filter_map(|(d, at)| Story::from_json(d, at.as_deref()))
+    let texts = texts::for_locale(&params.locale);
+    let in_locale = |items: Vec<Item>| -> Vec<Item> {
+        items
+            .into_iter()
+            .filter(|i| i.locale == params.locale)
+            .collect()
+    };
+    let (stories, events) = (in_locale(inputs.stories), in_locale(inputs.events));
+    let subscribers: Vec<Value> = in_locale(inputs.subscribers)
+        .into_iter()
+        .map(|i| i.data)
         .collect();
-    let events: Vec<Event> = inputs.events.iter().filter_map(Event::from_json).collect();
+    let n_stories = stories.len();
+    let n_events = events.len();
+    let stories: Vec<Story> = stories
+        .iter()
+        .filter_map(|i| Story::from_json(&i.data, i.published_at.as_deref()))
+        .collect();
+    let events: Vec<Event> = events
+        .iter()
+        .filter_map(|i| Event::from_json(&i.data))
+        .collect();
     let unusable_items = (n_stories - stories.len()) + (n_events - events.len());
     let stories = model::select_stories(stories, params);
     let events = model::select_events(events, params);
     let topics = model::issue_topics(params, &stories, &events);
-    let selection = model::select_recipients(&inputs.subscribers, &topics);
+    let selection = model::select_recipients(&subscribers, &topics);
 
     let issue = render::Issue {
         params,
         settings,
+        texts,
         subject: render::subject(settings, params),
         stories: &stories,
         events: &events,
@@ -130,8 +190,8 @@ pub fn build(
         Some(r) => (r.name.clone(), r.email.clone(), r.unsubscribe_token.clone()),
         None => (
             None,
-            PLACEHOLDER_RECIPIENT.to_string(),
-            PLACEHOLDER_TOKEN.to_string(),
+            texts.placeholder_recipient.to_string(),
+            texts.placeholder_token.to_string(),
         ),
     };
     let unsubscribe = settings.unsubscribe_url(&token);
@@ -244,27 +304,28 @@ impl Plugin for NewsletterExport {
         let now = dates::parse_time(&now_text)
             .ok_or_else(|| format!("Ungültige Uhrzeit vom Host: {now_text:?}"))?;
         let params = params::parse_params(&params, now.with_timezone(&Utc).date_naive())?;
+        let locale = params.locale.as_str();
         // Topic and kind labels are defined once, in the schema.
         let story_schema = schema("story").map_err(|e| host_failed("story", &e))?;
         let settings = Settings::from_lookup(config)
-            .with_labels(settings::Labels::from_story_schema(&story_schema, "de"));
-        let published = |ty: &str| query(ty).eq("state", "published").eq("locale", "de");
+            .with_labels(settings::Labels::from_story_schema(&story_schema, locale))
+            .for_locale(locale);
+        let published = |ty: &str| query(ty).eq("state", "published").eq("locale", locale);
         let stories = query_all("story", published("story"))?;
         let events = query_all("event", published("event"))?;
-        let subscribers = query_all("subscriber", query("subscriber"))?;
+        let subscribers = query_all("subscriber", query("subscriber").eq("locale", locale))?;
+        let items = |entries: &[Entry]| entries.iter().map(Item::from_entry).collect();
         let inputs = Inputs {
-            stories: stories
-                .iter()
-                .map(|e| (e.json(), e.published_at.clone()))
-                .collect(),
-            events: events.iter().map(Entry::json).collect(),
-            subscribers: subscribers.iter().map(Entry::json).collect(),
+            stories: items(&stories),
+            events: items(&events),
+            subscribers: items(&subscribers),
         };
         let built = build(&params, &now, &settings, inputs);
         let sel = &built.selection;
         // Counts only: no personal data in the server log.
         log::info(format!(
-            "issue {}..{}: {} stories, {} events, {} recipients",
+            "issue {} {}..{}: {} stories, {} events, {} recipients",
+            params.locale,
             params.since,
             params.until,
             built.stories,

@@ -6,6 +6,7 @@ use verbund_plugin::Value;
 
 use crate::dates::parse_time;
 use crate::params::Params;
+use crate::texts::Texts;
 
 fn text(v: &Value, key: &str) -> Option<String> {
     v.get(key)
@@ -128,19 +129,20 @@ impl Event {
         })
     }
 
-    /// `Ort: …`, `Online`, `Vor Ort und online: …`.
-    pub fn place(&self) -> String {
+    /// `Ort: …`, `Online`, `Vor Ort und online: …` (English: `Venue: …`, `Online`, `On site
+    /// and online: …`).
+    pub fn place(&self, t: &Texts) -> String {
         let venue = self
             .venue
             .as_ref()
             .map(Venue::line)
             .filter(|l| !l.is_empty());
         match (self.format.as_str(), venue) {
-            ("online", _) => "Online".into(),
-            ("hybrid", Some(v)) => format!("Vor Ort und online: {v}"),
-            ("hybrid", None) => "Vor Ort und online".into(),
-            (_, Some(v)) => format!("Ort: {v}"),
-            (_, None) => "Vor Ort".into(),
+            ("online", _) => t.online.into(),
+            ("hybrid", Some(v)) => format!("{}: {v}", t.on_site_and_online),
+            ("hybrid", None) => t.on_site_and_online.into(),
+            (_, Some(v)) => format!("{}: {v}", t.venue),
+            (_, None) => t.on_site.into(),
         }
     }
 }
@@ -281,6 +283,7 @@ pub fn select_recipients(subscribers: &[Value], topics: &[String]) -> Selection 
 mod tests {
     use super::*;
     use crate::dates::parse_ymd;
+    use crate::texts::{DE, EN};
     use verbund_plugin::serde_json::json;
 
     fn d(s: &str) -> chrono::NaiveDate {
@@ -311,6 +314,7 @@ mod tests {
             events_from: d("2026-11-01"),
             events_until: d("2027-01-21"),
             topics: None,
+            locale: "de".into(),
         };
         let got = select_stories(
             vec![
@@ -352,6 +356,7 @@ mod tests {
             events_from: d("2026-11-01"),
             events_until: d("2026-12-31"),
             topics: Some(vec!["cloud".into(), "iot".into()]),
+            locale: "de".into(),
         };
         let got = select_events(
             vec![
@@ -380,6 +385,7 @@ mod tests {
             events_from: d("2026-11-01"),
             events_until: d("2026-12-31"),
             topics: None,
+            locale: "de".into(),
         };
         let s = [story("a", "2026-11-02T08:00:00Z", &["iot", "cloud"])];
         let e = [event(
@@ -407,8 +413,12 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(
-            e.place(),
+            e.place(&DE),
             "Vor Ort und online: Datenwerk, Nonnenstraße 42, 04229 Leipzig"
+        );
+        assert_eq!(
+            e.place(&EN),
+            "On site and online: Datenwerk, Nonnenstraße 42, 04229 Leipzig"
         );
         assert_eq!(e.ends, None);
         assert_eq!(e.timezone, "UTC");
@@ -417,7 +427,7 @@ mod tests {
             ..e.clone()
         };
         assert_eq!(
-            on_site.place(),
+            on_site.place(&DE),
             "Ort: Datenwerk, Nonnenstraße 42, 04229 Leipzig"
         );
         let online = Event {
@@ -425,7 +435,20 @@ mod tests {
             venue: None,
             ..e
         };
-        assert_eq!(online.place(), "Online");
+        assert_eq!(online.place(&DE), "Online");
+        assert_eq!(online.place(&EN), "Online");
+        assert_eq!(
+            on_site.place(&EN),
+            "Venue: Datenwerk, Nonnenstraße 42, 04229 Leipzig"
+        );
+        assert_eq!(
+            Event {
+                venue: None,
+                ..on_site.clone()
+            }
+            .place(&EN),
+            "On site"
+        );
         assert!(
             Event::from_json(&json!({"title": "x", "slug": "x", "starts_at": "morgen"})).is_none()
         );

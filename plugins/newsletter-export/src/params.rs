@@ -4,9 +4,13 @@
 use chrono::{Days, NaiveDate};
 
 use crate::dates::parse_ymd;
+use crate::texts::is_locale;
 
 /// Events this many days after `until` are included when `events_until` is not given.
 pub const EVENTS_DAYS: u64 = 60;
+
+/// The locale of an issue when the `locale` parameter is not given.
+pub const DEFAULT_LOCALE: &str = "de";
 
 /// The parameters of the export `issue`, checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,9 +22,12 @@ pub struct Params {
     pub events_until: NaiveDate,
     /// `Some` when the `topics` parameter narrowed the issue.
     pub topics: Option<Vec<String>>,
+    /// The issue's locale (`de`, `en`, `de-AT`): its stories, events, recipients, labels and
+    /// texts.
+    pub locale: String,
 }
 
-const KNOWN_PARAMS: [&str; 4] = ["since", "until", "topics", "events_until"];
+const KNOWN_PARAMS: [&str; 5] = ["since", "until", "topics", "events_until", "locale"];
 
 fn bad_date(name: &str, value: &str, required: bool) -> String {
     let what = if value.is_empty() {
@@ -101,6 +108,21 @@ fn parse_topics(raw: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// Checks `locale`: a locale as Verbund writes them (`de`, `en`, `de-AT`).
+fn parse_locale(raw: &str) -> Result<String, String> {
+    if is_locale(raw) {
+        Ok(raw.to_string())
+    } else {
+        Err(format!(
+            "Parameter „locale“ ist ungültig („{raw}“): erwartet wird eine Sprache wie de, en \
+             oder de-AT (zwei Kleinbuchstaben, für eine Region ein Bindestrich und zwei \
+             Großbuchstaben). / Parameter \"locale\" is invalid ({raw:?}): expected a locale \
+             like de, en or de-AT (two lowercase letters; for a region a hyphen and two \
+             uppercase letters)."
+        ))
+    }
+}
+
 /// Checks the parameters; `today` is the default for `until` (the date of the host's
 /// `now()`).
 pub fn parse_params(params: &[(String, String)], today: NaiveDate) -> Result<Params, String> {
@@ -109,8 +131,9 @@ pub fn parse_params(params: &[(String, String)], today: NaiveDate) -> Result<Par
         .find(|(k, _)| !KNOWN_PARAMS.contains(&k.as_str()))
     {
         return Err(format!(
-            "Unbekannter Parameter „{k}“; erlaubt sind since, until, topics, events_until. / \
-             Unknown parameter {k:?}; allowed: since, until, topics, events_until."
+            "Unbekannter Parameter „{k}“; erlaubt sind since, until, topics, events_until, \
+             locale. / Unknown parameter {k:?}; allowed: since, until, topics, events_until, \
+             locale."
         ));
     }
     let date = |name: &str, required: bool| -> Result<Option<NaiveDate>, String> {
@@ -147,12 +170,14 @@ pub fn parse_params(params: &[(String, String)], today: NaiveDate) -> Result<Par
         ));
     }
     let topics = given(params, "topics").map(parse_topics).transpose()?;
+    let locale = given(params, "locale").map_or(Ok(DEFAULT_LOCALE.to_string()), parse_locale)?;
     Ok(Params {
         since,
         until,
         events_from: since.max(today),
         events_until,
         topics,
+        locale,
     })
 }
 
@@ -182,7 +207,8 @@ mod tests {
                 until: today,
                 events_from: d("2026-11-22"),
                 events_until: d("2027-01-21"),
-                topics: None
+                topics: None,
+                locale: "de".into(),
             }
         );
         let got = parse_params(
@@ -242,5 +268,49 @@ mod tests {
         assert!(e.contains("topics"), "{e}");
         let e = err(&[("since", "2026-11-01"), ("topic", "cloud")]);
         assert!(e.contains("Unbekannter Parameter „topic“"), "{e}");
+    }
+
+    #[test]
+    fn locale_param() {
+        let today = d("2026-11-22");
+        let locale = |pairs: &[(&str, &str)]| parse_params(&p(pairs), today).map(|p| p.locale);
+        // Not given, empty or null: German.
+        assert_eq!(locale(&[("since", "2026-11-01")]).unwrap(), "de");
+        assert_eq!(
+            locale(&[("since", "2026-11-01"), ("locale", " ")]).unwrap(),
+            "de"
+        );
+        assert_eq!(
+            locale(&[("since", "2026-11-01"), ("locale", "null")]).unwrap(),
+            "de"
+        );
+        for ok in ["de", "en", "de-AT", "en-GB", "fr"] {
+            assert_eq!(
+                locale(&[("since", "2026-11-01"), ("locale", ok)]).unwrap(),
+                ok
+            );
+        }
+        assert_eq!(
+            locale(&[("since", "2026-11-01"), ("locale", " en ")]).unwrap(),
+            "en"
+        );
+        for bad in [
+            "EN",
+            "english",
+            "de_AT",
+            "de-at",
+            "e",
+            "de-AT-1996",
+            "[\"en\"]",
+        ] {
+            let e = locale(&[("since", "2026-11-01"), ("locale", bad)]).unwrap_err();
+            assert!(
+                e.contains("Parameter „locale“ ist ungültig")
+                    && e.contains("Parameter \"locale\" is invalid")
+                    && e.contains(bad.trim())
+                    && e.contains("de-AT"),
+                "{e}"
+            );
+        }
     }
 }

@@ -4,6 +4,7 @@ use crate::dates::{date_long, event_when, period};
 use crate::model::{Event, Recipient, Story};
 use crate::params::Params;
 use crate::settings::{Labels, Settings};
+use crate::texts::{self, Texts};
 
 /// The placeholder a mail service replaces with each recipient's unsubscribe link.
 pub const UNSUBSCRIBE_PLACEHOLDER: &str = "{{unsubscribe_url}}";
@@ -12,6 +13,8 @@ pub const UNSUBSCRIBE_PLACEHOLDER: &str = "{{unsubscribe_url}}";
 pub struct Issue<'a> {
     pub params: &'a Params,
     pub settings: &'a Settings,
+    /// The fixed texts in the issue's language ([`texts::for_locale`] of its locale).
+    pub texts: &'static Texts,
     pub subject: String,
     pub stories: &'a [Story],
     pub events: &'a [Event],
@@ -42,39 +45,49 @@ fn topic_list(topics: &[String], labels: &Labels) -> String {
 }
 
 /// `Erfolgsgeschichte · 10. März 2026`.
-fn story_meta(s: &Story, labels: &Labels) -> String {
+fn story_meta(s: &Story, labels: &Labels, t: &Texts) -> String {
     format!(
         "{} · {}",
-        labels.kind(&s.kind),
-        date_long(s.published.date_naive())
+        labels.kind_or(&s.kind, t.story),
+        date_long(s.published.date_naive(), t)
     )
 }
 
 /// `Von Dr. Jana Vogt (Geschäftsführerin)`.
-fn byline(s: &Story) -> Option<String> {
+fn byline(s: &Story, t: &Texts) -> Option<String> {
     let name = s.author_name.as_ref()?;
+    let by = t.by;
     Some(match &s.author_role {
-        Some(r) => format!("Von {name} ({r})"),
-        None => format!("Von {name}"),
+        Some(r) => format!("{by} {name} ({r})"),
+        None => format!("{by} {name}"),
     })
 }
 
-/// Subject: the setting, else `Newsletter – {Monat Jahr}` of `until`.
+/// Subject: the setting, else `Newsletter – {Monat Jahr}` of `until` in the language of the
+/// issue's locale.
 pub fn subject(settings: &Settings, params: &Params) -> String {
-    settings
-        .subject
-        .clone()
-        .unwrap_or_else(|| format!("Newsletter – {}", crate::dates::month_year(params.until)))
+    let t = texts::for_locale(&params.locale);
+    settings.subject.clone().unwrap_or_else(|| {
+        format!(
+            "{} – {}",
+            t.subject,
+            crate::dates::month_year(params.until, t)
+        )
+    })
 }
 
 fn intro(issue: &Issue) -> String {
-    format!(
-        "Neues aus dem Cluster vom {}.",
-        period(issue.params.since, issue.params.until)
-    )
+    let (p, t) = (issue.params, issue.texts);
+    let lead = if p.since == p.until {
+        t.intro_day
+    } else {
+        t.intro
+    };
+    format!("{lead} {}.", period(p.since, p.until, t))
 }
 
 fn preheader(issue: &Issue) -> String {
+    let t = issue.texts;
     let n = |k: usize, one: &str, many: &str| {
         if k == 1 {
             format!("1 {one}")
@@ -83,21 +96,12 @@ fn preheader(issue: &Issue) -> String {
         }
     };
     format!(
-        "{} und {}",
-        n(issue.stories.len(), "neue Geschichte", "neue Geschichten"),
-        n(
-            issue.events.len(),
-            "kommende Veranstaltung",
-            "kommende Veranstaltungen"
-        )
+        "{} {} {}",
+        n(issue.stories.len(), t.new_story, t.new_stories),
+        t.and,
+        n(issue.events.len(), t.upcoming_event, t.upcoming_events)
     )
 }
-
-const EMPTY_NOTE: &str =
-    "Für diesen Zeitraum gibt es keine neuen Geschichten und keine anstehenden Veranstaltungen.";
-const WHY: &str = "Sie erhalten diesen Newsletter, weil Sie ihn abonniert und Ihre Anmeldung per \
-                   E-Mail bestätigt haben.";
-const LEAVE: &str = "Sie möchten ihn nicht mehr erhalten? Mit einem Klick abmelden:";
 
 // --- HTML ------------------------------------------------------------------------------
 
@@ -144,7 +148,7 @@ fn item_title(url: &str, title: &str) -> String {
     )
 }
 
-fn story_html(s: &Story, settings: &Settings, first: bool) -> String {
+fn story_html(s: &Story, settings: &Settings, t: &Texts, first: bool) -> String {
     let url = settings.story_url(&s.slug);
     let mut inner = String::new();
     inner.push_str(&p(
@@ -152,7 +156,7 @@ fn story_html(s: &Story, settings: &Settings, first: bool) -> String {
             "margin-bottom:4px;font-size:12px;line-height:18px;color:{MUTED};\
              text-transform:uppercase;letter-spacing:0.5px;"
         ),
-        &escape(&story_meta(s, &settings.labels)),
+        &escape(&story_meta(s, &settings.labels, t)),
     ));
     inner.push_str(&item_title(&url, &s.title));
     if !s.teaser.is_empty() {
@@ -162,12 +166,13 @@ fn story_html(s: &Story, settings: &Settings, first: bool) -> String {
         ));
     }
     let mut meta = Vec::new();
-    if let Some(b) = byline(s) {
+    if let Some(b) = byline(s, t) {
         meta.push(escape(&b));
     }
     if !s.topics.is_empty() {
         meta.push(format!(
-            "Themen: {}",
+            "{}: {}",
+            escape(t.topics),
             escape(&topic_list(&s.topics, &settings.labels))
         ));
     }
@@ -183,7 +188,7 @@ fn story_html(s: &Story, settings: &Settings, first: bool) -> String {
             "{}&nbsp;&#8594;",
             link(
                 &url,
-                "Weiterlesen",
+                t.read_more,
                 "font-weight:bold;text-decoration:underline;"
             )
         ),
@@ -204,19 +209,19 @@ fn item_row(inner: &str, first: bool) -> String {
     )
 }
 
-fn event_html(e: &Event, settings: &Settings, first: bool) -> String {
+fn event_html(e: &Event, settings: &Settings, t: &Texts, first: bool) -> String {
     let url = settings.event_url(&e.slug);
     let mut inner = String::new();
     inner.push_str(&p(
         &format!(
             "margin-bottom:4px;font-size:14px;line-height:20px;color:{BRAND};font-weight:bold;"
         ),
-        &escape(&event_when(&e.starts, e.ends.as_ref(), &e.timezone)),
+        &escape(&event_when(&e.starts, e.ends.as_ref(), &e.timezone, t)),
     ));
     inner.push_str(&item_title(&url, &e.title));
     inner.push_str(&p(
         &format!("margin-bottom:8px;font-size:14px;line-height:20px;color:{MUTED};"),
-        &escape(&e.place()),
+        &escape(&e.place(t)),
     ));
     if let Some(summary) = &e.summary {
         inner.push_str(&p(
@@ -228,18 +233,10 @@ fn event_html(e: &Event, settings: &Settings, first: bool) -> String {
     if let Some(r) = &e.registration_url {
         links.push(format!(
             "{}&nbsp;&#8594;",
-            link(
-                r,
-                "Zur Anmeldung",
-                "font-weight:bold;text-decoration:underline;"
-            )
+            link(r, t.register, "font-weight:bold;text-decoration:underline;")
         ));
     }
-    links.push(link(
-        &url,
-        "Details zur Veranstaltung",
-        "text-decoration:underline;",
-    ));
+    links.push(link(&url, t.event_details, "text-decoration:underline;"));
     inner.push_str(&p(
         "font-size:15px;line-height:22px;",
         &links.join(" &nbsp;·&nbsp; "),
@@ -252,6 +249,7 @@ fn event_html(e: &Event, settings: &Settings, first: bool) -> String {
 /// unsubscribe link is [`UNSUBSCRIBE_PLACEHOLDER`].
 pub fn html(issue: &Issue) -> String {
     let s = issue.settings;
+    let t = issue.texts;
     let mut body = String::new();
     // Header.
     let mut head = String::new();
@@ -272,26 +270,27 @@ pub fn html(issue: &Issue) -> String {
         &format!("font-size:15px;line-height:22px;color:{INK};"),
         &escape(&intro(issue)),
     );
-    if let Some(t) = &issue.params.topics {
+    if let Some(topics) = &issue.params.topics {
         intro_html.push_str(&p(
             &format!("margin-top:6px;font-size:14px;line-height:20px;color:{MUTED};"),
             &format!(
-                "Themen dieser Ausgabe: {}",
-                escape(&topic_list(t, &issue.settings.labels))
+                "{}: {}",
+                escape(t.issue_topics),
+                escape(&topic_list(topics, &s.labels))
             ),
         ));
     }
     body.push_str(&row("24px 32px 0 32px", &intro_html));
     if !issue.stories.is_empty() {
-        body.push_str(&section_heading("Neue Geschichten aus dem Cluster"));
+        body.push_str(&section_heading(t.stories_heading));
         for (i, st) in issue.stories.iter().enumerate() {
-            body.push_str(&story_html(st, s, i == 0));
+            body.push_str(&story_html(st, s, t, i == 0));
         }
     }
     if !issue.events.is_empty() {
-        body.push_str(&section_heading("Kommende Veranstaltungen"));
+        body.push_str(&section_heading(t.events_heading));
         for (i, e) in issue.events.iter().enumerate() {
-            body.push_str(&event_html(e, s, i == 0));
+            body.push_str(&event_html(e, s, t, i == 0));
         }
     }
     if issue.stories.is_empty() && issue.events.is_empty() {
@@ -299,20 +298,21 @@ pub fn html(issue: &Issue) -> String {
             "24px 32px 0 32px",
             &p(
                 &format!("font-size:15px;line-height:22px;color:{INK};"),
-                &escape(EMPTY_NOTE),
+                &escape(t.empty_note),
             ),
         ));
     }
     // Footer.
     let small = format!("margin-bottom:8px;font-size:12px;line-height:18px;color:{MUTED};");
     let mut foot = String::new();
-    foot.push_str(&p(&small, &escape(WHY)));
+    foot.push_str(&p(&small, &escape(t.why)));
     foot.push_str(&p(
         &small,
         &format!(
             "{} <a href=\"{UNSUBSCRIBE_PLACEHOLDER}\" style=\"color:{LINK};\
-             text-decoration:underline;\">Abmelden</a>",
-            escape(LEAVE)
+             text-decoration:underline;\">{}</a>",
+            escape(t.leave),
+            escape(t.unsubscribe)
         ),
     ));
     let mut org = escape(&s.organisation);
@@ -321,13 +321,9 @@ pub fn html(issue: &Issue) -> String {
         org.push_str(&escape(a));
     }
     foot.push_str(&p(&small, &org));
-    let mut links = vec![link(&s.website, "Website", "text-decoration:underline;")];
+    let mut links = vec![link(&s.website, t.website, "text-decoration:underline;")];
     if let Some(u) = &s.privacy_url {
-        links.push(link(
-            u,
-            "Datenschutzerklärung",
-            "text-decoration:underline;",
-        ));
+        links.push(link(u, t.privacy, "text-decoration:underline;"));
     }
     foot.push_str(&p(
         &format!("font-size:12px;line-height:18px;color:{MUTED};"),
@@ -339,7 +335,7 @@ pub fn html(issue: &Issue) -> String {
     ));
 
     format!(
-        "<!DOCTYPE html>\n<html lang=\"de\">\n<head>\n<meta charset=\"utf-8\">\n\
+        "<!DOCTYPE html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\">\n\
          <title>{title}</title>\n</head>\n\
@@ -351,6 +347,7 @@ pub fn html(issue: &Issue) -> String {
          <table role=\"presentation\" width=\"600\" cellpadding=\"0\" cellspacing=\"0\" \
          border=\"0\" style=\"width:100%;max-width:600px;background-color:#ffffff;\
          border-collapse:collapse;\">\n{body}</table>\n</td>\n</tr>\n</table>\n</body>\n</html>\n",
+        lang = escape(&issue.params.locale),
         title = escape(&issue.subject),
         pre = escape(&preheader(issue)),
     )
@@ -398,77 +395,78 @@ const TEXT_WIDTH: usize = 72;
 
 pub fn text(issue: &Issue) -> String {
     let s = issue.settings;
+    let t = issue.texts;
     let mut out = String::new();
     para(&mut out, &s.organisation);
     out.push_str(&underline(&issue.subject, '='));
     out.push('\n');
     para(&mut out, &intro(issue));
-    if let Some(t) = &issue.params.topics {
+    if let Some(topics) = &issue.params.topics {
         para(
             &mut out,
-            &format!("Themen dieser Ausgabe: {}", topic_list(t, &s.labels)),
+            &format!("{}: {}", t.issue_topics, topic_list(topics, &s.labels)),
         );
     }
     if !issue.stories.is_empty() {
         out.push('\n');
-        out.push_str(&underline("NEUE GESCHICHTEN AUS DEM CLUSTER", '-'));
+        out.push_str(&underline(&t.stories_heading.to_uppercase(), '-'));
         for st in issue.stories {
             out.push('\n');
             para(&mut out, &st.title);
-            out.push_str(&story_meta(st, &s.labels));
+            out.push_str(&story_meta(st, &s.labels, t));
             out.push('\n');
             if !st.teaser.is_empty() {
                 out.push('\n');
                 para(&mut out, &st.teaser);
             }
-            if let Some(b) = byline(st) {
+            if let Some(b) = byline(st, t) {
                 para(&mut out, &b);
             }
             if !st.topics.is_empty() {
                 para(
                     &mut out,
-                    &format!("Themen: {}", topic_list(&st.topics, &s.labels)),
+                    &format!("{}: {}", t.topics, topic_list(&st.topics, &s.labels)),
                 );
             }
-            out.push_str(&format!("Weiterlesen: {}\n", s.story_url(&st.slug)));
+            out.push_str(&format!("{}: {}\n", t.read_more, s.story_url(&st.slug)));
         }
     }
     if !issue.events.is_empty() {
         out.push('\n');
-        out.push_str(&underline("KOMMENDE VERANSTALTUNGEN", '-'));
+        out.push_str(&underline(&t.events_heading.to_uppercase(), '-'));
         for e in issue.events {
             out.push('\n');
             para(&mut out, &e.title);
             para(
                 &mut out,
-                &event_when(&e.starts, e.ends.as_ref(), &e.timezone),
+                &event_when(&e.starts, e.ends.as_ref(), &e.timezone, t),
             );
-            para(&mut out, &e.place());
+            para(&mut out, &e.place(t));
             if let Some(summary) = &e.summary {
                 out.push('\n');
                 para(&mut out, summary);
             }
             if let Some(r) = &e.registration_url {
-                out.push_str(&format!("Zur Anmeldung: {r}\n"));
+                out.push_str(&format!("{}: {r}\n", t.register));
             }
-            out.push_str(&format!("Details: {}\n", s.event_url(&e.slug)));
+            out.push_str(&format!("{}: {}\n", t.details, s.event_url(&e.slug)));
         }
     }
     if issue.stories.is_empty() && issue.events.is_empty() {
         out.push('\n');
-        para(&mut out, EMPTY_NOTE);
+        para(&mut out, t.empty_note);
     }
     out.push_str("\n-- \n");
-    para(&mut out, WHY);
-    para(&mut out, LEAVE);
-    out.push_str(&format!("Abmelden: {UNSUBSCRIBE_PLACEHOLDER}\n\n"));
+    para(&mut out, t.why);
+    para(&mut out, t.leave);
+    out.push_str(&format!("{}: {UNSUBSCRIBE_PLACEHOLDER}\n\n", t.unsubscribe));
     para(&mut out, &s.organisation);
     if let Some(a) = &s.address {
         para(&mut out, a);
     }
-    out.push_str(&format!("Website: {}\n", s.website));
+    out.push_str(&format!("{}: {}\n", t.website, s.website));
     if let Some(u) = &s.privacy_url {
-        out.push_str(&format!("Datenschutzerklärung: {u}\n"));
+        out.push_str(&format!("{}: {u}\n", t.privacy));
     }
     out
 }

@@ -12,7 +12,8 @@ pub struct Settings {
     pub api: String,
     /// The sender, `Name <addr>`.
     pub from: String,
-    /// The subject; `None`: `Newsletter – {Monat Jahr}` of `until`.
+    /// The subject (of every locale's issue); `None`: `Newsletter – {Monat Jahr}` of `until`
+    /// in the issue's language.
     pub subject: Option<String>,
     /// Name in the footer.
     pub organisation: String,
@@ -20,8 +21,11 @@ pub struct Settings {
     pub address: Option<String>,
     /// Link to the privacy policy, in the footer.
     pub privacy_url: Option<String>,
-    /// German labels of topics and story kinds, from the story schema.
+    /// Labels of topics and story kinds in the issue's locale, from the story schema.
     pub labels: Labels,
+    /// The website's route prefix of the issue's locale: empty for German, `en/` for English
+    /// (the example website's `#/en/…` routes).
+    pub route_prefix: String,
 }
 
 /// Labels of enum values, read from the schema (`x-verbund.labels`), where they are defined
@@ -32,13 +36,25 @@ pub struct Labels {
     pub kinds: std::collections::BTreeMap<String, String>,
 }
 
+/// The locale whose labels stand in for those the schema lacks in another locale.
+pub const FALLBACK_LABELS: &str = "de";
+
 impl Labels {
-    /// The labels in `locale` of the story schema's `topics` and `kind`.
+    /// The labels in `locale` of the story schema's `topics` and `kind`. A value without a
+    /// label in `locale` takes that of its language (`de` for `de-AT`), else the German one
+    /// ([`FALLBACK_LABELS`]).
     pub fn from_story_schema(schema: &Value, locale: &str) -> Labels {
-        Labels {
-            topics: verbund_plugin::labels(schema, "topics", locale),
-            kinds: verbund_plugin::labels(schema, "kind", locale),
+        let mut chain = vec![locale, crate::texts::language(locale), FALLBACK_LABELS];
+        chain.dedup();
+        let mut labels = Labels::default();
+        for l in chain {
+            for (map, field) in [(&mut labels.topics, "topics"), (&mut labels.kinds, "kind")] {
+                for (value, label) in verbund_plugin::labels(schema, field, l) {
+                    map.entry(value).or_insert(label);
+                }
+            }
         }
+        labels
     }
 
     /// The label of a topic slug, else the slug.
@@ -48,7 +64,12 @@ impl Labels {
 
     /// The label of a story kind, else „Geschichte“.
     pub fn kind(&self, kind: &str) -> &str {
-        self.kinds.get(kind).map_or("Geschichte", String::as_str)
+        self.kind_or(kind, crate::texts::DE.story)
+    }
+
+    /// The label of a story kind, else `fallback` (the issue's word for a story).
+    pub fn kind_or<'a>(&'a self, kind: &str, fallback: &'a str) -> &'a str {
+        self.kinds.get(kind).map_or(fallback, String::as_str)
     }
 }
 
@@ -80,7 +101,18 @@ impl Settings {
             address: get("address"),
             privacy_url: get("privacy_url"),
             labels: Labels::default(),
+            route_prefix: String::new(),
         }
+    }
+
+    /// These settings for an issue in `locale`: links go to the website's pages in it.
+    pub fn for_locale(mut self, locale: &str) -> Settings {
+        self.route_prefix = if locale == "de" || locale.starts_with("de-") {
+            String::new()
+        } else {
+            format!("{locale}/")
+        };
+        self
     }
 
     /// These settings with the labels of topics and story kinds.
@@ -89,14 +121,24 @@ impl Settings {
         self
     }
 
-    /// `{website}#/geschichten/{slug}`.
+    /// `{website}#/geschichten/{slug}` (`#/en/geschichten/…` in an English issue).
     pub fn story_url(&self, slug: &str) -> String {
-        format!("{}#/geschichten/{}", self.website, percent_encode(slug))
+        format!(
+            "{}#/{}geschichten/{}",
+            self.website,
+            self.route_prefix,
+            percent_encode(slug)
+        )
     }
 
     /// `{website}#/veranstaltungen/{slug}`.
     pub fn event_url(&self, slug: &str) -> String {
-        format!("{}#/veranstaltungen/{}", self.website, percent_encode(slug))
+        format!(
+            "{}#/{}veranstaltungen/{}",
+            self.website,
+            self.route_prefix,
+            percent_encode(slug)
+        )
     }
 
     /// `{api}api/v1/newsletter/unsubscribe?token={token}`.
@@ -159,6 +201,47 @@ mod tests {
             s.unsubscribe_url("t"),
             "https://w.example/api/v1/newsletter/unsubscribe?token=t"
         );
+    }
+
+    #[test]
+    fn labels_in_a_locale_fall_back_to_german() {
+        let schema = verbund_plugin::serde_json::json!({"properties": {
+            "kind": {"x-verbund": {"labels": {
+                "de": {"news": "Meldung", "interview": "Interview"},
+                "en": {"news": "News"}
+            }}},
+            "topics": {"items": {"x-verbund": {"labels": {
+                "de": {"cloud": "Cloud", "iot": "Internet der Dinge (IoT)", "datenschutz": "Datenschutz"},
+                "en": {"iot": "Internet of Things (IoT)", "datenschutz": "Data protection"},
+                "en-GB": {"datenschutz": "Data protection (UK)"}
+            }}}}
+        }});
+        let de = Labels::from_story_schema(&schema, "de");
+        assert_eq!(de.topic("iot"), "Internet der Dinge (IoT)");
+        assert_eq!(de.kind("news"), "Meldung");
+        let en = Labels::from_story_schema(&schema, "en");
+        assert_eq!(en.topic("iot"), "Internet of Things (IoT)");
+        assert_eq!(en.kind("news"), "News");
+        // No English label: the German one.
+        assert_eq!(en.topic("cloud"), "Cloud");
+        assert_eq!(en.kind("interview"), "Interview");
+        // A region takes its own labels, then its language's, then the German ones.
+        let gb = Labels::from_story_schema(&schema, "en-GB");
+        assert_eq!(gb.topic("datenschutz"), "Data protection (UK)");
+        assert_eq!(gb.topic("iot"), "Internet of Things (IoT)");
+        assert_eq!(gb.topic("cloud"), "Cloud");
+        assert_eq!(
+            Labels::from_story_schema(&schema, "de-AT"),
+            Labels::from_story_schema(&schema, "de")
+        );
+        // A locale the schema does not know: German.
+        assert_eq!(
+            Labels::from_story_schema(&schema, "fr"),
+            Labels::from_story_schema(&schema, "de")
+        );
+        // No label at all: the slug, or the issue's word for a story.
+        assert_eq!(en.topic("neu"), "neu");
+        assert_eq!(en.kind_or("podcast", "Story"), "Story");
     }
 
     #[test]

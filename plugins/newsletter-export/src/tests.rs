@@ -70,12 +70,81 @@ fn subscribers() -> Vec<Value> {
     ]
 }
 
+/// The German entries above, each with the locale `de`.
 fn inputs() -> Inputs {
+    let de = |data| Item::new("de", data);
     Inputs {
-        stories: stories(),
-        events: events(),
-        subscribers: subscribers(),
+        stories: stories()
+            .into_iter()
+            .map(|(data, at)| Item {
+                published_at: at,
+                ..de(data)
+            })
+            .collect(),
+        events: events().into_iter().map(de).collect(),
+        subscribers: subscribers().into_iter().map(de).collect(),
     }
+}
+
+/// English versions of (some of) the stories and events, English subscribers and one in
+/// `de-AT`.
+fn english_inputs() -> Inputs {
+    let en = |data| Item::new("en", data);
+    Inputs {
+        stories: vec![
+            en(json!({"kind": "news", "title": "New members in autumn 2026", "slug": "new-members-autumn-2026",
+                      "teaser": "Three companies join the network.", "topics": ["netzwerke-infrastruktur", "data-analytics"],
+                      "author": {"name": "Katrin Hollstein", "role": "Editorial team, Cluster IT Mitteldeutschland"}}))
+            .published("2026-10-08T09:00:00+00:00"),
+            en(json!({"kind": "success_story", "title": "A learning platform for vocational schools <Thuringia> & more",
+                      "slug": "learning-platform-vocational-schools-thuringia",
+                      "teaser": "How 14 schools moved to the \"cloud\" together.", "topics": ["digitale-bildung", "cloud", "datenschutz"],
+                      "author": {"name": "Katrin Hollstein"}}))
+            .published("2026-11-05T08:00:00+00:00"),
+            // Before the period.
+            en(json!({"kind": "success_story", "title": "After the phishing attack", "slug": "phishing-attack-logistics-halle",
+                      "teaser": "Older.", "topics": ["it-sicherheit", "cloud"]}))
+            .published("2026-03-10T08:00:00+00:00"),
+        ],
+        events: vec![
+            en(json!({"title": "Online consultation: the AI Act for SMEs", "slug": "online-consultation-ai-act",
+                      "summary": "Questions and answers on the AI Act.", "starts_at": "2026-12-10T16:00:00+01:00",
+                      "ends_at": "2026-12-10T17:30:00+01:00", "timezone": "Europe/Berlin", "format": "online",
+                      "online_url": "https://meet.example/ki", "registration_url": "https://verbund-demo.example/register/ai-consultation",
+                      "topics": ["kuenstliche-intelligenz", "datenschutz"]})),
+            en(json!({"title": "Members’ meeting autumn 2026", "slug": "members-meeting-autumn-2026",
+                      "summary": "The cluster’s members meet in Leipzig.", "starts_at": "2026-11-26T15:00:00+01:00",
+                      "ends_at": "2026-11-26T19:30:00+01:00", "timezone": "Europe/Berlin", "format": "on_site",
+                      "venue": {"name": "Pleißenland Datenwerk, event floor", "street": "Nonnenstraße 42", "postal_code": "04229", "city": "Leipzig"},
+                      "registration_url": "https://verbund-demo.example/register/mm-autumn-2026",
+                      "topics": ["kuenstliche-intelligenz", "fachkraefte"]})),
+        ],
+        subscribers: vec![
+            en(json!({"email": "emma.clarke@example.org", "name": "Emma Clarke",
+                      "consent": {"requested_at": "2026-06-01T09:00:00Z", "confirmed_at": "2026-06-01T09:05:00Z", "text_version": "2026-01", "source": "website"},
+                      "unsubscribe_token": "tok-emma.5"})),
+            // Not confirmed.
+            en(json!({"email": "li.wei@example.org",
+                      "consent": {"requested_at": "2026-11-20T08:00:00Z", "text_version": "2026-01", "source": "website"},
+                      "unsubscribe_token": "tok-li.6"})),
+            // Other topics.
+            en(json!({"email": "oliver.hart@example.org", "topics": ["e-government"],
+                      "consent": {"requested_at": "2026-04-01T09:00:00Z", "confirmed_at": "2026-04-01T09:10:00Z", "text_version": "2026-01", "source": "event"},
+                      "unsubscribe_token": "tok-oliver.7"})),
+            Item::new("de-AT", json!({"email": "sepp.huber@example.at", "name": "Sepp Huber",
+                      "consent": {"requested_at": "2026-05-01T09:00:00Z", "confirmed_at": "2026-05-01T09:10:00Z", "text_version": "2026-01", "source": "website"},
+                      "unsubscribe_token": "tok-sepp.8"})),
+        ],
+    }
+}
+
+/// German and English entries together, as a host without the locale filter would give them.
+fn mixed_inputs() -> Inputs {
+    let (mut all, en) = (inputs(), english_inputs());
+    all.stories.extend(en.stories);
+    all.events.extend(en.events);
+    all.subscribers.extend(en.subscribers);
+    all
 }
 
 fn now() -> DateTime<FixedOffset> {
@@ -407,14 +476,318 @@ fn settings_change_subject_sender_and_footer() {
 
 /// The labels as the host hands them over: the story schema with its `$ref`s resolved.
 pub fn schema_labels() -> Labels {
+    schema_labels_in("de")
+}
+
+/// The same in `locale`.
+pub fn schema_labels_in(locale: &str) -> Labels {
     let common: Value = serde_json::from_str(include_str!("../../../schemas/common.json")).unwrap();
     let mut story: Value =
         serde_json::from_str(include_str!("../../../schemas/story.json")).unwrap();
     story["properties"]["topics"]["items"] = common["$defs"]["topic"].clone();
-    Labels::from_story_schema(&story, "de")
+    Labels::from_story_schema(&story, locale)
 }
 
 /// Settings read through `lookup`, with the labels of the real schemas.
 fn settings_of(lookup: impl Fn(&str) -> Option<String>) -> Settings {
     Settings::from_lookup(lookup).with_labels(schema_labels())
+}
+
+/// The same with the labels in `locale`.
+fn settings_in(locale: &str, lookup: impl Fn(&str) -> Option<String>) -> Settings {
+    Settings::from_lookup(lookup)
+        .with_labels(schema_labels_in(locale))
+        .for_locale(locale)
+}
+
+// --- issues per locale ------------------------------------------------------------------
+
+fn full_settings(locale: &str) -> Settings {
+    settings_in(locale, |k| match k {
+        "website" => Some("https://cluster-it.example".into()),
+        "address" => Some("Nonnenstraße 42, 04229 Leipzig".into()),
+        "privacy_url" => Some("https://cluster-it.example/#/datenschutz".into()),
+        _ => None,
+    })
+}
+
+/// What a German reader would see in an English issue by mistake.
+const GERMAN_TEXTS: [&str; 22] = [
+    "lang=\"de\"",
+    "Neues aus dem Cluster",
+    "Neue Geschichten",
+    "NEUE GESCHICHTEN",
+    "Kommende Veranstaltungen",
+    "KOMMENDE VERANSTALTUNGEN",
+    "neue Geschichte",
+    "Weiterlesen",
+    "Zur Anmeldung",
+    "Details zur Veranstaltung",
+    "Themen",
+    "Von ",
+    "Ort:",
+    " Uhr",
+    "MEZ",
+    "Oktober",
+    "Dezember",
+    "Donnerstag",
+    "Erfolgsgeschichte",
+    "Sie erhalten",
+    "Abmelden",
+    "Datenschutzerklärung",
+];
+
+#[test]
+fn english_issue_from_english_entries() {
+    let s = full_settings("en");
+    let b = build(
+        &params(&[("since", "2026-10-01"), ("locale", "en")]),
+        &now(),
+        &s,
+        mixed_inputs(),
+    );
+    let html = text_of(&b, "newsletter.html");
+    for want in [
+        "<html lang=\"en\">",
+        "<title>Newsletter – November 2026</title>",
+        "What’s new in the cluster from 1 October to 22 November 2026.",
+        "2 new stories and 2 upcoming events",
+        ">New stories from the cluster</h2>",
+        ">Upcoming events</h2>",
+        "Success story · 5 November 2026",
+        "News · 8 October 2026",
+        "A learning platform for vocational schools &lt;Thuringia&gt; &amp; more",
+        "How 14 schools moved to the &quot;cloud&quot; together.",
+        "By Katrin Hollstein (Editorial team, Cluster IT Mitteldeutschland)",
+        "Topics: Digital education, Cloud, Data protection",
+        "Topics: Networks &amp; infrastructure, Data analytics",
+        ">Read more</a>",
+        "Thursday, 26 November 2026, 15:00–19:30 (CET)",
+        "Thursday, 10 December 2026, 16:00–17:30 (CET)",
+        "Venue: Pleißenland Datenwerk, event floor, Nonnenstraße 42, 04229 Leipzig",
+        ">Online</p>",
+        ">Register</a>",
+        ">Event details</a>",
+        "href=\"https://cluster-it.example/#/en/geschichten/learning-platform-vocational-schools-thuringia\"",
+        "You are receiving this newsletter because you subscribed to it",
+        "No longer want to receive it? Unsubscribe with one click: <a href=\"{{unsubscribe_url}}\"",
+        ">Unsubscribe</a>",
+        "Cluster IT Mitteldeutschland e. V. · Nonnenstraße 42, 04229 Leipzig",
+        ">Website</a>",
+        ">Privacy policy</a>",
+    ] {
+        assert!(html.contains(want), "missing {want:?}");
+    }
+    // Only the English entries: none of the German ones, none out of range.
+    for (data, _) in stories() {
+        let title = render::escape(data["title"].as_str().unwrap());
+        assert!(!html.contains(&title), "German story {title}");
+    }
+    for data in events() {
+        let title = render::escape(data["title"].as_str().unwrap());
+        assert!(!html.contains(&title), "German event {title}");
+    }
+    assert!(!html.contains("phishing"));
+    let txt = text_of(&b, "newsletter.txt");
+    for german in GERMAN_TEXTS {
+        assert!(!html.contains(german), "German {german:?} in the HTML");
+        assert!(!txt.contains(german), "German {german:?} in the text");
+    }
+    // Newest story first, events by start, as in German.
+    let pos = |t: &str| html.find(t).unwrap_or_else(|| panic!("{t}"));
+    assert!(pos("A learning platform") < pos("New members in autumn"));
+    assert!(pos("Members’ meeting") < pos("Online consultation"));
+    for want in [
+        "Newsletter – November 2026\n==========================\n",
+        "NEW STORIES FROM THE CLUSTER\n----------------------------\n",
+        "UPCOMING EVENTS\n---------------\n",
+        "Read more: https://cluster-it.example/#/en/geschichten/new-members-autumn-2026\n",
+        "Register: https://verbund-demo.example/register/mm-autumn-2026\n",
+        "Details: https://cluster-it.example/#/en/veranstaltungen/members-meeting-autumn-2026\n",
+        "Thursday, 26 November 2026, 15:00–19:30 (CET)\n",
+        "Unsubscribe: {{unsubscribe_url}}\n",
+        "Privacy policy: https://cluster-it.example/#/datenschutz\n",
+    ] {
+        assert!(txt.contains(want), "missing {want:?}\n{txt}");
+    }
+    insta::assert_snapshot!("newsletter_text_part_en", txt);
+
+    // Recipients: confirmed English subscribers only (not the German, not the Austrian one).
+    assert_eq!(
+        text_of(&b, "recipients.csv"),
+        "email,name,unsubscribe_url\r\n\
+         emma.clarke@example.org,Emma Clarke,https://cluster-it.example/api/v1/newsletter/unsubscribe?token=tok-emma.5\r\n"
+    );
+    let summary: Value = serde_json::from_str(text_of(&b, "summary.json")).unwrap();
+    assert_eq!(
+        (
+            &summary["stories"],
+            &summary["events"],
+            &summary["recipients"]
+        ),
+        (&json!(2), &json!(2), &json!(1))
+    );
+    let eml = text_of(&b, "sample.eml");
+    assert!(eml.contains("\r\nTo: Emma Clarke <emma.clarke@example.org>\r\n"));
+    assert!(eml.contains("\r\nSubject: =?UTF-8?B?"));
+}
+
+#[test]
+fn german_issue_is_unchanged_by_entries_in_other_locales() {
+    let s = full_settings("de");
+    for pairs in [
+        &[("since", "2026-10-01")][..],
+        &[("since", "2026-10-01"), ("locale", "de")],
+        &[("since", "2028-01-01"), ("until", "2028-01-31")],
+    ] {
+        let german = build(&params(pairs), &now(), &s, inputs());
+        let mixed = build(&params(pairs), &now(), &s, mixed_inputs());
+        assert_eq!(german.artifacts, mixed.artifacts, "{pairs:?}");
+        assert_eq!(german.unusable_items, mixed.unusable_items);
+    }
+    let b = build(
+        &params(&[("since", "2026-10-01")]),
+        &now(),
+        &s,
+        mixed_inputs(),
+    );
+    let csv = text_of(&b, "recipients.csv");
+    assert!(csv.contains("anna.wendt@example.org"));
+    assert!(!csv.contains("emma.clarke") && !csv.contains("sepp.huber"));
+    assert!(!text_of(&b, "newsletter.html").contains("Thuringia"));
+}
+
+#[test]
+fn empty_english_issue() {
+    let s = settings_in("en", |_| None);
+    let b = build(
+        &params(&[
+            ("since", "2028-01-01"),
+            ("until", "2028-01-31"),
+            ("locale", "en"),
+        ]),
+        &now(),
+        &s,
+        mixed_inputs(),
+    );
+    let note = "There are no new stories and no upcoming events for this period.";
+    assert!(text_of(&b, "newsletter.html").contains(note));
+    assert!(text_of(&b, "newsletter.txt").contains(note));
+    assert!(text_of(&b, "newsletter.html").contains("0 new stories and 0 upcoming events"));
+    assert!(text_of(&b, "newsletter.html").contains("<title>Newsletter – January 2028</title>"));
+    // Emma wants every topic, and an issue without topics is for those only.
+    let summary: Value = serde_json::from_str(text_of(&b, "summary.json")).unwrap();
+    assert_eq!(
+        (&summary["items"], &summary["recipients"]),
+        (&json!(0), &json!(1))
+    );
+    // A one-day issue.
+    let b = build(
+        &params(&[
+            ("since", "2026-11-22"),
+            ("until", "2026-11-22"),
+            ("locale", "en"),
+        ]),
+        &now(),
+        &s,
+        Inputs::default(),
+    );
+    assert!(
+        text_of(&b, "newsletter.txt").contains("What’s new in the cluster on 22 November 2026.\n")
+    );
+    let eml = text_of(&b, "sample.eml");
+    assert!(eml.contains("\r\nTo: recipient@example.org\r\n"), "{eml}");
+    assert!(eml.contains("unsubscribe?token=EXAMPLE>\r\n"));
+}
+
+#[test]
+fn other_locales_english_texts_or_german_for_german_regions() {
+    // de-AT: German texts, the Austrian entries and subscribers only.
+    let at = |data| Item::new("de-AT", data);
+    let mut inputs_at = mixed_inputs();
+    inputs_at.stories.push(
+        at(json!({"kind": "news", "title": "Neue Mitglieder aus Wien", "slug": "neue-mitglieder-wien",
+                  "teaser": "Zwei Unternehmen aus Wien.", "topics": ["cloud"]}))
+        .published("2026-11-10T08:00:00+00:00"),
+    );
+    let b = build(
+        &params(&[("since", "2026-10-01"), ("locale", "de-AT")]),
+        &now(),
+        &settings_in("de-AT", |_| None),
+        inputs_at.clone(),
+    );
+    let html = text_of(&b, "newsletter.html");
+    assert!(html.contains("<html lang=\"de-AT\">"));
+    assert!(html.contains(">Neue Geschichten aus dem Cluster</h2>"));
+    assert!(html.contains("Meldung · 10. November 2026"));
+    assert!(html.contains("Themen: Cloud"));
+    assert!(!html.contains("Lernplattform") && !html.contains("learning platform"));
+    assert!(
+        !html.contains("Kommende Veranstaltungen"),
+        "no Austrian events"
+    );
+    assert_eq!(
+        text_of(&b, "recipients.csv"),
+        "email,name,unsubscribe_url\r\n\
+         sepp.huber@example.at,Sepp Huber,http://127.0.0.1:8080/api/v1/newsletter/unsubscribe?token=tok-sepp.8\r\n"
+    );
+
+    // fr: no texts of its own, so English ones; no French labels in the schema, so German.
+    let mut inputs_fr = inputs_at;
+    inputs_fr.stories.push(
+        Item::new("fr", json!({"kind": "success_story", "title": "Une plateforme d’apprentissage", "slug": "plateforme",
+                  "teaser": "Quatorze écoles.", "topics": ["digitale-bildung"]}))
+        .published("2026-11-12T08:00:00+00:00"),
+    );
+    let b = build(
+        &params(&[("since", "2026-10-01"), ("locale", "fr")]),
+        &now(),
+        &settings_in("fr", |_| None),
+        inputs_fr,
+    );
+    let html = text_of(&b, "newsletter.html");
+    assert!(html.contains("<html lang=\"fr\">"));
+    assert!(html.contains(">New stories from the cluster</h2>"));
+    assert!(html.contains("Une plateforme d’apprentissage"));
+    assert!(html.contains("Erfolgsgeschichte · 12 November 2026"));
+    assert!(html.contains("Topics: Digitale Bildung"));
+    assert!(!html.contains("Neue Mitglieder"));
+    assert_eq!(
+        text_of(&b, "recipients.csv"),
+        "email,name,unsubscribe_url\r\n"
+    );
+}
+
+#[test]
+fn a_malformed_locale_is_refused() {
+    for bad in ["EN", "en_US", "deutsch", "de-at", "e"] {
+        let pairs = vec![
+            ("since".to_string(), "2026-10-01".to_string()),
+            ("locale".to_string(), bad.to_string()),
+        ];
+        let e = params::parse_params(&pairs, now().date_naive()).unwrap_err();
+        assert!(
+            e.starts_with("Parameter „locale“ ist ungültig")
+                && e.contains(" / Parameter \"locale\" is invalid")
+                && e.contains("de, en or de-AT"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn an_english_issue_links_to_the_english_pages_of_the_website() {
+    let en = full_settings("en");
+    assert_eq!(
+        en.story_url("retrofit-foundry-ore-mountains"),
+        "https://cluster-it.example/#/en/geschichten/retrofit-foundry-ore-mountains"
+    );
+    assert_eq!(
+        en.event_url("general-meeting-autumn-2026"),
+        "https://cluster-it.example/#/en/veranstaltungen/general-meeting-autumn-2026"
+    );
+    assert_eq!(
+        full_settings("de").story_url("cloud-umzug"),
+        "https://cluster-it.example/#/geschichten/cloud-umzug"
+    );
 }

@@ -412,3 +412,69 @@ fn an_issue_goes_to_confirmed_subscribers_only_each_with_a_working_unsubscribe_l
     assert!(eml.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
     assert!(eml.contains("multipart/alternative"));
 }
+
+#[test]
+fn an_english_issue_holds_the_english_stories_and_goes_to_english_subscribers_only() {
+    let dir = plugins_dir();
+    let s = site(Some(&dir));
+    // An English reader signs up and confirms.
+    let email = "oliver.grant@example.org";
+    let (status, _) = s.post(
+        "/api/v1/newsletter/subscribe",
+        json!({"email": email, "consent_text_version": "2026-01", "locale": "en"}),
+    );
+    assert_eq!(status, 202);
+    assert_eq!(s.subscribers(email)[0]["locale"], "en");
+    let mails = s.mails_to(email);
+    let confirm = link(&mails[0], "/api/v1/newsletter/confirm");
+    let page = reqwest::blocking::Client::new()
+        .post(&confirm)
+        .send()
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let (status, bad) = s.post(
+        "/api/v1/newsletter/subscribe",
+        json!({"email": "x@example.org", "consent_text_version": "2026-01", "locale": "english"}),
+    );
+    assert_eq!(status, 422, "{bad}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("issue-en");
+    let out = s.cli(&[
+        "newsletter",
+        "export",
+        "--since",
+        "2026-01-01",
+        "--until",
+        "2026-12-31",
+        "--locale",
+        "en",
+        "--out",
+        &out_dir.display().to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(out_dir.join("newsletter.html")).unwrap();
+    assert!(html.contains("lang=\"en\""));
+    for en in verbund_tests::demo::published("story", "en") {
+        let title = en["title"].as_str().unwrap().replace('&', "&amp;");
+        assert!(
+            html.contains(&title),
+            "English story {title} is in the issue"
+        );
+    }
+    for de in verbund_tests::demo::published("story", "de") {
+        let title = de["title"].as_str().unwrap().replace('&', "&amp;");
+        assert!(!html.contains(&title), "German story {title} is not");
+    }
+    assert!(html.contains("#/en/geschichten/retrofit-foundry-ore-mountains"));
+    let csv = std::fs::read_to_string(out_dir.join("recipients.csv")).unwrap();
+    assert!(csv.contains(email), "{csv}");
+    assert!(
+        !csv.contains("anna.wendt@example.org"),
+        "a German subscriber gets the German issue: {csv}"
+    );
+}

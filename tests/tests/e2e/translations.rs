@@ -240,6 +240,36 @@ fn translations_are_published_on_their_own_and_delivery_falls_back() {
     assert_eq!(en.body["data"]["id"], en_id.as_str());
     assert_eq!(en.body["data"]["translations"][0]["locale"], "de");
 
+    // Referenced entries come in the same language where they have a translation.
+    let with_members = api
+        .get(
+            &format!("/api/v1/content/story/{en_slug}?locale=en&fallback=de&include=members"),
+            None,
+        )
+        .expect(200);
+    let mut locales: Vec<(String, String)> = with_members.body["included"]["member"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["slug"].as_str().unwrap().to_string(),
+                m["locale"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    locales.sort();
+    assert_eq!(
+        locales,
+        vec![
+            ("elbwerk-software".to_string(), "en".to_string()),
+            (
+                "institut-vernetzte-produktion-chemnitz".to_string(),
+                "de".to_string()
+            ),
+        ]
+    );
+
     // Without a translation: 404 in en, the German version with fallback=de.
     let untranslated = "fuenf-regeln-onlineantraege";
     api.get(

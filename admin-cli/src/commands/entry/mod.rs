@@ -56,7 +56,7 @@ pub struct Step {
 enum EntryCommand {
     /// List entries of a type as a table (id order).
     #[command(
-        after_help = "Examples:\n  verbund entry list story --state draft\n  verbund entry list story --locale en --outdated\n  verbund entry list member --filter state_region=Sachsen --filter services=cloud\n  verbund entry list story --filter kind:in=news,interview --filter updated_at:gte=2026-11-01\n  verbund entry list event --json | jq '.[].title'"
+        after_help = "Examples:\n  verbund entry list story --state draft\n  verbund entry list story --locale en\n  verbund entry list member --filter state_region=Sachsen --filter services=cloud\n  verbund entry list story --filter kind:in=news,interview --filter updated_at:gte=2026-11-01\n  verbund entry list event --json | jq '.[].title'"
     )]
     List {
         #[arg(value_name = "TYPE")]
