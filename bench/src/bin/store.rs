@@ -1,5 +1,6 @@
 //! Store benchmark: offline import of the benchmark stories (validation and indexes included)
-//! against a bare sled load of the same bytes, and reads by id.
+//! against a bare sled load of the same bytes, reads by id, and list pages with a locale
+//! fallback against pages in one locale.
 //!
 //! `cargo run --release -p verbund-bench --bin store [-- N RUNS]`
 
@@ -136,6 +137,58 @@ fn main() -> anyhow::Result<()> {
         std::hint::black_box(total);
     }
 
+    // Translations: an English version of every tenth published story, then the first page
+    // of the English list with German fallback (a merge of two ranges that hides the German
+    // originals of translated stories) against the first page of the German list.
+    let mut translated = Vec::new();
+    for (i, id) in ids.iter().enumerate().filter(|(i, _)| i % 10 == 0) {
+        let rec = svc.get("bench_story", id)?;
+        let mut line = serde_json::Value::Object(rec.data.clone());
+        line["slug"] = format!("en-{i}").into();
+        line["locale"] = "en".into();
+        line["state"] = "published".into();
+        line["translation_of"] = id.clone().into();
+        translated.push(serde_json::to_string(&line)?);
+    }
+    let t = Instant::now();
+    let report = svc.import(
+        "bench_story",
+        translated.iter().enumerate().map(|(i, l)| ImportLine {
+            line: i + 1,
+            text: l.clone(),
+        }),
+        1000,
+        |_| {},
+    )?;
+    let translate_secs = secs(t.elapsed());
+    anyhow::ensure!(
+        report.errors.is_empty(),
+        "translations rejected: {:?}",
+        &report.errors[..1]
+    );
+    let q = verbund_core::content::DeliveryQuery::default();
+    let chain = ["en".to_string(), "de".to_string()];
+    const PAGES: usize = 2_000;
+    let mut plain_rate = Vec::new();
+    let mut chain_rate = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        for _ in 0..PAGES {
+            std::hint::black_box(svc.query_published("bench_story", &q)?);
+        }
+        plain_rate.push(PAGES as f64 / secs(t.elapsed()));
+        let t = Instant::now();
+        for _ in 0..PAGES {
+            let mut n = 0;
+            svc.query_published_chain("bench_story", &q, &chain, &mut |_, doc| {
+                n += doc.len();
+                Ok(())
+            })?;
+            std::hint::black_box(n);
+        }
+        chain_rate.push(PAGES as f64 / secs(t.elapsed()));
+    }
+
     println!("| measure | min | median | max | unit |");
     println!("|---|---:|---:|---:|---|");
     row_f(
@@ -153,6 +206,22 @@ fn main() -> anyhow::Result<()> {
     row("read by id: stored public JSON", "reads/s", public_rate);
     row("read by slug: stored public JSON", "reads/s", slug_rate);
     row("read by id: parsed entry record", "reads/s", record_rate);
+    row("first page (20), one locale", "pages/s", plain_rate.clone());
+    row(
+        &format!(
+            "first page (20), en with fallback de ({} translations)",
+            translated.len()
+        ),
+        "pages/s",
+        chain_rate.clone(),
+    );
+    let (_, p, _) = verbund_bench::spread(plain_rate);
+    let (_, c, _) = verbund_bench::spread(chain_rate);
+    println!(
+        "\nimport of {} translations: {translate_secs:.2} s; fallback page / one-locale page (medians): {:.2}x the time",
+        translated.len(),
+        p / c
+    );
     let (_, b, _) = verbund_bench::spread(bare);
     let (_, i, _) = verbund_bench::spread(import);
     println!("\nimport / bare sled (medians): {:.2}x", i / b);

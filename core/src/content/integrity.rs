@@ -117,6 +117,11 @@ impl ContentService {
                 let k = keys::entry(&rec.ty, &rec.id);
                 let mut reads = super::plan::Plan::new(store);
                 let links = self.public_links(&mut reads, ct, &prec)?;
+                for l in links.translations.iter().filter(|l| l.locale > prec.locale) {
+                    *counts
+                        .entry(keys::pair_count_key(&rec.ty, &prec.locale, &l.locale))
+                        .or_default() += 1;
+                }
                 let doc = render_public_with(ct, &prec, &links);
                 match store.get(Tree::Published, &k)? {
                     Some(b) if b == doc => {}

@@ -128,6 +128,19 @@ pub fn locale_count_key(ty: &str, locale: &str) -> Vec<u8> {
     k
 }
 
+/// `count\0t\0{type}\0{locale a}\0{locale b}` (a < b) in `meta`: translation groups with a
+/// published entry in both locales (what a list with a fallback locale shows once).
+pub fn pair_count_key(ty: &str, a: &str, b: &str) -> Vec<u8> {
+    let (a, b) = if a <= b { (a, b) } else { (b, a) };
+    let mut k = b"count\0t\0".to_vec();
+    k.extend_from_slice(&crate::store::key(&[
+        ty.as_bytes(),
+        a.as_bytes(),
+        b.as_bytes(),
+    ]));
+    k
+}
+
 /// `count\0q\0{type}\0{locale}\0{field}\0{value}` in `meta`: published entries with a value.
 pub fn value_count_key(ty: &str, locale: &str, field: &str, encoded: &[u8]) -> Vec<u8> {
     let mut k = b"count\0q\0".to_vec();

@@ -76,6 +76,16 @@ impl ContentService {
         }
         let before_index = before.map(|b| public_index(ct, b));
         let links = self.public_links(plan, ct, rec)?;
+        if before.is_none() {
+            // Newly public: its group is now published in its locale and each of theirs.
+            for l in &links.translations {
+                plan.add_counter(
+                    Tree::Meta,
+                    &keys::pair_count_key(ty, &rec.locale, &l.locale),
+                    1,
+                )?;
+            }
+        }
         let doc = render_public_with(ct, rec, &links);
         public_index::apply(
             plan,
@@ -122,6 +132,13 @@ impl ContentService {
                 Tree::Slugs,
                 keys::slug(SCOPE_PUBLISHED, ty, &before.locale, slug),
             );
+        }
+        for l in self.public_links(plan, ct, before)?.translations {
+            plan.add_counter(
+                Tree::Meta,
+                &keys::pair_count_key(ty, &before.locale, &l.locale),
+                -1,
+            )?;
         }
         public_index::apply(plan, ty, &before.id, Some(&public_index(ct, before)), None)?;
         plan.remove(Tree::Published, keys::entry(ty, &before.id));

@@ -72,8 +72,6 @@ struct Range {
     end: Vec<u8>,
     /// Filters the range does not answer: checked per entry.
     residual: Vec<Condition>,
-    /// Every filter of the query.
-    conditions: Vec<Condition>,
     total: u64,
     descending: bool,
     /// Whether the range's keys hold the public JSON.
@@ -171,12 +169,35 @@ impl ContentService {
         if chain.len() < 2 {
             return self.query_published_with(ty, q, item);
         }
+        // A chain is a locale and one fallback.
+        let chain = &chain[..2];
         let ct = self.content_type(ty)?.clone();
         let bad = |e: QueryError| ContentError::BadQuery(e);
         let mut ranges = chain
             .iter()
             .map(|l| self.range_for(&ct, q, l))
             .collect::<ContentResult<Vec<_>>>()?;
+        // An entry in the fallback locale is hidden when its public JSON names a published
+        // translation in the first locale. Their number: a counter of the groups published in
+        // both locales, or, with filters, the entries of the first locale that match and name a
+        // published version in the fallback locale (filtered fields are linked: the same in
+        // every version of a group).
+        let hidden = if q.filters.is_empty() {
+            super::plan::counter_value(
+                self.store
+                    .get(Tree::Meta, &keys::pair_count_key(ty, &chain[0], &chain[1]))?,
+            )
+        } else {
+            let mut n = 0;
+            self.scan(ty, &ranges[0], &mut |_, _, doc| {
+                if super::read::translation_locales(doc).contains(&chain[1]) {
+                    n += 1;
+                }
+                Ok(true)
+            })?;
+            n
+        };
+        let total = (ranges[0].total + ranges[1].total).saturating_sub(hidden);
         if let Some(c) = &q.cursor {
             let key = URL_SAFE_NO_PAD
                 .decode(c.as_bytes())
@@ -193,22 +214,14 @@ impl ContentService {
                 r.resume_after(&suffix);
             }
         }
-        // Entries hidden because their group is shown in an earlier locale of the chain.
-        let hidden = self.hidden_by_chain(&ct, chain)?;
         let limit = q.limit.max(1);
         let descending = ranges[0].descending;
         // (suffix of the index key, full key, id, document) of up to limit + 1 per locale.
         let mut found: Vec<Found> = Vec::new();
-        let mut total = 0;
         for (i, r) in ranges.iter().enumerate() {
-            let hide = &hidden[i];
-            total += r.total;
-            if !hide.is_empty() {
-                total -= self.count_matching(ty, hide, &r.conditions)?;
-            }
             let mut taken = 0;
             self.scan(ty, r, &mut |k, id, doc| {
-                if hide.contains(id) {
+                if i > 0 && super::read::translation_locales(doc).contains(&chain[0]) {
                     return Ok(true);
                 }
                 if taken > limit {
@@ -241,76 +254,6 @@ impl ContentService {
             .filter(|_| more)
             .map(|(_, key, _, _)| URL_SAFE_NO_PAD.encode(key));
         Ok(PageMeta { next_cursor, total })
-    }
-
-    /// Per locale of `chain`, the ids of published entries in it whose translation group has a
-    /// published entry in an earlier locale of the chain. Reads the type's translation groups
-    /// (one record per original that has translations).
-    fn hidden_by_chain(
-        &self,
-        ct: &ContentType,
-        chain: &[String],
-    ) -> ContentResult<Vec<std::collections::HashSet<String>>> {
-        let ty = ct.name.as_str();
-        let mut hidden = vec![std::collections::HashSet::new(); chain.len()];
-        let prefix = super::translate::group_key(ty, "");
-        for (k, v) in self
-            .store
-            .scan_prefix(Tree::Meta, &prefix, false, usize::MAX)?
-        {
-            let root = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
-            let group: super::translate::Group = serde_json::from_slice(&v)
-                .map_err(|e| ContentError::Corrupt(format!("translation group {root}: {e}")))?;
-            let mut members: Vec<String> = group.into_values().collect();
-            members.push(root);
-            // The locale of each published member (its public JSON says it).
-            let mut shown: Vec<(usize, String)> = Vec::new();
-            for m in members {
-                let Some(doc) = self.store.get(Tree::Published, &keys::entry(ty, &m))? else {
-                    continue;
-                };
-                #[derive(serde::Deserialize)]
-                struct Head {
-                    locale: String,
-                }
-                let Ok(head) = serde_json::from_slice::<Head>(&doc) else {
-                    continue;
-                };
-                if let Some(i) = chain.iter().position(|l| *l == head.locale) {
-                    shown.push((i, m));
-                }
-            }
-            if let Some(first) = shown.iter().map(|(i, _)| *i).min() {
-                for (i, m) in shown {
-                    if i > first {
-                        hidden[i].insert(m);
-                    }
-                }
-            }
-        }
-        Ok(hidden)
-    }
-
-    /// How many of `ids` match every condition (by their index values).
-    fn count_matching(
-        &self,
-        ty: &str,
-        ids: &std::collections::HashSet<String>,
-        conditions: &[Condition],
-    ) -> ContentResult<u64> {
-        let mut n = 0;
-        for id in ids {
-            let Some(values) = self.store.get(Tree::Index, &keys::values_key(ty, id))? else {
-                continue;
-            };
-            if conditions
-                .iter()
-                .all(|f| f.matches(&values_of(&values, &f.field)))
-            {
-                n += 1;
-            }
-        }
-        Ok(n)
     }
 
     /// The index range that answers `q` in `locale`, with its total.
@@ -404,7 +347,6 @@ impl ContentService {
             start,
             end,
             residual,
-            conditions: filters.into_iter().map(|(f, _)| f).collect(),
             total,
             descending,
         })

@@ -293,6 +293,28 @@ pub fn public_id(doc: &[u8]) -> Option<String> {
     serde_json::from_slice::<Head>(doc).ok().map(|h| h.id)
 }
 
+/// The locales of the published translations a stored public JSON document names (its
+/// `translations`). Most documents have none: they are passed over by a byte search, without
+/// parsing.
+pub fn translation_locales(doc: &[u8]) -> Vec<String> {
+    const KEY: &[u8] = b"\"translations\":[";
+    if !doc.windows(KEY.len()).any(|w| w == KEY) {
+        return Vec::new();
+    }
+    #[derive(serde::Deserialize)]
+    struct Link {
+        locale: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Head {
+        #[serde(default)]
+        translations: Vec<Link>,
+    }
+    serde_json::from_slice::<Head>(doc)
+        .map(|h| h.translations.into_iter().map(|l| l.locale).collect())
+        .unwrap_or_default()
+}
+
 impl ContentService {
     /// Current versions of a type (any state, or one state), in id order after `after`.
     /// Returns the page and the id to continue after, if there is more.

@@ -104,6 +104,7 @@ impl ContentService {
             (Tree::Published, own(b"")),
             (Tree::Meta, own(b"count\0l\0")),
             (Tree::Meta, own(b"count\0q\0")),
+            (Tree::Meta, own(b"count\0t\0")),
             (Tree::Meta, own(b"group\0")),
         ];
         for (tree, p) in &ranges {
@@ -179,6 +180,15 @@ impl ContentService {
                     continue;
                 };
                 let links = self.public_links(&mut reads, ct, &published)?;
+                for l in links
+                    .translations
+                    .iter()
+                    .filter(|l| l.locale > published.locale)
+                {
+                    *counters
+                        .entry(keys::pair_count_key(ty, &published.locale, &l.locale))
+                        .or_default() += 1;
+                }
                 let doc = render_public_with(ct, &published, &links);
                 let pi = public_index(ct, &published);
                 for k in pi.keys {

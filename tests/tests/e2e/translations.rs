@@ -197,6 +197,10 @@ sed -i 's/^summary: .*/summary: An hour of questions and answers on the AI Act, 
         &ed,
     ));
     assert!(listed.contains("no outdated event entries"), "{listed}");
+    assert_eq!(
+        server.content.check_integrity().unwrap(),
+        Vec::<String>::new()
+    );
 
     // 6. One translation per locale.
     let again = api.post(
@@ -399,6 +403,31 @@ fn translations_are_published_on_their_own_and_delivery_falls_back() {
         )
         .expect(200);
     assert!(filtered.ids().contains(&en_id), "{}", filtered.text);
+
+    // With a filter and a fallback: each story once, and the total says so.
+    for topic in ["industrie-4-0", "kuenstliche-intelligenz", "cloud"] {
+        let page = api
+            .get(
+                &format!(
+                    "/api/v1/content/story?locale=en&fallback=de&filter[topics]={topic}&limit=100"
+                ),
+                None,
+            )
+            .expect(200);
+        let ids = page.ids();
+        assert_eq!(
+            page.body["meta"]["total"],
+            ids.len() as u64,
+            "{topic}: {}",
+            page.text
+        );
+        assert!(!(ids.contains(&en_id) && ids.contains(&de_id)), "{topic}");
+    }
+    // The derived data (groups, public JSON naming translations, counters) is consistent.
+    assert_eq!(
+        server.content.check_integrity().unwrap(),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
