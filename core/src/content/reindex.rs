@@ -131,23 +131,15 @@ impl ContentService {
 
         // The translation groups first: the public JSON names the published members.
         let mut groups: BTreeMap<String, super::translate::Group> = BTreeMap::new();
-        let (mut from, end) = (own(b""), prefix_end(&own(b"")));
-        loop {
-            let records = self
-                .store
-                .scan_range(Tree::Entries, &from, &end, false, CHUNK)?;
-            let Some((last, _)) = records.last() else {
-                break;
-            };
-            from = last.clone();
-            from.push(0);
+        self.each_chunk(ty, |records| {
             for (_, bytes) in records {
                 let rec = parse_record(&bytes)?;
                 if let Some(root) = rec.translation_of {
                     groups.entry(root).or_default().insert(rec.locale, rec.id);
                 }
             }
-        }
+            Ok(())
+        })?;
         for chunk in groups.iter().collect::<Vec<_>>().chunks(CHUNK) {
             let mut batch = WriteBatch::new();
             for (root, group) in chunk {
@@ -162,16 +154,7 @@ impl ContentService {
 
         let mut counters: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
         let mut entries = 0;
-        let (mut from, end) = (own(b""), prefix_end(&own(b"")));
-        loop {
-            let records = self
-                .store
-                .scan_range(Tree::Entries, &from, &end, false, CHUNK)?;
-            let Some((last, _)) = records.last() else {
-                break;
-            };
-            from = last.clone();
-            from.push(0);
+        self.each_chunk(ty, |records| {
             let mut batch = WriteBatch::new();
             let mut reads = Plan::new(self.store.as_ref());
             for (_, bytes) in records {
@@ -205,12 +188,35 @@ impl ContentService {
                 entries += 1;
             }
             self.store.commit(batch)?;
-        }
+            Ok(())
+        })?;
         let mut batch = WriteBatch::new();
         for (k, n) in counters {
             batch.put(Tree::Meta, k, n.to_be_bytes().to_vec());
         }
         self.store.commit(batch)?;
         Ok(entries)
+    }
+
+    /// Hands the entries of `ty` to `f` in chunks of [`CHUNK`], so that a large type never
+    /// sits in memory as a whole.
+    fn each_chunk(
+        &self,
+        ty: &str,
+        mut f: impl FnMut(Vec<(Vec<u8>, Vec<u8>)>) -> ContentResult<()>,
+    ) -> ContentResult<()> {
+        let prefix = keys::entry(ty, "");
+        let (mut from, end) = (prefix.clone(), prefix_end(&prefix));
+        loop {
+            let records = self
+                .store
+                .scan_range(Tree::Entries, &from, &end, false, CHUNK)?;
+            let Some((last, _)) = records.last() else {
+                return Ok(());
+            };
+            from = last.clone();
+            from.push(0);
+            f(records)?;
+        }
     }
 }

@@ -558,3 +558,118 @@ impl ContentService {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::content::{ImportLine, NewEntry};
+
+    /// The demo's members and stories (with their English translations) in a fresh store.
+    fn demo() -> (tempfile::TempDir, ContentService) {
+        let tmp = tempfile::tempdir().unwrap();
+        let store: Arc<dyn crate::Store> = Arc::new(crate::SledStore::open(tmp.path()).unwrap());
+        let svc = ContentService::new(store, Arc::new(crate::SchemaRegistry::builtin()));
+        for (ty, text) in crate::demo::FILES.iter().take(2) {
+            let lines = text.lines().enumerate().map(|(i, l)| ImportLine {
+                line: i + 1,
+                text: l.to_string(),
+            });
+            let report = svc.import(ty, lines, 1000, |_| {}).unwrap();
+            assert!(report.errors.is_empty(), "{:?}", report.errors);
+        }
+        // As opening a data dir does: records what the public view was built from.
+        svc.refresh_public_view().unwrap();
+        (tmp, svc)
+    }
+
+    #[test]
+    fn a_rebuilt_public_view_names_the_same_translations_and_counts_the_same_pairs() {
+        let (_tmp, svc) = demo();
+        assert_eq!(svc.check_integrity().unwrap(), Vec::<String>::new());
+        let before = svc.public_changes(0, 10_000).unwrap().last_seq;
+        let published = |svc: &ContentService| {
+            svc.store()
+                .scan_prefix(Tree::Published, b"", false, usize::MAX)
+                .unwrap()
+        };
+        let docs = published(&svc);
+        assert!(
+            docs.iter()
+                .any(|(_, d)| super::super::read::translation_locales(d) == ["en"]),
+            "a German original names its English translation"
+        );
+        // Forget what the story view was built from: opening rebuilds it.
+        svc.store()
+            .commit({
+                let mut b = crate::store::WriteBatch::new();
+                b.remove(Tree::Meta, b"index_spec\0story".to_vec());
+                b
+            })
+            .unwrap();
+        assert_eq!(
+            svc.refresh_public_view().unwrap(),
+            vec!["story".to_string()]
+        );
+        assert_eq!(published(&svc), docs);
+        assert_eq!(svc.check_integrity().unwrap(), Vec::<String>::new());
+        assert_eq!(svc.public_changes(0, 10_000).unwrap().last_seq, before);
+    }
+
+    #[test]
+    fn a_translation_cannot_take_a_locale_its_group_has() {
+        let (_tmp, svc) = demo();
+        let original = svc
+            .get_by_id_or_slug("story", "retrofit-giesserei-erzgebirge", "de")
+            .unwrap();
+        let err = svc
+            .create(
+                "story",
+                NewEntry {
+                    locale: Some("de".into()),
+                    translation_of: Some(original.id.clone()),
+                    data: serde_json::json!({"title": "Doppelt", "slug": "doppelt", "teaser": "x", "body": "y"}),
+                    ..NewEntry::default()
+                },
+                None,
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("in locale de already"), "{err}");
+        let err = svc
+            .create(
+                "story",
+                NewEntry {
+                    locale: Some("en".into()),
+                    translation_of: Some(original.id.clone()),
+                    data: serde_json::json!({"title": "Twice", "slug": "twice", "teaser": "x", "body": "y"}),
+                    ..NewEntry::default()
+                },
+                None,
+            )
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("has a translation in en already"),
+            "{err}"
+        );
+        let fr = svc
+            .create(
+                "story",
+                NewEntry {
+                    locale: Some("fr".into()),
+                    translation_of: Some(original.id.clone()),
+                    data: serde_json::json!({"title": "Vieilles machines", "slug": "vieilles-machines", "teaser": "x", "body": "y"}),
+                    ..NewEntry::default()
+                },
+                None,
+            )
+            .unwrap();
+        assert_eq!(fr.data["topics"], original.data["topics"], "linked");
+        assert_eq!(fr.data["kind"], original.data["kind"], "linked");
+        let group = svc.translations("story", &original.id).unwrap();
+        let locales: Vec<&str> = group.iter().map(|r| r.locale.as_str()).collect();
+        assert_eq!(locales[0], "de");
+        assert!(locales.contains(&"en") && locales.contains(&"fr"));
+        assert_eq!(svc.check_integrity().unwrap(), Vec::<String>::new());
+    }
+}

@@ -38,6 +38,19 @@ fn managed(api: &Api, token: &str, ty: &str, id: &str) -> Value {
         .clone()
 }
 
+/// Replaces the fields of `entry` (as the management API gave it) with `fields`, at its version.
+#[track_caller]
+fn replace(api: &Api, token: &str, ty: &str, entry: &Value, fields: &Value) {
+    api.json(
+        reqwest::Method::PUT,
+        &format!("/api/v1/manage/{ty}/{}", entry["id"].as_str().unwrap()),
+        Some(token),
+        &[("if-match", &format!("\"{}\"", entry["version"]))],
+        fields,
+    )
+    .expect(200);
+}
+
 fn outdated(entry: &Value) -> Vec<String> {
     entry["translation"]["outdated"]
         .as_array()
@@ -130,14 +143,7 @@ PY"#,
         "Eine Stunde Fragen und Antworten zur KI-Verordnung, jetzt mit Gast.".into();
     fields["starts_at"] = "2027-02-03T15:00:00+01:00".into();
     fields["ends_at"] = "2027-02-03T16:00:00+01:00".into();
-    api.json(
-        reqwest::Method::PUT,
-        &format!("/api/v1/manage/event/{original_id}"),
-        Some(&editor),
-        &[("if-match", &format!("\"{}\"", original["version"]))],
-        &fields,
-    )
-    .expect(200);
+    replace(&api, &editor, "event", &original, &fields);
     let t = managed(&api, &editor, "event", &tid);
     assert_eq!(outdated(&t), vec!["summary".to_string()]);
     assert_eq!(
@@ -363,14 +369,7 @@ fn translations_are_published_on_their_own_and_delivery_falls_back() {
     let mut fields = original.clone();
     fields["topics"] = json!(["industrie-4-0", "kuenstliche-intelligenz"]);
     fields["teaser"] = "Ein neuer Vorspann.".into();
-    api.json(
-        reqwest::Method::PUT,
-        &format!("/api/v1/manage/story/{de_id}"),
-        Some(&editor),
-        &[("if-match", &format!("\"{}\"", original["version"]))],
-        &fields,
-    )
-    .expect(200);
+    replace(&api, &editor, "story", &original, &fields);
     let before = api
         .get(&format!("/api/v1/content/story/{en_slug}?locale=en"), None)
         .expect(200);
@@ -501,14 +500,7 @@ fn erasing_a_person_reaches_the_translations_that_hold_their_data() {
     let mut fields = original.clone();
     fields["contact_name"] = "Frieda Beispiel".into();
     fields["contact_email"] = "frieda.beispiel@example.org".into();
-    api.json(
-        reqwest::Method::PUT,
-        &format!("/api/v1/manage/member/{de_id}"),
-        Some(&admin),
-        &[("if-match", &format!("\"{}\"", original["version"]))],
-        &fields,
-    )
-    .expect(200);
+    replace(&api, &admin, "member", &original, &fields);
     api.transition(&admin, "member", &de_id, "published");
     let t = api.create(
         &admin,
