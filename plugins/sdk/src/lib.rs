@@ -1,7 +1,7 @@
 //! # verbund-plugin — the Rust SDK for Verbund plugins
 //!
 //! A Verbund plugin is a WebAssembly component for the WIT world
-//! `verbund:plugin/plugin@1.0.0` (see `plugins/wit/plugin.wit`). This crate
+//! `verbund:plugin/plugin@1.2.0` (see `plugins/wit/plugin.wit`). This crate
 //! generates the bindings for that world and wraps them so that a plugin is
 //! one type implementing [`Plugin`] plus one [`export_plugin!`] line:
 //!
