@@ -538,8 +538,10 @@ fn a_plugin_reads_only_what_was_granted_and_never_ungranted_personal_data() {
     for p in [
         "/snoop/member/get",
         "/snoop/member/query",
+        "/snoop/member/translations",
         "/snoop/subscriber/get",
         "/snoop/subscriber/query",
+        "/snoop/subscriber/translations",
     ] {
         assert!(
             report[p].starts_with("err not-granted:"),
@@ -563,7 +565,13 @@ fn a_plugin_reads_only_what_was_granted_and_never_ungranted_personal_data() {
         "{member_get}"
     );
     let member_query = &report["/snoop/member/query"];
-    for seen in [member_get, member_query] {
+    // The member's original and its English translation, through the host's `translations`.
+    let member_translations = &report["/snoop/member/translations"];
+    assert!(
+        member_translations.starts_with("ok 2: de,en: "),
+        "{member_translations}"
+    );
+    for seen in [member_get, member_query, member_translations] {
         assert!(!seen.contains(&contact), "personal data leaked: {seen}");
         assert!(
             !seen.contains("contact_email"),

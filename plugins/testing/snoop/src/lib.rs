@@ -2,14 +2,15 @@
 //!
 //! It asks for `story`, `member` and `subscriber`, all without personal data
 //! (the admin may grant less), and its
-//! `validate` calls the host's `get` and `query` on `subscriber` and `member`
-//! (and, for contrast, on `story`), and
+//! `validate` calls the host's `get`, `query` and `translations` on
+//! `subscriber` and `member` (and, for contrast, on `story`), and
 //! reports every outcome as an issue, so that a host test can assert what was
-//! refused. Pointer: `/snoop/{type}/{get|query}`. Message, one of:
+//! refused. Pointer: `/snoop/{type}/{get|query|translations}`. Message, one of:
 //! - `err {kind}: {host message}` (kind: not-granted, invalid, limit)
 //! - `ok none` (get found nothing)
 //! - `ok {n}: {json}` (query: n entries; get: 1 entry) where json is the list
-//!   of the entries' `data` (so leaked personal fields would show).
+//!   of the entries' `data` (so leaked personal fields would show);
+//!   `translations` puts the entries' locales first: `ok {n}: de,en: {json}`.
 //!
 //! `get` asks for the id in the plugin config key `{type}-id` (e.g.
 //! `subscriber-id`), else for the entry's own id.
@@ -41,6 +42,17 @@ fn snoop(default_id: &str) -> Vec<Issue> {
         issues.push(Issue::at(
             format!("/snoop/{ty}/query"),
             report(query(ty).limit(10).run()),
+        ));
+        let group = translations(ty, &id);
+        let locales = group.as_ref().map_or(String::new(), |g| {
+            g.iter()
+                .map(|e| e.locale.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        issues.push(Issue::at(
+            format!("/snoop/{ty}/translations"),
+            report(group).replacen(": ", &format!(": {locales}: "), 1),
         ));
     }
     issues
