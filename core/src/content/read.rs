@@ -55,14 +55,24 @@ impl ContentService {
         {
             return parse(&b);
         }
-        let slug_key = keys::slug(SCOPE_CURRENT, ty, locale, id_or_slug);
-        if let Some(id) = self.store.get(Tree::Slugs, &slug_key)?
-            && let Some(b) = self.store.get(
-                Tree::Entries,
-                &keys::entry(ty, &String::from_utf8_lossy(&id)),
-            )?
-        {
-            return parse(&b);
+        // The slug in `locale`, else in the other locales the type is published in (a
+        // translation is named by its own slug).
+        let mut locales = vec![locale.to_string()];
+        for l in self.published_locales(ty)? {
+            if !locales.contains(&l) {
+                locales.push(l);
+            }
+        }
+        for l in &locales {
+            let slug_key = keys::slug(SCOPE_CURRENT, ty, l, id_or_slug);
+            if let Some(id) = self.store.get(Tree::Slugs, &slug_key)?
+                && let Some(b) = self.store.get(
+                    Tree::Entries,
+                    &keys::entry(ty, &String::from_utf8_lossy(&id)),
+                )?
+            {
+                return parse(&b);
+            }
         }
         Err(ContentError::NotFound {
             ty: ty.into(),

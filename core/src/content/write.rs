@@ -48,12 +48,25 @@ impl ContentService {
     ) -> ContentResult<EntryRecord> {
         let ct = self.content_type(ty)?.clone();
         let mut new = new;
-        if let Some(orig) = &new.translation_of
-            && let Some(source) = self.link_source_now(&ct, orig)?
-            && let Some(data) = new.data.as_object_mut()
-        {
-            // A translation holds only its translated fields; the rest is the original's.
-            super::translate::take_linked(&ct, data, &source);
+        if let Some(orig) = &new.translation_of {
+            let Some(source) = self.link_source_now(&ct, orig)? else {
+                return Err(ContentError::Invalid {
+                    errors: vec![FieldError::new(
+                        "/translation_of",
+                        if is_valid_id(orig) {
+                            format!("{ty} {orig} does not exist")
+                        } else {
+                            format!(
+                                "{orig:?} is not an entry id; give the id of the original (26 characters, e.g. from `verbund entry show {ty} SLUG`)"
+                            )
+                        },
+                    )],
+                });
+            };
+            if let Some(data) = new.data.as_object_mut() {
+                // A translation holds only its translated fields; the rest is the original's.
+                super::translate::take_linked(&ct, data, &source);
+            }
         }
         let errors = ct.validate(&new.data);
         if !errors.is_empty() {

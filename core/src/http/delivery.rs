@@ -89,6 +89,9 @@ impl Shape {
     /// The locales to look in, in order: `locale`, then `fallback` (or the platform's
     /// fallback locale unless `fallback=none`). Empty when no `locale` was asked for.
     fn chain(&self, state: &AppState) -> Result<Vec<String>, ApiError> {
+        if let Some(f) = self.fallback.as_deref().filter(|f| *f != "none") {
+            check_locale("fallback", f)?;
+        }
         let Some(locale) = &self.locale else {
             return Ok(Vec::new());
         };
@@ -809,15 +812,7 @@ fn one_entry(
     check_shape(&ct, &shape)?;
     let chain = shape.chain(state)?;
     let Some(doc) = published_one(state, ty, id_or_slug, &chain)? else {
-        let locale = chain.first().map_or("de", String::as_str);
-        return Err(ApiError::not_found(match chain.get(1) {
-            Some(f) => format!(
-                "no published {ty} with id or slug {id_or_slug:?} in locale {locale} or {f}"
-            ),
-            None => format!(
-                "no published {ty} with id or slug {id_or_slug:?} in locale {locale}; add fallback=LOCALE to get another locale's version where there is no translation"
-            ),
-        }));
+        return Err(not_published(state, ty, id_or_slug, &chain)?);
     };
     let id = crate::content::public_id(&doc).unwrap_or_default();
     let mut keys = vec![format!("{ty}/{id}")];
@@ -853,7 +848,16 @@ fn published_one(
     chain: &[String],
 ) -> Result<Option<Vec<u8>>, ApiError> {
     if chain.is_empty() {
-        return Ok(state.content.get_published(ty, id_or_slug, "de")?);
+        // By id, or by slug in de, else in another locale the type is published in.
+        if let Some(doc) = state.content.get_published(ty, id_or_slug, "de")? {
+            return Ok(Some(doc));
+        }
+        for l in state.content.published_locales(ty)? {
+            if let Some(doc) = state.content.get_published(ty, id_or_slug, &l)? {
+                return Ok(Some(doc));
+            }
+        }
+        return Ok(None);
     }
     let locales: Vec<&str> = chain.iter().map(String::as_str).collect();
     // A slug of any language version names the entry (the chain's locales first).
@@ -876,6 +880,41 @@ fn published_one(
         Err(crate::content::ContentError::NotFound { .. }) => Ok(None),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The 404 of a single entry: in which locales it is published instead, if any, and how to
+/// ask for one of them.
+fn not_published(
+    state: &AppState,
+    ty: &str,
+    id_or_slug: &str,
+    chain: &[String],
+) -> Result<ApiError, ApiError> {
+    let Some(locale) = chain.first() else {
+        return Ok(ApiError::not_found(format!(
+            "no published {ty} with id or slug {id_or_slug:?}"
+        )));
+    };
+    let mut elsewhere = Vec::new();
+    for l in state.content.published_locales(ty)? {
+        if chain.contains(&l) {
+            continue;
+        }
+        let probe = [locale.clone(), l.clone()];
+        if let Some(doc) = published_one(state, ty, id_or_slug, &probe)?
+            && crate::content::public_id(&doc).is_some()
+        {
+            elsewhere.push(l);
+        }
+    }
+    let asked = chain.join(" or ");
+    Ok(ApiError::not_found(match elsewhere.first() {
+        Some(l) => format!(
+            "{ty} {id_or_slug:?} is not published in {asked}, only in {}; add fallback={l} to get that version where there is no translation",
+            elsewhere.join(", ")
+        ),
+        None => format!("no published {ty} with id or slug {id_or_slug:?} in locale {asked}"),
+    }))
 }
 
 /// Where a page of a feed ends.

@@ -117,8 +117,10 @@ PY"#,
         );
     }
 
-    // 2. The translation inherits every field that is not translatable.
-    let t = managed(&api, &editor, "event", &tid);
+    // 2. The translation inherits every field that is not translatable; it is named by its
+    //    own slug too.
+    let t = managed(&api, &editor, "event", "online-consultation-ai-act");
+    assert_eq!(t["id"], tid.as_str());
     assert_eq!(t["locale"], "en");
     assert_eq!(t["state"], "draft");
     assert_eq!(t["translation_of"], original_id.as_str());
@@ -190,6 +192,7 @@ sed -i 's/^summary: .*/summary: An hour of questions and answers on the AI Act, 
     let file = std::fs::read_to_string(&seen2).unwrap();
     assert!(
         file.contains("# ⚠ outdated: the original changed since version")
+            && file.contains("\ntranslation_current: []\n")
             && file.contains("Eine Stunde Fragen und Antworten zur KI-Verordnung, jetzt mit Gast."),
         "{file}"
     );
@@ -207,6 +210,17 @@ sed -i 's/^summary: .*/summary: An hour of questions and answers on the AI Act, 
         server.content.check_integrity().unwrap(),
         Vec::<String>::new()
     );
+
+    // A malformed target locale is refused before the editor opens.
+    let wrong = cli(
+        &config,
+        &server,
+        &editor,
+        &["entry", "translate", "event", EVENT, "--to", "EN"],
+        &ed,
+    );
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("is not a locale like en"));
 
     // 6. One translation per locale.
     let again = api.post(
@@ -282,11 +296,17 @@ fn translations_are_published_on_their_own_and_delivery_falls_back() {
 
     // Without a translation: 404 in en, the German version with fallback=de.
     let untranslated = "fuenf-regeln-onlineantraege";
-    api.get(
-        &format!("/api/v1/content/story/{untranslated}?locale=en"),
-        None,
-    )
-    .expect_problem(404, "not_found");
+    let missing = api
+        .get(
+            &format!("/api/v1/content/story/{untranslated}?locale=en"),
+            None,
+        )
+        .expect_problem(404, "not_found");
+    assert!(
+        missing.detail().contains("only in de; add fallback=de"),
+        "{}",
+        missing.text
+    );
     let fb = api
         .get(
             &format!("/api/v1/content/story/{untranslated}?locale=en&fallback=de"),

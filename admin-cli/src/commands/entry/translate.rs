@@ -70,7 +70,7 @@ fn document(
     ));
     if let Some(t) = translation {
         head.push_str(&format!(
-            "# Editing translation {} (version {}, {}). Saving marks every field as translated\n# from the original's current text.\n",
+            "# Editing translation {} (version {}, {}).\n",
             t["id"].as_str().unwrap_or(""),
             t["version"],
             t["state"].as_str().unwrap_or("")
@@ -78,6 +78,14 @@ fn document(
     }
     let source = translation.unwrap_or(original);
     let mut front = String::new();
+    if !outdated.is_empty() {
+        // A field whose translation needs no change is confirmed here; a changed one is
+        // current once saved anyway.
+        front.push_str(&format!(
+            "# The fields marked ⚠ changed in the original. A field you change is up to date once\n# saved; list one that needs no change here to confirm it, e.g. [{}]:\ntranslation_current: []\n",
+            outdated[0].0
+        ));
+    }
     let mut body = String::new();
     for f in fields {
         if original[f.as_str()].is_null() && source[f.as_str()].is_null() {
@@ -126,6 +134,11 @@ pub(super) fn translate(
     to: &str,
     json: bool,
 ) -> anyhow::Result<u8> {
+    if !verbund_core::content::is_locale(to) {
+        return Err(anyhow::Error::new(exit::Usage(format!(
+            "--to {to:?} is not a locale like en, de or de-AT"
+        ))));
+    }
     let info = type_info(client, ty)?;
     let named = fetch(client, ty, id)?;
     let original = match named["translation_of"].as_str() {
@@ -160,7 +173,7 @@ pub(super) fn translate(
         let Some(obj) = body.as_object_mut() else {
             anyhow::bail!("the document must hold the fields");
         };
-        obj.retain(|k, v| fields.contains(k) && !v.is_null());
+        obj.retain(|k, v| (fields.contains(k) || k == "translation_current") && !v.is_null());
         let res = match &existing {
             None => {
                 obj.insert("locale".into(), Value::String(to.to_string()));
@@ -172,19 +185,16 @@ pub(super) fn translate(
                     None,
                 )?
             }
-            Some(t) => {
-                obj.insert("translation_current".into(), Value::Bool(true));
-                client.send(
-                    reqwest::Method::PUT,
-                    &format!(
-                        "/api/v1/manage/{}/{}",
-                        enc(ty),
-                        enc(t["id"].as_str().unwrap_or(""))
-                    ),
-                    Some(&body),
-                    t["version"].as_u64(),
-                )?
-            }
+            Some(t) => client.send(
+                reqwest::Method::PUT,
+                &format!(
+                    "/api/v1/manage/{}/{}",
+                    enc(ty),
+                    enc(t["id"].as_str().unwrap_or(""))
+                ),
+                Some(&body),
+                t["version"].as_u64(),
+            )?,
         };
         Ok(res["data"].clone())
     };
