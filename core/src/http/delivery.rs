@@ -456,11 +456,12 @@ pub struct ListQuery {
     pub cursor: Option<String>,
     /// The locale of the entries, e.g. `de` (default) or `en`.
     #[serde(default = "ListQuery::default_locale")]
+    #[schemars(regex(pattern = r"^[a-z]{2}(-[A-Z]{2})?$"))]
     pub locale: String,
     /// With `locale`: where an entry has no published translation in `locale`, its version in
     /// this locale is listed instead (its `locale` says so); `none` turns the platform's
     /// default fallback off.
-    #[schemars(example = &"de")]
+    #[schemars(example = &"de", regex(pattern = r"^([a-z]{2}(-[A-Z]{2})?|none)$"))]
     pub fallback: Option<String>,
 }
 
@@ -485,11 +486,12 @@ pub struct GetQuery {
     /// The locale of the entry's slug and fields, e.g. `de` (default) or `en`. With a locale, an
     /// id or slug of any translation answers with the translation in this locale.
     #[serde(default = "ListQuery::default_locale")]
+    #[schemars(regex(pattern = r"^[a-z]{2}(-[A-Z]{2})?$"))]
     pub locale: String,
     /// With `locale`: the locale to answer in where there is no published translation in
     /// `locale` (the answer's `locale` says which one it is); `none` turns the platform's
     /// default fallback off.
-    #[schemars(example = &"de")]
+    #[schemars(example = &"de", regex(pattern = r"^([a-z]{2}(-[A-Z]{2})?|none)$"))]
     pub fallback: Option<String>,
     /// `true` returns the current version (a draft, too) instead of the published one; needs a token (reader role or above). Any other value means false. Preview responses are `Cache-Control: private, no-store` and have no ETag.
     #[schemars(example = &"true")]

@@ -223,7 +223,7 @@ pub struct ListQuery {
     #[serde(default = "ListQuery::default_limit")]
     pub limit: usize,
     /// Only entries in this locale, e.g. `en`.
-    #[schemars(example = &"en")]
+    #[schemars(example = &"en", regex(pattern = r"^[a-z]{2}(-[A-Z]{2})?$"))]
     pub locale: Option<String>,
     /// `true`: only translations with a field whose original text changed since it was
     /// translated.

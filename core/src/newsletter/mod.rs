@@ -102,7 +102,7 @@ pub struct SignUp {
     /// The language of the issues the person receives (`de` when absent), e.g. `en`; set at
     /// the first sign-up.
     #[serde(default)]
-    #[schemars(example = &"en", length(max = 5))]
+    #[schemars(example = &"en", regex(pattern = r"^[a-z]{2}(-[A-Z]{2})?$"))]
     pub locale: Option<String>,
 }
 

@@ -262,7 +262,7 @@ pub(crate) fn type_components(
     let mut ignored = ignored;
     ignored.insert(
         "translation_current".into(),
-        json!({"type": ["boolean", "array"], "items": {"type": "string"}, "description": "For a translation: `true` (or a list of field names) confirms translated fields as up to date with the original's current text, besides those the write changes."}),
+        json!({"type": ["boolean", "array", "null"], "items": {"type": "string"}, "description": "For a translation: `true` (or a list of field names) confirms translated fields as up to date with the original's current text, besides those the write changes."}),
     );
     add_properties(&mut replace, ignored);
     set_doc(
