@@ -106,6 +106,9 @@ enum Command {
     /// Webhooks on a running server (admin): endpoints that hear about publications and
     /// other changes, their delivery log and replays.
     Webhook(commands::webhook::WebhookArgs),
+    /// Full-text search on a running server: published entries and working copies; the
+    /// search index's status and rebuild (admin).
+    Search(commands::search::SearchArgs),
     /// Newsletter issues (through the newsletter-export plugin).
     Newsletter(commands::newsletter::NewsletterArgs),
     /// Data-subject requests: export or erase everything stored about a person (admin).
@@ -180,6 +183,7 @@ fn main() -> std::process::ExitCode {
         Command::Entry(args) => commands::entry::run(args),
         Command::Asset(args) => commands::asset::run(args),
         Command::Webhook(args) => commands::webhook::run(args),
+        Command::Search(args) => commands::search::run(args),
         Command::Plugin(args) => commands::plugin::run(args),
         Command::Newsletter(args) => commands::newsletter::run(args),
         Command::Gdpr(args) => commands::gdpr::run(args),

@@ -15,6 +15,7 @@ pub mod migrate;
 pub mod newsletter;
 pub mod plugin;
 pub mod schema;
+pub mod search;
 pub mod server;
 pub mod store;
 pub mod webhooks;

@@ -49,6 +49,8 @@ pub struct Config {
     pub media_config: crate::media::MediaConfig,
     /// How webhooks are delivered (allow-list, retry schedule, timeout).
     pub webhooks: crate::webhooks::WebhookConfig,
+    /// Where this node keeps its search index (none: search off).
+    pub search: Option<PathBuf>,
 }
 
 impl Config {
@@ -66,6 +68,7 @@ impl Config {
             media: None,
             media_config: crate::media::MediaConfig::default(),
             webhooks: crate::webhooks::WebhookConfig::default(),
+            search: None,
         }
     }
 }
@@ -148,6 +151,10 @@ impl Server {
         state.configure().site = config.site;
         state.configure().media = media;
         state.configure().webhooks = crate::webhooks::Webhooks::new(&content, config.webhooks);
+        state.configure().search = config
+            .search
+            .as_deref()
+            .map(|dir| Arc::new(crate::search::SearchIndex::new(dir, content.clone())));
         state.configure().mail = Some(Arc::new(MailSettings {
             outbox: config.outbox,
             public_url: public_url.clone(),
@@ -224,6 +231,12 @@ impl Server {
             webhook_lease.clone(),
             content.watch_feed(),
         ));
+        // Search: every node keeps its own index from the (shared) change feed.
+        let indexer = self
+            .state
+            .search
+            .clone()
+            .map(|index| tokio::spawn(crate::search::run_indexer(index, content.watch_feed())));
         let presence = Arc::new(crate::lease::Presence::new(&node, PRESENCE_TTL));
         let follower =
             shared.then(|| tokio::spawn(follow_store(self.state.clone(), presence.clone())));
@@ -234,6 +247,10 @@ impl Server {
         let _ = dispatcher.await;
         if let Some(s) = sweeper {
             s.abort();
+        }
+        if let Some(i) = indexer {
+            i.abort();
+            let _ = i.await;
         }
         if let Some(f) = follower {
             f.abort();

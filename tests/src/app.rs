@@ -28,6 +28,7 @@ pub struct AppBuilder {
     keys_from: Option<PathBuf>,
     /// Run without media storage (the demo then has no pictures).
     no_media: bool,
+    search: bool,
 }
 
 impl AppBuilder {
@@ -131,6 +132,12 @@ impl AppBuilder {
         self
     }
 
+    /// With a search index (in the data dir's `search/`), as `verbund serve` has.
+    pub fn search(mut self) -> Self {
+        self.search = true;
+        self
+    }
+
     pub fn no_media(mut self) -> Self {
         self.no_media = true;
         self
@@ -180,6 +187,9 @@ impl AppBuilder {
             .collect();
         let mut config = self.config;
         config.outbox = tmp.path().join("outbox");
+        if self.search {
+            config.search = Some(data.join("search"));
+        }
         if config.media.is_none() && !self.no_media {
             config.media = Some(
                 verbund_core::media::Blobs::dir(&tmp.path().join("media")).expect("media dir"),
@@ -262,6 +272,7 @@ impl TestApp {
             store: None,
             keys_from: None,
             no_media: false,
+            search: false,
         }
     }
 

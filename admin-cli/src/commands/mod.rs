@@ -13,6 +13,7 @@ pub mod login;
 pub mod migrate;
 pub mod newsletter;
 pub mod plugin;
+pub mod search;
 pub mod serve;
 pub mod token;
 pub mod webhook;

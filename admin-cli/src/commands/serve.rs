@@ -87,6 +87,13 @@ pub struct ServeArgs {
     /// Run without the plugin host (no plugin hooks, no plugin admin API).
     #[arg(long, env = "VERBUND_NO_PLUGINS")]
     no_plugins: bool,
+    /// Where this node keeps its search index (rebuilt from the store when missing); default:
+    /// DATA/search. Each node of a shared store keeps its own.
+    #[arg(long, env = "VERBUND_SEARCH_DIR", value_hint = clap::ValueHint::DirPath)]
+    search_dir: Option<std::path::PathBuf>,
+    /// Run without full-text search (GET /api/v1/search answers 503).
+    #[arg(long, env = "VERBUND_NO_SEARCH", conflicts_with = "search_dir")]
+    no_search: bool,
     /// Largest request body in bytes.
     #[arg(long, env = "VERBUND_MAX_BODY", default_value_t = 1 << 20)]
     max_body: usize,
@@ -224,6 +231,11 @@ pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8
         media: Some(media),
         media_config: verbund_core::media::MediaConfig::default(),
         webhooks,
+        search: (!args.no_search).then(|| {
+            args.search_dir
+                .clone()
+                .unwrap_or_else(|| args.data.data.join("search"))
+        }),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -58,6 +58,8 @@ codes! {
         "A `filter[field][op]` operator other than eq, ne, in, lt, lte, gt, gte, contains, or one the field's kind does not support.";
     InvalidCursor = BAD_REQUEST, "invalid_cursor", "Invalid cursor",
         "The cursor was not made by this query; start again without it.";
+    InvalidSearch = BAD_REQUEST, "invalid_search", "Invalid search",
+        "The search query `q` is missing, empty, too long (200 characters, 8 words and phrases, 8 words per phrase) or has a phrase without its closing quote; the detail says what to change.";
     QueryTooLarge = BAD_REQUEST, "query_too_large", "Query too large",
         "A delivery query beyond its bounds: 4096 bytes, 16 filters, 100 `in` values, 4 sort keys, 64 fields, 8 includes.";
     InvalidJson = BAD_REQUEST, "invalid_json", "Invalid JSON",
@@ -172,6 +174,8 @@ codes! {
         "The database cannot be reached at the moment; the request can be repeated as it is after `Retry-After` seconds.";
     MediaBusy = SERVICE_UNAVAILABLE, "media_busy", "Media busy",
         "Every image transform slot is in use, or the media storage cannot be reached; try again shortly.";
+    SearchUnavailable = SERVICE_UNAVAILABLE, "search_unavailable", "Search unavailable",
+        "This node's search index is being built for the first time (try again in a few seconds), or the server runs without search (`--no-search`).";
     BackupFailed = SERVICE_UNAVAILABLE, "backup_failed", "Backup failed",
         "The backup could not be written; the detail says why.";
 }

@@ -21,6 +21,7 @@ mod params;
 mod plugins;
 pub mod rate;
 mod routes;
+mod search;
 mod server;
 mod stream;
 mod typed;
@@ -79,6 +80,8 @@ pub struct Shared {
     pub mail: Option<Arc<crate::newsletter::MailSettings>>,
     /// Webhook endpoints and their deliveries.
     pub webhooks: crate::webhooks::Webhooks,
+    /// This node's search index, when search is on.
+    pub search: Option<Arc<crate::search::SearchIndex>>,
     /// Change streams open at once (bounded by `Limits::max_streams`).
     pub streams: Arc<tokio::sync::Semaphore>,
     /// Set when the server stops: open change streams end, so that the stop is not held up.
@@ -124,6 +127,7 @@ impl AppState {
             plugins: None,
             media: None,
             mail: None,
+            search: None,
             openapi: Arc::default(),
         }))
     }

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 
 use super::typed::Doc;
 use super::{
-    AppState, admin, assets, bulk, delivery, manage, metrics, newsletter, plugins, stream, webhooks,
+    AppState, admin, assets, bulk, delivery, manage, metrics, newsletter, plugins, search, stream,
+    webhooks,
 };
 
 /// Links from a response naming an entry (`id`, a runtime expression) to the operations on
@@ -172,6 +173,83 @@ pub(super) fn api_routes() -> ApiRouter<AppState> {
         .merge(admin_routes())
         .merge(webhook_routes())
         .merge(plugin_routes())
+        .merge(search_routes())
+}
+
+fn search_routes() -> ApiRouter<AppState> {
+    const BAD: &str = "`q` is missing, empty, too long or has an unclosed quote (invalid_search); a `type` or `filter[field]` that cannot be searched (unknown_field); a cursor of another search (invalid_cursor); a malformed `locale` (invalid_parameter), `limit` (invalid_limit) or another parameter (unknown_parameter).";
+    let filter = |op: &mut serde_json::Value| {
+        let mut params = op["parameters"].as_array().cloned().unwrap_or_default();
+        params.push(json!({
+            "name": "filter", "in": "query", "style": "deepObject", "explode": true,
+            "description": "Facet filters `filter[field]=value,value`: hits whose field holds one of the values; several fields must all match. Fields: `topics`, `state_region` (a member's region) and the other filterable fields with fixed values (`kind`, `format`, `legal_form`, `employees`, `services`).",
+            "schema": {
+                "type": "object",
+                "additionalProperties": {"type": "string", "minLength": 1, "pattern": "^[^,]+(,[^,]+){0,19}$"},
+                "maxProperties": crate::search::query_limits_max_filters(),
+            },
+        }));
+        op["parameters"] = json!(params);
+    };
+    ApiRouter::new()
+        .api_route(
+            "/api/v1/search",
+            get_with(search::search, move |op| {
+                op.doc(
+                    "search",
+                    "delivery",
+                    "Search the published content",
+                    "Full-text search over every published entry of the public types (never drafts or personal fields), with German and English analysers: inflections, ü/ue and ß/ss spellings and compound parts find the same entries; typos in words of 5+ letters are forgiven; the last word is also matched as a prefix (search as you type). Hits are ranked title > teaser > body, newer first among equals, with highlighted (`<mark>`, HTML-escaped) title and snippet; `meta.facets` counts all hits by type, topic and member region. A publication is found within a second.",
+                )
+                .public()
+                .says(200, "A page of hits.")
+                .header(200, "Cache-Control", "CacheControl", true)
+                .problem(400, BAD)
+                .problem(503, "The search index is being built for the first time on this node (search_unavailable).")
+                .edit(filter)
+            }),
+        )
+        .api_route(
+            "/api/v1/manage/search",
+            get_with(search::search_manage, move |op| {
+                op.doc(
+                    "searchManage",
+                    "manage",
+                    "Search the content, working copies included",
+                    "The published hits of GET /api/v1/search, then working copies (drafts, entries in review, unpublished changes of published entries) whose current text matches, each with its `state`. Working copies are read, not indexed: at most 20,000 are looked at per search (`meta.drafts_complete`). Any role.",
+                )
+                .says(200, "A page of hits.")
+                .problem(400, BAD)
+                .problem(503, "The search index is being built for the first time on this node (search_unavailable).")
+                .edit(filter)
+            }),
+        )
+        .api_route(
+            "/api/v1/admin/search",
+            get_with(search::status, |op| {
+                op.doc(
+                    "searchStatus",
+                    "admin",
+                    "The search index of this node",
+                    "Documents, the change sequence number the index is in step with, the rebuild generation, segments and size on disk. Needs the admin role.",
+                )
+                .says(200, "The index's state.")
+                .problem(503, "The server runs without search (search_unavailable).")
+            }),
+        )
+        .api_route(
+            "/api/v1/admin/search/rebuild",
+            post_with(search::rebuild, |op| {
+                op.doc(
+                    "rebuildSearch",
+                    "admin",
+                    "Rebuild the search index on every node",
+                    "Raises the rebuild generation in the store: every node builds a new index from the published view beside the old one (which keeps answering) and switches to it when done; GET /api/v1/admin/search shows the generation reached. Recorded in the audit log. Needs the admin role.",
+                )
+                .says(202, "The rebuild was requested.")
+                .problem(503, "The server runs without search (search_unavailable).")
+            }),
+        )
 }
 
 fn delivery_routes() -> ApiRouter<AppState> {

@@ -17,6 +17,7 @@ mod ops;
 mod plugins;
 mod review;
 mod schemas;
+mod search;
 mod security;
 mod security_edge;
 mod security_http;
