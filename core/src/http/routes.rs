@@ -214,7 +214,7 @@ fn search_routes() -> ApiRouter<AppState> {
             get_with(search::search_manage, move |op| {
                 op.doc(
                     "searchManage",
-                    "manage",
+                    "management",
                     "Search the content, working copies included",
                     "The published hits of GET /api/v1/search, then working copies (drafts, entries in review, unpublished changes of published entries) whose current text matches, each with its `state`. Working copies are read, not indexed: at most 20,000 are looked at per search (`meta.drafts_complete`). Any role.",
                 )
