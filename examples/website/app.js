@@ -159,7 +159,26 @@ const STRINGS = {
     allStates: 'Alle Bundesländer',
     competence: 'Kompetenz',
     allCompetences: 'Alle Kompetenzen',
-    searchExample: 'z. B. Netz',
+    searchExample: 'z. B. Netz oder Halle',
+    memberSearch: 'Name, Ort oder Stichwort',
+    // search
+    search: 'Suche',
+    searchIntro: 'Durchsuchen Sie Mitglieder, Geschichten, Veranstaltungen und Kooperationen. Umlaute dürfen auch als ae, oe, ue und ss geschrieben werden.',
+    searchLabel: 'Suchbegriffe',
+    searchPlaceholder: 'z. B. Cloud Migration Halle',
+    searchButton: 'Suchen',
+    nHits: (n) => plural(n, 'Treffer', 'Treffer'),
+    noHits: (q) => `Keine Treffer für „${q}“. Versuchen Sie andere oder weniger Wörter.`,
+    searchStart: 'Geben Sie ein oder mehrere Wörter ein; mehrere Wörter in Anführungszeichen suchen den genauen Wortlaut.',
+    facetType: 'Art',
+    facetTopics: 'Thema',
+    facetRegion: 'Bundesland',
+    removeFilter: (v) => `Filter „${v}“ entfernen`,
+    moreHits: 'Weitere Treffer',
+    type_member: 'Mitglied',
+    type_story: 'Geschichte',
+    type_event: 'Veranstaltung',
+    type_cooperation: 'Kooperation',
     name: 'Name',
     resetFilters: 'Filter zurücksetzen',
     filterMembers: 'Mitglieder filtern',
@@ -297,7 +316,25 @@ const STRINGS = {
     allStates: 'All federal states',
     competence: 'Expertise',
     allCompetences: 'All areas of expertise',
-    searchExample: 'e.g. Netz',
+    searchExample: 'e.g. Netz or Halle',
+    memberSearch: 'Name, place or keyword',
+    search: 'Search',
+    searchIntro: 'Search members, stories, events and cooperations in English and German.',
+    searchLabel: 'Search terms',
+    searchPlaceholder: 'e.g. cloud migration Halle',
+    searchButton: 'Search',
+    nHits: (n) => plural(n, 'result', 'results'),
+    noHits: (q) => `No results for “${q}”. Try other or fewer words.`,
+    searchStart: 'Enter one or more words; words in quotes find the exact phrase.',
+    facetType: 'Type',
+    facetTopics: 'Topic',
+    facetRegion: 'Federal state',
+    removeFilter: (v) => `Remove the filter “${v}”`,
+    moreHits: 'More results',
+    type_member: 'Member',
+    type_story: 'Story',
+    type_event: 'Event',
+    type_cooperation: 'Cooperation',
     name: 'Name',
     resetFilters: 'Reset filters',
     filterMembers: 'Filter members',
@@ -1247,7 +1284,7 @@ async function pageMembers(ctx) {
     { class: 'filters', role: 'search', 'aria-label': t('filterMembers'), on: { submit: (e) => e.preventDefault() } },
     landField.field,
     topicField.field,
-    h('div', { class: 'field field-grow' }, h('label', { for: 'search' }, t('name')), search),
+    h('div', { class: 'field field-grow' }, h('label', { for: 'search' }, t('memberSearch')), search),
     h('div', { class: 'field field-button' }, reset),
   );
   const status = h('p', { class: 'result-count', role: 'status', 'aria-live': 'polite', 'data-testid': 'result-count' });
@@ -1264,10 +1301,31 @@ async function pageMembers(ctx) {
     q: search.value.trim(),
   });
 
+  // The name field searches through the search API (name, place and profile; umlaut spellings,
+  // inflections, the beginning of a word): the members it finds, in its order.
+  /** @type {Map<string, number> | null} hit rank by entry id, null without a query */
+  let ranks = null;
+  const rankOf = (m) => {
+    if (!ranks) return 0;
+    const ids = [m.id, ...(m.translations || []).map((tr) => tr.id)];
+    const found = ids.map((id) => ranks.get(id)).filter((r) => r !== undefined);
+    return found.length ? Math.min(...found) : -1;
+  };
+  const runSearch = async () => {
+    const s = state();
+    if (!s.q) {
+      ranks = null;
+      return;
+    }
+    const hits = await searchAll({ q: s.q, type: 'member', 'filter[state_region]': s.land, 'filter[services]': s.kompetenz });
+    ranks = new Map();
+    hits.forEach((hit, i) => {
+      if (!ranks.has(hit.id)) ranks.set(hit.id, i);
+    });
+  };
+
   const show = () => {
-    const { q: query } = state();
-    const needle = fold(query);
-    const shown = needle ? loaded.filter((m) => fold(m.name).includes(needle)) : loaded;
+    const shown = ranks ? loaded.filter((m) => rankOf(m) >= 0).sort((a, b) => rankOf(a) - rankOf(b)) : loaded;
     status.textContent = shown.length
       ? shown.length === all.data.length
         ? t('nMembers', shown.length)
@@ -1285,7 +1343,10 @@ async function pageMembers(ctx) {
     results.dataset.state = 'loading';
     results.setAttribute('aria-busy', 'true');
     try {
-      const res = await apiAll('member', { 'filter[state_region]': s.land, 'filter[services]': s.kompetenz, sort: 'name' });
+      const [res] = await Promise.all([
+        apiAll('member', { 'filter[state_region]': s.land, 'filter[services]': s.kompetenz, sort: 'name' }),
+        runSearch(),
+      ]);
       if (mine !== seq || !ctx.current()) return;
       loaded = res.data.slice().sort((a, b) => byLocale(a.name || '', b.name || ''));
       logos = res.assets;
@@ -1313,9 +1374,11 @@ async function pageMembers(ctx) {
     syncHash();
     load();
   });
+  let typing = 0;
   search.addEventListener('input', () => {
     syncHash();
-    show();
+    clearTimeout(typing);
+    typing = setTimeout(load, 150);
   });
   form.addEventListener('reset', (e) => {
     e.preventDefault();
@@ -1742,6 +1805,179 @@ function pagePrivacy() {
 /** @type {Array<[RegExp, (ctx: any, ...args: string[]) => Promise<Node>, string]>} */
 // The route after the language prefix (#/en/…, #/de/…, none: German); the third value names
 // the section (the `data-nav` of its link, the key of its name in STRINGS).
+
+/** Every hit of a search (up to 5 pages of 50), for lists that show all of them. */
+async function searchAll(params) {
+  const hits = [];
+  let cursor = null;
+  for (let page = 0; page < 5; page++) {
+    const res = await apiGet('search', { ...params, limit: 50, cursor });
+    hits.push(...res.data);
+    cursor = res.meta.next_cursor;
+    if (!cursor) break;
+  }
+  return hits;
+}
+
+/**
+ * A highlight of the search API (HTML-escaped text with <mark> around matches) as nodes:
+ * only text and <mark> are made, whatever the string holds.
+ */
+function highlighted(html) {
+  const decode = (text) => {
+    const area = document.createElement('textarea');
+    area.innerHTML = text;
+    return area.value;
+  };
+  const out = [];
+  let marked = false;
+  for (const part of String(html || '').split(/(<mark>|<\/mark>)/)) {
+    if (part === '<mark>') marked = true;
+    else if (part === '</mark>') marked = false;
+    else if (part) out.push(marked ? h('mark', {}, decode(part)) : decode(part));
+  }
+  return out;
+}
+
+/** The site route of a hit: its `path` (/de/geschichten/…), as a hash. */
+function hitHref(hit) {
+  return hit.path ? `#${hit.path}` : route(`/${{ member: 'mitglieder', story: 'geschichten', event: 'veranstaltungen', cooperation: 'kooperationen' }[hit.type] || ''}/${encodeURIComponent(hit.slug || hit.id)}`);
+}
+
+async function pageSearch(ctx) {
+  const q = ctx.params.get('q') || '';
+  const filters = { typ: ctx.params.get('typ') || '', thema: ctx.params.get('thema') || '', land: ctx.params.get('land') || '' };
+  const input = h('input', {
+    id: 'site-search',
+    name: 'q',
+    type: 'search',
+    value: q,
+    placeholder: t('searchPlaceholder'),
+    autocomplete: 'off',
+    'data-testid': 'site-search',
+  });
+  const status = h('p', { class: 'result-count', role: 'status', 'aria-live': 'polite', 'data-testid': 'search-count' });
+  const facetsBox = h('div', { class: 'facets', 'data-testid': 'search-facets' });
+  const results = h('div', { class: 'results', 'data-testid': 'search-results' });
+  let seq = 0;
+  let cursor = null;
+
+  const hashFor = (query, f) => route('/suche', { q: query, typ: f.typ, thema: f.thema, land: f.land });
+
+  const hitItem = (hit) =>
+    h(
+      'li',
+      { class: 'search-hit', 'data-testid': 'search-hit', lang: hit.locale !== LOCALE ? hit.locale : null },
+      h('p', { class: 'hit-type' }, t(`type_${hit.type}`)),
+      h('h2', {}, h('a', { href: hitHref(hit), 'data-testid': 'hit-title' }, highlighted(hit.title_html))),
+      h('p', { class: 'hit-snippet', 'data-testid': 'hit-snippet' }, highlighted(hit.snippet)),
+    );
+
+  const facetGroup = (label, key, values, name) => {
+    if (!values || !values.length) return null;
+    return h(
+      'div',
+      { class: 'facet', 'data-testid': `facet-${key}` },
+      h('h2', {}, label),
+      h(
+        'ul',
+        {},
+        values.map((v) => {
+          const active = filters[key] === v.value;
+          const next = { ...filters, [key]: active ? '' : v.value };
+          const text = name(v.value);
+          return h(
+            'li',
+            {},
+            h(
+              'a',
+              {
+                href: hashFor(input.value.trim(), next),
+                class: active ? 'facet-value active' : 'facet-value',
+                'aria-current': active ? 'true' : null,
+                'aria-label': active ? t('removeFilter', text) : null,
+                'data-value': v.value,
+              },
+              `${text} (${v.count})`,
+            ),
+          );
+        }),
+      ),
+    );
+  };
+
+  const run = async (more = false) => {
+    const mine = ++seq;
+    const query = input.value.trim();
+    if (!query) {
+      status.textContent = t('searchStart');
+      results.replaceChildren();
+      facetsBox.replaceChildren();
+      results.dataset.state = 'ready';
+      return;
+    }
+    results.dataset.state = 'loading';
+    results.setAttribute('aria-busy', 'true');
+    try {
+      const res = await apiGet('search', {
+        q: query,
+        // The German site searches German entries; the English one both languages (it shows
+        // German entries where there is no translation).
+        locale: LOCALE === 'de' ? 'de' : null,
+        type: filters.typ,
+        'filter[topics]': filters.thema,
+        'filter[state_region]': filters.land,
+        limit: 20,
+        cursor: more ? cursor : null,
+      });
+      if (mine !== seq || !ctx.current()) return;
+      cursor = res.meta.next_cursor || null;
+      const list = more ? results.querySelector('ul.search-hits') : null;
+      const items = res.data.map(hitItem);
+      if (list) append(list, items);
+      else results.replaceChildren(res.data.length ? h('ul', { class: 'search-hits' }, items) : empty(t('noHits', query)));
+      const moreButton = results.querySelector('[data-testid="search-more"]');
+      if (moreButton) moreButton.remove();
+      if (cursor) {
+        results.append(h('button', { type: 'button', class: 'button button-secondary', 'data-testid': 'search-more', on: { click: () => run(true) } }, t('moreHits')));
+      }
+      status.textContent = t('nHits', res.meta.total);
+      const f = res.meta.facets || {};
+      facetsBox.replaceChildren(
+        ...[
+          facetGroup(t('facetType'), 'typ', f.type, (v) => t(`type_${v}`)),
+          facetGroup(t('facetTopics'), 'thema', f.topics, topicLabel),
+          facetGroup(t('facetRegion'), 'land', f.state_region, (v) => v),
+        ].filter(Boolean),
+      );
+      results.dataset.state = 'ready';
+    } catch (err) {
+      if (mine !== seq || !ctx.current()) return;
+      status.textContent = '';
+      results.replaceChildren(errorBox(err, () => run()));
+      results.dataset.state = 'error';
+    } finally {
+      if (mine === seq) results.removeAttribute('aria-busy');
+    }
+  };
+
+  let typing = 0;
+  input.addEventListener('input', () => {
+    setHashQuiet(hashFor(input.value.trim(), filters));
+    clearTimeout(typing);
+    typing = setTimeout(() => run(), 200);
+  });
+  const form = h(
+    'form',
+    { class: 'filters', role: 'search', 'aria-label': t('search'), on: { submit: (e) => { e.preventDefault(); clearTimeout(typing); run(); } } },
+    h('div', { class: 'field field-grow' }, h('label', { for: 'site-search' }, t('searchLabel')), input),
+    h('div', { class: 'field field-button' }, h('button', { type: 'submit', class: 'button' }, t('searchButton'))),
+  );
+  await run();
+  return h('div', { class: 'search-page' }, pageHeader(t('search'), t('searchIntro')), form, status, h('div', { class: 'search-layout' }, facetsBox, results));
+}
+
+/** @type {Array<[RegExp, (ctx: any, slug?: any) => Promise<any> | any, string]>} */
 const ROUTES = [
   [/^\/?$/, pageHome, 'home'],
   [/^\/mitglieder\/?$/, pageMembers, 'members'],
@@ -1754,6 +1990,7 @@ const ROUTES = [
   [/^\/kooperationen\/([^/]+)$/, pageCooperation, 'cooperations'],
   [/^\/impressum\/?$/, pageImprint, 'imprint'],
   [/^\/datenschutz\/?$/, pagePrivacy, 'privacy'],
+  [/^\/suche\/?$/, pageSearch, 'search'],
 ];
 
 const SITE_NAME = 'Cluster IT Mitteldeutschland';

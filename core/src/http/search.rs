@@ -124,7 +124,8 @@ impl QueryParams for SearchQuery {
                     q.locale = Some(v);
                 }
                 "limit" => q.limit = params::limit(&v, crate::search::MAX_LIMIT)?,
-                "cursor" => q.cursor = Some(v),
+                // An empty cursor is the first page.
+                "cursor" => q.cursor = Some(v).filter(|c| !c.is_empty()),
                 other => {
                     let field = other
                         .strip_prefix("filter[")
