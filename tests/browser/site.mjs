@@ -297,6 +297,26 @@ async function apiPictures() {
   return fromApi;
 }
 
+/** Every hit of a search through the API (following the cursor). */
+async function searchApi(params) {
+  const hits = [];
+  let cursor = null;
+  let meta = null;
+  do {
+    const u = new URL(`${API_BASE}/api/v1/search`);
+    for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
+    u.searchParams.set('limit', '50');
+    if (cursor) u.searchParams.set('cursor', cursor);
+    const res = await fetch(u, { headers: { Accept: 'application/json' } });
+    if (!res.ok) throw new Failure(`GET ${u}: HTTP ${res.status}`);
+    const body = await res.json();
+    hits.push(...body.data);
+    meta = meta || body.meta;
+    cursor = body.meta.next_cursor;
+  } while (cursor);
+  return { hits, meta };
+}
+
 /** The asset ids the API gives the entries of `type` named (member) or titled `keys`, in order. */
 async function pictureIds(type, keys, { first = false } = {}) {
   const { entries } = await apiPictures();
@@ -473,7 +493,7 @@ async function main() {
     await go(page, '#/');
     const header = await page.locator('header.site-header').innerText();
     check(header.includes('Cluster IT Mitteldeutschland') && header.includes('Mitgliederplattform'), `header: ${header}`);
-    equal(await texts(page.locator('nav a')), ['Start', 'Mitglieder', 'Geschichten', 'Veranstaltungen', 'Kooperationen'], 'navigation');
+    equal(await texts(page.locator('nav a')), ['Start', 'Mitglieder', 'Geschichten', 'Veranstaltungen', 'Kooperationen', 'Suche'], 'navigation');
     const footer = await page.locator('footer').innerText();
     check(/Impressum/.test(footer) && /Datenschutz/.test(footer), `footer without Impressum/Datenschutz: ${footer}`);
     check((await page.locator('#inhalt h1').count()) === 1, 'start page has no (or more than one) h1');
@@ -563,18 +583,28 @@ async function main() {
     await page.click('[data-testid="filter-reset"]');
     await waitList(page, 'member-results');
     equal(await page.locator('[data-testid="member-card"]').count(), members.length, 'cards after reset');
+    // The field searches through the search API: the members it finds, in its order.
+    const memberHits = async (params) => {
+      const { hits } = await searchApi({ type: 'member', ...params });
+      const names = new Set(hits.map((h) => h.title));
+      return members.filter((m) => names.has(m.name)).map((m) => m.name).sort(byGerman);
+    };
     const target = members.find((m) => m.slug === 'wartburg-cloud-services') || members[0];
     const query = target.name.split(' ')[0].toLowerCase();
     await page.fill('[data-testid="search"]', query);
-    const expected = members.filter((m) => fold(m.name).includes(fold(query))).map((m) => m.name).sort(byGerman);
+    const expected = await memberHits({ q: query });
+    check(expected.includes(target.name), `the search API does not find ${target.name} for "${query}": ${expected}`);
     await page.waitForFunction((n) => document.querySelectorAll('[data-testid="member-card"]').length === n, expected.length, { timeout: TIMEOUT }).catch(() => {});
-    equal(await texts(page.locator('[data-testid="member-card"] [data-testid="member-name"]')), expected, `search "${query}"`);
+    equal((await texts(page.locator('[data-testid="member-card"] [data-testid="member-name"]'))).sort(byGerman), expected, `search "${query}"`);
+    // Its first card is the member whose name matched.
+    equal((await texts(page.locator('[data-testid="member-card"] [data-testid="member-name"]')))[0], target.name, `first hit for "${query}"`);
     check(decodeURIComponent(new URL(page.url()).hash).includes(`q=${query}`), `search not in the URL: ${page.url()}`);
     // Umlauts: "pleissen" finds "Pleißenland".
     const umlaut = members.find((m) => m.name.includes('ß'));
     if (umlaut) {
       const q = fold(umlaut.name.split(' ')[0]).slice(0, 8);
       await page.fill('[data-testid="search"]', q);
+      await page.waitForFunction((name) => [...document.querySelectorAll('[data-testid="member-name"]')].some((e) => e.textContent.trim() === name), umlaut.name, { timeout: TIMEOUT }).catch(() => {});
       const names = await texts(page.locator('[data-testid="member-card"] [data-testid="member-name"]'));
       check(names.includes(umlaut.name), `search "${q}" does not find ${umlaut.name}: ${names}`);
     }
@@ -582,10 +612,49 @@ async function main() {
     const q = 'netz';
     await go(page, `#/mitglieder?land=Sachsen&q=${q}`);
     await waitList(page, 'member-results');
-    const want = members.filter((m) => m.state_region === 'Sachsen' && fold(m.name).includes(q)).map((m) => m.name).sort(byGerman);
-    equal(await texts(page.locator('[data-testid="member-card"] [data-testid="member-name"]')), want, 'members for #/mitglieder?land=Sachsen&q=netz');
+    const want = await memberHits({ q, 'filter[state_region]': 'Sachsen' });
+    check(want.length > 0, 'the search API finds no Saxon member for "netz"');
+    for (const name of want) check(members.find((m) => m.name === name).state_region === 'Sachsen', `${name} is not in Saxony`);
+    equal((await texts(page.locator('[data-testid="member-card"] [data-testid="member-name"]'))).sort(byGerman), want, 'members for #/mitglieder?land=Sachsen&q=netz');
     equal(await page.inputValue('[data-testid="search"]'), q, 'search field filled from the URL');
     await shot(page, '04-mitglieder-suche');
+  });
+
+  // ---- Search ----
+  await step('Suche: Treffer mit Hervorhebung, Facetten, Umlaute', async () => {
+    const query = 'Rechenzentrum';
+    const api = await searchApi({ q: query, locale: 'de' });
+    check(api.hits.length > 1, `the search API finds too little for "${query}"`);
+    await go(page, `#/suche?q=${query}`);
+    await waitList(page, 'search-results');
+    equal(await texts(page.locator('[data-testid="search-hit"] [data-testid="hit-title"]')), api.hits.slice(0, 20).map((h) => h.title), `hits for "${query}"`);
+    equal((await page.locator('[data-testid="search-count"]').innerText()).trim(), `${api.meta.total} Treffer`, 'hit count');
+    check((await page.locator('[data-testid="search-hit"] mark').count()) > 0, 'no highlighted match');
+    const marks = await texts(page.locator('[data-testid="search-hit"] mark'));
+    for (const m of marks) check(fold(m).includes('rechenzent'), `a highlight that is not the word: ${m}`);
+    // Facets: the type counts of the API; a click narrows the hits to that type.
+    const types = api.meta.facets.type;
+    const facetText = await page.locator('[data-testid="facet-typ"]').innerText();
+    for (const f of types) check(facetText.includes(`(${f.count})`), `facet ${f.value} (${f.count}) not shown: ${facetText}`);
+    const story = types.find((f) => f.value === 'story');
+    check(story, 'no story among the hits');
+    await clickAndWait(page, '[data-testid="facet-typ"] a[data-value="story"]');
+    await waitList(page, 'search-results');
+    equal(await page.locator('[data-testid="search-hit"]').count(), Math.min(story.count, 20), 'hits after the type facet');
+    check(decodeURIComponent(new URL(page.url()).hash).includes('typ=story'), `facet not in the URL: ${page.url()}`);
+    await shot(page, '04b-suche');
+    // Umlaut spellings find the same entries, typed into the field.
+    const umlaut = await searchApi({ q: 'Thüringen', locale: 'de' });
+    const plain = await searchApi({ q: 'Thueringen', locale: 'de' });
+    equal(plain.hits.map((h) => h.id), umlaut.hits.map((h) => h.id), 'Thueringen and Thüringen');
+    await go(page, '#/suche');
+    await page.fill('[data-testid="site-search"]', 'Thueringen');
+    await page.waitForFunction((n) => document.querySelector('[data-testid="search-count"]')?.textContent?.trim() === n, `${umlaut.meta.total} Treffer`, { timeout: TIMEOUT }).catch(() => {});
+    equal((await page.locator('[data-testid="search-count"]').innerText()).trim(), `${umlaut.meta.total} Treffer`, 'search as you type: Thueringen');
+    // A hit links to its page.
+    await clickAndWait(page, '[data-testid="search-hit"] [data-testid="hit-title"] >> nth=0');
+    await waitRendered(page);
+    equal((await page.locator('#inhalt h1').innerText()).trim(), umlaut.hits[0].title, 'the page of the first hit');
   });
 
   // ---- Member page ----
@@ -835,7 +904,7 @@ async function main() {
     equal(await sw.locator('[data-testid="lang-de"]').getAttribute('aria-current'), 'true', 'DE is the current language');
     equal(await sw.locator('[data-testid="lang-en"]').getAttribute('aria-current'), null, 'EN is not the current language');
     // The German page is exactly as before: German navigation, five links.
-    equal(await texts(page.locator('nav a')), ['Start', 'Mitglieder', 'Geschichten', 'Veranstaltungen', 'Kooperationen'], 'German navigation');
+    equal(await texts(page.locator('nav a')), ['Start', 'Mitglieder', 'Geschichten', 'Veranstaltungen', 'Kooperationen', 'Suche'], 'German navigation');
 
     await clickAndWait(page, '[data-testid="lang-en"]');
     equal(hashOf(page), '#/en/', 'address after switching to English');
@@ -843,7 +912,7 @@ async function main() {
     equal(await sw.locator('[data-testid="lang-en"]').getAttribute('aria-current'), 'true', 'EN is the current language');
     equal(await sw.locator('[data-testid="lang-de"]').getAttribute('aria-current'), null, 'DE is no longer the current language');
     equal(await sw.locator('[data-testid="lang-de"]').getAttribute('href'), '#/', 'DE link of the English start page');
-    equal(await texts(page.locator('nav a')), ['Home', 'Members', 'Stories', 'Events', 'Cooperations'], 'English navigation');
+    equal(await texts(page.locator('nav a')), ['Home', 'Members', 'Stories', 'Events', 'Cooperations', 'Search'], 'English navigation');
     for (const href of await page.locator('nav a').evaluateAll((as) => as.map((a) => a.getAttribute('href')))) {
       check(href.startsWith('#/en/'), `a navigation link leaves the English site: ${href}`);
     }
@@ -957,7 +1026,7 @@ async function main() {
       equal((await page.locator('#inhalt h1').innerText()).trim(), retrofitDe.title, 'German h1');
       check(retrofitDe.title.startsWith('Alte Maschinen, neue Daten'), `unexpected German title ${retrofitDe.title}`);
       equal(await htmlLang(page), 'de', '<html lang> after switching back');
-      equal(await texts(page.locator('nav a')), ['Start', 'Mitglieder', 'Geschichten', 'Veranstaltungen', 'Kooperationen'], 'German navigation');
+      equal(await texts(page.locator('nav a')), ['Start', 'Mitglieder', 'Geschichten', 'Veranstaltungen', 'Kooperationen', 'Suche'], 'German navigation');
       // Leaving the entry removes its hreflang links.
       await go(page, '#/geschichten');
       equal(await alternates(page), [], 'hreflang links after leaving the story');
@@ -1175,7 +1244,7 @@ async function main() {
       const text = await box.innerText();
       check(text.includes('Die Inhalte können gerade nicht geladen werden'), `error box text: ${text}`);
       check((await bad.locator('[data-testid="retry"]').count()) === 1, 'no retry button');
-      check((await bad.locator('nav a').count()) === 5, 'navigation missing on the error page');
+      check((await bad.locator('nav a').count()) === 6, 'navigation missing on the error page');
       await shot(bad, '15-fehler-api-nicht-erreichbar');
       // Retrying fails again, with the message again (not a blank page).
       await bad.click('[data-testid="retry"]');

@@ -19,8 +19,21 @@ fn the_website_shows_the_demo_content_and_newly_published_stories() {
     let data = tmp.path().join("data");
     let tokens = create_tokens(&data, &["editor"]);
     let site = repo.join("examples/website");
-    let server = TestApp::builder().data(&data).demo().site(&site).start();
+    let server = TestApp::builder()
+        .data(&data)
+        .demo()
+        .site(&site)
+        .search()
+        .start();
     let token = &tokens["editor"];
+    // The search index is built from the demo content at start.
+    assert!(
+        verbund_tests::wait_until(std::time::Duration::from_secs(30), || {
+            reqwest::blocking::get(format!("{}/api/v1/search?q=Cloud", server.url))
+                .is_ok_and(|r| r.status() == 200)
+        }),
+        "the search index was not built"
+    );
 
     // A new story, created as a draft over the API; the CLI publishes it during the browser run.
     let client = reqwest::blocking::Client::new();
