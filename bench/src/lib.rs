@@ -305,3 +305,39 @@ pub fn status_mb(pid: u32, key: &str) -> f64 {
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
+
+/// A private PostgreSQL server, stopped on drop.
+pub struct Postgres {
+    dir: tempfile::TempDir,
+    pub url: String,
+}
+
+impl Postgres {
+    fn script(name: &str) -> PathBuf {
+        bench_dir().join("../tests/postgres").join(name)
+    }
+
+    pub fn start() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let out = Command::new(Self::script("start"))
+            .arg(dir.path())
+            .output()
+            .context("could not run tests/postgres/start")?;
+        if !out.status.success() {
+            bail!(
+                "PostgreSQL did not start: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let url = String::from_utf8(out.stdout)?.trim().to_string();
+        Ok(Postgres { dir, url })
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = Command::new(Self::script("stop"))
+            .arg(self.dir.path())
+            .status();
+    }
+}

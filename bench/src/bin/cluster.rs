@@ -13,7 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use verbund_bench::{arg, bench_dir, bodies, creates, published_slug, spread, stories, wrk};
+use verbund_bench::{
+    Postgres, arg, bench_dir, bodies, creates, published_slug, spread, stories, wrk,
+};
 
 fn verbund() -> anyhow::Result<PathBuf> {
     let p = std::env::current_exe()?
@@ -27,42 +29,6 @@ fn verbund() -> anyhow::Result<PathBuf> {
         );
     }
     Ok(p)
-}
-
-/// A private PostgreSQL server, stopped on drop.
-struct Postgres {
-    dir: tempfile::TempDir,
-    url: String,
-}
-
-impl Postgres {
-    fn script(name: &str) -> PathBuf {
-        bench_dir().join("../tests/postgres").join(name)
-    }
-
-    fn start() -> anyhow::Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let out = Command::new(Self::script("start"))
-            .arg(dir.path())
-            .output()
-            .context("could not run tests/postgres/start")?;
-        if !out.status.success() {
-            bail!(
-                "PostgreSQL did not start: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let url = String::from_utf8(out.stdout)?.trim().to_string();
-        Ok(Postgres { dir, url })
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let _ = Command::new(Self::script("stop"))
-            .arg(self.dir.path())
-            .status();
-    }
 }
 
 /// A process stopped on drop: SIGTERM first (nginx's master then stops its workers, which

@@ -63,6 +63,10 @@ pub fn register(manager: &TokenizerManager) {
             .filter(Stemmer::new(Language::English))
             .build(),
     );
+    manager.register(
+        "pairs",
+        TextAnalyzer::builder(tantivy::tokenizer::WhitespaceTokenizer::default()).build(),
+    );
     for name in ["en_words", "xx", "xx_words"] {
         manager.register(
             name,
@@ -156,7 +160,7 @@ pub fn split_compound(word: &str, dict: &HashSet<String>) -> Option<Vec<String>>
 /// The parts a word is indexed under besides itself: its dictionary words, or the dictionary
 /// word it ends in.
 pub fn compound_parts(word: &str, dict: &HashSet<String>) -> Vec<String> {
-    if word.len() < 7 {
+    if word.len() < 7 || !word.is_ascii() {
         return Vec::new();
     }
     if let Some(parts) = split_compound(word, dict) {
@@ -241,6 +245,32 @@ impl<S: TokenStream> TokenStream for GermanWordsStream<'_, S> {
     fn token_mut(&mut self) -> &mut Token {
         self.current.as_mut().expect("advanced")
     }
+}
+
+/// The pairs of consecutive words of `text` under the analyser `group` (`a_b`, separated by
+/// spaces): what a phrase of two words is looked up as. A compound's parts, which share its
+/// position, are left out; removed stop words leave no gap (as in the query).
+pub fn pairs(manager: &TokenizerManager, group: &str, text: &str) -> String {
+    let Some(mut a) = manager.get(group) else {
+        return String::new();
+    };
+    let mut stream = a.token_stream(text);
+    let mut out = String::new();
+    let mut last: Option<(usize, String)> = None;
+    while stream.advance() {
+        let t = stream.token();
+        if last.as_ref().is_some_and(|(p, _)| *p == t.position) {
+            continue;
+        }
+        if let Some((_, prev)) = &last {
+            out.push_str(prev);
+            out.push('_');
+            out.push_str(&t.text);
+            out.push(' ');
+        }
+        last = Some((t.position, t.text.clone()));
+    }
+    out
 }
 
 /// The terms an analyser makes of a text.

@@ -57,7 +57,7 @@ pub const fn query_limits_max_filters() -> usize {
 }
 
 /// Bumped when what is indexed or how changes: an index of another version is rebuilt.
-const INDEX_VERSION: u32 = 1;
+const INDEX_VERSION: u32 = 2;
 /// The store key of the rebuild generation admins bump (`verbund search rebuild`).
 pub const GENERATION_KEY: &[u8] = b"search/generation";
 /// Changes read per index commit.
@@ -152,8 +152,13 @@ pub(crate) struct Fields {
     path: Field,
     /// `published_at` in seconds: the tie-breaker.
     published: Field,
-    /// `/type/story`, `/topics/cloud`, `/state_region/sachsen-anhalt`, …
+    /// `/type/story`, `/topics/cloud`, `/state_region/sachsen-anhalt`, …: filters.
     facets: Field,
+    /// The same as `{field}\u{1f}{value}` in a fast column: counted.
+    facet_codes: Field,
+    /// Per analyser group: consecutive stemmed words as `a_b` (phrases of two words are one
+    /// lookup, longer ones one per pair).
+    pairs: [Field; 3],
     /// Per analyser group (de, en, xx): title, teaser, body (stemmed, with positions, stored
     /// for highlights) and words (unstemmed, for prefixes and typos).
     text: [[Field; 4]; 3],
@@ -174,7 +179,9 @@ fn schema() -> (Schema, Fields) {
     let path = b.add_text_field("path", STORED);
     let published = b.add_i64_field("published", INDEXED | STORED | FAST);
     let facets = b.add_facet_field("facets", FacetOptions::default());
+    let facet_codes = b.add_text_field("facet_codes", STRING | FAST);
     let mut text = [[key; 4]; 3];
+    let mut pairs = [key; 3];
     for (g, group) in GROUPS.iter().enumerate() {
         let stemmed = TextOptions::default().set_stored().set_indexing_options(
             TextFieldIndexing::default()
@@ -192,6 +199,14 @@ fn schema() -> (Schema, Fields) {
             b.add_text_field(&format!("body_{group}"), stemmed),
             b.add_text_field(&format!("words_{group}"), words),
         ];
+        pairs[g] = b.add_text_field(
+            &format!("pairs_{group}"),
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("pairs")
+                    .set_index_option(IndexRecordOption::WithFreqs),
+            ),
+        );
     }
     (
         b.build(),
@@ -204,6 +219,8 @@ fn schema() -> (Schema, Fields) {
             path,
             published,
             facets,
+            facet_codes,
+            pairs,
             text,
         },
     )
@@ -222,6 +239,7 @@ pub(crate) struct Live {
     pub(crate) reader: IndexReader,
     writer: Mutex<IndexWriter<TantivyDocument>>,
     pub(crate) f: Fields,
+    tokenizers: tantivy::tokenizer::TokenizerManager,
     dir: PathBuf,
     payload: Mutex<Payload>,
 }
@@ -273,6 +291,12 @@ impl std::fmt::Debug for SearchIndex {
         f.debug_struct("SearchIndex")
             .field("dir", &self.base)
             .finish()
+    }
+}
+
+impl Live {
+    pub(crate) fn tokenizers(&self) -> &tantivy::tokenizer::TokenizerManager {
+        &self.tokenizers
     }
 }
 
@@ -378,7 +402,11 @@ impl SearchIndex {
         let name = format!("index-{}", ulid::Ulid::new());
         let dir = self.base.join(&name);
         std::fs::create_dir_all(&dir)?;
-        let live = create_dir(&dir)?;
+        // A build uses the cores there are (the running index answers meanwhile).
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(4);
+        let live = create_dir(&dir, threads)?;
         let mut docs = 0u64;
         {
             let writer = live.writer.lock().unwrap_or_else(|p| p.into_inner());
@@ -389,7 +417,7 @@ impl SearchIndex {
                 loop {
                     let chunk = store.scan_range(Tree::Published, &start, &end, false, 512)?;
                     for (_, v) in &chunk {
-                        if let Some(doc) = self.document(&live.f, ty, plan, v) {
+                        if let Some(doc) = self.document(&live, ty, plan, v) {
                             writer.add_document(doc)?;
                             docs += 1;
                         }
@@ -410,6 +438,16 @@ impl SearchIndex {
             generation,
         };
         commit(&live, &payload)?;
+        // One segment: searches visit each segment once.
+        {
+            let mut writer = live.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let ids = live.reader.searcher().index().searchable_segment_ids()?;
+            if ids.len() > 1 {
+                writer.merge(&ids).wait()?;
+            }
+            writer.garbage_collect_files().wait()?;
+        }
+        live.reader.reload()?;
         // Switch: CURRENT names the new directory (written aside and renamed: atomic).
         let tmp = self.base.join("CURRENT.tmp");
         std::fs::write(&tmp, &name)?;
@@ -434,11 +472,12 @@ impl SearchIndex {
     /// The index document of a stored public JSON document (`None`: nothing to index).
     fn document(
         &self,
-        f: &Fields,
+        live: &Live,
         ty: &str,
         plan: &TypePlan,
         json: &[u8],
     ) -> Option<TantivyDocument> {
+        let f = &live.f;
         let v: Value = serde_json::from_slice(json).ok()?;
         let id = v.get("id")?.as_str()?;
         let locale = v.get("locale").and_then(Value::as_str).unwrap_or("de");
@@ -472,21 +511,20 @@ impl SearchIndex {
             .map_or(0, |d| d.timestamp());
         doc.add_i64(f.published, published);
         doc.add_facet(f.facets, Facet::from_path(["type", ty]));
+        doc.add_text(f.facet_codes, format!("type\u{1f}{ty}"));
         for field in &plan.facets {
             let spec = ct.fields.get(field);
             if spec.is_some_and(|s| s.pii) {
                 continue;
             }
-            match data.get(field) {
-                Some(Value::String(s)) => {
-                    doc.add_facet(f.facets, Facet::from_path([field.as_str(), s]))
-                }
-                Some(Value::Array(items)) => {
-                    for s in items.iter().filter_map(Value::as_str) {
-                        doc.add_facet(f.facets, Facet::from_path([field.as_str(), s]));
-                    }
-                }
-                _ => {}
+            let values: Vec<&str> = match data.get(field) {
+                Some(Value::String(s)) => vec![s.as_str()],
+                Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+                _ => Vec::new(),
+            };
+            for v in values {
+                doc.add_facet(f.facets, Facet::from_path([field.as_str(), v]));
+                doc.add_text(f.facet_codes, format!("{field}\u{1f}{v}"));
             }
         }
         let [title_f, teaser_f, body_f, words_f] = f.text[g];
@@ -498,7 +536,10 @@ impl SearchIndex {
         if !body.is_empty() {
             doc.add_text(body_f, &body);
         }
-        doc.add_text(words_f, format!("{title}\n{teaser}\n{body}"));
+        let all = format!("{title}\n{teaser}\n{body}");
+        let pairs = analysis::pairs(live.tokenizers(), GROUPS[g], &all);
+        doc.add_text(f.pairs[g], pairs);
+        doc.add_text(words_f, all);
         Some(doc)
     }
 
@@ -540,7 +581,7 @@ impl SearchIndex {
                 writer.delete_term(key);
                 match store.get(Tree::Published, &keys::entry(ty, id))? {
                     Some(json) => {
-                        if let Some(doc) = self.document(&live.f, ty, plan, &json) {
+                        if let Some(doc) = self.document(&live, ty, plan, &json) {
                             writer.add_document(doc)?;
                         }
                     }
@@ -806,13 +847,14 @@ fn settings() -> IndexSettings {
     }
 }
 
-fn create_dir(dir: &Path) -> Result<Live, IndexError> {
+/// A new index in `dir`, written by `threads` threads.
+fn create_dir(dir: &Path, threads: usize) -> Result<Live, IndexError> {
     let (schema, f) = schema();
     let index = Index::builder()
         .schema(schema)
         .settings(settings())
         .create_in_dir(dir)?;
-    finish_open(index, f, dir, Payload::default())
+    finish_open(index, f, dir, Payload::default(), threads)
 }
 
 fn open_dir(dir: &Path) -> Result<Live, IndexError> {
@@ -828,12 +870,19 @@ fn open_dir(dir: &Path) -> Result<Live, IndexError> {
         .payload
         .and_then(|p| serde_json::from_str(&p).ok())
         .unwrap_or_default();
-    finish_open(index, f, dir, payload)
+    finish_open(index, f, dir, payload, 1)
 }
 
-fn finish_open(index: Index, f: Fields, dir: &Path, payload: Payload) -> Result<Live, IndexError> {
+fn finish_open(
+    index: Index,
+    f: Fields,
+    dir: &Path,
+    payload: Payload,
+    threads: usize,
+) -> Result<Live, IndexError> {
     analysis::register(index.tokenizers());
-    let writer: IndexWriter<TantivyDocument> = index.writer_with_num_threads(1, WRITER_HEAP)?;
+    let writer: IndexWriter<TantivyDocument> =
+        index.writer_with_num_threads(threads, WRITER_HEAP * threads)?;
     // Merges are this module's business (see `compact`): a purge must know when its segment
     // was rewritten.
     writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
@@ -842,6 +891,7 @@ fn finish_open(index: Index, f: Fields, dir: &Path, payload: Payload) -> Result<
         .reload_policy(ReloadPolicy::Manual)
         .try_into()?;
     Ok(Live {
+        tokenizers: index.tokenizers().clone(),
         reader,
         writer: Mutex::new(writer),
         f,

@@ -3,16 +3,16 @@
 //! A query is words and `"phrases"`. Every word must occur (in any form its analyser gives
 //! the same term: stems, umlaut spellings, compound parts), in the title (weighted 3), a
 //! teaser-like text (1.5) or the body (1); a word of 5 letters or more also matches words one
-//! typo away (two from 9 letters on), and the last word, unless followed by a space, also
+//! typo away (two from 9 letters on) when the index does not have it as written, and the last word, unless followed by a space, also
 //! matches as the beginning of a word (search as you type) — both ranked below exact matches.
 //! Among equal scores the newer publication comes first.
 
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
 use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
+    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, TermQuery,
 };
 use tantivy::schema::{Facet, IndexRecordOption, Value as _};
 use tantivy::snippet::SnippetGenerator;
@@ -256,7 +256,11 @@ fn word_query(
     if let [(_, w)] = words.as_slice() {
         let chars = w.chars().count();
         let term = Term::from_field_text(fields[WORDS], w);
-        if chars >= 5 {
+        // Typos are forgiven for words that do not occur as written: a word the index has is
+        // not looked for in other spellings (which would cost a walk of the dictionary and
+        // rank near-misses beside it).
+        let known = searcher.doc_freq(&term).unwrap_or(0) > 0;
+        if chars >= 5 && !known {
             let distance = if chars >= 9 { 2 } else { 1 };
             should.push((
                 Occur::Should,
@@ -295,27 +299,32 @@ fn phrase_query(
     if terms.is_empty() {
         return None;
     }
-    let first = terms[0].0;
-    let per_field: Vec<(Occur, Box<dyn Query>)> = [TITLE, TEASER, BODY]
-        .iter()
-        .map(|&k| {
-            let q: Box<dyn Query> = if terms.len() == 1 {
-                Box::new(TermQuery::new(
+    if terms.len() == 1 {
+        let per_field: Vec<(Occur, Box<dyn Query>)> = [TITLE, TEASER, BODY]
+            .iter()
+            .map(|&k| {
+                let q = TermQuery::new(
                     Term::from_field_text(fields[k], &terms[0].1),
                     IndexRecordOption::WithFreqs,
-                ))
-            } else {
-                Box::new(PhraseQuery::new_with_offset(
-                    terms
-                        .iter()
-                        .map(|(p, t)| (p - first, Term::from_field_text(fields[k], t)))
-                        .collect(),
-                ))
-            };
-            (Occur::Should, boosted(q, BOOSTS[k]))
+                );
+                (Occur::Should, boosted(Box::new(q), BOOSTS[k]))
+            })
+            .collect();
+        return Some(Box::new(BooleanQuery::new(per_field)));
+    }
+    // Each pair of consecutive words is one term of the pairs field: a phrase of two words is
+    // one lookup however common its words are.
+    let pairs: Vec<(Occur, Box<dyn Query>)> = terms
+        .windows(2)
+        .map(|w| {
+            let q = TermQuery::new(
+                Term::from_field_text(live.f.pairs[g], &format!("{}_{}", w[0].1, w[1].1)),
+                IndexRecordOption::WithFreqs,
+            );
+            (Occur::Must, Box::new(q) as Box<dyn Query>)
         })
         .collect();
-    Some(Box::new(BooleanQuery::new(per_field)))
+    Some(boosted(Box::new(BooleanQuery::new(pairs)), 2.0))
 }
 
 /// What the cursor carries: the offset and a hash of the query it belongs to.
@@ -419,7 +428,28 @@ impl SearchIndex {
                 next_cursor: None,
             });
         }
-        let text_query = BooleanQuery::new(must.iter().map(|(o, q)| (*o, q.box_clone())).collect());
+        // What highlights mark: every word of the query (of phrases too) in its stemmed form.
+        let mut marks: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for &g in &groups {
+            for c in &clauses {
+                let text = match c {
+                    Clause::Word(w) => w.clone(),
+                    Clause::Phrase(ws) => ws.join(" "),
+                };
+                for (_, t) in positioned_terms(&searcher, GROUPS[g], &text) {
+                    for k in [TITLE, TEASER, BODY] {
+                        marks.push((
+                            Occur::Should,
+                            Box::new(TermQuery::new(
+                                Term::from_field_text(live.f.text[g][k], &t),
+                                IndexRecordOption::Basic,
+                            )),
+                        ));
+                    }
+                }
+            }
+        }
+        let text_query = BooleanQuery::new(marks);
         let f = live.f;
         if let Some(l) = &r.locale {
             must.push((
@@ -483,11 +513,7 @@ impl SearchIndex {
                     (bucket, at, score)
                 }
             });
-        let mut facets = FacetCollector::for_field("facets");
-        for name in COUNTED_FACETS {
-            facets.add_facet(Facet::from_path([name]));
-        }
-        let (top, total, counts) = searcher.search(&query, &(top, Count, facets))?;
+        let (top, total, counts) = searcher.search(&query, &(top, Count, FacetCodes))?;
         let mut generators: BTreeMap<(usize, usize), SnippetGenerator> = BTreeMap::new();
         let mut hits = Vec::new();
         let more = top.len() > limit;
@@ -496,18 +522,21 @@ impl SearchIndex {
         }
         let mut out_facets = Facets::new();
         for name in COUNTED_FACETS {
-            let mut values: Vec<FacetCount> = counts
-                .get(Facet::from_path([name]))
-                .filter_map(|(facet, count)| {
-                    let path = facet.to_path();
-                    Some(FacetCount {
-                        value: path.get(1)?.to_string(),
-                        count,
-                    })
-                })
-                .collect();
+            out_facets.insert(name.to_string(), Vec::new());
+        }
+        for (code, count) in counts {
+            let Some((name, value)) = code.split_once('\u{1f}') else {
+                continue;
+            };
+            if let Some(values) = out_facets.get_mut(name) {
+                values.push(FacetCount {
+                    value: value.to_string(),
+                    count,
+                });
+            }
+        }
+        for values in out_facets.values_mut() {
             values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
-            out_facets.insert(name.to_string(), values);
         }
         let next = offset + limit;
         let next_cursor = (more && next < MAX_DEPTH).then(|| {
@@ -566,7 +595,11 @@ impl SearchIndex {
             escape(&title)
         };
         let (body, body_marked) = snippet_of(BODY, 200)?;
-        let (teaser, teaser_marked) = snippet_of(TEASER, 200)?;
+        let (teaser, teaser_marked) = if body_marked {
+            (String::new(), false)
+        } else {
+            snippet_of(TEASER, 200)?
+        };
         let snippet = if body_marked {
             body
         } else if teaser_marked {
@@ -723,6 +756,73 @@ fn positioned_all(searcher: &Searcher, analyser: &str, text: &str) -> Vec<String
         out.push(tantivy::tokenizer::TokenStream::token(&stream).text.clone());
     }
     out
+}
+
+/// Counts the facet codes (`field\u{1f}value`) of the hits, from the fast column.
+struct FacetCodes;
+
+struct SegmentFacetCodes {
+    column: Option<tantivy::columnar::StrColumn>,
+    counts: Vec<u64>,
+}
+
+impl Collector for FacetCodes {
+    type Fruit = BTreeMap<String, u64>;
+    type Child = SegmentFacetCodes;
+
+    fn for_segment(&self, _: u32, segment: &SegmentReader) -> tantivy::Result<SegmentFacetCodes> {
+        let column = segment.fast_fields().str("facet_codes")?;
+        let n = column.as_ref().map_or(0, |c| c.num_terms());
+        Ok(SegmentFacetCodes {
+            column,
+            counts: vec![0; n],
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(
+        &self,
+        fruits: Vec<BTreeMap<String, u64>>,
+    ) -> tantivy::Result<BTreeMap<String, u64>> {
+        let mut out = BTreeMap::new();
+        for f in fruits {
+            for (k, v) in f {
+                *out.entry(k).or_insert(0) += v;
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl SegmentCollector for SegmentFacetCodes {
+    type Fruit = BTreeMap<String, u64>;
+
+    fn collect(&mut self, doc: tantivy::DocId, _: tantivy::Score) {
+        if let Some(c) = &self.column {
+            for ord in c.term_ords(doc) {
+                if let Some(n) = self.counts.get_mut(ord as usize) {
+                    *n += 1;
+                }
+            }
+        }
+    }
+
+    fn harvest(self) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        if let Some(c) = &self.column {
+            let mut s = String::new();
+            for (ord, n) in self.counts.iter().enumerate().filter(|(_, n)| **n > 0) {
+                s.clear();
+                if c.ord_to_str(ord as u64, &mut s).unwrap_or(false) {
+                    out.insert(s.clone(), *n);
+                }
+            }
+        }
+        out
+    }
 }
 
 /// HTML-escapes text.

@@ -401,3 +401,50 @@ fn the_management_rate_limit_is_shared_among_the_nodes() {
         "node A no longer counts the stopped node"
     );
 }
+
+#[test]
+fn each_node_keeps_its_own_search_index_from_the_shared_change_feed() {
+    if verbund_tests::postgres_server().is_none() {
+        eprintln!("several nodes need a shared store: run with VERBUND_E2E_STORE=postgres");
+        return;
+    }
+    let a = TestApp::builder()
+        .demo()
+        .no_plugins()
+        .search()
+        .tokens(&["admin"])
+        .start();
+    let b = TestApp::builder().node_of(&a).no_plugins().search().start();
+    let (on_a, on_b) = (Api::of(&a), Api::of(&b));
+    let admin = &a.tokens["admin"];
+    let total = |api: &Api, q: &str| {
+        let res = api.get(&format!("/api/v1/search?q={q}"), None);
+        (res.status == 200).then(|| res.body["meta"]["total"].as_u64().unwrap_or(0))
+    };
+    // Both nodes built their index from the shared published view.
+    assert!(wait_until(Duration::from_secs(30), || {
+        total(&on_a, "Rechenzentrum").is_some_and(|n| n > 0)
+            && total(&on_b, "Rechenzentrum") == total(&on_a, "Rechenzentrum")
+    }));
+    // Published on A: found on B, from the shared change feed.
+    let mut s = story(8801);
+    s["title"] = "Zuckertütenfest im Rechenzentrum".into();
+    s["slug"] = "zuckertuetenfest".into();
+    let id = on_a.create(admin, "story", &s)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    on_a.transition(admin, "story", &id, "published");
+    assert!(
+        wait_until(Duration::from_secs(5), || total(&on_b, "Zuckertuetenfest")
+            == Some(1)),
+        "node B's index did not follow node A's publication"
+    );
+    // Archived on B: gone on A.
+    on_b.transition(admin, "story", &id, "archived");
+    assert!(wait_until(Duration::from_secs(5), || {
+        total(&on_a, "Zuckertütenfest") == Some(0) && total(&on_b, "Zuckertütenfest") == Some(0)
+    }));
+    assert_ne!(a.data.join("search"), b.data.join("search"));
+    assert!(a.data.join("search/CURRENT").is_file() && b.data.join("search/CURRENT").is_file());
+}
