@@ -272,6 +272,24 @@ pub fn serve(verbund: &Path, data: &Path, extra: &[&str]) -> anyhow::Result<Serv
     })
 }
 
+/// Imports the benchmark stories in `file` as `bench_story` into the data dir `data` with
+/// `verbund import` (offline).
+pub fn import(verbund: &Path, file: &Path, data: &Path, schemas: &Path) -> anyhow::Result<()> {
+    let out = Command::new(verbund)
+        .arg("import")
+        .arg(file)
+        .arg("--data")
+        .arg(data)
+        .arg("--schemas")
+        .arg(schemas)
+        .args(["--type", "bench_story"])
+        .output()?;
+    if !out.status.success() {
+        bail!("import failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
 /// A token of `role` made with `verbund token create` on a stopped server's data dir.
 pub fn token(verbund: &Path, data: &Path, role: &str) -> anyhow::Result<String> {
     let out = Command::new(verbund)

@@ -1,6 +1,7 @@
 //! `verbund search …`: full-text search for editors (published entries and working copies),
 //! and the search index of a running server (status, rebuild).
 
+use super::entry::enc;
 use crate::client::{Client, RemoteArgs};
 use crate::{exit, output};
 
@@ -49,17 +50,6 @@ enum SearchCommand {
         #[arg(long)]
         wait: bool,
     },
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// HTML of a highlight as terminal text: marks in bold, entities decoded, tags dropped.
@@ -152,20 +142,20 @@ pub fn run(args: SearchArgs) -> anyhow::Result<u8> {
             let mut path = format!(
                 "/api/v1/{}search?q={}&limit={}",
                 if args.published { "" } else { "manage/" },
-                encode(&query),
+                enc(&query),
                 args.limit
             );
             if !args.types.is_empty() {
-                path.push_str(&format!("&type={}", encode(&args.types.join(","))));
+                path.push_str(&format!("&type={}", enc(&args.types.join(","))));
             }
             if let Some(l) = &args.locale {
-                path.push_str(&format!("&locale={}", encode(l)));
+                path.push_str(&format!("&locale={}", enc(l)));
             }
             for f in &args.filters {
                 let Some((field, values)) = f.split_once('=') else {
                     anyhow::bail!("--filter {f:?}: write FIELD=VALUE, e.g. --filter topics=cloud");
                 };
-                path.push_str(&format!("&filter[{}]={}", encode(field), encode(values)));
+                path.push_str(&format!("&filter[{}]={}", enc(field), enc(values)));
             }
             let v = client.get(&path)?;
             if args.json {

@@ -67,18 +67,7 @@ fn main() -> anyhow::Result<()> {
     let schemas = bench_dir().join("schemas");
 
     let t = Instant::now();
-    let out = Command::new(&verbund)
-        .arg("import")
-        .arg(&file)
-        .arg("--data")
-        .arg(&data)
-        .arg("--schemas")
-        .arg(&schemas)
-        .args(["--type", "bench_story"])
-        .output()?;
-    if !out.status.success() {
-        bail!("import failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    verbund_bench::import(&verbund, &file, &data, &schemas)?;
     let import_s = t.elapsed().as_secs_f64();
     println!(
         "## HTTP delivery benchmark: {n} stories, wrk -t1 -c32 -d{seconds}s, {runs} runs each\n"

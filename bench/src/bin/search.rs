@@ -16,7 +16,6 @@
 //! 10000,100000; or `bench/run`).
 
 use std::collections::HashMap;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -97,15 +96,6 @@ fn phrases(lines: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 fn verbund_series(
     client: &reqwest::blocking::Client,
     url: &str,
@@ -121,7 +111,7 @@ fn verbund_series(
         let res = client
             .get(format!(
                 "{url}/api/v1/search?q={}&locale=de&limit=10",
-                encode(q)
+                verbund_tests::urlencode(q)
             ))
             .send()?;
         if !res.status().is_success() {
@@ -213,18 +203,7 @@ fn main() -> anyhow::Result<()> {
         std::fs::write(&file, lines.join("\n"))?;
         let data = tmp.path().join("data");
         let schemas = bench_dir().join("schemas");
-        let out = Command::new(&verbund)
-            .arg("import")
-            .arg(&file)
-            .arg("--data")
-            .arg(&data)
-            .arg("--schemas")
-            .arg(&schemas)
-            .args(["--type", "bench_story"])
-            .output()?;
-        if !out.status.success() {
-            bail!("import failed: {}", String::from_utf8_lossy(&out.stderr));
-        }
+        verbund_bench::import(&verbund, &file, &data, &schemas)?;
         let admin = token(&verbund, &data, "admin")?;
         let schemas_arg = schemas.to_string_lossy().to_string();
         let server = serve(

@@ -258,17 +258,7 @@ impl QueryParams for ListQuery {
         for (k, v) in params::pairs(raw.map(String::from))? {
             match k.as_str() {
                 "state" => q.state = Some(v),
-                "locale" => {
-                    if !crate::content::is_locale(&v) {
-                        return Err(ApiError::new(
-                            Code::InvalidParameter,
-                            format!(
-                                "locale={v:?} is not a locale like \"de\", \"en\" or \"de-AT\""
-                            ),
-                        ));
-                    }
-                    q.locale = Some(v)
-                }
+                "locale" => q.locale = Some(params::locale(v)?),
                 "outdated" => {
                     q.outdated = Some(match v.as_str() {
                         "true" => true,

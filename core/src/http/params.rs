@@ -15,6 +15,18 @@ pub fn pairs(raw: Option<String>) -> Result<Vec<(String, String)>, ApiError> {
     })
 }
 
+/// `locale`: a locale like `de`, `en` or `de-AT`.
+pub fn locale(v: String) -> Result<String, ApiError> {
+    if crate::content::is_locale(&v) {
+        Ok(v)
+    } else {
+        Err(ApiError::new(
+            super::Code::InvalidParameter,
+            format!("locale={v:?} is not a locale like \"de\", \"en\" or \"de-AT\""),
+        ))
+    }
+}
+
 /// `limit`: a whole number from 1 to `max`.
 pub fn limit(v: &str, max: usize) -> Result<usize, ApiError> {
     match v.parse::<usize>() {

@@ -112,17 +112,7 @@ impl QueryParams for SearchQuery {
                     has_q = true;
                 }
                 "type" => q.types = Some(v),
-                "locale" => {
-                    if !crate::content::is_locale(&v) {
-                        return Err(ApiError::new(
-                            Code::InvalidParameter,
-                            format!(
-                                "locale={v:?} is not a locale like \"de\", \"en\" or \"de-AT\""
-                            ),
-                        ));
-                    }
-                    q.locale = Some(v);
-                }
+                "locale" => q.locale = Some(params::locale(v)?),
                 "limit" => q.limit = params::limit(&v, crate::search::MAX_LIMIT)?,
                 // An empty cursor is the first page.
                 "cursor" => q.cursor = Some(v).filter(|c| !c.is_empty()),

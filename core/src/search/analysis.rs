@@ -247,9 +247,10 @@ impl<S: TokenStream> TokenStream for GermanWordsStream<'_, S> {
     }
 }
 
-/// The pairs of consecutive words of `text` under the analyser `group` (`a_b`, separated by
-/// spaces): what a phrase of two words is looked up as. A compound's parts, which share its
-/// position, are left out; removed stop words leave no gap (as in the query).
+/// The pairs of consecutive words of `text` under the analyser `group`, separated by spaces:
+/// `a_b` for neighbours, `a__b` with a stop word between them (one `_` more per word left
+/// out), so that a phrase matches only words in that order and distance. What a phrase of two
+/// words is looked up as; a compound's parts, which share its position, are left out.
 pub fn pairs(manager: &TokenizerManager, group: &str, text: &str) -> String {
     let Some(mut a) = manager.get(group) else {
         return String::new();
@@ -262,11 +263,15 @@ pub fn pairs(manager: &TokenizerManager, group: &str, text: &str) -> String {
         if last.as_ref().is_some_and(|(p, _)| *p == t.position) {
             continue;
         }
-        if let Some((_, prev)) = &last {
-            out.push_str(prev);
-            out.push('_');
-            out.push_str(&t.text);
-            out.push(' ');
+        if let Some((p, prev)) = &last {
+            let gap = t.position.saturating_sub(*p);
+            // More than three words left out: no phrase of a search spans that.
+            if (1..=4).contains(&gap) {
+                out.push_str(prev);
+                out.push_str(&"_".repeat(gap));
+                out.push_str(&t.text);
+                out.push(' ');
+            }
         }
         last = Some((t.position, t.text.clone()));
     }
@@ -340,6 +345,28 @@ mod tests {
         assert_eq!(head, ["saalebytesystemhaus", "systemhaus"]);
         // Short and plain words are left alone.
         assert_eq!(terms(&m, "de_words", "Cloud Halle"), ["cloud", "halle"]);
+    }
+
+    #[test]
+    fn pairs_keep_the_distance_of_left_out_stop_words() {
+        let m = manager();
+        assert_eq!(
+            pairs(&m, "de", "Müller in der Großen Straße"),
+            format!(
+                "{}___{} {}_{} ",
+                terms(&m, "de", "Müller")[0],
+                terms(&m, "de", "Großen")[0],
+                terms(&m, "de", "Großen")[0],
+                terms(&m, "de", "Straße")[0]
+            )
+        );
+        // A compound's parts are not pairs of their own.
+        assert_eq!(
+            pairs(&m, "de", "Softwareentwicklung heute")
+                .split(' ')
+                .count(),
+            2
+        );
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub const fn query_limits_max_filters() -> usize {
 }
 
 /// Bumped when what is indexed or how changes: an index of another version is rebuilt.
-const INDEX_VERSION: u32 = 2;
+const INDEX_VERSION: u32 = 3;
 /// The store key of the rebuild generation admins bump (`verbund search rebuild`).
 pub const GENERATION_KEY: &[u8] = b"search/generation";
 /// Changes read per index commit.

@@ -318,7 +318,10 @@ fn phrase_query(
         .windows(2)
         .map(|w| {
             let q = TermQuery::new(
-                Term::from_field_text(live.f.pairs[g], &format!("{}_{}", w[0].1, w[1].1)),
+                Term::from_field_text(
+                    live.f.pairs[g],
+                    &format!("{}{}{}", w[0].1, "_".repeat(w[1].0 - w[0].0), w[1].1),
+                ),
                 IndexRecordOption::WithFreqs,
             );
             (Occur::Must, Box::new(q) as Box<dyn Query>)

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use verbund_tests::{Api, TestApp, TestServer, create_tokens, ok, run_cli, wait_until};
+use verbund_tests::{Api, TestApp, TestServer, create_tokens, ok, run_cli, urlencode, wait_until};
 
 fn search(api: &Api, query: &str) -> Value {
     let res = api.get(&format!("/api/v1/search?{query}"), None);
@@ -18,15 +18,6 @@ fn search(api: &Api, query: &str) -> Value {
 
 fn q(text: &str) -> String {
     format!("q={}", urlencode(text))
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn ids(body: &Value) -> Vec<String> {
@@ -312,6 +303,12 @@ fn german_spellings_stems_compounds_typos_and_prefixes_find_the_same_story() {
     );
     // A phrase is a phrase: the words in another order do not match it.
     assert_eq!(search(&api, &q("\"Straße Großen\""))["meta"]["total"], 0);
+    // Stop words keep their place: the phrase with them matches, the words without them not.
+    assert_eq!(
+        ids(&search(&api, &q("\"Müller in der Großen Straße\""))),
+        [target.as_str()]
+    );
+    assert_eq!(search(&api, &q("\"Müller Großen\""))["meta"]["total"], 0);
 }
 
 #[test]
