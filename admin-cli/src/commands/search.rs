@@ -40,11 +40,15 @@ pub struct SearchArgs {
 #[derive(Debug, clap::Subcommand)]
 enum SearchCommand {
     /// The search index of the server (admin): documents, where it is in the change feed.
+    #[command(after_help = "Examples:\n  verbund search status\n  verbund search status --json")]
     Status {
         #[arg(long)]
         json: bool,
     },
     /// Rebuild the search index of every node from the published content (admin).
+    #[command(
+        after_help = "Examples:\n  verbund search rebuild\n  verbund search rebuild --wait\n\nEvery node builds a new index beside the old one, which answers meanwhile."
+    )]
     Rebuild {
         /// Wait until this server's index is rebuilt.
         #[arg(long)]
