@@ -711,7 +711,9 @@ impl SearchIndex {
                     }
                     Some(false)
                 })
-                .map_err(|e| SearchError::Invalid(e.to_string()))?;
+                .map_err(|e| {
+                    SearchError::Index(tantivy::TantivyError::SystemError(e.to_string()))
+                })?;
             for rec in found {
                 let data = serde_json::Value::Object(rec.data.clone());
                 let (title, teaser, body) = super::texts(&ct, plan, &data);
