@@ -195,14 +195,23 @@ fn publications_are_found_within_a_second_drafts_and_personal_fields_never_and_r
         )),
         "the text of an unpublished story is still in the index files"
     );
-    let audit = api.get("/api/v1/admin/audit", Some(admin)).expect(200);
-    let purges: Vec<&Value> = audit.body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["action"] == "search.purge" && r["id"] == id.as_str())
-        .collect();
-    assert_eq!(purges.len(), 1, "{}", audit.body);
+    // The purge is recorded right after the old files are collected: wait for it too.
+    let purges = || {
+        let audit = api.get("/api/v1/admin/audit", Some(admin)).expect(200);
+        let n = audit.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["action"] == "search.purge" && r["id"] == id.as_str())
+            .count();
+        (n, audit.body)
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), || purges().0 >= 1),
+        "no search.purge audit record: {}",
+        purges().1
+    );
+    assert_eq!(purges().0, 1, "{}", purges().1);
 
     // Published again, then deleted: the same.
     api.transition(admin, "story", &id, "published");
