@@ -109,8 +109,12 @@ enum Command {
     /// Full-text search on a running server: published entries and working copies; the
     /// search index's status and rebuild (admin).
     Search(commands::search::SearchArgs),
-    /// Newsletter issues (through the newsletter-export plugin).
+    /// Newsletter issues (through the newsletter-export plugin): export the files, or send
+    /// one mail per confirmed recipient (admin).
     Newsletter(commands::newsletter::NewsletterArgs),
+    /// The mail queue on a running server (admin): a test mail, what is queued, sent and
+    /// failed, retries.
+    Mail(commands::mail::MailArgs),
     /// Data-subject requests: export or erase everything stored about a person (admin).
     Gdpr(commands::gdpr::GdprArgs),
     /// Manage API tokens on a data dir (server stopped).
@@ -186,6 +190,7 @@ fn main() -> std::process::ExitCode {
         Command::Search(args) => commands::search::run(args),
         Command::Plugin(args) => commands::plugin::run(args),
         Command::Newsletter(args) => commands::newsletter::run(args),
+        Command::Mail(args) => commands::mail::run(args),
         Command::Gdpr(args) => commands::gdpr::run(args),
         Command::Audit(cmd) => commands::audit::run(cmd),
         Command::Keys(cmd) => commands::keys::run(cmd),

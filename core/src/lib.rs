@@ -10,6 +10,7 @@ pub mod demo;
 pub mod http;
 pub mod keys;
 pub mod lease;
+pub mod mail;
 pub mod media;
 pub mod migrate;
 pub mod newsletter;

@@ -51,6 +51,8 @@ pub struct Config {
     pub webhooks: crate::webhooks::WebhookConfig,
     /// Where this node keeps its search index (none: search off).
     pub search: Option<PathBuf>,
+    /// How mails leave (SMTP or the outbox), the sender, the rate and the retries.
+    pub mail: crate::mail::MailOptions,
 }
 
 impl Config {
@@ -69,6 +71,7 @@ impl Config {
             media_config: crate::media::MediaConfig::default(),
             webhooks: crate::webhooks::WebhookConfig::default(),
             search: None,
+            mail: crate::mail::MailOptions::default(),
         }
     }
 }
@@ -84,6 +87,8 @@ pub enum ServerError {
     Plugins(#[source] crate::plugin::PluginError),
     #[error("the listener has no local address: {0}")]
     Listener(#[source] std::io::Error),
+    #[error("the mail settings do not work: {0}")]
+    Mail(String),
 }
 
 /// What happened to one reference plugin at a demo start.
@@ -116,6 +121,7 @@ pub struct Server {
     state: AppState,
     addr: SocketAddr,
     pub startup: Startup,
+    sender: Arc<crate::mail::Sender>,
 }
 
 impl Server {
@@ -155,10 +161,17 @@ impl Server {
             .search
             .as_deref()
             .map(|dir| Arc::new(crate::search::SearchIndex::new(dir, content.clone())));
+        let mut mail = config.mail.clone();
+        if config.demo && mail.from == crate::mail::MailOptions::default().from {
+            mail.from = MAIL_FROM.into();
+        }
+        let out = crate::mail::Outgoing::new(mail, config.outbox);
+        let sender =
+            crate::mail::Sender::new(content.clone(), out.clone(), &ulid::Ulid::new().to_string())
+                .map_err(ServerError::Mail)?;
         state.configure().mail = Some(Arc::new(MailSettings {
-            outbox: config.outbox,
             public_url: public_url.clone(),
-            from: MAIL_FROM.into(),
+            out,
         }));
         if config.plugins {
             let started = Instant::now();
@@ -175,6 +188,7 @@ impl Server {
             state,
             addr,
             startup,
+            sender: Arc::new(sender),
         })
     }
 
@@ -231,6 +245,15 @@ impl Server {
             webhook_lease.clone(),
             content.watch_feed(),
         ));
+        // Mail: one sender among the nodes of a shared store.
+        let mail_lease =
+            Arc::new(std::sync::Mutex::new(shared.then(|| {
+                crate::lease::Lease::new("mail", &node, Duration::from_secs(5))
+            })));
+        let mailer = tokio::spawn(crate::mail::run_sender(
+            self.sender.clone(),
+            mail_lease.clone(),
+        ));
         // Search: every node keeps its own index from the (shared) change feed.
         let indexer = self
             .state
@@ -245,6 +268,8 @@ impl Server {
         let _ = scheduler.await;
         dispatcher.abort();
         let _ = dispatcher.await;
+        mailer.abort();
+        let _ = mailer.await;
         if let Some(s) = sweeper {
             s.abort();
         }
@@ -258,7 +283,7 @@ impl Server {
         // A clean stop hands the scheduler lease on at once (and lets `verbund migrate` see
         // that no node is left).
         let _ = tokio::task::spawn_blocking(move || {
-            for lease in [lease, webhook_lease] {
+            for lease in [lease, webhook_lease, mail_lease] {
                 if let Some(lease) = lease.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
                     lease.release(content.store().as_ref());
                 }

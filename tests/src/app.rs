@@ -342,11 +342,39 @@ impl TestApp {
             .collect()
     }
 
-    /// The mails in the outbox addressed to `to` (any case), oldest first.
+    /// Waits (up to 10 s) until the mail queue has sent everything that is due: mails are
+    /// queued with what causes them and sent a moment later.
+    pub fn settle_mail(&self) {
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_secs(10) {
+            let counts = verbund_core::mail::counts(self.content.store().as_ref())
+                .expect("the mail queue is readable");
+            let waiting: u64 = counts
+                .iter()
+                .filter(|(s, _)| {
+                    matches!(
+                        s,
+                        verbund_core::mail::MailState::Queued
+                            | verbund_core::mail::MailState::Sending
+                    )
+                })
+                .map(|(_, n)| n)
+                .sum();
+            if waiting == 0 {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// The mails in the outbox addressed to `to` (any case), oldest first (once the queue
+    /// has sent what is due).
     pub fn mail_paths(&self, to: &str) -> Vec<PathBuf> {
+        self.settle_mail();
         let mut paths: Vec<PathBuf> = std::fs::read_dir(&self.outbox)
             .map(|d| d.flatten().map(|e| e.path()).collect())
             .unwrap_or_default();
+        paths.retain(|p| p.extension().is_some_and(|e| e == "eml"));
         paths.sort();
         paths.retain(|p| {
             verbund_core::newsletter::mail_recipient(p)

@@ -14,9 +14,11 @@ use verbund_core::{ContentService, SchemaRegistry, StoreLocation};
 pub mod app;
 pub mod http;
 pub mod receiver;
+pub mod smtp;
 pub use app::TestApp;
 pub use http::{Api, Res, Served};
 pub use receiver::{Answer, Received, Receiver, verify_with_standardwebhooks};
+pub use smtp::SmtpServer;
 
 /// The `verbund` binary of this workspace (built by `cargo test --workspace`).
 pub fn verbund_bin() -> PathBuf {

@@ -10,6 +10,7 @@ pub mod gdpr;
 pub mod import;
 pub mod keys;
 pub mod login;
+pub mod mail;
 pub mod migrate;
 pub mod newsletter;
 pub mod plugin;

@@ -74,10 +74,37 @@ pub struct ServeArgs {
     /// A directory of static files served at / beside the API (e.g. examples/website).
     #[arg(long, env = "VERBUND_SITE", value_hint = clap::ValueHint::DirPath)]
     site: Option<std::path::PathBuf>,
-    /// Where newsletter mails (confirmation links) are written as .eml files for the mail
-    /// service; default: DATA-outbox beside the data dir.
+    /// Where mails are written as .eml files when no SMTP server is given (--smtp); default:
+    /// DATA-outbox beside the data dir.
     #[arg(long, env = "VERBUND_OUTBOX", value_hint = clap::ValueHint::DirPath)]
     outbox: Option<std::path::PathBuf>,
+    /// The SMTP server mails are sent through: smtp://USER@HOST:587 (STARTTLS, required),
+    /// smtps://USER@HOST:465 (implicit TLS), smtp://HOST:25?tls=none (plain text, for a relay
+    /// on a trusted network; the default for localhost). The password comes from
+    /// VERBUND_SMTP_PASSWORD or --smtp-password-file, never from the URL. Without it mails go
+    /// to the outbox directory.
+    #[arg(long, env = "VERBUND_SMTP")]
+    smtp: Option<String>,
+    /// A file holding the SMTP password (one line; instead of VERBUND_SMTP_PASSWORD).
+    #[arg(long, env = "VERBUND_SMTP_PASSWORD_FILE", value_hint = clap::ValueHint::FilePath)]
+    smtp_password_file: Option<std::path::PathBuf>,
+    /// The sender of every mail (confirmations, newsletter issues): "Name <address>".
+    #[arg(long, env = "VERBUND_MAIL_FROM")]
+    mail_from: Option<String>,
+    /// The most mails sent per minute (0: no limit), for providers with a sending limit.
+    #[arg(long, env = "VERBUND_MAIL_RATE", default_value_t = 0)]
+    mail_rate: u32,
+    /// SMTP connections used at once.
+    #[arg(long, env = "VERBUND_SMTP_CONNECTIONS", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
+    smtp_connections: u64,
+    /// The waits before each further attempt after a temporary failure (4xx reply, no
+    /// connection); after the last, the mail is recorded as failed.
+    #[arg(
+        long,
+        env = "VERBUND_MAIL_RETRIES",
+        default_value = "1m,5m,30m,2h,6h,24h"
+    )]
+    mail_retries: String,
     /// The server's public URL, for links in mails (default: http://LISTEN/).
     #[arg(long, env = "VERBUND_PUBLIC_URL")]
     public_url: Option<String>,
@@ -194,6 +221,7 @@ pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8
             .unwrap_or_else(|| "verbund-data".into());
         args.data.data.with_file_name(format!("{name}-outbox"))
     });
+    let mail = mail_options(&args)?;
     let webhooks = verbund_core::webhooks::WebhookConfig {
         allow: verbund_core::webhooks::parse_allow_list(&args.webhook_allow.join(","))
             .map_err(|e| anyhow::anyhow!("--webhook-allow: {e}"))?,
@@ -236,6 +264,7 @@ pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8
                 .clone()
                 .unwrap_or_else(|| args.data.data.join("search"))
         }),
+        mail,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -247,6 +276,9 @@ pub fn run(mut args: ServeArgs, matches: &clap::ArgMatches) -> anyhow::Result<u8
             .with_context(|| format!("could not listen on {}; is another server using that port? Pick another with --listen", args.listen))?;
         let server = server::Server::start(config, content.clone(), listener).await?;
         report(&server.startup);
+        if let Some(m) = &server.state().mail {
+            say!("Mails: {} (from {})", m.out.describe(), m.out.options.from);
+        }
         let addr = server.local_addr();
         say!(
             "Verbund is serving http://{addr}/ (store: {}, schemas: {})",
@@ -305,4 +337,38 @@ fn report(startup: &server::Startup) {
             took.as_millis()
         );
     }
+}
+
+/// The mail settings from flags, variables and verbund.toml; the password from
+/// VERBUND_SMTP_PASSWORD or a file, never logged.
+fn mail_options(args: &ServeArgs) -> anyhow::Result<verbund_core::mail::MailOptions> {
+    let mut o = verbund_core::mail::MailOptions::default();
+    if let Some(url) = &args.smtp {
+        let password = match &args.smtp_password_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("--smtp-password-file {}: {e}", path.display()))?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string(),
+            ),
+            None => std::env::var("VERBUND_SMTP_PASSWORD").ok(),
+        };
+        o.smtp = Some(
+            verbund_core::mail::SmtpConfig::parse(url, password)
+                .map_err(|e| anyhow::anyhow!("--smtp: {e}"))?,
+        );
+    }
+    if let Some(from) = &args.mail_from {
+        let (_, addr) = verbund_core::newsletter::split_mailbox(from);
+        anyhow::ensure!(
+            addr.contains('@') && !addr.contains(' '),
+            "--mail-from {from:?}: write the sender as \"Name <address>\", e.g. \"Cluster IT <newsletter@cluster-it.example>\""
+        );
+        o.from = from.clone();
+    }
+    o.rate_per_minute = args.mail_rate;
+    o.connections = usize::try_from(args.smtp_connections).unwrap_or(4);
+    o.retries = verbund_core::webhooks::parse_schedule(&args.mail_retries)
+        .map_err(|e| anyhow::anyhow!("--mail-retries: {e}"))?;
+    Ok(o)
 }

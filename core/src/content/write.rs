@@ -46,6 +46,18 @@ impl ContentService {
         new: NewEntry,
         actor: Option<&str>,
     ) -> ContentResult<EntryRecord> {
+        self.create_also(ty, new, actor, Vec::new())
+    }
+
+    /// Like [`create`](Self::create), with `also` written in the same commit (a mail queued
+    /// with the sign-up that causes it).
+    pub fn create_also(
+        &self,
+        ty: &str,
+        new: NewEntry,
+        actor: Option<&str>,
+        also: Vec<(Tree, Vec<u8>, Vec<u8>)>,
+    ) -> ContentResult<EntryRecord> {
         let ct = self.content_type(ty)?.clone();
         let mut new = new;
         if let Some(orig) = &new.translation_of {
@@ -98,6 +110,9 @@ impl ContentService {
         self.commit_plan(|plan| {
             let mut errors = Vec::new();
             let rec = self.plan_create(plan, &ct, &new, &id, actor, now, &mut errors)?;
+            for (t, k, v) in &also {
+                plan.put(*t, k.clone(), v.clone());
+            }
             self.plan_history(
                 plan,
                 ty,
@@ -255,6 +270,27 @@ impl ContentService {
         self.update_with(ty, id, expected_version, data, actor, &Confirm::Changed)
     }
 
+    /// Like [`update`](Self::update), with `also` written in the same commit.
+    pub fn update_also(
+        &self,
+        ty: &str,
+        id: &str,
+        expected_version: Option<u64>,
+        data: Value,
+        actor: Option<&str>,
+        also: Vec<(Tree, Vec<u8>, Vec<u8>)>,
+    ) -> ContentResult<EntryRecord> {
+        self.update_inner(
+            ty,
+            id,
+            expected_version,
+            data,
+            actor,
+            &Confirm::Changed,
+            also,
+        )
+    }
+
     /// Like [`update`](Self::update); for a translation, `confirm` names translated fields
     /// the write confirms as up to date with the original besides those it changes.
     pub fn update_with(
@@ -262,9 +298,23 @@ impl ContentService {
         ty: &str,
         id: &str,
         expected_version: Option<u64>,
+        data: Value,
+        actor: Option<&str>,
+        confirm: &Confirm,
+    ) -> ContentResult<EntryRecord> {
+        self.update_inner(ty, id, expected_version, data, actor, confirm, Vec::new())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn update_inner(
+        &self,
+        ty: &str,
+        id: &str,
+        expected_version: Option<u64>,
         mut data: Value,
         actor: Option<&str>,
         confirm: &Confirm,
+        also: Vec<(Tree, Vec<u8>, Vec<u8>)>,
     ) -> ContentResult<EntryRecord> {
         let ct = self.content_type(ty)?.clone();
         if let Some(Value::String(root)) = self
@@ -293,6 +343,9 @@ impl ContentService {
             self.run_validators(&ct, &candidate)?;
         }
         self.commit_plan(|plan| {
+            for (t, k, v) in &also {
+                plan.put(*t, k.clone(), v.clone());
+            }
             let old = self.read_current_at(plan, &ct, id, expected_version)?;
             let mut rec = old.clone();
             rec.data = data.clone();

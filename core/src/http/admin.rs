@@ -137,7 +137,19 @@ pub async fn gdpr_export(
     caller.require(Role::Admin)?;
     let email = subject_email(&body)?;
     let data = blocking(move || {
-        let data = state.content.data_subject_export(&email)?;
+        let mut data = state.content.data_subject_export(&email)?;
+        // The mails sent (or queued) to the address: what, when, and how it went.
+        let mails: Vec<crate::mail::MailInfo> =
+            crate::mail::of_address(state.content.store().as_ref(), &email)?
+                .iter()
+                .map(|m| m.info())
+                .collect();
+        if let Some(obj) = data.as_object_mut() {
+            obj.insert(
+                "mails".into(),
+                serde_json::to_value(mails).unwrap_or_default(),
+            );
+        }
         let mut a = AuditRecord::draft(&caller.token_id, "gdpr.export");
         a.detail = Some(format!(
             "{} entries exported",
@@ -154,8 +166,11 @@ pub async fn gdpr_export(
 #[derive(serde::Serialize, schemars::JsonSchema)]
 pub struct ErasureResult {
     pub erasure: crate::content::ErasureReport,
-    /// Mails to the address removed from the outbox.
+    /// Mails to the address removed from the outbox directory.
     pub outbox_mails_deleted: usize,
+    /// Mails to the address removed from the mail queue (queued, sent or failed), with their
+    /// places in the ledgers of newsletter issues.
+    pub queued_mails_deleted: usize,
     /// Assets whose consent note named the person, deleted with their files and renditions
     /// (entries that showed them keep a dangling id and show no picture).
     pub assets_deleted: usize,
@@ -170,7 +185,7 @@ pub async fn gdpr_erase(
 ) -> Result<Reply<Data<ErasureResult>>, ApiError> {
     caller.require(Role::Admin)?;
     let email = subject_email(&body)?;
-    let outbox = state.mail.as_ref().map(|m| m.outbox.clone());
+    let outbox = state.mail.as_ref().map(|m| m.outbox().to_path_buf());
     let media = state.media.clone();
     let st = state.clone();
     let who = caller.token_id.clone();
@@ -207,6 +222,8 @@ pub async fn gdpr_erase(
             .erase_data_subject(&email, Some(&caller.token_id))?;
         // The mail log of the throttle names the address (keyed); it goes too.
         crate::newsletter::forget_mail_log(&state.content, &email)?;
+        let queued_mails_deleted =
+            crate::mail::erase_address(state.content.store().as_ref(), &email)?;
         let mut mails = 0;
         if let Some(dir) = outbox
             && let Ok(items) = std::fs::read_dir(&dir)
@@ -224,6 +241,7 @@ pub async fn gdpr_erase(
         Ok(ErasureResult {
             erasure: report,
             outbox_mails_deleted: mails,
+            queued_mails_deleted,
             assets_deleted,
         })
     })

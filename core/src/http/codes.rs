@@ -121,6 +121,8 @@ codes! {
         "The plugin governing the workflow refused the transition (`reason` says why, e.g. four-eyes).";
     PluginDisabled = CONFLICT, "plugin_disabled", "Plugin disabled",
         "The plugin is disabled; an admin enables it again.";
+    MailNotRetryable = CONFLICT, "mail_not_retryable", "Mail not retryable",
+        "Only a failed mail, or one whose send a crash cut off (`unknown`), can be sent again.";
     LinkExpired = GONE, "link_expired", "Link expired",
         "The newsletter link has expired; sign up again for a new one.";
     LinkUsed = GONE, "link_used", "Link used",
@@ -151,7 +153,7 @@ codes! {
     Internal = INTERNAL_SERVER_ERROR, "internal", "Internal error",
         "The server could not complete the request; it has been logged.";
     NewsletterOff = NOT_IMPLEMENTED, "newsletter_off", "Newsletter off",
-        "This server has no mail outbox, so no newsletter.";
+        "This server sends no mail, so no newsletter.";
     MediaOff = NOT_IMPLEMENTED, "media_off", "Media off",
         "This server runs without media storage.";
     PluginsOff = NOT_IMPLEMENTED, "plugins_off", "Plugins off",

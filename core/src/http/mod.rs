@@ -13,6 +13,7 @@ mod codes;
 mod delivery;
 mod error;
 mod layers;
+mod mail;
 mod manage;
 mod metrics;
 mod newsletter;

@@ -32,7 +32,7 @@ impl From<NewsletterError> for ApiError {
             NewsletterError::Expired => ApiError::new(Code::LinkExpired, detail),
             NewsletterError::Used => ApiError::new(Code::LinkUsed, detail),
             NewsletterError::Content(c) => ApiError::from(c),
-            NewsletterError::Outbox { .. } => {
+            NewsletterError::Queue(_) => {
                 tracing::error!("{detail}");
                 ApiError::new(
                     Code::MailUnavailable,
@@ -47,7 +47,7 @@ fn settings(state: &AppState) -> Result<newsletter::MailSettings, ApiError> {
     state.mail.as_deref().cloned().ok_or_else(|| {
         ApiError::new(
             Code::NewsletterOff,
-            "this server has no mail outbox configured (verbund serve --outbox DIR)",
+            "this server sends no mail, so it has no newsletter",
         )
     })
 }

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use super::typed::Doc;
 use super::{
-    AppState, admin, assets, bulk, delivery, manage, metrics, newsletter, plugins, search, stream,
-    webhooks,
+    AppState, admin, assets, bulk, delivery, mail, manage, metrics, newsletter, plugins, search,
+    stream, webhooks,
 };
 
 /// Links from a response naming an entry (`id`, a runtime expression) to the operations on
@@ -172,6 +172,7 @@ pub(super) fn api_routes() -> ApiRouter<AppState> {
         .merge(newsletter_routes())
         .merge(admin_routes())
         .merge(webhook_routes())
+        .merge(mail_routes())
         .merge(plugin_routes())
         .merge(search_routes())
 }
@@ -361,6 +362,88 @@ fn webhook_links(id: &str) -> Value {
         );
     }
     Value::Object(links)
+}
+
+fn mail_routes() -> ApiRouter<AppState> {
+    ApiRouter::new()
+        .api_route(
+            "/api/v1/admin/mail",
+            get_with(mail::list, |op| {
+                op.doc(
+                    "listMail",
+                    "admin",
+                    "The mail queue",
+                    "Mails newest first (sign-up confirmations, notes, newsletter issues, test mails) with their state, attempts and the SMTP server's last reply; `meta.counts` counts the whole queue by state. Texts and links are not shown. Needs the admin role.",
+                )
+                .says(200, "A page of mails.")
+                .errors(&[400])
+            }),
+        )
+        .api_route(
+            "/api/v1/admin/mail/test",
+            post_with(mail::test, |op| {
+                op.doc(
+                    "sendTestMail",
+                    "admin",
+                    "Send a test mail",
+                    "Queues a test mail to the address; follow it with GET /api/v1/admin/mail/{id} (state `sent` with the server's reply, or `failed`/`queued` with the error). Needs the admin role.",
+                )
+                .says(202, "The queued test mail.")
+                .problem(400, "The body is not JSON (invalid_json).")
+                .problem(422, "The body is not of this shape, or `to` is not an address (invalid_request).")
+            }),
+        )
+        .api_route(
+            "/api/v1/admin/mail/{id}",
+            get_with(mail::show, |op| {
+                op.doc("getMail", "admin", "Show a mail of the queue", "Needs the admin role.")
+                    .says(200, "The mail.")
+                    .errors(&[404])
+            }),
+        )
+        .api_route(
+            "/api/v1/admin/mail/{id}/retry",
+            post_with(mail::retry, |op| {
+                op.doc(
+                    "retryMail",
+                    "admin",
+                    "Send a failed or unknown mail again",
+                    "Queues the mail again now (a newsletter mail whose send a crash cut off is `unknown` and is never sent again on its own). Needs the admin role.",
+                )
+                .says(202, "The mail, queued.")
+                .errors(&[404])
+                .problem(409, "The mail is not failed or unknown (mail_not_retryable).")
+            }),
+        )
+        .api_route(
+            "/api/v1/admin/newsletter/issues",
+            post_with(mail::send_issue, |op| {
+                op.doc(
+                    "sendNewsletterIssue",
+                    "newsletter",
+                    "Send a newsletter issue",
+                    "Builds the issue of the period with the newsletter-export plugin and queues one personalised mail per confirmed recipient (their own one-click unsubscribe link, RFC 8058 headers, `List-Id`). The same period, language and topics name the same issue: a second request queues only the recipients its ledger does not have, so no one gets an issue twice. With `dry_run` nothing is queued; the answer says how many would be. Follow it with GET /api/v1/admin/newsletter/issues/{id}. Needs the admin role.",
+                )
+                .says(202, "The issue and where it stands (also for a dry run).")
+                .problem(400, "The body is not JSON (invalid_json).")
+                .problem(422, "The body is not of this shape (invalid_request), or the plugin refused the parameters (plugin_invalid).")
+                .problem(501, "The server runs without plugins (plugins_off).")
+                .problem(502, "The export plugin failed or delivered no usable issue (plugin_failed).")
+            }),
+        )
+        .api_route(
+            "/api/v1/admin/newsletter/issues/{id}",
+            get_with(mail::issue_status, |op| {
+                op.doc(
+                    "getNewsletterIssue",
+                    "newsletter",
+                    "Where a newsletter issue stands",
+                    "Its mails by state: queued, sending, sent, failed, unknown, skipped. Needs the admin role.",
+                )
+                .says(200, "The issue.")
+                .errors(&[404])
+            }),
+        )
 }
 
 fn webhook_routes() -> ApiRouter<AppState> {

@@ -1,4 +1,4 @@
-//! The mails of the sign-up flow, written to the outbox as `.eml` files.
+//! The mails of the sign-up flow, queued in the commit of the sign-up (see [`crate::mail`]).
 
 use super::*;
 
@@ -20,7 +20,7 @@ pub(super) fn confirmation_mail(settings: &MailSettings, token: &str) -> (String
 }
 
 /// `Name <addr>` as name and address; a bare address has no name.
-pub(super) fn split_mailbox(mailbox: &str) -> (Option<&str>, &str) {
+pub fn split_mailbox(mailbox: &str) -> (Option<&str>, &str) {
     match (mailbox.rfind('<'), mailbox.rfind('>')) {
         (Some(a), Some(b)) if a < b => {
             let name = mailbox[..a].trim().trim_matches('"');
@@ -30,41 +30,18 @@ pub(super) fn split_mailbox(mailbox: &str) -> (Option<&str>, &str) {
     }
 }
 
-/// Writes a plain-text mail to the outbox (MIME by `mail-builder`: encoded words within
-/// RFC 2047's limits, folded headers, a transfer encoding chosen for the text).
-pub(super) fn write_mail(
-    settings: &MailSettings,
+/// The writes that queue a plain-text mail of the sign-up flow (for the commit that causes it).
+pub(super) fn queue_mail(
+    kind: crate::mail::MailKind,
     to: &str,
     subject: &str,
     body: &str,
-    id: &str,
-) -> Result<PathBuf, NewsletterError> {
-    let outbox = &settings.outbox;
-    let err = |source| NewsletterError::Outbox {
-        path: outbox.clone(),
-        source,
-    };
-    keys::private_dir(outbox).map_err(err)?;
-    let now: DateTime<Utc> = Utc::now();
-    let (from_name, from_addr) = split_mailbox(&settings.from);
-    let mail = mail_builder::MessageBuilder::new()
-        .from(mail_builder::headers::address::Address::new_address(
-            from_name, from_addr,
-        ))
-        .to(to)
-        .subject(subject)
-        .date(now.timestamp())
-        .message_id(format!(
-            "{}.{id}@verbund",
-            now.timestamp_nanos_opt().unwrap_or_default()
-        ))
-        .text_body(body)
-        .write_to_vec()
-        .map_err(err)?;
-    let path = outbox.join(format!("{}-{id}.eml", now.format("%Y%m%dT%H%M%S%.6f")));
-    let mut file = keys::private_file(&path, true).map_err(err)?;
-    file.write_all(&mail).map_err(err)?;
-    Ok(path)
+    subscriber: &str,
+) -> Vec<(Tree, Vec<u8>, Vec<u8>)> {
+    let mut m = crate::mail::new_mail(kind, to, subject);
+    m.body = Some(body.to_string());
+    m.subscriber = Some(subscriber.to_string());
+    crate::mail::queue_writes(&m)
 }
 
 /// The recipient address of an outbox mail, normalised ([`normalise`]). `None` when the

@@ -21,28 +21,29 @@
 //!   is the mail to the address itself (a confirmation link, or a note that it is subscribed).
 //! - Mails per address are throttled ([`MAIL_GAP`] per kind, [`MAILS_PER_DAY`]); beyond, the
 //!   sign-up answers the same but sends nothing.
-//! - Mails go to an outbox directory (0700) as `.eml` files (0600), for the mail service of the
-//!   platform.
+//! - Mails go through the mail queue ([`crate::mail`]), written in the commit of the sign-up:
+//!   sent over SMTP, or written to an outbox directory (0700) as `.eml` files (0600).
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::content::{ContentError, ContentService, EntryRecord, NewEntry};
-use crate::keys::{self, Purpose as KeyPurpose};
+use crate::keys::Purpose as KeyPurpose;
 use crate::schema::FieldError;
 use crate::store::{Expect, StoreError, Tree, WriteBatch};
 
 mod mail;
 mod token;
 
-use mail::{confirmation_mail, link, write_mail};
-pub use mail::{mail_recipient, mail_text};
+use crate::mail::MailKind;
+use mail::{confirmation_mail, link, queue_mail};
+pub use mail::{mail_recipient, mail_text, split_mailbox};
 pub use token::{Purpose, token, unsubscribe_token, verify};
 use token::{confirm_token, now_text, verify_payload};
 
@@ -74,11 +75,8 @@ pub enum NewsletterError {
     Used,
     #[error(transparent)]
     Content(#[from] ContentError),
-    #[error("could not write the mail to the outbox {path}: {source}")]
-    Outbox {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("could not queue the mail: {0}")]
+    Queue(#[from] crate::mail::MailError),
 }
 
 /// A newsletter sign-up from a website form. Unknown keys are refused (400 invalid_sign_up).
@@ -117,10 +115,17 @@ fn topics_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 /// Where mails go and how links are built.
 #[derive(Debug, Clone)]
 pub struct MailSettings {
-    pub outbox: PathBuf,
     /// The server's public base URL, e.g. `https://cms.example.org/`.
     pub public_url: String,
-    pub from: String,
+    /// The mail queue's settings and the sender's bell.
+    pub out: Arc<crate::mail::Outgoing>,
+}
+
+impl MailSettings {
+    /// The outbox directory (written when there is no SMTP server).
+    pub fn outbox(&self) -> &Path {
+        &self.out.outbox
+    }
 }
 
 /// The subscriber with this address, if any (addresses compare case-insensitively).
@@ -307,7 +312,7 @@ fn sign_up_once(
     if !reserve_mail(content, email, kind)? {
         return Ok(SignUpOutcome::Throttled);
     }
-    let (id, mail, outcome) = match existing {
+    let outcome = match existing {
         Some(rec) if subscribed => {
             let mail = (
                 "Sie sind bereits für unseren Newsletter angemeldet".to_string(),
@@ -320,7 +325,13 @@ fn sign_up_once(
                     )
                 ),
             );
-            (rec.id, mail, SignUpOutcome::AlreadySubscribed)
+            // Nothing of the subscriber changes: the note is queued on its own.
+            let mut b = WriteBatch::new();
+            for (t, k, v) in queue_mail(MailKind::Note, email, &mail.0, &mail.1, &rec.id) {
+                b.put(t, k, v);
+            }
+            content.store().commit(b).map_err(ContentError::from)?;
+            SignUpOutcome::AlreadySubscribed
         }
         Some(rec) => {
             // Only the pending request changes; name, topics and the consent given stay
@@ -333,15 +344,18 @@ fn sign_up_once(
                 .as_object_mut()
                 .ok_or_else(|| ContentError::Corrupt("consent is not an object".into()))?;
             consent.insert("pending".into(), pending_request(req, &n));
-            let rec = content.update(
+            // The mail is queued in the commit of the pending request: no request without
+            // its mail, no mail of a request that was not stored.
+            let mail = confirmation_mail(settings, &confirm_token(content, &rec.id, &n));
+            content.update_also(
                 SUBSCRIBER,
                 &rec.id,
                 Some(rec.version),
                 Value::Object(data),
                 Some("newsletter"),
+                queue_mail(MailKind::Confirm, email, &mail.0, &mail.1, &rec.id),
             )?;
-            let mail = confirmation_mail(settings, &confirm_token(content, &rec.id, &n));
-            (rec.id, mail, SignUpOutcome::ConfirmationResent)
+            SignUpOutcome::ConfirmationResent
         }
         None => {
             let n = nonce()?;
@@ -362,21 +376,23 @@ fn sign_up_once(
                     "pending": pending_request(req, &n),
                 }),
             );
-            let rec = content.create(
+            let id = subscriber_id(content, email);
+            let mail = confirmation_mail(settings, &confirm_token(content, &id, &n));
+            content.create_also(
                 SUBSCRIBER,
                 NewEntry {
-                    id: Some(subscriber_id(content, email)),
+                    id: Some(id.clone()),
                     locale: req.locale.clone(),
                     data: Value::Object(data),
                     ..NewEntry::default()
                 },
                 Some("newsletter"),
+                queue_mail(MailKind::Confirm, email, &mail.0, &mail.1, &id),
             )?;
-            let mail = confirmation_mail(settings, &confirm_token(content, &rec.id, &n));
-            (rec.id, mail, SignUpOutcome::Created)
+            SignUpOutcome::Created
         }
     };
-    write_mail(settings, email, &mail.0, &mail.1, &id)?;
+    settings.out.wake.notify_one();
     Ok(outcome)
 }
 

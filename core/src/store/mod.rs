@@ -60,6 +60,8 @@ pub enum Tree {
     Assets,
     /// Webhook subscriptions, their deliveries (the delivery log) and the due queue.
     Webhooks,
+    /// The mail queue: mails, their due queue, the per-issue ledgers of newsletter issues.
+    Mail,
 }
 
 impl Tree {
@@ -69,7 +71,7 @@ impl Tree {
     }
 
     /// Every tree, in a fixed order (the order of the views inside a transaction).
-    pub const ALL: [Tree; 14] = [
+    pub const ALL: [Tree; 15] = [
         Tree::Entries,
         Tree::Revisions,
         Tree::Slugs,
@@ -84,6 +86,7 @@ impl Tree {
         Tree::Meta,
         Tree::Assets,
         Tree::Webhooks,
+        Tree::Mail,
     ];
 
     /// The on-disk name of this tree.
@@ -103,6 +106,7 @@ impl Tree {
             Tree::Meta => "meta",
             Tree::Assets => "assets",
             Tree::Webhooks => "webhooks",
+            Tree::Mail => "mail",
         }
     }
 

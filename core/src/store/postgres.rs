@@ -130,6 +130,7 @@ fn code(tree: Tree) -> i16 {
         Tree::Meta => 12,
         Tree::Assets => 13,
         Tree::Webhooks => 14,
+        Tree::Mail => 15,
     }
 }
 

@@ -10,6 +10,7 @@ mod crash;
 mod delivery;
 mod editor_cli;
 mod editor_day;
+mod mail;
 mod media;
 mod migrate;
 mod newsletter;

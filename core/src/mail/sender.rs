@@ -1,0 +1,388 @@
+//! The sender: takes due mails off the queue and sends them, one node at a time.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures_util::StreamExt as _;
+
+use super::issue::{self, IssueRecord};
+use super::transport::{Sent, Transport};
+use super::{MailKind, MailRecord, MailState, Outgoing, flight_key, mail_key, parse, queue_key};
+use crate::ContentService;
+use crate::store::{Expect, StoreError, Tree, WriteBatch};
+
+/// Due mails picked per look at the queue.
+const PICK: usize = 256;
+/// How often the queue is looked at when nothing rang.
+const POLL: Duration = Duration::from_millis(500);
+
+/// Sends the mail queue; one per server.
+pub struct Sender {
+    content: Arc<ContentService>,
+    out: Arc<Outgoing>,
+    transport: Transport,
+    node: String,
+    /// Issues by id, read once.
+    issues: Mutex<HashMap<String, Arc<IssueRecord>>>,
+    /// The earliest time the next mail may start (the per-minute rate).
+    next_slot: tokio::sync::Mutex<Instant>,
+}
+
+impl Sender {
+    pub fn new(
+        content: Arc<ContentService>,
+        out: Arc<Outgoing>,
+        node: &str,
+    ) -> Result<Self, String> {
+        let transport = Transport::new(
+            out.options.smtp.as_ref(),
+            &out.outbox,
+            out.options.connections,
+        )?;
+        Ok(Self {
+            content,
+            out,
+            transport,
+            node: node.to_string(),
+            issues: Mutex::new(HashMap::new()),
+            next_slot: tokio::sync::Mutex::new(Instant::now()),
+        })
+    }
+
+    /// Waits for this mail's turn under the per-minute rate.
+    async fn pace(&self) {
+        let rate = self.out.options.rate_per_minute;
+        if rate == 0 {
+            return;
+        }
+        let gap = Duration::from_secs(60) / rate;
+        let start = {
+            let mut next = self.next_slot.lock().await;
+            let start = (*next).max(Instant::now());
+            *next = start + gap;
+            start
+        };
+        tokio::time::sleep_until(start.into()).await;
+    }
+
+    /// Mails left in flight by a sender that stopped: the sign-up flow's are queued again, an
+    /// issue's are marked unknown (see the module notes). Returns how many.
+    pub fn recover(&self) -> Result<usize, StoreError> {
+        let store = self.content.store();
+        let flights = store.scan_prefix(Tree::Mail, b"s\0", false, usize::MAX)?;
+        let mut n = 0;
+        for (k, holder) in flights {
+            let id = String::from_utf8_lossy(&k[2..]).into_owned();
+            let Some(old) = store.get(Tree::Mail, &mail_key(&id))? else {
+                let mut b = WriteBatch::new();
+                b.remove(Tree::Mail, k.clone());
+                store.commit(b)?;
+                continue;
+            };
+            let Ok(mut rec) = parse(&old) else { continue };
+            let now = Utc::now();
+            let mut b = WriteBatch::new();
+            b.check(Tree::Mail, k.clone(), Expect::Equals(holder));
+            b.remove(Tree::Mail, k.clone());
+            if rec.kind.resend_when_unsure() {
+                rec.state = MailState::Queued;
+                rec.next_attempt_at = Some(now);
+                b.put(
+                    Tree::Mail,
+                    queue_key(now.timestamp_millis(), &id),
+                    Vec::new(),
+                );
+            } else {
+                rec.state = MailState::Unknown;
+                rec.last_reply = Some(
+                    "the sender stopped while sending this mail: it may or may not have arrived; `verbund mail retry ID` sends it again".into(),
+                );
+            }
+            b.put(Tree::Mail, mail_key(&id), rec.bytes());
+            match store.commit(b) {
+                Ok(_) => n += 1,
+                Err(StoreError::CheckFailed { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(n)
+    }
+
+    /// The due mails now: (queue key, id), oldest first.
+    fn due(&self) -> Result<Vec<(Vec<u8>, String)>, StoreError> {
+        let now = Utc::now().timestamp_millis();
+        let end = queue_key(now + 1, "");
+        let keys = self
+            .content
+            .store()
+            .scan_range_keys(Tree::Mail, b"q\0", &end, PICK)?;
+        Ok(keys
+            .into_iter()
+            .filter(|k| k.len() > 10)
+            .map(|k| {
+                let id = String::from_utf8_lossy(&k[10..]).into_owned();
+                (k, id)
+            })
+            .collect())
+    }
+
+    /// Takes a due mail off the queue into flight. `None`: someone else did, or it is gone.
+    fn claim(&self, qkey: &[u8], id: &str) -> Result<Option<MailRecord>, StoreError> {
+        let store = self.content.store();
+        let Some(old) = store.get(Tree::Mail, &mail_key(id))? else {
+            let mut b = WriteBatch::new();
+            b.remove(Tree::Mail, qkey.to_vec());
+            store.commit(b)?;
+            return Ok(None);
+        };
+        let Ok(mut rec) = parse(&old) else {
+            tracing::error!(mail = id, "an unreadable mail record was left on the queue");
+            return Ok(None);
+        };
+        rec.state = MailState::Sending;
+        rec.attempts += 1;
+        let mut b = WriteBatch::new();
+        b.check(Tree::Mail, qkey.to_vec(), Expect::Equals(Vec::new()));
+        b.check(Tree::Mail, mail_key(id), Expect::Equals(old));
+        b.remove(Tree::Mail, qkey.to_vec());
+        b.put(Tree::Mail, flight_key(id), self.node.as_bytes().to_vec());
+        b.put(Tree::Mail, mail_key(id), rec.bytes());
+        match store.commit(b) {
+            Ok(_) => Ok(Some(rec)),
+            Err(StoreError::CheckFailed { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Records the outcome of an attempt (only if this node still has the mail in flight).
+    fn record(&self, mut rec: MailRecord, outcome: &Sent) -> Result<MailRecord, StoreError> {
+        let store = self.content.store();
+        let now = Utc::now();
+        let mut b = WriteBatch::new();
+        b.check(
+            Tree::Mail,
+            flight_key(&rec.id),
+            Expect::Equals(self.node.as_bytes().to_vec()),
+        );
+        b.remove(Tree::Mail, flight_key(&rec.id));
+        match outcome {
+            Sent::Accepted(reply) => {
+                rec.state = MailState::Sent;
+                rec.sent_at = Some(now);
+                rec.next_attempt_at = None;
+                rec.last_reply = Some(reply.clone());
+            }
+            Sent::Permanent(reply) => {
+                rec.state = MailState::Failed;
+                rec.next_attempt_at = None;
+                rec.last_reply = Some(reply.clone());
+            }
+            Sent::Temporary(reply) => {
+                rec.last_reply = Some(reply.clone());
+                let retries = &self.out.options.retries;
+                match retries.get(rec.attempts.saturating_sub(1) as usize) {
+                    Some(wait) => {
+                        let due = now + chrono::Duration::from_std(*wait).unwrap_or_default();
+                        rec.state = MailState::Queued;
+                        rec.next_attempt_at = Some(due);
+                        b.put(
+                            Tree::Mail,
+                            queue_key(due.timestamp_millis(), &rec.id),
+                            Vec::new(),
+                        );
+                    }
+                    None => {
+                        rec.state = MailState::Failed;
+                        rec.next_attempt_at = None;
+                        rec.last_reply =
+                            Some(format!("{reply} (gave up after {} attempts)", rec.attempts));
+                    }
+                }
+            }
+        }
+        b.put(Tree::Mail, mail_key(&rec.id), rec.bytes());
+        store.commit(b)?;
+        Ok(rec)
+    }
+
+    fn issue(&self, id: &str) -> Result<Option<Arc<IssueRecord>>, StoreError> {
+        if let Some(i) = self
+            .issues
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+        {
+            return Ok(Some(i.clone()));
+        }
+        let Some(i) = issue::get(self.content.store().as_ref(), id)? else {
+            return Ok(None);
+        };
+        let i = Arc::new(i);
+        self.issues
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), i.clone());
+        Ok(Some(i))
+    }
+
+    /// One attempt at one due mail.
+    async fn attempt(self: &Arc<Self>, qkey: Vec<u8>, id: String) {
+        // The rate slot is awaited before the claim: a mail is in flight (of unknown fate
+        // after a crash) only for the SMTP conversation itself.
+        self.pace().await;
+        let me = self.clone();
+        let claimed = tokio::task::spawn_blocking(move || {
+            let Some(rec) = me.claim(&qkey, &id)? else {
+                return Ok(None);
+            };
+            // An issue's mail goes only to someone still subscribed.
+            let mut issue = None;
+            if rec.kind == MailKind::Issue {
+                if !issue::still_subscribed(&me.content, &rec) {
+                    return Ok(Some((rec, None, Some(Sent::Accepted(String::new())))));
+                }
+                issue = match rec.issue.as_deref() {
+                    Some(i) => me.issue(i)?,
+                    None => None,
+                };
+            }
+            Ok::<_, StoreError>(Some((rec, issue, None)))
+        })
+        .await;
+        let (rec, issue, skipped) = match claimed {
+            Ok(Ok(Some(c))) => c,
+            Ok(Ok(None)) => return,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not take a mail off the queue");
+                return;
+            }
+            Err(_) => return,
+        };
+        if skipped.is_some() {
+            let me = self.clone();
+            let _ = tokio::task::spawn_blocking(move || me.skip(rec)).await;
+            return;
+        }
+        let outcome = match issue::compose(&self.out, &rec, issue.as_deref()) {
+            Ok(message) => {
+                let (_, from) = crate::newsletter::split_mailbox(&self.out.options.from);
+                self.transport.send(from, &rec.to, &message, &rec.id).await
+            }
+            Err(e) => Sent::Permanent(e),
+        };
+        let kind = format!("{:?}", rec.kind).to_lowercase();
+        let result = match &outcome {
+            Sent::Accepted(_) => "sent",
+            Sent::Temporary(_) => "temporary_failure",
+            Sent::Permanent(_) => "failed",
+        };
+        metrics::counter!("verbund_mail_attempts_total", "kind" => kind, "result" => result)
+            .increment(1);
+        if let Sent::Temporary(r) | Sent::Permanent(r) = &outcome {
+            tracing::warn!(mail = %rec.id, attempt = rec.attempts, "mail not delivered: {r}");
+        }
+        let me = self.clone();
+        match tokio::task::spawn_blocking(move || me.record(rec, &outcome)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(StoreError::CheckFailed { .. })) => {
+                tracing::warn!("a mail's result came after another node took it over")
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "could not record a mail's result"),
+            Err(_) => {}
+        }
+    }
+
+    fn skip(&self, mut rec: MailRecord) -> Result<(), StoreError> {
+        let mut b = WriteBatch::new();
+        b.check(
+            Tree::Mail,
+            flight_key(&rec.id),
+            Expect::Equals(self.node.as_bytes().to_vec()),
+        );
+        b.remove(Tree::Mail, flight_key(&rec.id));
+        rec.state = MailState::Skipped;
+        rec.attempts = rec.attempts.saturating_sub(1);
+        rec.last_reply = Some("not sent: the recipient is no longer subscribed".into());
+        b.put(Tree::Mail, mail_key(&rec.id), rec.bytes());
+        self.content.store().commit(b)?;
+        Ok(())
+    }
+
+    /// One look at the queue: sends what is due. Returns how many were due.
+    pub async fn step(self: &Arc<Self>) -> Result<usize, StoreError> {
+        let me = self.clone();
+        let due = tokio::task::spawn_blocking(move || me.due())
+            .await
+            .map_err(|e| StoreError::Engine(e.to_string()))??;
+        let n = due.len();
+        futures_util::stream::iter(due)
+            .for_each_concurrent(self.out.options.connections.max(1), |(k, id)| {
+                self.attempt(k, id)
+            })
+            .await;
+        Ok(n)
+    }
+}
+
+/// Sends the queue until the task is aborted: on a shared store only while this node holds
+/// the `mail` lease.
+pub async fn run(sender: Arc<Sender>, lease: Arc<Mutex<Option<crate::lease::Lease>>>) {
+    let mut holding = false;
+    loop {
+        let (s, l) = (sender.clone(), lease.clone());
+        let hold = tokio::task::spawn_blocking(move || {
+            let mut l = l.lock().unwrap_or_else(|p| p.into_inner());
+            match l.as_mut() {
+                None => Ok(true),
+                Some(l) => l.hold(s.content.store().as_ref()),
+            }
+        })
+        .await
+        .unwrap_or(Ok(false));
+        match hold {
+            Ok(true) => {}
+            Ok(false) => {
+                holding = false;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+            Err(e) => {
+                holding = false;
+                tracing::warn!(error = %e, "mail sender: cannot reach the store");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        }
+        if !holding {
+            let s = sender.clone();
+            match tokio::task::spawn_blocking(move || s.recover()).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::warn!(
+                    "{n} mails were being sent when the last sender stopped: confirmations are sent again, newsletter mails are marked unknown"
+                ),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "mail sender: could not look at mails in flight");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+                Err(_) => {}
+            }
+            holding = true;
+        }
+        match sender.step().await {
+            Ok(0) => {
+                tokio::select! {
+                    _ = sender.out.wake.notified() => {}
+                    _ = tokio::time::sleep(POLL) => {}
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "mail sender: cannot read the queue");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
