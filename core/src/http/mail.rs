@@ -55,8 +55,8 @@ pub struct IssuePath {
 /// Which mails to list.
 #[derive(JsonSchema)]
 pub struct MailQuery {
-    /// Only mails in this state: queued, sending, sent, failed, unknown, skipped.
-    pub state: Option<String>,
+    /// Only mails in this state.
+    pub state: Option<MailState>,
     /// Only the mails of this newsletter issue.
     pub issue: Option<String>,
     /// How many mails, newest first (1–500, default 50).
@@ -79,15 +79,14 @@ impl QueryParams for MailQuery {
         for (k, v) in params::pairs(raw.map(String::from))? {
             match k.as_str() {
                 "state" => {
-                    if MailState::parse(&v).is_none() {
-                        return Err(ApiError::new(
+                    q.state = Some(MailState::parse(&v).ok_or_else(|| {
+                        ApiError::new(
                             Code::InvalidParameter,
                             format!(
                                 "state={v:?} is not a mail state; use one of queued, sending, sent, failed, unknown, skipped"
                             ),
-                        ));
-                    }
-                    q.state = Some(v)
+                        )
+                    })?)
                 }
                 "issue" => q.issue = Some(v),
                 "limit" => q.limit = params::limit(&v, 500)?,
@@ -126,7 +125,7 @@ pub async fn list(
         let store = content.store().as_ref();
         let list = mail::list(
             store,
-            q.state.as_deref().and_then(MailState::parse),
+            q.state,
             q.issue.as_deref(),
             q.before.as_deref(),
             limit,
@@ -200,7 +199,7 @@ pub async fn test(
     let out = outgoing(&state)?;
     let TestMail { to } = body.read()?;
     let to = to.trim().to_string();
-    if to.parse::<lettre::Address>().is_err() {
+    if to.len() > 254 || to.parse::<lettre::Address>().is_err() {
         return Err(ApiError::new(
             Code::InvalidRequest,
             format!("{to:?} is not an e-mail address; give one like redaktion@cluster-it.example"),

@@ -426,6 +426,7 @@ fn mail_routes() -> ApiRouter<AppState> {
                 )
                 .says(202, "The issue and where it stands (also for a dry run).")
                 .problem(400, "The body is not JSON (invalid_json).")
+                .problem(404, "The export plugin is not installed (not_found).")
                 .problem(422, "The body is not of this shape (invalid_request), or the plugin refused the parameters (plugin_invalid).")
                 .problem(501, "The server runs without plugins (plugins_off).")
                 .problem(502, "The export plugin failed or delivered no usable issue (plugin_failed).")
