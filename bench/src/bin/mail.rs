@@ -57,8 +57,16 @@ fn smtp(dir: &Path) -> anyhow::Result<Smtp> {
 }
 
 fn subscribers(url: &str, admin: &str, n: usize) -> anyhow::Result<()> {
+    // In parts of 2,000 lines: a request body has a limit (1 MiB by default).
+    for start in (0..n).step_by(2000) {
+        import(url, admin, start..(start + 2000).min(n))?;
+    }
+    Ok(())
+}
+
+fn import(url: &str, admin: &str, range: std::ops::Range<usize>) -> anyhow::Result<()> {
     let mut lines = String::new();
-    for i in 0..n {
+    for i in range {
         lines.push_str(
             &json!({
                 "email": format!("leser{i:05}@example.org"),

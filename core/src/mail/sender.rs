@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use futures_util::StreamExt as _;
 
 use super::issue::{self, IssueRecord};
 use super::transport::{Sent, Transport};
@@ -128,39 +127,52 @@ impl Sender {
             .collect())
     }
 
-    /// Takes a due mail off the queue into flight. `None`: someone else did, or it is gone.
-    fn claim(&self, qkey: &[u8], id: &str) -> Result<Option<MailRecord>, StoreError> {
+    /// Takes due mails off the queue into flight, in one commit. Those someone else took (or
+    /// that are gone) are left out: on a failed check each is claimed on its own.
+    fn claim(&self, due: &[(Vec<u8>, String)]) -> Result<Vec<MailRecord>, StoreError> {
         let store = self.content.store();
-        let Some(old) = store.get(Tree::Mail, &mail_key(id))? else {
-            let mut b = WriteBatch::new();
-            b.remove(Tree::Mail, qkey.to_vec());
-            store.commit(b)?;
-            return Ok(None);
-        };
-        let Ok(mut rec) = parse(&old) else {
-            tracing::error!(mail = id, "an unreadable mail record was left on the queue");
-            return Ok(None);
-        };
-        rec.state = MailState::Sending;
-        rec.attempts += 1;
+        let keys: Vec<Vec<u8>> = due.iter().map(|(_, id)| mail_key(id)).collect();
+        let olds = store.get_many(Tree::Mail, &keys)?;
         let mut b = WriteBatch::new();
-        b.check(Tree::Mail, qkey.to_vec(), Expect::Equals(Vec::new()));
-        b.check(Tree::Mail, mail_key(id), Expect::Equals(old));
-        b.remove(Tree::Mail, qkey.to_vec());
-        b.put(Tree::Mail, flight_key(id), self.node.as_bytes().to_vec());
-        b.put(Tree::Mail, mail_key(id), rec.bytes());
+        let mut out = Vec::new();
+        for ((qkey, id), old) in due.iter().zip(olds) {
+            let Some(old) = old else {
+                b.remove(Tree::Mail, qkey.clone());
+                continue;
+            };
+            let Ok(mut rec) = parse(&old) else {
+                tracing::error!(mail = %id, "an unreadable mail record was left on the queue");
+                continue;
+            };
+            rec.state = MailState::Sending;
+            rec.attempts += 1;
+            b.check(Tree::Mail, qkey.clone(), Expect::Equals(Vec::new()));
+            b.check(Tree::Mail, mail_key(id), Expect::Equals(old));
+            b.remove(Tree::Mail, qkey.clone());
+            b.put(Tree::Mail, flight_key(id), self.node.as_bytes().to_vec());
+            b.put(Tree::Mail, mail_key(id), rec.bytes());
+            out.push(rec);
+        }
+        if b.is_empty() {
+            return Ok(out);
+        }
         match store.commit(b) {
-            Ok(_) => Ok(Some(rec)),
-            Err(StoreError::CheckFailed { .. }) => Ok(None),
+            Ok(_) => Ok(out),
+            Err(StoreError::CheckFailed { .. }) if due.len() > 1 => {
+                let mut one_by_one = Vec::new();
+                for d in due {
+                    one_by_one.extend(self.claim(std::slice::from_ref(d))?);
+                }
+                Ok(one_by_one)
+            }
+            Err(StoreError::CheckFailed { .. }) => Ok(Vec::new()),
             Err(e) => Err(e),
         }
     }
 
-    /// Records the outcome of an attempt (only if this node still has the mail in flight).
-    fn record(&self, mut rec: MailRecord, outcome: &Sent) -> Result<MailRecord, StoreError> {
-        let store = self.content.store();
+    /// Adds the writes recording an attempt's outcome to `b`.
+    fn plan_record(&self, b: &mut WriteBatch, mut rec: MailRecord, outcome: &Outcome) {
         let now = Utc::now();
-        let mut b = WriteBatch::new();
         b.check(
             Tree::Mail,
             flight_key(&rec.id),
@@ -168,18 +180,23 @@ impl Sender {
         );
         b.remove(Tree::Mail, flight_key(&rec.id));
         match outcome {
-            Sent::Accepted(reply) => {
+            Outcome::Skipped => {
+                rec.state = MailState::Skipped;
+                rec.attempts = rec.attempts.saturating_sub(1);
+                rec.last_reply = Some("not sent: the recipient is no longer subscribed".into());
+            }
+            Outcome::Sent(Sent::Accepted(reply)) => {
                 rec.state = MailState::Sent;
                 rec.sent_at = Some(now);
                 rec.next_attempt_at = None;
                 rec.last_reply = Some(reply.clone());
             }
-            Sent::Permanent(reply) => {
+            Outcome::Sent(Sent::Permanent(reply)) => {
                 rec.state = MailState::Failed;
                 rec.next_attempt_at = None;
                 rec.last_reply = Some(reply.clone());
             }
-            Sent::Temporary(reply) => {
+            Outcome::Sent(Sent::Temporary(reply)) => {
                 rec.last_reply = Some(reply.clone());
                 let retries = &self.out.options.retries;
                 match retries.get(rec.attempts.saturating_sub(1) as usize) {
@@ -203,8 +220,30 @@ impl Sender {
             }
         }
         b.put(Tree::Mail, mail_key(&rec.id), rec.bytes());
-        store.commit(b)?;
-        Ok(rec)
+    }
+
+    /// Records the outcomes of attempts in one commit (only for mails this node still has in
+    /// flight: on a failed check each is recorded on its own).
+    fn record(&self, results: &[(MailRecord, Outcome)]) -> Result<(), StoreError> {
+        let store = self.content.store();
+        let mut b = WriteBatch::new();
+        for (rec, outcome) in results {
+            self.plan_record(&mut b, rec.clone(), outcome);
+        }
+        match store.commit(b) {
+            Ok(_) => Ok(()),
+            Err(StoreError::CheckFailed { .. }) if results.len() > 1 => {
+                for r in results {
+                    self.record(std::slice::from_ref(r))?;
+                }
+                Ok(())
+            }
+            Err(StoreError::CheckFailed { .. }) => {
+                tracing::warn!("a mail's result came after another node took it over");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn issue(&self, id: &str) -> Result<Option<Arc<IssueRecord>>, StoreError> {
@@ -227,45 +266,30 @@ impl Sender {
         Ok(Some(i))
     }
 
-    /// One attempt at one due mail.
-    async fn attempt(self: &Arc<Self>, qkey: Vec<u8>, id: String) {
-        // The rate slot is awaited before the claim: a mail is in flight (of unknown fate
-        // after a crash) only for the SMTP conversation itself.
-        self.pace().await;
-        let me = self.clone();
-        let claimed = tokio::task::spawn_blocking(move || {
-            let Some(rec) = me.claim(&qkey, &id)? else {
-                return Ok(None);
-            };
-            // An issue's mail goes only to someone still subscribed.
+    /// Claims a group of due mails and what sending them needs (an issue's mail to someone
+    /// no longer subscribed is skipped).
+    fn prepare(
+        &self,
+        due: &[(Vec<u8>, String)],
+    ) -> Result<Vec<(MailRecord, Option<Arc<IssueRecord>>, bool)>, StoreError> {
+        let mut out = Vec::new();
+        for rec in self.claim(due)? {
             let mut issue = None;
+            let mut skip = false;
             if rec.kind == MailKind::Issue {
-                if !issue::still_subscribed(&me.content, &rec) {
-                    return Ok(Some((rec, None, Some(Sent::Accepted(String::new())))));
+                skip = !issue::still_subscribed(&self.content, &rec);
+                if let Some(i) = rec.issue.as_deref() {
+                    issue = self.issue(i)?;
                 }
-                issue = match rec.issue.as_deref() {
-                    Some(i) => me.issue(i)?,
-                    None => None,
-                };
             }
-            Ok::<_, StoreError>(Some((rec, issue, None)))
-        })
-        .await;
-        let (rec, issue, skipped) = match claimed {
-            Ok(Ok(Some(c))) => c,
-            Ok(Ok(None)) => return,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "could not take a mail off the queue");
-                return;
-            }
-            Err(_) => return,
-        };
-        if skipped.is_some() {
-            let me = self.clone();
-            let _ = tokio::task::spawn_blocking(move || me.skip(rec)).await;
-            return;
+            out.push((rec, issue, skip));
         }
-        let outcome = match issue::compose(&self.out, &rec, issue.as_deref()) {
+        Ok(out)
+    }
+
+    /// Sends one claimed mail.
+    async fn send_one(&self, rec: &MailRecord, issue: Option<&IssueRecord>) -> Sent {
+        let outcome = match issue::compose(&self.out, rec, issue) {
             Ok(message) => {
                 let (_, from) = crate::newsletter::split_mailbox(&self.out.options.from);
                 self.transport.send(from, &rec.to, &message, &rec.id).await
@@ -283,31 +307,37 @@ impl Sender {
         if let Sent::Temporary(r) | Sent::Permanent(r) = &outcome {
             tracing::warn!(mail = %rec.id, attempt = rec.attempts, "mail not delivered: {r}");
         }
-        let me = self.clone();
-        match tokio::task::spawn_blocking(move || me.record(rec, &outcome)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(StoreError::CheckFailed { .. })) => {
-                tracing::warn!("a mail's result came after another node took it over")
-            }
-            Ok(Err(e)) => tracing::error!(error = %e, "could not record a mail's result"),
-            Err(_) => {}
-        }
+        outcome
     }
 
-    fn skip(&self, mut rec: MailRecord) -> Result<(), StoreError> {
-        let mut b = WriteBatch::new();
-        b.check(
-            Tree::Mail,
-            flight_key(&rec.id),
-            Expect::Equals(self.node.as_bytes().to_vec()),
-        );
-        b.remove(Tree::Mail, flight_key(&rec.id));
-        rec.state = MailState::Skipped;
-        rec.attempts = rec.attempts.saturating_sub(1);
-        rec.last_reply = Some("not sent: the recipient is no longer subscribed".into());
-        b.put(Tree::Mail, mail_key(&rec.id), rec.bytes());
-        self.content.store().commit(b)?;
-        Ok(())
+    /// One group of due mails, one per connection: claimed in one commit (after waiting for
+    /// their slots under the rate, so that a mail is in flight, of unknown fate after a crash,
+    /// only for its SMTP conversation), sent at once, recorded in one commit.
+    async fn group(self: &Arc<Self>, due: Vec<(Vec<u8>, String)>) -> Result<(), StoreError> {
+        for _ in &due {
+            self.pace().await;
+        }
+        let me = self.clone();
+        let claimed = tokio::task::spawn_blocking(move || me.prepare(&due))
+            .await
+            .map_err(|e| StoreError::Engine(e.to_string()))??;
+        let sends = claimed.iter().map(|(rec, issue, skip)| async move {
+            if *skip {
+                Outcome::Skipped
+            } else {
+                Outcome::Sent(self.send_one(rec, issue.as_deref()).await)
+            }
+        });
+        let outcomes = futures_util::future::join_all(sends).await;
+        let results: Vec<(MailRecord, Outcome)> = claimed
+            .into_iter()
+            .map(|(rec, _, _)| rec)
+            .zip(outcomes)
+            .collect();
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.record(&results))
+            .await
+            .map_err(|e| StoreError::Engine(e.to_string()))?
     }
 
     /// One look at the queue: sends what is due. Returns how many were due.
@@ -317,13 +347,17 @@ impl Sender {
             .await
             .map_err(|e| StoreError::Engine(e.to_string()))??;
         let n = due.len();
-        futures_util::stream::iter(due)
-            .for_each_concurrent(self.out.options.connections.max(1), |(k, id)| {
-                self.attempt(k, id)
-            })
-            .await;
+        for group in due.chunks(self.out.options.connections.max(1)) {
+            self.group(group.to_vec()).await?;
+        }
         Ok(n)
     }
+}
+
+/// What became of a claimed mail.
+enum Outcome {
+    Sent(Sent),
+    Skipped,
 }
 
 /// Sends the queue until the task is aborted: on a shared store only while this node holds
