@@ -39,6 +39,7 @@ impl Sender {
             out.options.smtp.as_ref(),
             &out.outbox,
             out.options.connections,
+            &out.options.from,
         )?;
         Ok(Self {
             content,

@@ -4,11 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::sync::Mutex;
+use std::time::Instant;
+
 use lettre::address::{Address, Envelope};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::transport::smtp::{AsyncSmtpTransport, PoolConfig};
-use lettre::{AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 
 /// How the connection to the SMTP server is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,8 +163,149 @@ pub enum Sent {
 
 /// Sends mails.
 pub enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(SmtpPool),
     Outbox(PathBuf),
+}
+
+/// Open SMTP connections for reuse (lettre's `AsyncSmtpConnection`s). Connections are made
+/// here rather than by lettre's pool so that their sockets send at once (`TCP_NODELAY`):
+/// lettre writes a message's end (`.`) on its own, which Nagle's algorithm would otherwise
+/// hold back until the server's delayed acknowledgement, 40 ms per mail.
+pub struct SmtpPool {
+    config: SmtpConfig,
+    hello: ClientId,
+    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    max_idle: usize,
+}
+
+/// A connection idle for longer is checked with NOOP before it is used again.
+const CHECK_AFTER: Duration = Duration::from_secs(10);
+
+impl SmtpPool {
+    async fn connect(&self) -> Result<AsyncSmtpConnection, Sent> {
+        let c = &self.config;
+        let tls = |e: lettre::transport::smtp::Error| {
+            Sent::Temporary(format!("TLS setup for {}: {}", c.host, error_text(&e)))
+        };
+        let failed = |e: lettre::transport::smtp::Error| {
+            let text = format!("{}: {}", c.display(), error_text(&e));
+            if e.is_permanent() {
+                Sent::Permanent(text)
+            } else {
+                Sent::Temporary(text)
+            }
+        };
+        let mut conn = match c.tls {
+            TlsMode::Implicit => {
+                let params = TlsParameters::new(c.host.clone()).map_err(tls)?;
+                AsyncSmtpConnection::connect_tokio1(
+                    (c.host.as_str(), c.port),
+                    Some(c.timeout),
+                    &self.hello,
+                    Some(params),
+                    None,
+                )
+                .await
+                .map_err(failed)?
+            }
+            TlsMode::None | TlsMode::StartTls => {
+                let stream = tokio::time::timeout(
+                    c.timeout,
+                    tokio::net::TcpStream::connect((c.host.as_str(), c.port)),
+                )
+                .await
+                .map_err(|_| Sent::Temporary(format!("{}: connection timed out", c.display())))?
+                .map_err(|e| Sent::Temporary(format!("{}: {e}", c.display())))?;
+                let _ = stream.set_nodelay(true);
+                let mut conn =
+                    AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello)
+                        .await
+                        .map_err(failed)?;
+                if c.tls == TlsMode::StartTls {
+                    let params = TlsParameters::new(c.host.clone()).map_err(tls)?;
+                    conn.starttls(params, &self.hello).await.map_err(|e| {
+                        Sent::Temporary(format!(
+                            "{}: STARTTLS failed ({}); use smtps:// for implicit TLS, or tls=none for a relay on a trusted network",
+                            c.display(),
+                            error_text(&e)
+                        ))
+                    })?;
+                }
+                conn
+            }
+        };
+        if let (Some(u), Some(p)) = (&c.user, &c.password) {
+            conn.auth(
+                &[Mechanism::Plain, Mechanism::Login],
+                &Credentials::new(u.clone(), p.clone()),
+            )
+            .await
+            .map_err(|e| {
+                // A refused login is the settings' fault: retrying later may help once
+                // they are fixed, so it stays temporary, with what the server said.
+                Sent::Temporary(format!(
+                    "{}: login refused: {}",
+                    c.display(),
+                    error_text(&e)
+                ))
+            })?;
+        }
+        Ok(conn)
+    }
+
+    async fn checkout(&self) -> Result<AsyncSmtpConnection, Sent> {
+        loop {
+            let next = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let Some((mut conn, since)) = next else {
+                return self.connect().await;
+            };
+            if conn.has_broken() {
+                continue;
+            }
+            if since.elapsed() > CHECK_AFTER && !conn.test_connected().await {
+                continue;
+            }
+            return Ok(conn);
+        }
+    }
+
+    fn checkin(&self, conn: AsyncSmtpConnection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < self.max_idle && !conn.has_broken() {
+            idle.push((conn, Instant::now()));
+        }
+    }
+
+    async fn send(&self, envelope: &Envelope, message: &[u8]) -> Sent {
+        let mut conn = match self.checkout().await {
+            Ok(c) => c,
+            Err(e) => return e,
+        };
+        match tokio::time::timeout(self.config.timeout, conn.send(envelope, message)).await {
+            Ok(Ok(resp)) => {
+                self.checkin(conn);
+                Sent::Accepted(format!(
+                    "{} {}",
+                    resp.code(),
+                    resp.message().collect::<Vec<_>>().join(" ")
+                ))
+            }
+            // After a refusal the connection is mid-transaction: it is closed, not reused.
+            Ok(Err(e)) => {
+                conn.abort().await;
+                if e.is_permanent() {
+                    Sent::Permanent(error_text(&e))
+                } else {
+                    Sent::Temporary(error_text(&e))
+                }
+            }
+            Err(_) => Sent::Temporary(format!(
+                "{}: no answer within {} s",
+                self.config.display(),
+                self.config.timeout.as_secs()
+            )),
+        }
+    }
 }
 
 impl Transport {
@@ -170,33 +313,24 @@ impl Transport {
         smtp: Option<&SmtpConfig>,
         outbox: &Path,
         connections: usize,
+        from: &str,
     ) -> Result<Self, String> {
         let Some(c) = smtp else {
             return Ok(Transport::Outbox(outbox.to_path_buf()));
         };
-        let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(c.host.clone())
-            .port(c.port)
-            .timeout(Some(c.timeout))
-            .pool_config(
-                PoolConfig::new()
-                    .max_size(u32::try_from(connections.max(1)).unwrap_or(4))
-                    .idle_timeout(Duration::from_secs(30)),
-            );
-        match c.tls {
-            TlsMode::None => {}
-            TlsMode::StartTls => {
-                let p = TlsParameters::new(c.host.clone()).map_err(|e| e.to_string())?;
-                b = b.tls(Tls::Required(p));
-            }
-            TlsMode::Implicit => {
-                let p = TlsParameters::new(c.host.clone()).map_err(|e| e.to_string())?;
-                b = b.tls(Tls::Wrapper(p));
-            }
+        if c.tls != TlsMode::None {
+            // Checked once at start, so that a TLS setup problem is a start-up error.
+            TlsParameters::new(c.host.clone()).map_err(|e| error_text(&e))?;
         }
-        if let (Some(u), Some(p)) = (&c.user, &c.password) {
-            b = b.credentials(Credentials::new(u.clone(), p.clone()));
-        }
-        Ok(Transport::Smtp(b.build()))
+        // EHLO names the sender's domain (a name the receiving side can look up).
+        let domain = from.rsplit_once('@').map_or("localhost", |(_, d)| d);
+        let domain = domain.trim_end_matches('>').trim();
+        Ok(Transport::Smtp(SmtpPool {
+            config: c.clone(),
+            hello: ClientId::Domain(domain.to_string()),
+            idle: Mutex::new(Vec::new()),
+            max_idle: connections.max(1),
+        }))
     }
 
     /// Sends one message from `from` to `to`.
@@ -209,7 +343,7 @@ impl Transport {
                     dir.display()
                 )),
             },
-            Transport::Smtp(t) => {
+            Transport::Smtp(pool) => {
                 let (Ok(f), Ok(r)) = (from.parse::<Address>(), to.parse::<Address>()) else {
                     return Sent::Permanent(format!(
                         "{to:?} (or the sender {from:?}) is not an address SMTP can carry"
@@ -219,15 +353,7 @@ impl Transport {
                     Ok(e) => e,
                     Err(e) => return Sent::Permanent(e.to_string()),
                 };
-                match t.send_raw(&envelope, message).await {
-                    Ok(resp) => Sent::Accepted(format!(
-                        "{} {}",
-                        resp.code(),
-                        resp.message().collect::<Vec<_>>().join(" ")
-                    )),
-                    Err(e) if e.is_permanent() => Sent::Permanent(error_text(&e)),
-                    Err(e) => Sent::Temporary(error_text(&e)),
-                }
+                pool.send(&envelope, message).await
             }
         }
     }

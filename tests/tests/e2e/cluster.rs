@@ -448,3 +448,51 @@ fn each_node_keeps_its_own_search_index_from_the_shared_change_feed() {
     assert_ne!(a.data.join("search"), b.data.join("search"));
     assert!(a.data.join("search/CURRENT").is_file() && b.data.join("search/CURRENT").is_file());
 }
+
+#[test]
+fn two_nodes_send_the_shared_mail_queue_once() {
+    if verbund_tests::postgres_server().is_none() {
+        eprintln!("several nodes need a shared store: run with VERBUND_E2E_STORE=postgres");
+        return;
+    }
+    let smtp = verbund_tests::SmtpServer::start(&[]);
+    let url = smtp.url();
+    let with_smtp = |c: &mut verbund_core::server::Config| {
+        c.mail.smtp = Some(verbund_core::mail::SmtpConfig::parse(&url, None).unwrap());
+    };
+    let a = TestApp::builder()
+        .demo()
+        .no_plugins()
+        .tokens(&["admin"])
+        .config(with_smtp)
+        .start();
+    let b = TestApp::builder()
+        .node_of(&a)
+        .no_plugins()
+        .config(with_smtp)
+        .start();
+    // Sign-ups on both nodes: each queues its mail in the shared store; one node at a time
+    // sends the queue, so every address gets exactly one mail.
+    let apis = [Api::of(&a), Api::of(&b)];
+    let n = 40;
+    for i in 0..n {
+        let res = apis[i % 2].post(
+            "/api/v1/newsletter/subscribe",
+            None,
+            &json!({"email": format!("knoten{i}@example.org"), "consent_text_version": "2026-01"}),
+        );
+        assert_eq!(res.status, 202, "{}", res.body);
+    }
+    assert!(
+        wait_until(Duration::from_secs(20), || smtp.count() >= n),
+        "{} of {n} mails arrived",
+        smtp.count()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), n, "every mail once");
+    let mut to: Vec<&str> = mails.iter().map(|m| m["to"].as_str().unwrap()).collect();
+    to.sort();
+    to.dedup();
+    assert_eq!(to.len(), n);
+}
