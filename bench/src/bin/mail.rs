@@ -204,7 +204,7 @@ fn main() -> anyhow::Result<()> {
     println!("## Mail: a newsletter issue over SMTP");
     println!();
     println!(
-        "`verbund serve --smtp` (4 pooled connections, no rate limit) sends an issue of the demo content to N confirmed subscribers through a local SMTP server (aiosmtpd, writing each message to disk): from the send request (plugin export, one queued mail per recipient) to the last mail recorded as sent. Reference in the same run: Python's smtplib sending a message of the same size N times over one connection to the same kind of server, storing nothing. {runs} runs; min / median / max."
+        "`verbund serve --smtp` (4 connections, no rate limit) sends an issue of the demo content to N confirmed subscribers through a local SMTP server (aiosmtpd, writing each message to disk): from the send request (plugin export, one queued mail per recipient) to the last mail recorded as sent. Reference in the same run: Python's smtplib sending a message of the same size N times over one connection to the same kind of server, storing nothing. {runs} runs; min / median / max."
     );
     println!();
     println!(
