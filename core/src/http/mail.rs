@@ -36,6 +36,19 @@ fn outgoing(state: &AppState) -> Result<std::sync::Arc<crate::newsletter::MailSe
         .ok_or_else(|| ApiError::new(Code::NewsletterOff, "this server sends no mail"))
 }
 
+/// Records an admin's action on a mail in the audit log (the id only, no address).
+fn audit(
+    content: &crate::ContentService,
+    actor: &str,
+    action: &str,
+    id: &str,
+) -> Result<(), ApiError> {
+    let mut a = crate::auth::AuditRecord::draft(actor, action);
+    a.id = Some(id.to_string());
+    content.auth().audit(a)?;
+    Ok(())
+}
+
 /// `{id}` of a mail.
 #[derive(Deserialize, JsonSchema)]
 pub struct MailPath {
@@ -171,9 +184,7 @@ pub async fn retry(
     let content = state.content.clone();
     let m = blocking(move || {
         let m = mail::retry(content.store().as_ref(), &id)?;
-        let mut a = crate::auth::AuditRecord::draft(&caller.token_id, "mail.retry");
-        a.id = Some(m.id.clone());
-        content.auth().audit(a)?;
+        audit(&content, &caller.token_id, "mail.retry", &m.id)?;
         Ok(m)
     })
     .await?;
@@ -213,9 +224,7 @@ pub async fn test(
             "Guten Tag,\r\n\r\ndies ist eine Testnachricht des Verbund-Servers. Wenn Sie sie lesen, funktioniert der Versand ({describe}).\r\n\r\nThis is a test message from the Verbund server: mail delivery works.\r\n"
         ));
         mail::queue(content.store().as_ref(), &m)?;
-        let mut a = crate::auth::AuditRecord::draft(&caller.token_id, "mail.test");
-        a.id = Some(m.id.clone());
-        content.auth().audit(a)?;
+        audit(&content, &caller.token_id, "mail.test", &m.id)?;
         Ok(m)
     })
     .await?;

@@ -35,6 +35,22 @@ pub struct IssueRecord {
     pub created_by: String,
 }
 
+impl IssueRecord {
+    /// Its status with no mails counted yet.
+    fn status(&self) -> IssueStatus {
+        IssueStatus {
+            id: self.id.clone(),
+            subject: self.subject.clone(),
+            locale: self.locale.clone(),
+            since: self.since.clone(),
+            until: self.until.clone(),
+            topics: self.topics.clone(),
+            items: self.items,
+            ..IssueStatus::default()
+        }
+    }
+}
+
 pub(crate) fn ledger_key(issue: &str, to: &str) -> Vec<u8> {
     format!("l\0{issue}\0{to}").into_bytes()
 }
@@ -236,17 +252,8 @@ fn ledger(store: &dyn Store, issue: &str) -> MailResult<Vec<(String, String)>> {
 pub fn status(store: &dyn Store, id: &str) -> MailResult<IssueStatus> {
     let issue = get(store, id)?
         .ok_or_else(|| MailError::NotFound(format!("issue {id} (it was never sent)")))?;
-    let mut st = IssueStatus {
-        id: issue.id.clone(),
-        subject: issue.subject.clone(),
-        locale: issue.locale.clone(),
-        since: issue.since.clone(),
-        until: issue.until.clone(),
-        topics: issue.topics.clone(),
-        items: issue.items,
-        created_at: Some(issue.created_at),
-        ..IssueStatus::default()
-    };
+    let mut st = issue.status();
+    st.created_at = Some(issue.created_at);
     count_into(store, id, &mut st)?;
     st.recipients = st.queued + st.sending + st.sent + st.failed + st.unknown + st.skipped;
     Ok(st)
@@ -318,17 +325,10 @@ pub fn send(content: &ContentService, plan: Plan<'_>) -> MailResult<IssueStatus>
         .filter(|r| !known.contains(&r.email) && seen.insert(r.email.clone()))
         .collect();
     let mut st = IssueStatus {
-        id: issue.id.clone(),
-        subject: issue.subject.clone(),
-        locale: issue.locale.clone(),
-        since: issue.since.clone(),
-        until: issue.until.clone(),
-        topics: issue.topics.clone(),
-        items: issue.items,
         recipients: plan.built.recipients.len() as u64,
         to_queue: todo.len() as u64,
         created_at: existing.as_ref().map(|i| i.created_at),
-        ..IssueStatus::default()
+        ..issue.status()
     };
     if plan.dry_run {
         if existing.is_some() {

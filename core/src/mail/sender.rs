@@ -269,10 +269,7 @@ impl Sender {
 
     /// Claims a group of due mails and what sending them needs (an issue's mail to someone
     /// no longer subscribed is skipped).
-    fn prepare(
-        &self,
-        due: &[(Vec<u8>, String)],
-    ) -> Result<Vec<(MailRecord, Option<Arc<IssueRecord>>, bool)>, StoreError> {
+    fn prepare(&self, due: &[(Vec<u8>, String)]) -> Result<Vec<Claimed>, StoreError> {
         let mut out = Vec::new();
         for rec in self.claim(due)? {
             let mut issue = None;
@@ -354,6 +351,9 @@ impl Sender {
         Ok(n)
     }
 }
+
+/// A claimed mail, its issue, and whether it is skipped (the recipient unsubscribed).
+type Claimed = (MailRecord, Option<Arc<IssueRecord>>, bool);
 
 /// What became of a claimed mail.
 enum Outcome {
