@@ -14,6 +14,8 @@ use crate::store::{Expect, StoreError, Tree, WriteBatch};
 
 /// Due mails picked per look at the queue.
 const PICK: usize = 256;
+/// How often recording the results of a group is tried (a second apart).
+const RECORD_TRIES: u32 = 30;
 /// How often the queue is looked at when nothing rang.
 const POLL: Duration = Duration::from_millis(500);
 
@@ -332,10 +334,25 @@ impl Sender {
             .map(|(rec, _, _)| rec)
             .zip(outcomes)
             .collect();
-        let me = self.clone();
-        tokio::task::spawn_blocking(move || me.record(&results))
-            .await
-            .map_err(|e| StoreError::Engine(e.to_string()))?
+        // The outcomes are known only here: a store that is briefly unavailable does not lose
+        // them (they would turn into `unknown` mails), so recording is tried for a while.
+        let results = Arc::new(results);
+        let mut tries = 0;
+        loop {
+            let (me, r) = (self.clone(), results.clone());
+            match tokio::task::spawn_blocking(move || me.record(&r))
+                .await
+                .map_err(|e| StoreError::Engine(e.to_string()))?
+            {
+                Ok(()) => return Ok(()),
+                Err(e) if tries < RECORD_TRIES => {
+                    tries += 1;
+                    tracing::warn!(error = %e, "could not record mail results yet; trying again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// One look at the queue: sends what is due. Returns how many were due.
@@ -415,7 +432,9 @@ pub async fn run(sender: Arc<Sender>, lease: Arc<Mutex<Option<crate::lease::Leas
             }
             Ok(_) => {}
             Err(e) => {
-                tracing::warn!(error = %e, "mail sender: cannot read the queue");
+                tracing::warn!(error = %e, "mail sender: cannot use the queue");
+                // Whatever this node left in flight is looked at again, as after a crash.
+                holding = false;
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
