@@ -74,7 +74,7 @@ impl PluginHost {
         // refused without being copied (security review #17; it used to be copied whole, 22 MB
         // against 1 MiB, and measured afterwards).
         store.set_hostcall_fuel(usize::try_from(limits.output_bytes).unwrap_or(usize::MAX));
-        match f(&instance, &mut store) {
+        let r = match f(&instance, &mut store) {
             Ok(out) => {
                 let n = size(&out);
                 if n as u64 > limits.output_bytes {
@@ -95,11 +95,28 @@ impl PluginHost {
                 ),
                 true,
             )),
-            Err(e) => Err(fault_of(
-                runtime::describe_failure(&e, store.data(), &limits),
-                runtime::hit_limit(&e, store.data()),
-            )),
+            Err(e) => {
+                let mut detail = runtime::describe_failure(&e, store.data(), &limits);
+                if let Some(w) = &store.data().wasi {
+                    let tail = wasi::last_lines(&w.stderr.text(), 6);
+                    if !tail.is_empty() {
+                        detail.push_str(&format!("; its last output on stderr:\n{tail}"));
+                    }
+                }
+                Err(fault_of(detail, runtime::hit_limit(&e, store.data())))
+            }
+        };
+        // What a plugin printed (a Python plugin's print() and tracebacks) goes to the log.
+        if let Some(w) = &store.data().wasi {
+            let plugin = rec.name.as_str();
+            for line in w.stdout.text().lines().filter(|l| !l.trim().is_empty()) {
+                tracing::info!(plugin, hook = hook.name(), "stdout: {line}");
+            }
+            for line in w.stderr.text().lines().filter(|l| !l.trim().is_empty()) {
+                tracing::warn!(plugin, hook = hook.name(), "stderr: {line}");
+            }
         }
+        r
     }
 
     /// A call of an installed plugin; a fault is counted and may disable the plugin.

@@ -19,6 +19,7 @@ mod calls;
 mod install;
 mod record;
 mod runtime;
+mod wasi;
 
 pub use calls::Artifact;
 
@@ -49,8 +50,8 @@ pub const CONTRACT: &str = "1.2.0";
 /// Faults within [`FAULT_WINDOW`] that disable a plugin.
 pub const FAULT_LIMIT: usize = 5;
 pub const FAULT_WINDOW: Duration = Duration::from_secs(60);
-/// The largest component the server accepts.
-pub const MAX_COMPONENT_BYTES: usize = 16 << 20;
+/// The largest component the server accepts (a Python plugin carries CPython: about 20 MB).
+pub const MAX_COMPONENT_BYTES: usize = 64 << 20;
 
 const RECORD_PREFIX: &str = "plugin\0";
 const WASM_PREFIX: &str = "wasm\0";

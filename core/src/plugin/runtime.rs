@@ -62,6 +62,7 @@ impl Runtime {
         let engine = Engine::new(&c)?;
         let mut linker = Linker::new(&engine);
         Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        super::wasi::add_to_linker(&mut linker)?;
         let stop = Arc::new(AtomicBool::new(false));
         {
             let engine = engine.clone();
@@ -146,6 +147,24 @@ pub struct HostState {
     wall_ms: u64,
     /// Set when a host call stopped because the call ran out of fuel or time.
     pub host_limit: Option<HostLimit>,
+    /// When the call began: the host's `now`, and where WASI's wall clock stands still.
+    pub started: std::time::SystemTime,
+    /// The empty WASI context, made on first use (only components that import WASI, such as
+    /// Python plugins, touch it).
+    pub wasi: Option<super::wasi::Wasi>,
+}
+
+impl wasmtime_wasi::WasiView for HostState {
+    fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
+        let started = self.started;
+        let w = self
+            .wasi
+            .get_or_insert_with(|| super::wasi::Wasi::empty(started));
+        wasmtime_wasi::WasiCtxView {
+            ctx: &mut w.ctx,
+            table: &mut w.table,
+        }
+    }
 }
 
 /// Which limit a host call ran into.
@@ -177,6 +196,8 @@ impl HostState {
             deadline: std::time::Instant::now() + Duration::from_millis(l.wall_ms),
             wall_ms: l.wall_ms,
             host_limit: None,
+            started: std::time::SystemTime::now(),
+            wasi: None,
         }
     }
 
