@@ -195,6 +195,27 @@ pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Bo
     .into_response()
 }
 
+/// How long installing a plugin may take: the server compiles the component to native code
+/// first, which for a Python plugin (CPython inside, about 20 MB of Wasm) takes seconds to
+/// tens of seconds on a small machine.
+pub const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Stops a request that takes longer than `limit` (plugin installs: [`INSTALL_TIMEOUT`]).
+pub async fn deadline(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    let limit = if req.method() == axum::http::Method::POST
+        && req.uri().path() == "/api/v1/admin/plugins"
+    {
+        INSTALL_TIMEOUT.max(limit)
+    } else {
+        limit
+    };
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => ApiError::new(Code::Timeout, "the request took too long and was stopped")
+            .into_response(),
+    }
+}
+
 /// Load shedding answers (the concurrency limit is full) and timeouts.
 pub async fn overload_response(err: tower::BoxError) -> Response {
     if err.is::<tower::timeout::error::Elapsed>() {

@@ -192,7 +192,7 @@ pub fn router(state: AppState) -> Router {
         .layer(HandleErrorLayer::new(layers::overload_response))
         .load_shed()
         .concurrency_limit(limits.max_concurrency.max(1))
-        .timeout(limits.request_timeout)
+        .layer(from_fn_with_state(limits.request_timeout, layers::deadline))
         .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
         .service(routed);
     Router::new().fallback_service(edge)

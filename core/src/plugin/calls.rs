@@ -97,11 +97,14 @@ impl PluginHost {
             )),
             Err(e) => {
                 let mut detail = runtime::describe_failure(&e, store.data(), &limits);
-                if let Some(w) = &store.data().wasi {
-                    let tail = wasi::last_lines(&w.stderr.text(), 6);
-                    if !tail.is_empty() {
-                        detail.push_str(&format!("; its last output on stderr:\n{tail}"));
-                    }
+                let st = store.data();
+                if let Some(w) = &st.wasi
+                    && let tail = wasi::last_lines(&w.stderr.text(), 6)
+                    && !tail.is_empty()
+                {
+                    detail.push_str(&format!("; its last output on stderr:\n{tail}"));
+                } else if let Some(last) = &st.last_error {
+                    detail.push_str(&format!("; it logged before: {last}"));
                 }
                 Err(fault_of(detail, runtime::hit_limit(&e, store.data())))
             }

@@ -149,6 +149,9 @@ pub struct HostState {
     pub host_limit: Option<HostLimit>,
     /// When the call began: the host's `now`, and where WASI's wall clock stands still.
     pub started: std::time::SystemTime,
+    /// The last message the plugin logged at level `error` in this call (the SDKs log a
+    /// panic's message and location there before the instance traps).
+    pub last_error: Option<String>,
     /// The empty WASI context, made on first use (only components that import WASI, such as
     /// Python plugins, touch it).
     pub wasi: Option<super::wasi::Wasi>,
@@ -197,6 +200,7 @@ impl HostState {
             wall_ms: l.wall_ms,
             host_limit: None,
             started: std::time::SystemTime::now(),
+            last_error: None,
             wasi: None,
         }
     }
@@ -355,7 +359,10 @@ impl verbund::plugin::host::Host for HostState {
             wit::LogLevel::Debug => tracing::debug!(plugin, "{message}"),
             wit::LogLevel::Info => tracing::info!(plugin, "{message}"),
             wit::LogLevel::Warn => tracing::warn!(plugin, "{message}"),
-            wit::LogLevel::Error => tracing::error!(plugin, "{message}"),
+            wit::LogLevel::Error => {
+                tracing::error!(plugin, "{message}");
+                self.last_error = Some(message);
+            }
         }
     }
 

@@ -181,8 +181,18 @@ impl tokio::io::AsyncWrite for Captured {
     }
 }
 
-/// The last `n` lines of `text`, trimmed.
+/// The last `n` lines of `text`, trimmed, without the lines componentize-py's runtime adds
+/// when it turns an uncaught exception into a trap (the traceback above them says it all).
 pub fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.trim_end().lines().collect();
+    let lines: Vec<&str> = text
+        .trim_end()
+        .lines()
+        .filter(|l| {
+            !l.is_empty()
+                && !l.starts_with("thread '")
+                && !l.starts_with("note: run with `RUST_BACKTRACE")
+                && l.trim() != "Python function threw an unexpected exception"
+        })
+        .collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }

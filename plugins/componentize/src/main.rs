@@ -129,8 +129,40 @@ fn check(wit_dir: &str, world_name: &str, components: &[String]) -> Result<bool>
         let outcome = read(path).and_then(|bytes| {
             validate(&bytes).with_context(|| format!("{path}: invalid component"))?;
             let (dres, dworld) = decode_component(path, &bytes)?;
-            wit_component::targets(&resolve, world, &bytes, true)?;
             let w = &dres.worlds[dworld];
+            let wasi = w
+                .imports
+                .keys()
+                .any(|k| dres.name_world_key(k).starts_with("wasi:"));
+            if wasi {
+                // A component with a language runtime (Python) imports WASI besides the
+                // contract; the server gives it an empty WASI world. Compare the contract's
+                // part by name here; the server checks the types when it links.
+                let want = &resolve.worlds[world];
+                let key_names = |r: &Resolve,
+                                 items: &wit_parser::IndexMap<
+                    wit_parser::WorldKey,
+                    wit_parser::WorldItem,
+                >| {
+                    items
+                        .iter()
+                        .filter(|(_, i)| !matches!(i, wit_parser::WorldItem::Type { .. }))
+                        .map(|(k, _)| r.name_world_key(k))
+                        .filter(|n| !n.starts_with("wasi:"))
+                        .collect::<std::collections::BTreeSet<_>>()
+                };
+                let (gi, wi) = (key_names(&dres, &w.imports), key_names(&resolve, &want.imports));
+                let (ge, we) = (key_names(&dres, &w.exports), key_names(&resolve, &want.exports));
+                if !gi.is_subset(&wi) {
+                    anyhow::bail!("imports {:?}, the contract offers {:?}", gi, wi);
+                }
+                // componentize-py adds exports of its own; the contract's must all be there.
+                if !we.is_subset(&ge) {
+                    anyhow::bail!("exports {:?}, the contract wants {:?}", ge, we);
+                }
+            } else {
+                wit_component::targets(&resolve, world, &bytes, true)?;
+            }
             // Interfaces and functions only (not the types a world `use`s).
             let names =
                 |items: &wit_parser::IndexMap<wit_parser::WorldKey, wit_parser::WorldItem>| {

@@ -104,18 +104,51 @@ pub trait Plugin {
     }
 }
 
+/// Reports a panic's message and location through the host log (level
+/// `error`) before the instance traps, so that the fault the host shows says
+/// what went wrong instead of only "wasm unreachable". Installed by every
+/// hook the SDK exports; there is nothing to call yourself.
+pub fn install_panic_hook() {
+    #[cfg(target_arch = "wasm32")]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            std::panic::set_hook(Box::new(|info| {
+                let message = info
+                    .payload()
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic without a message".to_string());
+                let at = info
+                    .location()
+                    .map(|l| format!(" at {}:{}:{}", l.file(), l.line(), l.column()))
+                    .unwrap_or_default();
+                bindings::verbund::plugin::host::log(
+                    LogLevel::Error,
+                    &format!("panicked{at}: {message}"),
+                );
+            }));
+        });
+    }
+}
+
 /// Connects every [`Plugin`] to the generated export trait.
 impl<T: Plugin> bindings::Guest for T {
     fn describe() -> Manifest {
+        install_panic_hook();
         <T as Plugin>::describe()
     }
     fn validate(entry: Entry) -> Vec<Issue> {
+        install_panic_hook();
         <T as Plugin>::validate(entry)
     }
     fn on_transition(entry: Entry, transition: Transition, history: Vec<HistoryItem>) -> Decision {
+        install_panic_hook();
         <T as Plugin>::on_transition(entry, transition, history)
     }
     fn export(name: String, params: Vec<(String, String)>) -> Result<Vec<Artifact>, String> {
+        install_panic_hook();
         <T as Plugin>::export(name, params)
     }
 }

@@ -358,11 +358,15 @@ fn endless_loops_huge_allocations_traps_and_oversized_output_fail_only_their_cal
     let (status, body, _) = env.export("hog", "hog", json!({"mib": "16"}));
     assert_eq!(status, 200, "{body}");
 
-    // A panic is a trap.
+    // A panic is a trap, and the SDK's panic hook says what and where.
     let (status, body, _) = env.export("trap", "panic", json!({}));
     assert_eq!(status, 502, "{body}");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("trapped"), "{body}");
     assert!(
-        body["detail"].as_str().unwrap().contains("trapped"),
+        detail.contains("panicked at")
+            && detail.contains("src/lib.rs:")
+            && detail.contains("trap: export panic panics on purpose"),
         "{body}"
     );
 
@@ -764,4 +768,363 @@ fn a_full_instance_pool_answers_busy_not_a_plugin_fault() {
     );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["enabled"], true, "{body}");
+}
+
+/// A plugin written in Python (componentize-py, the SDK in plugins/sdk-python) runs in the same
+/// sandbox as a Rust one: its issues reach the editor as 422 pointers, a good story passes,
+/// and its endless loop, memory hog, sleep and exception fail only their own call — while the
+/// server keeps serving — and it sees no files, environment, network or clock of its own.
+#[test]
+fn a_python_plugin_checks_the_house_style_and_its_misbehaviour_is_contained() {
+    let env = start();
+    let out = ok(&env.install("style-check", "read:story"));
+    assert!(
+        out.contains("installed style-check 0.1.0; granted: read:story"),
+        "{out}"
+    );
+
+    let mut bad = story(1);
+    bad["title"] = json!("GROSSE NEUIGKEITEN AUS DEM CLUSTER");
+    bad["teaser"] = json!("Zu kurz.");
+    bad["body"] = json!(
+        "Einleitung.\n\n## WAS WIR VORHABEN\n\nAlles Weitere: [hier klicken](https://example.org/programm)."
+    );
+    let (status, body) = env.request(
+        reqwest::Method::POST,
+        "/api/v1/manage/story",
+        &env.editor,
+        Some(bad),
+    );
+    assert_eq!(status, 422, "{body}");
+    let errors = body["errors"].as_array().unwrap();
+    let at = |p: &str| -> Vec<String> {
+        errors
+            .iter()
+            .filter(|e| e["pointer"] == p)
+            .map(|e| e["message"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        at("/teaser")
+            .iter()
+            .any(|m| m.contains("8 Zeichen") && m.contains("mindestens 60")),
+        "{body}"
+    );
+    assert!(
+        at("/title").iter().any(|m| m.contains("Großbuchstaben")),
+        "{body}"
+    );
+    let body_issues = at("/body");
+    assert!(
+        body_issues
+            .iter()
+            .any(|m| m.contains("Zeile 5") && m.contains("„hier klicken“")),
+        "{body}"
+    );
+    assert!(
+        body_issues
+            .iter()
+            .any(|m| m.contains("Zeile 3") && m.contains("WAS WIR VORHABEN")),
+        "{body}"
+    );
+    assert!(
+        errors.iter().all(|e| e["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("(plugin style-check)")),
+        "{body}"
+    );
+
+    let mut good = story(2);
+    good["title"] = json!("Neuigkeiten aus dem Cluster");
+    good["teaser"] = json!(
+        "Drei Mitglieder zeigen, wie sie gemeinsam Rechenzentren in der Region sparsamer betreiben."
+    );
+    good["body"] = json!(
+        "Einleitung.\n\n## Was wir vorhaben\n\nAlles Weitere im [Programm der Tagung](https://example.org/programm)."
+    );
+    let (status, body) = env.request(
+        reqwest::Method::POST,
+        "/api/v1/manage/story",
+        &env.editor,
+        Some(good),
+    );
+    assert_eq!(status, 201, "{body}");
+    ok(&env.cli(&["plugin", "remove", "style-check"]));
+
+    // The misbehaving one.
+    ok(&env.install("py-sandbox", "read:story"));
+    let url = env.server.url.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut served = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let res = reqwest::blocking::get(format!("{url}/api/v1/content/story")).unwrap();
+                assert_eq!(res.status(), 200);
+                served += 1;
+            }
+            served
+        })
+    };
+    // What it can see of the world: nothing.
+    let before = chrono::Utc::now().timestamp();
+    let (status, body) = env.create_story(3, Some("Umwelt prüfen"));
+    assert_eq!(status, 422, "{body}");
+    let seen: Vec<String> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            e["message"]
+                .as_str()
+                .unwrap()
+                .trim_end_matches(" (plugin py-sandbox)")
+                .to_string()
+        })
+        .collect();
+    assert!(
+        seen.iter().any(|m| m.starts_with("dateien: verweigert")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|m| m.starts_with("passwd: verweigert")),
+        "{seen:?}"
+    );
+    assert!(seen.contains(&"umgebung: ".to_string()), "{seen:?}");
+    assert!(
+        seen.iter().any(|m| m.starts_with("netz: verweigert")),
+        "{seen:?}"
+    );
+    let clock = seen.iter().find(|m| m.starts_with("uhr: ")).unwrap();
+    let parts: Vec<i64> = clock[5..].split(' ').map(|n| n.parse().unwrap()).collect();
+    assert!(
+        (parts[0] - before).abs() < 120,
+        "the wall clock shows the call's start: {clock}"
+    );
+    assert_eq!(parts[1], 0, "the monotonic clock stands still: {clock}");
+
+    let fails = |title: &str, want: &[&str]| {
+        let (status, body) = env.create_story(4, Some(title));
+        assert_eq!(status, 502, "{title}: {body}");
+        assert_eq!(body["code"], "plugin_failed");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(
+            detail.starts_with("plugin py-sandbox failed in validate:"),
+            "{detail}"
+        );
+        assert!(want.iter().any(|w| detail.contains(w)), "{title}: {detail}");
+        detail.to_string()
+    };
+    fails("Endlosschleife", &["ran out of fuel", "wall-time limit"]);
+    fails("Speicherfresser", &["exceeded its memory limit of 32 MiB"]);
+    fails("Schlafen", &["a plugin cannot wait"]);
+    let d = fails(
+        "Ausnahme",
+        &["RuntimeError: absichtlicher Fehler im Plugin"],
+    );
+    assert!(d.contains("app.py"), "the traceback names the file: {d}");
+    assert!(!d.contains("RUST_BACKTRACE"), "{d}");
+
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        reader.join().unwrap() > 0,
+        "the reader was served throughout"
+    );
+    env.delivery_ok();
+    // Four faults within a minute do not yet disable it; a harmless story still passes.
+    let (status, body) = env.create_story(5, Some("Ganz normal"));
+    assert_eq!(status, 201, "{body}");
+    let shown = ok(&env.cli(&["plugin", "show", "py-sandbox"]));
+    assert!(shown.contains("enabled"), "{shown}");
+}
+
+/// Months in German, for the expected "Mitglied seit 1. März 2010".
+fn german_date(iso: &str) -> String {
+    const M: [&str; 12] = [
+        "Januar",
+        "Februar",
+        "März",
+        "April",
+        "Mai",
+        "Juni",
+        "Juli",
+        "August",
+        "September",
+        "Oktober",
+        "November",
+        "Dezember",
+    ];
+    let p: Vec<u32> = iso.split('-').map(|n| n.parse().unwrap()).collect();
+    format!("{}. {} {}", p[2], M[p[1] as usize - 1], p[0])
+}
+
+/// The text of a PDF as poppler's pdftotext reads it (what a screen reader or a search sees).
+fn pdf_text(path: &Path) -> String {
+    let out = Command::new("pdftotext")
+        .args(["-layout", "-enc", "UTF-8"])
+        .arg(path)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs (Debian: poppler-utils; tests/run installs it)");
+    assert!(
+        out.status.success(),
+        "pdftotext {}: {}",
+        path.display(),
+        stderr(&out)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The membership certificates (a Rust plugin writing PDFs with pdf-writer and an embedded,
+/// subsetted DejaVu Serif): one PDF per published member through the CLI, each readable by
+/// poppler with the member's name, the German date and umlauts; page 1 rendered to a PNG kept
+/// in target/test-artifacts/; a selection by date; a wrong parameter explained.
+#[test]
+fn membership_certificates_are_pdfs_poppler_reads_with_names_dates_and_umlauts() {
+    let env = start();
+    let out = ok(&env.install("membership-certificate", "read:member"));
+    assert!(
+        out.contains("installed membership-certificate 1.0.0; granted: read:member"),
+        "{out}"
+    );
+    let dir = env._tmp.path().join("urkunden");
+    let dir_s = dir.display().to_string();
+    let out = ok(&env.cli(&[
+        "plugin",
+        "export",
+        "membership-certificate",
+        "certificates",
+        "--param",
+        "date=2026-12-07",
+        "--out",
+        &dir_s,
+    ]));
+    let members = verbund_tests::demo::published("member", "de");
+    assert!(members.len() >= 10, "the demo has members");
+    for m in &members {
+        let slug = m["slug"].as_str().unwrap();
+        let file = dir.join(format!("urkunde-{slug}.pdf"));
+        assert!(out.contains(&format!("urkunde-{slug}.pdf")), "{out}");
+        let text = pdf_text(&file);
+        let name = m["name"].as_str().unwrap();
+        assert!(text.contains(name), "{slug}: the name {name:?} in\n{text}");
+        let since = german_date(m["member_since"].as_str().unwrap());
+        assert!(
+            text.contains(&format!("Mitglied seit {since}")),
+            "{slug}: {since} in\n{text}"
+        );
+        assert!(
+            text.contains("Urkunde") && text.contains("über die Mitgliedschaft"),
+            "{text}"
+        );
+        assert!(
+            text.contains("„Gemeinsam digital stärker“"),
+            "German quotes survive: {text}"
+        );
+        assert!(
+            text.contains("Halle (Saale), den 7. Dezember 2026"),
+            "{text}"
+        );
+    }
+    // Names with umlauts and ß come out as written.
+    let special: Vec<&str> = members
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .filter(|n| n.contains(['ä', 'ö', 'ü', 'ß', 'Ä', 'Ö', 'Ü']))
+        .collect();
+    assert!(!special.is_empty(), "the demo has members with umlauts");
+    // Translations get no certificate of their own: exactly one PDF per German member.
+    let pdfs = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "pdf")
+        })
+        .count();
+    assert_eq!(pdfs, members.len());
+    let summary = std::fs::read_to_string(dir.join("uebersicht.txt")).unwrap();
+    assert!(
+        summary.contains(&format!("{} Urkunden", members.len())),
+        "{summary}"
+    );
+
+    // Page 1 of the oldest member's certificate, rendered by poppler: a real A4 page.
+    let oldest = members
+        .iter()
+        .min_by_key(|m| m["member_since"].as_str().unwrap().to_string())
+        .unwrap();
+    let pdf = dir.join(format!("urkunde-{}.pdf", oldest["slug"].as_str().unwrap()));
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let png_base = artifacts.join("urkunde-seite-1");
+    let r = Command::new("pdftoppm")
+        .args(["-png", "-r", "72", "-f", "1", "-l", "1", "-singlefile"])
+        .arg(&pdf)
+        .arg(&png_base)
+        .output()
+        .expect("pdftoppm runs");
+    assert!(r.status.success(), "pdftoppm: {}", stderr(&r));
+    let png = std::fs::read(png_base.with_extension("png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let (w, h) = (
+        u32::from_be_bytes(png[16..20].try_into().unwrap()),
+        u32::from_be_bytes(png[20..24].try_into().unwrap()),
+    );
+    assert!((595..=596).contains(&w) && h == 842, "A4 at 72 dpi: {w}×{h}");
+
+    // The members of the first hour only.
+    let first = env._tmp.path().join("erste-stunde");
+    let first_s = first.display().to_string();
+    ok(&env.cli(&[
+        "plugin",
+        "export",
+        "membership-certificate",
+        "certificates",
+        "--param",
+        "member_since_before=2012-01-01",
+        "--out",
+        &first_s,
+    ]));
+    let want: Vec<&Value> = members
+        .iter()
+        .filter(|m| m["member_since"].as_str().unwrap() < "2012-01-01")
+        .collect();
+    let summary = std::fs::read_to_string(first.join("uebersicht.txt")).unwrap();
+    assert!(
+        summary.contains(&format!("{} Urkunden", want.len())),
+        "{summary}"
+    );
+    assert!(summary.contains("vor dem 1. Januar 2012"), "{summary}");
+    for m in &want {
+        assert!(
+            first
+                .join(format!("urkunde-{}.pdf", m["slug"].as_str().unwrap()))
+                .is_file()
+        );
+    }
+
+    // A wrong parameter is explained, and it is no fault of the plugin.
+    let bad = env.cli(&[
+        "plugin",
+        "export",
+        "membership-certificate",
+        "certificates",
+        "--param",
+        "member_since_before=01.01.2012",
+        "--out",
+        &first_s,
+    ]);
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("member_since_before must be a date like 2015-01-01"),
+        "{}",
+        stderr(&bad)
+    );
+    let shown = ok(&env.cli(&["plugin", "show", "membership-certificate"]));
+    assert!(shown.contains("enabled"), "{shown}");
 }
