@@ -154,7 +154,9 @@ fn main() -> std::process::ExitCode {
     }
     tracing_subscriber::fmt()
         .with_env_filter(
+            // VERBUND_LOG first, then the usual RUST_LOG (e.g. RUST_LOG=verbund_core::plugin=debug).
             tracing_subscriber::EnvFilter::try_from_env("VERBUND_LOG")
+                .or_else(|_| tracing_subscriber::EnvFilter::try_from_env("RUST_LOG"))
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tantivy=warn")),
         )
         .with_writer(std::io::stderr)

@@ -263,6 +263,23 @@ pub fn run(args: PluginArgs) -> anyhow::Result<u8> {
             } else {
                 granted.join(", ")
             };
+            // What it asks for and did not get: its hooks will not see those entries (a
+            // validator of an ungranted type never runs), so say so, and how to fix it.
+            let missing: Vec<String> = requested(p)
+                .into_iter()
+                .map(|g| g.label)
+                .filter(|l| !granted.contains(l))
+                .collect();
+            if !missing.is_empty() {
+                let name = p["name"].as_str().unwrap_or("");
+                let hooks = joined(&p["hooks"], ", ");
+                eprintln!(
+                    "warning: {name} asks for {} but was not granted it; its hooks ({hooks}) will not see those entries (a validator or guard of an ungranted type never runs). Grant it with: verbund plugin install {} --grant {}",
+                    missing.join(", "),
+                    file.display(),
+                    missing.join(",")
+                );
+            }
             if dry_run {
                 println!("dry run: nothing installed; it would be granted {granted_text}");
             } else {

@@ -776,6 +776,14 @@ fn a_full_instance_pool_answers_busy_not_a_plugin_fault() {
 /// server keeps serving — and it sees no files, environment, network or clock of its own.
 #[test]
 fn a_python_plugin_checks_the_house_style_and_its_misbehaviour_is_contained() {
+    // The Python SDK's README walks through exactly the shipped reference plugin.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("plugins/sdk-python/README.md")).unwrap();
+    assert_eq!(
+        code_block(&readme, "`plugins/style-check/app.py`:\n\n", "python"),
+        std::fs::read_to_string(root.join("plugins/style-check/app.py")).unwrap(),
+        "the README's app.py and plugins/style-check/app.py differ"
+    );
     let env = start();
     let out = ok(&env.install("style-check", "read:story"));
     assert!(
