@@ -317,3 +317,96 @@ impl Plugin for Certificates {
 }
 
 export_plugin!(Certificates);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use verbund_plugin::serde_json::json;
+    use verbund_plugin::testing::{TestHost, entry};
+
+    fn member(id: &str, locale: &str, state: &str, name: &str, slug: &str, since: &str) -> Entry {
+        let mut e = entry(
+            "member",
+            id,
+            json!({"name": name, "slug": slug, "city": "Halle (Saale)", "member_since": since}),
+        );
+        e.locale = locale.into();
+        e.state = state.into();
+        e
+    }
+
+    /// The export through the SDK's test host: published German members only, a selection
+    /// by date, the date from the host's clock, errors in the editor's words.
+    #[test]
+    fn the_export_makes_one_certificate_per_published_german_member() {
+        let host = TestHost::new()
+            .with_entry(member(
+                "01",
+                "de",
+                "published",
+                "Elbwerk Software AG",
+                "elbwerk",
+                "2009-11-15",
+            ))
+            .with_entry(member(
+                "02",
+                "en",
+                "published",
+                "Elbwerk Software AG",
+                "elbwerk-en",
+                "2009-11-15",
+            ))
+            .with_entry(member(
+                "03",
+                "de",
+                "draft",
+                "Entwurf GmbH",
+                "entwurf",
+                "2010-01-01",
+            ))
+            .with_entry(member(
+                "04",
+                "de",
+                "published",
+                "Börde IT-Beratung e.K.",
+                "boerde",
+                "2019-02-01",
+            ))
+            .with_now("2026-12-07T10:00:00Z")
+            .with_config("signatory", "Dr. Grit Lehmann")
+            .install();
+        let files = Certificates::export("certificates".into(), vec![]).unwrap();
+        let names: Vec<&str> = files.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "urkunde-elbwerk.pdf",
+                "urkunde-boerde.pdf",
+                "uebersicht.txt"
+            ]
+        );
+        let summary = String::from_utf8(files[2].bytes.clone()).unwrap();
+        assert!(summary.contains("am 7. Dezember 2026"), "{summary}");
+        assert!(
+            summary.contains("Börde IT-Beratung e.K. | Mitglied seit 1. Februar 2019 | 7 Jahre"),
+            "{summary}"
+        );
+
+        let early = Certificates::export(
+            "certificates".into(),
+            vec![("member_since_before".into(), "2012-01-01".into())],
+        )
+        .unwrap();
+        assert_eq!(early.len(), 2, "one certificate and the summary");
+        let err = Certificates::export(
+            "certificates".into(),
+            vec![("slugs".into(), "gibtsnicht".into())],
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("no published member with the slug \"gibtsnicht\""),
+            "{err}"
+        );
+        assert!(host.logs().is_empty());
+    }
+}

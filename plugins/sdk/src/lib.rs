@@ -71,7 +71,13 @@ pub use serde_json;
 /// A JSON value (re-export of `serde_json::Value`).
 pub use serde_json::Value;
 
+#[cfg(target_arch = "wasm32")]
 use bindings::verbund::plugin::host;
+/// Off wasm32 (native `cargo test`), host calls go to the [`testing::TestHost`] of the thread.
+#[cfg(not(target_arch = "wasm32"))]
+use testing::host;
+
+pub mod testing;
 
 /// A Verbund plugin. Implement it on a unit struct and export it with
 /// [`export_plugin!`]. The host makes a fresh instance for every call, so
