@@ -251,6 +251,14 @@ impl Client {
 
     fn answer(res: reqwest::blocking::Response) -> anyhow::Result<Value> {
         let status = res.status().as_u16();
+        // A write that a disabled plugin did not check says so.
+        if let Some(w) = res
+            .headers()
+            .get("verbund-warning")
+            .and_then(|v| v.to_str().ok())
+        {
+            eprintln!("warning: {w}");
+        }
         if status == 204 {
             return Ok(Value::Null);
         }

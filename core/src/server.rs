@@ -393,7 +393,7 @@ fn install_demo_plugins(
                         .into_iter()
                         .map(|(k, v)| (k.to_string(), v.to_string()))
                         .collect();
-                    host.configure(name, None, Some(settings), "demo")?;
+                    host.configure(name, None, Some(settings), None, "demo")?;
                 }
                 Ok(r)
             });

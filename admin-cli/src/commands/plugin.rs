@@ -1,7 +1,7 @@
 //! `verbund plugin …`: install, upgrade, list, configure, enable, disable and remove plugins
 //! on a running server (admin token), and run their exports.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use base64::Engine as _;
@@ -62,7 +62,7 @@ enum PluginCommand {
     Remove { name: String },
     /// Set per-plugin limits and settings.
     #[command(
-        after_help = "Limits are HOOK.KEY=VALUE with HOOK one of describe, validate, on-transition, export and KEY one of fuel, wall_ms, memory_mib, host_bytes, output_bytes. Settings are KEY=VALUE, read by the plugin with config(key).\n\nExamples:\n  verbund plugin configure hello --limit validate.wall_ms=50 --limit export.memory_mib=128\n  verbund plugin configure newsletter-export --set website=https://www.example.org"
+        after_help = "Limits are HOOK.KEY=VALUE with HOOK one of describe, validate, on-transition, export and KEY one of fuel, wall_ms, memory_mib, host_bytes, output_bytes. Settings are KEY=VALUE, read by the plugin with config(key).\n\nExamples:\n  verbund plugin configure hello --limit validate.wall_ms=50 --limit export.memory_mib=128\n  verbund plugin configure newsletter-export --set website=https://www.example.org\n  verbund plugin configure style-check --required true   # no unchecked story while it is off"
     )]
     Configure {
         name: String,
@@ -72,6 +72,28 @@ enum PluginCommand {
         /// A setting KEY=VALUE (repeatable); replaces all earlier settings.
         #[arg(long = "set")]
         settings: Vec<String>,
+        /// `true`: its validators and guards must run; while it is off, writes of the types
+        /// they check are refused (503) instead of going unchecked. `false` undoes it.
+        #[arg(long)]
+        required: Option<bool>,
+    },
+    /// Make a new plugin from a template: a Rust crate or a Python package, anywhere.
+    #[command(
+        after_help = "Writes NAME/ with a working validate hook, a native test (Rust) and a README; build it with `plugins/build --dir NAME` from a Verbund checkout, then install NAME/NAME.wasm.\n\nExamples:\n  verbund plugin new kalender-export                 # Rust\n  verbund plugin new hausstil --lang python\n  verbund plugin new kalender-export --sdk ~/verbund/plugins/sdk"
+    )]
+    New {
+        /// The plugin's name: lower case letters, digits and hyphens, e.g. `kalender-export`.
+        name: String,
+        /// `rust` (default) or `python`.
+        #[arg(long, default_value = "rust")]
+        lang: String,
+        /// The folder to create (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// A Verbund checkout's `plugins/` folder (SDKs and contract); found by itself when this
+        /// binary was built from one. Also VERBUND_PLUGINS_DIR.
+        #[arg(long, env = "VERBUND_PLUGINS_DIR")]
+        plugins: Option<PathBuf>,
     },
     /// Run a plugin's export and write its files into a directory.
     #[command(
@@ -193,9 +215,116 @@ fn requested(p: &Value) -> Vec<Grant> {
         .collect()
 }
 
+/// `verbund plugin new`: a plugin folder from a template.
+fn new_plugin(
+    name: &str,
+    lang: &str,
+    dir: Option<PathBuf>,
+    plugins: Option<PathBuf>,
+) -> anyhow::Result<u8> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name.starts_with(|c: char| c.is_ascii_lowercase())
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        anyhow::bail!(
+            "the plugin name {name:?} must start with a letter and hold only lower case letters, digits and hyphens, e.g. kalender-export"
+        );
+    }
+    let plugins = match plugins {
+        Some(p) => p,
+        None => {
+            let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins");
+            if built_from.join("wit/plugin.wit").is_file() {
+                built_from
+            } else {
+                anyhow::bail!(
+                    "where is a Verbund checkout's plugins/ folder (SDKs and contract)? Give it with --plugins PATH or VERBUND_PLUGINS_DIR"
+                )
+            }
+        }
+    };
+    let plugins = plugins
+        .canonicalize()
+        .with_context(|| format!("no folder {}", plugins.display()))?;
+    anyhow::ensure!(
+        plugins.join("wit/plugin.wit").is_file(),
+        "{} is not a Verbund plugins/ folder (no wit/plugin.wit)",
+        plugins.display()
+    );
+    let dir = dir.unwrap_or_else(|| PathBuf::from(name));
+    anyhow::ensure!(
+        !dir.exists(),
+        "{} exists already; choose another name or --dir",
+        dir.display()
+    );
+    let ty: String = name
+        .split('-')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    let build = plugins.join("build").display().to_string();
+    let fill = |t: &str| {
+        t.replace("{{name}}", name)
+            .replace("{{Type}}", &ty)
+            .replace("{{build}}", &build)
+            .replace("{{sdk}}", &plugins.join("sdk").display().to_string())
+    };
+    let files: Vec<(PathBuf, String)> = match lang {
+        "rust" => vec![
+            (
+                dir.join("Cargo.toml"),
+                fill(include_str!("../../templates/plugin-rust/Cargo.toml")),
+            ),
+            (
+                dir.join("src/lib.rs"),
+                fill(include_str!("../../templates/plugin-rust/lib.rs")),
+            ),
+        ],
+        "python" => vec![(
+            dir.join("app.py"),
+            fill(include_str!("../../templates/plugin-python/app.py")),
+        )],
+        other => anyhow::bail!("--lang must be rust or python, not {other:?}"),
+    };
+    for (path, text) in &files {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("could not create {}", parent.display()))?;
+        }
+        std::fs::write(path, text).with_context(|| format!("could not write {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    let shown = dir.display();
+    println!("next:");
+    if lang == "rust" {
+        println!("  (cd {shown} && cargo test)                 # the native test, with the SDK's test host");
+    }
+    println!("  {build} --dir {shown}      # -> {shown}/{name}.wasm");
+    println!("  verbund plugin install {shown}/{name}.wasm --grant read:story");
+    Ok(exit::OK)
+}
+
 pub fn run(args: PluginArgs) -> anyhow::Result<u8> {
+    if let PluginCommand::New {
+        name,
+        lang,
+        dir,
+        plugins,
+    } = args.command
+    {
+        return new_plugin(&name, &lang, dir, plugins);
+    }
     let client = Client::from_args(&args.remote)?;
     match args.command {
+        PluginCommand::New { .. } => unreachable!("handled above"),
         PluginCommand::Install {
             file,
             grant,
@@ -307,11 +436,21 @@ pub fn run(args: PluginArgs) -> anyhow::Result<u8> {
             let rows: Vec<Vec<String>> = items
                 .iter()
                 .map(|p| {
-                    let state = if p["enabled"].as_bool().unwrap_or(false) {
+                    let mut state = if p["enabled"].as_bool().unwrap_or(false) {
                         "enabled".to_string()
+                    } else if p["hooks"]
+                        .as_array()
+                        .is_some_and(|h| h.iter().any(|h| h == "validate"))
+                        && !p["required"].as_bool().unwrap_or(false)
+                    {
+                        // Its checks are skipped: say so where the admin looks.
+                        "disabled (checks skipped)".to_string()
                     } else {
                         "disabled".to_string()
                     };
+                    if p["required"].as_bool().unwrap_or(false) {
+                        state.push_str(", required");
+                    }
                     vec![
                         p["name"].as_str().unwrap_or("").to_string(),
                         p["version"].as_str().unwrap_or("").to_string(),
@@ -360,6 +499,23 @@ pub fn run(args: PluginArgs) -> anyhow::Result<u8> {
                     .unwrap_or_default()
             );
             println!("  faults in the last minute: {}", p["faults"]);
+            if p["required"].as_bool().unwrap_or(false) {
+                println!("  required: while it is off, writes of the types it checks are refused");
+            }
+            let usage = p["usage"].as_array().cloned().unwrap_or_default();
+            if usage.is_empty() {
+                println!("  calls since the server started: none");
+            }
+            for u in &usage {
+                println!(
+                    "  calls of {} since the server started: {} ({} faults), p50 {:.2} ms, p99 {:.2} ms",
+                    u["hook"].as_str().unwrap_or(""),
+                    u["calls"],
+                    u["faults"],
+                    u["p50_ms"].as_f64().unwrap_or(0.0),
+                    u["p99_ms"].as_f64().unwrap_or(0.0)
+                );
+            }
             if let Some(l) = p["effective_limits"].as_object() {
                 for (hook, v) in l {
                     println!(
@@ -390,8 +546,12 @@ pub fn run(args: PluginArgs) -> anyhow::Result<u8> {
             name,
             limits,
             settings,
+            required,
         } => {
             let mut body = serde_json::Map::new();
+            if let Some(r) = required {
+                body.insert("required".into(), Value::Bool(r));
+            }
             if !limits.is_empty() {
                 let mut by_hook: serde_json::Map<String, Value> = serde_json::Map::new();
                 for (k, v) in pairs(&limits, "--limit")? {
@@ -418,7 +578,7 @@ pub fn run(args: PluginArgs) -> anyhow::Result<u8> {
             }
             if body.is_empty() {
                 return Err(anyhow::Error::new(exit::Usage(
-                    "give --limit HOOK.KEY=VALUE or --set KEY=VALUE".into(),
+                    "give --limit HOOK.KEY=VALUE, --set KEY=VALUE or --required true|false".into(),
                 )));
             }
             client.send(

@@ -35,6 +35,28 @@ pub trait ContentHooks: Send + Sync {
     fn validate(&self, ct: &ContentType, rec: &EntryRecord)
     -> Result<Vec<FieldError>, HookFailure>;
 
+    /// The validators' problems of an entry the JSON Schema refused, to report with the
+    /// schema's (so that editors fix everything in one round). A validator that fails on
+    /// such an entry is skipped, and its failure is not held against it.
+    fn validate_advisory(&self, ct: &ContentType, rec: &EntryRecord) -> Vec<FieldError> {
+        let _ = (ct, rec);
+        Vec::new()
+    }
+
+    /// A plugin an admin marked required whose validator or guard sees `ct` and which is
+    /// disabled (by the admin or after faults): its name and why it is off.
+    fn required_off(&self, ct: &ContentType) -> Option<(String, Option<String>)> {
+        let _ = ct;
+        None
+    }
+
+    /// Plugins with a validator that would see `ct` but are disabled (and not required):
+    /// their checks do not run, which the editor is told.
+    fn validators_off(&self, ct: &ContentType) -> Vec<String> {
+        let _ = ct;
+        Vec::new()
+    }
+
     /// The lifecycle a plugin declares for `ct`, with the plugin's name — also while that
     /// plugin is disabled or does not load, so that its types never fall back to a lifecycle
     /// without its rules.

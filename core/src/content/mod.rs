@@ -85,6 +85,15 @@ pub enum ContentError {
         "{ty} entries are governed by the plugin {plugin}, which is disabled or does not load; nothing of this type changes state (except being taken offline) until an admin enables it again (`verbund plugin enable {plugin}`)"
     )]
     PluginUnavailable { ty: String, plugin: String },
+    #[error(
+        "{ty} entries must be checked by the plugin {plugin}, which an admin marked required and which is off{}; nothing of this type is written or published until it runs again (`verbund plugin enable {plugin}`)",
+        reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+    )]
+    RequiredPluginOff {
+        ty: String,
+        plugin: String,
+        reason: Option<String>,
+    },
     #[error(transparent)]
     Hook(#[from] HookFailure),
     #[error("invalid query: {0}")]
@@ -169,6 +178,42 @@ impl ContentService {
     }
 
     /// Runs the validators on a record about to be written.
+    /// The schema's `errors` of an entry, with what the validators find in it too (when its
+    /// data is an object they can read), so that editors see every problem in one round.
+    fn invalid_with_plugins(
+        &self,
+        ct: &ContentType,
+        rec: &EntryRecord,
+        mut errors: Vec<FieldError>,
+        data: &serde_json::Value,
+    ) -> ContentError {
+        if data.is_object()
+            && let Some(h) = self.hooks()
+            && h.validates(ct)
+        {
+            for e in h.validate_advisory(ct, rec) {
+                if !errors.contains(&e) {
+                    errors.push(e);
+                }
+            }
+        }
+        ContentError::Invalid { errors }
+    }
+
+    /// Refuses a write of `ct` while a plugin an admin marked required for it is off.
+    pub(crate) fn check_required(&self, ct: &ContentType) -> ContentResult<()> {
+        if let Some(h) = self.hooks()
+            && let Some((plugin, reason)) = h.required_off(ct)
+        {
+            return Err(ContentError::RequiredPluginOff {
+                ty: ct.name.clone(),
+                plugin,
+                reason,
+            });
+        }
+        Ok(())
+    }
+
     fn run_validators(&self, ct: &ContentType, rec: &EntryRecord) -> ContentResult<()> {
         if let Some(h) = self.hooks() {
             let errors = h.validate(ct, rec)?;

@@ -150,6 +150,10 @@ impl ContentService {
         let (plugin, wf) = self.lifecycle(&ct);
         let current = self.get(ty, id)?;
         let candidates = wf.candidates(&current.state, &req.wanted);
+        // Publishing needs the required plugins; taking an entry offline never does.
+        if candidates.iter().any(|t| wf.is_public(&t.to_state)) {
+            self.check_required(&ct)?;
+        }
         if candidates.is_empty() {
             return Err(ContentError::InvalidTransition {
                 from: current.state.clone(),

@@ -59,6 +59,7 @@ impl ContentService {
         also: Vec<(Tree, Vec<u8>, Vec<u8>)>,
     ) -> ContentResult<EntryRecord> {
         let ct = self.content_type(ty)?.clone();
+        self.check_required(&ct)?;
         let mut new = new;
         if let Some(orig) = &new.translation_of {
             let Some(source) = self.link_source_now(&ct, orig)? else {
@@ -81,12 +82,10 @@ impl ContentService {
             }
         }
         let errors = ct.validate(&new.data);
-        if !errors.is_empty() {
-            return Err(ContentError::Invalid { errors });
-        }
         let id = new.id.clone().unwrap_or_else(|| self.new_id());
         let now = Utc::now();
-        if self.hooks().is_some_and(|h| h.validates(&ct)) {
+        let validates = self.hooks().is_some_and(|h| h.validates(&ct));
+        if validates || !errors.is_empty() {
             let candidate = EntryRecord {
                 format: RECORD_FORMAT,
                 id: id.clone(),
@@ -105,6 +104,9 @@ impl ContentService {
                 scheduled: None,
                 translated_from: Default::default(),
             };
+            if !errors.is_empty() {
+                return Err(self.invalid_with_plugins(&ct, &candidate, errors, &new.data));
+            }
             self.run_validators(&ct, &candidate)?;
         }
         self.commit_plan(|plan| {
@@ -317,6 +319,7 @@ impl ContentService {
         also: Vec<(Tree, Vec<u8>, Vec<u8>)>,
     ) -> ContentResult<EntryRecord> {
         let ct = self.content_type(ty)?.clone();
+        self.check_required(&ct)?;
         if let Some(Value::String(root)) = self
             .get_raw(ty, id)?
             .map(|b| super::commit::parse_record(&b))
@@ -329,7 +332,15 @@ impl ContentService {
         }
         let errors = ct.validate(&data);
         if !errors.is_empty() {
-            return Err(ContentError::Invalid { errors });
+            return Err(match self.get(ty, id) {
+                Ok(mut candidate) => {
+                    candidate.data = data.as_object().cloned().unwrap_or_default();
+                    candidate.version += 1;
+                    candidate.updated_by = actor.map(String::from);
+                    self.invalid_with_plugins(&ct, &candidate, errors, &data)
+                }
+                Err(_) => ContentError::Invalid { errors },
+            });
         }
         let now = Utc::now();
         let data = data.as_object().cloned().unwrap_or_default();

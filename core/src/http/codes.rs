@@ -169,7 +169,7 @@ codes! {
     PluginsBusy = SERVICE_UNAVAILABLE, "plugins_busy", "Plugins busy",
         "Every plugin instance is in use; try again shortly.";
     PluginUnavailable = SERVICE_UNAVAILABLE, "plugin_unavailable", "Plugin unavailable",
-        "The plugin governing this type's workflow is disabled or does not load; no transition but going offline is possible until an admin fixes it.";
+        "The plugin governing this type's workflow, or a plugin an admin marked required for it, is disabled or does not load; no transition but going offline is possible (and, for a required plugin, no write) until an admin fixes it.";
     MailUnavailable = SERVICE_UNAVAILABLE, "mail_unavailable", "Mail unavailable",
         "The mail could not be handed on; try again later.";
     StoreUnavailable = SERVICE_UNAVAILABLE, "store_unavailable", "Store unavailable",

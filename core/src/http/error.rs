@@ -95,6 +95,10 @@ impl From<ContentError> for ApiError {
                 extra: Some(Box::new(json!({ "plugin": plugin, "reason": reason }))),
                 ..ApiError::new(Code::TransitionDenied, detail)
             },
+            ContentError::RequiredPluginOff { plugin, .. } => ApiError {
+                extra: Some(Box::new(json!({ "plugin": plugin }))),
+                ..ApiError::new(Code::PluginUnavailable, detail)
+            },
             ContentError::PluginUnavailable { plugin, .. } => ApiError {
                 extra: Some(Box::new(json!({ "plugin": plugin }))),
                 ..ApiError::new(Code::PluginUnavailable, detail)

@@ -12,7 +12,7 @@
 use super::Code;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use serde_json::Value;
 
 use super::params::{self, blocking};
@@ -208,7 +208,7 @@ pub async fn create(
     if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/manage/{}/{}", rec.ty, rec.id)) {
         res = res.header(header::LOCATION, v);
     }
-    Ok(res)
+    Ok(with_checks_skipped(&state, &rec.ty, res))
 }
 
 /// The query of the management list.
@@ -456,7 +456,9 @@ async fn write_fields(
         )?)
     })
     .await?;
-    Ok(entry_response(&state, &redact(&state, &caller, rec)))
+    let ty = rec.ty.clone();
+    let res = entry_response(&state, &redact(&state, &caller, rec));
+    Ok(with_checks_skipped(&state, &ty, res))
 }
 
 /// Metadata a client may send back from a GET is not part of the fields.
@@ -692,4 +694,29 @@ pub async fn review_queue(
     })
     .await?;
     Ok(Reply::json(&Data::of(items)))
+}
+
+/// The `Verbund-Warning` header of a write that validators did not check because their
+/// plugins are disabled (not required: a required one refuses the write instead).
+pub fn with_checks_skipped<T, const S: u16>(
+    state: &AppState,
+    ty: &str,
+    res: Reply<T, S>,
+) -> Reply<T, S> {
+    let off = match (state.plugins.as_ref(), state.content.content_type(ty)) {
+        (Some(h), Ok(ct)) => crate::content::ContentHooks::validators_off(h.as_ref(), ct),
+        _ => Vec::new(),
+    };
+    if off.is_empty() {
+        return res;
+    }
+    let text = format!(
+        "not checked by {} (disabled); ask an admin to enable it (verbund plugin enable {})",
+        off.join(", "),
+        off[0]
+    );
+    match HeaderValue::from_str(&text) {
+        Ok(v) => res.header(HeaderName::from_static("verbund-warning"), v),
+        Err(_) => res,
+    }
 }

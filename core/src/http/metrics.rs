@@ -24,6 +24,9 @@ const REQUESTS: &str = "verbund_http_requests_total";
 const DURATION: &str = "verbund_http_request_duration_seconds";
 const ENTRIES: &str = "verbund_entries";
 const CHANGE_SEQ: &str = "verbund_change_seq";
+const PLUGIN_CALLS: &str = "verbund_plugin_calls_total";
+const PLUGIN_FAULTS: &str = "verbund_plugin_faults_total";
+const PLUGIN_SECONDS: &str = "verbund_plugin_call_seconds";
 
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 10] = [
@@ -90,6 +93,13 @@ impl Default for Metrics {
                 "Entries per content type (all states, and published)."
             );
             describe_gauge!(CHANGE_SEQ, "The newest change feed sequence number.");
+            describe_counter!(PLUGIN_CALLS, "Plugin calls by plugin and hook on this node.");
+            describe_counter!(PLUGIN_FAULTS, "Plugin calls that failed (trap, limit, malformed output).");
+            describe_gauge!(
+                PLUGIN_SECONDS,
+                Unit::Seconds,
+                "Plugin call time (instantiation included) over the last 1000 calls, by quantile."
+            );
         });
         Self {
             recorder,
@@ -149,6 +159,18 @@ pub async fn metrics(State(state): State<AppState>) -> super::typed::Raw<super::
         }
         let seq = state.content.store().last_seq().unwrap_or(0);
         gauge!(CHANGE_SEQ).set(seq as f64);
+        if let Some(host) = state.plugins.as_ref() {
+            for (plugin, u) in host.all_usage() {
+                let l = [("plugin", plugin), ("hook", u.hook.to_string())];
+                counter!(PLUGIN_CALLS, &l).absolute(u.calls);
+                counter!(PLUGIN_FAULTS, &l).absolute(u.faults);
+                for (q, v) in [("0.5", u.p50_ms), ("0.99", u.p99_ms)] {
+                    let mut lq = l.to_vec();
+                    lq.push(("quantile", q.to_string()));
+                    gauge!(PLUGIN_SECONDS, &lq).set(v / 1000.0);
+                }
+            }
+        }
     });
     let mut res = m.handle.render().into_response();
     res.headers_mut().insert(

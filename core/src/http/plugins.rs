@@ -48,6 +48,7 @@ fn host(state: &AppState) -> Result<std::sync::Arc<PluginHost>, ApiError> {
 fn view(host: &PluginHost, rec: &PluginRecord) -> Value {
     let mut v = serde_json::to_value(rec).unwrap_or_default();
     v["faults"] = json!(host.recent_faults(&rec.name));
+    v["usage"] = json!(host.usage(&rec.name));
     v["grants"] = json!({
         "requested": rec.requested.iter().map(Grant::label).collect::<Vec<_>>(),
         "granted": rec.granted.iter().map(Grant::label).collect::<Vec<_>>(),
@@ -278,9 +279,19 @@ pub async fn configure(
         })?),
         None => None,
     };
+    let required = match value.get("required") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => {
+            return Err(ApiError::new(
+                Code::InvalidConfig,
+                "required must be true or false",
+            ));
+        }
+    };
     let actor = caller.token_id.clone();
     let data = blocking(move || {
-        let rec = host.configure(&name, limits, config, &actor)?;
+        let rec = host.configure(&name, limits, config, required, &actor)?;
         Ok(view(&host, &rec))
     })
     .await?;

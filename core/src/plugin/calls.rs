@@ -130,7 +130,14 @@ impl PluginHost {
         f: impl FnOnce(&runtime::Plugin, &mut wasmtime::Store<HostState>) -> wasmtime::Result<R>,
         size: impl FnOnce(&R) -> usize,
     ) -> Result<R, PluginError> {
+        let started = Instant::now();
         let r = self.call_raw(&l.record, &l.pre, hook, f, size);
+        self.note_call(
+            &l.record.name,
+            hook,
+            started.elapsed(),
+            matches!(r, Err(PluginError::Fault { .. })),
+        );
         // Exports are started by a caller and sized by the data (a year of stories): an export
         // that runs into a resource limit fails, but does not count toward disabling the
         // plugin, or anyone could switch it off by asking for a big export. Its traps (its own
@@ -240,17 +247,34 @@ impl PluginHost {
         l: &Loaded,
         rec: &EntryRecord,
     ) -> Result<Vec<FieldError>, PluginError> {
+        self.validate_one_as(l, rec, true)
+    }
+
+    /// `validate` of one plugin; `counted`: a fault counts toward disabling the plugin (not
+    /// for an entry the schema refused, which the plugin may not expect).
+    fn validate_one_as(
+        &self,
+        l: &Loaded,
+        rec: &EntryRecord,
+        counted: bool,
+    ) -> Result<Vec<FieldError>, PluginError> {
         let entry = self.entry_for(l, rec)?;
-        let issues = self.call(
-            l,
-            HookKind::Validate,
-            |p, s| p.call_validate(s, &entry),
-            |v: &Vec<wit::Issue>| {
-                v.iter()
-                    .map(|i| i.pointer.len() + i.message.len() + 16)
-                    .sum()
-            },
-        )?;
+        let size = |v: &Vec<wit::Issue>| {
+            v.iter()
+                .map(|i| i.pointer.len() + i.message.len() + 16)
+                .sum()
+        };
+        let issues = if counted {
+            self.call(l, HookKind::Validate, |p, s| p.call_validate(s, &entry), size)?
+        } else {
+            self.call_raw(
+                &l.record,
+                &l.pre,
+                HookKind::Validate,
+                |p, s| p.call_validate(s, &entry),
+                size,
+            )?
+        };
         Ok(issues
             .into_iter()
             .map(|i| {
@@ -383,6 +407,45 @@ impl ContentHooks for PluginHost {
             all.extend(self.validate_one(&l, rec)?);
         }
         Ok(all)
+    }
+
+    fn required_off(&self, ct: &ContentType) -> Option<(String, Option<String>)> {
+        let loaded = self.loaded.read().unwrap_or_else(|p| p.into_inner());
+        loaded
+            .values()
+            .map(|l| &l.record)
+            .find(|r| {
+                r.required
+                    && !r.enabled
+                    && (r.has_hook(HookKind::Validate) || r.has_hook(HookKind::OnTransition))
+                    && sees(r, ct)
+            })
+            .map(|r| (r.name.clone(), r.disabled_reason.clone()))
+    }
+
+    fn validators_off(&self, ct: &ContentType) -> Vec<String> {
+        let loaded = self.loaded.read().unwrap_or_else(|p| p.into_inner());
+        loaded
+            .values()
+            .map(|l| &l.record)
+            .filter(|r| !r.required && !r.enabled && r.has_hook(HookKind::Validate) && sees(r, ct))
+            .map(|r| r.name.clone())
+            .collect()
+    }
+
+    fn validate_advisory(&self, ct: &ContentType, rec: &EntryRecord) -> Vec<FieldError> {
+        let mut all = Vec::new();
+        for l in self.with_hook(HookKind::Validate) {
+            if !sees(&l.record, ct) {
+                continue;
+            }
+            // A plugin that cannot cope with the invalid entry says nothing about it now;
+            // it will be asked again once the schema accepts the entry.
+            if let Ok(issues) = self.validate_one_as(&l, rec, false) {
+                all.extend(issues);
+            }
+        }
+        all
     }
 
     fn lifecycle(&self, ct: &ContentType) -> Option<(String, WorkflowDef)> {

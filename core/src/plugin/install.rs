@@ -48,6 +48,7 @@ impl PluginHost {
             disabled_reason: None,
             limits: BTreeMap::new(),
             config: BTreeMap::new(),
+            required: false,
             installed_at: Utc::now(),
             updated_at: Utc::now(),
         });
@@ -104,6 +105,7 @@ impl PluginHost {
                 rec.installed_at = p.installed_at;
                 rec.limits = p.limits.clone();
                 rec.config = p.config.clone();
+                rec.required = p.required;
                 (
                     Some(p.version.clone()),
                     new.iter().filter(|g| !old.contains(g)).cloned().collect(),
@@ -242,9 +244,13 @@ impl PluginHost {
         name: &str,
         limits: Option<BTreeMap<HookKind, LimitOverride>>,
         config: Option<BTreeMap<String, String>>,
+        required: Option<bool>,
         actor: &str,
     ) -> Result<PluginRecord, PluginError> {
         let mut rec = self.record(name)?;
+        if let Some(r) = required {
+            rec.required = r;
+        }
         if let Some(l) = limits {
             rec.limits = l;
         }
@@ -430,6 +436,7 @@ pub(super) fn record_from_manifest(
         disabled_reason: None,
         limits: BTreeMap::new(),
         config: BTreeMap::new(),
+        required: false,
         installed_at: now,
         updated_at: now,
     };

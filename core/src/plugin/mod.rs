@@ -46,7 +46,7 @@ use install::link_error;
 use runtime::{HostState, PluginPre, Runtime, wit};
 
 /// The contract this server implements (major.minor of `plugins/wit`).
-pub const CONTRACT: &str = "1.2.0";
+pub const CONTRACT: &str = "1.3.0";
 /// Faults within [`FAULT_WINDOW`] that disable a plugin.
 pub const FAULT_LIMIT: usize = 5;
 pub const FAULT_WINDOW: Duration = Duration::from_secs(60);
@@ -54,6 +54,51 @@ pub const FAULT_WINDOW: Duration = Duration::from_secs(60);
 pub const MAX_COMPONENT_BYTES: usize = 64 << 20;
 
 const RECORD_PREFIX: &str = "plugin\0";
+
+/// How many recent call times per plugin and hook the percentiles are taken over.
+pub const USAGE_WINDOW: usize = 1000;
+
+#[derive(Default)]
+struct Usage {
+    calls: u64,
+    faults: u64,
+    /// Call times in µs, the newest last.
+    recent: VecDeque<u32>,
+}
+
+impl Usage {
+    fn summary(&self, hook: HookKind) -> HookUsage {
+        let mut v: Vec<u32> = self.recent.iter().copied().collect();
+        v.sort_unstable();
+        let q = |p: f64| -> f64 {
+            if v.is_empty() {
+                return 0.0;
+            }
+            let i = ((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1;
+            f64::from(v[i]) / 1000.0
+        };
+        HookUsage {
+            hook: hook.name(),
+            calls: self.calls,
+            faults: self.faults,
+            p50_ms: q(0.5),
+            p99_ms: q(0.99),
+        }
+    }
+}
+
+/// What a plugin's hook cost on this node since it started.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HookUsage {
+    pub hook: &'static str,
+    pub calls: u64,
+    /// Calls that failed (trap, limit, malformed output).
+    pub faults: u64,
+    /// Median call time of the recent calls, instantiation included, in ms.
+    pub p50_ms: f64,
+    /// 99th percentile of the recent call times, in ms.
+    pub p99_ms: f64,
+}
 const WASM_PREFIX: &str = "wasm\0";
 const COMPILED_PREFIX: &str = "compiled\0";
 /// The key prefix of the compiled-plugin cache in the `plugins` tree (never backed up).
@@ -139,6 +184,8 @@ pub struct PluginHost {
     auth: AuthService,
     loaded: RwLock<BTreeMap<String, Arc<Loaded>>>,
     faults: Mutex<HashMap<String, VecDeque<Instant>>>,
+    /// Calls, faults and recent call times per plugin and hook, since this node started.
+    usage: Mutex<BTreeMap<(String, HookKind), Usage>>,
     /// The plugin epoch (see [`EPOCH_KEY`]) the loaded plugins were last synced with.
     epoch_seen: Mutex<Option<Vec<u8>>>,
 }
@@ -182,6 +229,7 @@ impl PluginHost {
             content: Arc::downgrade(content),
             loaded: RwLock::new(BTreeMap::new()),
             faults: Mutex::new(HashMap::new()),
+            usage: Mutex::new(BTreeMap::new()),
             epoch_seen: Mutex::new(None),
         });
         *host.epoch_seen.lock().unwrap_or_else(|p| p.into_inner()) =
@@ -245,6 +293,35 @@ impl PluginHost {
     }
 
     /// Faults of a plugin within the current window.
+    /// Calls of `name` since this node started, per hook, with faults and the p50/p99 of the
+    /// last [`USAGE_WINDOW`] calls' times.
+    pub fn usage(&self, name: &str) -> Vec<HookUsage> {
+        let all = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+        all.iter()
+            .filter(|((n, _), _)| n == name)
+            .map(|((_, hook), u)| u.summary(*hook))
+            .collect()
+    }
+
+    /// Every plugin's usage, for `/metrics`.
+    pub fn all_usage(&self) -> Vec<(String, HookUsage)> {
+        let all = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+        all.iter()
+            .map(|((n, hook), u)| (n.clone(), u.summary(*hook)))
+            .collect()
+    }
+
+    pub(super) fn note_call(&self, name: &str, hook: HookKind, took: Duration, fault: bool) {
+        let mut all = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+        let u = all.entry((name.to_string(), hook)).or_default();
+        u.calls += 1;
+        u.faults += u64::from(fault);
+        if u.recent.len() == USAGE_WINDOW {
+            u.recent.pop_front();
+        }
+        u.recent.push_back(took.as_micros().min(u32::MAX as u128) as u32);
+    }
+
     pub fn recent_faults(&self, name: &str) -> usize {
         let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
         match faults.get_mut(name) {

@@ -182,6 +182,10 @@ pub struct PluginRecord {
     /// Settings the plugin reads with `config(key)`.
     #[serde(default)]
     pub config: BTreeMap<String, String>,
+    /// The admin's word that its validators and guards must run: while it is off, writes of
+    /// the types they see are refused (503) instead of going unchecked.
+    #[serde(default)]
+    pub required: bool,
     pub installed_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

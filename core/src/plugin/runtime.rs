@@ -345,6 +345,43 @@ pub fn entry_for_plugin(content: &ContentService, rec: &EntryRecord, personal: b
     }
 }
 
+/// An entry of the published view (its public JSON: metadata and public fields) as a plugin
+/// sees it.
+fn published_entry(ty: &str, doc: &[u8]) -> wit::Entry {
+    let mut v: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(doc).unwrap_or_default();
+    let text = |v: &mut serde_json::Map<String, serde_json::Value>, k: &str| match v.remove(k) {
+        Some(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    };
+    let id = text(&mut v, "id");
+    let locale = text(&mut v, "locale");
+    let version = v.remove("version").and_then(|n| n.as_u64()).unwrap_or(0);
+    let published_at = Some(text(&mut v, "published_at")).filter(|s| !s.is_empty());
+    let updated_at = text(&mut v, "updated_at");
+    let created_at = text(&mut v, "created_at");
+    for k in crate::schema::RESERVED_FIELDS {
+        v.remove(*k);
+    }
+    wit::Entry {
+        content_type: ty.to_string(),
+        id,
+        locale,
+        version,
+        state: "published".into(),
+        data: serde_json::Value::Object(v).to_string(),
+        created_by: String::new(),
+        updated_by: String::new(),
+        created_at: if created_at.is_empty() {
+            published_at.clone().unwrap_or_default()
+        } else {
+            created_at
+        },
+        updated_at,
+        published_at,
+    }
+}
+
 fn entry_size(e: &wit::Entry) -> usize {
     e.data.len() + e.id.len() + e.content_type.len() + e.state.len() + 128
 }
@@ -442,6 +479,74 @@ impl verbund::plugin::host::Host for HostState {
             out.push(e);
         }
         Ok(out)
+    }
+
+    fn query_published(
+        &mut self,
+        content_type: String,
+        locale: String,
+        filters: Vec<wit::Filter>,
+        sort: Vec<String>,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> Result<wit::Page, wit::HostError> {
+        self.granted(&content_type)?;
+        let content = self.content()?;
+        let filters = filters
+            .iter()
+            .map(|f| Filter::new(&f.field, &f.op, &f.value))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(query_error)?;
+        let sort = sort
+            .iter()
+            .map(|s| match s.strip_prefix('-') {
+                Some(f) => crate::content::SortKey {
+                    field: f.to_string(),
+                    descending: true,
+                },
+                None => crate::content::SortKey {
+                    field: s.to_string(),
+                    descending: false,
+                },
+            })
+            .collect();
+        let q = crate::content::DeliveryQuery {
+            locale,
+            filters,
+            sort,
+            limit: (limit as usize).clamp(1, MAX_QUERY_LIMIT),
+            cursor,
+        };
+        let mut entries = Vec::new();
+        let mut failed = None;
+        let meta = content
+            .query_published_with(&content_type, &q, &mut |_, doc| {
+                if failed.is_some() {
+                    return Ok(());
+                }
+                if !self.spend(doc.len()) {
+                    failed = Some(self.host_limit_error());
+                    return Ok(());
+                }
+                let e = published_entry(&content_type, doc);
+                if let Err(e) = self.charge(entry_size(&e)) {
+                    failed = Some(e);
+                    return Ok(());
+                }
+                entries.push(e);
+                Ok(())
+            })
+            .map_err(|e| match e {
+                crate::content::ContentError::BadQuery(q) => query_error(q),
+                other => wit::HostError::Invalid(other.to_string()),
+            })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        Ok(wit::Page {
+            entries,
+            next_cursor: meta.next_cursor,
+        })
     }
 
     fn now(&mut self) -> String {

@@ -2,7 +2,7 @@
 //! one A4 PDF per member, as an export.
 //!
 //! `verbund plugin export membership-certificate certificates --out urkunden/` writes
-//! `urkunde-SLUG.pdf` for every published member and `uebersicht.txt` (who got one, since
+//! `urkunde-SLUG.pdf` for every published member (as published: the host's published view) and `uebersicht.txt` (who got one, since
 //! when, how many years, which file). Parameters (all optional):
 //!
 //! - `member_since_before=2015-01-01`: only members who joined before that date (the
@@ -240,29 +240,17 @@ impl Plugin for Certificates {
         }
         let today = text::date_of(&now()).ok_or("the host's clock gave no date")?;
         let opts = text::Options::read(&params, today, |k| config(k))?;
-        let mut members = Vec::new();
-        // German certificates from the German entries: a member's translations (same
-        // member, other language) get none of their own.
-        let mut q = query("member")
-            .eq("state", "published")
-            .eq("locale", "de")
-            .limit(200);
+        // The published view, in German: what the website shows of each member (an edit
+        // not yet published does not reach a certificate), and a member's translations get
+        // none of their own.
+        let mut q = query_published("member")
+            .locale("de")
+            .sort("member_since")
+            .limit(100);
         if let Some(before) = opts.before {
             q = q.filter("member_since", "lt", before);
         }
-        let mut cursor = None;
-        loop {
-            let page = q
-                .clone()
-                .after(cursor)
-                .page()
-                .map_err(|e| e.message().to_string())?;
-            members.extend(page.entries);
-            match page.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => break,
-            }
-        }
+        let members = q.all().map_err(|e| e.message().to_string())?;
         let mut certs = Vec::new();
         for m in &members {
             let slug = m.text("slug").unwrap_or_default();

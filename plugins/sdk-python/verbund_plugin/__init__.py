@@ -1,4 +1,4 @@
-"""Python SDK for Verbund plugins (contract verbund:plugin@1.2.0).
+"""Python SDK for Verbund plugins (contract verbund:plugin@1.3.0).
 
 A plugin is a module ``app`` that defines ``class WitWorld(Plugin)``; ``componentize-py``
 turns it (with CPython) into a WebAssembly component that the server runs in the same
@@ -31,12 +31,12 @@ from componentize_py_types import Err
 
 __all__ = [
     "CONTRACT", "Plugin", "Manifest", "Hook", "Grant", "Workflow", "Issue", "Entry",
-    "Artifact", "Allow", "Deny", "HostError", "get", "query", "query_page", "schema",
+    "Artifact", "Allow", "Deny", "HostError", "get", "query", "query_page", "query_published", "schema",
     "translations", "now", "config", "log", "param",
 ]
 
 #: The contract this SDK is built against (the host accepts every 1.x it knows).
-CONTRACT = "1.2.0"
+CONTRACT = "1.3.0"
 
 Hook = _t.Hook
 Allow = _t.Decision_Allow
@@ -171,6 +171,16 @@ def query_page(content_type: str, filters: Iterable[Tuple[str, str, Any]] = (), 
                cursor: Optional[str] = None) -> Tuple[List[Entry], Optional[str]]:
     """One page of a query: the entries and the cursor of the next page (None at the end)."""
     p = _host_call(_host.query_page, content_type, _filters(filters), limit, cursor)
+    return [Entry(e) for e in p.entries], p.next_cursor
+
+
+def query_published(content_type: str, locale: str = "de", filters: Iterable[Tuple[str, str, Any]] = (),
+                    sort: Sequence[str] = (), limit: int = 100,
+                    cursor: Optional[str] = None) -> Tuple[List[Entry], Optional[str]]:
+    """One page of the published view (what websites are served: the published version of
+    each entry, no personal data) in ``locale``; filters on filterable fields, ``sort`` keys
+    like ``"-published_at"``. Returns the entries and the next page's cursor."""
+    p = _host_call(_host.query_published, content_type, locale, _filters(filters), list(sort), limit, cursor)
     return [Entry(e) for e in p.entries], p.next_cursor
 
 

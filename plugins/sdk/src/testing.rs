@@ -251,6 +251,66 @@ pub(crate) mod host {
         })
     }
 
+    /// The published view: published entries in `locale`, filtered, sorted by the keys
+    /// (text order; none: newest `published_at` first), paged by position.
+    pub fn query_published(
+        content_type: &str,
+        locale: &str,
+        filters: &[Filter],
+        sort: &[String],
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page, HostError> {
+        let h = current();
+        let s = h.0.borrow();
+        granted(&s, content_type)?;
+        let mut found = Vec::new();
+        for ((ty, _), e) in &s.entries {
+            if ty != content_type || e.state != "published" || e.locale != locale {
+                continue;
+            }
+            let mut ok = true;
+            for f in filters {
+                ok &= matches(e, f)?;
+            }
+            if ok {
+                found.push(e.clone());
+            }
+        }
+        let keys: Vec<(String, bool)> = if sort.is_empty() {
+            vec![("published_at".to_string(), true)]
+        } else {
+            sort.iter()
+                .map(|k| match k.strip_prefix('-') {
+                    Some(f) => (f.to_string(), true),
+                    None => (k.clone(), false),
+                })
+                .collect()
+        };
+        found.sort_by(|a, b| {
+            for (field, desc) in &keys {
+                let (x, y) = (
+                    value_of(a, field).map(|v| text(&v)).unwrap_or_default(),
+                    value_of(b, field).map(|v| text(&v)).unwrap_or_default(),
+                );
+                let o = if *desc { y.cmp(&x) } else { x.cmp(&y) };
+                if o != std::cmp::Ordering::Equal {
+                    return o;
+                }
+            }
+            a.id.cmp(&b.id)
+        });
+        let start: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
+        let end = (start + limit.max(1) as usize).min(found.len());
+        Ok(Page {
+            entries: found
+                .get(start..end)
+                .map(<[Entry]>::to_vec)
+                .unwrap_or_default(),
+            next_cursor: (end < found.len()).then(|| end.to_string()),
+        })
+    }
+
     pub fn schema(content_type: &str) -> Result<String, HostError> {
         let h = current();
         let s = h.0.borrow();

@@ -843,6 +843,21 @@ fn a_python_plugin_checks_the_house_style_and_its_misbehaviour_is_contained() {
         "{body}"
     );
 
+    // A story the JSON Schema refuses too: the plugin's findings come with the schema's, so
+    // the editor fixes everything in one round.
+    let mut both = story(6);
+    both["kind"] = json!("gibt-es-nicht");
+    both["teaser"] = json!("Zu kurz.");
+    let (status, body) = env.request(reqwest::Method::POST, "/api/v1/manage/story", &env.editor, Some(both));
+    assert_eq!(status, 422, "{body}");
+    let errors = body["errors"].as_array().unwrap();
+    assert!(errors.iter().any(|e| e["pointer"] == "/kind"), "{body}");
+    assert!(
+        errors.iter().any(|e| e["pointer"] == "/teaser"
+            && e["message"].as_str().unwrap().ends_with("(plugin style-check)")),
+        "{body}"
+    );
+
     let mut good = story(2);
     good["title"] = json!("Neuigkeiten aus dem Cluster");
     good["teaser"] = json!(
@@ -857,6 +872,35 @@ fn a_python_plugin_checks_the_house_style_and_its_misbehaviour_is_contained() {
         &env.editor,
         Some(good),
     );
+    assert_eq!(status, 201, "{body}");
+
+    // Switched off, its checks are skipped: the write goes through, with a warning the CLI
+    // shows, and `plugin list` says so.
+    ok(&env.cli(&["plugin", "disable", "style-check"]));
+    let mut unchecked = story(7);
+    unchecked["teaser"] = json!("Zu kurz.");
+    let res = reqwest::blocking::Client::new()
+        .post(format!("{}/api/v1/manage/story", env.server.url))
+        .bearer_auth(&env.editor)
+        .json(&unchecked)
+        .send()
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    let warning = res.headers()["verbund-warning"].to_str().unwrap().to_string();
+    assert!(warning.contains("not checked by style-check (disabled)"), "{warning}");
+    let list = ok(&env.cli(&["plugin", "list"]));
+    assert!(list.contains("disabled (checks skipped)"), "{list}");
+    // Marked required, it must run: while it is off, story writes are refused, naming it.
+    ok(&env.cli(&["plugin", "configure", "style-check", "--required", "true"]));
+    let (status, body) = env.create_story(8, None);
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], "plugin_unavailable");
+    assert_eq!(body["plugin"], "style-check");
+    assert!(body["detail"].as_str().unwrap().contains("marked required"), "{body}");
+    let shown = ok(&env.cli(&["plugin", "show", "style-check"]));
+    assert!(shown.contains("required: while it is off"), "{shown}");
+    ok(&env.cli(&["plugin", "enable", "style-check"]));
+    let (status, body) = env.create_story(8, None);
     assert_eq!(status, 201, "{body}");
     ok(&env.cli(&["plugin", "remove", "style-check"]));
 
@@ -946,6 +990,24 @@ fn a_python_plugin_checks_the_house_style_and_its_misbehaviour_is_contained() {
     assert_eq!(status, 201, "{body}");
     let shown = ok(&env.cli(&["plugin", "show", "py-sandbox"]));
     assert!(shown.contains("enabled"), "{shown}");
+    // Per-plugin figures: 6 validate calls, 4 of them faults, in `plugin show` and /metrics.
+    assert!(
+        shown.contains("calls of validate since the server started: 6 (4 faults), p50 "),
+        "{shown}"
+    );
+    let metrics = env.server.get("/metrics").text().unwrap();
+    assert!(
+        metrics.contains(r#"verbund_plugin_calls_total{plugin="py-sandbox",hook="validate"} 6"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"verbund_plugin_faults_total{plugin="py-sandbox",hook="validate"} 4"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"verbund_plugin_call_seconds{plugin="py-sandbox",hook="validate",quantile="0.99"}"#),
+        "{metrics}"
+    );
 }
 
 /// Months in German, for the expected "Mitglied seit 1. März 2010".
@@ -1011,6 +1073,24 @@ fn membership_certificates_are_pdfs_poppler_reads_with_names_dates_and_umlauts()
     ]));
     let members = verbund_tests::demo::published("member", "de");
     assert!(members.len() >= 10, "the demo has members");
+    // An edit of a published member that is not yet published does not reach its
+    // certificate: the plugin reads the published view.
+    let edited = &members[0];
+    let (_, current) = env.request(
+        reqwest::Method::GET,
+        &format!("/api/v1/manage/member/{}", edited["id"].as_str().unwrap()),
+        &env.admin,
+        None,
+    );
+    let res = reqwest::blocking::Client::new()
+        .patch(format!("{}/api/v1/manage/member/{}", env.server.url, edited["id"].as_str().unwrap()))
+        .bearer_auth(&env.admin)
+        .header("If-Match", format!("\"{}\"", current["data"]["version"]))
+        .header("content-type", "application/merge-patch+json")
+        .body(json!({"name": "Noch Nicht Veröffentlicht GmbH"}).to_string())
+        .send()
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200, "{}", res.text().unwrap());
     for m in &members {
         let slug = m["slug"].as_str().unwrap();
         let file = dir.join(format!("urkunde-{slug}.pdf"));
@@ -1036,6 +1116,8 @@ fn membership_certificates_are_pdfs_poppler_reads_with_names_dates_and_umlauts()
             "{text}"
         );
     }
+    let edited_text = pdf_text(&dir.join(format!("urkunde-{}.pdf", edited["slug"].as_str().unwrap())));
+    assert!(!edited_text.contains("Noch Nicht"), "{edited_text}");
     // Names with umlauts and ß come out as written.
     let special: Vec<&str> = members
         .iter()
@@ -1135,4 +1217,67 @@ fn membership_certificates_are_pdfs_poppler_reads_with_names_dates_and_umlauts()
     );
     let shown = ok(&env.cli(&["plugin", "show", "membership-certificate"]));
     assert!(shown.contains("enabled"), "{shown}");
+}
+
+/// `verbund plugin new` makes a working plugin anywhere, in Rust or Python; `plugins/build
+/// --dir` builds the folder; the plugin installs and its validate hook answers. A bad name is
+/// explained. (Building is the same on either store: sled only.)
+#[test]
+fn a_new_plugin_from_the_template_builds_outside_the_repository_and_installs() {
+    if verbund_tests::sled_only("builds plugins; the store plays no part") {
+        return;
+    }
+    let env = start();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap();
+    let work = env._tmp.path().join("eigene-plugins");
+    std::fs::create_dir_all(&work).unwrap();
+    let new = |args: &[&str]| {
+        Command::new(verbund_bin())
+            .args(["plugin", "new"])
+            .args(args)
+            .current_dir(&work)
+            .output()
+            .unwrap()
+    };
+    let bad = new(&["Kalender!"]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("lower case letters, digits and hyphens"), "{}", stderr(&bad));
+
+    for (name, lang) in [("titel-py", "python"), ("titel-rs", "rust")] {
+        let out = ok(&new(&[name, "--lang", lang]));
+        assert!(out.contains("plugins/build --dir"), "{out}");
+        let built = Command::new(root.join("plugins/build"))
+            .args(["--dir", name])
+            .current_dir(&work)
+            .output()
+            .unwrap();
+        assert!(built.status.success(), "{name}: {}", stderr(&built));
+        let wasm = work.join(name).join(format!("{name}.wasm"));
+        assert!(wasm.is_file(), "{}", wasm.display());
+        let out = ok(&env.cli(&["plugin", "install", &wasm.display().to_string(), "--grant", "read:story"]));
+        assert!(out.contains(&format!("installed {name} 0.1.0; granted: read:story")), "{out}");
+    }
+    // Both validators run on every story write: each reports the full stop.
+    let (status, body) = env.create_story(40, Some("Neues aus dem Cluster."));
+    assert_eq!(status, 422, "{body}");
+    let plugins: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["pointer"] == "/title" && e["message"].as_str().unwrap().contains("ohne Punkt"))
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(plugins.len(), 2, "{body}");
+    let (status, body) = env.create_story(41, Some("Neues aus dem Cluster"));
+    assert_eq!(status, 201, "{body}");
+
+    // Installing without a grant it asks for warns and says which, and how to give it.
+    let out = env.install("snoop", "read:story");
+    assert!(out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning: snoop asks for read:member") && err.contains("but was not granted it"),
+        "{err}"
+    );
+    assert!(err.contains("--grant read:member"), "{err}");
 }

@@ -66,7 +66,7 @@ pub(super) fn api_schemas() -> Vec<(&'static str, Value)> {
             json!({
                 "type": "object",
                 "description": "An installed plugin as the admin API shows it: the stored record plus its recent faults, its grants as labels and the limits in effect per hook.",
-                "required": ["name", "version", "enabled", "faults", "grants", "effective_limits"],
+                "required": ["name", "version", "enabled", "faults", "grants", "effective_limits", "usage"],
                 "properties": {
                     "faults": {"type": "integer", "minimum": 0, "description": "Faults in the recent window (the server disables a plugin that keeps failing)."},
                     "grants": {
@@ -81,6 +81,21 @@ pub(super) fn api_schemas() -> Vec<(&'static str, Value)> {
                         "type": "object",
                         "propertyNames": {"enum": ["describe", "validate", "on-transition", "export"]},
                         "additionalProperties": schema_ref("CallLimits"),
+                    },
+                    "usage": {
+                        "type": "array",
+                        "description": "Calls per hook on this node since it started: how many, how many failed, and the p50/p99 of the last 1000 calls' times (instantiation included).",
+                        "items": {
+                            "type": "object",
+                            "required": ["hook", "calls", "faults", "p50_ms", "p99_ms"],
+                            "properties": {
+                                "hook": {"type": "string", "enum": ["describe", "validate", "on-transition", "export"]},
+                                "calls": {"type": "integer", "minimum": 0},
+                                "faults": {"type": "integer", "minimum": 0},
+                                "p50_ms": {"type": "number", "minimum": 0},
+                                "p99_ms": {"type": "number", "minimum": 0},
+                            },
+                        },
                     },
                 },
                 "allOf": [schema_ref("PluginRecord")],
@@ -105,7 +120,7 @@ pub(super) fn api_schemas() -> Vec<(&'static str, Value)> {
             "PluginSettings",
             json!({
                 "type": "object",
-                "description": "New settings of a plugin: `limits` replaces the limit overrides (by hook), `config` replaces the settings the plugin reads with `config(key)`. Absent keys keep what is set; other keys are ignored.",
+                "description": "New settings of a plugin: `limits` replaces the limit overrides (by hook), `config` replaces the settings the plugin reads with `config(key)`, `required` marks it required. Absent keys keep what is set; other keys are ignored.",
                 "properties": {
                     "limits": {
                         "type": "object",
@@ -117,6 +132,10 @@ pub(super) fn api_schemas() -> Vec<(&'static str, Value)> {
                         "type": "object",
                         "additionalProperties": {"type": "string"},
                         "examples": [{"website": "https://www.example.org/"}],
+                    },
+                    "required": {
+                        "type": ["boolean", "null"],
+                        "description": "`true`: its validators and guards must run; while the plugin is off (disabled by an admin or after faults), writes of the types they see, and publishing them, are refused with 503 plugin_unavailable instead of going unchecked.",
                     },
                 },
             }),
@@ -208,6 +227,7 @@ pub(super) fn plugin_record_properties() -> Value {
         "disabled_reason": {"type": "string"},
         "limits": {"type": "object", "additionalProperties": schema_ref("LimitOverride")},
         "config": {"type": "object", "additionalProperties": {"type": "string"}},
+        "required": {"type": "boolean", "description": "Whether an admin marked it required (writes of the types it checks are refused while it is off)."},
         "installed_at": date_time.clone(),
         "updated_at": date_time,
     })
