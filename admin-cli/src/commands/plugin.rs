@@ -299,13 +299,16 @@ fn new_plugin(
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("could not create {}", parent.display()))?;
         }
-        std::fs::write(path, text).with_context(|| format!("could not write {}", path.display()))?;
+        std::fs::write(path, text)
+            .with_context(|| format!("could not write {}", path.display()))?;
         println!("wrote {}", path.display());
     }
     let shown = dir.display();
     println!("next:");
     if lang == "rust" {
-        println!("  (cd {shown} && cargo test)                 # the native test, with the SDK's test host");
+        println!(
+            "  (cd {shown} && cargo test)                 # the native test, with the SDK's test host"
+        );
     }
     println!("  {build} --dir {shown}      # -> {shown}/{name}.wasm");
     println!("  verbund plugin install {shown}/{name}.wasm --grant read:story");

@@ -283,10 +283,16 @@ fn python_vs_rust(data: &Path, calls: usize, runs: usize) -> anyhow::Result<()> 
     let (recs, _) = content.list_current("story", None, None, 1)?;
     let rec = &recs[0];
     println!("\n## The same validate hook in Python and in Rust ({runs} runs)\n");
-    println!("Per call: a fresh instance (CPython's heap comes pre-initialised in the component and");
+    println!(
+        "Per call: a fresh instance (CPython's heap comes pre-initialised in the component and"
+    );
     println!("is mapped copy-on-write), the entry handed over, the hook run, the issues checked.");
-    println!("Python: `style-check` (componentize-py 0.25.1, CPython 3.14); Rust: `teaser-check`.\n");
-    println!("| plugin | component bytes | compile at install s | p50 µs (min/median/max) | p99 µs | mean µs |");
+    println!(
+        "Python: `style-check` (componentize-py 0.25.1, CPython 3.14); Rust: `teaser-check`.\n"
+    );
+    println!(
+        "| plugin | component bytes | compile at install s | p50 µs (min/median/max) | p99 µs | mean µs |"
+    );
     println!("|---|---|---|---|---|---|");
     let mut medians = Vec::new();
     for (name, bytes, n) in [

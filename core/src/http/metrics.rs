@@ -93,8 +93,14 @@ impl Default for Metrics {
                 "Entries per content type (all states, and published)."
             );
             describe_gauge!(CHANGE_SEQ, "The newest change feed sequence number.");
-            describe_counter!(PLUGIN_CALLS, "Plugin calls by plugin and hook on this node.");
-            describe_counter!(PLUGIN_FAULTS, "Plugin calls that failed (trap, limit, malformed output).");
+            describe_counter!(
+                PLUGIN_CALLS,
+                "Plugin calls by plugin and hook on this node."
+            );
+            describe_counter!(
+                PLUGIN_FAULTS,
+                "Plugin calls that failed (trap, limit, malformed output)."
+            );
             describe_gauge!(
                 PLUGIN_SECONDS,
                 Unit::Seconds,

@@ -1174,7 +1174,7 @@ fn plugin_routes() -> ApiRouter<AppState> {
                     "Replaces the limit overrides and/or the settings; with new settings the plugin describes itself again (and is refused if it cannot). Needs the admin role.",
                 )
                 .says(200, "The plugin with its new settings.")
-                .problem(400, "The body is not JSON (invalid_json), `limits` is not a map of hooks to limits (invalid_limits) , `config` not an object of strings or `required` not a boolean (invalid_config).")
+                .problem(400, "The body is not JSON (invalid_json), `limits` is not a map of hooks to limits (invalid_limits), `config` not an object of strings or `required` not a boolean (invalid_config).")
                 .problem(422, "With these settings the plugin cannot describe itself (plugin_invalid).")
             })
             .delete_with(plugins::remove, |op| {

@@ -265,7 +265,12 @@ impl PluginHost {
                 .sum()
         };
         let issues = if counted {
-            self.call(l, HookKind::Validate, |p, s| p.call_validate(s, &entry), size)?
+            self.call(
+                l,
+                HookKind::Validate,
+                |p, s| p.call_validate(s, &entry),
+                size,
+            )?
         } else {
             self.call_raw(
                 &l.record,

@@ -319,7 +319,8 @@ impl PluginHost {
         if u.recent.len() == USAGE_WINDOW {
             u.recent.pop_front();
         }
-        u.recent.push_back(took.as_micros().min(u32::MAX as u128) as u32);
+        u.recent
+            .push_back(took.as_micros().min(u32::MAX as u128) as u32);
     }
 
     pub fn recent_faults(&self, name: &str) -> usize {

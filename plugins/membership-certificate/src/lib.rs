@@ -239,7 +239,7 @@ impl Plugin for Certificates {
             ));
         }
         let today = text::date_of(&now()).ok_or("the host's clock gave no date")?;
-        let opts = text::Options::read(&params, today, |k| config(k))?;
+        let opts = text::Options::read(&params, today, config)?;
         // The published view, in German: what the website shows of each member (an edit
         // not yet published does not reach a certificate), and a member's translations get
         // none of their own.

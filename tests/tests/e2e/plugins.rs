@@ -848,13 +848,21 @@ fn a_python_plugin_checks_the_house_style_and_its_misbehaviour_is_contained() {
     let mut both = story(6);
     both["kind"] = json!("gibt-es-nicht");
     both["teaser"] = json!("Zu kurz.");
-    let (status, body) = env.request(reqwest::Method::POST, "/api/v1/manage/story", &env.editor, Some(both));
+    let (status, body) = env.request(
+        reqwest::Method::POST,
+        "/api/v1/manage/story",
+        &env.editor,
+        Some(both),
+    );
     assert_eq!(status, 422, "{body}");
     let errors = body["errors"].as_array().unwrap();
     assert!(errors.iter().any(|e| e["pointer"] == "/kind"), "{body}");
     assert!(
         errors.iter().any(|e| e["pointer"] == "/teaser"
-            && e["message"].as_str().unwrap().ends_with("(plugin style-check)")),
+            && e["message"]
+                .as_str()
+                .unwrap()
+                .ends_with("(plugin style-check)")),
         "{body}"
     );
 
@@ -886,8 +894,14 @@ fn a_python_plugin_checks_the_house_style_and_its_misbehaviour_is_contained() {
         .send()
         .unwrap();
     assert_eq!(res.status().as_u16(), 201);
-    let warning = res.headers()["verbund-warning"].to_str().unwrap().to_string();
-    assert!(warning.contains("not checked by style-check (disabled)"), "{warning}");
+    let warning = res.headers()["verbund-warning"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        warning.contains("not checked by style-check (disabled)"),
+        "{warning}"
+    );
     let list = ok(&env.cli(&["plugin", "list"]));
     assert!(list.contains("disabled (checks skipped)"), "{list}");
     // Marked required, it must run: while it is off, story writes are refused, naming it.
@@ -896,7 +910,10 @@ fn a_python_plugin_checks_the_house_style_and_its_misbehaviour_is_contained() {
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["code"], "plugin_unavailable");
     assert_eq!(body["plugin"], "style-check");
-    assert!(body["detail"].as_str().unwrap().contains("marked required"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("marked required"),
+        "{body}"
+    );
     let shown = ok(&env.cli(&["plugin", "show", "style-check"]));
     assert!(shown.contains("required: while it is off"), "{shown}");
     ok(&env.cli(&["plugin", "enable", "style-check"]));
@@ -1005,7 +1022,9 @@ fn a_python_plugin_checks_the_house_style_and_its_misbehaviour_is_contained() {
         "{metrics}"
     );
     assert!(
-        metrics.contains(r#"verbund_plugin_call_seconds{plugin="py-sandbox",hook="validate",quantile="0.99"}"#),
+        metrics.contains(
+            r#"verbund_plugin_call_seconds{plugin="py-sandbox",hook="validate",quantile="0.99"}"#
+        ),
         "{metrics}"
     );
 }
@@ -1083,7 +1102,11 @@ fn membership_certificates_are_pdfs_poppler_reads_with_names_dates_and_umlauts()
         None,
     );
     let res = reqwest::blocking::Client::new()
-        .patch(format!("{}/api/v1/manage/member/{}", env.server.url, edited["id"].as_str().unwrap()))
+        .patch(format!(
+            "{}/api/v1/manage/member/{}",
+            env.server.url,
+            edited["id"].as_str().unwrap()
+        ))
         .bearer_auth(&env.admin)
         .header("If-Match", format!("\"{}\"", current["data"]["version"]))
         .header("content-type", "application/merge-patch+json")
@@ -1116,7 +1139,8 @@ fn membership_certificates_are_pdfs_poppler_reads_with_names_dates_and_umlauts()
             "{text}"
         );
     }
-    let edited_text = pdf_text(&dir.join(format!("urkunde-{}.pdf", edited["slug"].as_str().unwrap())));
+    let edited_text =
+        pdf_text(&dir.join(format!("urkunde-{}.pdf", edited["slug"].as_str().unwrap())));
     assert!(!edited_text.contains("Noch Nicht"), "{edited_text}");
     // Names with umlauts and ß come out as written.
     let special: Vec<&str> = members
@@ -1165,7 +1189,10 @@ fn membership_certificates_are_pdfs_poppler_reads_with_names_dates_and_umlauts()
         u32::from_be_bytes(png[16..20].try_into().unwrap()),
         u32::from_be_bytes(png[20..24].try_into().unwrap()),
     );
-    assert!((595..=596).contains(&w) && h == 842, "A4 at 72 dpi: {w}×{h}");
+    assert!(
+        (595..=596).contains(&w) && h == 842,
+        "A4 at 72 dpi: {w}×{h}"
+    );
 
     // The members of the first hour only.
     let first = env._tmp.path().join("erste-stunde");
@@ -1228,7 +1255,10 @@ fn a_new_plugin_from_the_template_builds_outside_the_repository_and_installs() {
         return;
     }
     let env = start();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap();
     let work = env._tmp.path().join("eigene-plugins");
     std::fs::create_dir_all(&work).unwrap();
     let new = |args: &[&str]| {
@@ -1241,7 +1271,11 @@ fn a_new_plugin_from_the_template_builds_outside_the_repository_and_installs() {
     };
     let bad = new(&["Kalender!"]);
     assert!(!bad.status.success());
-    assert!(stderr(&bad).contains("lower case letters, digits and hyphens"), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("lower case letters, digits and hyphens"),
+        "{}",
+        stderr(&bad)
+    );
 
     for (name, lang) in [("titel-py", "python"), ("titel-rs", "rust")] {
         let out = ok(&new(&[name, "--lang", lang]));
@@ -1254,8 +1288,17 @@ fn a_new_plugin_from_the_template_builds_outside_the_repository_and_installs() {
         assert!(built.status.success(), "{name}: {}", stderr(&built));
         let wasm = work.join(name).join(format!("{name}.wasm"));
         assert!(wasm.is_file(), "{}", wasm.display());
-        let out = ok(&env.cli(&["plugin", "install", &wasm.display().to_string(), "--grant", "read:story"]));
-        assert!(out.contains(&format!("installed {name} 0.1.0; granted: read:story")), "{out}");
+        let out = ok(&env.cli(&[
+            "plugin",
+            "install",
+            &wasm.display().to_string(),
+            "--grant",
+            "read:story",
+        ]));
+        assert!(
+            out.contains(&format!("installed {name} 0.1.0; granted: read:story")),
+            "{out}"
+        );
     }
     // Both validators run on every story write: each reports the full stop.
     let (status, body) = env.create_story(40, Some("Neues aus dem Cluster."));
@@ -1264,7 +1307,9 @@ fn a_new_plugin_from_the_template_builds_outside_the_repository_and_installs() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["pointer"] == "/title" && e["message"].as_str().unwrap().contains("ohne Punkt"))
+        .filter(|e| {
+            e["pointer"] == "/title" && e["message"].as_str().unwrap().contains("ohne Punkt")
+        })
         .map(|e| e["message"].as_str().unwrap())
         .collect();
     assert_eq!(plugins.len(), 2, "{body}");
@@ -1276,7 +1321,8 @@ fn a_new_plugin_from_the_template_builds_outside_the_repository_and_installs() {
     assert!(out.status.success());
     let err = stderr(&out);
     assert!(
-        err.contains("warning: snoop asks for read:member") && err.contains("but was not granted it"),
+        err.contains("warning: snoop asks for read:member")
+            && err.contains("but was not granted it"),
         "{err}"
     );
     assert!(err.contains("--grant read:member"), "{err}");
