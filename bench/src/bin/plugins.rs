@@ -34,6 +34,43 @@ fn percentiles(mut us: Vec<f64>) -> (f64, f64, f64) {
     (us[n / 2], us[n * 99 / 100], mean)
 }
 
+/// Per-call times of `call` over `runs` runs of `calls` calls after `warm` warm-up calls:
+/// p50 as (min, median, max) over the runs, and the median p99 and mean, in µs.
+struct Timed {
+    p50: (f64, f64, f64),
+    p99: f64,
+    mean: f64,
+}
+
+fn timed(
+    warm: usize,
+    calls: usize,
+    runs: usize,
+    call: &dyn Fn() -> anyhow::Result<()>,
+) -> anyhow::Result<Timed> {
+    for _ in 0..warm {
+        call()?;
+    }
+    let (mut p50s, mut p99s, mut means) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let mut us = Vec::with_capacity(calls);
+        for _ in 0..calls {
+            let t = Instant::now();
+            call()?;
+            us.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        let (p50, p99, mean) = percentiles(us);
+        p50s.push(p50);
+        p99s.push(p99);
+        means.push(mean);
+    }
+    Ok(Timed {
+        p50: verbund_bench::spread(p50s),
+        p99: verbund_bench::spread(p99s).1,
+        mean: verbund_bench::spread(means).1,
+    })
+}
+
 fn drop_compiled_cache(data: &Path) -> anyhow::Result<()> {
     let content = verbund_core::open(data, verbund_core::SchemaRegistry::builtin())?;
     let mut b = WriteBatch::new();
@@ -125,26 +162,11 @@ fn main() -> anyhow::Result<()> {
         ),
     ];
     for (name, call) in &hooks {
-        for _ in 0..200 {
-            call()?;
-        }
-        let (mut p50s, mut p99s, mut means) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..runs {
-            let mut us = Vec::with_capacity(calls);
-            for _ in 0..calls {
-                let t = Instant::now();
-                call()?;
-                us.push(t.elapsed().as_secs_f64() * 1e6);
-            }
-            let (p50, p99, mean) = percentiles(us);
-            p50s.push(p50);
-            p99s.push(p99);
-            means.push(mean);
-        }
-        let (a, b, c) = verbund_bench::spread(p50s);
-        let (_, p99, _) = verbund_bench::spread(p99s);
-        let (_, mean, _) = verbund_bench::spread(means);
-        println!("| {name} | {a:.1} / {b:.1} / {c:.1} | {p99:.1} | {mean:.1} |");
+        let t = timed(200, calls, runs, call.as_ref())?;
+        println!(
+            "| {name} | {:.1} / {:.1} / {:.1} | {:.1} | {:.1} |",
+            t.p50.0, t.p50.1, t.p50.2, t.p99, t.mean
+        );
     }
     drop(hooks);
     drop(host);
@@ -300,25 +322,12 @@ fn python_vs_rust(data: &Path, calls: usize, runs: usize) -> anyhow::Result<()> 
         ("teaser-check (Rust)", rs.len(), calls),
     ] {
         let plugin = name.split(' ').next().unwrap_or(name);
-        for _ in 0..20 {
+        let t = timed(20, n, runs, &|| {
             host.validate_with(plugin, rec)?;
-        }
-        let (mut p50s, mut p99s, mut means) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..runs {
-            let mut us = Vec::with_capacity(n);
-            for _ in 0..n {
-                let t = Instant::now();
-                host.validate_with(plugin, rec)?;
-                us.push(t.elapsed().as_secs_f64() * 1e6);
-            }
-            let (p50, p99, mean) = percentiles(us);
-            p50s.push(p50);
-            p99s.push(p99);
-            means.push(mean);
-        }
-        let (a, b, c) = verbund_bench::spread(p50s);
-        let (_, p99, _) = verbund_bench::spread(p99s);
-        let (_, mean, _) = verbund_bench::spread(means);
+            Ok(())
+        })?;
+        let (a, b, c) = t.p50;
+        let (p99, mean) = (t.p99, t.mean);
         let secs_compile = compile
             .iter()
             .find(|(n, _)| *n == plugin)

@@ -5,20 +5,7 @@ use chrono::{Datelike, NaiveDate};
 
 use crate::Certificate;
 
-const MONTHS: [&str; 12] = [
-    "Januar",
-    "Februar",
-    "März",
-    "April",
-    "Mai",
-    "Juni",
-    "Juli",
-    "August",
-    "September",
-    "Oktober",
-    "November",
-    "Dezember",
-];
+use verbund_plugin::MONTHS_DE as MONTHS;
 
 /// `1. März 2010`.
 pub fn german_date(d: NaiveDate) -> String {

@@ -73,20 +73,7 @@ pub struct Texts {
 /// German: the plugin's original texts.
 pub const DE: Texts = Texts {
     lang: "de",
-    months: [
-        "Januar",
-        "Februar",
-        "März",
-        "April",
-        "Mai",
-        "Juni",
-        "Juli",
-        "August",
-        "September",
-        "Oktober",
-        "November",
-        "Dezember",
-    ],
+    months: verbund_plugin::MONTHS_DE,
     weekdays: [
         "Montag",
         "Dienstag",

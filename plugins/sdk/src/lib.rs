@@ -66,6 +66,22 @@ pub use bindings::verbund::plugin::types::{
     Artifact, Decision, Entry, ExportDef, Filter, Grant, HistoryItem, HistoryKind, Hook, HostError,
     Issue, LogLevel, Manifest, Page, StateDef, Transition, TransitionDef, Workflow,
 };
+/// The German month names, January first (for dates such as "1. März 2010").
+pub const MONTHS_DE: [&str; 12] = [
+    "Januar",
+    "Februar",
+    "März",
+    "April",
+    "Mai",
+    "Juni",
+    "Juli",
+    "August",
+    "September",
+    "Oktober",
+    "November",
+    "Dezember",
+];
+
 /// `serde_json`, re-exported so that plugins use the same version as the SDK.
 pub use serde_json;
 /// A JSON value (re-export of `serde_json::Value`).

@@ -97,6 +97,29 @@ impl Env {
     }
 }
 
+/// A reader of the public API in a thread, until `stop` is set; joins to how often it was
+/// served (each answer must be a 200).
+fn keep_reading(
+    url: &str,
+) -> (
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    std::thread::JoinHandle<usize>,
+) {
+    let url = url.to_string();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let reader = std::thread::spawn(move || {
+        let mut served = 0;
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            let res = reqwest::blocking::get(format!("{url}/api/v1/content/story")).unwrap();
+            assert_eq!(res.status(), 200);
+            served += 1;
+        }
+        served
+    });
+    (stop, reader)
+}
+
 /// The text of an artifact of an export's answer.
 fn artifact_text(art: &Value) -> String {
     use base64::Engine as _;
@@ -314,20 +337,7 @@ fn endless_loops_huge_allocations_traps_and_oversized_output_fail_only_their_cal
         ok(&env.install(p, ""));
     }
     // Readers keep being served while the plugins misbehave.
-    let url = env.server.url.clone();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let reader = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut served = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let res = reqwest::blocking::get(format!("{url}/api/v1/content/story")).unwrap();
-                assert_eq!(res.status(), 200);
-                served += 1;
-            }
-            served
-        })
-    };
+    let (stop, reader) = keep_reading(&env.server.url);
 
     // An endless loop stops at the wall-time or fuel limit of the export hook (10 s at most).
     let (status, body, took) = env.export("spin", "spin", json!({}));
@@ -923,20 +933,7 @@ fn a_python_plugin_checks_the_house_style_and_its_misbehaviour_is_contained() {
 
     // The misbehaving one.
     ok(&env.install("py-sandbox", "read:story"));
-    let url = env.server.url.clone();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let reader = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut served = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let res = reqwest::blocking::get(format!("{url}/api/v1/content/story")).unwrap();
-                assert_eq!(res.status(), 200);
-                served += 1;
-            }
-            served
-        })
-    };
+    let (stop, reader) = keep_reading(&env.server.url);
     // What it can see of the world: nothing.
     let before = chrono::Utc::now().timestamp();
     let (status, body) = env.create_story(3, Some("Umwelt prüfen"));
