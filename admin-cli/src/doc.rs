@@ -115,11 +115,12 @@ pub fn render(info: &TypeInfo, fields: &Map<String, Value>, comments: &[String])
 pub fn parse(info: Option<&TypeInfo>, format: Format, text: &str) -> anyhow::Result<Value> {
     match format {
         Format::Json => serde_json::from_str(text).context("the file is not valid JSON"),
-        Format::Yaml => yaml_object(text),
+        Format::Yaml => yaml_object(text, 0),
         Format::Markdown => {
             let body_field = info.and_then(|i| i.body_field.as_deref()).unwrap_or("body");
             let (front, body) = split_front_matter(text)?;
-            let mut value = yaml_object(front)?;
+            // The front matter starts on the file's second line (after `---`).
+            let mut value = yaml_object(front, 1)?;
             if let Some(obj) = value.as_object_mut() {
                 if obj.contains_key(body_field) {
                     bail!(
@@ -136,20 +137,16 @@ pub fn parse(info: Option<&TypeInfo>, format: Format, text: &str) -> anyhow::Res
     }
 }
 
-fn yaml_object(text: &str) -> anyhow::Result<Value> {
+/// Reads YAML fields; `skipped` lines of the file come before `text` (so that error lines are
+/// the file's).
+fn yaml_object(text: &str, skipped: usize) -> anyhow::Result<Value> {
     if text.lines().all(|l| {
         let t = l.trim();
         t.is_empty() || t.starts_with('#')
     }) {
         return Ok(Value::Object(Map::new()));
     }
-    let value: Value = serde_yaml_ng::from_str(text).map_err(|e| {
-        let at = e
-            .location()
-            .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
-            .unwrap_or_default();
-        anyhow::anyhow!("the YAML is not valid{at}: {e}")
-    })?;
+    let value: Value = serde_yaml_ng::from_str(text).map_err(|e| yaml_error(text, skipped, &e))?;
     match value {
         Value::Object(_) => Ok(value),
         Value::Null => Ok(Value::Object(Map::new())),
@@ -161,6 +158,38 @@ fn yaml_object(text: &str) -> anyhow::Result<Value> {
             }
         ),
     }
+}
+
+/// A YAML error in the editor's words: the file's line, the line itself, and for the most
+/// common slip (a `: ` inside an unquoted value) how to write it.
+fn yaml_error(text: &str, skipped: usize, e: &serde_yaml_ng::Error) -> anyhow::Error {
+    let Some(loc) = e.location() else {
+        return anyhow::anyhow!("the YAML is not valid: {e}");
+    };
+    let line_no = loc.line();
+    let line = text.lines().nth(line_no.saturating_sub(1)).unwrap_or("");
+    let reason = e.to_string();
+    let reason = reason
+        .split(" at line ")
+        .next()
+        .unwrap_or(&reason)
+        .to_string();
+    let mut out = format!(
+        "the YAML is not valid in line {}, column {}: {reason}\n  {}",
+        line_no + skipped,
+        loc.column(),
+        line.trim_end()
+    );
+    if reason.contains("mapping values are not allowed")
+        && let Some((key, value)) = line.split_once(": ")
+    {
+        let value = value.trim().replace('"', "\\\"");
+        out.push_str(&format!(
+            "\n  a value that contains \": \" needs quotes: {}: \"{value}\"",
+            key.trim_end()
+        ));
+    }
+    anyhow::anyhow!(out)
 }
 
 /// Splits `---\nfront matter\n---\nbody`.
@@ -195,6 +224,10 @@ pub fn template(info: &TypeInfo) -> String {
         info.name
     ));
     out.push_str("# Lines starting with # are comments. Required fields are not commented out.\n");
+    out.push_str(&format!(
+        "# This writes the German (de) version. Another language is a translation of it: after\n# saving, run `verbund entry translate {} SLUG --to en` (or set locale: en and\n# translation_of: ID of the original here).\n",
+        info.name
+    ));
     let mut body_hint = String::new();
     if let Some(props) = schema["properties"].as_object() {
         for (name, prop) in props {
@@ -360,6 +393,16 @@ mod tests {
         assert!(e.to_string().contains("not closed"), "{e}");
         let e = parse(Some(&info), Format::Markdown, "---\ntitle: [x\n---\nText").unwrap_err();
         assert!(e.to_string().contains("line"), "{e}");
+        // An unquoted colon: the file's line (the front matter starts on line 2) and the fix.
+        let e = parse(
+            Some(&info),
+            Format::Markdown,
+            "---\ntopics: []\ntitle: Fachforum: Cloud\n---\nText",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("in line 3,"), "{e}");
+        assert!(e.contains("title: \"Fachforum: Cloud\""), "{e}");
         let e = parse(None, Format::Yaml, "- a\n- b\n").unwrap_err();
         assert!(e.to_string().contains("a list"), "{e}");
     }

@@ -117,7 +117,8 @@ enum Command {
     Mail(commands::mail::MailArgs),
     /// Data-subject requests: export or erase everything stored about a person (admin).
     Gdpr(commands::gdpr::GdprArgs),
-    /// Manage API tokens on a data dir (server stopped).
+    /// API tokens: create one on a data dir (server stopped); list and revoke them through a
+    /// running server (admin).
     #[command(subcommand)]
     Token(commands::token::TokenCommand),
     /// Check the audit log.

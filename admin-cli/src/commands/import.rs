@@ -43,6 +43,11 @@ pub struct ImportArgs {
     /// Ignore a saved position and start from the first line.
     #[arg(long)]
     restart: bool,
+    /// Update entries that exist already (found by the line's id, else by its slug) with the
+    /// line's fields, as a new version. Without it, such a line counts as unchanged when its
+    /// fields are the stored ones, and is rejected when they differ.
+    #[arg(long)]
+    update: bool,
     #[command(flatten)]
     remote: RemoteArgs,
 }
@@ -330,6 +335,8 @@ fn remote(args: &ImportArgs) -> anyhow::Result<u8> {
     let rejections = std::cell::RefCell::new(Rejections::new(&args.file));
     let started = std::time::Instant::now();
     let mut sent_lines = 0usize;
+    let unchanged = std::cell::Cell::new(0usize);
+    let updated = std::cell::Cell::new(0usize);
 
     let send = |part: &mut Vec<Prepared>, pos: &mut Position, upto: usize| -> anyhow::Result<()> {
         let mut i = 0;
@@ -345,6 +352,7 @@ fn remote(args: &ImportArgs) -> anyhow::Result<u8> {
             }
             let lines: Vec<(usize, bool)> =
                 part[i..j].iter().map(|p| (p.line, p.derived)).collect();
+            let texts: Vec<&str> = part[i..j].iter().map(|p| p.text.as_str()).collect();
             let res = client
                 .send_raw(
                     reqwest::Method::POST,
@@ -378,6 +386,42 @@ fn remote(args: &ImportArgs) -> anyhow::Result<u8> {
                 if resent {
                     already += 1;
                     continue;
+                }
+                // The line's entry exists already (its slug or its own id is taken): the
+                // same fields are nothing to do, other ones an update when asked for.
+                let clash = !errs.is_empty()
+                    && errs.iter().all(|fe| {
+                        let m = fe["message"].as_str().unwrap_or("");
+                        m.contains("is already used by")
+                            || (fe["pointer"] == "/id" && m.contains("already exists"))
+                    });
+                if clash {
+                    let text = texts.get(idx.saturating_sub(1)).copied().unwrap_or("");
+                    match settle_existing(&client, &ty, text, derived, args.update) {
+                        Ok(Settled::Unchanged) => {
+                            unchanged.set(unchanged.get() + 1);
+                            continue;
+                        }
+                        Ok(Settled::Updated) => {
+                            updated.set(updated.get() + 1);
+                            continue;
+                        }
+                        Ok(Settled::Differs(what)) => {
+                            rejections.borrow_mut().report(
+                                &bar,
+                                &format!("line {line}: {what}; run the import with --update to update it"),
+                            );
+                            pos.rejected += 1;
+                            continue;
+                        }
+                        Err(e) => {
+                            rejections
+                                .borrow_mut()
+                                .report(&bar, &format!("line {line}: {e:#}"));
+                            pos.rejected += 1;
+                            continue;
+                        }
+                    }
                 }
                 for fe in errs {
                     let pointer = fe["pointer"].as_str().unwrap_or("");
@@ -438,8 +482,10 @@ fn remote(args: &ImportArgs) -> anyhow::Result<u8> {
     let _ = std::fs::remove_file(&state_path);
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "done: {} entries imported, {} lines rejected ({} lines in {:.1} s, {:.0} lines/s)",
+        "done: {} entries imported, {} updated, {} unchanged, {} lines rejected ({} lines in {:.1} s, {:.0} lines/s)",
         pos.imported,
+        updated.get(),
+        unchanged.get(),
         pos.rejected,
         sent_lines,
         secs,
@@ -459,6 +505,104 @@ fn remote(args: &ImportArgs) -> anyhow::Result<u8> {
         }
         Ok(exit::VALIDATION)
     }
+}
+
+/// What became of a line whose entry exists already.
+enum Settled {
+    Unchanged,
+    Updated,
+    /// The stored entry has other values (which fields).
+    Differs(String),
+}
+
+/// Entry metadata in an import line: not compared, not sent with an update.
+const META: [&str; 13] = [
+    "id",
+    "type",
+    "locale",
+    "version",
+    "state",
+    "created_at",
+    "updated_at",
+    "published_at",
+    "published_version",
+    "translation_of",
+    "translation",
+    "translation_current",
+    "scheduled",
+];
+
+/// Finds the stored entry of an import line (by its id unless the import made that up, else
+/// by its slug), compares the fields and, with `update`, saves the line's as a new version.
+fn settle_existing(
+    client: &Client,
+    ty: &str,
+    text: &str,
+    derived_id: bool,
+    update: bool,
+) -> anyhow::Result<Settled> {
+    let line: Value = serde_json::from_str(text)?;
+    let info = crate::commands::entry::type_info(client, ty)?;
+    let slug_field = info.schema["x-verbund"]["slug"].as_str().unwrap_or("slug");
+    let key = match (line["id"].as_str(), line[slug_field].as_str()) {
+        (Some(id), _) if !derived_id => id.to_string(),
+        (_, Some(slug)) => slug.to_string(),
+        _ => bail!("the entry exists already, and the line names it by neither id nor slug"),
+    };
+    let mut stored = client.get(&format!("/api/v1/manage/{}/{}", enc(ty), enc(&key)))?["data"]
+        .take();
+    // A slug names one language version; the line may be another's.
+    if let Some(l) = line["locale"].as_str()
+        && stored["locale"].as_str() != Some(l)
+    {
+        let id = stored["id"].as_str().unwrap_or(&key).to_string();
+        let group =
+            client.get(&format!("/api/v1/manage/{}/{}/translations", enc(ty), enc(&id)))?;
+        if let Some(t) = group["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["locale"].as_str() == Some(l))
+        {
+            stored = t.clone();
+        }
+    }
+    let fields = |v: &Value| -> serde_json::Map<String, Value> {
+        v.as_object()
+            .map(|o| {
+                o.iter()
+                    .filter(|(k, _)| !META.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (new, old) = (fields(&line), fields(&stored));
+    let mut differ: Vec<&str> = new
+        .keys()
+        .chain(old.keys())
+        .filter(|k| new.get(*k) != old.get(*k))
+        .map(String::as_str)
+        .collect();
+    differ.sort_unstable();
+    differ.dedup();
+    if differ.is_empty() {
+        return Ok(Settled::Unchanged);
+    }
+    let id = stored["id"].as_str().unwrap_or(&key).to_string();
+    if !update {
+        return Ok(Settled::Differs(format!(
+            "{ty} {key} exists already with other values in {}",
+            differ.join(", ")
+        )));
+    }
+    client.send(
+        reqwest::Method::PUT,
+        &format!("/api/v1/manage/{}/{}", enc(ty), enc(&id)),
+        Some(&Value::Object(new)),
+        stored["version"].as_u64(),
+    )?;
+    Ok(Settled::Updated)
 }
 
 fn save_position(path: &Path, pos: &Position) -> anyhow::Result<()> {

@@ -29,8 +29,12 @@ pub fn run(args: LoginArgs) -> anyhow::Result<u8> {
     );
     let path = save_profiles(&profiles)?;
     println!(
-        "logged in to {} as {} (token {}); saved as profile {:?} in {}",
+        "logged in to {} as {}{} (token {}); saved as profile {:?} in {}",
         client.url,
+        me["data"]["name"]
+            .as_str()
+            .map(|n| format!("{n}, "))
+            .unwrap_or_default(),
         me["data"]["role"].as_str().unwrap_or("?"),
         me["data"]["token_id"].as_str().unwrap_or("?"),
         args.profile,

@@ -1,10 +1,14 @@
-//! `verbund token create`: issue an API token on a stopped server's data dir.
+//! `verbund token create` (on a stopped server's data dir), `token list` and `token revoke`
+//! (through a running server).
 
 use anyhow::Context;
 use verbund_core::auth::{AuditRecord, Role, parse_duration};
 
+use serde_json::Value;
+
 use crate::DataArgs;
-use crate::exit;
+use crate::client::{Client, RemoteArgs};
+use crate::{exit, output};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum TokenCommand {
@@ -32,10 +36,108 @@ pub enum TokenCommand {
         #[arg(long)]
         email: Option<String>,
     },
+    /// List the tokens of a running server (admin): whose they are, role, expiry, last use.
+    #[command(after_help = "Examples:\n  verbund token list\n  verbund token list --json")]
+    List {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// Also the revoked and expired ones.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token on a running server (admin): it stops working at once.
+    #[command(after_help = "Example:\n  verbund token revoke 01JD3…")]
+    Revoke {
+        /// The token's id (from `verbund token list`).
+        id: String,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+}
+
+fn list(remote: &RemoteArgs, all: bool, json: bool) -> anyhow::Result<u8> {
+    let client = Client::from_args(remote)?;
+    let res = client.get("/api/v1/admin/tokens")?;
+    let now = chrono::Utc::now();
+    let items: Vec<Value> = res["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| {
+            let expired = t["expires_at"]
+                .as_str()
+                .and_then(|e| chrono::DateTime::parse_from_rfc3339(e).ok())
+                .is_some_and(|e| e < now);
+            all || (t["revoked_at"].is_null() && !expired)
+        })
+        .collect();
+    if json {
+        output::json(&Value::Array(items))?;
+        return Ok(exit::OK);
+    }
+    let time = |v: &Value| output::local_time(v, "%Y-%m-%d %H:%M %:z");
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|t| {
+            let person = match (t["name"].as_str(), t["email"].as_str()) {
+                (Some(n), Some(e)) => format!("{n} <{e}>"),
+                (Some(n), None) => n.to_string(),
+                (None, Some(e)) => e.to_string(),
+                (None, None) => t["label"].as_str().unwrap_or("").to_string(),
+            };
+            let state = if !t["revoked_at"].is_null() {
+                format!("revoked {}", time(&t["revoked_at"]))
+            } else if t["expires_at"].is_null() {
+                "never expires".into()
+            } else {
+                format!("expires {}", time(&t["expires_at"]))
+            };
+            vec![
+                t["id"].as_str().unwrap_or("").to_string(),
+                t["role"].as_str().unwrap_or("").to_string(),
+                format!("vb_{}", t["prefix"].as_str().unwrap_or("")),
+                state,
+                time(&t["last_used_at"]),
+                person,
+            ]
+        })
+        .collect();
+    output::table(
+        &["ID", "ROLE", "PREFIX", "VALID", "LAST USED", "PERSON"],
+        &rows,
+        None,
+    );
+    Ok(exit::OK)
 }
 
 pub fn run(cmd: TokenCommand) -> anyhow::Result<u8> {
     match cmd {
+        TokenCommand::List { remote, all, json } => list(&remote, all, json),
+        TokenCommand::Revoke { id, remote } => {
+            let client = Client::from_args(&remote)?;
+            let res = client.send(
+                reqwest::Method::DELETE,
+                &format!("/api/v1/admin/tokens/{}", crate::commands::entry::enc(&id)),
+                None,
+                None,
+            )?;
+            let t = &res["data"];
+            println!(
+                "revoked token {} ({}, vb_{}{}); it no longer works",
+                t["id"].as_str().unwrap_or(&id),
+                t["role"].as_str().unwrap_or(""),
+                t["prefix"].as_str().unwrap_or(""),
+                t["name"]
+                    .as_str()
+                    .map(|n| format!(", {n}"))
+                    .unwrap_or_default()
+            );
+            Ok(exit::OK)
+        }
         TokenCommand::Create {
             data,
             role,
@@ -65,10 +167,13 @@ pub fn run(cmd: TokenCommand) -> anyhow::Result<u8> {
                 issued.info.id,
                 role.name(),
                 issued.info.prefix,
-                issued
-                    .info
-                    .expires_at
-                    .map_or_else(|| "never".to_string(), |t| t.to_rfc3339())
+                issued.info.expires_at.map_or_else(
+                    || "never".to_string(),
+                    |t| t
+                        .with_timezone(&chrono::Local)
+                        .format("%Y-%m-%d %H:%M %:z")
+                        .to_string()
+                )
             );
             Ok(exit::OK)
         }

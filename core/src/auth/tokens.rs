@@ -94,6 +94,18 @@ impl TokenInfo {
         }
     }
 
+    /// "Name <e-mail>", the name or the address of the token's person, if it names one.
+    pub fn display_name(&self) -> Option<String> {
+        let name = self.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        let email = self.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
+        match (name, email) {
+            (Some(n), Some(e)) => Some(format!("{n} <{e}>")),
+            (Some(n), None) => Some(n.to_string()),
+            (None, Some(e)) => Some(e.to_string()),
+            (None, None) => None,
+        }
+    }
+
     /// The record without its hash, for display.
     pub fn public(&self) -> TokenInfo {
         TokenInfo {
@@ -404,6 +416,14 @@ impl AuthService {
             Ok(Some(t)) => t.person(),
             _ => actor.to_string(),
         }
+    }
+
+    /// How to name the actor recorded in the store to a person reading history, a queue or
+    /// the audit log: "Name <e-mail>" (or either) of the token's person, else None (`system`,
+    /// `cli`, a token without a person, one that no longer exists).
+    pub fn display_name_of(&self, actor: &str) -> Option<String> {
+        let t = self.load(actor).ok()??;
+        t.display_name()
     }
 
     /// Revokes a token; it stops working at once. `audit` is stored in the same commit.

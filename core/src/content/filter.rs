@@ -175,6 +175,12 @@ pub enum QueryError {
         value: String,
         expected: &'static str,
     },
+    #[error("{value:?} is not a value of {field}; use one of: {}", allowed.join(", "))]
+    NotAllowed {
+        field: String,
+        value: String,
+        allowed: Vec<String>,
+    },
     #[error(
         "{field} is personal data; only a caller allowed to see personal data may filter on it"
     )]
@@ -253,6 +259,7 @@ fn condition(ct: &ContentType, f: &Filter, view: View) -> Result<Condition, Quer
         op: f.op.name(),
         why,
     };
+    let mut allowed: &[String] = &[];
     let (kind, is_array, meta) = match (view, META.iter().find(|(n, _)| *n == field)) {
         (View::Published, _) if field == "published_at" => (FieldKind::DateTime, false, true),
         (View::Current { .. }, Some((_, kind))) => (*kind, false, true),
@@ -271,6 +278,7 @@ fn condition(ct: &ContentType, f: &Filter, view: View) -> Result<Condition, Quer
                 }
                 _ => {}
             }
+            allowed = &spec.values;
             match spec.kind {
                 FieldKind::Array => match spec.item_kind.unwrap_or(FieldKind::String) {
                     FieldKind::Array | FieldKind::Object => {
@@ -299,6 +307,18 @@ fn condition(ct: &ContentType, f: &Filter, view: View) -> Result<Condition, Quer
     } else {
         vec![f.value.as_str()]
     };
+    // A value the field can never hold is a mistake (a typo, a label instead of the value),
+    // not a query with no results.
+    if !allowed.is_empty()
+        && matches!(f.op, FilterOp::Eq | FilterOp::Ne | FilterOp::In | FilterOp::Contains)
+        && let Some(bad) = raw.iter().find(|r| !allowed.iter().any(|a| a == r.trim()))
+    {
+        return Err(QueryError::NotAllowed {
+            field: field.to_string(),
+            value: bad.to_string(),
+            allowed: allowed.to_vec(),
+        });
+    }
     let targets = raw
         .iter()
         .map(|r| encode_typed(field, kind, r))

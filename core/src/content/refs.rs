@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::commit::parse_record;
 use super::entry::EntryRecord;
-use super::keys::{self, SCOPE_PUBLISHED};
+use super::keys::{self, SCOPE_CURRENT, SCOPE_PUBLISHED};
 use super::plan::Plan;
 use super::write::is_valid_id;
 use super::{ContentResult, ContentService};
@@ -69,6 +69,30 @@ impl ContentService {
                 .replace("  ", " "),
             ));
         }
+        Ok(())
+    }
+
+    /// The problems only the store can tell (a slug taken, a reference to no entry), added to
+    /// `errors` of an entry whose fields have other problems too: one answer names them all.
+    pub(super) fn store_problems(
+        &self,
+        ct: &ContentType,
+        rec: &EntryRecord,
+        errors: &mut Vec<FieldError>,
+    ) -> ContentResult<()> {
+        let mut plan = Plan::new(self.store.as_ref());
+        let slug_field = ct.options.slug.as_deref().map(|f| format!("/{f}"));
+        if !errors.iter().any(|e| Some(&e.pointer) == slug_field.as_ref()) {
+            self.check_slug(&mut plan, ct, rec, SCOPE_CURRENT, errors)?;
+        }
+        // Only well-formed ids: a malformed one has its own error already.
+        let refs: RefMap = refs_of(ct, &rec.data)
+            .into_iter()
+            .filter(|((_, id), _)| is_valid_id(id))
+            .collect();
+        self.check_refs_exist(&mut plan, &refs, &rec.data, errors)?;
+        errors.sort_by(|a, b| a.pointer.cmp(&b.pointer));
+        errors.dedup();
         Ok(())
     }
 

@@ -81,7 +81,7 @@ impl ContentService {
                 super::translate::take_linked(&ct, data, &source);
             }
         }
-        let errors = ct.validate(&new.data);
+        let mut errors = ct.validate(&new.data);
         let id = new.id.clone().unwrap_or_else(|| self.new_id());
         let now = Utc::now();
         let validates = self.hooks().is_some_and(|h| h.validates(&ct));
@@ -105,6 +105,7 @@ impl ContentService {
                 translated_from: Default::default(),
             };
             if !errors.is_empty() {
+                self.store_problems(&ct, &candidate, &mut errors)?;
                 return Err(self.invalid_with_plugins(&ct, &candidate, errors, &new.data));
             }
             self.run_validators(&ct, &candidate)?;
@@ -330,13 +331,14 @@ impl ContentService {
         {
             super::translate::take_linked(&ct, obj, &source);
         }
-        let errors = ct.validate(&data);
+        let mut errors = ct.validate(&data);
         if !errors.is_empty() {
             return Err(match self.get(ty, id) {
                 Ok(mut candidate) => {
                     candidate.data = data.as_object().cloned().unwrap_or_default();
                     candidate.version += 1;
                     candidate.updated_by = actor.map(String::from);
+                    self.store_problems(&ct, &candidate, &mut errors)?;
                     self.invalid_with_plugins(&ct, &candidate, errors, &data)
                 }
                 Err(_) => ContentError::Invalid { errors },

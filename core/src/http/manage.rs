@@ -638,10 +638,67 @@ pub async fn history(
     require_type(&state, &caller, &ty)?;
     let items = blocking(move || {
         let rec = state.content.get_by_id_or_slug(&ty, &id, "de")?;
-        Ok(state.content.history(&ty, &rec.id)?)
+        let mut items = state.content.history(&ty, &rec.id)?;
+        for h in &mut items {
+            h.actor_name = state.auth.display_name_of(&h.actor);
+        }
+        Ok(items)
     })
     .await?;
     Ok(Reply::json(&Data::of(items)))
+}
+
+/// Where an entry of the review queue stands: who moved it into its state, when, with which
+/// comment, and which people (other than its authors) may act on it now.
+fn review_of(
+    state: &AppState,
+    ct: &crate::schema::ContentType,
+    rec: &crate::content::EntryRecord,
+    roles: &[&str],
+) -> Result<Value, ApiError> {
+    let history = state.content.history(&ct.name, &rec.id)?;
+    let arrived = history
+        .iter()
+        .rev()
+        .find(|h| h.to_state == rec.state && h.from_state != rec.state);
+    let authors: Vec<String> = history
+        .iter()
+        .filter(|h| {
+            matches!(
+                h.kind,
+                crate::workflow::HistoryKind::Create | crate::workflow::HistoryKind::Edit
+            )
+        })
+        .map(|h| state.auth.person_of(&h.actor))
+        .collect();
+    let mut reviewers: Vec<String> = state
+        .auth
+        .list_tokens()
+        ?
+        .into_iter()
+        .filter(|t| {
+            t.revoked_at.is_none()
+                && t.expires_at.is_none_or(|e| e > chrono::Utc::now())
+                && roles.contains(&t.role.name())
+                && !authors.contains(&t.person())
+        })
+        .map(|t| t.display_name().unwrap_or_else(|| format!("token {}", t.id)))
+        .collect();
+    reviewers.sort();
+    reviewers.dedup();
+    let mut review = serde_json::Map::new();
+    if let Some(h) = arrived {
+        review.insert("since".into(), serde_json::json!(h.at));
+        review.insert("by".into(), serde_json::json!(h.actor));
+        if let Some(n) = state.auth.display_name_of(&h.actor) {
+            review.insert("by_name".into(), serde_json::json!(n));
+        }
+        if let Some(c) = &h.comment {
+            review.insert("comment".into(), serde_json::json!(c));
+        }
+    }
+    review.insert("reviewers".into(), serde_json::json!(reviewers));
+    Ok(Value::Object(review))
 }
 
 /// What waits for the caller: entries in a state with a transition that names the caller's
@@ -680,13 +737,28 @@ pub async fn review_queue(
             let (recs, _) = state
                 .content
                 .list_current_where(&ct.name, None, 500, |r| waiting.contains(&r.state.as_str()))?;
+            // The roles that move entries on from the waiting states: whom the entry waits for.
+            let roles: Vec<&str> = wf
+                .transitions
+                .iter()
+                .filter(|t| {
+                    t.name != crate::workflow::ON_EDIT
+                        && t.from_states.iter().any(|f| waiting.contains(&f.as_str()))
+                })
+                .flat_map(|t| t.roles.iter().map(String::as_str))
+                .collect();
             for r in recs {
                 if !state
                     .content
                     .actions_for(ct, &r, role, &caller.token_id)?
                     .is_empty()
                 {
-                    out.push(AnyEntry(redact(&state, &caller, r).to_flat_json()));
+                    let review = review_of(&state, ct, &r, &roles)?;
+                    let mut flat = redact(&state, &caller, r).to_flat_json();
+                    if let Some(o) = flat.as_object_mut() {
+                        o.insert("review".into(), review);
+                    }
+                    out.push(AnyEntry(flat));
                 }
             }
         }

@@ -393,13 +393,26 @@ async fn openapi_json(
 struct WhoAmI {
     token_id: String,
     role: crate::auth::Role,
+    /// The token's person, "Name <e-mail>", if the token names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
 }
 
 /// Who the token belongs to: lets clients check a token (`verbund login`).
-async fn whoami(caller: crate::auth::Caller) -> typed::Reply<typed::Data<WhoAmI>> {
+async fn whoami(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    caller: crate::auth::Caller,
+) -> typed::Reply<typed::Data<WhoAmI>> {
+    let auth = state.auth.clone();
+    let id = caller.token_id.clone();
+    let name = tokio::task::spawn_blocking(move || auth.display_name_of(&id))
+        .await
+        .ok()
+        .flatten();
     typed::Reply::json(&typed::Data::of(WhoAmI {
         token_id: caller.token_id,
         role: caller.role,
+        name,
     }))
 }
 

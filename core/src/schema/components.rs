@@ -402,6 +402,18 @@ pub(crate) fn entry_meta(ty: &str) -> Map<String, Value> {
                 },
             },
         },
+        "review": {
+            "type": "object",
+            "description": "In the review queue only: who moved the entry into its state, when and with which comment, and the people (not its authors) whose role may act on it now.",
+            "required": ["reviewers"],
+            "properties": {
+                "since": {"type": "string", "format": "date-time"},
+                "by": {"type": "string", "description": "The token id."},
+                "by_name": {"type": "string", "description": "The token's person: \"Name <e-mail>\"."},
+                "comment": {"type": "string"},
+                "reviewers": {"type": "array", "items": {"type": "string"}},
+            },
+        },
         "scheduled": {
             "type": "object",
             "description": "A transition planned for later (POST …/transitions with `at`).",

@@ -157,6 +157,9 @@ pub struct FieldSpec {
     pub asset: Option<crate::media::AssetKind>,
     /// A translation has its own value; other fields are taken from the original.
     pub translatable: bool,
+    /// The values the field (for a list: each item) may take, when the schema names them
+    /// (`enum`); empty otherwise.
+    pub values: Vec<String>,
 }
 
 /// Resolves `$ref`s of a schema: `(base URI or "" for the same document, JSON pointer)`.
@@ -202,6 +205,19 @@ fn kind_of<'a>(doc: &'a Value, schema: &'a Value, resolve: &Resolver<'a>) -> Fie
         None if schema.get("enum").is_some() || schema.get("const").is_some() => FieldKind::String,
         _ => FieldKind::Other,
     }
+}
+
+/// The text values of an `enum` of a property, or of its items.
+fn enum_of<'a>(doc: &'a Value, schema: &'a Value, resolve: &Resolver<'a>) -> Vec<String> {
+    let schema = deref(doc, schema, resolve);
+    let values = match schema.get("items") {
+        Some(items) => deref(doc, items, resolve).get("enum"),
+        None => schema.get("enum"),
+    };
+    values
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+        .unwrap_or_default()
 }
 
 fn items_of<'a>(doc: &'a Value, schema: &'a Value, resolve: &Resolver<'a>) -> Option<FieldKind> {
@@ -282,6 +298,7 @@ pub fn read<'a>(
                     required: required.contains(&name.as_str()),
                     asset: kw.asset,
                     translatable: kw.translatable,
+                    values: enum_of(doc, prop, resolve),
                 },
             );
         }

@@ -122,13 +122,23 @@ pub(super) fn validate(
                     format!("{} is not a valid {format}{hint}", short(e.instance())),
                 ));
             }
-            ValidationErrorKind::Pattern { pattern } => errors.push(FieldError::new(
-                at,
-                format!(
-                    "{} does not match the required pattern {pattern}",
-                    short(e.instance())
-                ),
-            )),
+            ValidationErrorKind::Pattern { pattern } => {
+                let message = match id_field(ty, &at) {
+                    Some(IdField::Entry(target)) => format!(
+                        "expects the id of a {target} (26 characters, like 01KERPZTKVY1JR57WF34VD197M), got {}; `verbund entry list {target}` shows them, and the CLI also takes a slug",
+                        short(e.instance())
+                    ),
+                    Some(IdField::Asset) => format!(
+                        "expects the id of an asset (26 characters), got {}; upload the file with `verbund asset upload` (the CLI also takes a local file path here)",
+                        short(e.instance())
+                    ),
+                    None => format!(
+                        "{} does not match the required pattern {pattern}",
+                        short(e.instance())
+                    ),
+                };
+                errors.push(FieldError::new(at, message));
+            }
             ValidationErrorKind::MaxLength { limit } => errors.push(FieldError::new(
                 at,
                 format!("is longer than {limit} characters"),
@@ -149,12 +159,35 @@ pub(super) fn validate(
             _ => errors.push(FieldError::new(at, short_message(&e.to_string()))),
         }
     }
-    if errors.is_empty() {
-        check_rules(ty, data, &mut errors);
-    }
+    // The cross-field rules too, so that an entry with several faults shows all of them.
+    check_rules(ty, data, &mut errors);
     errors.sort_by(|a, b| a.pointer.cmp(&b.pointer));
     errors.dedup();
     errors
+}
+
+/// What an id-holding field points to.
+enum IdField<'a> {
+    Entry(&'a str),
+    Asset,
+}
+
+/// Whether the value at `pointer` (a top-level field, or an item of one) holds the id of an
+/// entry or an asset.
+fn id_field<'a>(ty: &'a ContentType, pointer: &str) -> Option<IdField<'a>> {
+    let mut parts = pointer.trim_start_matches('/').split('/');
+    let field = parts.next()?;
+    let rest: Vec<&str> = parts.collect();
+    // The field itself or one item of a list, not something nested deeper.
+    if rest.len() > 1 || rest.first().is_some_and(|i| i.parse::<usize>().is_err()) {
+        return None;
+    }
+    let spec = ty.fields.get(field)?;
+    match (&spec.reference, spec.asset) {
+        (Some(target), _) => Some(IdField::Entry(target)),
+        (None, Some(_)) => Some(IdField::Asset),
+        _ => None,
+    }
 }
 
 fn short_message(m: &str) -> String {
@@ -205,6 +238,14 @@ fn check_rules(ty: &ContentType, data: &Value, errors: &mut Vec<FieldError>) {
         let (Some(later), Some(earlier)) = (data.get(&rule.field), data.get(&rule.after)) else {
             continue;
         };
+        // A value that is wrong already (not a time) cannot be compared.
+        let faulty = |f: &str| {
+            let p = format!("/{}", escape_pointer_token(f));
+            errors.iter().any(|e| e.pointer == p)
+        };
+        if faulty(&rule.field) || faulty(&rule.after) {
+            continue;
+        }
         if compare(later, earlier) != Some(Ordering::Greater) {
             errors.push(FieldError::new(
                 format!("/{}", escape_pointer_token(&rule.field)),

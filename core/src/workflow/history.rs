@@ -32,6 +32,10 @@ pub struct HistoryItem {
     pub to_state: String,
     /// The token id of who did it (`scheduler` for due scheduled transitions).
     pub actor: String,
+    /// The person of that token ("Name <e-mail>"), added when the history is read; absent
+    /// for tokens without a person and for the system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
     pub at: DateTime<Utc>,
@@ -60,6 +64,7 @@ impl HistoryItem {
             from_state: from.to_string(),
             to_state: to.to_string(),
             actor: actor.unwrap_or("system").to_string(),
+            actor_name: None,
             role: None,
             at,
             comment: None,

@@ -11,6 +11,7 @@ use crate::doc::{self, Format, TypeInfo};
 use crate::editor::{self, Outcome};
 use crate::{exit, output};
 
+mod fields;
 mod read;
 mod translate;
 mod workflow;
@@ -82,14 +83,36 @@ enum EntryCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show one entry by id or slug, as the document `entry edit` opens.
+    /// Show one entry by id or slug, as the document `entry edit` opens (which takes it back
+    /// with --file), with which version is public and which is the working copy.
     #[command(
-        after_help = "Examples:\n  verbund entry show story digitale-werkbank-im-mittelstand\n  verbund entry show member 01JD3… --json"
+        after_help = "Examples:\n  verbund entry show story digitale-werkbank-im-mittelstand\n  verbund entry show story digitale-werkbank-im-mittelstand --version 1\n  verbund entry show story digitale-werkbank-im-mittelstand --locale en\n  verbund entry show member 01JD3… --json\n  verbund entry show story digitale-werkbank-im-mittelstand > werkbank.md   # edit, then: verbund entry edit story digitale-werkbank-im-mittelstand --file werkbank.md"
     )]
     Show {
         #[command(flatten)]
         entry: EntryRef,
+        /// An older version (see `entry revisions`) instead of the current one.
+        #[arg(long, value_name = "N")]
+        version: Option<u64>,
+        /// The entry's version in this locale (its translation), e.g. en.
+        #[arg(long, value_name = "LOCALE")]
+        locale: Option<String>,
         /// Print JSON (fields and metadata).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make an older version current again: saves a new version with its fields (through the
+    /// workflow, like an edit: a published entry's public version stays until published).
+    #[command(
+        after_help = "Examples:\n  verbund entry revisions story digitale-werkbank-im-mittelstand\n  verbund entry revert story digitale-werkbank-im-mittelstand --to 1"
+    )]
+    Revert {
+        #[command(flatten)]
+        entry: EntryRef,
+        /// The version whose fields become current again.
+        #[arg(long, value_name = "N")]
+        to: u64,
+        /// Print the stored entry as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -263,8 +286,15 @@ pub fn run(args: EntryArgs) -> anyhow::Result<u8> {
         }
         EntryCommand::Show {
             entry: EntryRef { ty, id },
+            version,
+            locale,
             json,
-        } => show(&client, &ty, &id, json),
+        } => show(&client, &ty, &id, read::Which { version, locale }, json),
+        EntryCommand::Revert {
+            entry: EntryRef { ty, id },
+            to,
+            json,
+        } => write::revert(&client, &ty, &id, to, json),
         EntryCommand::New { ty, file, json } => new(&client, &ty, file, json),
         EntryCommand::Edit {
             entry: EntryRef { ty, id },
@@ -310,8 +340,48 @@ fn fetch(client: &Client, ty: &str, id: &str) -> anyhow::Result<Value> {
     Ok(client.get(&format!("/api/v1/manage/{}/{}", enc(ty), enc(id)))?["data"].take())
 }
 
+/// A time of an answer in the local time zone, with its offset (`2026-12-07 08:10 +01:00`).
 fn short_time(v: &Value) -> String {
-    crate::output::local_time(v, "%Y-%m-%d %H:%M")
+    crate::output::local_time(v, "%Y-%m-%d %H:%M %:z")
+}
+
+/// Which version of an entry the public sees, and whether the current one is a working copy
+/// not public yet (`None` for an entry that was never published).
+fn live_status(ty: &str, e: &Value) -> String {
+    let id = e["slug"]
+        .as_str()
+        .or_else(|| e["id"].as_str())
+        .unwrap_or("");
+    let version = e["version"].as_u64().unwrap_or(0);
+    let state = e["state"].as_str().unwrap_or("");
+    match e["published_version"].as_u64() {
+        None => format!("not public: no version of it is on the website (state {state})"),
+        Some(p) if p == version && state == "published" => {
+            format!("public: version {p} is what the website shows")
+        }
+        Some(p) if p == version => {
+            format!("not public: version {p} was public; the entry is {state} now")
+        }
+        Some(p) => format!(
+            "public: version {p} is what the website shows; version {version} is a working copy (state {state}), not public until published (`verbund entry publish {ty} {id}`{})",
+            if state == "published" {
+                ""
+            } else {
+                " once it may be"
+            }
+        ),
+    }
+}
+
+/// The public version in a table cell: `1`, `1 (2 pending)` or `–`.
+fn public_cell(e: &Value) -> String {
+    let version = e["version"].as_u64().unwrap_or(0);
+    match e["published_version"].as_u64() {
+        None => "–".into(),
+        Some(p) if p == version && e["state"] == "published" => p.to_string(),
+        Some(p) if p == version => "–".into(),
+        Some(p) => format!("{p} ({version} pending)"),
+    }
 }
 fn header_of(ty: &str, e: &Value) -> String {
     format!(

@@ -90,8 +90,10 @@ pub(super) fn list(
                 }
                 vec![
                     e["id"].as_str().unwrap_or("").to_string(),
+                    e["slug"].as_str().unwrap_or("").to_string(),
                     state,
                     e["version"].to_string(),
+                    public_cell(e),
                     e["locale"].as_str().unwrap_or("").to_string(),
                     short_time(&e["updated_at"]),
                     title,
@@ -99,9 +101,11 @@ pub(super) fn list(
             })
             .collect();
         output::table(
-            &["ID", "STATE", "VER", "LOCALE", "UPDATED", "TITLE"],
+            &[
+                "ID", "SLUG", "STATE", "VER", "PUBLIC", "LOCALE", "UPDATED", "TITLE",
+            ],
             &rows,
-            Some(1),
+            Some(2),
         );
         if cursor.is_some() {
             println!("(more entries: raise --limit)");
@@ -110,25 +114,80 @@ pub(super) fn list(
     Ok(exit::OK)
 }
 
-pub(super) fn show(client: &Client, ty: &str, id: &str, json: bool) -> anyhow::Result<u8> {
-    let e = fetch(client, ty, id)?;
+/// Which version `entry show` prints.
+pub(super) struct Which {
+    pub version: Option<u64>,
+    pub locale: Option<String>,
+}
+
+pub(super) fn show(
+    client: &Client,
+    ty: &str,
+    id: &str,
+    which: Which,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let mut e = fetch(client, ty, id)?;
+    if let Some(locale) = &which.locale
+        && e["locale"].as_str() != Some(locale)
+    {
+        let real_id = e["id"].as_str().unwrap_or(id).to_string();
+        let group = client.get(&format!(
+            "/api/v1/manage/{}/{}/translations",
+            enc(ty),
+            enc(&real_id)
+        ))?;
+        let all = group["data"].as_array().cloned().unwrap_or_default();
+        match all.iter().find(|t| t["locale"].as_str() == Some(locale)) {
+            Some(t) => e = t.clone(),
+            None => {
+                let have: Vec<&str> = all.iter().filter_map(|t| t["locale"].as_str()).collect();
+                return Err(not_found(format!(
+                    "{ty} {id} has no version in locale {locale}; it exists in {}. Create one with `verbund entry translate {ty} {id} --to {locale}`",
+                    have.join(", ")
+                )));
+            }
+        }
+    }
+    let current = e["version"].as_u64().unwrap_or(0);
+    if let Some(v) = which.version.filter(|v| *v != current) {
+        let real_id = e["id"].as_str().unwrap_or(id).to_string();
+        let revs = versions(client, ty, &real_id)?;
+        match revs.iter().find(|r| r["version"].as_u64() == Some(v)) {
+            Some(r) => e = r.clone(),
+            None => {
+                return Err(not_found(format!(
+                    "{ty} {id} has no version {v}; it has versions 1 to {current} (`verbund entry revisions {ty} {id}`)"
+                )));
+            }
+        }
+    }
     if json {
         output::json(&e)?;
         return Ok(exit::OK);
     }
     let info = type_info(client, ty)?;
-    println!("{}", output::paint("1", &title_of(&e)));
-    println!("{}", output::paint("2", &header_of(ty, &e)));
+    // Everything about the entry is a comment inside the document, so that the output can be
+    // edited and sent back with `entry edit --file`.
+    let mut notes = vec![header_of(ty, &e)];
+    if e["version"].as_u64() == Some(current) {
+        notes.push(live_status(ty, &e));
+    } else {
+        notes.push(format!(
+            "an older version (the current one is {current}); `verbund entry revert {ty} {} --to {}` makes its fields current again",
+            e["slug"].as_str().or(e["id"].as_str()).unwrap_or(id),
+            e["version"]
+        ));
+    }
     if let Some(t) = e["translation"].as_object() {
-        let original = format!(
+        notes.push(format!(
             "translation of {} ({}, now version {})",
             t.get("original").and_then(Value::as_str).unwrap_or(""),
             t.get("original_locale")
                 .and_then(Value::as_str)
                 .unwrap_or(""),
             t.get("original_version").unwrap_or(&Value::Null)
-        );
-        println!("{}", output::paint("2", &original));
+        ));
         for o in t
             .get("outdated")
             .and_then(Value::as_array)
@@ -139,21 +198,21 @@ pub(super) fn show(client: &Client, ty: &str, id: &str, json: bool) -> anyhow::R
                 Some(v) => format!("translated from version {v}"),
                 None => "never translated".into(),
             };
-            println!(
-                "{}",
-                output::paint(
-                    "33",
-                    &format!(
-                        "outdated: {} ({from}; the original changed since)",
-                        o["field"].as_str().unwrap_or("")
-                    )
-                )
-            );
+            notes.push(format!(
+                "outdated: {} ({from}; the original changed since)",
+                o["field"].as_str().unwrap_or("")
+            ));
         }
     }
-    println!();
-    print!("{}", doc::render(&info, &doc::fields_of(&e, &info), &[]));
+    print!("{}", doc::render(&info, &doc::fields_of(&e, &info), &notes));
     Ok(exit::OK)
+}
+
+fn not_found(detail: String) -> anyhow::Error {
+    anyhow::Error::new(crate::client::ServerError {
+        status: 404,
+        problem: serde_json::json!({ "detail": detail }),
+    })
 }
 
 pub(super) fn versions(client: &Client, ty: &str, id: &str) -> anyhow::Result<Vec<Value>> {

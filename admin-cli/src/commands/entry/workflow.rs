@@ -68,7 +68,10 @@ pub(super) fn history(client: &Client, ty: &str, id: &str, json: bool) -> anyhow
     println!("{}", output::paint("2", &header_of(ty, &e)));
     for h in &items {
         let when = short_time(&h["at"]);
-        let who = h["actor"].as_str().unwrap_or("");
+        let who = h["actor_name"]
+            .as_str()
+            .or_else(|| h["actor"].as_str())
+            .unwrap_or("");
         let role = h["role"]
             .as_str()
             .map(|r| format!(" ({r})"))
@@ -123,18 +126,48 @@ pub(super) fn queue(client: &Client, json: bool) -> anyhow::Result<u8> {
         println!("nothing waits for you");
         return Ok(exit::OK);
     }
-    let rows: Vec<Vec<String>> = items
-        .iter()
-        .map(|e| {
-            vec![
-                e["type"].as_str().unwrap_or("").to_string(),
-                e["id"].as_str().unwrap_or("").to_string(),
-                e["state"].as_str().unwrap_or("").to_string(),
-                short_time(&e["updated_at"]),
-                title_of(e),
-            ]
-        })
-        .collect();
-    output::table(&["TYPE", "ID", "STATE", "UPDATED", "TITLE"], &rows, Some(2));
+    let now = chrono::Utc::now();
+    for e in &items {
+        let r = &e["review"];
+        let since = r["since"]
+            .as_str()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
+        let age = since
+            .map(|t| format!("waiting {} (since {})", age(now - t.to_utc()), short_time(&r["since"])))
+            .unwrap_or_default();
+        println!(
+            "{}  {}  {}  {age}",
+            e["type"].as_str().unwrap_or(""),
+            e["slug"].as_str().or(e["id"].as_str()).unwrap_or(""),
+            output::paint("36", e["state"].as_str().unwrap_or("")),
+        );
+        println!("  „{}“", title_of(e));
+        if let Some(by) = r["by_name"].as_str().or(r["by"].as_str()) {
+            match r["comment"].as_str() {
+                Some(c) => println!("  from {by}: „{c}“"),
+                None => println!("  from {by}"),
+            }
+        }
+        let reviewers: Vec<&str> = r["reviewers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        if !reviewers.is_empty() {
+            println!("  for: {}", reviewers.join(", "));
+        }
+    }
     Ok(exit::OK)
+}
+
+/// A duration as an editor says it: `5 min`, `3 h`, `2 days`.
+fn age(d: chrono::TimeDelta) -> String {
+    let m = d.num_minutes().max(0);
+    match m {
+        0 => "less than a minute".into(),
+        1..=59 => format!("{m} min"),
+        60..=2879 => format!("{} h", m / 60),
+        _ => format!("{} days", m / 1440),
+    }
 }

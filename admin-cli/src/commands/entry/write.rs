@@ -40,6 +40,7 @@ pub(super) fn saved(ty: &str, e: &Value, verb: &str, json: bool) -> anyhow::Resu
             e["version"],
             e["state"].as_str().unwrap_or("")
         );
+        println!("{}", live_status(ty, e));
     }
     Ok(exit::OK)
 }
@@ -58,13 +59,14 @@ pub(super) fn new(
         .unwrap_or_default();
     let post = |mut body: Value| -> anyhow::Result<Value> {
         crate::commands::asset::upload_local_files(client, &info, &mut body, &base)?;
-        Ok(client.send(
+        fields::send_entry(
+            client,
+            &info,
             reqwest::Method::POST,
             &format!("/api/v1/manage/{}", enc(ty)),
-            Some(&body),
+            body,
             None,
-        )?["data"]
-            .take())
+        )
     };
     match file {
         Some(path) => saved(ty, &post(read_file(&path, &info)?)?, "created", json),
@@ -97,13 +99,14 @@ pub(super) fn edit(
         .unwrap_or_default();
     let put = |mut body: Value| -> anyhow::Result<Value> {
         crate::commands::asset::upload_local_files(client, &info, &mut body, &base)?;
-        Ok(client.send(
+        fields::send_entry(
+            client,
+            &info,
             reqwest::Method::PUT,
             &format!("/api/v1/manage/{}/{}", enc(ty), enc(&real_id)),
-            Some(&body),
+            body,
             Some(version),
-        )?["data"]
-            .take())
+        )
     };
     match file {
         Some(path) => {
@@ -124,14 +127,16 @@ pub(super) fn edit(
                 Some((_, v)) => v,
                 None => version,
             };
-            let sent = client.send(
+            let sent = fields::send_entry(
+                client,
+                &info,
                 reqwest::Method::PUT,
                 &format!("/api/v1/manage/{}/{}", enc(ty), enc(&real_id)),
-                Some(&body),
+                body,
                 Some(base),
             );
             match sent {
-                Ok(mut v) => saved(ty, &v["data"].take(), "saved", json),
+                Ok(v) => saved(ty, &v, "saved", json),
                 Err(e) if base != version => Err(e.context(format!(
                     "{} is based on version {base}, but {ty} {real_id} is at version {version} now: someone changed it meanwhile. Nothing was overwritten. Run `verbund entry diff {ty} {real_id}` to see their change, then `verbund entry edit {ty} {real_id}` and apply yours again",
                     path.display()
@@ -185,4 +190,41 @@ pub(super) fn delete(client: &Client, ty: &str, id: &str, yes: bool) -> anyhow::
     )?;
     println!("deleted {ty} {real_id} „{}“", title_of(&e));
     Ok(exit::OK)
+}
+
+/// `entry revert TYPE ID --to N`: a new version with the fields of version N.
+pub(super) fn revert(
+    client: &Client,
+    ty: &str,
+    id: &str,
+    to: u64,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let info = type_info(client, ty)?;
+    let current = fetch(client, ty, id)?;
+    let real_id = current["id"].as_str().unwrap_or(id).to_string();
+    let version = current["version"].as_u64().unwrap_or(0);
+    if to == version {
+        println!("version {to} is the current version of {ty} {id} already; nothing to revert");
+        return Ok(exit::OK);
+    }
+    let revs = super::read::versions(client, ty, &real_id)?;
+    let Some(old) = revs.iter().find(|r| r["version"].as_u64() == Some(to)) else {
+        return Err(anyhow::Error::new(crate::client::ServerError {
+            status: 404,
+            problem: json!({
+                "detail": format!("{ty} {id} has no version {to}; it has versions 1 to {version} (`verbund entry revisions {ty} {id}`)")
+            }),
+        }));
+    };
+    let body = Value::Object(doc::fields_of(old, &info));
+    let e = fields::send_entry(
+        client,
+        &info,
+        reqwest::Method::PUT,
+        &format!("/api/v1/manage/{}/{}", enc(ty), enc(&real_id)),
+        body,
+        Some(version),
+    )?;
+    saved(ty, &e, &format!("reverted to version {to}:"), json)
 }

@@ -119,7 +119,10 @@ pub(super) fn type_parameters(ct: &ContentType) -> Vec<(String, Value)> {
                 "type": "object",
                 "properties": crate::content::filter::fields(ct, View::Current { personal: true })
                     .into_iter()
-                    .map(|(name, kind)| (name, filter_value_schema(kind)))
+                    .map(|(name, kind)| {
+                        let schema = field_filter_schema(ct, &name, kind);
+                        (name, schema)
+                    })
                     .collect::<Map<String, Value>>(),
                 "additionalProperties": false,
                 "maxProperties": crate::content::filter::MAX_FILTERS,
@@ -188,9 +191,18 @@ pub(super) fn delivery_filter_properties(
                 Some(f) => f.kind,
                 None => FieldKind::DateTime, // published_at
             };
-            (name.clone(), filter_value_schema(kind))
+            (name.clone(), field_filter_schema(ct, name, kind))
         })
         .collect()
+}
+
+/// The text `filter[name]=value` takes: one of the field's values when its schema names them
+/// (any other is a 400: a typo finds nothing, so it is an error), else by its kind.
+fn field_filter_schema(ct: &ContentType, name: &str, kind: FieldKind) -> Value {
+    match ct.fields.get(name) {
+        Some(f) if !f.values.is_empty() => json!({"type": "string", "enum": f.values}),
+        _ => filter_value_schema(kind),
+    }
 }
 
 /// Parameters whose names depend on the content type (generic paths use them; the document
