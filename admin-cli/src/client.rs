@@ -108,7 +108,10 @@ impl std::fmt::Display for ServerError {
                         .as_str()
                         .filter(|p| !p.is_empty())
                         .unwrap_or("/"),
-                    e["message"].as_str().unwrap_or("").replace('\n', "\n      ")
+                    e["message"]
+                        .as_str()
+                        .unwrap_or("")
+                        .replace('\n', "\n      ")
                 )?;
             }
         }

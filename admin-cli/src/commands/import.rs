@@ -409,7 +409,9 @@ fn remote(args: &ImportArgs) -> anyhow::Result<u8> {
                         Ok(Settled::Differs(what)) => {
                             rejections.borrow_mut().report(
                                 &bar,
-                                &format!("line {line}: {what}; run the import with --update to update it"),
+                                &format!(
+                                    "line {line}: {what}; run the import with --update to update it"
+                                ),
                             );
                             pos.rejected += 1;
                             continue;
@@ -481,11 +483,17 @@ fn remote(args: &ImportArgs) -> anyhow::Result<u8> {
     bar.finish_and_clear();
     let _ = std::fs::remove_file(&state_path);
     let secs = started.elapsed().as_secs_f64();
+    // Existing entries only when there were any: "3 imported, 1 updated, 2 unchanged, …".
+    let mut existing = String::new();
+    if updated.get() > 0 || args.update {
+        existing.push_str(&format!(", {} updated", updated.get()));
+    }
+    if unchanged.get() > 0 {
+        existing.push_str(&format!(", {} unchanged", unchanged.get()));
+    }
     println!(
-        "done: {} entries imported, {} updated, {} unchanged, {} lines rejected ({} lines in {:.1} s, {:.0} lines/s)",
+        "done: {} entries imported{existing}, {} lines rejected ({} lines in {:.1} s, {:.0} lines/s)",
         pos.imported,
-        updated.get(),
-        unchanged.get(),
         pos.rejected,
         sent_lines,
         secs,
@@ -549,15 +557,18 @@ fn settle_existing(
         (_, Some(slug)) => slug.to_string(),
         _ => bail!("the entry exists already, and the line names it by neither id nor slug"),
     };
-    let mut stored = client.get(&format!("/api/v1/manage/{}/{}", enc(ty), enc(&key)))?["data"]
-        .take();
+    let mut stored =
+        client.get(&format!("/api/v1/manage/{}/{}", enc(ty), enc(&key)))?["data"].take();
     // A slug names one language version; the line may be another's.
     if let Some(l) = line["locale"].as_str()
         && stored["locale"].as_str() != Some(l)
     {
         let id = stored["id"].as_str().unwrap_or(&key).to_string();
-        let group =
-            client.get(&format!("/api/v1/manage/{}/{}/translations", enc(ty), enc(&id)))?;
+        let group = client.get(&format!(
+            "/api/v1/manage/{}/{}/translations",
+            enc(ty),
+            enc(&id)
+        ))?;
         if let Some(t) = group["data"]
             .as_array()
             .into_iter()

@@ -96,8 +96,16 @@ impl TokenInfo {
 
     /// "Name <e-mail>", the name or the address of the token's person, if it names one.
     pub fn display_name(&self) -> Option<String> {
-        let name = self.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
-        let email = self.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
+        let name = self
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty());
+        let email = self
+            .email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty());
         match (name, email) {
             (Some(n), Some(e)) => Some(format!("{n} <{e}>")),
             (Some(n), None) => Some(n.to_string()),

@@ -310,7 +310,10 @@ fn condition(ct: &ContentType, f: &Filter, view: View) -> Result<Condition, Quer
     // A value the field can never hold is a mistake (a typo, a label instead of the value),
     // not a query with no results.
     if !allowed.is_empty()
-        && matches!(f.op, FilterOp::Eq | FilterOp::Ne | FilterOp::In | FilterOp::Contains)
+        && matches!(
+            f.op,
+            FilterOp::Eq | FilterOp::Ne | FilterOp::In | FilterOp::Contains
+        )
         && let Some(bad) = raw.iter().find(|r| !allowed.iter().any(|a| a == r.trim()))
     {
         return Err(QueryError::NotAllowed {

@@ -82,7 +82,10 @@ impl ContentService {
     ) -> ContentResult<()> {
         let mut plan = Plan::new(self.store.as_ref());
         let slug_field = ct.options.slug.as_deref().map(|f| format!("/{f}"));
-        if !errors.iter().any(|e| Some(&e.pointer) == slug_field.as_ref()) {
+        if !errors
+            .iter()
+            .any(|e| Some(&e.pointer) == slug_field.as_ref())
+        {
             self.check_slug(&mut plan, ct, rec, SCOPE_CURRENT, errors)?;
         }
         // Only well-formed ids: a malformed one has its own error already.

@@ -620,9 +620,25 @@ pub async fn transition(
     let st = state.clone();
     let who = caller.clone();
     let rec = blocking(move || {
-        Ok(st
+        let rec = st
             .content
-            .request_transition(&ty, &id, &req, Some(&who.token_id))?)
+            .request_transition(&ty, &id, &req, Some(&who.token_id))?;
+        // The step is taken; a note that cannot be queued does not undo it.
+        if rec.scheduled.is_none() {
+            match notify_reviewers(&st, &ty, &rec, &who.token_id) {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(entry = %rec.id, reviewers = n, "reviewers notified by mail");
+                    if let Some(m) = &st.mail {
+                        m.out.wake.notify_one();
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(entry = %rec.id, "could not notify reviewers: {}", e.detail)
+                }
+            }
+        }
+        Ok(rec)
     })
     .await?;
     Ok(entry_response(&state, &redact(&state, &caller, rec)))
@@ -648,6 +664,141 @@ pub async fn history(
     Ok(Reply::json(&Data::of(items)))
 }
 
+/// The live tokens of `roles` whose people are not among `authors` (person keys).
+fn reviewer_tokens(
+    state: &AppState,
+    authors: &[String],
+    roles: &[&str],
+) -> Result<Vec<crate::auth::TokenInfo>, ApiError> {
+    Ok(state
+        .auth
+        .list_tokens()?
+        .into_iter()
+        .filter(|t| {
+            t.revoked_at.is_none()
+                && t.expires_at.is_none_or(|e| e > chrono::Utc::now())
+                && roles.contains(&t.role.name())
+                && !authors.contains(&t.person())
+        })
+        .collect())
+}
+
+/// The roles that move an entry on toward publication from `from` (reviewers, not editors:
+/// a state editors move on from waits for nobody else).
+fn waiting_for(wf: &crate::workflow::WorkflowDef, from: &str) -> Vec<String> {
+    let mut roles: Vec<String> = wf
+        .transitions
+        .iter()
+        .filter(|t| {
+            t.name != crate::workflow::ON_EDIT
+                && t.from_states.iter().any(|f| f == from)
+                && wf.advances(from, t)
+        })
+        .flat_map(|t| t.roles.iter().cloned())
+        .collect();
+    if roles.iter().any(|r| r == "editor") {
+        return Vec::new();
+    }
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
+/// After a transition into a state that waits for reviewers: one mail to each reviewer with
+/// an address (not the entry's authors, not whoever took the step), queued on the server's
+/// mail queue. Without mail configured, nothing is sent (the queue shows it all the same).
+fn notify_reviewers(
+    state: &AppState,
+    ty: &str,
+    rec: &crate::content::EntryRecord,
+    actor: &str,
+) -> Result<usize, ApiError> {
+    if state.mail.is_none() {
+        return Ok(0);
+    }
+    let ct = state.content.content_type(ty)?.clone();
+    let (plugin, wf) = state.content.lifecycle(&ct);
+    if plugin.is_none() {
+        return Ok(0);
+    }
+    let roles = waiting_for(&wf, &rec.state);
+    if roles.is_empty() {
+        return Ok(0);
+    }
+    let history = state.content.history(ty, &rec.id)?;
+    let mut authors: Vec<String> = history
+        .iter()
+        .filter(|h| {
+            matches!(
+                h.kind,
+                crate::workflow::HistoryKind::Create | crate::workflow::HistoryKind::Edit
+            )
+        })
+        .map(|h| state.auth.person_of(&h.actor))
+        .collect();
+    authors.push(state.auth.person_of(actor));
+    let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+    let comment = history
+        .iter()
+        .rev()
+        .find(|h| h.to_state == rec.state)
+        .and_then(|h| h.comment.clone());
+    let by = state
+        .auth
+        .display_name_of(actor)
+        .unwrap_or_else(|| "Jemand".into());
+    let title = rec
+        .data
+        .get(&ct.options.title)
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or(&rec.id)
+        .to_string();
+    let name = rec.slug(&ct).unwrap_or(&rec.id).to_string();
+    let mut writes = Vec::new();
+    let mut sent = std::collections::BTreeSet::new();
+    for t in reviewer_tokens(state, &authors, &roles)? {
+        let Some(to) = t.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) else {
+            continue;
+        };
+        if !sent.insert(to.to_lowercase()) {
+            continue;
+        }
+        let mut m = crate::mail::new_mail(
+            crate::mail::MailKind::Review,
+            to,
+            &format!("Zur Prüfung: „{title}“"),
+        );
+        m.name = t.name.clone();
+        m.body = Some(format!(
+            "Guten Tag{},\r\n\r\n{by} bittet um Prüfung: {ty} „{title}“ (Version {}, Zustand {}).\r\n{}\r\nAnsehen und entscheiden:\r\n\r\n  verbund entry show {ty} {name}\r\n  verbund entry approve {ty} {name}\r\n  verbund entry request-changes {ty} {name} --comment \"…\"\r\n\r\nAlles, was auf Sie wartet: verbund entry queue\r\n",
+            t.name
+                .as_deref()
+                .map(|n| format!(" {n}"))
+                .unwrap_or_default(),
+            rec.version,
+            rec.state,
+            comment
+                .as_ref()
+                .map(|c| format!("Kommentar: „{c}“\r\n"))
+                .unwrap_or_default(),
+        ));
+        writes.extend(crate::mail::queue_writes(&m));
+    }
+    let n = sent.len();
+    if n > 0 {
+        let mut b = crate::store::WriteBatch::new();
+        for (t, k, v) in writes {
+            b.put(t, k, v);
+        }
+        state
+            .content
+            .store()
+            .commit(b)
+            .map_err(crate::content::ContentError::from)?;
+    }
+    Ok(n)
+}
+
 /// Where an entry of the review queue stands: who moved it into its state, when, with which
 /// comment, and which people (other than its authors) may act on it now.
 fn review_of(
@@ -671,18 +822,12 @@ fn review_of(
         })
         .map(|h| state.auth.person_of(&h.actor))
         .collect();
-    let mut reviewers: Vec<String> = state
-        .auth
-        .list_tokens()
-        ?
+    let mut reviewers: Vec<String> = reviewer_tokens(state, &authors, roles)?
         .into_iter()
-        .filter(|t| {
-            t.revoked_at.is_none()
-                && t.expires_at.is_none_or(|e| e > chrono::Utc::now())
-                && roles.contains(&t.role.name())
-                && !authors.contains(&t.person())
+        .map(|t| {
+            t.display_name()
+                .unwrap_or_else(|| format!("token {}", t.id))
         })
-        .map(|t| t.display_name().unwrap_or_else(|| format!("token {}", t.id)))
         .collect();
     reviewers.sort();
     reviewers.dedup();

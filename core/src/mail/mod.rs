@@ -92,6 +92,8 @@ pub enum MailKind {
     Issue,
     /// `verbund mail test`.
     Test,
+    /// A note to a reviewer that an entry waits for them.
+    Review,
 }
 
 impl MailKind {

@@ -216,7 +216,12 @@ fn enum_of<'a>(doc: &'a Value, schema: &'a Value, resolve: &Resolver<'a>) -> Vec
     };
     values
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
         .unwrap_or_default()
 }
 

@@ -10,6 +10,7 @@ mod crash;
 mod delivery;
 mod editor_cli;
 mod editor_day;
+mod editor_tour;
 mod mail;
 mod media;
 mod migrate;

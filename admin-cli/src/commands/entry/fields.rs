@@ -143,7 +143,11 @@ fn shape_hint(info: &TypeInfo, pointer: &str) -> Option<String> {
 
 /// The server's refusal with each field error in the editor's words: unresolved slugs named
 /// as such, objects with the keys they take.
-pub(super) fn explain(info: &TypeInfo, unresolved: &[Unresolved], err: anyhow::Error) -> anyhow::Error {
+pub(super) fn explain(
+    info: &TypeInfo,
+    unresolved: &[Unresolved],
+    err: anyhow::Error,
+) -> anyhow::Error {
     let Some(se) = err.downcast_ref::<ServerError>() else {
         return err;
     };
@@ -210,7 +214,10 @@ mod tests {
             }}}
         }));
         let hint = shape_hint(&info, "/venue").unwrap();
-        assert!(hint.contains("name (required), street, city (required)"), "{hint}");
+        assert!(
+            hint.contains("name (required), street, city (required)"),
+            "{hint}"
+        );
         assert!(hint.contains("venue:\n  name: …\n  city: …"), "{hint}");
     }
 }

@@ -133,7 +133,13 @@ pub(super) fn queue(client: &Client, json: bool) -> anyhow::Result<u8> {
             .as_str()
             .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
         let age = since
-            .map(|t| format!("waiting {} (since {})", age(now - t.to_utc()), short_time(&r["since"])))
+            .map(|t| {
+                format!(
+                    "waiting {} (since {})",
+                    age(now - t.to_utc()),
+                    short_time(&r["since"])
+                )
+            })
             .unwrap_or_default();
         println!(
             "{}  {}  {}  {age}",
