@@ -664,6 +664,20 @@ pub async fn history(
     Ok(Reply::json(&Data::of(items)))
 }
 
+/// The people (person keys) who created or edited an entry, from its history.
+fn authors_of(state: &AppState, history: &[crate::workflow::HistoryItem]) -> Vec<String> {
+    history
+        .iter()
+        .filter(|h| {
+            matches!(
+                h.kind,
+                crate::workflow::HistoryKind::Create | crate::workflow::HistoryKind::Edit
+            )
+        })
+        .map(|h| state.auth.person_of(&h.actor))
+        .collect()
+}
+
 /// The live tokens of `roles` whose people are not among `authors` (person keys).
 fn reviewer_tokens(
     state: &AppState,
@@ -726,16 +740,7 @@ fn notify_reviewers(
         return Ok(0);
     }
     let history = state.content.history(ty, &rec.id)?;
-    let mut authors: Vec<String> = history
-        .iter()
-        .filter(|h| {
-            matches!(
-                h.kind,
-                crate::workflow::HistoryKind::Create | crate::workflow::HistoryKind::Edit
-            )
-        })
-        .map(|h| state.auth.person_of(&h.actor))
-        .collect();
+    let mut authors = authors_of(state, &history);
     authors.push(state.auth.person_of(actor));
     let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
     let comment = history
@@ -812,16 +817,7 @@ fn review_of(
         .iter()
         .rev()
         .find(|h| h.to_state == rec.state && h.from_state != rec.state);
-    let authors: Vec<String> = history
-        .iter()
-        .filter(|h| {
-            matches!(
-                h.kind,
-                crate::workflow::HistoryKind::Create | crate::workflow::HistoryKind::Edit
-            )
-        })
-        .map(|h| state.auth.person_of(&h.actor))
-        .collect();
+    let authors = authors_of(state, &history);
     let mut reviewers: Vec<String> = reviewer_tokens(state, &authors, roles)?
         .into_iter()
         .map(|t| {

@@ -255,7 +255,7 @@ pub(super) fn assemble(api: &aide::openapi::OpenApi, schemas: &SchemaRegistry) -
                     "type": "http",
                     "scheme": "bearer",
                     "bearerFormat": "vb_<prefix>_<secret>",
-                    "description": "An API token (`Authorization: Bearer vb_…`), issued by an admin with POST /api/v1/admin/tokens or the CLI. Roles: admin (everything), editor (write drafts, publish), reviewer (transitions), reader (delivery previews of drafts).",
+                    "description": "An API token (`Authorization: Bearer vb_…`), issued by an admin with POST /api/v1/admin/tokens or the CLI. Roles: admin (everything), editor (write drafts; publish the types no review plugin governs), reviewer (transitions: approve and publish), reader (delivery previews of drafts).",
                 }
             },
         },
