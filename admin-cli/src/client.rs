@@ -127,6 +127,9 @@ impl std::fmt::Display for ServerError {
 
 impl std::error::Error for ServerError {}
 
+/// How often a request the server was too busy for is sent again (after its Retry-After).
+const MAX_RETRIES: u32 = 5;
+
 /// A connection to a Verbund server.
 pub struct Client {
     pub url: String,
@@ -185,18 +188,37 @@ impl Client {
         body: Option<&Value>,
         if_match: Option<u64>,
     ) -> anyhow::Result<Value> {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.url))
-            .bearer_auth(&self.token);
-        if let Some(v) = if_match {
-            req = req.header("If-Match", format!("\"{v}\""));
+        // A busy server (429: this client's rate limit; 503 with Retry-After: a moment of
+        // contention) says when to come back; commands that make many requests (an import
+        // that compares lines, many references by slug) wait instead of failing.
+        let mut attempt = 0;
+        loop {
+            let mut req = self
+                .http
+                .request(method.clone(), format!("{}{path}", self.url))
+                .bearer_auth(&self.token);
+            if let Some(v) = if_match {
+                req = req.header("If-Match", format!("\"{v}\""));
+            }
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let res = req.send().with_context(|| self.unreachable())?;
+            let wait = res
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            let busy = res.status() == 429 || (res.status() == 503 && wait.is_some());
+            if busy && attempt < MAX_RETRIES {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_secs(
+                    wait.unwrap_or(1).clamp(1, 10),
+                ));
+                continue;
+            }
+            return Self::answer(res);
         }
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let res = req.send().with_context(|| self.unreachable())?;
-        Self::answer(res)
     }
 
     /// Sends a body that is not JSON (NDJSON for imports) and returns the JSON answer.

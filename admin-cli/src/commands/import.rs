@@ -336,6 +336,7 @@ fn remote(args: &ImportArgs) -> anyhow::Result<u8> {
     let started = std::time::Instant::now();
     let mut sent_lines = 0usize;
     let unchanged = std::cell::Cell::new(0usize);
+    let stored = std::cell::RefCell::new(std::collections::HashMap::new());
     let updated = std::cell::Cell::new(0usize);
 
     let send = |part: &mut Vec<Prepared>, pos: &mut Position, upto: usize| -> anyhow::Result<()> {
@@ -397,7 +398,14 @@ fn remote(args: &ImportArgs) -> anyhow::Result<u8> {
                     });
                 if clash {
                     let text = texts.get(idx.saturating_sub(1)).copied().unwrap_or("");
-                    match settle_existing(&client, &ty, text, derived, args.update) {
+                    match settle_existing(
+                        &client,
+                        &mut stored.borrow_mut(),
+                        &ty,
+                        text,
+                        derived,
+                        args.update,
+                    ) {
                         Ok(Settled::Unchanged) => {
                             unchanged.set(unchanged.get() + 1);
                             continue;
@@ -540,44 +548,78 @@ const META: [&str; 13] = [
     "scheduled",
 ];
 
+/// The current entries of one type, read once (one export request) when the first line of
+/// that type turns out to exist already: re-running a large import compares its lines
+/// without a request per line.
+struct Stored {
+    slug_field: String,
+    by_id: std::collections::HashMap<String, Value>,
+    by_slug: std::collections::HashMap<(String, String), Value>,
+}
+
+impl Stored {
+    fn read(client: &Client, ty: &str) -> anyhow::Result<Self> {
+        let info = crate::commands::entry::type_info(client, ty)?;
+        let slug_field = info.schema["x-verbund"]["slug"]
+            .as_str()
+            .unwrap_or("slug")
+            .to_string();
+        let mut bytes = Vec::new();
+        client.download(&format!("/api/v1/export/{}", enc(ty)), &mut bytes)?;
+        let mut stored = Stored {
+            slug_field,
+            by_id: Default::default(),
+            by_slug: Default::default(),
+        };
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            let Ok(e) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            if let Some(slug) = e[stored.slug_field.as_str()].as_str() {
+                let locale = e["locale"].as_str().unwrap_or("de").to_string();
+                stored.by_slug.insert((locale, slug.to_string()), e.clone());
+            }
+            if let Some(id) = e["id"].as_str() {
+                stored.by_id.insert(id.to_string(), e);
+            }
+        }
+        Ok(stored)
+    }
+}
+
 /// Finds the stored entry of an import line (by its id unless the import made that up, else
-/// by its slug), compares the fields and, with `update`, saves the line's as a new version.
+/// by its slug in the line's locale), compares the fields and, with `update`, saves the
+/// line's as a new version.
 fn settle_existing(
     client: &Client,
+    cache: &mut std::collections::HashMap<String, Stored>,
     ty: &str,
     text: &str,
     derived_id: bool,
     update: bool,
 ) -> anyhow::Result<Settled> {
     let line: Value = serde_json::from_str(text)?;
-    let info = crate::commands::entry::type_info(client, ty)?;
-    let slug_field = info.schema["x-verbund"]["slug"].as_str().unwrap_or("slug");
-    let key = match (line["id"].as_str(), line[slug_field].as_str()) {
-        (Some(id), _) if !derived_id => id.to_string(),
-        (_, Some(slug)) => slug.to_string(),
+    if !cache.contains_key(ty) {
+        cache.insert(ty.to_string(), Stored::read(client, ty)?);
+    }
+    let stored = &cache[ty];
+    let locale = line["locale"].as_str().unwrap_or("de").to_string();
+    let (key, found) = match (
+        line["id"].as_str(),
+        line[stored.slug_field.as_str()].as_str(),
+    ) {
+        (Some(id), _) if !derived_id => (id.to_string(), stored.by_id.get(id)),
+        (_, Some(slug)) => (
+            slug.to_string(),
+            stored.by_slug.get(&(locale, slug.to_string())),
+        ),
         _ => bail!("the entry exists already, and the line names it by neither id nor slug"),
     };
-    let mut stored =
-        client.get(&format!("/api/v1/manage/{}/{}", enc(ty), enc(&key)))?["data"].take();
-    // A slug names one language version; the line may be another's.
-    if let Some(l) = line["locale"].as_str()
-        && stored["locale"].as_str() != Some(l)
-    {
-        let id = stored["id"].as_str().unwrap_or(&key).to_string();
-        let group = client.get(&format!(
-            "/api/v1/manage/{}/{}/translations",
-            enc(ty),
-            enc(&id)
-        ))?;
-        if let Some(t) = group["data"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|t| t["locale"].as_str() == Some(l))
-        {
-            stored = t.clone();
-        }
-    }
+    // Not among the entries read at the start: stored by this import (a line given twice).
+    let found = match found {
+        Some(e) => e.clone(),
+        None => client.get(&format!("/api/v1/manage/{}/{}", enc(ty), enc(&key)))?["data"].take(),
+    };
     let fields = |v: &Value| -> serde_json::Map<String, Value> {
         v.as_object()
             .map(|o| {
@@ -588,7 +630,7 @@ fn settle_existing(
             })
             .unwrap_or_default()
     };
-    let (new, old) = (fields(&line), fields(&stored));
+    let (new, old) = (fields(&line), fields(&found));
     let mut differ: Vec<&str> = new
         .keys()
         .chain(old.keys())
@@ -600,19 +642,28 @@ fn settle_existing(
     if differ.is_empty() {
         return Ok(Settled::Unchanged);
     }
-    let id = stored["id"].as_str().unwrap_or(&key).to_string();
     if !update {
         return Ok(Settled::Differs(format!(
             "{ty} {key} exists already with other values in {}",
             differ.join(", ")
         )));
     }
+    // --update means the line wins; If-Match with the version read just now makes a change
+    // made in between a conflict reported for this line rather than lost.
+    let id = found["id"].as_str().unwrap_or(&key).to_string();
+    let current = client.get(&format!("/api/v1/manage/{}/{}", enc(ty), enc(&id)))?["data"].take();
     client.send(
         reqwest::Method::PUT,
         &format!("/api/v1/manage/{}/{}", enc(ty), enc(&id)),
         Some(&Value::Object(new)),
-        stored["version"].as_u64(),
+        current["version"].as_u64(),
     )?;
+    // A later line for the same entry compares with what is stored now (read afresh).
+    if let Some(c) = cache.get_mut(ty) {
+        c.by_id.remove(&id);
+        c.by_slug
+            .retain(|_, e| e["id"].as_str() != Some(id.as_str()));
+    }
     Ok(Settled::Updated)
 }
 

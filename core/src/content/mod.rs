@@ -44,7 +44,7 @@ pub use query::{DeliveryQuery, Page, PageMeta, SortKey};
 pub use read::{ChangeEvent, ChangeFeed, Referrer, public_id};
 pub use transition::{ScheduleOutcome, TransitionRequest};
 pub use translate::{Confirm, OutdatedField, TranslationStatus};
-pub use write::is_locale;
+pub use write::{is_locale, is_valid_id};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};

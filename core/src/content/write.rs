@@ -15,7 +15,7 @@ use crate::store::Tree;
 use crate::workflow::{HistoryItem, HistoryKind};
 
 /// Whether `s` looks like a ULID: 26 characters of Crockford base32, first one 0–7.
-pub(super) fn is_valid_id(s: &str) -> bool {
+pub fn is_valid_id(s: &str) -> bool {
     s.len() == keys::ID_LEN
         && s.starts_with(|c: char| ('0'..='7').contains(&c))
         && s.bytes().all(|b| {

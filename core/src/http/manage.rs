@@ -679,22 +679,18 @@ fn authors_of(state: &AppState, history: &[crate::workflow::HistoryItem]) -> Vec
 }
 
 /// The live tokens of `roles` whose people are not among `authors` (person keys).
-fn reviewer_tokens(
-    state: &AppState,
+fn reviewer_tokens<'a>(
+    tokens: &'a [crate::auth::TokenInfo],
     authors: &[String],
     roles: &[&str],
-) -> Result<Vec<crate::auth::TokenInfo>, ApiError> {
-    Ok(state
-        .auth
-        .list_tokens()?
-        .into_iter()
-        .filter(|t| {
-            t.revoked_at.is_none()
-                && t.expires_at.is_none_or(|e| e > chrono::Utc::now())
-                && roles.contains(&t.role.name())
-                && !authors.contains(&t.person())
-        })
-        .collect())
+) -> impl Iterator<Item = &'a crate::auth::TokenInfo> {
+    let now = chrono::Utc::now();
+    tokens.iter().filter(move |t| {
+        t.revoked_at.is_none()
+            && t.expires_at.is_none_or(|e| e > now)
+            && roles.contains(&t.role.name())
+            && !authors.contains(&t.person())
+    })
 }
 
 /// The roles that move an entry on toward publication from `from` (reviewers, not editors:
@@ -752,16 +748,21 @@ fn notify_reviewers(
         .auth
         .display_name_of(actor)
         .unwrap_or_else(|| "Jemand".into());
-    let title = rec
+    // One line, however the title was typed (it goes into the Subject header).
+    let title: String = rec
         .data
         .get(&ct.options.title)
         .and_then(serde_json::Value::as_str)
         .unwrap_or(&rec.id)
-        .to_string();
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(150)
+        .collect();
     let name = rec.slug(&ct).unwrap_or(&rec.id).to_string();
     let mut writes = Vec::new();
     let mut sent = std::collections::BTreeSet::new();
-    for t in reviewer_tokens(state, &authors, &roles)? {
+    let tokens = state.auth.list_tokens()?;
+    for t in reviewer_tokens(&tokens, &authors, &roles) {
         let Some(to) = t.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) else {
             continue;
         };
@@ -811,6 +812,7 @@ fn review_of(
     ct: &crate::schema::ContentType,
     rec: &crate::content::EntryRecord,
     roles: &[&str],
+    tokens: &[crate::auth::TokenInfo],
 ) -> Result<Value, ApiError> {
     let history = state.content.history(&ct.name, &rec.id)?;
     let arrived = history
@@ -818,8 +820,7 @@ fn review_of(
         .rev()
         .find(|h| h.to_state == rec.state && h.from_state != rec.state);
     let authors = authors_of(state, &history);
-    let mut reviewers: Vec<String> = reviewer_tokens(state, &authors, roles)?
-        .into_iter()
+    let mut reviewers: Vec<String> = reviewer_tokens(tokens, &authors, roles)
         .map(|t| {
             t.display_name()
                 .unwrap_or_else(|| format!("token {}", t.id))
@@ -852,6 +853,8 @@ pub async fn review_queue(
     let items = blocking(move || {
         let role = caller.role.name();
         let mut out = Vec::new();
+        // Read once for every item's reviewers.
+        let tokens = state.auth.list_tokens()?;
         for ct in state.content.schemas().types() {
             let (plugin, wf) = state.content.lifecycle(ct);
             if plugin.is_none() || (!ct.is_public() && caller.role != Role::Admin) {
@@ -894,7 +897,7 @@ pub async fn review_queue(
                     .actions_for(ct, &r, role, &caller.token_id)?
                     .is_empty()
                 {
-                    let review = review_of(&state, ct, &r, &roles)?;
+                    let review = review_of(&state, ct, &r, &roles, &tokens)?;
                     let mut flat = redact(&state, &caller, r).to_flat_json();
                     if let Some(o) = flat.as_object_mut() {
                         o.insert("review".into(), review);

@@ -473,6 +473,15 @@ pub struct Query {
     cursor: Option<String>,
 }
 
+/// One condition of a query.
+fn condition(field: &str, op: &str, value: impl ToString) -> Filter {
+    Filter {
+        field: field.to_string(),
+        op: op.to_string(),
+        value: value.to_string(),
+    }
+}
+
 impl Query {
     /// The limit when none is set.
     pub const DEFAULT_LIMIT: u32 = 100;
@@ -480,11 +489,7 @@ impl Query {
     /// Add a condition; `op` is one of `eq`, `ne`, `in` (comma-separated
     /// values), `lt`, `lte`, `gt`, `gte`, `contains`.
     pub fn filter(mut self, field: &str, op: &str, value: impl ToString) -> Self {
-        self.filters.push(Filter {
-            field: field.to_string(),
-            op: op.to_string(),
-            value: value.to_string(),
-        });
+        self.filters.push(condition(field, op, value));
         self
     }
 
@@ -579,11 +584,7 @@ impl PublishedQuery {
 
     /// Add a condition on a filterable field (see [`Query::filter`]).
     pub fn filter(mut self, field: &str, op: &str, value: impl ToString) -> Self {
-        self.filters.push(Filter {
-            field: field.to_string(),
-            op: op.to_string(),
-            value: value.to_string(),
-        });
+        self.filters.push(condition(field, op, value));
         self
     }
 

@@ -161,6 +161,16 @@ fn text(v: &Value) -> String {
     }
 }
 
+/// Whether `e` meets every condition (each one checked, so a bad filter is an error even
+/// after a failed condition, as on the host).
+fn matches_all(e: &Entry, filters: &[Filter]) -> Result<bool, HostError> {
+    let mut ok = true;
+    for f in filters {
+        ok &= matches(e, f)?;
+    }
+    Ok(ok)
+}
+
 fn matches(e: &Entry, f: &Filter) -> Result<bool, HostError> {
     let v = value_of(e, &f.field);
     let want = f.value.as_str();
@@ -232,11 +242,7 @@ pub(crate) mod host {
             if ty != content_type || cursor.is_some_and(|c| id.as_str() <= c) {
                 continue;
             }
-            let mut ok = true;
-            for f in filters {
-                ok &= matches(e, f)?;
-            }
-            if !ok {
+            if !matches_all(e, filters)? {
                 continue;
             }
             if out.len() == limit as usize {
@@ -269,11 +275,7 @@ pub(crate) mod host {
             if ty != content_type || e.state != "published" || e.locale != locale {
                 continue;
             }
-            let mut ok = true;
-            for f in filters {
-                ok &= matches(e, f)?;
-            }
-            if ok {
+            if matches_all(e, filters)? {
                 found.push(e.clone());
             }
         }

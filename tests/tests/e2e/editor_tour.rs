@@ -63,14 +63,10 @@ fn which_version_is_public_is_said_plainly_and_older_versions_come_back() {
     let editor = person_token(&app, "editor", "Erik Editor", "erik@example.org");
     let tmp = tempfile::tempdir().unwrap();
     let config = tmp.path().join("config");
+    let run = |args: &[&str]| cli(&config, &app, &editor, args);
     let slug = "saalebyte-systemhaus";
 
-    let shown = ok(&cli(
-        &config,
-        &app,
-        &editor,
-        &["entry", "show", "member", slug],
-    ));
+    let shown = ok(&run(&["entry", "show", "member", slug]));
     assert!(shown.starts_with("---\n# member "), "{shown}");
     assert!(
         shown.contains("public: version 1 is what the website shows"),
@@ -83,41 +79,26 @@ fn which_version_is_public_is_said_plainly_and_older_versions_come_back() {
         shown.replace("city: Halle (Saale)", "city: Halle an der Saale"),
     )
     .unwrap();
-    let saved = ok(&cli(
-        &config,
-        &app,
-        &editor,
-        &[
-            "entry",
-            "edit",
-            "member",
-            slug,
-            "--file",
-            file.to_str().unwrap(),
-        ],
-    ));
+    let saved = ok(&run(&[
+        "entry",
+        "edit",
+        "member",
+        slug,
+        "--file",
+        file.to_str().unwrap(),
+    ]));
     assert!(
         saved.contains("version 2 is a working copy"),
         "the save says the change is not public yet: {saved}"
     );
     let (_, public) = app.get_json(&format!("/api/v1/content/member/{slug}"));
     assert_eq!(public["data"]["city"], "Halle (Saale)");
-    let shown = ok(&cli(
-        &config,
-        &app,
-        &editor,
-        &["entry", "show", "member", slug],
-    ));
+    let shown = ok(&run(&["entry", "show", "member", slug]));
     assert!(
         shown.contains("public: version 1 is what the website shows; version 2 is a working copy"),
         "{shown}"
     );
-    let list = ok(&cli(
-        &config,
-        &app,
-        &editor,
-        &["entry", "list", "member", "--limit", "100"],
-    ));
+    let list = ok(&run(&["entry", "list", "member", "--limit", "100"]));
     let row = list
         .lines()
         .find(|l| l.contains(slug))
@@ -126,89 +107,44 @@ fn which_version_is_public_is_said_plainly_and_older_versions_come_back() {
     assert!(list.lines().next().unwrap().contains("SLUG"), "{list}");
 
     // The older version, and back to it as a new version.
-    let v1 = ok(&cli(
-        &config,
-        &app,
-        &editor,
-        &["entry", "show", "member", slug, "--version", "1"],
-    ));
+    let v1 = ok(&run(&["entry", "show", "member", slug, "--version", "1"]));
     assert!(
         v1.contains("city: Halle (Saale)") && v1.contains("an older version"),
         "{v1}"
     );
     let err = fails(
-        &cli(
-            &config,
-            &app,
-            &editor,
-            &["entry", "show", "member", slug, "--version", "9"],
-        ),
+        &run(&["entry", "show", "member", slug, "--version", "9"]),
         3,
     );
     assert!(err.contains("versions 1 to 2"), "{err}");
-    let reverted = ok(&cli(
-        &config,
-        &app,
-        &editor,
-        &["entry", "revert", "member", slug, "--to", "1"],
-    ));
+    let reverted = ok(&run(&["entry", "revert", "member", slug, "--to", "1"]));
     assert!(reverted.contains("version 3"), "{reverted}");
-    let now = ok(&cli(
-        &config,
-        &app,
-        &editor,
-        &["entry", "show", "member", slug, "--json"],
-    ));
+    let now = ok(&run(&["entry", "show", "member", slug, "--json"]));
     let now: Value = serde_json::from_str(&now).unwrap();
     assert_eq!(now["city"], "Halle (Saale)");
     assert_eq!(now["version"], 3);
 
     // Published, the current version is the public one; the history names the person.
-    ok(&cli(
-        &config,
-        &app,
-        &editor,
-        &["entry", "publish", "member", slug],
-    ));
-    let shown = ok(&cli(
-        &config,
-        &app,
-        &editor,
-        &["entry", "show", "member", slug],
-    ));
+    ok(&run(&["entry", "publish", "member", slug]));
+    let shown = ok(&run(&["entry", "show", "member", slug]));
     assert!(
         shown.contains("public: version 3 is what the website shows"),
         "{shown}"
     );
-    let history = ok(&cli(
-        &config,
-        &app,
-        &editor,
-        &["entry", "history", "member", slug],
-    ));
+    let history = ok(&run(&["entry", "history", "member", slug]));
     assert!(
         history.contains("Erik Editor <erik@example.org>"),
         "{history}"
     );
 
     // A translation by its locale; a locale without one says how to make it.
-    let en = ok(&cli(
-        &config,
-        &app,
-        &editor,
-        &["entry", "show", "member", slug, "--locale", "en"],
-    ));
+    let en = ok(&run(&["entry", "show", "member", slug, "--locale", "en"]));
     assert!(
         en.contains("locale en") && en.contains("translation of"),
         "{en}"
     );
     let err = fails(
-        &cli(
-            &config,
-            &app,
-            &editor,
-            &["entry", "show", "member", slug, "--locale", "fr"],
-        ),
+        &run(&["entry", "show", "member", slug, "--locale", "fr"]),
         3,
     );
     assert!(err.contains("entry translate member"), "{err}");
@@ -410,41 +346,33 @@ fn people_by_name_in_queue_mail_and_token_list_and_revoked_tokens_stop() {
     let reviewer = person_token(&app, "reviewer", "Rita Review", "rita.review@example.org");
     let tmp = tempfile::tempdir().unwrap();
     let config = tmp.path().join("config");
+    let run = |args: &[&str]| cli(&config, &app, &editor, args);
     let file = tmp.path().join("neu.md");
     std::fs::write(
         &file,
         "---\nkind: news\ntitle: Neue Räume in Magdeburg\nslug: neue-raeume-magdeburg\nteaser: Der Cluster zieht um.\ntopics: [fachkraefte]\n---\n\nAb Januar in neuen Räumen.\n",
     )
     .unwrap();
-    ok(&cli(
-        &config,
-        &app,
-        &editor,
-        &["entry", "new", "story", "--file", file.to_str().unwrap()],
-    ));
+    ok(&run(&[
+        "entry",
+        "new",
+        "story",
+        "--file",
+        file.to_str().unwrap(),
+    ]));
     let err = fails(
-        &cli(
-            &config,
-            &app,
-            &editor,
-            &["entry", "publish", "story", "neue-raeume-magdeburg"],
-        ),
+        &run(&["entry", "publish", "story", "neue-raeume-magdeburg"]),
         4,
     );
     assert!(!err.is_empty());
-    ok(&cli(
-        &config,
-        &app,
-        &editor,
-        &[
-            "entry",
-            "submit",
-            "story",
-            "neue-raeume-magdeburg",
-            "--comment",
-            "Bitte bis Freitag prüfen",
-        ],
-    ));
+    ok(&run(&[
+        "entry",
+        "submit",
+        "story",
+        "neue-raeume-magdeburg",
+        "--comment",
+        "Bitte bis Freitag prüfen",
+    ]));
     let queue = ok(&run_cli(
         &config,
         &app.url,
@@ -508,7 +436,7 @@ fn people_by_name_in_queue_mail_and_token_list_and_revoked_tokens_stop() {
     assert!(err.contains("log in again"), "{err}");
     let all = ok(&cli(&config, &app, &admin, &["token", "list", "--all"]));
     assert!(all.contains("revoked"), "{all}");
-    let err = fails(&cli(&config, &app, &editor, &["token", "list"]), 1);
+    let err = fails(&run(&["token", "list"]), 1);
     assert!(err.contains("admin"), "{err}");
 }
 
@@ -659,4 +587,28 @@ open(p, "w").write(s)
     assert_eq!(en.body["data"]["locale"], "en");
     assert_eq!(en.body["data"]["state"], "draft");
     assert_eq!(app.mails_to("anna.wendt@example.org").len(), 1);
+}
+
+/// A server that rate-limits this client (429 with Retry-After) slows the CLI down instead of
+/// failing it: every command that makes several requests waits and goes on.
+#[test]
+fn a_rate_limited_cli_waits_and_goes_on() {
+    let app = TestApp::builder()
+        .demo()
+        .rate_limit(1)
+        .tokens(&["editor"])
+        .start();
+    let editor = app.tokens["editor"].clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("config");
+    // Each show makes two requests; the burst allows five, then one per second.
+    for _ in 0..4 {
+        let shown = ok(&cli(
+            &config,
+            &app,
+            &editor,
+            &["entry", "show", "member", "saalebyte-systemhaus"],
+        ));
+        assert!(shown.contains("name: Saalebyte Systemhaus GmbH"), "{shown}");
+    }
 }

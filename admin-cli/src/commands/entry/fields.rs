@@ -3,19 +3,10 @@
 //! field expects.
 
 use serde_json::{Value, json};
+use verbund_core::content::is_valid_id;
 
 use super::*;
 use crate::client::ServerError;
-
-/// Whether `s` looks like an entry id (a ULID: 26 characters of Crockford's base 32).
-fn is_id(s: &str) -> bool {
-    s.len() == 26
-        && s.bytes().enumerate().all(|(i, b)| {
-            (i > 0 || (b'0'..=b'7').contains(&b))
-                && (b.is_ascii_digit()
-                    || (b.is_ascii_uppercase() && !matches!(b, b'I' | b'L' | b'O' | b'U')))
-        })
-}
 
 /// A reference that could not be resolved: where, and what to tell the editor.
 pub(super) struct Unresolved {
@@ -38,6 +29,7 @@ pub(super) fn resolve_refs(
     let Some(obj) = body.as_object_mut() else {
         return Ok(unresolved);
     };
+    let mut known: std::collections::HashMap<(&str, String), String> = Default::default();
     for (field, prop) in props {
         let Some(target) = prop["x-verbund"]["ref"].as_str() else {
             continue;
@@ -55,7 +47,12 @@ pub(super) fn resolve_refs(
             let Some(text) = slot.as_str().map(str::trim).map(String::from) else {
                 continue;
             };
-            if is_id(&text) || text.is_empty() {
+            if is_valid_id(&text) || text.is_empty() {
+                continue;
+            }
+            // The same slug twice (in two fields, or listed twice) is looked up once.
+            if let Some(id) = known.get(&(target, text.clone())) {
+                **slot = json!(id);
                 continue;
             }
             match client.get(&format!("/api/v1/manage/{}/{}", enc(target), enc(&text))) {
@@ -64,8 +61,10 @@ pub(super) fn resolve_refs(
                     let id = e["translation_of"]
                         .as_str()
                         .or_else(|| e["id"].as_str())
-                        .unwrap_or_default();
+                        .unwrap_or_default()
+                        .to_string();
                     **slot = json!(id);
+                    known.insert((target, text), id);
                 }
                 Err(err)
                     if err
@@ -194,14 +193,6 @@ pub(super) fn send_entry(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ids_are_told_from_slugs() {
-        assert!(is_id("01KERPZTKVY1JR57WF34VD197M"));
-        assert!(!is_id("saalebyte-systemhaus"));
-        assert!(!is_id("01KERPZTKVY1JR57WF34VD197m"));
-        assert!(!is_id("91KERPZTKVY1JR57WF34VD197M"));
-    }
 
     #[test]
     fn an_object_field_error_names_its_keys() {
